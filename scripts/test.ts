@@ -1,0 +1,49 @@
+/**
+ * The whole test suite, as README.md names it (`npm test`): installs what the tests need when it is missing,
+ * then type-checks, lints and runs every test under test/ with node:test.
+ *
+ * Extra arguments are passed to `node --test` (for example a single file).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** Debian packages the tests use, by the command that proves each is present. */
+const debianPackages: Record<string, string> = {
+  openssl: '/usr/bin/openssl',
+};
+
+function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: env ?? process.env });
+  if (r.status !== 0) {
+    console.error(`\n${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+const missing = Object.entries(debianPackages)
+  .filter(([, bin]) => !existsSync(bin))
+  .map(([pkg]) => pkg);
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0) {
+    console.error(`The tests need these Debian packages: ${missing.join(' ')} (run as root to install them).`);
+    process.exit(1);
+  }
+  console.log(`Installing Debian packages for the tests: ${missing.join(' ')}`);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    ...process.env,
+    DEBIAN_FRONTEND: 'noninteractive',
+  });
+}
+
+const extra = process.argv.slice(2);
+if (extra.length === 0) {
+  run('npx', ['tsc', '--noEmit']);
+  run('npx', ['biome', 'check', '.']);
+}
+run(process.execPath, [
+  '--test',
+  '--test-concurrency=2',
+  '--test-timeout=120000',
+  ...(extra.length > 0 ? extra : ['test/**/*.test.ts']),
+]);

@@ -1,0 +1,66 @@
+/**
+ * @module servicedef/model
+ * A service definition (`service.xml` + `rewrite.xml` under `{name}/{version}/`), as Knox declares it.
+ * Produced by the readers in this folder, consumed by deployment.
+ */
+import type { Position } from '../config/diagnostics.ts';
+import type { RewriteRules } from '../rewrite/model.ts';
+
+export interface DefParam {
+  name: string;
+  value: string;
+  pos: Position;
+}
+
+/** `service/policies/policy` or `route/policies/policy`: one provider role in chain order, optionally pinned to a name. */
+export interface PolicyDef {
+  role: string;
+  name?: string;
+  pos: Position;
+}
+
+/** `service/dispatch` or `route/dispatch`. */
+export interface DispatchDef {
+  contributorName?: string;
+  className?: string;
+  haContributorName?: string;
+  haClassName?: string;
+  useTwoWaySsl?: boolean;
+  params: DefParam[];
+  pos: Position;
+}
+
+/** `route/rewrite`: binds a rule or filter (`apply`) to a place in the exchange (`to`). */
+export interface RewriteBinding {
+  apply: string;
+  to: 'request.url' | 'request.headers' | 'request.body' | 'response.headers' | 'response.body' | string;
+  pos: Position;
+}
+
+/** `service/routes/route`. */
+export interface RouteDef {
+  /** A URL template in Knox syntax, relative to the topology (`webhdfs/v1/**?**`). */
+  path: string;
+  policies?: PolicyDef[];
+  dispatch?: DispatchDef;
+  rewrites: RewriteBinding[];
+  pos: Position;
+}
+
+export interface ServiceDefinition {
+  role: string;
+  name: string;
+  version: string;
+  routes: RouteDef[];
+  /** Absent when service.xml has no `<policies>`; deployment then uses the default order. */
+  policies?: PolicyDef[];
+  dispatch?: DispatchDef;
+  /** `metadata/context`, `type`, `shortDesc`, `description`, when present. */
+  metadata?: { context?: string; type?: string; shortDesc?: string; description?: string };
+  rewrite: RewriteRules;
+  /** Directory that holds service.xml and rewrite.xml. */
+  dir: string;
+  /** Where the definition came from: postern's bundled set or the home's `data/services`. */
+  source: 'bundled' | 'home' | 'other';
+  pos: Position;
+}
