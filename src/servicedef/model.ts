@@ -30,7 +30,10 @@ export interface DispatchDef {
   pos: Position;
 }
 
-/** `route/rewrite`: binds a rule or filter (`apply`) to a place in the exchange (`to`). */
+/**
+ * `route/rewrite`: binds a rule or filter (`apply`) to a place in the exchange (`to`). A binding written without
+ * `to` is read as `request.url` (Knox's own definitions use that form only for inbound URL rules).
+ */
 export interface RewriteBinding {
   apply: string;
   to: 'request.url' | 'request.headers' | 'request.body' | 'response.headers' | 'response.body' | string;

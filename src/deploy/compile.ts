@@ -1,0 +1,333 @@
+/**
+ * @module deploy/compile
+ * Deployment: gateway settings + one topology + the service definitions it names + the provider registry
+ * become one immutable {@link Deployment}. All the lookups, checks and parsing happen here, each problem reported
+ * at the line of configuration at fault; a topology with any error is not deployed (the caller keeps the
+ * previous deployment serving).
+ *
+ * Chain order (knox-features §1.1): the route's `<policies>`, else the service's, else Knox's default order
+ * webappsec → authentication → federation → rewrite → identity-assertion → authorization; or the named chain the
+ * topology's service selects with `<chain-ref>` (seed 002). The dispatch ends every chain.
+ */
+import type { Diagnostic, Position } from '../config/diagnostics.ts';
+import { ConfigError, DiagnosticSink } from '../config/diagnostics.ts';
+import type { GatewaySettings } from '../config/gateway-site.ts';
+import { buildHostMap } from '../providers/hostmap/static.ts';
+import type { DispatchContext, ProviderContext, ProviderFactory, Terminal } from '../providers/types.ts';
+import { DefaultPolicyOrder } from '../providers/types.ts';
+import type { Registry } from '../registry/index.ts';
+import type { ServiceCatalog } from '../servicedef/catalog.ts';
+import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
+import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
+import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
+import { compose, type NamedFilter } from './compose.ts';
+import { type CompiledRoute, Deployment } from './deployment.ts';
+import { compileTopologyRewrite } from './rewrite-setup.ts';
+import { topologyKey } from './secrets.ts';
+
+export interface CompileInput {
+  topology: Topology;
+  catalog: ServiceCatalog;
+  settings: GatewaySettings;
+  registry: Registry;
+  masterSecret: Uint8Array;
+}
+
+export interface CompileResult {
+  deployment?: Deployment;
+  diagnostics: Diagnostic[];
+}
+
+/** Roles that configure deployment rather than add a filter to chains. */
+const NON_FILTER_ROLES = new Set(['ha', 'hostmap']);
+
+const DEFAULT_DISPATCH = 'default';
+
+interface ChainStep {
+  role: string;
+  factory: ProviderFactory;
+  params: Map<string, string>;
+  pos: Position;
+}
+
+function paramMap(...lists: (readonly Param[] | undefined)[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const list of lists) if (list) for (const p of list) map.set(p.name, p.value);
+  return map;
+}
+
+export function compileDeployment(input: CompileInput): CompileResult {
+  const { topology, catalog, settings, registry } = input;
+  const sink = new DiagnosticSink();
+  const releases: (() => void | Promise<void>)[] = [];
+  const sharedState = new Map<string, unknown>();
+  const shared = <T>(key: string, create: () => T): T => {
+    if (!sharedState.has(key)) sharedState.set(key, create());
+    return sharedState.get(key) as T;
+  };
+  const onRetire = (fn: () => void | Promise<void>) => {
+    releases.push(fn);
+  };
+
+  // Providers of the topology: every enabled one must exist in the registry.
+  const enabled: ProviderConfig[] = [];
+  for (const p of topology.providers) {
+    if (!p.enabled) continue;
+    if (!registry.findProvider(p.role, p.name)) {
+      if (!registry.hasRole(p.role)) {
+        sink.error(p.pos, `unknown provider role "${p.role}" (provider "${p.name}")`);
+      } else {
+        sink.error(p.pos, `no provider named "${p.name}" for role "${p.role}" is available in postern`);
+      }
+      continue;
+    }
+    enabled.push(p);
+  }
+
+  // Services and their definitions.
+  const used: { service: ServiceConfig; definition: ServiceDefinition }[] = [];
+  const urlsByRole = new Map<string, string[]>();
+  for (const service of topology.services) {
+    urlsByRole.set(
+      service.role,
+      service.urls.map((u) => u.url),
+    );
+    const definition = catalog.resolve(service.role, service.name, service.version);
+    if (!definition) {
+      const which = [
+        service.name && `name "${service.name}"`,
+        service.version && `version ${service.version}`,
+      ]
+        .filter(Boolean)
+        .join(', ');
+      sink.error(
+        service.pos,
+        `no service definition for role "${service.role}"${which ? ` (${which})` : ''}`,
+      );
+      continue;
+    }
+    if (service.urls.length === 0) sink.warn(service.pos, `service "${service.role}" has no <url>`);
+    used.push({ service, definition });
+  }
+
+  const hostmapConfig = enabled.find((p) => p.role === 'hostmap');
+  const rewrite = compileTopologyRewrite({
+    definitions: used.map((u) => u.definition),
+    sink,
+    environment: {
+      topology: topology.name,
+      gatewayPath: settings.path,
+      serviceUrls: (role) => urlsByRole.get(role),
+      hostmap: hostmapConfig ? buildHostMap(hostmapConfig.params) : undefined,
+      frontendUrl: settings.frontendUrl,
+      secret: topologyKey(input.masterSecret, topology.name, 'encrypt-query'),
+    },
+  });
+
+  const matcher = new TemplateMatcher<CompiledRoute>();
+  const routes: CompiledRoute[] = [];
+  const seen = new Map<string, { role: string; pos: Position }>();
+
+  for (const { service, definition } of used) {
+    for (const route of definition.routes) {
+      const path = route.path.startsWith('/') ? route.path : `/${route.path}`;
+      let template: ReturnType<typeof parseTemplate>;
+      try {
+        template = parseTemplate(path);
+      } catch (err) {
+        sink.error(
+          route.pos,
+          `route path "${route.path}" is not a valid URL template: ${(err as Error).message}`,
+        );
+        continue;
+      }
+      const key = template.toString();
+      const prior = seen.get(key);
+      if (prior) {
+        sink.error(
+          route.pos,
+          `route "${route.path}" of ${service.role} is already routed to ${prior.role} (${prior.pos.file}:${prior.pos.line})`,
+        );
+        continue;
+      }
+      seen.set(key, { role: service.role, pos: route.pos });
+
+      const base = { topology, service, definition, route, settings, sink, shared, onRetire };
+      const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
+      const filters: NamedFilter[] = [];
+      for (const step of steps) {
+        const ctx: ProviderContext = {
+          ...base,
+          role: step.role,
+          name: step.factory.name,
+          params: step.params,
+          pos: step.pos,
+          rewrite,
+        };
+        try {
+          const filter = step.factory.create(ctx);
+          if (filter) filters.push({ name: `${step.role}/${step.factory.name}`, filter });
+        } catch (err) {
+          report(sink, step.pos, `provider ${step.role}/${step.factory.name}`, err);
+        }
+      }
+      const dispatch = buildDispatch(topology, service, definition, route, registry, sink, {
+        settings,
+        shared,
+        onRetire,
+      });
+      if (!dispatch) continue;
+      const compiled: CompiledRoute = {
+        role: service.role,
+        definition: `${definition.name}/${definition.version}`,
+        path: route.path,
+        template,
+        chain: [...filters.map((f) => f.name), `dispatch/${dispatch.name}`],
+        pos: route.pos,
+        run: compose(filters, dispatch.run),
+      };
+      matcher.add(template, compiled);
+      routes.push(compiled);
+    }
+  }
+
+  if (sink.hasErrors) {
+    // Nothing of a broken deployment may stay open.
+    for (const fn of releases)
+      void Promise.resolve()
+        .then(fn)
+        .catch(() => {});
+    return { diagnostics: sink.items };
+  }
+  const deployment = new Deployment({ name: topology.name, topology, matcher, routes, releases });
+  return { deployment, diagnostics: sink.items };
+}
+
+function report(sink: DiagnosticSink, pos: Position, what: string, err: unknown): void {
+  if (err instanceof ConfigError) for (const d of err.diagnostics) sink.items.push(d);
+  else sink.error(pos, `${what}: ${(err as Error).message}`);
+}
+
+/** The providers of one route's chain, in order, with their merged params. */
+function chainSteps(
+  topology: Topology,
+  service: ServiceConfig,
+  definition: ServiceDefinition,
+  route: RouteDef,
+  enabled: readonly ProviderConfig[],
+  registry: Registry,
+  sink: DiagnosticSink,
+): ChainStep[] {
+  const steps: ChainStep[] = [];
+  const chainRef = service.chainRef;
+  const refParams = (role: string) => chainRef?.params.filter((p) => p.role === role);
+
+  const topologyProviders = (role: string, name?: string) =>
+    enabled.filter(
+      (p) => p.role === role && (name === undefined || p.name.toLowerCase() === name.toLowerCase()),
+    );
+
+  const addStep = (role: string, name: string | undefined, pos: Position, extra?: readonly Param[]) => {
+    if (NON_FILTER_ROLES.has(role)) return;
+    if (role === 'rewrite' && name === undefined) {
+      const factory = registry.findProvider('rewrite', 'url-rewrite')!;
+      steps.push({ role, factory, params: paramMap(extra, refParams(role)), pos });
+      return;
+    }
+    const configured = topologyProviders(role, name);
+    if (configured.length > 0) {
+      for (const p of configured) {
+        const factory = registry.findProvider(p.role, p.name)!;
+        steps.push({ role, factory, params: paramMap(p.params, extra, refParams(role)), pos: p.pos });
+      }
+      return;
+    }
+    if (name !== undefined) {
+      const factory = registry.findProvider(role, name);
+      if (!factory) {
+        sink.error(pos, `no provider named "${name}" for role "${role}" is available in postern`);
+        return;
+      }
+      steps.push({ role, factory, params: paramMap(extra, refParams(role)), pos });
+      return;
+    }
+    // Knox adds the Default identity assertion when a topology declares none.
+    if (role === 'identity-assertion') {
+      const factory = registry.findProvider('identity-assertion', 'Default')!;
+      steps.push({ role, factory, params: paramMap(extra, refParams(role)), pos });
+    }
+  };
+
+  if (chainRef && chainRef.name !== 'default') {
+    const chain = topology.chains.find((c) => c.name === chainRef.name);
+    if (!chain) {
+      sink.error(chainRef.pos, `chain "${chainRef.name}" is not declared in <gateway>`);
+      return steps;
+    }
+    for (const ref of chain.providers) addStep(ref.role, ref.name, ref.pos, ref.params);
+    // The rewrite provider maps the request to its backend; a chain that does not place it gets it last.
+    if (!chain.providers.some((r) => r.role === 'rewrite')) addStep('rewrite', undefined, chain.pos);
+    return steps;
+  }
+
+  const policies: readonly PolicyDef[] | undefined = route.policies ?? definition.policies;
+  if (policies) {
+    for (const policy of policies) addStep(policy.role, policy.name, policy.pos);
+  } else {
+    for (const role of DefaultPolicyOrder) addStep(role, undefined, service.pos);
+  }
+  return steps;
+}
+
+function buildDispatch(
+  topology: Topology,
+  service: ServiceConfig,
+  definition: ServiceDefinition,
+  route: RouteDef,
+  registry: Registry,
+  sink: DiagnosticSink,
+  runtime: Pick<DispatchContext, 'settings' | 'shared' | 'onRetire'>,
+): { name: string; run: Terminal } | undefined {
+  const override = service.dispatch;
+  const chosen: DispatchDef | undefined = route.dispatch ?? definition.dispatch;
+  const contributor = override?.contributorName ?? chosen?.contributorName;
+  const className = override?.className ?? chosen?.className;
+  const pos = override?.pos ?? chosen?.pos ?? route.pos;
+  const names = [contributor, className].filter((n): n is string => !!n);
+  if (names.length === 0) names.push(DEFAULT_DISPATCH);
+  let factory: ReturnType<Registry['findDispatch']>;
+  for (const n of names) {
+    factory = registry.findDispatch(n);
+    if (factory) break;
+  }
+  if (!factory) {
+    sink.error(
+      pos,
+      `dispatch "${names.join('" / "')}" is not available in postern (service ${service.role})`,
+    );
+    return undefined;
+  }
+  if (override?.useTwoWaySsl ?? chosen?.useTwoWaySsl) {
+    sink.error(pos, `use-two-way-ssl is not supported yet (service ${service.role})`);
+    return undefined;
+  }
+  const params = paramMap(service.params, chosen?.params, override?.params);
+  try {
+    const run = factory.create({
+      ...runtime,
+      name: factory.name,
+      params,
+      dispatch: chosen,
+      topology,
+      service,
+      definition,
+      route,
+      sink,
+      pos,
+    });
+    return { name: factory.name, run };
+  } catch (err) {
+    report(sink, pos, `dispatch ${factory.name}`, err);
+    return undefined;
+  }
+}

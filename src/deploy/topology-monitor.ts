@@ -1,0 +1,146 @@
+/**
+ * @module deploy/topology-monitor
+ * Watches a directory and reports which files were created, changed or deleted. Knox polls every 5 s
+ * (knox-features §1.4); postern listens to the kernel (fs.watch, debounced) and also rescans once a second,
+ * because watch events can be lost (editors that rename over a file, network file systems). A file counts as
+ * changed when its modification time or size moved, or — with `requireContentChange` — only when its bytes did
+ * (Knox's `gateway.topology.redeploy.requires.changes`).
+ */
+import { createHash } from 'node:crypto';
+import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { extname, join } from 'node:path';
+
+export interface FileChange {
+  kind: 'created' | 'changed' | 'deleted';
+  file: string;
+}
+
+interface Seen {
+  mtimeMs: number;
+  size: number;
+  hash?: string;
+}
+
+export interface MonitorOptions {
+  dir: string;
+  extensions: readonly string[];
+  onChanges: (changes: FileChange[]) => void | Promise<void>;
+  requireContentChange?: boolean;
+  pollMs?: number;
+  debounceMs?: number;
+}
+
+export class DirectoryMonitor {
+  readonly #opts: Required<MonitorOptions>;
+  readonly #seen = new Map<string, Seen>();
+  #watcher?: FSWatcher;
+  #timer?: NodeJS.Timeout;
+  #poll?: NodeJS.Timeout;
+  #running: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: MonitorOptions) {
+    this.#opts = { requireContentChange: false, pollMs: 1000, debounceMs: 100, ...options };
+  }
+
+  /** Records the current files without reporting them (they were deployed at start-up). */
+  prime(): string[] {
+    const files = this.#list();
+    for (const [file, seen] of files) this.#seen.set(file, seen);
+    return [...files.keys()];
+  }
+
+  start(): void {
+    try {
+      this.#watcher = watch(this.#opts.dir, { persistent: false }, () => this.#schedule());
+      this.#watcher.on('error', () => {});
+    } catch {
+      // The directory may not exist yet; polling still notices when it appears.
+    }
+    this.#poll = setInterval(() => this.#schedule(), this.#opts.pollMs);
+    this.#poll.unref();
+  }
+
+  /** Rescans now and resolves when the resulting changes have been handled. */
+  scan(): Promise<void> {
+    this.#running = this.#running.then(() => this.#scan());
+    return this.#running;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#watcher?.close();
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#poll) clearInterval(this.#poll);
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.scan();
+    }, this.#opts.debounceMs);
+    this.#timer.unref();
+  }
+
+  async #scan(): Promise<void> {
+    if (this.#closed) return;
+    const now = this.#list();
+    const changes: FileChange[] = [];
+    for (const [file, seen] of now) {
+      const before = this.#seen.get(file);
+      if (!before) changes.push({ kind: 'created', file });
+      else if (before.mtimeMs !== seen.mtimeMs || before.size !== seen.size) {
+        if (this.#opts.requireContentChange) {
+          seen.hash = hashOf(file);
+          before.hash ??= seen.hash;
+          if (seen.hash === before.hash) {
+            this.#seen.set(file, seen);
+            continue;
+          }
+        }
+        changes.push({ kind: 'changed', file });
+      }
+      this.#seen.set(file, seen);
+    }
+    for (const file of [...this.#seen.keys()]) {
+      if (!now.has(file)) {
+        this.#seen.delete(file);
+        changes.push({ kind: 'deleted', file });
+      }
+    }
+    if (changes.length > 0) await this.#opts.onChanges(changes);
+  }
+
+  #list(): Map<string, Seen> {
+    const out = new Map<string, Seen>();
+    let names: string[];
+    try {
+      names = readdirSync(this.#opts.dir);
+    } catch {
+      return out;
+    }
+    for (const name of names) {
+      if (!this.#opts.extensions.includes(extname(name).toLowerCase())) continue;
+      const file = join(this.#opts.dir, name);
+      try {
+        const st = statSync(file);
+        if (!st.isFile()) continue;
+        const seen: Seen = { mtimeMs: st.mtimeMs, size: st.size };
+        if (this.#opts.requireContentChange) seen.hash = hashOf(file);
+        out.set(file, seen);
+      } catch {
+        // Deleted between readdir and stat: it is simply not there.
+      }
+    }
+    return out;
+  }
+}
+
+function hashOf(file: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * @module dispatch/headers
+ * Which headers cross the gateway, in each direction.
+ *
+ * Hop-by-hop headers are removed as RFC 9110 §7.6.1 requires (https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1),
+ * together with every header the `Connection` header names. The client's `Connection` list can only remove
+ * headers the client itself sent: the X-Forwarded-* and identity headers the gateway adds are added after the
+ * removal, so a client cannot strip them (the hop-by-hop injection that hono's proxy helper warns about).
+ * The Knox rules (knox-features §4.2–4.4) decide the rest: which request headers are never forwarded
+ * (Host, Authorization, Content-Length handling), which response headers are dropped (WWW-Authenticate),
+ * and which backend cookies never reach the browser.
+ */
+
+/** RFC 9110 §7.6.1 plus the per-hop proxy authentication headers (RFC 9110 §11.7). */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
+
+/** Knox's auth cookies that a backend must never plant in the browser through the gateway (knox-features §4.2). */
+export const BLOCKED_AUTH_COOKIES = ['hadoop.auth', 'hive.server2.auth', 'impala.auth'];
+
+/** What one dispatch does with headers, compiled once at deployment from its params. */
+export interface HeaderPolicy {
+  /** Lower-case request header names never forwarded (besides hop-by-hop). */
+  requestExclude: ReadonlySet<string>;
+  /** Fixed headers added to every backend request (`requestAppendHeaders`). */
+  requestAppend: readonly [string, string][];
+  /** Lower-case response header names never returned (besides hop-by-hop). */
+  responseExclude: ReadonlySet<string>;
+  /** Set-Cookie names dropped (lower-case); `all` drops every Set-Cookie. */
+  responseCookieBlock: ReadonlySet<string> | 'all' | 'none';
+}
+
+/** Parses Knox's comma list of header names (`requestExcludeHeaders`). */
+export function parseHeaderList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/**
+ * Knox's `responseExcludeHeaders`: a comma list where `SET-COOKIE:name1;name2` drops only those cookies.
+ * Without a SET-COOKIE entry, the auth-cookie blocklist applies.
+ */
+export function parseResponseExclude(
+  value: string,
+): Pick<HeaderPolicy, 'responseExclude' | 'responseCookieBlock'> {
+  const exclude = new Set<string>();
+  let cookies: Set<string> | 'all' | undefined;
+  for (const item of parseHeaderList(value)) {
+    const colon = item.indexOf(':');
+    const name = (colon < 0 ? item : item.slice(0, colon)).trim().toLowerCase();
+    if (name === 'set-cookie') {
+      if (colon < 0) cookies = 'all';
+      else {
+        const names = item
+          .slice(colon + 1)
+          .split(';')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean);
+        cookies = new Set(names);
+      }
+    } else {
+      exclude.add(name);
+    }
+  }
+  return { responseExclude: exclude, responseCookieBlock: cookies ?? new Set(BLOCKED_AUTH_COOKIES) };
+}
+
+/** Knox's `requestAppendHeaders`: `H1:v1;H2:v2`. */
+export function parseAppendHeaders(value: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const part of value.split(';')) {
+    const colon = part.indexOf(':');
+    if (colon <= 0) continue;
+    out.push([part.slice(0, colon).trim(), part.slice(colon + 1).trim()]);
+  }
+  return out;
+}
+
+/** Names listed in a `Connection` header value, lower-case. */
+function connectionTokens(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+/**
+ * Builds the backend request's headers from the client's raw headers. Keeps only the first value of a repeated
+ * header, as Knox does, except for `Cookie`, whose repeats are joined with `; ` (RFC 9113 §8.2.3 semantics).
+ */
+export function forwardRequestHeaders(
+  rawHeaders: readonly string[],
+  policy: HeaderPolicy,
+): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  let dropped: string[] | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (name === 'connection') {
+      dropped = connectionTokens(rawHeaders[i + 1]);
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || policy.requestExclude.has(name)) continue;
+    const value = rawHeaders[i + 1];
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (name === 'cookie') out[name] = `${seen}; ${value}`;
+  }
+  if (dropped) for (const name of dropped) delete out[name];
+  for (const [name, value] of policy.requestAppend) out[name.toLowerCase()] = value;
+  return out;
+}
+
+/** Removes hop-by-hop and excluded headers from a backend response, and blocked cookies. Mutates and returns. */
+export function filterResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  policy: HeaderPolicy,
+): Record<string, string | string[] | undefined> {
+  const connection = headers.connection;
+  if (typeof connection === 'string') for (const name of connectionTokens(connection)) delete headers[name];
+  for (const name of HOP_BY_HOP) delete headers[name];
+  for (const name of policy.responseExclude) delete headers[name];
+  const cookies = headers['set-cookie'];
+  if (cookies !== undefined && policy.responseCookieBlock !== 'none') {
+    if (policy.responseCookieBlock === 'all') delete headers['set-cookie'];
+    else {
+      const block = policy.responseCookieBlock;
+      const kept = (Array.isArray(cookies) ? cookies : [cookies]).filter(
+        (c) => !block.has(cookieName(c).toLowerCase()),
+      );
+      if (kept.length === 0) delete headers['set-cookie'];
+      else headers['set-cookie'] = kept;
+    }
+  }
+  return headers;
+}
+
+function cookieName(setCookie: string): string {
+  const eq = setCookie.indexOf('=');
+  return (eq < 0 ? setCookie : setCookie.slice(0, eq)).trim();
+}

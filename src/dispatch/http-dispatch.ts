@@ -1,0 +1,259 @@
+/**
+ * @module dispatch/http-dispatch
+ * The default dispatch: forwards a request to its backend over undici and streams both bodies, never buffering.
+ *
+ * Knox's DefaultDispatch, ConfigurableDispatch and PassAllHeadersDispatch are one implementation with three
+ * header policies (knox-features §4.2–4.4). Connection pools come from one undici Agent per distinct set of
+ * client limits in a deployment; they close when the deployment is retired and its last request is done.
+ */
+import { Agent, type Dispatcher } from 'undici';
+import { Errors, type GatewayError } from '../errors.ts';
+import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
+import {
+  BLOCKED_AUTH_COOKIES,
+  filterResponseHeaders,
+  forwardRequestHeaders,
+  type HeaderPolicy,
+  parseAppendHeaders,
+  parseHeaderList,
+  parseResponseExclude,
+} from './headers.ts';
+
+/** Methods never forwarded: TRACE reflects credentials (cross-site tracing), CONNECT would tunnel anywhere. */
+const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
+
+const KNOX_DISPATCH = 'org.apache.knox.gateway.dispatch.';
+
+type Variant = 'default' | 'configurable' | 'pass-all';
+
+function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): HeaderPolicy {
+  if (variant === 'pass-all') {
+    return {
+      requestExclude: new Set(['host', 'content-length']),
+      requestAppend: [],
+      responseExclude: new Set(),
+      responseCookieBlock: 'none',
+    };
+  }
+  // Knox excludes Content-Length because its client recomputes it; undici streams with the client's length
+  // and checks it, so the header is kept and the body is never re-framed.
+  const defaultRequestExclude = ['host', 'authorization', 'transfer-encoding'];
+  const requestExclude = new Set(
+    (params.has('requestExcludeHeaders')
+      ? parseHeaderList(params.get('requestExcludeHeaders')!)
+      : defaultRequestExclude
+    ).map((h) => h.toLowerCase()),
+  );
+  requestExclude.add('host');
+  if (requestExclude.has('content-length')) requestExclude.delete('content-length');
+  const requestAppend = parseAppendHeaders(params.get('requestAppendHeaders') ?? '');
+  if (variant === 'default') {
+    return {
+      requestExclude,
+      requestAppend,
+      responseExclude: new Set(['www-authenticate']),
+      responseCookieBlock: 'all',
+    };
+  }
+  const response = params.has('responseExcludeHeaders')
+    ? parseResponseExclude(params.get('responseExcludeHeaders')!)
+    : { responseExclude: new Set(['www-authenticate']), responseCookieBlock: new Set(BLOCKED_AUTH_COOKIES) };
+  return { requestExclude, requestAppend, ...response };
+}
+
+/** Knox durations: milliseconds, or with an `s`/`m` suffix. */
+function duration(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const m = /^\s*(\d+)\s*(ms|s|m)?\s*$/.exec(value);
+  if (!m) return fallback;
+  const n = Number(m[1]);
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+}
+
+function agentFor(ctx: DispatchContext): Dispatcher {
+  const hc = ctx.settings.httpclient;
+  const connections =
+    Number(ctx.params.get('httpclient.maxConnections') ?? hc.maxConnections) || hc.maxConnections;
+  const connectTimeout = duration(ctx.params.get('httpclient.connectionTimeout'), hc.connectionTimeoutMs);
+  const socketTimeout = duration(ctx.params.get('httpclient.socketTimeout'), hc.socketTimeoutMs);
+  const key = `undici-agent:${connections}:${connectTimeout}:${socketTimeout}`;
+  return ctx.shared(key, () => {
+    const agent = new Agent({
+      connections,
+      connect: { timeout: connectTimeout },
+      headersTimeout: socketTimeout,
+      bodyTimeout: socketTimeout,
+      keepAliveTimeout: 30_000,
+    });
+    ctx.onRetire(() => agent.close());
+    return agent;
+  });
+}
+
+/** Maps an undici/socket error to the client's answer: a timeout is a 504, anything else a 502. */
+export function upstreamError(err: Error & { code?: string }): GatewayError {
+  switch (err.code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return Errors.upstreamTimeout(undefined, { cause: err });
+    default:
+      return Errors.upstreamUnavailable(undefined, { cause: err });
+  }
+}
+
+function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
+  const inbound = ex.rewriteContext.inbound;
+  const remote = ex.req.socket?.remoteAddress ?? '';
+  const priorFor = headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
+  headers['x-forwarded-proto'] ??= inbound.scheme;
+  headers['x-forwarded-host'] ??= ex.req.headers.host ?? inbound.host;
+  headers['x-forwarded-port'] ??= String(inbound.port);
+  headers['x-forwarded-server'] ??= inbound.host;
+  const priorContext = headers['x-forwarded-context'];
+  headers['x-forwarded-context'] = priorContext ? `${priorContext}${context}` : context;
+}
+
+function createHttpDispatch(variant: Variant) {
+  return (ctx: DispatchContext): Terminal => {
+    const policy = headerPolicy(variant, ctx.params);
+    const agent = agentFor(ctx);
+    const xforwarded = ctx.settings.xforwardedEnabled;
+    const context = `/${ctx.settings.path}/${ctx.topology.name}`;
+
+    return (ex: Exchange) =>
+      new Promise<void>((resolve, reject) => {
+        const { req, res } = ex;
+        if (REFUSED_METHODS.has(req.method ?? '')) {
+          reject(Errors.methodNotAllowed(`Method ${req.method} is not forwarded`));
+          return;
+        }
+        if (ex.target === undefined) {
+          reject(Errors.noRewrite());
+          return;
+        }
+        let target: URL;
+        try {
+          target = new URL(ex.target);
+        } catch (err) {
+          reject(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+          return;
+        }
+        if (ex.targetEdits) for (const edit of ex.targetEdits) edit(target);
+
+        let headers = forwardRequestHeaders(req.rawHeaders, policy);
+        if (xforwarded) forwardedHeaders(ex, headers, context);
+        // The gateway's id (the client's when it was acceptable) so backend logs join with ours.
+        headers['x-request-id'] = ex.id;
+        if (ex.addRequestHeaders) for (const [n, v] of ex.addRequestHeaders) headers[n.toLowerCase()] = v;
+        if (ex.requestHeaderFilters) {
+          for (const f of ex.requestHeaderFilters) headers = f(headers) as Record<string, string>;
+        }
+
+        const method = req.method ?? 'GET';
+        const hasBody =
+          req.headers['content-length'] !== undefined
+            ? req.headers['content-length'] !== '0'
+            : req.headers['transfer-encoding'] !== undefined;
+
+        let controllerRef: Dispatcher.DispatchController | undefined;
+        let responded = false;
+        let settled = false;
+        const onClientClose = () => {
+          if (!res.writableFinished && controllerRef && !controllerRef.aborted) {
+            controllerRef.abort(new Error('client closed the connection'));
+          }
+        };
+        res.once('close', onClientClose);
+        const finish = (err?: Error) => {
+          if (settled) return;
+          settled = true;
+          res.off('close', onClientClose);
+          if (err) reject(err);
+          else resolve();
+        };
+
+        agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.pathname + target.search,
+            method: method as Dispatcher.HttpMethod,
+            headers,
+            body: hasBody ? req : null,
+            // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
+            idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
+          },
+          {
+            onRequestStart(controller) {
+              controllerRef = controller;
+              if (res.destroyed) controller.abort(new Error('client closed the connection'));
+            },
+            onResponseStart(controller, statusCode, resHeaders, statusMessage) {
+              if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
+              let out = filterResponseHeaders({ ...resHeaders }, policy);
+              if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
+              out['x-request-id'] = ex.id;
+              responded = true;
+              try {
+                res.writeHead(
+                  statusCode,
+                  statusMessage || undefined,
+                  out as Record<string, string | string[]>,
+                );
+              } catch (err) {
+                controller.abort(err as Error);
+              }
+            },
+            onResponseData(controller, chunk) {
+              if (!res.write(chunk)) {
+                controller.pause();
+                res.once('drain', () => controller.resume());
+              }
+            },
+            onResponseEnd() {
+              res.end();
+              finish();
+            },
+            onResponseError(_controller, err) {
+              if (responded || res.destroyed) {
+                // Headers are gone: the only honest signal left is to cut the connection.
+                if (!res.destroyed) res.destroy(err);
+                ex.log.warn(
+                  { err: { code: (err as { code?: string }).code, message: err.message } },
+                  'backend stream failed',
+                );
+                finish();
+              } else {
+                finish(upstreamError(err));
+              }
+            },
+          },
+        );
+      });
+  };
+}
+
+export const defaultDispatch: DispatchFactory = {
+  name: 'default',
+  // Knox's `http-client` contributor and the HDFS client dispatch are DefaultDispatch with Java-specific extras.
+  classNames: [
+    `${KNOX_DISPATCH}DefaultDispatch`,
+    'http-client',
+    'org.apache.knox.gateway.hdfs.dispatch.HdfsHttpClientDispatch',
+  ],
+  create: createHttpDispatch('default'),
+};
+
+export const configurableDispatch: DispatchFactory = {
+  name: 'configurable',
+  classNames: [`${KNOX_DISPATCH}ConfigurableDispatch`],
+  create: createHttpDispatch('configurable'),
+};
+
+export const passAllHeadersDispatch: DispatchFactory = {
+  name: 'pass-all-headers',
+  classNames: [`${KNOX_DISPATCH}PassAllHeadersDispatch`],
+  create: createHttpDispatch('pass-all'),
+};

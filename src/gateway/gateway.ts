@@ -1,0 +1,361 @@
+/**
+ * @module gateway/gateway
+ * A running postern: reads the home (`conf/gateway-site.xml`, `conf/topologies`, `conf/descriptors`,
+ * `conf/shared-providers`, service definitions), builds the registry from the built-ins and the plugins
+ * gateway-site names, deploys every topology, serves them, and redeploys a topology within about a second of its
+ * file changing. A topology that does not deploy is logged with the position of each problem and never replaces
+ * the deployment that serves.
+ */
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
+import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
+import { compileDeployment } from '../deploy/compile.ts';
+import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
+import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { loadPlugin, Registry } from '../registry/index.ts';
+import { loadServiceDefinitions, type ServiceCatalog } from '../servicedef/catalog.ts';
+import { toTopologyXml } from '../topology/descriptor.ts';
+import { readDescriptorFile, readTopologyFile } from '../topology/load.ts';
+import { GatewayServer } from './server.ts';
+import { loadServerTls } from './tls.ts';
+
+/** The repository's root: postern's bundled service definitions live in `services/`, and it is the default home. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILTINS = new URL('../providers/builtin.ts', import.meta.url).href;
+
+export const TOPOLOGY_EXTENSIONS = ['.xml', '.yaml', '.yml'] as const;
+export const DESCRIPTOR_EXTENSIONS = ['.json', '.yaml', '.yml'] as const;
+
+export interface HomeLayout {
+  home: string;
+  siteFile: string;
+  topologies: string;
+  descriptors: string;
+  sharedProviders: string;
+  services: string;
+  security: string;
+  logs: string;
+}
+
+export function homeLayout(home: string): HomeLayout {
+  const h = resolve(home);
+  return {
+    home: h,
+    siteFile: join(h, 'conf', 'gateway-site.xml'),
+    topologies: join(h, 'conf', 'topologies'),
+    descriptors: join(h, 'conf', 'descriptors'),
+    sharedProviders: join(h, 'conf', 'shared-providers'),
+    services: join(h, 'data', 'services'),
+    security: join(h, 'data', 'security'),
+    logs: join(h, 'logs'),
+  };
+}
+
+/** Everything needed to deploy, read from a home: shared by `start` and `check`. */
+export interface LoadedHome {
+  layout: HomeLayout;
+  settings: GatewaySettings;
+  registry: Registry;
+  catalog: ServiceCatalog;
+  diagnostics: Diagnostic[];
+}
+
+export async function loadHome(home: string, overrides?: Partial<GatewaySettings>): Promise<LoadedHome> {
+  const layout = homeLayout(home);
+  const settings = {
+    ...loadGatewaySite(existsSync(layout.siteFile) ? layout.siteFile : undefined),
+    ...overrides,
+  };
+  const registry = new Registry();
+  await loadPlugin(registry, BUILTINS, layout.home);
+  for (const plugin of settings.plugins) await loadPlugin(registry, plugin, layout.home);
+  const dirs = [
+    { dir: join(REPO_ROOT, 'services'), source: 'bundled' as const },
+    ...settings.serviceDefinitionDirs.map((d) => ({
+      dir: resolve(layout.home, d),
+      source: 'other' as const,
+    })),
+    { dir: layout.services, source: 'home' as const },
+  ];
+  const { catalog, diagnostics } = loadServiceDefinitions(dirs);
+  return { layout, settings, registry, catalog, diagnostics };
+}
+
+export interface GatewayOptions {
+  home: string;
+  /** Overrides gateway-site (tests use port 0). */
+  port?: number;
+  host?: string;
+  log?: Logger;
+  /** Watch conf/ for changes (default true). */
+  watch?: boolean;
+  settings?: Partial<GatewaySettings>;
+  /** Called with the demo backends' close function when gateway-site enables them. */
+  startDemoBackends?: () => Promise<() => Promise<void>>;
+}
+
+export interface TopologyStatus {
+  file: string;
+  deployed: boolean;
+  deployedAt?: Date;
+  diagnostics: Diagnostic[];
+}
+
+export class Gateway {
+  readonly home: LoadedHome;
+  readonly server: GatewayServer;
+  readonly log: Logger;
+  readonly status = new Map<string, TopologyStatus>();
+  readonly #masterSecret: Uint8Array;
+  readonly #monitors: DirectoryMonitor[] = [];
+  #closeDemos?: () => Promise<void>;
+  #address?: AddressInfo;
+
+  private constructor(home: LoadedHome, server: GatewayServer, log: Logger, secret: Uint8Array) {
+    this.home = home;
+    this.server = server;
+    this.log = log;
+    this.#masterSecret = secret;
+  }
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const loaded = await loadHome(options.home, options.settings);
+    const { layout, settings } = loaded;
+    const log = options.log ?? createLogger({ logDir: layout.logs });
+    for (const d of loaded.diagnostics) logDiagnostic(log, d);
+    const secret = loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
+    const tls = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
+    const server = new GatewayServer({ settings, log, tls });
+    const gateway = new Gateway(loaded, server, log, secret);
+    if (settings.demoBackends && options.startDemoBackends) {
+      gateway.#closeDemos = await options.startDemoBackends();
+    }
+    const watch = options.watch !== false;
+    const descriptors = gateway.#monitor(layout.descriptors, DESCRIPTOR_EXTENSIONS, (c) =>
+      gateway.#onDescriptors(c),
+    );
+    const shared = gateway.#monitor(layout.sharedProviders, DESCRIPTOR_EXTENSIONS, () =>
+      gateway.#regenerateAll(),
+    );
+    const topologies = gateway.#monitor(
+      layout.topologies,
+      TOPOLOGY_EXTENSIONS,
+      (c) => gateway.#onTopologies(c),
+      {
+        requireContentChange: settings.topologyRedeployRequiresChanges,
+      },
+    );
+    shared.prime();
+    for (const file of descriptors.prime()) gateway.#generate(file);
+    for (const file of topologies.prime()) gateway.deployFile(file);
+    try {
+      gateway.#address = await server.listen(options.port ?? settings.port, options.host ?? settings.host);
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    if (watch) for (const m of gateway.#monitors) m.start();
+    log.info(
+      { url: gateway.url, topologies: [...server.deployments.keys()], tls: tls?.source },
+      `postern listening on ${gateway.url}`,
+    );
+    return gateway;
+  }
+
+  get settings(): GatewaySettings {
+    return this.home.settings;
+  }
+
+  /** `https://127.0.0.1:8443/gateway` (the address actually bound). */
+  get url(): string {
+    const a = this.#address!;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
+    return `${this.settings.ssl.enabled ? 'https' : 'http'}://${host}:${a.port}/${this.settings.path}`;
+  }
+
+  get port(): number {
+    return this.#address!.port;
+  }
+
+  /** Rescans conf/ at once (tests use it instead of waiting for the watcher). */
+  async rescan(): Promise<void> {
+    for (const m of this.#monitors) await m.scan();
+  }
+
+  /** Reads, checks and deploys one topology file. Returns true when it now serves. */
+  deployFile(file: string): boolean {
+    const { layout, settings, registry, catalog } = this.home;
+    const name = topologyName(file);
+    const twin = siblingsWithName(layout.topologies, name).filter((f) => f !== file);
+    if (twin.length > 0) {
+      const d: Diagnostic = {
+        file,
+        line: 1,
+        column: 1,
+        severity: 'error',
+        message: `duplicate topology "${name}": also defined by ${twin.join(', ')}`,
+      };
+      return this.#rejected(name, file, [d]);
+    }
+    const read = readTopologyFile(file);
+    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
+      return this.#rejected(name, file, read.diagnostics);
+    }
+    const result = compileDeployment({
+      topology: read.topology,
+      catalog,
+      settings,
+      registry,
+      masterSecret: this.#masterSecret,
+    });
+    const diagnostics = [...read.diagnostics, ...result.diagnostics];
+    if (!result.deployment) return this.#rejected(name, file, diagnostics);
+    for (const d of diagnostics) logDiagnostic(this.log, d);
+    const previous = this.server.swap(name, result.deployment);
+    this.status.set(name, { file, deployed: true, deployedAt: result.deployment.deployedAt, diagnostics });
+    previous?.retire().catch((err) => this.log.warn({ err }, `retiring the previous "${name}" failed`));
+    this.log.info(
+      { topology: name, routes: result.deployment.routes.length, file },
+      `${previous ? 'redeployed' : 'deployed'} topology ${name}`,
+    );
+    return true;
+  }
+
+  undeploy(name: string): void {
+    const previous = this.server.swap(name, undefined);
+    this.status.delete(name);
+    if (previous) {
+      previous.retire().catch((err) => this.log.warn({ err }, `retiring "${name}" failed`));
+      this.log.info({ topology: name }, `undeployed topology ${name}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.#monitors) m.close();
+    await this.server.close();
+    await this.#closeDemos?.();
+  }
+
+  #rejected(name: string, file: string, diagnostics: Diagnostic[]): boolean {
+    for (const d of diagnostics) logDiagnostic(this.log, d);
+    const serving = this.server.deployments.has(name);
+    this.status.set(name, { file, deployed: false, diagnostics });
+    this.log.error(
+      { topology: name, file, errors: diagnostics.filter((d) => d.severity === 'error').length },
+      serving
+        ? `topology ${name} was not redeployed; the previous deployment keeps serving`
+        : `topology ${name} was not deployed`,
+    );
+    return false;
+  }
+
+  #monitor(
+    dir: string,
+    extensions: readonly string[],
+    onChanges: (changes: FileChange[]) => void,
+    extra?: { requireContentChange?: boolean },
+  ): DirectoryMonitor {
+    const m = new DirectoryMonitor({ dir, extensions, onChanges, ...extra });
+    this.#monitors.push(m);
+    return m;
+  }
+
+  #onTopologies(changes: FileChange[]): void {
+    for (const change of changes) {
+      const name = topologyName(change.file);
+      if (change.kind === 'deleted') {
+        const remaining = siblingsWithName(this.home.layout.topologies, name);
+        if (remaining.length === 1) this.deployFile(remaining[0]);
+        else if (remaining.length === 0) this.undeploy(name);
+      } else {
+        this.deployFile(change.file);
+      }
+    }
+  }
+
+  #onDescriptors(changes: FileChange[]): void {
+    for (const change of changes) {
+      if (change.kind === 'deleted') {
+        // Knox deletes the topology it generated from a descriptor when the descriptor goes.
+        const generated = join(this.home.layout.topologies, `${topologyName(change.file)}.xml`);
+        if (existsSync(generated) && isGenerated(generated)) unlinkSync(generated);
+      } else {
+        this.#generate(change.file);
+      }
+    }
+  }
+
+  #regenerateAll(): void {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.home.layout.descriptors);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if ((DESCRIPTOR_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase())) {
+        this.#generate(join(this.home.layout.descriptors, n));
+      }
+    }
+  }
+
+  /** Writes `conf/topologies/{name}.xml` from a simple descriptor, as Knox does; the topology monitor deploys it. */
+  #generate(descriptor: string): void {
+    const { layout } = this.home;
+    const read = readDescriptorFile(descriptor, layout.sharedProviders);
+    const name = topologyName(descriptor);
+    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
+      this.#rejected(name, descriptor, read.diagnostics);
+      return;
+    }
+    const target = join(layout.topologies, `${name}.xml`);
+    if (existsSync(target) && !isGenerated(target)) {
+      this.#rejected(name, descriptor, [
+        {
+          file: descriptor,
+          line: 1,
+          column: 1,
+          severity: 'error',
+          message: `descriptor would overwrite the hand-written topology ${target}`,
+        },
+      ]);
+      return;
+    }
+    const xml = toTopologyXml(read.topology);
+    if (existsSync(target) && readFileSync(target, 'utf8') === xml) return;
+    writeFileSync(target, xml);
+  }
+}
+
+export function topologyName(file: string): string {
+  return basename(file, extname(file));
+}
+
+function siblingsWithName(dir: string, name: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => (TOPOLOGY_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase()))
+      .filter((n) => basename(n, extname(n)) === name)
+      .map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
+function isGenerated(file: string): boolean {
+  try {
+    return /<generated>\s*true\s*<\/generated>/.test(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function logDiagnostic(log: Logger, d: Diagnostic): void {
+  const line = formatDiagnostic(d);
+  if (d.severity === 'error') log.error({ diagnostic: line }, line);
+  else log.warn({ diagnostic: line }, line);
+}

@@ -1,0 +1,229 @@
+/**
+ * @module gateway/server
+ * The gateway's HTTP(S) front door: `/{gateway.path}/{topology}/…` → the topology's current deployment →
+ * route match → compiled chain → dispatch. Deployments are swapped atomically by replacing one reference; a
+ * request holds the deployment it started on until it ends.
+ */
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { Deployment } from '../deploy/deployment.ts';
+import { Errors, type GatewayError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Exchange } from '../providers/types.ts';
+import { parseLiteral } from '../urltemplate/index.ts';
+import { parseRequestTarget } from './request-target.ts';
+import { sendError, toGatewayError } from './respond.ts';
+import type { ServerTls } from './tls.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+export interface GatewayServerOptions {
+  settings: GatewaySettings;
+  log: Logger;
+  /** TLS identity; omit when `ssl.enabled` is false. */
+  tls?: ServerTls;
+}
+
+export class GatewayServer {
+  readonly #settings: GatewaySettings;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #prefix: string;
+  readonly #scheme: 'http' | 'https';
+  #deployments: ReadonlyMap<string, Deployment> = new Map();
+  #port = 0;
+
+  constructor(options: GatewayServerOptions) {
+    this.#settings = options.settings;
+    this.#log = options.log;
+    this.#prefix = `/${options.settings.path}/`;
+    this.#scheme = options.tls ? 'https' : 'http';
+    const serverOptions: http.ServerOptions = {
+      maxHeaderSize: options.settings.requestHeaderBufferBytes,
+      // Streaming bodies may take long; idleness, not total time, ends a connection.
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+      keepAliveTimeout: 65_000,
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
+    this.#server = options.tls
+      ? https.createServer({ ...serverOptions, ...options.tls }, handler)
+      : http.createServer(serverOptions, handler);
+    this.#server.setTimeout(options.settings.idleTimeoutMs);
+    this.#server.on('clientError', (err: Error & { code?: string }, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const text = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+  }
+
+  get server(): Server {
+    return this.#server;
+  }
+
+  get deployments(): ReadonlyMap<string, Deployment> {
+    return this.#deployments;
+  }
+
+  /** Replaces (or removes, with undefined) a topology's deployment; returns the one it replaced. */
+  swap(name: string, deployment: Deployment | undefined): Deployment | undefined {
+    const next = new Map(this.#deployments);
+    const previous = next.get(name);
+    if (deployment) next.set(name, deployment);
+    else next.delete(name);
+    this.#deployments = next;
+    return previous;
+  }
+
+  async listen(port = this.#settings.port, host = this.#settings.host): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.#server.address() as AddressInfo;
+    this.#port = address.port;
+    return address;
+  }
+
+  /** Stops accepting, lets requests in flight finish, then retires every deployment. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+    const all = [...this.#deployments.values()];
+    this.#deployments = new Map();
+    await Promise.allSettled(all.map((d) => d.retire()));
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const url = req.url ?? '/';
+    const parsed = parseRequestTarget(url, this.#prefix);
+    if (!parsed.ok) {
+      const error = parsed.reason === 'bad-path' ? Errors.badPath() : Errors.topologyNotFound();
+      this.#fail(req, res, id, started, error, undefined);
+      return;
+    }
+    const { topology, query } = parsed.target;
+    let { path } = parsed.target;
+    const deployment = this.#deployments.get(topology);
+    if (!deployment) {
+      this.#fail(req, res, id, started, Errors.topologyNotFound(), topology);
+      return;
+    }
+    if (path === '/' && deployment.defaultPath) path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
+    const match = deployment.matcher.match(parseLiteral(query ? `${path}?${query}` : path));
+    if (!match) {
+      this.#fail(req, res, id, started, Errors.notFound(), topology);
+      return;
+    }
+
+    const route = match.value;
+    const hostHeader = req.headers.host;
+    const host = hostHeader && HOST.test(hostHeader) ? hostHeader : `localhost:${this.#port}`;
+    const colon = host.lastIndexOf(':');
+    const hostname = colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host;
+    const port =
+      colon > 0 && !host.endsWith(']') ? Number(host.slice(colon + 1)) : this.#scheme === 'https' ? 443 : 80;
+    const origin = `${this.#scheme}://${host}`;
+    const frontend = this.#settings.frontendUrl;
+    const gatewayUrl = frontend
+      ? `${frontend.replace(/\/+$/, '')}/${topology}`
+      : `${origin}/${this.#settings.path}/${topology}`;
+    const log = this.#log.child({ reqId: id });
+    const ex: Exchange = {
+      req,
+      res,
+      id,
+      log,
+      inboundUrl: origin + url,
+      path,
+      query,
+      rewriteContext: {
+        gatewayUrl,
+        inbound: {
+          scheme: this.#scheme,
+          host: hostname,
+          port: String(port),
+          path: url.split('?', 1)[0],
+          query,
+          url: origin + url,
+        },
+      },
+    };
+    deployment.enter();
+    res.once('close', () => {
+      deployment.leave();
+      this.#access(req, res, id, started, topology, route.role, ex.user?.name);
+    });
+    route.run(ex).catch((err: unknown) => {
+      const error = toGatewayError(err);
+      if (error.status >= 500) {
+        log.error({ err: describe(err), code: error.code, topology, role: route.role }, error.message);
+      }
+      sendError(res, id, error);
+    });
+  }
+
+  #fail(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    started: number,
+    error: GatewayError,
+    topology: string | undefined,
+  ): void {
+    res.once('close', () => this.#access(req, res, id, started, topology, undefined, undefined));
+    // The client's body is not wanted; drain it so keep-alive stays usable.
+    req.resume();
+    sendError(res, id, error);
+  }
+
+  #access(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    started: number,
+    topology: string | undefined,
+    role: string | undefined,
+    user: string | undefined,
+  ): void {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    // The query is left out: it can carry delegation tokens and encrypted gateway state.
+    this.#log.info(
+      {
+        type: 'access',
+        reqId: id,
+        method: req.method,
+        path: q < 0 ? url : url.slice(0, q),
+        topology,
+        role,
+        user,
+        status: res.statusCode,
+        aborted: !res.writableFinished,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        remote: req.socket?.remoteAddress,
+      },
+      'access',
+    );
+  }
+}
+
+/** Error details for the log: code and message, and the cause chain, without request data. */
+function describe(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const e = err as Error & { code?: string };
+  return { name: e.name, code: e.code, message: e.message, cause: e.cause ? describe(e.cause) : undefined };
+}

@@ -1,0 +1,46 @@
+/**
+ * @module observability/logger
+ * The gateway's pino logger. Writes JSON lines to `logs/gateway.log` under the home and to stdout, and never
+ * prints credentials: the paths that could carry them are redacted at the source.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  /** Directory for gateway.log; omit to log to stdout only. */
+  logDir?: string;
+  level?: string;
+  /** Also write to stdout (default true). */
+  stdout?: boolean;
+}
+
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.secret',
+];
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.POSTERN_LOG_LEVEL ?? 'info';
+  const streams: pino.StreamEntry[] = [];
+  if (options.stdout !== false)
+    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
+  if (options.logDir) {
+    mkdirSync(options.logDir, { recursive: true });
+    streams.push({
+      level: level as pino.Level,
+      stream: pino.destination({ dest: join(options.logDir, 'gateway.log'), sync: false, mkdir: true }),
+    });
+  }
+  if (streams.length === 0) return pino({ level: 'silent' });
+  return pino(
+    { level, base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' } },
+    pino.multistream(streams),
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * @module providers/types
+ * The contract between deployment, providers and dispatches.
+ *
+ * A provider is a factory: at deployment it sees the topology's configuration for one route and returns a
+ * filter (or nothing, when it has nothing to do there). At runtime a route's filters run in order around an
+ * {@link Exchange} and the last one calls the dispatch. All the parsing, validation and lookup happens in the
+ * factory, so a filter only does per-request work.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
+import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { CompiledRewriteRules, RewriteContext } from '../rewrite/index.ts';
+import type { DispatchDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
+import type { ServiceConfig, Topology } from '../topology/model.ts';
+
+/** The provider roles of a Knox topology, in Knox's default chain order (knox-features §1.1). */
+export const ProviderRoles = [
+  'webappsec',
+  'authentication',
+  'federation',
+  'rewrite',
+  'identity-assertion',
+  'authorization',
+  'ha',
+  'hostmap',
+] as const;
+
+/** Roles whose providers form chain filters when a service definition declares no `<policies>`, in order. */
+export const DefaultPolicyOrder = [
+  'webappsec',
+  'authentication',
+  'federation',
+  'rewrite',
+  'identity-assertion',
+  'authorization',
+] as const;
+
+export interface Principal {
+  name: string;
+  groups: readonly string[];
+}
+
+/** One request as it travels through a route's chain. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly log: Logger;
+  /** The request URL as the client sent it, made absolute with the gateway's public scheme and host. */
+  readonly inboundUrl: string;
+  /** Path below the topology, starting with `/` (decoded form is never used for routing). */
+  readonly path: string;
+  /** Raw query string without `?` ('' when absent). */
+  readonly query: string;
+  /** What rewrite functions need about this request. */
+  readonly rewriteContext: RewriteContext;
+  /** The backend URL, set by the rewrite provider (inbound `request.url`). */
+  target?: string;
+  /** Edits applied to the target URL just before dispatch, in order (identity assertion adds `user.name`). */
+  targetEdits?: ((url: URL) => void)[];
+  /** The authenticated user (authentication or federation providers set it). */
+  user?: Principal;
+  /** The identity asserted to the backend (identity-assertion providers set it). */
+  effectiveUser?: string;
+  /** Request headers to add to the backend request. */
+  addRequestHeaders?: [string, string][];
+  /** Response header rewriters (rewrite provider's `response.headers` bindings); each returns the new map. */
+  responseHeaderFilters?: HeaderFilter[];
+  /** Request header rewriters (rewrite provider's `request.headers` bindings); each returns the new map. */
+  requestHeaderFilters?: HeaderFilter[];
+}
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+export type HeaderFilter = (headers: HeaderMap) => HeaderMap;
+
+/** Appends to one of the exchange's optional lists, creating it on first use. */
+export function addTo<
+  K extends 'targetEdits' | 'requestHeaderFilters' | 'responseHeaderFilters' | 'addRequestHeaders',
+>(ex: Exchange, key: K, item: NonNullable<Exchange[K]>[number]): void {
+  const list = ex[key] as unknown[] | undefined;
+  if (list) list.push(item);
+  else (ex as unknown as Record<string, unknown[]>)[key] = [item];
+}
+
+export type Next = () => Promise<void>;
+export type Filter = (ex: Exchange, next: Next) => Promise<void>;
+export type Terminal = (ex: Exchange) => Promise<void>;
+
+/** What a provider factory sees at deployment, for one route of one service. */
+export interface ProviderContext {
+  readonly role: string;
+  readonly name: string;
+  /** The provider's params: topology provider params, overridden by chain and chain-ref params. */
+  readonly params: ReadonlyMap<string, string>;
+  /** Where the provider was configured (for diagnostics). */
+  readonly pos: Position;
+  readonly topology: Topology;
+  readonly service: ServiceConfig;
+  readonly definition: ServiceDefinition;
+  readonly route: RouteDef;
+  readonly settings: GatewaySettings;
+  readonly rewrite: CompiledRewriteRules;
+  readonly sink: DiagnosticSink;
+  /** Per-topology state a provider shares between routes (e.g. one LDAP pool), keyed by the provider. */
+  shared<T>(key: string, create: () => T): T;
+  /** Register a resource to release when the deployment is retired. */
+  onRetire(fn: () => void | Promise<void>): void;
+}
+
+export interface ProviderFactory {
+  readonly role: string;
+  readonly name: string;
+  /** Build the filter for one route, or return undefined when this provider has nothing to do there. */
+  create(ctx: ProviderContext): Filter | undefined;
+}
+
+/** What a dispatch factory sees at deployment. */
+export interface DispatchContext {
+  readonly name: string;
+  /** Service params + dispatch params (dispatch params win). */
+  readonly params: ReadonlyMap<string, string>;
+  readonly dispatch: DispatchDef | undefined;
+  readonly topology: Topology;
+  readonly service: ServiceConfig;
+  readonly definition: ServiceDefinition;
+  readonly route: RouteDef;
+  readonly settings: GatewaySettings;
+  readonly sink: DiagnosticSink;
+  readonly pos: Position;
+  shared<T>(key: string, create: () => T): T;
+  onRetire(fn: () => void | Promise<void>): void;
+}
+
+export interface DispatchFactory {
+  readonly name: string;
+  /** Knox class names (e.g. `org.apache.knox.gateway.dispatch.ConfigurableDispatch`) this dispatch stands for. */
+  readonly classNames?: readonly string[];
+  create(ctx: DispatchContext): Terminal;
+}
+
+export type { IncomingMessage, ServerResponse };

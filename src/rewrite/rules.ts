@@ -1,0 +1,184 @@
+/**
+ * @module rewrite/rules
+ * The per-request half of the rewrite engine: {@link CompiledRewriteRules}, built by `compileRewriteRules`.
+ *
+ * A URL is rewritten either by a rule named by the route (`rule: 'WEBHDFS/webhdfs/inbound/namenode/file'`) or,
+ * when no name (or `*`) is given, by Knox's best match: among the rules of the direction that have a pattern, the
+ * one whose pattern matches the URL most specifically. Rules are grouped by scope (the `scope` attribute, or the
+ * role their name starts with, or GLOBAL for Knox's global services); when the caller passes its service role as
+ * `scope`, a rule of that scope wins over a GLOBAL one, which wins over one without scope, and a match from
+ * another service's scope does not count (Knox's `ScopedMatcher`). Without `scope`, a GLOBAL match wins over the
+ * others, which are taken in the order their scopes first appeared.
+ */
+import { parseLiteral, type TemplateMatch, type TemplateMatcher } from '../urltemplate/index.ts';
+import { RuleRun } from './context.ts';
+import { type CompiledRule, runNode } from './engine.ts';
+import { defaultResponseHeaders, type HeaderRewriter, headerRewriter } from './headers.ts';
+import type { FilterContent, RewriteFilter } from './model.ts';
+import type { Direction, RewriteContext, RewriteEnvironment, RewriteFunctionRegistry } from './types.ts';
+
+/** Best-match matchers of one direction, by scope (`null`: rules whose name has no role prefix). */
+export type ScopedMatchers = Map<string | null, TemplateMatcher<CompiledRule>>;
+
+export interface RewriteOptions {
+  /** A rule name; absent, `''` is "no rule", `'*'` or absent means best match. */
+  rule?: string;
+  dir: Direction;
+  ctx: RewriteContext;
+  /** The service role of the route, for scoped best match. */
+  scope?: string;
+}
+
+export type RewriteOutcome =
+  | { status: 'rewritten'; url: string; rule: string }
+  | { status: 'no-rule' }
+  | { status: 'failed'; rule: string; reason: string };
+
+interface Parts {
+  env: RewriteEnvironment;
+  functions: RewriteFunctionRegistry;
+  byName: Map<string, CompiledRule>;
+  inbound: ScopedMatchers;
+  outbound: ScopedMatchers;
+  filters: Map<string, RewriteFilter>;
+}
+
+const GLOBAL_SCOPE = 'GLOBAL';
+
+export class CompiledRewriteRules {
+  readonly env: RewriteEnvironment;
+  readonly #functions: RewriteFunctionRegistry;
+  readonly #byName: Map<string, CompiledRule>;
+  readonly #inbound: ScopedMatchers;
+  readonly #outbound: ScopedMatchers;
+  readonly #filters: Map<string, RewriteFilter>;
+
+  constructor(parts: Parts) {
+    this.env = parts.env;
+    this.#functions = parts.functions;
+    this.#byName = parts.byName;
+    this.#inbound = parts.inbound;
+    this.#outbound = parts.outbound;
+    this.#filters = parts.filters;
+  }
+
+  /** Whether a rule of that name was deployed (a route naming a missing rule is a deployment error). */
+  hasRule(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  hasFilter(name: string): boolean {
+    return this.#filters.has(name);
+  }
+
+  get ruleNames(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  get filterNames(): string[] {
+    return [...this.#filters.keys()];
+  }
+
+  /** The filter as declared, for body filters built elsewhere. */
+  filter(name: string): RewriteFilter | undefined {
+    return this.#filters.get(name);
+  }
+
+  /**
+   * The `<content>` of a filter for a MIME type, picked like Knox's `MimeTypeMap`: exact type, then `type/*`,
+   * then `* /subtype`, then `* / *`. Parameters (`; charset=...`) are ignored; a later content of the same type wins.
+   */
+  filterContent(name: string, mimeType: string): FilterContent | undefined {
+    const filter = this.#filters.get(name);
+    if (!filter) return undefined;
+    const wanted = mimeType.split(';')[0].trim().toLowerCase();
+    const [type, sub] = wanted.split('/');
+    const candidates = [wanted, `${type}/*`, `*/${sub}`, '*/*'];
+    for (const candidate of candidates) {
+      let found: FilterContent | undefined;
+      for (const content of filter.contents) {
+        if (content.type.trim().toLowerCase() === candidate) found = content;
+      }
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * Rewrites a URL, saying what happened.
+   * @throws {RewriteDecryptError} when the rule decrypts a value that is not valid (answer 400).
+   */
+  apply(url: string, opts: RewriteOptions): RewriteOutcome {
+    const name = opts.rule;
+    if (name === '') return { status: 'no-rule' };
+    let rule: CompiledRule | undefined;
+    let preMatched: ReadonlyMap<string, readonly (string | null)[]> | undefined;
+    if (name === undefined || name === '*') {
+      const match = this.#bestMatch(url, opts.dir, opts.scope);
+      if (!match) return { status: 'no-rule' };
+      rule = match.value;
+      preMatched = match.params;
+    } else {
+      rule = this.#byName.get(name);
+      if (!rule) return { status: 'no-rule' };
+    }
+    if (rule.broken !== undefined) return { status: 'failed', rule: rule.name, reason: rule.broken };
+    const run = new RuleRun(this.env, opts.ctx, opts.dir, this.#functions, rule.name, url);
+    const failure = runNode(rule.node, run, preMatched);
+    if (failure) return { status: 'failed', rule: rule.name, reason: failure.reason };
+    return { status: 'rewritten', url: run.url, rule: rule.name };
+  }
+
+  /**
+   * Rewrites a URL; `undefined` when no rule applied (none named/matching, or the rule failed). Callers keep the
+   * original value in that case for responses (as Knox does) and refuse the request for `request.url`.
+   * @throws {RewriteDecryptError} when the rule decrypts a value that is not valid (answer 400).
+   */
+  rewrite(url: string, opts: RewriteOptions): string | undefined {
+    const outcome = this.apply(url, opts);
+    return outcome.status === 'rewritten' ? outcome.url : undefined;
+  }
+
+  /**
+   * A prepared rewriter for the headers an `application/x-http-headers` filter names (`request.headers` and
+   * `response.headers` bindings). An unknown filter, or one without headers content, rewrites every header by
+   * best match, as Knox does.
+   */
+  headers(filterName: string, dir: Direction, opts?: { scope?: string }): HeaderRewriter {
+    return headerRewriter(
+      this,
+      this.filterContent(filterName, 'application/x-http-headers'),
+      dir,
+      opts?.scope,
+    );
+  }
+
+  /** Knox's response headers without a `response.headers` binding: best-match OUT on each URL-bearing header. */
+  defaultResponseHeaders(opts?: { scope?: string }): HeaderRewriter {
+    return defaultResponseHeaders(this, opts?.scope);
+  }
+
+  #bestMatch(url: string, dir: Direction, scope: string | undefined) {
+    const matchers = dir === 'IN' ? this.#inbound : this.#outbound;
+    if (matchers.size === 0) return undefined;
+    const input = parseLiteral(url);
+    if (scope !== undefined) {
+      // Knox's ScopedMatcher matches every scope, then prefers the caller's scope, then GLOBAL, and drops a match
+      // from any other service's scope; only rules without a scope (no role prefix) remain possible after that.
+      // Asking just those three matchers gives the same answer without walking every service's rules.
+      for (const key of [scope, GLOBAL_SCOPE, null]) {
+        const match = matchers.get(key)?.match(input);
+        if (match) return match;
+      }
+      return undefined;
+    }
+    let first: TemplateMatch<CompiledRule> | undefined;
+    for (const matcher of matchers.values()) {
+      const match = matcher.match(input);
+      if (!match) continue;
+      if (match.value.scope === GLOBAL_SCOPE) return match;
+      first ??= match;
+    }
+    return first;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * @module servicedef/service-xml
+ * Reads a service definition's `service.xml` (role, name, version, routes with their rewrite bindings, dispatch,
+ * policies, metadata). Knox writes these with attributes (`<service role="" name="" version="">`,
+ * `<dispatch classname=""/>`); parameters are `<param><name/><value/></param>`.
+ */
+import type { DiagnosticSink } from '../config/diagnostics.ts';
+import { parseBoolean } from '../config/values.ts';
+import { parseXml, warnUnknownChildren, type XmlElement } from '../config/xml.ts';
+import type { DefParam, DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from './model.ts';
+
+/** What service.xml alone says; the catalog adds the rewrite rules, directory and source. */
+export type ServiceXml = Omit<ServiceDefinition, 'rewrite' | 'dir' | 'source'>;
+
+function requiredAttr(el: XmlElement, attr: string, sink: DiagnosticSink): string | undefined {
+  const value = el.attrs[attr]?.trim();
+  if (!value) {
+    sink.error(el.pos, `<${el.name}> without the ${attr} attribute`);
+    return undefined;
+  }
+  return value;
+}
+
+function readParams(el: XmlElement, sink: DiagnosticSink): DefParam[] {
+  const params: DefParam[] = [];
+  for (const p of el.childrenNamed('param')) {
+    warnUnknownChildren(p, ['name', 'value', 'description'], sink);
+    const name = p.field('name');
+    if (!name || name.value === '') sink.error(p.pos, '<param> without a <name>');
+    else params.push({ name: name.value, value: p.field('value')?.value ?? '', pos: p.pos });
+  }
+  return params;
+}
+
+function readDispatch(el: XmlElement, sink: DiagnosticSink): DispatchDef {
+  warnUnknownChildren(el, ['param'], sink);
+  const dispatch: DispatchDef = { params: readParams(el, sink), pos: el.pos };
+  const a = el.attrs;
+  if (a['contributor-name'] !== undefined) dispatch.contributorName = a['contributor-name'];
+  if (a.classname !== undefined) dispatch.className = a.classname;
+  if (a['ha-contributor-name'] !== undefined) dispatch.haContributorName = a['ha-contributor-name'];
+  if (a['ha-classname'] !== undefined) dispatch.haClassName = a['ha-classname'];
+  const twoWay = a['use-two-way-ssl'];
+  if (twoWay !== undefined) {
+    const b = parseBoolean(twoWay);
+    if (b === undefined) {
+      sink.error(
+        el.attrPos['use-two-way-ssl'] ?? el.pos,
+        `use-two-way-ssl must be true or false, found "${twoWay}"`,
+      );
+    } else dispatch.useTwoWaySsl = b;
+  }
+  return dispatch;
+}
+
+function readPolicies(el: XmlElement, sink: DiagnosticSink): PolicyDef[] {
+  warnUnknownChildren(el, ['policy'], sink);
+  const policies: PolicyDef[] = [];
+  for (const p of el.childrenNamed('policy')) {
+    const role = requiredAttr(p, 'role', sink);
+    if (!role) continue;
+    const name = p.attrs.name?.trim();
+    policies.push(name ? { role, name, pos: p.pos } : { role, pos: p.pos });
+  }
+  return policies;
+}
+
+function readRoute(el: XmlElement, sink: DiagnosticSink): RouteDef | undefined {
+  warnUnknownChildren(el, ['rewrite', 'dispatch', 'policies'], sink);
+  const path = requiredAttr(el, 'path', sink);
+  const rewrites = [];
+  for (const r of el.childrenNamed('rewrite')) {
+    const apply = requiredAttr(r, 'apply', sink);
+    // Without `to`, Knox binds the rule to the request URL; every such use in Knox's own definitions is inbound.
+    if (apply) rewrites.push({ apply, to: r.attrs.to?.trim() || 'request.url', pos: r.pos });
+  }
+  if (path === undefined) return undefined;
+  const route: RouteDef = { path, rewrites, pos: el.pos };
+  const dispatch = el.child('dispatch');
+  if (dispatch) route.dispatch = readDispatch(dispatch, sink);
+  const policies = el.child('policies');
+  if (policies) route.policies = readPolicies(policies, sink);
+  return route;
+}
+
+function readMetadata(el: XmlElement, sink: DiagnosticSink): NonNullable<ServiceXml['metadata']> {
+  warnUnknownChildren(el, ['context', 'type', 'shortDesc', 'description', 'samples'], sink);
+  const metadata: NonNullable<ServiceXml['metadata']> = {};
+  for (const key of ['context', 'type', 'shortDesc', 'description'] as const) {
+    const text = el.childText(key);
+    if (text !== undefined) metadata[key] = text;
+  }
+  return metadata;
+}
+
+/**
+ * Reads service.xml text.
+ * @returns the definition, or `undefined` when role, name or version is missing (reported to `sink`)
+ * @throws ConfigError only for XML that is not well-formed
+ */
+export function parseServiceXml(source: string, file: string, sink: DiagnosticSink): ServiceXml | undefined {
+  const root = parseXml(source, file);
+  if (root.name !== 'service') {
+    sink.error(root.pos, `root element must be <service>, found <${root.name}>`);
+    return undefined;
+  }
+  warnUnknownChildren(root, ['metadata', 'routes', 'dispatch', 'policies', 'testURLs'], sink);
+  const role = requiredAttr(root, 'role', sink);
+  const name = requiredAttr(root, 'name', sink);
+  const version = requiredAttr(root, 'version', sink);
+  const routes: RouteDef[] = [];
+  for (const group of root.childrenNamed('routes')) {
+    warnUnknownChildren(group, ['route'], sink);
+    for (const el of group.childrenNamed('route')) {
+      const route = readRoute(el, sink);
+      if (route) routes.push(route);
+    }
+  }
+  if (!role || !name || !version) return undefined;
+  const def: ServiceXml = { role, name, version, routes, pos: root.pos };
+  const policies = root.child('policies');
+  if (policies) def.policies = readPolicies(policies, sink);
+  const dispatch = root.child('dispatch');
+  if (dispatch) def.dispatch = readDispatch(dispatch, sink);
+  const metadata = root.child('metadata');
+  if (metadata) def.metadata = readMetadata(metadata, sink);
+  return def;
+}

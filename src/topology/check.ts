@@ -1,0 +1,47 @@
+/**
+ * @module topology/check
+ * Checks on a topology that do not depend on its file format: duplicate services and chains, backend URLs, chain
+ * references. Each reader (XML, YAML, descriptor) runs them, so one mistake reads the same whatever the syntax.
+ * Whether a role has a service definition or a provider is registered is deployment's business, not checked here.
+ */
+import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
+import { isAbsoluteUrl } from '../config/values.ts';
+import type { Topology } from './model.ts';
+
+/** The chain every service uses unless it names another; it exists without being declared (seed 002). */
+export const DEFAULT_CHAIN = 'default';
+
+const URL_SCHEMES = ['http', 'https', 'ws', 'wss'] as const;
+
+const where = (p: Position) => `${p.file}:${p.line}:${p.column}`;
+
+export function checkTopology(t: Topology, sink: DiagnosticSink): void {
+  const services = new Map<string, Position>();
+  for (const s of t.services) {
+    // Knox keys services by role and name: the same role twice is fine only under different names.
+    const key = `${s.role}\u0000${s.name ?? ''}`;
+    const first = services.get(key);
+    const label = s.name === undefined ? s.role : `${s.role} (name ${s.name})`;
+    if (first) sink.error(s.pos, `duplicate service ${label}, first declared at ${where(first)}`);
+    else services.set(key, s.pos);
+  }
+
+  for (const u of [...t.services, ...t.applications].flatMap((x) => x.urls)) {
+    if (!isAbsoluteUrl(u.url, URL_SCHEMES)) {
+      sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`);
+    }
+  }
+
+  const chains = new Map<string, Position>();
+  for (const c of t.chains) {
+    const first = chains.get(c.name);
+    if (first) sink.error(c.pos, `duplicate chain "${c.name}", first declared at ${where(first)}`);
+    else chains.set(c.name, c.pos);
+  }
+  for (const s of t.services) {
+    const ref = s.chainRef;
+    if (ref && ref.name !== DEFAULT_CHAIN && !chains.has(ref.name)) {
+      sink.error(ref.pos, `service ${s.role} refers to undeclared chain "${ref.name}"`);
+    }
+  }
+}

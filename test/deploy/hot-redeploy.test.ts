@@ -1,0 +1,118 @@
+/**
+ * Hot redeploy through the file watcher: create, change and delete a topology file; a broken file keeps the
+ * previous deployment serving; a request in flight finishes on the deployment it started on.
+ */
+import assert from 'node:assert/strict';
+import { unlinkSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import { type Backend, startBackend } from '../helpers/backend.ts';
+import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+
+/** Polls until `check` passes or 2 s (the issue's bound) are over. */
+async function within2s(check: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < 2000) {
+    if (await check()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('not within 2 s');
+}
+
+async function whoAnswers(url: string): Promise<string | number> {
+  const res = await request(url);
+  const text = await res.body.text();
+  return res.statusCode === 200 ? text : res.statusCode;
+}
+
+describe('hot redeploy', () => {
+  let home: TestHome;
+  let gateway: Gateway;
+  let one: Backend;
+  let two: Backend;
+  let releaseSlow: () => void = () => {};
+
+  before(async () => {
+    one = await startBackend((req, res) => {
+      if (req.url?.startsWith('/slow')) {
+        res.writeHead(200);
+        res.write('one-slow-');
+        releaseSlow = () => res.end('done');
+        return;
+      }
+      res.end('one');
+    });
+    two = await startBackend((_req, res) => res.end('two'));
+    home = makeHome();
+    gateway = await startGateway(home, { watch: true });
+  });
+
+  after(async () => {
+    releaseSlow();
+    await gateway?.close();
+    await one?.close();
+    await two?.close();
+    home?.remove();
+  });
+
+  it('deploys a new file, redeploys a changed one and undeploys a deleted one, each within 2 s', async () => {
+    const url = `${gateway.url}/live/http/x`;
+    assert.equal(await whoAnswers(url), 404);
+    const file = home.write(
+      'conf/topologies/live.xml',
+      topologyXml({ services: [{ role: 'HTTP', urls: [one.url] }] }),
+    );
+    await within2s(async () => (await whoAnswers(url)) === 'one');
+    home.write('conf/topologies/live.xml', topologyXml({ services: [{ role: 'HTTP', urls: [two.url] }] }));
+    await within2s(async () => (await whoAnswers(url)) === 'two');
+    unlinkSync(file);
+    await within2s(async () => (await whoAnswers(url)) === 404);
+  });
+
+  it('keeps the previous deployment serving when the new file is broken, and says where', async () => {
+    const url = `${gateway.url}/keep/http/x`;
+    home.write('conf/topologies/keep.xml', topologyXml({ services: [{ role: 'HTTP', urls: [one.url] }] }));
+    await within2s(async () => (await whoAnswers(url)) === 'one');
+    const file = home.write(
+      'conf/topologies/keep.xml',
+      '<topology>\n  <gateway>\n    <provider><role>authentication</role>\n  </gateway>\n</topology>\n',
+    );
+    await within2s(async () => gateway.status.get('keep')?.deployed === false);
+    assert.equal(await whoAnswers(url), 'one');
+    const diagnostics = gateway.status.get('keep')!.diagnostics;
+    assert.ok(diagnostics.length > 0);
+    assert.equal(diagnostics[0].file, file);
+    assert.ok(diagnostics[0].line >= 3, `line ${diagnostics[0].line}`);
+
+    // A file that parses but names a service without a definition is refused too, at the service's line.
+    home.write(
+      'conf/topologies/keep.xml',
+      topologyXml({
+        services: [
+          { role: 'HTTP', urls: [two.url] },
+          { role: 'NO-SUCH-ROLE', urls: [two.url] },
+        ],
+      }),
+    );
+    await within2s(async () =>
+      (gateway.status.get('keep')?.diagnostics ?? []).some((d) => d.message.includes('NO-SUCH-ROLE')),
+    );
+    assert.equal(await whoAnswers(url), 'one');
+    const d = gateway.status.get('keep')!.diagnostics.find((x) => x.message.includes('NO-SUCH-ROLE'))!;
+    assert.equal(d.message, 'no service definition for role "NO-SUCH-ROLE"');
+    assert.ok(d.line > 1);
+  });
+
+  it('lets a request in flight finish on the deployment it started on', async () => {
+    const base = `${gateway.url}/flight/http`;
+    home.write('conf/topologies/flight.xml', topologyXml({ services: [{ role: 'HTTP', urls: [one.url] }] }));
+    await within2s(async () => (await whoAnswers(`${base}/x`)) === 'one');
+    const slow = request(`${base}/slow`);
+    const res = await slow;
+    home.write('conf/topologies/flight.xml', topologyXml({ services: [{ role: 'HTTP', urls: [two.url] }] }));
+    await within2s(async () => (await whoAnswers(`${base}/x`)) === 'two');
+    releaseSlow();
+    assert.equal(await res.body.text(), 'one-slow-done');
+  });
+});
