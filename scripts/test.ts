@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 
 /** Debian packages the tests use, by the command that proves each is present. */
 const debianPackages: Record<string, string> = {
-  // The core suite needs none yet; LDAP (slapd), Redis and Chromium join this list with their issues.
+  // test/gateway/tls.test.ts builds a PKCS#12 keystore with it.
+  openssl: '/usr/bin/openssl',
 };
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {

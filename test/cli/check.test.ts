@@ -1,0 +1,91 @@
+/**
+ * `postern check` as a real process: one `path:line:column: message` line per problem, exit 1 when there is
+ * any error, exit 0 on a good home (the repository's own).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { makeHome, siteXml, type TestHome, topologyXml } from '../helpers/home.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+function check(home?: string): { code: number | null; lines: string[]; stderr: string } {
+  const args = [join(REPO, 'bin/postern.js'), 'check', ...(home ? ['--home', home] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  return { code: r.status, lines: r.stdout.split('\n').filter(Boolean), stderr: r.stderr };
+}
+
+describe('postern check', () => {
+  const homes: TestHome[] = [];
+  after(() => {
+    for (const h of homes) h.remove();
+  });
+
+  it('passes on the repository’s own sample home', () => {
+    const r = check();
+    assert.equal(r.code, 0, r.lines.join('\n') + r.stderr);
+    assert.match(r.stderr, /no errors/);
+  });
+
+  it('reports each problem at its position and exits 1', () => {
+    const home = makeHome();
+    homes.push(home);
+    const dir = home.dir;
+    // A home service definition whose route names a rule its rewrite.xml lacks, and one with a bad template.
+    home.write(
+      'data/services/mine/1.0.0/service.xml',
+      `<service role="MINE" name="mine" version="1.0.0">
+  <routes>
+    <route path="/mine/**">
+      <rewrite apply="MINE/nope" to="request.url"/>
+    </route>
+    <route path="/mine/{unclosed">
+    </route>
+  </routes>
+</service>
+`,
+    );
+    home.write('data/services/mine/1.0.0/rewrite.xml', '<rules/>\n');
+    home.write(
+      'conf/topologies/uses-mine.xml',
+      topologyXml({ services: [{ role: 'MINE', urls: ['http://127.0.0.1:1'] }] }),
+    );
+    home.write(
+      'conf/topologies/missing.xml',
+      topologyXml({
+        providers: [{ role: 'authentication', name: 'NoSuchAuth' }],
+        services: [{ role: 'NOPE', urls: ['http://127.0.0.1:1'] }],
+      }),
+    );
+    home.write('conf/topologies/malformed.xml', '<topology>\n  <gateway>\n  </gatewy>\n</topology>\n');
+    const r = check(dir);
+    assert.equal(r.code, 1);
+    const expected = [
+      `${dir}/conf/topologies/malformed.xml:3:`,
+      `${dir}/conf/topologies/missing.xml:4:5: no provider named "NoSuchAuth" for role "authentication" is available in postern`,
+      `${dir}/conf/topologies/missing.xml:11:3: no service definition for role "NOPE"`,
+      `${dir}/data/services/mine/1.0.0/service.xml:4:7: rewrite rule "MINE/nope" is not defined by any rewrite.xml of this topology`,
+      `${dir}/data/services/mine/1.0.0/service.xml:6:5: route path "/mine/{unclosed" is not a valid URL template`,
+    ];
+    for (const prefix of expected) {
+      assert.ok(
+        r.lines.some((l) => l.startsWith(prefix)),
+        `expected a line starting with\n  ${prefix}\ngot:\n  ${r.lines.join('\n  ')}`,
+      );
+    }
+    for (const line of r.lines) assert.match(line, /^\/.+:\d+:\d+: .+/);
+  });
+
+  it('reports a bad gateway-site value at its <value>', () => {
+    const home = makeHome();
+    homes.push(home);
+    home.write('conf/gateway-site.xml', siteXml({ 'gateway.port': 'eighty', 'ssl.enabled': false }));
+    const r = check(home.dir);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.lines, [
+      `${home.dir}/conf/gateway-site.xml:3:38: gateway.port: expected an integer from 0 to 65535, found "eighty"`,
+    ]);
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * One access-log line per request, in logs/gateway.log, with the request id the client saw, and without the
+ * query string or credentials.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { createLogger, type Logger } from '../../src/observability/logger.ts';
+import { type Backend, startBackend } from '../helpers/backend.ts';
+import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
+
+describe('access log', () => {
+  let home: TestHome;
+  let gateway: Gateway;
+  let backend: Backend;
+  let log: Logger;
+
+  before(async () => {
+    backend = await startBackend((_req, res) => res.end('ok'));
+    home = makeHome();
+    home.write('conf/topologies/t.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }));
+    log = createLogger({ logDir: join(home.dir, 'logs'), stdout: false, level: 'info' });
+    gateway = await Gateway.start({ home: home.dir, port: 0, host: '127.0.0.1', log, watch: false });
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+    home?.remove();
+  });
+
+  it('writes exactly one line per request, with id, status and no secrets', async () => {
+    const ids: string[] = [];
+    for (const path of ['/t/http/a?token=s3cret', '/t/none/b', '/nosuch/x']) {
+      const res = await request(`${gateway.url}${path}`, { headers: { authorization: 'Basic c2VjcmV0' } });
+      ids.push(res.headers['x-request-id'] as string);
+      await res.body.dump();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    log.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    const text = readFileSync(join(home.dir, 'logs/gateway.log'), 'utf8');
+    const access = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.type === 'access');
+    assert.deepEqual(
+      access.map((a) => [a.reqId, a.status, a.path]),
+      [
+        [ids[0], 200, '/gateway/t/http/a'],
+        [ids[1], 404, '/gateway/t/none/b'],
+        [ids[2], 404, '/gateway/nosuch/x'],
+      ],
+    );
+    assert.equal(access[0].user, 'anonymous');
+    assert.equal(access[0].role, 'HTTP');
+    assert.doesNotMatch(text, /s3cret|c2VjcmV0/);
+  });
+});
