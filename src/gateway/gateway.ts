@@ -6,7 +6,7 @@
  * file changing. A topology that does not deploy is logged with the position of each problem and never replaces
  * the deployment that serves.
  */
-import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,11 @@ import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { loadPlugin, Registry } from '../registry/index.ts';
-import { loadServiceDefinitions, type ServiceCatalog } from '../servicedef/catalog.ts';
+import {
+  loadServiceDefinitions,
+  type ServiceCatalog,
+  type ServiceDefinitionDir,
+} from '../servicedef/catalog.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile } from '../topology/load.ts';
 import { GatewayServer } from './server.ts';
@@ -62,6 +66,18 @@ export interface LoadedHome {
   registry: Registry;
   catalog: ServiceCatalog;
   diagnostics: Diagnostic[];
+}
+
+/** The service-definition directories of a home, bundled first, the home's own last (it wins). */
+export function definitionDirs(layout: HomeLayout, settings: GatewaySettings): ServiceDefinitionDir[] {
+  return [
+    { dir: join(REPO_ROOT, 'services'), source: 'bundled' },
+    ...settings.serviceDefinitionDirs.map((d) => ({
+      dir: resolve(layout.home, d),
+      source: 'other' as const,
+    })),
+    { dir: layout.services, source: 'home' },
+  ];
 }
 
 export async function loadHome(home: string, overrides?: Partial<GatewaySettings>): Promise<LoadedHome> {
@@ -114,6 +130,8 @@ export class Gateway {
   readonly #monitors: DirectoryMonitor[] = [];
   #closeDemos?: () => Promise<void>;
   #address?: AddressInfo;
+  #definitionsPoll?: NodeJS.Timeout;
+  #definitionsStamp = '';
 
   private constructor(home: LoadedHome, server: GatewayServer, log: Logger, secret: Uint8Array) {
     this.home = home;
@@ -158,7 +176,10 @@ export class Gateway {
       await gateway.close();
       throw err;
     }
-    if (watch) for (const m of gateway.#monitors) m.start();
+    if (watch) {
+      for (const m of gateway.#monitors) m.start();
+      gateway.#watchDefinitions();
+    }
     log.info(
       { url: gateway.url, topologies: [...server.deployments.keys()], tls: tls?.source },
       `postern listening on ${gateway.url}`,
@@ -234,7 +255,33 @@ export class Gateway {
     }
   }
 
+  /**
+   * Rereads the service definitions and redeploys every topology, as Knox does when a definition changes.
+   * Topologies that no longer deploy keep their previous deployment.
+   */
+  reloadDefinitions(): void {
+    const { catalog, diagnostics } = loadServiceDefinitions(definitionDirs(this.home.layout, this.settings));
+    for (const d of diagnostics) logDiagnostic(this.log, d);
+    this.home.catalog = catalog;
+    this.log.info('service definitions changed; redeploying topologies');
+    for (const file of listFiles(this.home.layout.topologies, TOPOLOGY_EXTENSIONS)) this.deployFile(file);
+  }
+
+  /** Polls the non-bundled definition directories once a second (they are small trees). */
+  #watchDefinitions(): void {
+    const dirs = definitionDirs(this.home.layout, this.settings).filter((d) => d.source !== 'bundled');
+    this.#definitionsStamp = definitionsStamp(dirs.map((d) => d.dir));
+    this.#definitionsPoll = setInterval(() => {
+      const stamp = definitionsStamp(dirs.map((d) => d.dir));
+      if (stamp === this.#definitionsStamp) return;
+      this.#definitionsStamp = stamp;
+      this.reloadDefinitions();
+    }, 1000);
+    this.#definitionsPoll.unref();
+  }
+
   async close(): Promise<void> {
+    if (this.#definitionsPoll) clearInterval(this.#definitionsPoll);
     for (const m of this.#monitors) m.close();
     await this.server.close();
     await this.#closeDemos?.();
@@ -328,6 +375,45 @@ export class Gateway {
     const xml = toTopologyXml(read.topology);
     if (existsSync(target) && readFileSync(target, 'utf8') === xml) return;
     writeFileSync(target, xml);
+  }
+}
+
+function listFiles(dir: string, extensions: readonly string[]): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => extensions.includes(extname(n).toLowerCase()))
+      .map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
+/** Names, sizes and times of every `{name}/{version}/*.xml` under the directories. */
+function definitionsStamp(dirs: readonly string[]): string {
+  const parts: string[] = [];
+  for (const dir of dirs) {
+    for (const name of safeList(dir)) {
+      for (const version of safeList(join(dir, name))) {
+        for (const file of safeList(join(dir, name, version))) {
+          if (!file.endsWith('.xml')) continue;
+          try {
+            const st = statSync(join(dir, name, version, file));
+            parts.push(`${name}/${version}/${file}:${st.size}:${st.mtimeMs}`);
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+    }
+  }
+  return parts.sort().join('|');
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 

@@ -146,7 +146,9 @@ export function loadServiceDefinitions(dirs: ServiceDefinitionDir[]): {
   const byKey = new Map<string, ServiceDefinition>();
   for (const { dir, source } of dirs) {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      sink.warn({ file: dir, line: 1, column: 1 }, 'service definition directory not found');
+      // A home need not have its own definitions; a directory named in configuration must exist.
+      if (source !== 'home')
+        sink.warn({ file: dir, line: 1, column: 1 }, 'service definition directory not found');
       continue;
     }
     const seenHere = new Map<string, ServiceDefinition>();

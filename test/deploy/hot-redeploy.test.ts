@@ -115,4 +115,31 @@ describe('hot redeploy', () => {
     releaseSlow();
     assert.equal(await res.body.text(), 'one-slow-done');
   });
+
+  it('redeploys the topologies that use a service definition when the definition changes', async () => {
+    const def = (rule: string) => `<service role="ECHOTAIL" name="echotail" version="1.0.0">
+  <routes><route path="/tail/**"><rewrite apply="${rule}" to="request.url"/></route></routes>
+</service>
+`;
+    const rules = `<rules>
+  <rule dir="IN" name="ECHOTAIL/a" pattern="*://*:*/**/tail/{path=**}"><rewrite template="{$serviceUrl[ECHOTAIL]}/a/{path=**}"/></rule>
+  <rule dir="IN" name="ECHOTAIL/b" pattern="*://*:*/**/tail/{path=**}"><rewrite template="{$serviceUrl[ECHOTAIL]}/b/{path=**}"/></rule>
+</rules>
+`;
+    home.write('data/services/echotail/1.0.0/service.xml', def('ECHOTAIL/a'));
+    home.write('data/services/echotail/1.0.0/rewrite.xml', rules);
+    const echo = await startBackend((req, res) => res.end(req.url?.split('?')[0]));
+    try {
+      home.write(
+        'conf/topologies/tail.xml',
+        topologyXml({ services: [{ role: 'ECHOTAIL', urls: [echo.url] }] }),
+      );
+      const url = `${gateway.url}/tail/tail/x`;
+      await within2s(async () => (await whoAnswers(url)) === '/a/x');
+      home.write('data/services/echotail/1.0.0/service.xml', def('ECHOTAIL/b'));
+      await within2s(async () => (await whoAnswers(url)) === '/b/x');
+    } finally {
+      await echo.close();
+    }
+  });
 });
