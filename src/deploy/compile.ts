@@ -10,7 +10,7 @@
  * topology's service selects with `<chain-ref>` (seed 002). The dispatch ends every chain.
  */
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
-import { ConfigError, DiagnosticSink } from '../config/diagnostics.ts';
+import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { buildHostMap } from '../providers/hostmap/static.ts';
 import type { DispatchContext, ProviderContext, ProviderFactory, Terminal } from '../providers/types.ts';
@@ -144,10 +144,16 @@ export function compileDeployment(input: CompileInput): CompileResult {
       const key = template.toString();
       const prior = seen.get(key);
       if (prior) {
-        sink.error(
-          route.pos,
-          `route "${route.path}" of ${service.role} is already routed to ${prior.role} (${prior.pos.file}:${prior.pos.line})`,
-        );
+        const where = `${prior.pos.file}:${prior.pos.line}`;
+        if (prior.role === service.role && prior.pos.file === route.pos.file) {
+          // Knox's matcher keeps the first of identical templates; some of Knox's own definitions repeat a route.
+          sink.warn(route.pos, `route "${route.path}" repeats the route at ${where}; the first one is used`);
+        } else {
+          sink.error(
+            route.pos,
+            `route "${route.path}" of ${service.role} is already routed to ${prior.role} (${where})`,
+          );
+        }
         continue;
       }
       seen.set(key, { role: service.role, pos: route.pos });
@@ -191,16 +197,29 @@ export function compileDeployment(input: CompileInput): CompileResult {
     }
   }
 
+  // A problem of a definition's dispatch or binding repeats for every route that shares it: report it once.
+  const diagnostics = uniqueDiagnostics(sink.items);
   if (sink.hasErrors) {
     // Nothing of a broken deployment may stay open.
-    for (const fn of releases)
+    for (const fn of releases) {
       void Promise.resolve()
         .then(fn)
         .catch(() => {});
-    return { diagnostics: sink.items };
+    }
+    return { diagnostics };
   }
   const deployment = new Deployment({ name: topology.name, topology, matcher, routes, releases });
-  return { deployment, diagnostics: sink.items };
+  return { deployment, diagnostics };
+}
+
+function uniqueDiagnostics(items: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return items.filter((d) => {
+    const key = `${d.severity}|${formatDiagnostic(d)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function report(sink: DiagnosticSink, pos: Position, what: string, err: unknown): void {

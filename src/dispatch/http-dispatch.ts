@@ -8,7 +8,13 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { Errors, type GatewayError } from '../errors.ts';
-import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
+import type {
+  BodyTransform,
+  DispatchContext,
+  DispatchFactory,
+  Exchange,
+  Terminal,
+} from '../providers/types.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   filterResponseHeaders,
@@ -23,6 +29,51 @@ import {
 const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
 
 const KNOX_DISPATCH = 'org.apache.knox.gateway.dispatch.';
+
+/** Largest response body buffered for a rewrite (`postern.rewrite.body.maxBytes`). */
+const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+
+/** A response held back while its body is buffered for rewriting. */
+interface HeldResponse {
+  status: number;
+  message: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  chunks: Buffer[];
+  size: number;
+  transforms: BodyTransform[];
+}
+
+/**
+ * The body transforms that want this response: only for a body that exists (not HEAD, 204, 304), that is not
+ * content-encoded (a compressed body is passed as it is), and whose type a transform accepts.
+ */
+function bodyTransformsFor(
+  ex: Exchange,
+  method: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+): BodyTransform[] | undefined {
+  if (method === 'HEAD' || status === 204 || status === 304) return undefined;
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return undefined;
+  const type = headers['content-type'];
+  if (typeof type !== 'string') return undefined;
+  const wanted = ex.responseBodyTransforms!.filter((t) => t.accepts(type));
+  return wanted.length > 0 ? wanted : undefined;
+}
+
+function rewriteBody(body: Buffer, contentType: string, transforms: readonly BodyTransform[]): Buffer {
+  let text = body.toString('utf8');
+  let changed = false;
+  for (const t of transforms) {
+    const out = t.transform(text, contentType);
+    if (out !== undefined) {
+      text = out;
+      changed = true;
+    }
+  }
+  return changed ? Buffer.from(text, 'utf8') : body;
+}
 
 type Variant = 'default' | 'configurable' | 'pass-all';
 
@@ -122,6 +173,8 @@ function createHttpDispatch(variant: Variant) {
     const agent = agentFor(ctx);
     const xforwarded = ctx.settings.xforwardedEnabled;
     const context = `/${ctx.settings.path}/${ctx.topology.name}`;
+    const configuredLimit = Number(ctx.settings.raw.get('postern.rewrite.body.maxBytes')?.value);
+    const bodyLimit = configuredLimit > 0 ? configuredLimit : DEFAULT_BODY_LIMIT;
 
     return (ex: Exchange) =>
       new Promise<void>((resolve, reject) => {
@@ -158,6 +211,7 @@ function createHttpDispatch(variant: Variant) {
             ? req.headers['content-length'] !== '0'
             : req.headers['transfer-encoding'] !== undefined;
 
+        let held: HeldResponse | undefined;
         let controllerRef: Dispatcher.DispatchController | undefined;
         let responded = false;
         let settled = false;
@@ -196,6 +250,18 @@ function createHttpDispatch(variant: Variant) {
               if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
               out['x-request-id'] = ex.id;
               responded = true;
+              const transforms = ex.responseBodyTransforms && bodyTransformsFor(ex, method, statusCode, out);
+              if (transforms) {
+                held = {
+                  status: statusCode,
+                  message: statusMessage,
+                  headers: out,
+                  chunks: [],
+                  size: 0,
+                  transforms,
+                };
+                return;
+              }
               try {
                 res.writeHead(
                   statusCode,
@@ -207,13 +273,37 @@ function createHttpDispatch(variant: Variant) {
               }
             },
             onResponseData(controller, chunk) {
+              if (held) {
+                held.chunks.push(chunk);
+                held.size += chunk.length;
+                if (held.size <= bodyLimit) return;
+                // Too large to rewrite within the bound: send it as the backend sent it, and say so.
+                ex.log.warn(
+                  { limit: bodyLimit },
+                  'response body over postern.rewrite.body.maxBytes; not rewritten',
+                );
+                const { status, message, headers, chunks } = held;
+                held = undefined;
+                res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
+                for (const c of chunks) res.write(c);
+                return;
+              }
               if (!res.write(chunk)) {
                 controller.pause();
                 res.once('drain', () => controller.resume());
               }
             },
             onResponseEnd() {
-              res.end();
+              if (held) {
+                const { status, message, headers, chunks, transforms } = held;
+                held = undefined;
+                const body = rewriteBody(Buffer.concat(chunks), String(headers['content-type']), transforms);
+                headers['content-length'] = String(body.length);
+                res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
+                res.end(body);
+              } else {
+                res.end();
+              }
               finish();
             },
             onResponseError(_controller, err) {

@@ -70,6 +70,17 @@ export interface Exchange {
   responseHeaderFilters?: HeaderFilter[];
   /** Request header rewriters (rewrite provider's `request.headers` bindings); each returns the new map. */
   requestHeaderFilters?: HeaderFilter[];
+  /**
+   * Response body rewriters (`response.body` bindings). When one accepts the response's content type, the
+   * dispatch buffers the body (within `postern.rewrite.body.maxBytes`) and passes it through them.
+   */
+  responseBodyTransforms?: BodyTransform[];
+}
+
+/** Rewrites a whole (buffered) response body; undefined means "unchanged". */
+export interface BodyTransform {
+  accepts(contentType: string): boolean;
+  transform(text: string, contentType: string): string | undefined;
 }
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -77,7 +88,12 @@ export type HeaderFilter = (headers: HeaderMap) => HeaderMap;
 
 /** Appends to one of the exchange's optional lists, creating it on first use. */
 export function addTo<
-  K extends 'targetEdits' | 'requestHeaderFilters' | 'responseHeaderFilters' | 'addRequestHeaders',
+  K extends
+    | 'targetEdits'
+    | 'requestHeaderFilters'
+    | 'responseHeaderFilters'
+    | 'responseBodyTransforms'
+    | 'addRequestHeaders',
 >(ex: Exchange, key: K, item: NonNullable<Exchange[K]>[number]): void {
   const list = ex[key] as unknown[] | undefined;
   if (list) list.push(item);
