@@ -104,25 +104,29 @@ export type Next = () => Promise<void>;
 export type Filter = (ex: Exchange, next: Next) => Promise<void>;
 export type Terminal = (ex: Exchange) => Promise<void>;
 
+/** What every factory sees at deployment: the route being built and the deployment's shared services. */
+export interface RouteContext {
+  readonly topology: Topology;
+  readonly service: ServiceConfig;
+  readonly definition: ServiceDefinition;
+  readonly route: RouteDef;
+  readonly settings: GatewaySettings;
+  readonly sink: DiagnosticSink;
+  /** Per-topology state shared between routes (one connection pool, one LDAP client), by key. */
+  shared<T>(key: string, create: () => T): T;
+  /** Registers a resource to release when the deployment is retired. */
+  onRetire(fn: () => void | Promise<void>): void;
+}
+
 /** What a provider factory sees at deployment, for one route of one service. */
-export interface ProviderContext {
+export interface ProviderContext extends RouteContext {
   readonly role: string;
   readonly name: string;
   /** The provider's params: topology provider params, overridden by chain and chain-ref params. */
   readonly params: ReadonlyMap<string, string>;
   /** Where the provider was configured (for diagnostics). */
   readonly pos: Position;
-  readonly topology: Topology;
-  readonly service: ServiceConfig;
-  readonly definition: ServiceDefinition;
-  readonly route: RouteDef;
-  readonly settings: GatewaySettings;
   readonly rewrite: CompiledRewriteRules;
-  readonly sink: DiagnosticSink;
-  /** Per-topology state a provider shares between routes (e.g. one LDAP pool), keyed by the provider. */
-  shared<T>(key: string, create: () => T): T;
-  /** Register a resource to release when the deployment is retired. */
-  onRetire(fn: () => void | Promise<void>): void;
 }
 
 export interface ProviderFactory {
@@ -133,20 +137,12 @@ export interface ProviderFactory {
 }
 
 /** What a dispatch factory sees at deployment. */
-export interface DispatchContext {
+export interface DispatchContext extends RouteContext {
   readonly name: string;
   /** Service params + dispatch params (dispatch params win). */
   readonly params: ReadonlyMap<string, string>;
   readonly dispatch: DispatchDef | undefined;
-  readonly topology: Topology;
-  readonly service: ServiceConfig;
-  readonly definition: ServiceDefinition;
-  readonly route: RouteDef;
-  readonly settings: GatewaySettings;
-  readonly sink: DiagnosticSink;
   readonly pos: Position;
-  shared<T>(key: string, create: () => T): T;
-  onRetire(fn: () => void | Promise<void>): void;
 }
 
 export interface DispatchFactory {
