@@ -11,6 +11,11 @@
  *   postern does not implement (`<filter>` inside a rule), an `encrypt` step without `param`/`template`:
  *   warning; the rule stays (so best-match still selects it) but applying it always fails, which leaves the URL
  *   alone. Knox would instead print the raw `{$servicScheme[HBASEUI]}` into the URL.
+ * - a function in a pattern that cannot be expanded at deployment (it reads the request, like `$frontend` without
+ *   `gateway.frontend.url` or `$username`; it is unknown; its role is not in the topology): warning; the rule
+ *   stays, applying it always fails, and a rule `pattern` that cannot be expanded is left out of best match.
+ *   Functions of the topology alone (`$serviceUrl[ROLE]` ...) are expanded into the pattern, see
+ *   rewrite/pattern. Knox instead reads such a call as a wildcard parameter.
  * - a second rule with a name already used: warning; both take part in best-match, but the first one is the one
  *   applied by name (Knox's `UrlRewriteProcessor` keeps the first holder per name).
  */
@@ -19,6 +24,7 @@ import { parseTemplate, type Template, TemplateMatcher } from '../urltemplate/in
 import { createTokenCipher, MIN_SECRET_BYTES, type TokenCipher } from './crypto.ts';
 import { type CompiledRule, type FlowNode, groupSteps, queryBinding, type Step } from './engine.ts';
 import type { RewriteFilter, RewriteRule, RewriteRules, RewriteStep } from './model.ts';
+import { expandPattern } from './pattern.ts';
 import { CompiledRewriteRules, type ScopedMatchers } from './rules.ts';
 import type { RewriteEnvironment, RewriteFunctionRegistry } from './types.ts';
 
@@ -93,6 +99,31 @@ class Compiler {
     }
   }
 
+  /**
+   * Parses a rule or match pattern and expands the topology functions it calls (see rewrite/pattern). A syntax
+   * error drops the rule; a call that cannot be expanded breaks it (warning). Either way: undefined.
+   */
+  pattern(
+    text: string,
+    pos: Position,
+    rule: RewriteRule,
+    what: string,
+    problems: RuleProblems,
+  ): Template | undefined {
+    const template = this.template(text, pos, rule.name, what);
+    if (!template) {
+      problems.dropped = true;
+      return undefined;
+    }
+    const { env, functions } = this.#opts;
+    const expanded = expandPattern(template, { env, functions, dirs: rule.dir ? [rule.dir] : ['IN', 'OUT'] });
+    if ('problem' in expanded) {
+      markBroken(this, problems, pos, rule.name, `${what}: ${expanded.problem}`);
+      return undefined;
+    }
+    return expanded.template;
+  }
+
   /** Names of the functions a template calls that the registry lacks. */
   unknownFunctions(text: string): string[] {
     const missing: string[] = [];
@@ -151,9 +182,11 @@ function compileStep(
 ): Step | undefined {
   switch (step.kind) {
     case 'match': {
-      const template = c.template(step.pattern, step.pos, rule.name, 'match pattern');
+      const template = c.pattern(step.pattern, step.pos, rule, 'match pattern', problems);
       if (!template) {
-        problems.dropped = true;
+        // Dropped or broken, and reported. A broken rule never runs, so the step goes; its nested steps are
+        // still compiled for what they have to report.
+        if (!problems.dropped) compileSteps(step.steps, c, rule, problems);
         return undefined;
       }
       const matcher = new TemplateMatcher<true>();
@@ -228,9 +261,9 @@ function compileRule(rule: RewriteRule, c: Compiler): CompiledRule | undefined {
   let pattern: Template | undefined;
   let matcher: TemplateMatcher<true> | undefined;
   if (rule.pattern !== undefined) {
-    pattern = c.template(rule.pattern, rule.pos, rule.name, 'pattern');
-    if (!pattern) problems.dropped = true;
-    else {
+    // A pattern whose functions cannot be expanded leaves the rule broken and out of best-match selection.
+    pattern = c.pattern(rule.pattern, rule.pos, rule, 'pattern', problems);
+    if (pattern) {
       matcher = new TemplateMatcher<true>();
       matcher.add(pattern, true);
     }

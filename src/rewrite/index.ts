@@ -2,7 +2,8 @@
  * @module rewrite
  * postern's URL-rewrite engine, compatible with Apache Knox's `rewrite.xml`: compile the rules of a topology
  * once ({@link compileRewriteRules}), then rewrite request URLs, response headers and URLs found in bodies per
- * request ({@link CompiledRewriteRules}).
+ * request ({@link CompiledRewriteRules}). Functions of the topology in patterns (`{$serviceUrl[ROLE]}/{path=**}`)
+ * are expanded at compile time and matched literally (see rewrite/pattern).
  *
  * @example
  * const rules = compileRewriteRules([webhdfsRewriteXml], { functions: defaultRewriteFunctions(), sink, env });

@@ -67,6 +67,11 @@ describe('gateway proxy end to end', () => {
         res.end();
         return;
       }
+      if (url.pathname === '/offsite') {
+        res.writeHead(302, { location: 'https://idp.example.com/login?next=%2Fitems' });
+        res.end();
+        return;
+      }
       if (url.pathname === '/cookies') {
         res.writeHead(200, {
           'set-cookie': ['hadoop.auth=secret; Path=/', 'JSESSIONID=abc; Path=/'],
@@ -228,6 +233,13 @@ describe('gateway proxy end to end', () => {
     assert.equal(res.statusCode, 201);
     assert.equal(res.headers.location, `${base}/items/42?x=1`);
     assert.equal(res.headers['content-location'], `${base}/items/42`);
+    await res.body.dump();
+  });
+
+  it('passes a redirect to another site through unchanged', async () => {
+    const res = await request(`${base}/offsite`);
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, 'https://idp.example.com/login?next=%2Fitems');
     await res.body.dump();
   });
 

@@ -133,3 +133,57 @@ describe('WebHDFS two-step flow (webhdfs/2.4.0)', { skip }, () => {
     );
   });
 });
+
+describe('a function in a Knox pattern (hbaseui/2.5.10 log redirects)', { skip }, () => {
+  // {$serviceScheme[HBASEUI]}://{host}:{port}/logs/{dir=**}/?{**}: Knox reads the call as a wildcard parameter;
+  // postern expands it to the service's scheme at deployment and matches it literally.
+  const load = () => {
+    const sink = new DiagnosticSink();
+    const source = readRewriteXml(join(KNOX, 'hbaseui/2.5.10/rewrite.xml'), sink);
+    const hbaseEnv: RewriteEnvironment = {
+      ...env,
+      serviceUrls: (role) => (role === 'HBASEUI' ? ['http://hbase.internal:16010'] : undefined),
+    };
+    const rules = compileRewriteRules([source], {
+      functions: defaultRewriteFunctions(),
+      sink,
+      env: hbaseEnv,
+    });
+    return { rules, sink };
+  };
+  const page = ctx('/gateway/sandbox/hbase/webui/logs', 'host=rs1.internal&port=16030');
+
+  it('compiles without a warning about the pattern', () => {
+    const { sink } = load();
+    assert.deepEqual(sink.items.filter((d) => d.message.includes('pattern')).map(formatDiagnostic), []);
+  });
+
+  it("moves a log servlet's Location under the gateway, carrying the region server over", () => {
+    const { rules } = load();
+    const headers = rules.headers('HBASEUI/hbase/outbound/logs/headers', 'OUT');
+    assert.deepEqual(headers({ Location: 'http://rs1.internal:16030/logs/hbase/' }, page), {
+      Location: 'https://localhost:8443/gateway/sandbox/hbase/webui/logs/hbase/?host=rs1.internal&port=16030',
+    });
+    // Another scheme than the service's is not the service's redirect: it passes unchanged.
+    assert.deepEqual(headers({ Location: 'https://idp.example.com/logs/x/' }, page), {
+      Location: 'https://idp.example.com/logs/x/',
+    });
+  });
+
+  it('without HBASEUI in the topology the rule is reported and fails instead of matching any scheme', () => {
+    const sink = new DiagnosticSink();
+    const source = readRewriteXml(join(KNOX, 'hbaseui/2.5.10/rewrite.xml'), sink);
+    const rules = compileRewriteRules([source], { functions: defaultRewriteFunctions(), sink, env });
+    assert.ok(
+      sink.items.some((d) =>
+        /headers-redirect": match pattern: \$serviceScheme\[HBASEUI\] has no value/.test(d.message),
+      ),
+    );
+    const outcome = rules.apply('http://rs1.internal:16030/logs/hbase/', {
+      rule: 'HBASEUI/hbase/outbound/logs/headers-redirect',
+      dir: 'OUT',
+      ctx: page,
+    });
+    assert.equal(outcome.status, 'failed');
+  });
+});

@@ -3,8 +3,9 @@
  * Static checks of postern's bundled service definitions (`services/{name}/{version}`): each pair of files is
  * well-formed, declares the expected role, and is internally consistent: every binding names a rule or filter of
  * the right direction, every route agrees with the rule that rewrites it, every `$serviceUrl` names the service's
- * own role, and the WebHDFS datanode round trip encrypts on the way out and decrypts before matching on the way in.
- * These checks need no rewrite engine; the engine's own tests exercise the rules' behaviour.
+ * own role, Location rules accept only URLs under the service's own URL, and the WebHDFS datanode round trip
+ * encrypts on the way out and decrypts before matching on the way in. These checks need no rewrite engine;
+ * bundled-rewrite.test.ts and the engine's own tests exercise the rules' behaviour.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -90,6 +91,15 @@ const EXPECTED: Record<string, string> = {
   'jupyterws/7.0.0': 'JUPYTERWS',
   'echo-ws/1.0.0': 'ECHOWS',
 };
+
+/**
+ * Location rules whose URLs name other hosts by design: WebHDFS datanodes (the redirect is encrypted into the
+ * gateway URL) and the namenode's `hdfs://` URL.
+ */
+const BY_DESIGN_ELSEWHERE = new Set([
+  'WEBHDFS/postern/out/datanode-redirect',
+  'WEBHDFS/postern/out/hdfs-url',
+]);
 
 const TARGETS = new Set([
   'request.url',
@@ -283,6 +293,33 @@ describe('bundled service definitions', () => {
         }
       });
 
+      it("Location rules accept only URLs under the service's own URL", () => {
+        const role = def.service['@role'];
+        const rules = new Map(def.rules.map((r) => [r['@name'], r]));
+        const patterns = (node: Node): string[] => [
+          ...(node['@pattern'] !== undefined ? [node['@pattern'] as string] : []),
+          ...(node.match ?? []).flatMap(patterns),
+        ];
+        for (const filter of def.filters) {
+          for (const content of filter.content ?? []) {
+            if (content['@type'] !== 'application/x-http-headers') continue;
+            for (const apply of content.apply ?? []) {
+              if (!/^(content-)?location$/i.test(apply['@path'])) continue;
+              if (BY_DESIGN_ELSEWHERE.has(apply['@rule'])) continue;
+              const found = patterns(rules.get(apply['@rule'])!);
+              assert.ok(found.length > 0, `${apply['@rule']} has a pattern`);
+              for (const pattern of found) {
+                assert.ok(
+                  pattern.startsWith(`{$serviceUrl[${role}]}/`) ||
+                    pattern.startsWith(`{$servicePath[${role}]}/`),
+                  `${apply['@rule']}: ${pattern}`,
+                );
+              }
+            }
+          }
+        }
+      });
+
       it('IN rule patterns accept any gateway path and topology', () => {
         for (const rule of def.rules.filter((r) => r['@dir'] === 'IN')) {
           const pattern: string = rule['@pattern'] ?? rule.match?.[0]?.['@pattern'];
@@ -304,6 +341,11 @@ describe('bundled service definitions', () => {
     assert.deepEqual(
       content.apply.map((a: Node) => a['@path']),
       ['Location', 'Content-Location'],
+    );
+    const out = http.rules.find((r) => r['@name'] === 'HTTP/postern/out/backend-url')!;
+    assert.deepEqual(
+      out.match.map((m: Node) => m['@pattern']),
+      ['{$serviceUrl[HTTP]}/{path=**}?{**}', '{$serviceUrl[HTTP]}/?{**}'],
     );
     const inPath = http.rules.find((r) => r['@name'] === 'HTTP/postern/in/path')!;
     assert.equal(inPath['@pattern'], '*://*:*/**/http/{path=**}?{**}');
