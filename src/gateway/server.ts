@@ -122,7 +122,13 @@ export class GatewayServer {
       this.#fail(req, res, id, started, Errors.topologyNotFound(), topology);
       return;
     }
-    if (path === '/' && deployment.defaultPath) path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
+    // The topology's <path>: a request with no service segment is forwarded into it, as if the client had
+    // asked for it (the rewrite rules then see the forwarded URL).
+    let requestUrl = url;
+    if (path === '/' && deployment.defaultPath) {
+      path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
+      requestUrl = `${this.#prefix}${topology}${path}${query ? `?${query}` : ''}`;
+    }
     const match = deployment.matcher.match(parseLiteral(query ? `${path}?${query}` : path));
     if (!match) {
       this.#fail(req, res, id, started, Errors.notFound(), topology);
@@ -147,7 +153,7 @@ export class GatewayServer {
       res,
       id,
       log,
-      inboundUrl: origin + url,
+      inboundUrl: origin + requestUrl,
       path,
       query,
       rewriteContext: {
@@ -158,7 +164,7 @@ export class GatewayServer {
           port: String(port),
           path: url.split('?', 1)[0],
           query,
-          url: origin + url,
+          url: origin + requestUrl,
         },
       },
     };
