@@ -162,7 +162,7 @@ export class GatewayServer {
           scheme: this.#scheme,
           host: hostname,
           port: String(port),
-          path: url.split('?', 1)[0],
+          path: requestUrl.split('?', 1)[0],
           query,
           url: origin + requestUrl,
         },
