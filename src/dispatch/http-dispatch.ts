@@ -15,6 +15,7 @@ import type {
   Exchange,
   Terminal,
 } from '../providers/types.ts';
+import { scopeSetCookiePath } from '../rewrite/index.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   filterResponseHeaders,
@@ -173,6 +174,7 @@ function createHttpDispatch(variant: Variant) {
     const agent = agentFor(ctx);
     const xforwarded = ctx.settings.xforwardedEnabled;
     const context = `/${ctx.settings.path}/${ctx.topology.name}`;
+    const scopeCookies = ctx.settings.scopeCookiesEnabled;
     const configuredLimit = Number(ctx.settings.raw.get('postern.rewrite.body.maxBytes')?.value);
     const bodyLimit = configuredLimit > 0 ? configuredLimit : DEFAULT_BODY_LIMIT;
 
@@ -248,6 +250,12 @@ function createHttpDispatch(variant: Variant) {
               if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
               let out = filterResponseHeaders({ ...resHeaders }, policy);
               if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
+              if (scopeCookies && out['set-cookie'] !== undefined) {
+                const cookies = out['set-cookie'];
+                out['set-cookie'] = (Array.isArray(cookies) ? cookies : [cookies]).map((c) =>
+                  scopeSetCookiePath(c, context),
+                );
+              }
               out['x-request-id'] = ex.id;
               responded = true;
               const transforms = ex.responseBodyTransforms && bodyTransformsFor(ex, method, statusCode, out);

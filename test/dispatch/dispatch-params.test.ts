@@ -59,7 +59,10 @@ describe('dispatch variants and parameters', () => {
       ),
     );
     gateway = await startGateway(home);
-    noForwarded = makeHome({ 'gateway.xforwarded.enabled': false });
+    noForwarded = makeHome({
+      'gateway.xforwarded.enabled': false,
+      'gateway.scope.cookies.feature.enabled': true,
+    });
     noForwarded.write(
       'conf/topologies/t.xml',
       topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }),
@@ -106,6 +109,12 @@ describe('dispatch variants and parameters', () => {
     assert.equal(sent.authorization, undefined);
     assert.equal(headers['set-cookie'], undefined);
     assert.equal(headers['www-authenticate'], undefined);
+  });
+
+  it('gateway.scope.cookies.feature.enabled scopes backend cookies to the topology path', async () => {
+    const res = await request(`${plain.url}/t/http/x`);
+    await res.body.dump();
+    assert.deepEqual(res.headers['set-cookie'], ['a=1; Path=/gateway/t/', 'b=2; Path=/gateway/t/']);
   });
 
   it('gateway.xforwarded.enabled=false adds no X-Forwarded-* headers', async () => {
