@@ -1,0 +1,58 @@
+/**
+ * @module bench/backend
+ * The benchmark's backend: a minimal keep-alive Node `http` server. `GET /small` answers a ~100-byte text body,
+ * `GET /big` a 1 MiB body from one preallocated Buffer (any query is ignored); anything else is a 404. Every proxy under test (postern,
+ * nginx, @fastify/http-proxy) and the `direct` row talk to this same server.
+ *
+ *   node bench/backend.ts [--port N] [--host 127.0.0.1]
+ *
+ * Prints `listening <port>` on stdout once bound (port 0 picks a free one).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+
+export const SMALL_BODY = Buffer.from(
+  `${'postern bench: a small response body of about one hundred bytes, the shape of a JSON status'.padEnd(99, '.')}\n`,
+);
+export const BIG_BODY = Buffer.alloc(1024 * 1024, 'x');
+
+const SMALL_HEADERS = { 'content-type': 'text/plain', 'content-length': String(SMALL_BODY.length) };
+const BIG_HEADERS = { 'content-type': 'application/octet-stream', 'content-length': String(BIG_BODY.length) };
+
+export function createBackend(): http.Server {
+  const server = http.createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => {
+    // The path without the query: postern's Default identity assertion appends `user.name=…`, as Knox does.
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/small') {
+      res.writeHead(200, SMALL_HEADERS);
+      res.end(SMALL_BODY);
+    } else if (path === '/big') {
+      res.writeHead(200, BIG_HEADERS);
+      res.end(BIG_BODY);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain', 'content-length': '10' });
+      res.end('not found\n');
+    }
+  });
+  server.keepAliveTimeout = 120_000;
+  return server;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+  });
+  const server = createBackend();
+  server.listen(Number(values.port), values.host, () => {
+    process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+  });
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -1,0 +1,682 @@
+/**
+ * @module bench/run
+ * `npm run bench`: postern against a direct connection, nginx and @fastify/http-proxy, side by side, with the
+ * same CPU pinning — the load generator (wrk, or bench/fixed-rate.ts) on core 0, the proxy under test and the
+ * backend (bench/backend.ts) together on core 1. For each target: closed-loop small (~100 B) and 1 MiB GETs with
+ * wrk (req/s, p50, p99), then open-loop runs at a fixed rate (default 2,000 req/s) of small GETs (bench/
+ * fixed-rate.ts; the median of 3 runs of 5 s, because this VM's own stalls would otherwise decide the p99). Then a CPU
+ * profile of postern under the small-request load, summarized by bench/profile-summary.ts.
+ *
+ *   npm run bench -- [--duration 10] [--quick] [--targets direct,postern,postern+log,nginx,fastify]
+ *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
+ *                    [--json out.json] [--keep]
+ *
+ * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn: no access log), `postern+log` (the
+ * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
+ * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
+ * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
+ *
+ * Needs `wrk`, `taskset` (util-linux) and, for its row, `nginx` on the PATH (Debian packages).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import type { FixedRateResult } from './fixed-rate.ts';
+import { summarizeFile } from './profile-summary.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const NODE = process.execPath;
+const LOADGEN_CPU = '0';
+const SERVER_CPU = '1';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    targets: { type: 'string', default: 'direct,postern,postern+log,nginx,fastify' },
+    tls: { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    rate: { type: 'string', default: '2000' },
+    'fixed-duration': { type: 'string' },
+    'fixed-repeats': { type: 'string', default: '3' },
+    'small-connections': { type: 'string', default: '50' },
+    'big-connections': { type: 'string', default: '10' },
+    json: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const DURATION = Number(args.duration ?? (args.quick ? 3 : 10));
+const WARMUP = Number(args.warmup ?? (args.quick ? 1 : 3));
+const FIXED_DURATION = Number(args['fixed-duration'] ?? (args.quick ? 3 : 5));
+const FIXED_REPEATS = Math.max(1, Number(args['fixed-repeats']));
+const RATE = Number(args.rate);
+const SMALL_C = Number(args['small-connections']);
+const BIG_C = Number(args['big-connections']);
+const TARGETS = args.targets.split(',').map((t) => t.trim());
+if (args.tls && !TARGETS.includes('postern-tls')) TARGETS.push('postern-tls');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes: every one is tracked and killed on exit, on Ctrl-C and on SIGTERM.
+
+const children = new Set<ChildProcess>();
+const tmp = mkdtempSync(join(tmpdir(), 'postern-bench-'));
+
+function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', () => {
+  killAll();
+  if (!args.keep) {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch (err) {
+      process.stderr.write(`could not remove ${tmp}: ${(err as Error).message}\n`);
+    }
+  }
+});
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  // `on`, not `once`: a Ctrl-C (or `timeout`) can deliver the signal twice, and a second one with no listener
+  // would kill this process before it has stopped its children.
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${sig}: stopping the benchmark's processes\n`);
+    const gone = [...children].map((c) => new Promise((r) => c.once('exit', r)));
+    killAll();
+    // Wait for them to be gone before the exit handler removes the temp dir they write into.
+    Promise.race([Promise.all(gone), new Promise((r) => setTimeout(r, 3000))]).then(() => process.exit(130));
+  });
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+interface Started {
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function start(name: string, cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}): Started {
+  const out = openSync(join(tmp, `${name}.out`), 'a');
+  const child = spawn(cmd, argv, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  children.add(child);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  exited.then(() => children.delete(child));
+  return {
+    child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Runs to completion, returning stdout (stderr is passed through on failure). */
+function run(cmd: string, argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.once('exit', (code) => {
+      children.delete(child);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}\n${err}${out}`));
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+
+async function waitReady(url: string, proc: Started, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.child.exitCode !== null) throw new Error(`${url}: the process exited (${proc.child.exitCode})`);
+    try {
+      const res = await request(url, { dispatcher: insecure });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load generators.
+
+interface WrkResult {
+  requests: number;
+  duration_us: number;
+  connect: number;
+  read: number;
+  write: number;
+  status: number;
+  timeout: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  rps: number;
+}
+
+async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
+  const out = await run('taskset', [
+    '-c',
+    LOADGEN_CPU,
+    'wrk',
+    '--latency',
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '5s',
+    '-s',
+    join(REPO, 'bench', 'wrk-report.lua'),
+    url,
+  ]);
+  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+  if (!line) throw new Error(`wrk printed no report:\n${out}`);
+  const r = JSON.parse(line.slice('WRK_JSON '.length)) as Omit<WrkResult, 'rps'>;
+  return { ...r, rps: r.requests / (r.duration_us / 1e6) };
+}
+
+async function fixedRate(url: string, warmupS: number): Promise<FixedRateResult> {
+  const argv = ['-c', LOADGEN_CPU, NODE, join(REPO, 'bench', 'fixed-rate.ts'), '--url', url];
+  argv.push('--rate', String(RATE), '--duration', String(FIXED_DURATION), '--warmup', String(warmupS));
+  if (url.startsWith('https:')) argv.push('--insecure');
+  const out = await run('taskset', argv);
+  const line = out.split('\n').find((l) => l.startsWith('FIXED_JSON '));
+  if (!line) throw new Error(`fixed-rate printed no report:\n${out}`);
+  return JSON.parse(line.slice('FIXED_JSON '.length)) as FixedRateResult;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * FIXED_REPEATS short open-loop runs; each percentile is the median over the runs. This VM stalls for several
+ * milliseconds now and then (see the noise floor), and one stall in one run would otherwise set the p99.
+ */
+async function fixedRateRepeated(url: string): Promise<FixedRateResult & { runs: FixedRateResult[] }> {
+  const runs: FixedRateResult[] = [];
+  for (let i = 0; i < FIXED_REPEATS; i++) runs.push(await fixedRate(url, i === 0 ? WARMUP : 1));
+  const m = (k: keyof FixedRateResult) => median(runs.map((r) => r[k] as number));
+  const sum = (k: keyof FixedRateResult) => runs.reduce((a, r) => a + (r[k] as number), 0);
+  return {
+    ...runs[0],
+    durationS: sum('durationS'),
+    sent: sum('sent'),
+    ok: sum('ok'),
+    errors: sum('errors'),
+    unfinished: sum('unfinished'),
+    achievedRate: m('achievedRate'),
+    p50: m('p50'),
+    p90: m('p90'),
+    p99: m('p99'),
+    p999: m('p999'),
+    max: Math.max(...runs.map((r) => r.max)),
+    serviceP50: m('serviceP50'),
+    serviceP99: m('serviceP99'),
+    maxSendLagUs: Math.max(...runs.map((r) => r.maxSendLagUs)),
+    runs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Targets.
+
+interface Target {
+  name: string;
+  /** Base URL; `small` and `big` are appended. */
+  base: string;
+  proc?: Started;
+  stop(): Promise<void>;
+}
+
+function pinned(name: string, cmd: string, argv: string[], env?: NodeJS.ProcessEnv): Started {
+  return start(name, 'taskset', ['-c', SERVER_CPU, cmd, ...argv], env);
+}
+
+async function startBackend(): Promise<{ port: number; proc: Started }> {
+  const port = await freePort();
+  const proc = pinned('backend', NODE, [join(REPO, 'bench', 'backend.ts'), '--port', String(port)]);
+  await waitReady(`http://127.0.0.1:${port}/small`, proc);
+  return { port, proc };
+}
+
+function posternHome(name: string, backendPort: number, port: number, tls: boolean): string {
+  const home = join(tmp, name);
+  mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
+  const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
+  writeFileSync(
+    join(home, 'conf', 'gateway-site.xml'),
+    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop(
+      'gateway.host',
+      '127.0.0.1',
+    )}${prop('ssl.enabled', String(tls))}</configuration>\n`,
+  );
+  writeFileSync(
+    join(home, 'conf', 'topologies', 'bench.xml'),
+    `<?xml version="1.0" encoding="UTF-8"?>
+<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
+  </gateway>
+  <service>
+    <role>HTTP</role>
+    <url>http://127.0.0.1:${backendPort}</url>
+  </service>
+</topology>
+`,
+  );
+  return home;
+}
+
+async function startPostern(
+  name: string,
+  backendPort: number,
+  opts: { tls?: boolean; logLevel: string; cpuProfDir?: string },
+): Promise<Target> {
+  const port = await freePort();
+  const home = posternHome(name, backendPort, port, opts.tls ?? false);
+  const node = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const proc = pinned(name, NODE, [...node, join(REPO, 'src', 'cli', 'main.ts'), 'start', '--home', home], {
+    POSTERN_LOG_LEVEL: opts.logLevel,
+  });
+  const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/gateway/bench/http/`;
+  await waitReady(`${base}small`, proc);
+  // SIGINT: `postern start` closes the gateway and exits (which also writes a --cpu-prof profile).
+  return { name, base, proc, stop: () => proc.stop('SIGINT') };
+}
+
+async function startNginx(backendPort: number): Promise<Target> {
+  const port = await freePort();
+  const dir = join(tmp, 'nginx');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `# postern bench: nginx as a reverse proxy, one process (no master), access log off.
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  # Node's server has no per-connection request limit; lift nginx's default of 1,000 on both sides.
+  keepalive_requests 1000000;
+  upstream backend {
+    server 127.0.0.1:${backendPort};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const proc = pinned('nginx', 'nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')]);
+  const base = `http://127.0.0.1:${port}/`;
+  await waitReady(`${base}small`, proc);
+  return { name: 'nginx', base, proc, stop: () => proc.stop('SIGQUIT') };
+}
+
+async function startFastify(backendPort: number): Promise<Target> {
+  const port = await freePort();
+  const proc = pinned('fastify', NODE, [
+    join(REPO, 'bench', 'fastify-proxy.ts'),
+    '--upstream',
+    `http://127.0.0.1:${backendPort}`,
+    '--port',
+    String(port),
+  ]);
+  const base = `http://127.0.0.1:${port}/`;
+  await waitReady(`${base}small`, proc);
+  return { name: 'fastify-http-proxy', base, proc, stop: () => proc.stop('SIGTERM') };
+}
+
+async function startTarget(name: string, backendPort: number): Promise<Target | undefined> {
+  switch (name) {
+    case 'direct':
+      return { name, base: `http://127.0.0.1:${backendPort}/`, stop: async () => {} };
+    case 'postern':
+      return startPostern('postern', backendPort, { logLevel: 'warn' });
+    case 'postern+log':
+      return startPostern('postern+log', backendPort, { logLevel: 'info' });
+    case 'postern-tls':
+      return startPostern('postern-tls', backendPort, { logLevel: 'warn', tls: true });
+    case 'nginx':
+      if (!which('nginx')) {
+        log('nginx is not installed (apt-get install nginx): skipping its row');
+        return undefined;
+      }
+      return startNginx(backendPort);
+    case 'fastify':
+      return startFastify(backendPort);
+    default:
+      throw new Error(`unknown target "${name}"`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurement and report.
+
+/** CPU time a process has used so far (all threads), in microseconds, from /proc: user and system. */
+function cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+    return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
+  } catch {
+    return undefined;
+  }
+}
+
+interface CpuPerRequest {
+  /** Microseconds of CPU per request, user and system, of the proxy (or, for direct, the backend). */
+  proxyUser: number;
+  proxySys: number;
+  backendUser: number;
+  backendSys: number;
+}
+
+function perRequest(
+  before: ReturnType<typeof cpuTimes>,
+  after: ReturnType<typeof cpuTimes>,
+  requests: number,
+): { user: number; sys: number } {
+  if (!before || !after || requests === 0) return { user: Number.NaN, sys: Number.NaN };
+  return { user: (after.user - before.user) / requests, sys: (after.sys - before.sys) / requests };
+}
+
+interface Row {
+  target: string;
+  smallCpu: CpuPerRequest;
+  small: WrkResult;
+  big: WrkResult;
+  fixed: FixedRateResult & { runs: FixedRateResult[] };
+}
+
+async function measure(t: Target, backendPid: number | undefined): Promise<Row> {
+  log(`${t.name}: warm-up ${WARMUP}s, small ${DURATION}s (c=${SMALL_C}) …`);
+  await wrk(`${t.base}small`, SMALL_C, WARMUP);
+  const proxyPid = t.proc?.child.pid;
+  const [p0, b0] = [cpuTimes(proxyPid), cpuTimes(backendPid)];
+  const small = await wrk(`${t.base}small`, SMALL_C, DURATION);
+  const proxy = perRequest(p0, cpuTimes(proxyPid), small.requests);
+  const backend = perRequest(b0, cpuTimes(backendPid), small.requests);
+  const smallCpu = t.proc
+    ? { proxyUser: proxy.user, proxySys: proxy.sys, backendUser: backend.user, backendSys: backend.sys }
+    : { proxyUser: 0, proxySys: 0, backendUser: backend.user, backendSys: backend.sys };
+  log(`${t.name}: warm-up ${Math.max(1, Math.ceil(WARMUP / 2))}s, 1 MiB ${DURATION}s (c=${BIG_C}) …`);
+  await wrk(`${t.base}big`, BIG_C, Math.max(1, Math.ceil(WARMUP / 2)));
+  const big = await wrk(`${t.base}big`, BIG_C, DURATION);
+  log(`${t.name}: fixed rate ${RATE}/s, ${FIXED_REPEATS} runs of ${FIXED_DURATION}s …`);
+  const fixed = await fixedRateRepeated(`${t.base}small`);
+  return { target: t.name, smallCpu, small, big, fixed };
+}
+
+const ms = (us: number) => (us / 1000).toFixed(2);
+const rps = (r: number) => Math.round(r).toLocaleString('en-US');
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+
+function table(rows: Row[]): string {
+  const head = [
+    'target',
+    'small req/s',
+    'small p50 ms',
+    'small p99 ms',
+    '1MiB req/s',
+    '1MiB p50 ms',
+    '1MiB p99 ms',
+    `${RATE}/s p50 ms`,
+    `${RATE}/s p99 ms`,
+    `${RATE}/s p99.9 ms`,
+  ];
+  const body = rows.map((r) => [
+    r.target,
+    rps(r.small.rps),
+    ms(r.small.p50),
+    ms(r.small.p99),
+    rps(r.big.rps),
+    ms(r.big.p50),
+    ms(r.big.p99),
+    ms(r.fixed.p50),
+    ms(r.fixed.p99),
+    ms(r.fixed.p999),
+  ]);
+  const postern = rows.find((r) => r.target === 'postern');
+  if (postern) {
+    for (const [label, name] of [
+      ['postern/nginx', 'nginx'],
+      ['postern/fastify', 'fastify-http-proxy'],
+      ['postern/direct', 'direct'],
+    ] as const) {
+      const o = rows.find((r) => r.target === name);
+      if (!o) continue;
+      body.push([
+        label,
+        ratio(postern.small.rps, o.small.rps),
+        ratio(postern.small.p50, o.small.p50),
+        ratio(postern.small.p99, o.small.p99),
+        ratio(postern.big.rps, o.big.rps),
+        ratio(postern.big.p50, o.big.p50),
+        ratio(postern.big.p99, o.big.p99),
+        ratio(postern.fixed.p50, o.fixed.p50),
+        ratio(postern.fixed.p99, o.fixed.p99),
+        ratio(postern.fixed.p999, o.fixed.p999),
+      ]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+function notes(rows: Row[]): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    for (const [what, w] of [
+      ['small', r.small],
+      ['1MiB', r.big],
+    ] as const) {
+      const errs = w.connect + w.read + w.write + w.status + w.timeout;
+      if (errs > 0) {
+        out.push(
+          `! ${r.target} ${what}: ${errs} errors (connect ${w.connect}, read ${w.read}, write ${w.write}, ` +
+            `non-2xx/3xx ${w.status}, timeout ${w.timeout})`,
+        );
+      }
+    }
+    const f = r.fixed;
+    if (f.errors > 0 || f.unfinished > 0 || f.achievedRate < RATE * 0.95) {
+      out.push(
+        `! ${r.target} fixed rate: ${f.errors} errors, ${f.unfinished} unfinished, achieved ${f.achievedRate}/s`,
+      );
+    }
+  }
+  out.push(
+    `CPU per small request, µs user+sys (proxy | backend): ${rows
+      .map(
+        (r) =>
+          `${r.target} ${r.smallCpu.proxyUser.toFixed(0)}+${r.smallCpu.proxySys.toFixed(0)} | ` +
+          `${r.smallCpu.backendUser.toFixed(0)}+${r.smallCpu.backendSys.toFixed(0)}`,
+      )
+      .join(', ')}`,
+  );
+  out.push(
+    `fixed-rate p99 ms of each run (the table has the median): ${rows
+      .map((r) => `${r.target} ${r.fixed.runs.map((x) => ms(x.p99)).join('/')}`)
+      .join(', ')}`,
+  );
+  out.push(
+    `fixed-rate service time (from actual send, not due time) p50/p99 ms: ${rows
+      .map((r) => `${r.target} ${ms(r.fixed.serviceP50)}/${ms(r.fixed.serviceP99)}`)
+      .join(', ')}`,
+  );
+  const p = rows.find((r) => r.target === 'postern');
+  const n = rows.find((r) => r.target === 'nginx');
+  const f = rows.find((r) => r.target === 'fastify-http-proxy');
+  if (p) {
+    const goals: string[] = [];
+    if (f) {
+      goals.push(
+        `small req/s ≥ 1.5× fastify: ${ratio(p.small.rps, f.small.rps)} ${p.small.rps >= 1.5 * f.small.rps ? 'met' : 'not met'}`,
+      );
+    }
+    if (n) {
+      goals.push(`small req/s vs nginx (about 0.4× wanted): ${ratio(p.small.rps, n.small.rps)}`);
+      goals.push(
+        `1MiB req/s ≥ nginx: ${ratio(p.big.rps, n.big.rps)} ${p.big.rps >= n.big.rps ? 'met' : 'not met'}`,
+      );
+      const d = (p.fixed.p99 - n.fixed.p99) / 1000;
+      goals.push(
+        `${RATE}/s p99 within 1 ms of nginx: ${d >= 0 ? '+' : ''}${d.toFixed(2)} ms ${d <= 1 ? 'met' : 'not met'}`,
+      );
+    }
+    const l = rows.find((r) => r.target === 'postern+log');
+    if (l)
+      goals.push(
+        `access log (info) costs: small req/s ${ratio(l.small.rps, p.small.rps)} of postern at warn`,
+      );
+    out.push('issue targets: ', ...goals.map((g) => `  - ${g}`));
+  }
+  return out.join('\n');
+}
+
+/** The machine's own scheduling noise: the longest stalls a busy loop sees on each core in one second. */
+function noiseFloor(): string {
+  const script = `const {performance}=require('node:perf_hooks');let l=performance.now();const e=l+1000;const g=[];
+for(;;){const n=performance.now();if(n-l>0.2)g.push(n-l);l=n;if(n>e)break}
+g.sort((a,b)=>b-a);console.log(g.length+' stalls >0.2ms, longest '+g.slice(0,3).map(x=>x.toFixed(2)).join('/')+' ms')`;
+  return [LOADGEN_CPU, SERVER_CPU]
+    .map((cpu) => {
+      const r = spawnSync('taskset', ['-c', cpu, NODE, '-e', script], { encoding: 'utf8' });
+      return `core ${cpu}: ${r.stdout.trim() || r.stderr.trim()}`;
+    })
+    .join('; ');
+}
+
+async function profilePostern(backendPort: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-bench-profile-'));
+  const t = await startPostern('postern-profile', backendPort, { logLevel: 'warn', cpuProfDir: dir });
+  log(
+    `profile: postern --cpu-prof under small-request load (c=${SMALL_C}), ${WARMUP}s warm-up + ${DURATION}s …`,
+  );
+  const ready = Date.now();
+  await wrk(`${t.base}small`, SMALL_C, WARMUP);
+  const skipMs = Date.now() - ready;
+  const r = await wrk(`${t.base}small`, SMALL_C, DURATION);
+  await t.stop();
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  if (files.length === 0) return `no profile was written to ${dir}`;
+  return (
+    `postern (log level warn) under wrk -c${SMALL_C} small for ${DURATION}s (${rps(r.rps)} req/s while profiling; ` +
+    `summary: node bench/profile-summary.ts ${dir} --skip-ms ${skipMs})\n${summarizeFile(dir, { skipMs })}`
+  );
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['wrk', 'taskset']) {
+    if (!which(tool))
+      throw new Error(
+        `${tool} is not on the PATH (apt-get install ${tool === 'wrk' ? 'wrk' : 'util-linux'})`,
+      );
+  }
+  if (Number(process.versions.node.split('.')[0]) < 24) {
+    log(`warning: running on Node ${process.versions.node}; use npm run bench (the repo pins Node 24)`);
+  }
+  const startedAt = Date.now();
+  log(
+    `node ${process.versions.node}; load generator on core ${LOADGEN_CPU}, proxy + backend on core ${SERVER_CPU}`,
+  );
+  const noise = noiseFloor();
+  log(`noise floor: ${noise}`);
+  const backend = await startBackend();
+  const rows: Row[] = [];
+  for (const name of TARGETS) {
+    const t = await startTarget(name, backend.port);
+    if (!t) continue;
+    try {
+      rows.push(await measure(t, backend.proc.child.pid));
+    } finally {
+      await t.stop();
+    }
+  }
+  const profile = args['no-profile'] ? undefined : await profilePostern(backend.port);
+  await backend.proc.stop();
+
+  const header =
+    `postern bench — node ${process.versions.node}, wrk -t1 (core ${LOADGEN_CPU}), proxy + backend on core ${SERVER_CPU}; ` +
+    `small: -c${SMALL_C} ${DURATION}s, 1MiB: -c${BIG_C} ${DURATION}s, fixed rate: ${RATE}/s, median of ` +
+    `${FIXED_REPEATS} runs of ${FIXED_DURATION}s (latency from due time); warm-up ${WARMUP}s each`;
+  process.stdout.write(
+    `\n${header}\nnoise floor (busy loop, 1 s): ${noise}\n\n${table(rows)}\n\n${notes(rows)}\n`,
+  );
+  if (profile) process.stdout.write(`\n${profile}\n`);
+  process.stdout.write(`\ntotal time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
+  if (args.json) writeFileSync(args.json, `${JSON.stringify({ header, noise, rows }, null, 2)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    if (stopping) return; // the signal handler exits once the children are gone
+    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+    if (args.keep) process.stderr.write(`logs kept in ${tmp}\n`);
+    process.exit(1);
+  },
+);
