@@ -25,6 +25,10 @@ export async function runStart(options: { home?: string; port?: number }): Promi
     }
     throw err;
   }
+  const topologies = [...gateway.server.deployments.keys()].join(', ') || 'none';
+  process.stdout.write(
+    `postern listening on ${gateway.url} (topologies: ${topologies}); log: ${gateway.home.layout.logs}/gateway.log\n`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

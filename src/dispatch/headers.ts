@@ -122,28 +122,41 @@ export function forwardRequestHeaders(
   return out;
 }
 
-/** Removes hop-by-hop and excluded headers from a backend response, and blocked cookies. Mutates and returns. */
+/**
+ * The response headers the client may see: a new object without hop-by-hop headers, the headers `Connection`
+ * names, excluded headers and blocked cookies. Built in one pass; the backend's object is not modified.
+ */
 export function filterResponseHeaders(
-  headers: Record<string, string | string[] | undefined>,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
   policy: HeaderPolicy,
 ): Record<string, string | string[] | undefined> {
   const connection = headers.connection;
-  if (typeof connection === 'string') for (const name of connectionTokens(connection)) delete headers[name];
-  for (const name of HOP_BY_HOP) delete headers[name];
-  for (const name of policy.responseExclude) delete headers[name];
-  const cookies = headers['set-cookie'];
-  if (cookies !== undefined && policy.responseCookieBlock !== 'none') {
-    if (policy.responseCookieBlock === 'all') delete headers['set-cookie'];
-    else {
-      const block = policy.responseCookieBlock;
-      const kept = (Array.isArray(cookies) ? cookies : [cookies]).filter(
-        (c) => !block.has(cookieName(c).toLowerCase()),
-      );
-      if (kept.length === 0) delete headers['set-cookie'];
-      else headers['set-cookie'] = kept;
+  const named = typeof connection === 'string' ? connectionTokens(connection) : undefined;
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || policy.responseExclude.has(name)) continue;
+    if (named?.includes(name)) continue;
+    if (name === 'set-cookie') {
+      const kept = keptCookies(value, policy.responseCookieBlock);
+      if (kept !== undefined) out[name] = kept;
+      continue;
     }
+    out[name] = value;
   }
-  return headers;
+  return out;
+}
+
+function keptCookies(
+  value: string | string[],
+  block: HeaderPolicy['responseCookieBlock'],
+): string | string[] | undefined {
+  if (block === 'none') return value;
+  if (block === 'all') return undefined;
+  const kept = (Array.isArray(value) ? value : [value]).filter(
+    (c) => !block.has(cookieName(c).toLowerCase()),
+  );
+  return kept.length === 0 ? undefined : kept;
 }
 
 function cookieName(setCookie: string): string {

@@ -25,6 +25,7 @@ import {
   parseHeaderList,
   parseResponseExclude,
 } from './headers.ts';
+import { splitTarget } from './target-url.ts';
 
 /** Methods never forwarded: TRACE reflects credentials (cross-site tracing), CONNECT would tunnel anywhere. */
 const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
@@ -189,14 +190,13 @@ function createHttpDispatch(variant: Variant) {
           reject(Errors.noRewrite());
           return;
         }
-        let target: URL;
-        try {
-          target = new URL(ex.target);
-        } catch (err) {
-          reject(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+        let url = ex.target;
+        if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
+        const target = splitTarget(url);
+        if (!target) {
+          reject(Errors.internal('The rewritten backend URL is not absolute'));
           return;
         }
-        if (ex.targetEdits) for (const edit of ex.targetEdits) edit(target);
 
         let headers = forwardRequestHeaders(req.rawHeaders, policy);
         if (xforwarded) forwardedHeaders(ex, headers, context);
@@ -231,104 +231,114 @@ function createHttpDispatch(variant: Variant) {
           else resolve();
         };
 
-        agent.dispatch(
-          {
-            origin: target.origin,
-            path: target.pathname + target.search,
-            method: method as Dispatcher.HttpMethod,
-            headers,
-            body: hasBody ? req : null,
-            // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
-            idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
-          },
-          {
-            onRequestStart(controller) {
-              controllerRef = controller;
-              if (res.destroyed) controller.abort(new Error('client closed the connection'));
+        try {
+          agent.dispatch(
+            {
+              origin: target.origin,
+              path: target.path,
+              method: method as Dispatcher.HttpMethod,
+              headers,
+              body: hasBody ? req : null,
+              // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
+              idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
             },
-            onResponseStart(controller, statusCode, resHeaders, statusMessage) {
-              if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
-              let out = filterResponseHeaders({ ...resHeaders }, policy);
-              if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
-              if (scopeCookies && out['set-cookie'] !== undefined) {
-                const cookies = out['set-cookie'];
-                out['set-cookie'] = (Array.isArray(cookies) ? cookies : [cookies]).map((c) =>
-                  scopeSetCookiePath(c, context),
-                );
-              }
-              out['x-request-id'] = ex.id;
-              responded = true;
-              const transforms = ex.responseBodyTransforms && bodyTransformsFor(ex, method, statusCode, out);
-              if (transforms) {
-                held = {
-                  status: statusCode,
-                  message: statusMessage,
-                  headers: out,
-                  chunks: [],
-                  size: 0,
-                  transforms,
-                };
-                return;
-              }
-              try {
-                res.writeHead(
-                  statusCode,
-                  statusMessage || undefined,
-                  out as Record<string, string | string[]>,
-                );
-              } catch (err) {
-                controller.abort(err as Error);
-              }
-            },
-            onResponseData(controller, chunk) {
-              if (held) {
-                held.chunks.push(chunk);
-                held.size += chunk.length;
-                if (held.size <= bodyLimit) return;
-                // Too large to rewrite within the bound: send it as the backend sent it, and say so.
-                ex.log.warn(
-                  { limit: bodyLimit },
-                  'response body over postern.rewrite.body.maxBytes; not rewritten',
-                );
-                const { status, message, headers, chunks } = held;
-                held = undefined;
-                res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
-                for (const c of chunks) res.write(c);
-                return;
-              }
-              if (!res.write(chunk)) {
-                controller.pause();
-                res.once('drain', () => controller.resume());
-              }
-            },
-            onResponseEnd() {
-              if (held) {
-                const { status, message, headers, chunks, transforms } = held;
-                held = undefined;
-                const body = rewriteBody(Buffer.concat(chunks), String(headers['content-type']), transforms);
-                headers['content-length'] = String(body.length);
-                res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
-                res.end(body);
-              } else {
-                res.end();
-              }
-              finish();
-            },
-            onResponseError(_controller, err) {
-              if (responded || res.destroyed) {
-                // Headers are gone: the only honest signal left is to cut the connection.
-                if (!res.destroyed) res.destroy(err);
-                ex.log.warn(
-                  { err: { code: (err as { code?: string }).code, message: err.message } },
-                  'backend stream failed',
-                );
+            {
+              onRequestStart(controller) {
+                controllerRef = controller;
+                if (res.destroyed) controller.abort(new Error('client closed the connection'));
+              },
+              onResponseStart(controller, statusCode, resHeaders, statusMessage) {
+                if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
+                let out = filterResponseHeaders(resHeaders, policy);
+                if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
+                if (scopeCookies && out['set-cookie'] !== undefined) {
+                  const cookies = out['set-cookie'];
+                  out['set-cookie'] = (Array.isArray(cookies) ? cookies : [cookies]).map((c) =>
+                    scopeSetCookiePath(c, context),
+                  );
+                }
+                out['x-request-id'] = ex.id;
+                responded = true;
+                const transforms =
+                  ex.responseBodyTransforms && bodyTransformsFor(ex, method, statusCode, out);
+                if (transforms) {
+                  held = {
+                    status: statusCode,
+                    message: statusMessage,
+                    headers: out,
+                    chunks: [],
+                    size: 0,
+                    transforms,
+                  };
+                  return;
+                }
+                try {
+                  res.writeHead(
+                    statusCode,
+                    statusMessage || undefined,
+                    out as Record<string, string | string[]>,
+                  );
+                } catch (err) {
+                  controller.abort(err as Error);
+                }
+              },
+              onResponseData(controller, chunk) {
+                if (held) {
+                  held.chunks.push(chunk);
+                  held.size += chunk.length;
+                  if (held.size <= bodyLimit) return;
+                  // Too large to rewrite within the bound: send it as the backend sent it, and say so.
+                  ex.log.warn(
+                    { limit: bodyLimit },
+                    'response body over postern.rewrite.body.maxBytes; not rewritten',
+                  );
+                  const { status, message, headers, chunks } = held;
+                  held = undefined;
+                  res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
+                  for (const c of chunks) res.write(c);
+                  return;
+                }
+                if (!res.write(chunk)) {
+                  controller.pause();
+                  res.once('drain', () => controller.resume());
+                }
+              },
+              onResponseEnd() {
+                if (held) {
+                  const { status, message, headers, chunks, transforms } = held;
+                  held = undefined;
+                  const body = rewriteBody(
+                    Buffer.concat(chunks),
+                    String(headers['content-type']),
+                    transforms,
+                  );
+                  headers['content-length'] = String(body.length);
+                  res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
+                  res.end(body);
+                } else {
+                  res.end();
+                }
                 finish();
-              } else {
-                finish(upstreamError(err));
-              }
+              },
+              onResponseError(_controller, err) {
+                if (responded || res.destroyed) {
+                  // Headers are gone: the only honest signal left is to cut the connection.
+                  if (!res.destroyed) res.destroy(err);
+                  ex.log.warn(
+                    { err: { code: (err as { code?: string }).code, message: err.message } },
+                    'backend stream failed',
+                  );
+                  finish();
+                } else {
+                  finish(upstreamError(err));
+                }
+              },
             },
-          },
-        );
+          );
+        } catch (err) {
+          // undici refuses a request target it cannot send (a control character the rewrite let through).
+          finish(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+        }
       });
   };
 }

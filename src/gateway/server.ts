@@ -147,12 +147,17 @@ export class GatewayServer {
     const gatewayUrl = frontend
       ? `${frontend.replace(/\/+$/, '')}/${topology}`
       : `${origin}/${this.#settings.path}/${topology}`;
-    const log = this.#log.child({ reqId: id });
+    // Most requests log nothing but their access line: the per-request child logger is made on first use.
+    const parentLog = this.#log;
+    let childLog: Logger | undefined;
     const ex: Exchange = {
       req,
       res,
       id,
-      log,
+      get log() {
+        if (!childLog) childLog = parentLog.child({ reqId: id });
+        return childLog;
+      },
       inboundUrl: origin + requestUrl,
       path,
       query,
@@ -176,7 +181,7 @@ export class GatewayServer {
     route.run(ex).catch((err: unknown) => {
       const error = toGatewayError(err);
       if (error.status >= 500) {
-        log.error({ err: describe(err), code: error.code, topology, role: route.role }, error.message);
+        ex.log.error({ err: describe(err), code: error.code, topology, role: route.role }, error.message);
       }
       sendError(res, id, error);
     });

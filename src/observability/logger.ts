@@ -15,6 +15,12 @@ export interface LoggerOptions {
   level?: string;
   /** Also write to stdout (default true). */
   stdout?: boolean;
+  /**
+   * The least level written to stdout when a log directory is used too (default `warn`, or
+   * `POSTERN_LOG_STDOUT_LEVEL`): the file gets every line, the console what needs attention. Writing each access
+   * line twice costs about a tenth of the small-request throughput.
+   */
+  stdoutLevel?: string;
 }
 
 const REDACT = [
@@ -29,8 +35,12 @@ const REDACT = [
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.POSTERN_LOG_LEVEL ?? 'info';
   const streams: pino.StreamEntry[] = [];
-  if (options.stdout !== false)
-    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
+  if (options.stdout !== false) {
+    const stdoutLevel = options.logDir
+      ? (options.stdoutLevel ?? process.env.POSTERN_LOG_STDOUT_LEVEL ?? 'warn')
+      : level;
+    streams.push({ level: stdoutLevel as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
+  }
   if (options.logDir) {
     mkdirSync(options.logDir, { recursive: true });
     streams.push({

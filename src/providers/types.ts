@@ -59,7 +59,7 @@ export interface Exchange {
   /** The backend URL, set by the rewrite provider (inbound `request.url`). */
   target?: string;
   /** Edits applied to the target URL just before dispatch, in order (identity assertion adds `user.name`). */
-  targetEdits?: ((url: URL) => void)[];
+  targetEdits?: ((url: string) => string)[];
   /** The authenticated user (authentication or federation providers set it). */
   user?: Principal;
   /** The identity asserted to the backend (identity-assertion providers set it). */

@@ -302,7 +302,9 @@ export function compileRewriteRules(
   const filters = new Map<string, RewriteFilter>();
   const declared = new Set<string>();
 
+  const relative = { IN: false, OUT: false };
   const register = (matchers: ScopedMatchers, rule: CompiledRule, pattern: Template) => {
+    if (pattern.scheme === null) relative[matchers === inbound ? 'IN' : 'OUT'] = true;
     const key = rule.scope ?? null;
     let matcher = matchers.get(key);
     if (!matcher) {
@@ -366,5 +368,6 @@ export function compileRewriteRules(
     inbound,
     outbound,
     filters,
+    relative,
   });
 }

@@ -54,25 +54,43 @@ export const NON_URL_HEADERS: ReadonlySet<string> = new Set([
 /** `*`: best match, `''`: leave alone, otherwise a rule name. */
 type RulePick = (headerName: string) => string;
 
+/**
+ * Rewrites the values `pick` gives a rule for. Returns the input object itself when nothing was rewritten (the
+ * common case: most responses carry no Location), and a copy otherwise. Header names match in any case.
+ */
 function rewriteValues(
   rules: CompiledRewriteRules,
   headers: Headers,
   ctx: RewriteContext,
   dir: Direction,
   scope: string | undefined,
+  names: Iterable<string>,
   pick: RulePick,
 ): Headers {
-  const out: Headers = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const rule = value === undefined ? '' : pick(name);
-    if (rule === '') {
-      out[name] = value;
+  const anyValue = rules.hasRelativePatterns(dir);
+  let out: Headers | undefined;
+  for (const name of names) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const rule = pick(name);
+    if (rule === '') continue;
+    const one = (v: string) =>
+      rule === '*' && !anyValue && !mayHoldUrl(v) ? v : (rules.rewrite(v, { rule, dir, ctx, scope }) ?? v);
+    const next = Array.isArray(value) ? value.map(one) : one(value as string);
+    if (next === value || (Array.isArray(next) && next.every((v, i) => v === (value as string[])[i])))
       continue;
-    }
-    const one = (v: string) => rules.rewrite(v, { rule, dir, ctx, scope }) ?? v;
-    out[name] = Array.isArray(value) ? value.map(one) : one(value as string);
+    out ??= { ...headers };
+    out[name] = next;
   }
-  return out;
+  return out ?? headers;
+}
+
+/**
+ * When every best-match pattern of the direction is absolute, only a value holding `://` (or a path) can match:
+ * parsing `gzip` or a date as a URL to find no match is wasted time.
+ */
+function mayHoldUrl(value: string): boolean {
+  return value.includes('://') || value.charCodeAt(0) === 0x2f;
 }
 
 /** Prepared at deployment for one filter content (or none: best match for everything Knox would touch). */
@@ -93,7 +111,7 @@ export function headerRewriter(
   const byName = new Map<string, string>();
   for (const { path, rule } of paths) if (!byName.has(path)) byName.set(path, rule);
   const pick: RulePick = (name) => byName.get(name.toLowerCase()) ?? '';
-  return (headers, ctx) => rewriteValues(rules, headers, ctx, dir, scope, pick);
+  return (headers, ctx) => rewriteValues(rules, headers, ctx, dir, scope, Object.keys(headers), pick);
 }
 
 function bestMatchRewriter(
@@ -102,7 +120,7 @@ function bestMatchRewriter(
   scope: string | undefined,
 ): HeaderRewriter {
   const pick: RulePick = (name) => (NON_URL_HEADERS.has(name.toLowerCase()) ? '' : '*');
-  return (headers, ctx) => rewriteValues(rules, headers, ctx, dir, scope, pick);
+  return (headers, ctx) => rewriteValues(rules, headers, ctx, dir, scope, Object.keys(headers), pick);
 }
 
 /** Response headers of a route without a `response.headers` binding: best-match OUT rules. */

@@ -41,6 +41,8 @@ interface Parts {
   inbound: ScopedMatchers;
   outbound: ScopedMatchers;
   filters: Map<string, RewriteFilter>;
+  /** Whether some best-match pattern of a direction has no scheme (and may match a value without `://`). */
+  relative: { IN: boolean; OUT: boolean };
 }
 
 const GLOBAL_SCOPE = 'GLOBAL';
@@ -52,6 +54,7 @@ export class CompiledRewriteRules {
   readonly #inbound: ScopedMatchers;
   readonly #outbound: ScopedMatchers;
   readonly #filters: Map<string, RewriteFilter>;
+  readonly #relative: { IN: boolean; OUT: boolean };
 
   constructor(parts: Parts) {
     this.env = parts.env;
@@ -59,10 +62,19 @@ export class CompiledRewriteRules {
     this.#byName = parts.byName;
     this.#inbound = parts.inbound;
     this.#outbound = parts.outbound;
+    this.#relative = parts.relative;
     this.#filters = parts.filters;
   }
 
   /** Whether a rule of that name was deployed (a route naming a missing rule is a deployment error). */
+  /**
+   * Whether best match in this direction can select a rule for a value that is not an absolute URL: only when
+   * some rule pattern of the direction has no scheme. Lets header rewriting skip values like `gzip` cheaply.
+   */
+  hasRelativePatterns(dir: Direction): boolean {
+    return this.#relative[dir];
+  }
+
   hasRule(name: string): boolean {
     return this.#byName.has(name);
   }

@@ -32,7 +32,7 @@ describe('postern start (a real process on the sample home)', () => {
       child.stdout!.setEncoding('utf8');
       child.stdout!.on('data', (chunk: string) => {
         out += chunk;
-        const m = /postern listening on (https:\/\/\S+?)"/.exec(out);
+        const m = /^postern listening on (https:\/\/\S+) /m.exec(out);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]);

@@ -10,6 +10,7 @@
  * the security-providers issue; `impersonation.params` (postern: comma list to scrub, default `doAs,user.name`);
  * `user.name.param` (postern: the name of the query parameter that carries the user, default `user.name`).
  */
+import { replaceQueryParams } from '../../dispatch/target-url.ts';
 import { Errors } from '../../errors.ts';
 import { addTo, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 
@@ -30,21 +31,23 @@ export const defaultIdentityAssertion: ProviderFactory = {
   name: 'Default',
   create(ctx: ProviderContext): Filter {
     const mapping = parseMapping(ctx.params.get('principal.mapping'));
-    const scrub = (ctx.params.get('impersonation.params') ?? 'doAs,user.name')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+    const scrub = new Set(
+      (ctx.params.get('impersonation.params') ?? 'doAs,user.name')
+        .split(',')
+        .map((p) => p.trim().toLowerCase())
+        .filter(Boolean),
+    );
     const userParam = ctx.params.get('user.name.param') ?? 'user.name';
+    scrub.add(userParam.toLowerCase());
+    const encodedParam = encodeURIComponent(userParam);
     return (ex, next) => {
       const user = ex.user;
       if (!user)
         return Promise.reject(Errors.unauthenticated('No authenticated user to assert to the backend'));
       const effective = mapping.get(user.name) ?? user.name;
       ex.effectiveUser = effective;
-      addTo(ex, 'targetEdits', (url) => {
-        for (const p of scrub) url.searchParams.delete(p);
-        url.searchParams.append(userParam, effective);
-      });
+      const assertion = `${encodedParam}=${encodeURIComponent(effective)}`;
+      addTo(ex, 'targetEdits', (url) => replaceQueryParams(url, scrub, assertion));
       return next();
     };
   },

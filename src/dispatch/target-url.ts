@@ -1,0 +1,54 @@
+/**
+ * @module dispatch/target-url
+ * String operations on the backend URL the rewrite produced, for the request path: splitting it into origin and
+ * request target, and editing its query. A WHATWG `URL` would re-parse and re-serialize the whole URL for each
+ * edit; these touch only the part they change and leave the rewrite's encoding as it is.
+ */
+
+/** `http://h:1/a/b?q` → origin `http://h:1`, path `/a/b?q` (fragment dropped; an empty path becomes `/`). */
+export function splitTarget(url: string): { origin: string; path: string } | undefined {
+  const scheme = url.indexOf('://');
+  if (scheme <= 0) return undefined;
+  let end = url.length;
+  for (let i = scheme + 3; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x2f || c === 0x3f || c === 0x23) {
+      end = i;
+      break;
+    }
+  }
+  if (end === scheme + 3) return undefined;
+  let path = url.slice(end);
+  const hash = path.indexOf('#');
+  if (hash >= 0) path = path.slice(0, hash);
+  if (path === '' || path.charCodeAt(0) === 0x3f) path = `/${path}`;
+  return { origin: url.slice(0, end), path };
+}
+
+function decodeName(raw: string): string {
+  const plain = raw.includes('+') ? raw.replaceAll('+', ' ') : raw;
+  if (!plain.includes('%')) return plain;
+  try {
+    return decodeURIComponent(plain);
+  } catch {
+    return plain;
+  }
+}
+
+/**
+ * Removes every query parameter whose decoded name is in `drop` (compared in lower case: Hadoop reads `doAs`
+ * and `doas` alike), then appends `append` (already encoded, `name=value`).
+ */
+export function replaceQueryParams(url: string, drop: ReadonlySet<string>, append: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return `${url}?${append}`;
+  const kept: string[] = [];
+  for (const part of url.slice(q + 1).split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = decodeName(eq < 0 ? part : part.slice(0, eq)).toLowerCase();
+    if (!drop.has(name)) kept.push(part);
+  }
+  kept.push(append);
+  return `${url.slice(0, q)}?${kept.join('&')}`;
+}
