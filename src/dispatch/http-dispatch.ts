@@ -7,25 +7,20 @@
  * client limits in a deployment; they close when the deployment is retired and its last request is done.
  */
 import { Agent, type Dispatcher } from 'undici';
-import { Errors, type GatewayError } from '../errors.ts';
-import type {
-  BodyTransform,
-  DispatchContext,
-  DispatchFactory,
-  Exchange,
-  Terminal,
-} from '../providers/types.ts';
-import { scopeSetCookiePath } from '../rewrite/index.ts';
+import { Errors } from '../errors.ts';
+import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
 import {
   BLOCKED_AUTH_COOKIES,
-  filterResponseHeaders,
   forwardRequestHeaders,
   type HeaderPolicy,
   parseAppendHeaders,
   parseHeaderList,
   parseResponseExclude,
 } from './headers.ts';
+import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
 import { splitTarget } from './target-url.ts';
+
+export { upstreamError } from './proxy-handler.ts';
 
 /** Methods never forwarded: TRACE reflects credentials (cross-site tracing), CONNECT would tunnel anywhere. */
 const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
@@ -34,48 +29,6 @@ const KNOX_DISPATCH = 'org.apache.knox.gateway.dispatch.';
 
 /** Largest response body buffered for a rewrite (`postern.rewrite.body.maxBytes`). */
 const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
-
-/** A response held back while its body is buffered for rewriting. */
-interface HeldResponse {
-  status: number;
-  message: string | undefined;
-  headers: Record<string, string | string[] | undefined>;
-  chunks: Buffer[];
-  size: number;
-  transforms: BodyTransform[];
-}
-
-/**
- * The body transforms that want this response: only for a body that exists (not HEAD, 204, 304), that is not
- * content-encoded (a compressed body is passed as it is), and whose type a transform accepts.
- */
-function bodyTransformsFor(
-  ex: Exchange,
-  method: string,
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-): BodyTransform[] | undefined {
-  if (method === 'HEAD' || status === 204 || status === 304) return undefined;
-  const encoding = headers['content-encoding'];
-  if (encoding !== undefined && encoding !== 'identity') return undefined;
-  const type = headers['content-type'];
-  if (typeof type !== 'string') return undefined;
-  const wanted = ex.responseBodyTransforms!.filter((t) => t.accepts(type));
-  return wanted.length > 0 ? wanted : undefined;
-}
-
-function rewriteBody(body: Buffer, contentType: string, transforms: readonly BodyTransform[]): Buffer {
-  let text = body.toString('utf8');
-  let changed = false;
-  for (const t of transforms) {
-    const out = t.transform(text, contentType);
-    if (out !== undefined) {
-      text = out;
-      changed = true;
-    }
-  }
-  return changed ? Buffer.from(text, 'utf8') : body;
-}
 
 type Variant = 'default' | 'configurable' | 'pass-all';
 
@@ -143,19 +96,6 @@ function agentFor(ctx: DispatchContext): Dispatcher {
   });
 }
 
-/** Maps an undici/socket error to the client's answer: a timeout is a 504, anything else a 502. */
-export function upstreamError(err: Error & { code?: string }): GatewayError {
-  switch (err.code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'ETIMEDOUT':
-      return Errors.upstreamTimeout(undefined, { cause: err });
-    default:
-      return Errors.upstreamUnavailable(undefined, { cause: err });
-  }
-}
-
 function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
   const inbound = ex.rewriteContext.inbound;
   const remote = ex.req.socket?.remoteAddress ?? '';
@@ -175,15 +115,21 @@ function createHttpDispatch(variant: Variant) {
     const agent = agentFor(ctx);
     const xforwarded = ctx.settings.xforwardedEnabled;
     const context = `/${ctx.settings.path}/${ctx.topology.name}`;
-    const scopeCookies = ctx.settings.scopeCookiesEnabled;
     const configuredLimit = Number(ctx.settings.raw.get('postern.rewrite.body.maxBytes')?.value);
-    const bodyLimit = configuredLimit > 0 ? configuredLimit : DEFAULT_BODY_LIMIT;
+
+    const settings: DispatchSettings = {
+      policy,
+      context,
+      scopeCookies: ctx.settings.scopeCookiesEnabled,
+      bodyLimit: configuredLimit > 0 ? configuredLimit : DEFAULT_BODY_LIMIT,
+    };
 
     return (ex: Exchange) =>
       new Promise<void>((resolve, reject) => {
-        const { req, res } = ex;
-        if (REFUSED_METHODS.has(req.method ?? '')) {
-          reject(Errors.methodNotAllowed(`Method ${req.method} is not forwarded`));
+        const { req } = ex;
+        const method = req.method ?? 'GET';
+        if (REFUSED_METHODS.has(method)) {
+          reject(Errors.methodNotAllowed(`Method ${method} is not forwarded`));
           return;
         }
         if (ex.target === undefined) {
@@ -206,31 +152,12 @@ function createHttpDispatch(variant: Variant) {
         if (ex.requestHeaderFilters) {
           for (const f of ex.requestHeaderFilters) headers = f(headers) as Record<string, string>;
         }
-
-        const method = req.method ?? 'GET';
         const hasBody =
           req.headers['content-length'] !== undefined
             ? req.headers['content-length'] !== '0'
             : req.headers['transfer-encoding'] !== undefined;
 
-        let held: HeldResponse | undefined;
-        let controllerRef: Dispatcher.DispatchController | undefined;
-        let responded = false;
-        let settled = false;
-        const onClientClose = () => {
-          if (!res.writableFinished && controllerRef && !controllerRef.aborted) {
-            controllerRef.abort(new Error('client closed the connection'));
-          }
-        };
-        res.once('close', onClientClose);
-        const finish = (err?: Error) => {
-          if (settled) return;
-          settled = true;
-          res.off('close', onClientClose);
-          if (err) reject(err);
-          else resolve();
-        };
-
+        const handler = new ProxyHandler(ex, method, settings, resolve, reject);
         try {
           agent.dispatch(
             {
@@ -242,102 +169,11 @@ function createHttpDispatch(variant: Variant) {
               // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
               idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
             },
-            {
-              onRequestStart(controller) {
-                controllerRef = controller;
-                if (res.destroyed) controller.abort(new Error('client closed the connection'));
-              },
-              onResponseStart(controller, statusCode, resHeaders, statusMessage) {
-                if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
-                let out = filterResponseHeaders(resHeaders, policy);
-                if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
-                if (scopeCookies && out['set-cookie'] !== undefined) {
-                  const cookies = out['set-cookie'];
-                  out['set-cookie'] = (Array.isArray(cookies) ? cookies : [cookies]).map((c) =>
-                    scopeSetCookiePath(c, context),
-                  );
-                }
-                out['x-request-id'] = ex.id;
-                responded = true;
-                const transforms =
-                  ex.responseBodyTransforms && bodyTransformsFor(ex, method, statusCode, out);
-                if (transforms) {
-                  held = {
-                    status: statusCode,
-                    message: statusMessage,
-                    headers: out,
-                    chunks: [],
-                    size: 0,
-                    transforms,
-                  };
-                  return;
-                }
-                try {
-                  res.writeHead(
-                    statusCode,
-                    statusMessage || undefined,
-                    out as Record<string, string | string[]>,
-                  );
-                } catch (err) {
-                  controller.abort(err as Error);
-                }
-              },
-              onResponseData(controller, chunk) {
-                if (held) {
-                  held.chunks.push(chunk);
-                  held.size += chunk.length;
-                  if (held.size <= bodyLimit) return;
-                  // Too large to rewrite within the bound: send it as the backend sent it, and say so.
-                  ex.log.warn(
-                    { limit: bodyLimit },
-                    'response body over postern.rewrite.body.maxBytes; not rewritten',
-                  );
-                  const { status, message, headers, chunks } = held;
-                  held = undefined;
-                  res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
-                  for (const c of chunks) res.write(c);
-                  return;
-                }
-                if (!res.write(chunk)) {
-                  controller.pause();
-                  res.once('drain', () => controller.resume());
-                }
-              },
-              onResponseEnd() {
-                if (held) {
-                  const { status, message, headers, chunks, transforms } = held;
-                  held = undefined;
-                  const body = rewriteBody(
-                    Buffer.concat(chunks),
-                    String(headers['content-type']),
-                    transforms,
-                  );
-                  headers['content-length'] = String(body.length);
-                  res.writeHead(status, message || undefined, headers as Record<string, string | string[]>);
-                  res.end(body);
-                } else {
-                  res.end();
-                }
-                finish();
-              },
-              onResponseError(_controller, err) {
-                if (responded || res.destroyed) {
-                  // Headers are gone: the only honest signal left is to cut the connection.
-                  if (!res.destroyed) res.destroy(err);
-                  ex.log.warn(
-                    { err: { code: (err as { code?: string }).code, message: err.message } },
-                    'backend stream failed',
-                  );
-                  finish();
-                } else {
-                  finish(upstreamError(err));
-                }
-              },
-            },
+            handler,
           );
         } catch (err) {
           // undici refuses a request target it cannot send (a control character the rewrite let through).
-          finish(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+          handler.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
         }
       });
   };

@@ -12,6 +12,7 @@ export function toGatewayError(err: unknown): GatewayError {
 
 /** Writes the error response, or cuts the connection when a response has already started. */
 export function sendError(res: ServerResponse, requestId: string, error: GatewayError): void {
+  if (res.destroyed) return;
   if (res.headersSent) {
     if (!res.destroyed) res.destroy();
     return;

@@ -175,6 +175,7 @@ export class GatewayServer {
     };
     deployment.enter();
     res.once('close', () => {
+      ex.onClientClose?.();
       deployment.leave();
       this.#access(req, res, id, started, topology, route.role, ex.user?.name);
     });

@@ -60,6 +60,8 @@ export interface Exchange {
   target?: string;
   /** Edits applied to the target URL just before dispatch, in order (identity assertion adds `user.name`). */
   targetEdits?: ((url: string) => string)[];
+  /** Set by the dispatch while a backend exchange runs; the server calls it when the client goes away. */
+  onClientClose?: () => void;
   /** The authenticated user (authentication or federation providers set it). */
   user?: Principal;
   /** The identity asserted to the backend (identity-assertion providers set it). */
