@@ -12,8 +12,8 @@ import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Exchange } from '../providers/types.ts';
 import { parseLiteral } from '../urltemplate/index.ts';
+import { GatewayExchange } from './exchange.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { sendError, toGatewayError } from './respond.ts';
 import type { ServerTls } from './tls.ts';
@@ -147,18 +147,13 @@ export class GatewayServer {
     const gatewayUrl = frontend
       ? `${frontend.replace(/\/+$/, '')}/${topology}`
       : `${origin}/${this.#settings.path}/${topology}`;
-    // Most requests log nothing but their access line: the per-request child logger is made on first use.
-    const parentLog = this.#log;
-    let childLog: Logger | undefined;
-    const ex: Exchange = {
+    const inboundUrl = origin + requestUrl;
+    const ex = new GatewayExchange({
       req,
       res,
       id,
-      get log() {
-        if (!childLog) childLog = parentLog.child({ reqId: id });
-        return childLog;
-      },
-      inboundUrl: origin + requestUrl,
+      log: this.#log,
+      inboundUrl,
       path,
       query,
       rewriteContext: {
@@ -169,17 +164,24 @@ export class GatewayServer {
           port: String(port),
           path: requestUrl.split('?', 1)[0],
           query,
-          url: origin + requestUrl,
+          url: inboundUrl,
         },
       },
-    };
+    });
     deployment.enter();
     res.once('close', () => {
       ex.onClientClose?.();
       deployment.leave();
       this.#access(req, res, id, started, topology, route.role, ex.user?.name);
     });
-    route.run(ex).catch((err: unknown) => {
+    let running: Promise<void>;
+    try {
+      running = route.run(ex);
+    } catch (err) {
+      // A provider that throws instead of rejecting must not take the process down.
+      running = Promise.reject(err);
+    }
+    running.catch((err: unknown) => {
       const error = toGatewayError(err);
       if (error.status >= 500) {
         ex.log.error({ err: describe(err), code: error.code, topology, role: route.role }, error.message);

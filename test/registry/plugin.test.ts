@@ -29,6 +29,15 @@ export function register(registry) {
       };
     },
   });
+  registry.provider({
+    role: 'authorization',
+    name: 'Thrower',
+    create() {
+      return () => {
+        throw new Error('a plugin bug');
+      };
+    },
+  });
   registry.dispatch({
     name: 'static-reply',
     create(ctx) {
@@ -71,6 +80,16 @@ describe('outside plugins', () => {
         '<dispatch><contributor-name>static-reply</contributor-name></dispatch></service>',
       ),
     );
+    home.write(
+      'conf/topologies/thrower.xml',
+      topologyXml({
+        providers: [
+          { role: 'authentication', name: 'Anonymous' },
+          { role: 'authorization', name: 'Thrower' },
+        ],
+        services: [{ role: 'HTTP', urls: [backend.url] }],
+      }),
+    );
     gateway = await startGateway(home);
   });
 
@@ -99,6 +118,14 @@ describe('outside plugins', () => {
   it('a plugin dispatch named by a topology dispatch override answers instead of the backend', async () => {
     const res = await request(`${gateway.url}/static/http/anything`, { headers: { 'x-test-user': 'bob' } });
     assert.equal(await res.body.text(), 'hello for bob');
+  });
+
+  it('a provider that throws synchronously gets a 500 and the gateway keeps serving', async () => {
+    const res = await request(`${gateway.url}/thrower/http/x`);
+    assert.equal(res.statusCode, 500);
+    await res.body.dump();
+    const again = await request(`${gateway.url}/plug/http/x`, { headers: { 'x-who': 'carol' } });
+    assert.equal(await again.body.text(), '/x?user.name=carol');
   });
 
   it('registering the same (role, name) twice is refused', () => {

@@ -1,0 +1,57 @@
+/**
+ * @module gateway/exchange
+ * The per-request {@link Exchange}, as a class: every request gets an object of the same shape (optional
+ * fields declared up front), and the per-request child logger is made only when something logs. An object
+ * literal with its own getter would give V8 a new hidden class per request, which then lives on in the heap.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../observability/logger.ts';
+import type { BodyTransform, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
+import type { RewriteContext } from '../rewrite/index.ts';
+
+export class GatewayExchange implements Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly inboundUrl: string;
+  readonly path: string;
+  readonly query: string;
+  readonly rewriteContext: RewriteContext;
+  target: string | undefined = undefined;
+  targetEdits: ((url: string) => string)[] | undefined = undefined;
+  onClientClose: (() => void) | undefined = undefined;
+  user: Principal | undefined = undefined;
+  effectiveUser: string | undefined = undefined;
+  addRequestHeaders: [string, string][] | undefined = undefined;
+  responseHeaderFilters: HeaderFilter[] | undefined = undefined;
+  requestHeaderFilters: HeaderFilter[] | undefined = undefined;
+  responseBodyTransforms: BodyTransform[] | undefined = undefined;
+  readonly #parentLog: Logger;
+  #log: Logger | undefined = undefined;
+
+  constructor(init: {
+    req: IncomingMessage;
+    res: ServerResponse;
+    id: string;
+    log: Logger;
+    inboundUrl: string;
+    path: string;
+    query: string;
+    rewriteContext: RewriteContext;
+  }) {
+    this.req = init.req;
+    this.res = init.res;
+    this.id = init.id;
+    this.#parentLog = init.log;
+    this.inboundUrl = init.inboundUrl;
+    this.path = init.path;
+    this.query = init.query;
+    this.rewriteContext = init.rewriteContext;
+  }
+
+  /** A child logger carrying the request id, made on first use: most requests log only their access line. */
+  get log(): Logger {
+    if (!this.#log) this.#log = this.#parentLog.child({ reqId: this.id });
+    return this.#log;
+  }
+}
