@@ -11,7 +11,7 @@
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--json out.json] [--keep]
  *
- * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn: no access log), `postern+log` (the
+ * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent: no access log), `postern+log` (the
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
  * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
@@ -318,6 +318,8 @@ async function startPostern(
   const node = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   const proc = pinned(name, NODE, [...node, join(REPO, 'src', 'cli', 'main.ts'), 'start', '--home', home], {
     POSTERN_LOG_LEVEL: opts.logLevel,
+    // The access log has its own switch; "warn" rows measure postern without it.
+    POSTERN_ACCESS_LOG: opts.logLevel === 'warn' ? 'silent' : 'info',
   });
   const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/gateway/bench/http/`;
   await waitReady(`${base}small`, proc);

@@ -8,98 +8,37 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, extname, join } from 'node:path';
 import { type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
-import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
+import type { GatewaySettings } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
-import { createLogger, type Logger } from '../observability/logger.ts';
-import { loadPlugin, Registry } from '../registry/index.ts';
-import {
-  loadServiceDefinitions,
-  type ServiceCatalog,
-  type ServiceDefinitionDir,
-} from '../servicedef/catalog.ts';
+import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
+import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile } from '../topology/load.ts';
+import {
+  DESCRIPTOR_EXTENSIONS,
+  definitionDirs,
+  type LoadedHome,
+  loadHome,
+  TOPOLOGY_EXTENSIONS,
+} from './home.ts';
 import { GatewayServer } from './server.ts';
+
+export {
+  DESCRIPTOR_EXTENSIONS,
+  definitionDirs,
+  type HomeLayout,
+  homeLayout,
+  type LoadedHome,
+  loadHome,
+  REPO_ROOT,
+  TOPOLOGY_EXTENSIONS,
+} from './home.ts';
+
 import { loadServerTls } from './tls.ts';
-
-/** The repository's root: postern's bundled service definitions live in `services/`, and it is the default home. */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BUILTINS = new URL('../providers/builtin.ts', import.meta.url).href;
-
-export const TOPOLOGY_EXTENSIONS = ['.xml', '.yaml', '.yml'] as const;
-export const DESCRIPTOR_EXTENSIONS = ['.json', '.yaml', '.yml'] as const;
-
-export interface HomeLayout {
-  home: string;
-  siteFile: string;
-  topologies: string;
-  descriptors: string;
-  sharedProviders: string;
-  services: string;
-  security: string;
-  logs: string;
-}
-
-export function homeLayout(home: string): HomeLayout {
-  const h = resolve(home);
-  return {
-    home: h,
-    siteFile: join(h, 'conf', 'gateway-site.xml'),
-    topologies: join(h, 'conf', 'topologies'),
-    descriptors: join(h, 'conf', 'descriptors'),
-    sharedProviders: join(h, 'conf', 'shared-providers'),
-    services: join(h, 'data', 'services'),
-    security: join(h, 'data', 'security'),
-    logs: join(h, 'logs'),
-  };
-}
-
-/** Everything needed to deploy, read from a home: shared by `start` and `check`. */
-export interface LoadedHome {
-  layout: HomeLayout;
-  settings: GatewaySettings;
-  registry: Registry;
-  catalog: ServiceCatalog;
-  diagnostics: Diagnostic[];
-}
-
-/** The service-definition directories of a home, bundled first, the home's own last (it wins). */
-export function definitionDirs(layout: HomeLayout, settings: GatewaySettings): ServiceDefinitionDir[] {
-  return [
-    { dir: join(REPO_ROOT, 'services'), source: 'bundled' },
-    ...settings.serviceDefinitionDirs.map((d) => ({
-      dir: resolve(layout.home, d),
-      source: 'other' as const,
-    })),
-    { dir: layout.services, source: 'home' },
-  ];
-}
-
-export async function loadHome(home: string, overrides?: Partial<GatewaySettings>): Promise<LoadedHome> {
-  const layout = homeLayout(home);
-  const settings = {
-    ...loadGatewaySite(existsSync(layout.siteFile) ? layout.siteFile : undefined),
-    ...overrides,
-  };
-  const registry = new Registry();
-  await loadPlugin(registry, BUILTINS, layout.home);
-  for (const plugin of settings.plugins) await loadPlugin(registry, plugin, layout.home);
-  const dirs = [
-    { dir: join(REPO_ROOT, 'services'), source: 'bundled' as const },
-    ...settings.serviceDefinitionDirs.map((d) => ({
-      dir: resolve(layout.home, d),
-      source: 'other' as const,
-    })),
-    { dir: layout.services, source: 'home' as const },
-  ];
-  const { catalog, diagnostics } = loadServiceDefinitions(dirs);
-  return { layout, settings, registry, catalog, diagnostics };
-}
 
 export interface GatewayOptions {
   home: string;
@@ -107,6 +46,8 @@ export interface GatewayOptions {
   port?: number;
   host?: string;
   log?: Logger;
+  /** Where access lines go; default: `logs/access.log`, or `log` when a logger is given. */
+  accessLog?: Logger;
   /** Watch conf/ for changes (default true). */
   watch?: boolean;
   settings?: Partial<GatewaySettings>;
@@ -144,10 +85,12 @@ export class Gateway {
     const loaded = await loadHome(options.home, options.settings);
     const { layout, settings } = loaded;
     const log = options.log ?? createLogger({ logDir: layout.logs });
+    const accessLog =
+      options.accessLog ?? (options.log ? options.log : createAccessLog({ logDir: layout.logs }));
     for (const d of loaded.diagnostics) logDiagnostic(log, d);
     const secret = loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
     const tls = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
-    const server = new GatewayServer({ settings, log, tls });
+    const server = new GatewayServer({ settings, log, accessLog, tls });
     const gateway = new Gateway(loaded, server, log, secret);
     if (settings.demoBackends && options.startDemoBackends) {
       gateway.#closeDemos = await options.startDemoBackends();

@@ -24,6 +24,8 @@ const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 export interface GatewayServerOptions {
   settings: GatewaySettings;
   log: Logger;
+  /** Where access lines go (default: `log`). */
+  accessLog?: Logger;
   /** TLS identity; omit when `ssl.enabled` is false. */
   tls?: ServerTls;
 }
@@ -31,6 +33,7 @@ export interface GatewayServerOptions {
 export class GatewayServer {
   readonly #settings: GatewaySettings;
   readonly #log: Logger;
+  readonly #accessLog: Logger;
   readonly #server: Server;
   readonly #prefix: string;
   readonly #scheme: 'http' | 'https';
@@ -40,6 +43,7 @@ export class GatewayServer {
   constructor(options: GatewayServerOptions) {
     this.#settings = options.settings;
     this.#log = options.log;
+    this.#accessLog = options.accessLog ?? options.log;
     this.#prefix = `/${options.settings.path}/`;
     this.#scheme = options.tls ? 'https' : 'http';
     const serverOptions: http.ServerOptions = {
@@ -216,7 +220,7 @@ export class GatewayServer {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     // The query is left out: it can carry delegation tokens and encrypted gateway state.
-    this.#log.info(
+    this.#accessLog.info(
       {
         type: 'access',
         reqId: id,

@@ -54,3 +54,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     pino.multistream(streams),
   );
 }
+
+/**
+ * The access log: one line per request in `logs/access.log` (stdout without a log directory). A logger of its
+ * own, without the redaction paths of the gateway log: an access line carries no header or body, and redaction
+ * with wildcards runs over every field of every line. `POSTERN_ACCESS_LOG=silent` turns it off.
+ */
+export function createAccessLog(options: { logDir?: string; level?: string } = {}): Logger {
+  const level = options.level ?? process.env.POSTERN_ACCESS_LOG ?? 'info';
+  const dest = options.logDir ? join(options.logDir, 'access.log') : 1;
+  if (options.logDir) mkdirSync(options.logDir, { recursive: true });
+  return pino({ level, base: undefined }, pino.destination({ dest, sync: false, mkdir: true }));
+}

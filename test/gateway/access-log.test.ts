@@ -60,4 +60,24 @@ describe('access log', () => {
     assert.equal(access[0].role, 'HTTP');
     assert.doesNotMatch(text, /s3cret|c2VjcmV0/);
   });
+
+  it('goes to logs/access.log by default, apart from the gateway log', async () => {
+    const other = makeHome();
+    other.write('conf/topologies/t.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }));
+    const g = await Gateway.start({ home: other.dir, port: 0, host: '127.0.0.1', watch: false });
+    try {
+      const res = await request(`${g.url}/t/http/x`);
+      const id = res.headers['x-request-id'];
+      await res.body.dump();
+      await g.close();
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = readFileSync(join(other.dir, 'logs/access.log'), 'utf8').split('\n').filter(Boolean);
+      assert.equal(lines.length, 1);
+      assert.equal((JSON.parse(lines[0]) as { reqId: string }).reqId, id);
+      assert.doesNotMatch(readFileSync(join(other.dir, 'logs/gateway.log'), 'utf8'), /"type":"access"/);
+    } finally {
+      await g.close().catch(() => {});
+      other.remove();
+    }
+  });
 });
