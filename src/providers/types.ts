@@ -15,19 +15,10 @@ import type { CompiledRewriteRules, RewriteContext } from '../rewrite/index.ts';
 import type { DispatchDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type { ServiceConfig, Topology } from '../topology/model.ts';
 
-/** The provider roles of a Knox topology, in Knox's default chain order (knox-features §1.1). */
-export const ProviderRoles = [
-  'webappsec',
-  'authentication',
-  'federation',
-  'rewrite',
-  'identity-assertion',
-  'authorization',
-  'ha',
-  'hostmap',
-] as const;
-
-/** Roles whose providers form chain filters when a service definition declares no `<policies>`, in order. */
+/**
+ * Roles whose providers form chain filters when a service definition declares no `<policies>`, in Knox's default
+ * order (knox-features §1.1). The other roles of a topology (`ha`, `hostmap`) configure deployment instead.
+ */
 export const DefaultPolicyOrder = [
   'webappsec',
   'authentication',
