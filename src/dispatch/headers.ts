@@ -24,6 +24,13 @@ export const HOP_BY_HOP = new Set([
   'proxy-authenticate',
 ]);
 
+/**
+ * Request headers the gateway answers itself and never forwards: Node's server has already sent the client its
+ * `100 Continue` (RFC 9110 §10.1.1) by the time the request reaches a route, and the backend request streams
+ * the body without waiting.
+ */
+const ANSWERED_HERE = new Set(['expect']);
+
 /** Knox's auth cookies that a backend must never plant in the browser through the gateway (knox-features §4.2). */
 export const BLOCKED_AUTH_COOKIES = ['hadoop.auth', 'hive.server2.auth', 'impala.auth'];
 
@@ -111,7 +118,7 @@ export function forwardRequestHeaders(
       dropped = connectionTokens(rawHeaders[i + 1]);
       continue;
     }
-    if (HOP_BY_HOP.has(name) || policy.requestExclude.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || ANSWERED_HERE.has(name) || policy.requestExclude.has(name)) continue;
     const value = rawHeaders[i + 1];
     const seen = out[name];
     if (seen === undefined) out[name] = value;

@@ -142,6 +142,42 @@ describe('gateway proxy end to end', () => {
     assert.equal(body.sha256, createHash('sha256').update(data).digest('hex'));
   });
 
+  it('accepts an upload that expects 100-continue (curl does for large bodies)', async () => {
+    const body = Buffer.alloc(300_000, 1);
+    const result = await new Promise<{ status: number; text: string; continued: boolean }>(
+      (resolve, reject) => {
+        let continued = false;
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: gateway.port,
+            method: 'PUT',
+            path: '/gateway/sandbox/http/echo',
+            headers: { expect: '100-continue', 'content-length': body.length },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              text += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text, continued }));
+          },
+        );
+        req.on('continue', () => {
+          continued = true;
+          req.end(body);
+        });
+        req.on('error', reject);
+      },
+    );
+    assert.equal(result.continued, true);
+    assert.equal(result.status, 200);
+    const echoed = JSON.parse(result.text) as { length: number; headers: Record<string, string> };
+    assert.equal(echoed.length, body.length);
+    assert.equal(echoed.headers.expect, undefined);
+  });
+
   it('streams a chunked request body (no Content-Length)', async () => {
     async function* parts() {
       for (let i = 0; i < 20; i++) yield Buffer.alloc(10_000, i);
