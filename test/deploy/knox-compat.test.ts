@@ -14,7 +14,7 @@ import { compareVersions, loadServiceDefinitions } from '../../src/servicedef/ca
 import type { ServiceDefinition } from '../../src/servicedef/model.ts';
 import { readTopologyFile } from '../../src/topology/load.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
-import { KNOX_SERVICES, knoxSkip } from '../helpers/knox.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 
 const MASTER = new Uint8Array(32).fill(7);
 const UNREACHABLE = 'http://127.0.0.1:1';
@@ -51,7 +51,6 @@ function kindOf(d: Diagnostic): string | undefined {
 
 /** Each Knox role's highest-version definition (the one a topology naming only the role would get from Knox). */
 function knoxRoles(): ServiceDefinition[] {
-  if (knoxSkip) return [];
   const best = new Map<string, ServiceDefinition>();
   for (const d of loadServiceDefinitions([{ dir: KNOX_SERVICES, source: 'other' }]).catalog.all()) {
     const b = best.get(d.role);
@@ -62,7 +61,7 @@ function knoxRoles(): ServiceDefinition[] {
 
 const roles = knoxRoles();
 
-describe('Knox service definitions at deployment', { skip: knoxSkip }, () => {
+describe('Knox service definitions at deployment', () => {
   let home: TestHome;
   let loaded: LoadedHome;
   let count = 0;

@@ -12,7 +12,7 @@ import { formatDiagnostic } from '../../src/config/diagnostics.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
-import { KNOX_SERVICES, knoxSkip } from '../helpers/knox.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 
 interface Received {
   method: string;
@@ -59,7 +59,7 @@ function tamper(location: string): string {
   return url.href;
 }
 
-describe("WebHDFS two-step flow through Knox's webhdfs/2.4.0", { skip: knoxSkip }, () => {
+describe("WebHDFS two-step flow through Knox's webhdfs/2.4.0", () => {
   let home: TestHome;
   let gateway: Gateway;
   let namenode: Backend;

@@ -14,10 +14,10 @@ import {
   type RewriteEnvironment,
 } from '../../src/rewrite/index.ts';
 import { readRewriteXml } from '../../src/servicedef/rewrite-xml.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 import { ctx } from './fixtures.ts';
 
-const KNOX = process.env.KNOX_SERVICES_DIR ?? '/work/shared/knox-services';
-const skip = existsSync(KNOX) ? false : `Knox service definitions not found at ${KNOX}`;
+const KNOX = KNOX_SERVICES;
 
 const env: RewriteEnvironment = {
   topology: 'sandbox',
@@ -38,7 +38,7 @@ function definitions(): string[] {
   return files;
 }
 
-describe('every Knox rewrite.xml', { skip }, () => {
+describe('every Knox rewrite.xml', () => {
   it('compiles without errors, one definition at a time and all together', () => {
     const files = definitions();
     assert.equal(files.length, 94);
@@ -68,7 +68,7 @@ describe('every Knox rewrite.xml', { skip }, () => {
   });
 });
 
-describe('WebHDFS two-step flow (webhdfs/2.4.0)', { skip }, () => {
+describe('WebHDFS two-step flow (webhdfs/2.4.0)', () => {
   const load = () => {
     const sink = new DiagnosticSink();
     const source = readRewriteXml(join(KNOX, 'webhdfs/2.4.0/rewrite.xml'), sink);
@@ -134,7 +134,7 @@ describe('WebHDFS two-step flow (webhdfs/2.4.0)', { skip }, () => {
   });
 });
 
-describe('a function in a Knox pattern (hbaseui/2.5.10 log redirects)', { skip }, () => {
+describe('a function in a Knox pattern (hbaseui/2.5.10 log redirects)', () => {
   // {$serviceScheme[HBASEUI]}://{host}:{port}/logs/{dir=**}/?{**}: Knox reads the call as a wildcard parameter;
   // postern expands it to the service's scheme at deployment and matches it literally.
   const load = () => {

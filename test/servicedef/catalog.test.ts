@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../../src/config/diagnostics.ts';
 import { compareVersions, loadServiceDefinitions } from '../../src/servicedef/catalog.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 
-const KNOX = '/work/shared/knox-services';
+const KNOX = KNOX_SERVICES;
 const knox = loadServiceDefinitions([{ dir: KNOX, source: 'bundled' }]);
 
 describe('compareVersions', () => {

@@ -8,8 +8,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseTemplate, TemplateMatcher } from '../../src/urltemplate/index.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 
-const ROOT = '/work/shared/knox-services';
+const ROOT = KNOX_SERVICES;
 
 function xmlUnescape(s: string): string {
   return s
