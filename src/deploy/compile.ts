@@ -20,6 +20,7 @@ import type { ServiceCatalog } from '../servicedef/catalog.ts';
 import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
+import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
 import { compose, type NamedFilter } from './compose.ts';
 import { type CompiledRoute, Deployment } from './deployment.ts';
 import { compileTopologyRewrite } from './rewrite-setup.ts';
@@ -191,6 +192,23 @@ export function compileDeployment(input: CompileInput): CompileResult {
         chain: [...filters.map((f) => f.name), `dispatch/${dispatch.name}`],
         pos: route.pos,
         run: compose(filters, dispatch.run),
+        upgrade: compose(
+          filters,
+          createWebSocketTerminal({
+            name: 'websocket',
+            params: new Map(),
+            dispatch: undefined,
+            topology,
+            service,
+            definition,
+            route,
+            settings,
+            sink,
+            pos: route.pos,
+            shared,
+            onRetire,
+          }),
+        ),
       };
       matcher.add(template, compiled);
       routes.push(compiled);

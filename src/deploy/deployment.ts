@@ -20,6 +20,8 @@ export interface CompiledRoute {
   readonly chain: readonly string[];
   readonly pos: Position;
   readonly run: (ex: Exchange) => Promise<void>;
+  /** The same chain ending in the WebSocket relay, for upgrade requests. */
+  readonly upgrade: (ex: Exchange) => Promise<void>;
 }
 
 export class Deployment {

@@ -5,14 +5,16 @@
  * request holds the deployment it started on until it ends.
  */
 import { randomUUID } from 'node:crypto';
-import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { parseLiteral } from '../urltemplate/index.ts';
+import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
 import { GatewayExchange } from './exchange.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { sendError, toGatewayError } from './respond.ts';
@@ -58,6 +60,9 @@ export class GatewayServer {
       ? https.createServer({ ...serverOptions, ...options.tls }, handler)
       : http.createServer(serverOptions, handler);
     this.#server.setTimeout(options.settings.idleTimeoutMs);
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
     this.#server.on('clientError', (err: Error & { code?: string }, socket) => {
       if (!socket.writable) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
@@ -108,7 +113,30 @@ export class GatewayServer {
     await Promise.allSettled(all.map((d) => d.retire()));
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * An upgrade request goes through the same match and chain as any other, with a response object bound to its
+   * socket so that a refusal is a plain HTTP answer (never a 101 and then a close).
+   */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => socket.destroy());
+    const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (!this.#settings.websocketFeatureEnabled || !websocket) {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      const message = websocket
+        ? 'WebSocket support is disabled (gateway.websocket.feature.enabled)'
+        : undefined;
+      this.#fail(req, res, id, performance.now(), Errors.notFound(message), undefined);
+      return;
+    }
+    this.#handle(req, res, { socket, head });
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse, upgrade?: UpgradeRequest): void {
     const started = performance.now();
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -172,15 +200,23 @@ export class GatewayServer {
         },
       },
     });
-    deployment.enter();
-    res.once('close', () => {
-      ex.onClientClose?.();
-      deployment.leave();
-      this.#access(req, res, id, started, topology, route.role, ex.user?.name);
-    });
     let running: Promise<void>;
     try {
-      running = route.run(ex);
+      if (upgrade) {
+        (ex as GatewayExchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = upgrade;
+        upgrade.socket.once('close', () =>
+          this.#access(req, res, id, started, topology, route.role, ex.user?.name),
+        );
+        running = route.upgrade(ex);
+      } else {
+        deployment.enter();
+        res.once('close', () => {
+          ex.onClientClose?.();
+          deployment.leave();
+          this.#access(req, res, id, started, topology, route.role, ex.user?.name);
+        });
+        running = route.run(ex);
+      }
     } catch (err) {
       // A provider that throws instead of rejecting must not take the process down.
       running = Promise.reject(err);

@@ -1,0 +1,184 @@
+/**
+ * @module websocket/ws-dispatch
+ * The WebSocket end of a route's chain: after the route's providers ran on the upgrade request (authentication,
+ * identity assertion, the request-URL rewrite), the backend is contacted first, and only when it accepts does
+ * the client get its 101 — so an unreachable backend is a clean 502, a refused handshake relays the backend's
+ * status, and nothing is ever accepted and then dropped.
+ *
+ * The backend URL is the rewritten one with Knox's scheme rule (http → ws, https → wss; ws/wss as given) and its
+ * query kept. The subprotocols the client offers are offered to the backend, and the one it picks is the one
+ * the client gets.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
+import { Errors, GatewayError } from '../errors.ts';
+import type { DispatchContext, Exchange, Terminal } from '../providers/types.ts';
+import { relay } from './relay.ts';
+
+/** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
+const WS_OWN = new Set([
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'origin',
+]);
+
+const POLICY: HeaderPolicy = {
+  requestExclude: new Set(['host', 'authorization', 'content-length', 'transfer-encoding', ...WS_OWN]),
+  requestAppend: [],
+  responseExclude: new Set(),
+  responseCookieBlock: 'none',
+};
+
+/** Where the upgrade came from: set by the server on an exchange made for an upgrade request. */
+export interface UpgradeRequest {
+  socket: Duplex;
+  head: Buffer;
+}
+
+export const kUpgrade = Symbol('postern.upgrade');
+
+/** The subprotocol the backend chose, carried on the request to the client's handshake. */
+const kChosenProtocol = Symbol('postern.websocket.protocol');
+/** The backend's handshake headers worth relaying to the client, carried the same way. */
+const kBackendHeaders = Symbol('postern.websocket.headers');
+
+/** Handshake response headers that belong to one leg (RFC 6455 §4.2.2) or are hop-by-hop. */
+const LEG_ONLY = /^(connection|upgrade|sec-websocket-.*|keep-alive|transfer-encoding|content-length|date)$/i;
+
+export function toWebSocketUrl(url: string): string {
+  if (url.startsWith('http://')) return `ws://${url.slice(7)}`;
+  if (url.startsWith('https://')) return `wss://${url.slice(8)}`;
+  return url;
+}
+
+export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
+  const limits = ctx.settings.websocket;
+  const maxPayload = Math.max(limits.maxTextMessageSize, limits.maxBinaryMessageSize);
+  const handshakeTimeout = ctx.settings.httpclient.connectionTimeoutMs;
+  const wss = ctx.shared('websocket-server', () => {
+    const server = new WebSocketServer({
+      noServer: true,
+      maxPayload,
+      perMessageDeflate: false,
+      handleProtocols: (_offered, request) =>
+        (request as IncomingMessage & { [kChosenProtocol]?: string })[kChosenProtocol] || false,
+    });
+    ctx.onRetire(async () => {
+      // An undeployed topology's sockets go away with 1001 (going away); a peer that does not answer the close
+      // within a second is cut.
+      for (const client of server.clients) client.close(1001, 'topology undeployed');
+      const deadline = Date.now() + 1000;
+      while (server.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const client of server.clients) client.terminate();
+      server.close();
+    });
+    server.on('headers', (headers, request) => {
+      const extra = (request as IncomingMessage & { [kBackendHeaders]?: string[] })[kBackendHeaders];
+      if (extra) headers.push(...extra);
+    });
+    return server;
+  });
+
+  return (ex: Exchange) =>
+    new Promise<void>((resolve, reject) => {
+      const upgrade = (ex as Exchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade];
+      if (!upgrade) {
+        reject(Errors.badRequest('This route accepts WebSocket upgrades only'));
+        return;
+      }
+      if (ex.target === undefined) {
+        reject(Errors.noRewrite());
+        return;
+      }
+      let url = ex.target;
+      if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
+      const req: IncomingMessage = ex.req;
+      const headers = forwardRequestHeaders(req.rawHeaders, POLICY);
+      headers['x-request-id'] = ex.id;
+      headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+      headers['x-forwarded-proto'] = ex.rewriteContext.inbound.scheme === 'https' ? 'wss' : 'ws';
+      if (ex.addRequestHeaders) for (const [n, v] of ex.addRequestHeaders) headers[n.toLowerCase()] = v;
+      const offered = (req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean);
+
+      let backend: WebSocket;
+      try {
+        backend = new WebSocket(toWebSocketUrl(url), offered, {
+          headers,
+          handshakeTimeout,
+          maxPayload,
+          perMessageDeflate: false,
+          followRedirects: false,
+        });
+      } catch (err) {
+        reject(Errors.internal('The rewritten backend URL is not a WebSocket URL', { cause: err }));
+        return;
+      }
+      const onClientGone = () => backend.terminate();
+      upgrade.socket.once('close', onClientGone);
+
+      backend.once('upgrade', (response) => {
+        const relayed: string[] = [];
+        for (let i = 0; i < response.rawHeaders.length; i += 2) {
+          const name = response.rawHeaders[i];
+          if (!LEG_ONLY.test(name))
+            relayed.push(`${name}: ${response.rawHeaders[i + 1].replace(/[\r\n]/g, '')}`);
+        }
+        (req as IncomingMessage & { [kBackendHeaders]?: string[] })[kBackendHeaders] = relayed;
+      });
+      backend.once('unexpected-response', (_request, response) => {
+        upgrade.socket.off('close', onClientGone);
+        response.resume();
+        const status = response.statusCode ?? 502;
+        backend.terminate();
+        reject(
+          new GatewayError(
+            'POSTERN_ERR_UPSTREAM_REFUSED_UPGRADE',
+            status >= 400 ? status : 502,
+            'The backend refused the WebSocket handshake',
+          ),
+        );
+      });
+      backend.once('error', (err) => {
+        upgrade.socket.off('close', onClientGone);
+        if (backend.readyState !== WebSocket.OPEN) {
+          const code = (err as { code?: string }).code;
+          reject(
+            code === 'ETIMEDOUT' || /timed out/i.test(err.message)
+              ? Errors.upstreamTimeout(undefined, { cause: err })
+              : Errors.upstreamUnavailable(undefined, { cause: err }),
+          );
+        }
+      });
+      backend.once('open', () => {
+        upgrade.socket.off('close', onClientGone);
+        if (upgrade.socket.destroyed) {
+          backend.terminate();
+          resolve();
+          return;
+        }
+        // The client gets the subprotocol the backend chose (or none).
+        (req as IncomingMessage & { [kChosenProtocol]?: string })[kChosenProtocol] = backend.protocol;
+        // The socket leaves the HTTP response that would have carried a refusal.
+        ex.res.statusCode = 101;
+        ex.res.detachSocket(upgrade.socket as Socket);
+        wss.handleUpgrade(req, upgrade.socket, upgrade.head, (client) => {
+          const started = Date.now();
+          relay(client, backend).then(
+            (stats) => {
+              ex.log.info({ type: 'websocket', ms: Date.now() - started, ...stats }, 'websocket closed');
+            },
+            () => {},
+          );
+        });
+        resolve();
+      });
+    });
+}
