@@ -22,7 +22,7 @@ import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
 import { compose, type NamedFilter } from './compose.ts';
-import { type CompiledRoute, Deployment } from './deployment.ts';
+import { type CompiledRoute, Deployment, type Release } from './deployment.ts';
 import { compileTopologyRewrite } from './rewrite-setup.ts';
 import { topologyKey } from './secrets.ts';
 
@@ -60,13 +60,13 @@ function paramMap(...lists: (readonly Param[] | undefined)[]): Map<string, strin
 export function compileDeployment(input: CompileInput): CompileResult {
   const { topology, catalog, settings, registry } = input;
   const sink = new DiagnosticSink();
-  const releases: (() => void | Promise<void>)[] = [];
+  const releases: Release[] = [];
   const sharedState = new Map<string, unknown>();
   const shared = <T>(key: string, create: () => T): T => {
     if (!sharedState.has(key)) sharedState.set(key, create());
     return sharedState.get(key) as T;
   };
-  const onRetire = (fn: () => void | Promise<void>) => {
+  const onRetire = (fn: Release) => {
     releases.push(fn);
   };
 
@@ -221,7 +221,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
     // Nothing of a broken deployment may stay open.
     for (const fn of releases) {
       void Promise.resolve()
-        .then(fn)
+        .then(() => fn('shutdown'))
         .catch(() => {});
     }
     return { diagnostics };

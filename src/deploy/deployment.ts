@@ -8,6 +8,10 @@
 import type { Position } from '../config/diagnostics.ts';
 import type { Exchange } from '../providers/types.ts';
 import type { Topology } from '../topology/model.ts';
+
+export type RetireReason = 'redeploy' | 'undeploy' | 'shutdown';
+export type Release = (reason: RetireReason) => void | Promise<void>;
+
 import type { Template, TemplateMatcher } from '../urltemplate/index.ts';
 
 export interface CompiledRoute {
@@ -33,7 +37,7 @@ export class Deployment {
   readonly deployedAt = new Date();
   #inflight = 0;
   #retiring = false;
-  #releases: (() => void | Promise<void>)[];
+  #releases: Release[];
   #released?: Promise<void>;
   #drained?: () => void;
 
@@ -42,7 +46,7 @@ export class Deployment {
     topology: Topology;
     matcher: TemplateMatcher<CompiledRoute>;
     routes: CompiledRoute[];
-    releases: (() => void | Promise<void>)[];
+    releases: Release[];
   }) {
     this.name = init.name;
     this.topology = init.topology;
@@ -65,8 +69,12 @@ export class Deployment {
     if (this.#inflight === 0 && this.#drained) this.#drained();
   }
 
-  /** Waits for the requests in flight, then releases pools and other resources. Idempotent. */
-  retire(): Promise<void> {
+  /**
+   * Waits for the requests in flight, then releases pools and other resources. Idempotent.
+   * @param reason `redeploy` when a new deployment of the topology replaced this one (long-lived connections such
+   * as WebSockets stay up on it), `undeploy` or `shutdown` when nothing replaces it.
+   */
+  retire(reason: RetireReason = 'shutdown'): Promise<void> {
     if (this.#released) return this.#released;
     this.#retiring = true;
     const drained =
@@ -76,7 +84,7 @@ export class Deployment {
             this.#drained = resolve;
           });
     this.#released = drained.then(async () => {
-      const results = await Promise.allSettled(this.#releases.map((fn) => fn()));
+      const results = await Promise.allSettled(this.#releases.map((fn) => fn(reason)));
       this.#releases = [];
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;

@@ -181,7 +181,9 @@ export class Gateway {
     for (const d of diagnostics) logDiagnostic(this.log, d);
     const previous = this.server.swap(name, result.deployment);
     this.status.set(name, { file, deployed: true, deployedAt: result.deployment.deployedAt, diagnostics });
-    previous?.retire().catch((err) => this.log.warn({ err }, `retiring the previous "${name}" failed`));
+    previous
+      ?.retire('redeploy')
+      .catch((err) => this.log.warn({ err }, `retiring the previous "${name}" failed`));
     this.log.info(
       { topology: name, routes: result.deployment.routes.length, file },
       `${previous ? 'redeployed' : 'deployed'} topology ${name}`,
@@ -193,7 +195,7 @@ export class Gateway {
     const previous = this.server.swap(name, undefined);
     this.status.delete(name);
     if (previous) {
-      previous.retire().catch((err) => this.log.warn({ err }, `retiring "${name}" failed`));
+      previous.retire('undeploy').catch((err) => this.log.warn({ err }, `retiring "${name}" failed`));
       this.log.info({ topology: name }, `undeployed topology ${name}`);
     }
   }

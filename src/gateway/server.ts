@@ -110,7 +110,7 @@ export class GatewayServer {
     });
     const all = [...this.#deployments.values()];
     this.#deployments = new Map();
-    await Promise.allSettled(all.map((d) => d.retire()));
+    await Promise.allSettled(all.map((d) => d.retire('shutdown')));
   }
 
   /**

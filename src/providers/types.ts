@@ -107,8 +107,8 @@ export interface RouteContext {
   readonly sink: DiagnosticSink;
   /** Per-topology state shared between routes (one connection pool, one LDAP client), by key. */
   shared<T>(key: string, create: () => T): T;
-  /** Registers a resource to release when the deployment is retired. */
-  onRetire(fn: () => void | Promise<void>): void;
+  /** Registers a resource to release when the deployment is retired, and why it is (see Deployment.retire). */
+  onRetire(fn: (reason: 'redeploy' | 'undeploy' | 'shutdown') => void | Promise<void>): void;
 }
 
 /** What a provider factory sees at deployment, for one route of one service. */

@@ -68,9 +68,11 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       handleProtocols: (_offered, request) =>
         (request as IncomingMessage & { [kChosenProtocol]?: string })[kChosenProtocol] || false,
     });
-    ctx.onRetire(async () => {
-      // An undeployed topology's sockets go away with 1001 (going away); a peer that does not answer the close
-      // within a second is cut.
+    ctx.onRetire(async (reason) => {
+      // A redeployed topology's sockets stay up on the deployment they started on, to their natural end. An
+      // undeployed (or stopping) one's go away with 1001; a peer that does not answer the close within a second
+      // is cut.
+      if (reason === 'redeploy') return;
       for (const client of server.clients) client.close(1001, 'topology undeployed');
       const deadline = Date.now() + 1000;
       while (server.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
