@@ -196,7 +196,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
           filters,
           createWebSocketTerminal({
             name: 'websocket',
-            params: new Map(),
+            params: paramMap(service.params),
             dispatch: undefined,
             topology,
             service,

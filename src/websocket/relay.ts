@@ -21,18 +21,32 @@ export function sendableCloseCode(code: number): number {
   return 1011;
 }
 
+/** Knox's per-message limits and idle timeout (gateway-site, overridable per service). */
+export interface RelayLimits {
+  maxTextBytes: number;
+  maxBinaryBytes: number;
+  /** Both legs are closed with 1001 after this long without a message either way; 0 = never. */
+  idleTimeoutMs: number;
+}
+
 export interface RelayStats {
   bytesIn: number;
   bytesOut: number;
   closeCode?: number;
-  closedBy?: 'client' | 'backend' | 'error';
+  closedBy?: 'client' | 'backend' | 'error' | 'idle';
 }
 
-/** Pipes one direction with backpressure; returns a function reporting bytes moved. */
-function pipe(from: WebSocket, to: WebSocket, count: (n: number) => void): void {
+/** Pipes one direction with backpressure and the message limits. */
+function pipe(from: WebSocket, to: WebSocket, limits: RelayLimits, count: (n: number) => void): void {
   from.on('message', (data, isBinary) => {
     if (to.readyState !== to.OPEN) return;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+    if (size > (isBinary ? limits.maxBinaryBytes : limits.maxTextBytes)) {
+      // RFC 6455 §7.4.1: 1009, a message too big to process; neither leg can go on without it.
+      from.close(1009, 'message too big');
+      to.close(1009, 'message too big');
+      return;
+    }
     count(size);
     to.send(data, { binary: isBinary }, () => {
       if (to.bufferedAmount < HIGH_WATER_MARK / 2 && from.isPaused) from.resume();
@@ -42,19 +56,31 @@ function pipe(from: WebSocket, to: WebSocket, count: (n: number) => void): void 
 }
 
 /** Relays until either side closes; resolves with what happened. */
-export function relay(client: WebSocket, backend: WebSocket): Promise<RelayStats> {
+export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits): Promise<RelayStats> {
   const stats: RelayStats = { bytesIn: 0, bytesOut: 0 };
-  pipe(client, backend, (n) => {
+  const idle =
+    limits.idleTimeoutMs > 0
+      ? setTimeout(() => {
+          stats.closedBy = 'idle';
+          client.close(1001, 'idle timeout');
+          backend.close(1001, 'idle timeout');
+        }, limits.idleTimeoutMs)
+      : undefined;
+  idle?.unref();
+  pipe(client, backend, limits, (n) => {
     stats.bytesIn += n;
+    idle?.refresh();
   });
-  pipe(backend, client, (n) => {
+  pipe(backend, client, limits, (n) => {
     stats.bytesOut += n;
+    idle?.refresh();
   });
   return new Promise((resolve) => {
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
+      if (idle) clearTimeout(idle);
       resolve(stats);
     };
     client.on('close', (code, reason) => {

@@ -16,7 +16,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import type { DispatchContext, Exchange, Terminal } from '../providers/types.ts';
-import { relay } from './relay.ts';
+import { type RelayLimits, relay } from './relay.ts';
 
 /** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
 const WS_OWN = new Set([
@@ -50,15 +50,35 @@ const kBackendHeaders = Symbol('postern.websocket.headers');
 /** Handshake response headers that belong to one leg (RFC 6455 §4.2.2) or are hop-by-hop. */
 const LEG_ONLY = /^(connection|upgrade|sec-websocket-.*|keep-alive|transfer-encoding|content-length|date)$/i;
 
+/** Open WebSockets one deployment of a topology accepts (`postern.websocket.max.connections`). */
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+
 export function toWebSocketUrl(url: string): string {
   if (url.startsWith('http://')) return `ws://${url.slice(7)}`;
   if (url.startsWith('https://')) return `wss://${url.slice(8)}`;
   return url;
 }
 
+/** A positive integer service param, else the gateway-wide value. */
+function numberParam(params: ReadonlyMap<string, string>, name: string, fallback: number): number {
+  const n = Number(params.get(name));
+  return Number.isInteger(n) && n >= 0 && params.has(name) ? n : fallback;
+}
+
 export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
-  const limits = ctx.settings.websocket;
-  const maxPayload = Math.max(limits.maxTextMessageSize, limits.maxBinaryMessageSize);
+  const site = ctx.settings.websocket;
+  // Knox's gateway-site names, overridable per service by a topology <param> of the same name.
+  const limits: RelayLimits = {
+    maxTextBytes: numberParam(ctx.params, 'gateway.websocket.max.text.size', site.maxTextMessageSize),
+    maxBinaryBytes: numberParam(ctx.params, 'gateway.websocket.max.binary.size', site.maxBinaryMessageSize),
+    idleTimeoutMs: numberParam(ctx.params, 'gateway.websocket.idle.timeout', site.idleTimeoutMs),
+  };
+  const maxConnections = numberParam(
+    ctx.params,
+    'postern.websocket.max.connections',
+    Number(ctx.settings.raw.get('postern.websocket.max.connections')?.value) || DEFAULT_MAX_CONNECTIONS,
+  );
+  const maxPayload = Math.max(limits.maxTextBytes, limits.maxBinaryBytes);
   const handshakeTimeout = ctx.settings.httpclient.connectionTimeoutMs;
   const wss = ctx.shared('websocket-server', () => {
     const server = new WebSocketServer({
@@ -95,6 +115,12 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       }
       if (ex.target === undefined) {
         reject(Errors.noRewrite());
+        return;
+      }
+      if (wss.clients.size >= maxConnections) {
+        reject(
+          Errors.unavailable(`This topology holds its maximum of ${maxConnections} WebSocket connections`),
+        );
         return;
       }
       let url = ex.target;
@@ -173,7 +199,11 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         ex.res.detachSocket(upgrade.socket as Socket);
         wss.handleUpgrade(req, upgrade.socket, upgrade.head, (client) => {
           const started = Date.now();
-          relay(client, backend).then(
+          ex.log.info(
+            { type: 'websocket', event: 'open', protocol: client.protocol || undefined },
+            'websocket open',
+          );
+          relay(client, backend, limits).then(
             (stats) => {
               ex.log.info({ type: 'websocket', ms: Date.now() - started, ...stats }, 'websocket closed');
             },

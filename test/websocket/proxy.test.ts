@@ -58,6 +58,26 @@ describe('WebSocket proxying', () => {
       'conf/topologies/down.xml',
       topologyXml({ services: [{ role: 'ECHOWS', urls: [`ws://127.0.0.1:${dead}`] }] }),
     );
+    home.write(
+      'conf/topologies/limited.xml',
+      topologyXml({
+        services: [
+          {
+            role: 'ECHOWS',
+            urls: [echo.url],
+            params: { 'gateway.websocket.max.text.size': '16', 'gateway.websocket.idle.timeout': '400' },
+          },
+        ],
+      }),
+    );
+    home.write(
+      'conf/topologies/single.xml',
+      topologyXml({
+        services: [
+          { role: 'ECHOWS', urls: [echo.url], params: { 'postern.websocket.max.connections': '1' } },
+        ],
+      }),
+    );
     gateway = await startGateway(home);
     wss = gateway.url.replace(/^https/, 'wss');
     off = makeHome({ 'gateway.websocket.feature.enabled': false });
@@ -110,6 +130,43 @@ describe('WebSocket proxying', () => {
     await assert.rejects(open(`${wss}/down/echo/ws`), { status: 502 });
     await assert.rejects(open(`${wss}/ws/nothing/here`), { status: 404 });
     await assert.rejects(open(`${wss}/nosuch/echo/ws`), { status: 404 });
+  });
+
+  it('closes with 1009 when a text message is over the service’s limit; binary has its own', async () => {
+    const { ws } = await open(`${wss}/limited/echo/ws`);
+    ws.send(Buffer.alloc(100, 1));
+    assert.equal((await nextMessage(ws)).data.length, 100);
+    const done = closed(ws);
+    ws.send('this text is longer than sixteen bytes');
+    assert.equal((await done).code, 1009);
+  });
+
+  it('closes an idle WebSocket with 1001 after the service’s idle timeout', async () => {
+    const { ws } = await open(`${wss}/limited/echo/ws`);
+    ws.send('short');
+    await nextMessage(ws);
+    const started = Date.now();
+    const done = await closed(ws);
+    assert.equal(done.code, 1001);
+    assert.ok(Date.now() - started >= 300, 'not before the timeout');
+  });
+
+  it('refuses a WebSocket over the topology’s maximum with 503, before the backend is contacted', async () => {
+    const first = await open(`${wss}/single/echo/ws`);
+    await assert.rejects(open(`${wss}/single/echo/ws`), { status: 503 });
+    const done = closed(first.ws);
+    first.ws.close();
+    await done;
+    for (let i = 0; i < 50; i++) {
+      try {
+        const again = await open(`${wss}/single/echo/ws`);
+        again.ws.close();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    assert.fail('the slot was not given back after the first socket closed');
   });
 
   it('answers 404 to upgrades when gateway.websocket.feature.enabled is false', async () => {
