@@ -9,7 +9,14 @@
  *
  *   npm run bench -- [--duration 10] [--quick] [--targets direct,postern,postern+log,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
+ *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
  *                    [--json out.json] [--keep]
+ *
+ * Then the WebSocket rows (bench/ws-backend.ts, an echo; bench/ws-load.ts, the `ws` client on core 0): 64-byte
+ * text round trips/s over 100 connections, 64 KiB binary MiB/s over 10, and the proxy's RSS per idle proxied
+ * connection with 8,000 open, for `direct` (client → echo backend), `postern` (the same start as the HTTP rows:
+ * its topology has an ECHOWS service) and `nginx` (a `location /echo/ws` with the Upgrade headers).
+ * `--ws-only` runs just those rows.
  *
  * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent: no access log), `postern+log` (the
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
@@ -28,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import type { FixedRateResult } from './fixed-rate.ts';
 import { summarizeFile } from './profile-summary.ts';
+import type { EchoResult, IdleResult } from './ws-load.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
@@ -49,6 +57,13 @@ const { values: args } = parseArgs({
     'big-connections': { type: 'string', default: '10' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'ws-only': { type: 'boolean', default: false },
+    'no-ws': { type: 'boolean', default: false },
+    'ws-targets': { type: 'string', default: 'direct,postern,nginx' },
+    'ws-duration': { type: 'string' },
+    'ws-big-duration': { type: 'string' },
+    'ws-warmup': { type: 'string', default: '2' },
+    'ws-idle': { type: 'string', default: '8000' },
   },
 });
 
@@ -61,6 +76,15 @@ const SMALL_C = Number(args['small-connections']);
 const BIG_C = Number(args['big-connections']);
 const TARGETS = args.targets.split(',').map((t) => t.trim());
 if (args.tls && !TARGETS.includes('postern-tls')) TARGETS.push('postern-tls');
+const WS_ONLY = args['ws-only'];
+const WS = !args['no-ws'] || WS_ONLY;
+const WS_TARGETS = args['ws-targets'].split(',').map((t) => t.trim());
+const WS_DURATION = Number(args['ws-duration'] ?? (args.quick ? 3 : 10));
+const WS_BIG_DURATION = Number(args['ws-big-duration'] ?? (args.quick ? 3 : 5));
+const WS_WARMUP = Number(args['ws-warmup']);
+const WS_IDLE = Number(args['ws-idle']);
+/** Descriptors for every process of the run: 8,000 idle WebSockets through postern are 16,000 sockets. */
+const NOFILE = 20_000;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Child processes: every one is tracked and killed on exit, on Ctrl-C and on SIGTERM.
@@ -105,9 +129,15 @@ interface Started {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** `sh -c 'ulimit -n 20000 && exec "$@"'`: the command keeps the pid, with a descriptor limit of NOFILE. */
+function withNofile(cmd: string, argv: string[]): [string, string[]] {
+  return ['sh', ['-c', `ulimit -n ${NOFILE} && exec "$@"`, 'sh', cmd, ...argv]];
+}
+
 function start(name: string, cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}): Started {
   const out = openSync(join(tmp, `${name}.out`), 'a');
-  const child = spawn(cmd, argv, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  const [c, a] = withNofile(cmd, argv);
+  const child = spawn(c, a, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
   children.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   exited.then(() => children.delete(child));
@@ -126,7 +156,8 @@ function start(name: string, cmd: string, argv: string[], env: NodeJS.ProcessEnv
 /** Runs to completion, returning stdout (stderr is passed through on failure). */
 function run(cmd: string, argv: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [c, a] = withNofile(cmd, argv);
+    const child = spawn(c, a, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let out = '';
     let err = '';
@@ -279,6 +310,9 @@ async function startBackend(): Promise<{ port: number; proc: Started }> {
   return { port, proc };
 }
 
+/** The WebSocket echo backend's port once it runs: postern's topology and nginx's config then route to it. */
+let wsBackendPort: number | undefined;
+
 function posternHome(name: string, backendPort: number, port: number, tls: boolean): string {
   const home = join(tmp, name);
   mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
@@ -288,7 +322,7 @@ function posternHome(name: string, backendPort: number, port: number, tls: boole
     `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop(
       'gateway.host',
       '127.0.0.1',
-    )}${prop('ssl.enabled', String(tls))}</configuration>\n`,
+    )}${prop('ssl.enabled', String(tls))}${prop('gateway.websocket.feature.enabled', String(wsBackendPort !== undefined))}</configuration>\n`,
   );
   writeFileSync(
     join(home, 'conf', 'topologies', 'bench.xml'),
@@ -302,7 +336,15 @@ function posternHome(name: string, backendPort: number, port: number, tls: boole
     <role>HTTP</role>
     <url>http://127.0.0.1:${backendPort}</url>
   </service>
-</topology>
+${
+  wsBackendPort === undefined
+    ? ''
+    : `  <service>
+    <role>ECHOWS</role>
+    <url>ws://127.0.0.1:${wsBackendPort}</url>
+  </service>
+`
+}</topology>
 `,
   );
   return home;
@@ -340,7 +382,8 @@ master_process off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile 40000;
+events { worker_connections 20000; }
 http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
@@ -362,7 +405,18 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
-  }
+${
+  wsBackendPort === undefined
+    ? ''
+    : `    location /echo/ws {
+      proxy_pass http://127.0.0.1:${wsBackendPort}/;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 300s;
+    }
+`
+}  }
 }
 `,
   );
@@ -631,6 +685,211 @@ async function profilePostern(backendPort: number): Promise<string> {
   );
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// WebSocket rows: an echo backend (bench/ws-backend.ts) and bench/ws-load.ts on core 0.
+
+interface WsTarget {
+  name: string;
+  url: string;
+  /** The process whose RSS the idle test reads: the proxy, or for `direct` the echo backend. */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+interface WsRow {
+  target: string;
+  nofile: string;
+  idle: IdleResult;
+  text: EchoResult;
+  big: EchoResult;
+}
+
+async function startWsBackend(): Promise<{ port: number; proc: Started }> {
+  const port = await freePort();
+  const proc = pinned('ws-backend', NODE, [join(REPO, 'bench', 'ws-backend.ts'), '--port', String(port)]);
+  await waitReady(`http://127.0.0.1:${port}/health`, proc);
+  return { port, proc };
+}
+
+async function startWsTarget(
+  name: string,
+  backendPort: number,
+  wsBackend: { port: number; proc: Started },
+): Promise<WsTarget | undefined> {
+  const fromHttp = (t: Target, path: string): WsTarget => ({
+    name: t.name,
+    url: `ws://${new URL(t.base).host}${path}`,
+    pid: t.proc?.child.pid ?? Number.NaN,
+    stop: () => t.stop(),
+  });
+  switch (name) {
+    case 'direct':
+      return {
+        name,
+        url: `ws://127.0.0.1:${wsBackend.port}/`,
+        pid: wsBackend.proc.child.pid ?? Number.NaN,
+        stop: async () => {},
+      };
+    case 'postern':
+      // The same start as the HTTP `postern` row (warn, no access log); its topology has the ECHOWS service.
+      return {
+        ...fromHttp(
+          await startPostern('postern-ws', backendPort, { logLevel: 'warn' }),
+          '/gateway/bench/echo/ws',
+        ),
+        name: 'postern',
+      };
+    case 'nginx':
+      if (!which('nginx')) {
+        log('nginx is not installed (apt-get install nginx): skipping its WebSocket row');
+        return undefined;
+      }
+      return { ...fromHttp(await startNginx(backendPort), '/echo/ws'), name: 'nginx' };
+    default:
+      throw new Error(`unknown WebSocket target "${name}" (direct, postern, nginx)`);
+  }
+}
+
+/** The soft "Max open files" limit of a process, from /proc/PID/limits. */
+function nofileLimit(pid: number): string {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    return line?.split(/\s{2,}/)[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+async function wsLoad<T>(argv: string[]): Promise<T> {
+  const out = await run('taskset', ['-c', LOADGEN_CPU, NODE, join(REPO, 'bench', 'ws-load.ts'), ...argv]);
+  const line = out.split('\n').find((l) => l.startsWith('WSLOAD_JSON '));
+  if (!line) throw new Error(`ws-load printed no report:\n${out}`);
+  return JSON.parse(line.slice('WSLOAD_JSON '.length)) as T;
+}
+
+async function measureWsEcho(t: WsTarget): Promise<Pick<WsRow, 'text' | 'big'>> {
+  log(`${t.name} ws: 64 B text echo, c=100, warm-up ${WS_WARMUP}s + ${WS_DURATION}s …`);
+  const text = await wsLoad<EchoResult>([
+    ...['--mode', 'echo', '--url', t.url, '--connections', '100', '--size', '64'],
+    ...['--duration', String(WS_DURATION), '--warmup', String(WS_WARMUP)],
+  ]);
+  log(`${t.name} ws: 64 KiB binary echo, c=10, warm-up ${WS_WARMUP}s + ${WS_BIG_DURATION}s …`);
+  const big = await wsLoad<EchoResult>([
+    ...['--mode', 'echo', '--url', t.url, '--connections', '10', '--size', '65536', '--binary'],
+    ...['--duration', String(WS_BIG_DURATION), '--warmup', String(WS_WARMUP)],
+  ]);
+  return { text, big };
+}
+
+async function measureWsIdle(
+  t: WsTarget,
+  wsBackendPid: number | undefined,
+): Promise<Pick<WsRow, 'idle' | 'nofile'>> {
+  const nofile = nofileLimit(t.pid);
+  if (Number(nofile) < 2 * WS_IDLE + 100)
+    log(`warning: ${t.name} (pid ${t.pid}) may open only ${nofile} files`);
+  log(`${t.name} ws: ${WS_IDLE} idle connections (200 at a time), RSS of pid ${t.pid} before and after …`);
+  const idleArgs = ['--mode', 'idle', '--url', t.url, '--connections', String(WS_IDLE), '--batch', '200'];
+  idleArgs.push('--pid', String(t.pid), '--settle', '2');
+  if (t.name !== 'direct' && wsBackendPid !== undefined) idleArgs.push('--backend-pid', String(wsBackendPid));
+  return { nofile, idle: await wsLoad<IdleResult>(idleArgs) };
+}
+
+function wsTable(rows: WsRow[]): string {
+  const head = ['target', 'text round trips/s', 'text p50 ms', 'text p99 ms', '64KiB MiB/s', 'KiB/idle conn'];
+  const kib = (r: WsRow) => r.idle.kibPerConnection.toFixed(1);
+  const body = rows.map((r) => [
+    r.target,
+    rps(r.text.roundTripsPerS),
+    ms(r.text.p50us),
+    ms(r.text.p99us),
+    r.big.mibPerS.toFixed(0),
+    kib(r),
+  ]);
+  const p = rows.find((r) => r.target === 'postern');
+  const n = rows.find((r) => r.target === 'nginx');
+  if (p && n) {
+    body.push([
+      'postern/nginx',
+      ratio(p.text.roundTripsPerS, n.text.roundTripsPerS),
+      ratio(p.text.p50us, n.text.p50us),
+      ratio(p.text.p99us, n.text.p99us),
+      ratio(p.big.mibPerS, n.big.mibPerS),
+      ratio(p.idle.kibPerConnection, n.idle.kibPerConnection),
+    ]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+function wsNotes(rows: WsRow[]): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    for (const [what, e] of [
+      ['text', r.text],
+      ['64KiB', r.big],
+    ] as const) {
+      if (e.errors + e.unexpectedCloses + e.badEchoes > 0 || e.opened < e.connections) {
+        out.push(
+          `! ${r.target} ${what}: opened ${e.opened}/${e.connections}, ${e.errors} errors, ` +
+            `${e.unexpectedCloses} unexpected closes, ${e.badEchoes} wrong echoes (first: ${e.firstError ?? '—'})`,
+        );
+      }
+    }
+    const i = r.idle;
+    if (i.failed > 0 || i.openAfterSettle < i.connections) {
+      out.push(
+        `! ${r.target} idle: opened ${i.opened}/${i.connections}, ${i.openAfterSettle} still open after the settle ` +
+          `(first error: ${i.firstError ?? '—'})`,
+      );
+    }
+  }
+  out.push(
+    `idle test, RSS before → after in MiB (open time of all connections): ${rows
+      .map(
+        (r) =>
+          `${r.target} ${(r.idle.rssBeforeKiB / 1024).toFixed(1)} → ${(r.idle.rssAfterKiB / 1024).toFixed(1)} ` +
+          `(${(r.idle.openMs / 1000).toFixed(1)} s)`,
+      )
+      .join(', ')}`,
+  );
+  const backend = rows.filter((r) => r.idle.backendKibPerConnection !== undefined);
+  if (backend.length > 0) {
+    out.push(
+      `echo backend KiB per idle connection during the proxied idle tests: ${backend
+        .map((r) => `${r.target} ${r.idle.backendKibPerConnection?.toFixed(1)}`)
+        .join(', ')}`,
+    );
+  }
+  out.push(
+    `text p99 / max ms: ${rows.map((r) => `${r.target} ${ms(r.text.p99us)}/${ms(r.text.maxUs)}`).join(', ')}; ` +
+      `64 KiB round trip p50/p99 ms: ${rows.map((r) => `${r.target} ${ms(r.big.p50us)}/${ms(r.big.p99us)}`).join(', ')}`,
+  );
+  out.push(
+    `open-files limit (soft) of each target: ${rows.map((r) => `${r.target} ${r.nofile}`).join(', ')}`,
+  );
+  const p = rows.find((r) => r.target === 'postern');
+  const n = rows.find((r) => r.target === 'nginx');
+  if (p) {
+    const goals: string[] = [];
+    if (n) {
+      const x = p.text.roundTripsPerS / n.text.roundTripsPerS;
+      goals.push(
+        `text round trips/s ≥ 0.7× nginx: ${ratio(p.text.roundTripsPerS, n.text.roundTripsPerS)} ${x >= 0.7 ? 'met' : 'not met'}`,
+      );
+    }
+    const k = p.idle.kibPerConnection;
+    goals.push(`< 20 KiB per idle proxied connection: ${k.toFixed(1)} KiB ${k < 20 ? 'met' : 'not met'}`);
+    out.push('issue targets (WebSocket): ', ...goals.map((g) => `  - ${g}`));
+  }
+  return out.join('\n');
+}
+
 async function main(): Promise<void> {
   for (const tool of ['wrk', 'taskset']) {
     if (!which(tool))
@@ -647,9 +906,12 @@ async function main(): Promise<void> {
   );
   const noise = noiseFloor();
   log(`noise floor: ${noise}`);
+  // The HTTP backend runs in --ws-only too: postern's readiness check is a GET through its HTTP service.
   const backend = await startBackend();
+  const wsBackend = WS ? await startWsBackend() : undefined;
+  wsBackendPort = wsBackend?.port;
   const rows: Row[] = [];
-  for (const name of TARGETS) {
+  for (const name of WS_ONLY ? [] : TARGETS) {
     const t = await startTarget(name, backend.port);
     if (!t) continue;
     try {
@@ -658,19 +920,56 @@ async function main(): Promise<void> {
       await t.stop();
     }
   }
-  const profile = args['no-profile'] ? undefined : await profilePostern(backend.port);
+  const profile = WS_ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
+  const wsRows: WsRow[] = [];
+  if (wsBackend) {
+    const wsStartedAt = Date.now();
+    // Throughput first for every target, then the idle test for every target on a fresh start of it: after
+    // 8,000 connections the echo backend (Node) echoes about half as fast for the rest of its life, and a
+    // proxy's RSS after throughput runs already holds freed buffers that would hide the idle connections' cost.
+    const echoes = new Map<string, Pick<WsRow, 'text' | 'big'>>();
+    for (const name of WS_TARGETS) {
+      const t = await startWsTarget(name, backend.port, wsBackend);
+      if (!t) continue;
+      try {
+        echoes.set(t.name, await measureWsEcho(t));
+      } finally {
+        await t.stop();
+      }
+    }
+    for (const name of WS_TARGETS) {
+      const t = await startWsTarget(name, backend.port, wsBackend);
+      if (!t) continue;
+      try {
+        const echo = echoes.get(t.name);
+        if (echo)
+          wsRows.push({ target: t.name, ...echo, ...(await measureWsIdle(t, wsBackend.proc.child.pid)) });
+      } finally {
+        await t.stop();
+      }
+    }
+    log(`WebSocket rows took ${((Date.now() - wsStartedAt) / 1000).toFixed(0)} s`);
+    await wsBackend.proc.stop();
+  }
   await backend.proc.stop();
 
   const header =
     `postern bench — node ${process.versions.node}, wrk -t1 (core ${LOADGEN_CPU}), proxy + backend on core ${SERVER_CPU}; ` +
     `small: -c${SMALL_C} ${DURATION}s, 1MiB: -c${BIG_C} ${DURATION}s, fixed rate: ${RATE}/s, median of ` +
     `${FIXED_REPEATS} runs of ${FIXED_DURATION}s (latency from due time); warm-up ${WARMUP}s each`;
-  process.stdout.write(
-    `\n${header}\nnoise floor (busy loop, 1 s): ${noise}\n\n${table(rows)}\n\n${notes(rows)}\n`,
-  );
+  const wsHeader =
+    `WebSocket — bench/ws-load.ts (ws client, core ${LOADGEN_CPU}) → target → bench/ws-backend.ts (echo), ` +
+    `proxy + echo backend on core ${SERVER_CPU}; closed loop (send, await the echo, repeat): 64 B text c=100 ` +
+    `${WS_DURATION}s, 64 KiB binary c=10 ${WS_BIG_DURATION}s (MiB/s of payload echoed), warm-up ${WS_WARMUP}s each; ` +
+    `idle: RSS of the target process before/after opening ${WS_IDLE} connections (200 at a time, 2 s idle), ÷ ${WS_IDLE}`;
+  process.stdout.write(`\n${WS_ONLY ? 'postern bench' : header}\nnoise floor (busy loop, 1 s): ${noise}\n`);
+  if (!WS_ONLY) process.stdout.write(`\n${table(rows)}\n\n${notes(rows)}\n`);
   if (profile) process.stdout.write(`\n${profile}\n`);
+  if (wsRows.length > 0) process.stdout.write(`\n${wsHeader}\n\n${wsTable(wsRows)}\n\n${wsNotes(wsRows)}\n`);
   process.stdout.write(`\ntotal time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
-  if (args.json) writeFileSync(args.json, `${JSON.stringify({ header, noise, rows }, null, 2)}\n`);
+  if (args.json) {
+    writeFileSync(args.json, `${JSON.stringify({ header, noise, rows, wsHeader, wsRows }, null, 2)}\n`);
+  }
 }
 
 main().then(
