@@ -11,6 +11,9 @@ import { existsSync } from 'node:fs';
 const debianPackages: Record<string, string> = {
   // test/gateway/tls.test.ts builds a PKCS#12 keystore with it.
   openssl: '/usr/bin/openssl',
+  // test/helpers/slapd.ts: a real OpenLDAP server for the LDAP realm, group lookup and their failures.
+  slapd: '/usr/sbin/slapd',
+  'ldap-utils': '/usr/bin/ldapadd',
 };
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {

@@ -72,7 +72,14 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
     }
   }
   for (const topology of topologies) {
-    const result = compileDeployment({ topology, catalog, settings, registry, masterSecret: secret });
+    const result = compileDeployment({
+      topology,
+      catalog,
+      settings,
+      registry,
+      masterSecret: secret,
+      home: layout.home,
+    });
     out.push(...result.diagnostics);
     await result.deployment?.retire();
   }

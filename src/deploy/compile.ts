@@ -12,6 +12,7 @@
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { type AuditLog, silentAuditLog } from '../observability/audit.ts';
 import { buildHostMap } from '../providers/hostmap/static.ts';
 import type { DispatchContext, ProviderContext, ProviderFactory, Terminal } from '../providers/types.ts';
 import { DefaultPolicyOrder } from '../providers/types.ts';
@@ -32,6 +33,10 @@ export interface CompileInput {
   settings: GatewaySettings;
   registry: Registry;
   masterSecret: Uint8Array;
+  /** The gateway home (relative file params resolve against it); default: the current directory. */
+  home?: string;
+  /** Where providers record their decisions; default: nowhere. */
+  audit?: AuditLog;
 }
 
 export interface CompileResult {
@@ -59,6 +64,8 @@ function paramMap(...lists: (readonly Param[] | undefined)[]): Map<string, strin
 
 export function compileDeployment(input: CompileInput): CompileResult {
   const { topology, catalog, settings, registry } = input;
+  const audit = input.audit ?? silentAuditLog;
+  const home = input.home ?? process.cwd();
   const sink = new DiagnosticSink();
   const releases: Release[] = [];
   const sharedState = new Map<string, unknown>();
@@ -159,7 +166,19 @@ export function compileDeployment(input: CompileInput): CompileResult {
       }
       seen.set(key, { role: service.role, pos: route.pos });
 
-      const base = { topology, service, definition, route, settings, sink, shared, onRetire };
+      const base = {
+        topology,
+        service,
+        definition,
+        route,
+        settings,
+        sink,
+        shared,
+        onRetire,
+        audit,
+        home,
+        masterSecret: input.masterSecret,
+      };
       const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
       const filters: NamedFilter[] = [];
       for (const step of steps) {
@@ -182,6 +201,9 @@ export function compileDeployment(input: CompileInput): CompileResult {
         settings,
         shared,
         onRetire,
+        audit,
+        home,
+        masterSecret: input.masterSecret,
       });
       if (!dispatch) continue;
       const compiled: CompiledRoute = {
@@ -207,6 +229,9 @@ export function compileDeployment(input: CompileInput): CompileResult {
             pos: route.pos,
             shared,
             onRetire,
+            audit,
+            home,
+            masterSecret: input.masterSecret,
           }),
         ),
       };
@@ -323,7 +348,7 @@ function buildDispatch(
   route: RouteDef,
   registry: Registry,
   sink: DiagnosticSink,
-  runtime: Pick<DispatchContext, 'settings' | 'shared' | 'onRetire'>,
+  runtime: Pick<DispatchContext, 'settings' | 'shared' | 'onRetire' | 'audit' | 'home' | 'masterSecret'>,
 ): { name: string; run: Terminal } | undefined {
   const override = service.dispatch;
   const chosen: DispatchDef | undefined = route.dispatch ?? definition.dispatch;

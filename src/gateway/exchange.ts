@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
-import type { BodyTransform, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
+import type { AuthMethod, BodyTransform, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
 
 export class GatewayExchange implements Exchange {
@@ -21,7 +21,10 @@ export class GatewayExchange implements Exchange {
   targetEdits: ((url: string) => string)[] | undefined = undefined;
   onClientClose: (() => void) | undefined = undefined;
   user: Principal | undefined = undefined;
+  authMethod: AuthMethod | undefined = undefined;
+  credentialExpiresAt: number | undefined = undefined;
   effectiveUser: string | undefined = undefined;
+  effectiveGroups: readonly string[] | undefined = undefined;
   addRequestHeaders: [string, string][] | undefined = undefined;
   responseHeaderFilters: HeaderFilter[] | undefined = undefined;
   requestHeaderFilters: HeaderFilter[] | undefined = undefined;

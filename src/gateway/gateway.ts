@@ -14,6 +14,7 @@ import type { GatewaySettings } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
+import { type AuditLog, createAuditLog } from '../observability/audit.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   log?: Logger;
   /** Where access lines go; default: `logs/access.log`, or `log` when a logger is given. */
   accessLog?: Logger;
+  /** Where audit events go; default: `logs/audit.log`. */
+  audit?: AuditLog;
   /** Watch conf/ for changes (default true). */
   watch?: boolean;
   settings?: Partial<GatewaySettings>;
@@ -66,6 +69,7 @@ export class Gateway {
   readonly home: LoadedHome;
   readonly server: GatewayServer;
   readonly log: Logger;
+  readonly audit: AuditLog;
   readonly status = new Map<string, TopologyStatus>();
   readonly #masterSecret: Uint8Array;
   readonly #monitors: DirectoryMonitor[] = [];
@@ -74,8 +78,15 @@ export class Gateway {
   #definitionsPoll?: NodeJS.Timeout;
   #definitionsStamp = '';
 
-  private constructor(home: LoadedHome, server: GatewayServer, log: Logger, secret: Uint8Array) {
+  private constructor(
+    home: LoadedHome,
+    server: GatewayServer,
+    log: Logger,
+    audit: AuditLog,
+    secret: Uint8Array,
+  ) {
     this.home = home;
+    this.audit = audit;
     this.server = server;
     this.log = log;
     this.#masterSecret = secret;
@@ -91,7 +102,8 @@ export class Gateway {
     const secret = loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
     const tls = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
     const server = new GatewayServer({ settings, log, accessLog, tls });
-    const gateway = new Gateway(loaded, server, log, secret);
+    const audit = options.audit ?? createAuditLog({ logDir: layout.logs });
+    const gateway = new Gateway(loaded, server, log, audit, secret);
     if (settings.demoBackends && options.startDemoBackends) {
       gateway.#closeDemos = await options.startDemoBackends();
     }
@@ -175,6 +187,8 @@ export class Gateway {
       settings,
       registry,
       masterSecret: this.#masterSecret,
+      home: this.home.layout.home,
+      audit: this.audit,
     });
     const diagnostics = [...read.diagnostics, ...result.diagnostics];
     if (!result.deployment) return this.#rejected(name, file, diagnostics);

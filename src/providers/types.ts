@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { AuditLog } from '../observability/audit.ts';
 import type { CompiledRewriteRules, RewriteContext } from '../rewrite/index.ts';
 import type { DispatchDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type { ServiceConfig, Topology } from '../topology/model.ts';
@@ -32,6 +33,14 @@ export interface Principal {
   name: string;
   groups: readonly string[];
 }
+
+/**
+ * How the user was authenticated: `basic` (Authorization: Basic, checked against a realm), `session` (the
+ * session cookie a ShiroProvider issued), `jwt` (a bearer token, Basic `Token:` or a token query parameter),
+ * `cookie` (an SSO JWT cookie), `header` (trusted pre-authenticated header), `anonymous`. Channels need it (the
+ * `xrftoken` check applies only to cookie-authenticated connections).
+ */
+export type AuthMethod = 'basic' | 'session' | 'jwt' | 'cookie' | 'header' | 'client-cert' | 'anonymous';
 
 /** One request as it travels through a route's chain. */
 export interface Exchange {
@@ -55,8 +64,20 @@ export interface Exchange {
   onClientClose?: () => void;
   /** The authenticated user (authentication or federation providers set it). */
   user?: Principal;
+  /** How {@link user} was authenticated (set with it). */
+  authMethod?: AuthMethod;
+  /**
+   * When the credential that authenticated the user stops being valid (ms since the epoch): a JWT's `exp`, a
+   * session's end. A proxied WebSocket is closed with 1008 at that moment.
+   */
+  credentialExpiresAt?: number;
   /** The identity asserted to the backend (identity-assertion providers set it). */
   effectiveUser?: string;
+  /**
+   * The groups used for authorization: the user's groups plus those identity assertion maps or looks up
+   * (`group.principal.mapping`, HadoopGroupProvider). Unset means {@link user}'s groups.
+   */
+  effectiveGroups?: readonly string[];
   /** Request headers to add to the backend request. */
   addRequestHeaders?: [string, string][];
   /** Response header rewriters (rewrite provider's `response.headers` bindings); each returns the new map. */
@@ -109,6 +130,15 @@ export interface RouteContext {
   shared<T>(key: string, create: () => T): T;
   /** Registers a resource to release when the deployment is retired, and why it is (see Deployment.retire). */
   onRetire(fn: (reason: 'redeploy' | 'undeploy' | 'shutdown') => void | Promise<void>): void;
+  /** The audit trail (logs/audit.log): `audit.forRoute(...)` at deployment gives the per-request recorder. */
+  readonly audit: AuditLog;
+  /** The gateway home (files named by relative paths in params are resolved against it). */
+  readonly home: string;
+  /**
+   * The gateway's master secret. Derive a key per purpose with `topologyKey` (deploy/secrets.ts); never use it
+   * directly and never log it.
+   */
+  readonly masterSecret: Uint8Array;
 }
 
 /** What a provider factory sees at deployment, for one route of one service. */
