@@ -4,6 +4,10 @@
  * whole, as `ws` reassembles them), close codes and reasons relayed, both legs torn down together, and
  * backpressure — when one side's send buffer passes a high-water mark, the other side stops being read until
  * it drains, so a fast producer facing a slow consumer cannot grow memory without bound.
+ *
+ * Pings and pongs are relayed, not answered here (both legs run with `autoPong: false`): a backend that pings to
+ * learn whether the browser is still there gets the browser's own pong, and a client's ping measures the whole
+ * path. A leg that does not take a write within the async write timeout is cut, and the other learns it as 1011.
  */
 import type { WebSocket } from 'ws';
 
@@ -27,17 +31,75 @@ export interface RelayLimits {
   maxBinaryBytes: number;
   /** Both legs are closed with 1001 after this long without a message either way; 0 = never. */
   idleTimeoutMs: number;
+  /**
+   * Knox's `gateway.websocket.async.write.timeout`: a leg whose queued writes do not progress for this long is
+   * cut (1011 to the other leg); 0 = never.
+   */
+  writeTimeoutMs?: number;
+  /**
+   * Knox's `gateway.websocket.max.wait.buffer.count`: messages queued on one leg above which the other leg stops
+   * being read (besides the byte high-water mark); 0 = no count limit.
+   */
+  maxQueuedMessages?: number;
+  /**
+   * When the credential that authenticated the connection expires (ms since the epoch, e.g. a JWT's `exp`): the
+   * client is then closed with 1008 (policy violation) and the backend with 1001.
+   */
+  expiresAt?: number;
 }
 
 export interface RelayStats {
   bytesIn: number;
   bytesOut: number;
   closeCode?: number;
-  closedBy?: 'client' | 'backend' | 'error' | 'idle';
+  closedBy?: 'client' | 'backend' | 'error' | 'idle' | 'expired' | 'write-timeout';
 }
 
-/** Pipes one direction with backpressure and the message limits. */
-function pipe(from: WebSocket, to: WebSocket, limits: RelayLimits, count: (n: number) => void): void {
+/** setTimeout's limit (about 24.8 days); a later expiry is checked again when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Leg {
+  /** Writes queued on `to` whose callback has not run. */
+  pending: number;
+  /** Runs when queued writes stop progressing for the write timeout. */
+  stall?: NodeJS.Timeout;
+}
+
+/** Pipes one direction with backpressure, the message limits and the write timeout. */
+function pipe(
+  from: WebSocket,
+  to: WebSocket,
+  limits: RelayLimits,
+  activity: (n: number) => void,
+  onStall: () => void,
+): Leg {
+  const leg: Leg = { pending: 0 };
+  const maxQueued = limits.maxQueuedMessages ?? 0;
+  const writeTimeout = limits.writeTimeoutMs ?? 0;
+  const written = () => {
+    leg.pending--;
+    if (leg.stall) {
+      if (leg.pending === 0) {
+        clearTimeout(leg.stall);
+        leg.stall = undefined;
+      } else leg.stall.refresh();
+    }
+    if (
+      from.isPaused &&
+      to.bufferedAmount < HIGH_WATER_MARK / 2 &&
+      (maxQueued === 0 || leg.pending < maxQueued / 2)
+    )
+      from.resume();
+  };
+  const queued = () => {
+    leg.pending++;
+    if (writeTimeout > 0 && !leg.stall) {
+      leg.stall = setTimeout(onStall, writeTimeout);
+      leg.stall.unref();
+    }
+    if (!from.isPaused && (to.bufferedAmount > HIGH_WATER_MARK || (maxQueued > 0 && leg.pending > maxQueued)))
+      from.pause();
+  };
   from.on('message', (data, isBinary) => {
     if (to.readyState !== to.OPEN) return;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
@@ -47,12 +109,25 @@ function pipe(from: WebSocket, to: WebSocket, limits: RelayLimits, count: (n: nu
       to.close(1009, 'message too big');
       return;
     }
-    count(size);
-    to.send(data, { binary: isBinary }, () => {
-      if (to.bufferedAmount < HIGH_WATER_MARK / 2 && from.isPaused) from.resume();
-    });
-    if (to.bufferedAmount > HIGH_WATER_MARK && !from.isPaused) from.pause();
+    activity(size);
+    to.send(data, { binary: isBinary }, written);
+    queued();
   });
+  from.on('ping', (data) => {
+    activity(0);
+    if (to.readyState === to.OPEN) {
+      to.ping(data, undefined, written);
+      queued();
+    }
+  });
+  from.on('pong', (data) => {
+    activity(0);
+    if (to.readyState === to.OPEN) {
+      to.pong(data, undefined, written);
+      queued();
+    }
+  });
+  return leg;
 }
 
 /** Relays until either side closes; resolves with what happened. */
@@ -67,20 +142,60 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
         }, limits.idleTimeoutMs)
       : undefined;
   idle?.unref();
-  pipe(client, backend, limits, (n) => {
-    stats.bytesIn += n;
-    idle?.refresh();
-  });
-  pipe(backend, client, limits, (n) => {
-    stats.bytesOut += n;
-    idle?.refresh();
-  });
+  let expiry: NodeJS.Timeout | undefined;
+  const armExpiry = () => {
+    if (limits.expiresAt === undefined) return;
+    const left = limits.expiresAt - Date.now();
+    if (left > MAX_TIMER_MS) {
+      expiry = setTimeout(armExpiry, MAX_TIMER_MS);
+    } else {
+      expiry = setTimeout(
+        () => {
+          stats.closedBy = 'expired';
+          // RFC 6455 §7.4.1: 1008, the connection violates a policy — its credential is no longer valid.
+          client.close(1008, 'credential expired');
+          backend.close(1001, 'going away');
+        },
+        Math.max(0, left),
+      );
+    }
+    expiry.unref();
+  };
+  armExpiry();
+  const stalled = (slow: WebSocket, other: WebSocket) => () => {
+    stats.closedBy ??= 'write-timeout';
+    slow.terminate();
+    if (other.readyState === other.OPEN) other.close(1011, 'peer write timeout');
+  };
+  const toBackend = pipe(
+    client,
+    backend,
+    limits,
+    (n) => {
+      stats.bytesIn += n;
+      idle?.refresh();
+    },
+    stalled(backend, client),
+  );
+  const toClient = pipe(
+    backend,
+    client,
+    limits,
+    (n) => {
+      stats.bytesOut += n;
+      idle?.refresh();
+    },
+    stalled(client, backend),
+  );
   return new Promise((resolve) => {
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       if (idle) clearTimeout(idle);
+      if (expiry) clearTimeout(expiry);
+      if (toBackend.stall) clearTimeout(toBackend.stall);
+      if (toClient.stall) clearTimeout(toClient.stall);
       resolve(stats);
     };
     client.on('close', (code, reason) => {

@@ -7,7 +7,10 @@
  *
  * The backend URL is the rewritten one with Knox's scheme rule (http → ws, https → wss; ws/wss as given) and its
  * query kept. The subprotocols the client offers are offered to the backend, and the one it picks is the one
- * the client gets.
+ * the client gets. permessage-deflate is negotiated the same way: offered to the backend only when the client
+ * offered it, and accepted from the client only when the backend accepted it (each leg then compresses on its
+ * own, since the gateway relays messages, not frames). `postern.websocket.permessage-deflate=false` (gateway-site
+ * or service param) turns it off.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -15,6 +18,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
 import { Errors, GatewayError } from '../errors.ts';
+import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import type { DispatchContext, Exchange, Terminal } from '../providers/types.ts';
 import { type RelayLimits, relay } from './relay.ts';
 
@@ -59,10 +63,18 @@ export function toWebSocketUrl(url: string): string {
   return url;
 }
 
+/** What `ws` may use per compressing leg: its defaults, with small messages left uncompressed. */
+const DEFLATE = { threshold: 1024 } as const;
+
 /** A positive integer service param, else the gateway-wide value. */
 function numberParam(params: ReadonlyMap<string, string>, name: string, fallback: number): number {
   const n = Number(params.get(name));
   return Number.isInteger(n) && n >= 0 && params.has(name) ? n : fallback;
+}
+
+function boolParam(params: ReadonlyMap<string, string>, name: string, fallback: boolean): boolean {
+  const v = params.get(name)?.trim().toLowerCase();
+  return v === 'true' ? true : v === 'false' ? false : fallback;
 }
 
 export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
@@ -72,38 +84,70 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
     maxTextBytes: numberParam(ctx.params, 'gateway.websocket.max.text.size', site.maxTextMessageSize),
     maxBinaryBytes: numberParam(ctx.params, 'gateway.websocket.max.binary.size', site.maxBinaryMessageSize),
     idleTimeoutMs: numberParam(ctx.params, 'gateway.websocket.idle.timeout', site.idleTimeoutMs),
+    writeTimeoutMs: numberParam(
+      ctx.params,
+      'gateway.websocket.async.write.timeout',
+      site.asyncWriteTimeoutMs,
+    ),
+    maxQueuedMessages: numberParam(
+      ctx.params,
+      'gateway.websocket.max.wait.buffer.count',
+      site.maxWaitBufferCount,
+    ),
   };
   const maxConnections = numberParam(
     ctx.params,
     'postern.websocket.max.connections',
     Number(ctx.settings.raw.get('postern.websocket.max.connections')?.value) || DEFAULT_MAX_CONNECTIONS,
   );
+  const deflate = boolParam(
+    ctx.params,
+    'postern.websocket.permessage-deflate',
+    ctx.settings.raw.get('postern.websocket.permessage-deflate')?.value.trim().toLowerCase() !== 'false',
+  );
   const maxPayload = Math.max(limits.maxTextBytes, limits.maxBinaryBytes);
-  const handshakeTimeout = ctx.settings.httpclient.connectionTimeoutMs;
-  const wss = ctx.shared('websocket-server', () => {
-    const server = new WebSocketServer({
-      noServer: true,
-      maxPayload,
-      perMessageDeflate: false,
-      handleProtocols: (_offered, request) =>
-        (request as IncomingMessage & { [kChosenProtocol]?: string })[kChosenProtocol] || false,
-    });
+  const handshakeTimeout = numberParam(
+    ctx.params,
+    'postern.websocket.handshake.timeout',
+    Number(ctx.settings.raw.get('postern.websocket.handshake.timeout')?.value) ||
+      ctx.settings.httpclient.connectionTimeoutMs,
+  );
+  const topology = ctx.topology.name;
+  const service = ctx.service.role;
+  // One server per deployment for each way a client leg can be: with and without permessage-deflate.
+  const servers = ctx.shared('websocket-servers', () => {
+    const make = (perMessageDeflate: false | typeof DEFLATE) => {
+      const server = new WebSocketServer({
+        noServer: true,
+        maxPayload,
+        perMessageDeflate,
+        autoPong: false,
+        handleProtocols: (_offered, request) =>
+          (request as IncomingMessage & { [kChosenProtocol]?: string })[kChosenProtocol] || false,
+      });
+      server.on('headers', (headers, request) => {
+        const extra = (request as IncomingMessage & { [kBackendHeaders]?: string[] })[kBackendHeaders];
+        if (extra) headers.push(...extra);
+      });
+      return server;
+    };
+    const all = { plain: make(false), deflate: make(DEFLATE) };
     ctx.onRetire(async (reason) => {
       // A redeployed topology's sockets stay up on the deployment they started on, to their natural end. An
       // undeployed (or stopping) one's go away with 1001; a peer that does not answer the close within a second
       // is cut.
       if (reason === 'redeploy') return;
-      for (const client of server.clients) client.close(1001, 'topology undeployed');
+      const open = () => all.plain.clients.size + all.deflate.clients.size;
+      for (const server of [all.plain, all.deflate])
+        for (const client of server.clients) client.close(1001, 'topology undeployed');
       const deadline = Date.now() + 1000;
-      while (server.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const client of server.clients) client.terminate();
-      server.close();
+      while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const server of [all.plain, all.deflate]) {
+        for (const client of server.clients) client.terminate();
+        server.close();
+      }
     });
-    server.on('headers', (headers, request) => {
-      const extra = (request as IncomingMessage & { [kBackendHeaders]?: string[] })[kBackendHeaders];
-      if (extra) headers.push(...extra);
-    });
-    return server;
+    return all;
   });
 
   return (ex: Exchange) =>
@@ -117,7 +161,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         reject(Errors.noRewrite());
         return;
       }
-      if (wss.clients.size >= maxConnections) {
+      if (servers.plain.clients.size + servers.deflate.clients.size >= maxConnections) {
         reject(
           Errors.unavailable(`This topology holds its maximum of ${maxConnections} WebSocket connections`),
         );
@@ -135,6 +179,8 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         .split(',')
         .map((p) => p.trim())
         .filter(Boolean);
+      const offersDeflate =
+        deflate && /(^|,)\s*permessage-deflate\b/i.test(req.headers['sec-websocket-extensions'] ?? '');
 
       let backend: WebSocket;
       try {
@@ -142,7 +188,8 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
           headers,
           handshakeTimeout,
           maxPayload,
-          perMessageDeflate: false,
+          perMessageDeflate: offersDeflate ? DEFLATE : false,
+          autoPong: false,
           followRedirects: false,
         });
       } catch (err) {
@@ -197,15 +244,38 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         // The socket leaves the HTTP response that would have carried a refusal.
         ex.res.statusCode = 101;
         ex.res.detachSocket(upgrade.socket as Socket);
+        const wss = backend.extensions.includes('permessage-deflate') ? servers.deflate : servers.plain;
         wss.handleUpgrade(req, upgrade.socket, upgrade.head, (client) => {
           const started = Date.now();
           ex.log.info(
-            { type: 'websocket', event: 'open', protocol: client.protocol || undefined },
+            {
+              type: 'websocket',
+              event: 'open',
+              protocol: client.protocol || undefined,
+              extensions: client.extensions || undefined,
+            },
             'websocket open',
           );
-          relay(client, backend, limits).then(
+          if (websocketEvents.hasSubscribers)
+            websocketEvents.publish({
+              event: 'open',
+              topology,
+              service,
+              reqId: ex.id,
+            } satisfies WebSocketEvent);
+          relay(client, backend, { ...limits, expiresAt: ex.credentialExpiresAt }).then(
             (stats) => {
-              ex.log.info({ type: 'websocket', ms: Date.now() - started, ...stats }, 'websocket closed');
+              const ms = Date.now() - started;
+              ex.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
+              if (websocketEvents.hasSubscribers)
+                websocketEvents.publish({
+                  event: 'close',
+                  topology,
+                  service,
+                  reqId: ex.id,
+                  ms,
+                  ...stats,
+                } satisfies WebSocketEvent);
             },
             () => {},
           );
