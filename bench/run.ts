@@ -18,7 +18,7 @@
  * its topology has an ECHOWS service) and `nginx` (a `location /echo/ws` with the Upgrade headers).
  * `--ws-only` runs just those rows.
  *
- * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent: no access log), `postern+log` (the
+ * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent, POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
  * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
@@ -362,6 +362,7 @@ async function startPostern(
     POSTERN_LOG_LEVEL: opts.logLevel,
     // The access log has its own switch; "warn" rows measure postern without it.
     POSTERN_ACCESS_LOG: opts.logLevel === 'warn' ? 'silent' : 'info',
+    POSTERN_AUDIT_LOG: opts.logLevel === 'warn' ? 'silent' : 'info',
   });
   const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/gateway/bench/http/`;
   await waitReady(`${base}small`, proc);

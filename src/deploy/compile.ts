@@ -12,7 +12,8 @@
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import { type AuditLog, silentAuditLog } from '../observability/audit.ts';
+import { GatewayError } from '../errors.ts';
+import { type AuditLog, NO_AUDIT, type RouteAudit, silentAuditLog } from '../observability/audit.ts';
 import { buildHostMap } from '../providers/hostmap/static.ts';
 import type { DispatchContext, ProviderContext, ProviderFactory, Terminal } from '../providers/types.ts';
 import { DefaultPolicyOrder } from '../providers/types.ts';
@@ -206,6 +207,12 @@ export function compileDeployment(input: CompileInput): CompileResult {
         masterSecret: input.masterSecret,
       });
       if (!dispatch) continue;
+      const dispatchAudit = audit.forRoute({
+        topology: topology.name,
+        service: service.role,
+        action: 'dispatch',
+        provider: dispatch.name,
+      });
       const compiled: CompiledRoute = {
         role: service.role,
         definition: `${definition.name}/${definition.version}`,
@@ -213,26 +220,34 @@ export function compileDeployment(input: CompileInput): CompileResult {
         template,
         chain: [...filters.map((f) => f.name), `dispatch/${dispatch.name}`],
         pos: route.pos,
-        run: compose(filters, dispatch.run),
+        run: compose(filters, audited(dispatch.run, dispatchAudit)),
         upgrade: compose(
           filters,
-          createWebSocketTerminal({
-            name: 'websocket',
-            params: paramMap(service.params),
-            dispatch: undefined,
-            topology,
-            service,
-            definition,
-            route,
-            settings,
-            sink,
-            pos: route.pos,
-            shared,
-            onRetire,
-            audit,
-            home,
-            masterSecret: input.masterSecret,
-          }),
+          audited(
+            createWebSocketTerminal({
+              name: 'websocket',
+              params: paramMap(service.params),
+              dispatch: undefined,
+              topology,
+              service,
+              definition,
+              route,
+              settings,
+              sink,
+              pos: route.pos,
+              shared,
+              onRetire,
+              audit,
+              home,
+              masterSecret: input.masterSecret,
+            }),
+            audit.forRoute({
+              topology: topology.name,
+              service: service.role,
+              action: 'dispatch',
+              provider: 'websocket',
+            }),
+          ),
         ),
       };
       matcher.add(template, compiled);
@@ -253,6 +268,30 @@ export function compileDeployment(input: CompileInput): CompileResult {
   }
   const deployment = new Deployment({ name: topology.name, topology, matcher, routes, releases });
   return { deployment, diagnostics };
+}
+
+/**
+ * Records the dispatch and its outcome in the audit log: the backend's status, or the gateway's answer when the
+ * backend could not be reached. With the audit log off, the dispatch is returned as it is.
+ */
+function audited(run: Terminal, audit: RouteAudit): Terminal {
+  if (audit === NO_AUDIT) return run;
+  return (ex) =>
+    run(ex).then(
+      () => {
+        const status = ex.res.statusCode;
+        audit(ex, status >= 500 ? 'unavailable' : 'success', { status, effectiveUser: ex.effectiveUser });
+      },
+      (err: unknown) => {
+        const status = err instanceof GatewayError ? err.status : 500;
+        audit(ex, status >= 500 ? 'unavailable' : 'failure', {
+          status,
+          effectiveUser: ex.effectiveUser,
+          reason: err instanceof GatewayError ? err.code : 'internal error',
+        });
+        throw err;
+      },
+    );
 }
 
 function uniqueDiagnostics(items: readonly Diagnostic[]): Diagnostic[] {

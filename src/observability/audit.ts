@@ -41,6 +41,9 @@ export interface AuditDetails {
 /** Bound at deployment to one topology, service and provider: a request only adds what it knows. */
 export type RouteAudit = (ex: Exchange, outcome: AuditOutcome, details?: AuditDetails) => void;
 
+/** What `forRoute` returns when the audit log is off: callers may skip work by comparing with it. */
+export const NO_AUDIT: RouteAudit = () => {};
+
 export interface AuditLog {
   /** An auditor for one provider of one route (called at deployment, not per request). */
   forRoute(scope: { topology: string; service: string; action: AuditAction; provider?: string }): RouteAudit;
@@ -61,7 +64,7 @@ export const silentAuditLog: AuditLog = auditLogOn(pino({ level: 'silent' }));
 export function auditLogOn(logger: Logger): AuditLog {
   return {
     forRoute({ topology, service, action, provider }) {
-      if (!logger.isLevelEnabled('info')) return () => {};
+      if (!logger.isLevelEnabled('info')) return NO_AUDIT;
       return (ex, outcome, details) => {
         const url = ex.req.url ?? '';
         const q = url.indexOf('?');
