@@ -14,6 +14,8 @@ const debianPackages: Record<string, string> = {
   // test/helpers/slapd.ts: a real OpenLDAP server for the LDAP realm, group lookup and their failures.
   slapd: '/usr/sbin/slapd',
   'ldap-utils': '/usr/bin/ldapadd',
+  // test/helpers/browser.ts: real headless Chromium, driven by playwright-core.
+  chromium: '/usr/bin/chromium',
 };
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {
