@@ -235,6 +235,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
               settings,
               sink,
               pos: route.pos,
+              useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
               shared,
               onRetire,
               audit,
@@ -268,6 +269,14 @@ export function compileDeployment(input: CompileInput): CompileResult {
   }
   const deployment = new Deployment({ name: topology.name, topology, matcher, routes, releases });
   return { deployment, diagnostics };
+}
+
+/** Knox's two spellings: `<dispatch use-two-way-ssl="true">` (topology override first) or the `useTwoWaySsl` param. */
+function useTwoWaySsl(service: ServiceConfig, chosen: DispatchDef | undefined): boolean {
+  const flag = service.dispatch?.useTwoWaySsl ?? chosen?.useTwoWaySsl;
+  if (flag !== undefined) return flag;
+  const param = [...(service.params ?? []), ...(chosen?.params ?? [])].find((p) => p.name === 'useTwoWaySsl');
+  return param?.value.trim().toLowerCase() === 'true';
 }
 
 /**
@@ -408,10 +417,6 @@ function buildDispatch(
     );
     return undefined;
   }
-  if (override?.useTwoWaySsl ?? chosen?.useTwoWaySsl) {
-    sink.error(pos, `use-two-way-ssl is not supported yet (service ${service.role})`);
-    return undefined;
-  }
   const params = paramMap(service.params, chosen?.params, override?.params);
   try {
     const run = factory.create({
@@ -425,6 +430,7 @@ function buildDispatch(
       route,
       sink,
       pos,
+      useTwoWaySsl: useTwoWaySsl(service, chosen),
     });
     return { name: factory.name, run };
   } catch (err) {

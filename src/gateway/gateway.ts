@@ -14,7 +14,7 @@ import type { GatewaySettings } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
-import { type AuditLog, createAuditLog } from '../observability/audit.ts';
+import { type AuditLog, auditLogOn, createAuditLog } from '../observability/audit.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
@@ -49,7 +49,7 @@ export interface GatewayOptions {
   log?: Logger;
   /** Where access lines go; default: `logs/access.log`, or `log` when a logger is given. */
   accessLog?: Logger;
-  /** Where audit events go; default: `logs/audit.log`. */
+  /** Where audit events go; default: `logs/audit.log`, or `log` when a logger is given. */
   audit?: AuditLog;
   /** Watch conf/ for changes (default true). */
   watch?: boolean;
@@ -102,7 +102,8 @@ export class Gateway {
     const secret = loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
     const tls = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
     const server = new GatewayServer({ settings, log, accessLog, tls });
-    const audit = options.audit ?? createAuditLog({ logDir: layout.logs });
+    const audit =
+      options.audit ?? (options.log ? auditLogOn(options.log) : createAuditLog({ logDir: layout.logs }));
     const gateway = new Gateway(loaded, server, log, audit, secret);
     if (settings.demoBackends && options.startDemoBackends) {
       gateway.#closeDemos = await options.startDemoBackends();

@@ -32,7 +32,8 @@ export async function generateSelfSigned(certFile: string, keyFile: string): Pro
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
+      // clientAuth too: the gateway presents the same certificate to backends that ask for one (use-two-way-ssl).
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       {
         name: 'subjectAltName',
         altNames: [

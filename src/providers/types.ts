@@ -166,6 +166,11 @@ export interface DispatchContext extends RouteContext {
   readonly params: ReadonlyMap<string, string>;
   readonly dispatch: DispatchDef | undefined;
   readonly pos: Position;
+  /**
+   * The service asks for two-way TLS to its backend (`use-two-way-ssl` on its dispatch, or the service param
+   * `useTwoWaySsl`): the gateway presents its own certificate (see dispatch/backend-tls.ts).
+   */
+  readonly useTwoWaySsl: boolean;
 }
 
 export interface DispatchFactory {

@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
@@ -114,6 +115,12 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
   );
   const topology = ctx.topology.name;
   const service = ctx.service.role;
+  let tls: BackendTlsOptions | undefined;
+  try {
+    tls = backendTlsOptions(ctx.settings, ctx.home, ctx.useTwoWaySsl);
+  } catch (err) {
+    ctx.sink.error(ctx.pos, (err as Error).message);
+  }
   // One server per deployment for each way a client leg can be: with and without permessage-deflate.
   const servers = ctx.shared('websocket-servers', () => {
     const make = (perMessageDeflate: false | typeof DEFLATE) => {
@@ -189,6 +196,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
           handshakeTimeout,
           maxPayload,
           perMessageDeflate: offersDeflate ? DEFLATE : false,
+          ...tls,
           autoPong: false,
           followRedirects: false,
         });

@@ -1,0 +1,186 @@
+/**
+ * TLS towards backends: a backend whose certificate chains to gateway-site's HTTP-client truststore is reached
+ * over https and wss, one that does not is a 502; a backend that demands a client certificate gets the
+ * gateway's own when the service says use-two-way-ssl, and refuses the gateway otherwise; a truststore postern
+ * cannot read stops the deployment with a message saying how to convert it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { TLSSocket } from 'node:tls';
+import { request } from 'undici';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import { generateSelfSigned } from '../../src/gateway/tls.ts';
+import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+
+function status(url: string): Promise<number> {
+  return request(url).then(async (r) => {
+    await r.body.text();
+    return r.statusCode;
+  });
+}
+
+function upgrade(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.once('open', () => {
+      ws.once('message', (d) => {
+        resolve(String(d));
+        ws.close();
+      });
+      ws.send('ping over wss');
+    });
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('error', (err) => resolve(err.message));
+  });
+}
+
+describe('TLS to backends: trust and two-way TLS', () => {
+  let home: TestHome;
+  let gateway: Gateway;
+  const servers: Server[] = [];
+  let plainTls: string;
+  let mutualTls: string;
+  const seenClientCerts: (string | undefined)[] = [];
+
+  function backend(options: { requestCert: boolean; ca?: Buffer }): Promise<string> {
+    const server = createHttpsServer(
+      {
+        cert: readFileSync(`${home.dir}/backend.crt`),
+        key: readFileSync(`${home.dir}/backend.key`),
+        requestCert: options.requestCert,
+        rejectUnauthorized: options.requestCert,
+        ca: options.ca,
+      },
+      (req, res) => {
+        const peer = (req.socket as TLSSocket).getPeerCertificate();
+        seenClientCerts.push(peer?.subject?.CN);
+        res.end(`hello over https${peer?.subject ? ` to ${peer.subject.CN}` : ''}`);
+      },
+    );
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => ws.on('message', (d) => ws.send(`echo: ${d}`)));
+    servers.push(server);
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)),
+    );
+  }
+
+  before(async () => {
+    home = makeHome({
+      'gateway.websocket.feature.enabled': true,
+      'gateway.httpclient.truststore.path': 'backend.crt',
+      'gateway.httpclient.truststore.type': 'PEM',
+      'gateway.tls.certificate.path': 'gateway.crt',
+      'gateway.tls.key.path': 'gateway.key',
+    });
+    // Two self-signed certificates for localhost/127.0.0.1: the backend's (trusted through the truststore)
+    // and the gateway's own identity (trusted by the mutual-TLS backend).
+    await generateSelfSigned(`${home.dir}/backend.crt`, `${home.dir}/backend.key`);
+    await generateSelfSigned(`${home.dir}/gateway.crt`, `${home.dir}/gateway.key`);
+    plainTls = await backend({ requestCert: false });
+    mutualTls = await backend({ requestCert: true, ca: readFileSync(`${home.dir}/gateway.crt`) });
+    home.write(
+      'conf/topologies/trusted.xml',
+      topologyXml({
+        services: [
+          { role: 'HTTP', urls: [`https://${plainTls}`] },
+          { role: 'ECHOWS', urls: [`wss://${plainTls}`] },
+        ],
+      }),
+    );
+    home.write(
+      'conf/topologies/mutual.xml',
+      topologyXml({
+        services: [
+          { role: 'HTTP', urls: [`https://${mutualTls}`], params: { useTwoWaySsl: 'true' } },
+          { role: 'ECHOWS', urls: [`wss://${mutualTls}`], params: { useTwoWaySsl: 'true' } },
+        ],
+      }),
+    );
+    home.write(
+      'conf/topologies/oneway.xml',
+      topologyXml({
+        services: [
+          { role: 'HTTP', urls: [`https://${mutualTls}`] },
+          { role: 'ECHOWS', urls: [`wss://${mutualTls}`] },
+        ],
+      }),
+    );
+    gateway = await startGateway(home);
+  });
+
+  after(async () => {
+    await gateway?.close();
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+    home?.remove();
+  });
+
+  it('reaches a wss backend whose certificate the truststore holds', async () => {
+    assert.equal(
+      await upgrade(`${gateway.url.replace('http', 'ws')}/trusted/echo/ws`),
+      'echo: ping over wss',
+    );
+  });
+
+  it('presents the gateway’s certificate to a wss backend that demands one when the service says useTwoWaySsl', async () => {
+    assert.equal(await upgrade(`${gateway.url.replace('http', 'ws')}/mutual/echo/ws`), 'echo: ping over wss');
+  });
+
+  it('is refused by that backend without two-way TLS: 502, no 101', async () => {
+    assert.equal(await upgrade(`${gateway.url.replace('http', 'ws')}/oneway/echo/ws`), 502);
+  });
+
+  it('does not deploy with a truststore that is not PEM, and says how to convert it', async () => {
+    const other = makeHome({
+      'gateway.websocket.feature.enabled': true,
+      'gateway.httpclient.truststore.path': 'truststore.jks',
+    });
+    try {
+      other.write('truststore.jks', Buffer.from([0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]).toString('latin1'));
+      other.write(
+        'conf/topologies/t.xml',
+        topologyXml({ services: [{ role: 'ECHOWS', urls: ['wss://127.0.0.1:1'] }] }),
+      );
+      const g = await startGateway(other);
+      try {
+        const st = g.status.get('t');
+        assert.equal(st?.deployed, false);
+        const messages = st?.diagnostics.map((d) => d.message).join('\n') ?? '';
+        assert.match(messages, /not a PEM file/);
+        assert.match(messages, /keytool -exportcert/);
+      } finally {
+        await g.close();
+      }
+    } finally {
+      other.remove();
+    }
+  });
+
+  it('answers 502 for a wss backend whose certificate nothing trusts', async () => {
+    const other = makeHome({ 'gateway.websocket.feature.enabled': true });
+    try {
+      other.write(
+        'conf/topologies/t.xml',
+        topologyXml({ services: [{ role: 'ECHOWS', urls: [`wss://${plainTls}`] }] }),
+      );
+      const g = await startGateway(other);
+      try {
+        assert.equal(await upgrade(`${g.url.replace('http', 'ws')}/t/echo/ws`), 502);
+      } finally {
+        await g.close();
+      }
+    } finally {
+      other.remove();
+    }
+  });
+
+  void status;
+  void seenClientCerts;
+});
