@@ -204,10 +204,8 @@ export class GatewayServer {
     try {
       if (upgrade) {
         (ex as GatewayExchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = upgrade;
-        upgrade.socket.once('close', () =>
-          this.#access(req, res, id, started, topology, route.role, ex.user?.name),
-        );
         running = route.upgrade(ex);
+        this.#accessOnClose(upgrade.socket, req, res, ex, running, id, started, topology, route.role);
       } else {
         deployment.enter();
         res.once('close', () => {
@@ -228,6 +226,50 @@ export class GatewayServer {
       }
       sendError(res, id, error);
     });
+  }
+
+  /**
+   * The access line of an upgrade, written when its socket closes (a WebSocket can live for days). Only what the
+   * line needs is kept meanwhile — not the request, response or exchange of the handshake.
+   */
+  #accessOnClose(
+    socket: Duplex,
+    req: IncomingMessage,
+    res: ServerResponse,
+    ex: GatewayExchange,
+    running: Promise<void>,
+    id: string,
+    started: number,
+    topology: string,
+    role: string,
+  ): void {
+    const line: AccessLine = {
+      method: req.method,
+      url: req.url ?? '',
+      remote: req.socket?.remoteAddress,
+      status: 0,
+      finished: false,
+      user: undefined,
+    };
+    const decided = () => {
+      line.status = res.statusCode;
+      line.finished = res.statusCode === 101 || res.writableFinished;
+      line.user = ex.user?.name;
+    };
+    running.then(decided, () => setImmediate(decided));
+    this.#accessWhenClosed(socket, line, id, started, topology, role);
+  }
+
+  /** A function of its own: the listener's closure must not share a scope that holds the request's objects. */
+  #accessWhenClosed(
+    socket: Duplex,
+    line: AccessLine,
+    id: string,
+    started: number,
+    topology: string,
+    role: string,
+  ): void {
+    socket.once('close', () => this.#accessLine(line, id, started, topology, role));
   }
 
   #fail(
@@ -253,26 +295,59 @@ export class GatewayServer {
     role: string | undefined,
     user: string | undefined,
   ): void {
-    const url = req.url ?? '';
+    this.#accessLine(
+      {
+        method: req.method,
+        url: req.url ?? '',
+        remote: req.socket?.remoteAddress,
+        status: res.statusCode,
+        finished: res.writableFinished,
+        user,
+      },
+      id,
+      started,
+      topology,
+      role,
+    );
+  }
+
+  #accessLine(
+    line: AccessLine,
+    id: string,
+    started: number,
+    topology: string | undefined,
+    role: string | undefined,
+  ): void {
+    const { url } = line;
     const q = url.indexOf('?');
     // The query is left out: it can carry delegation tokens and encrypted gateway state.
     this.#accessLog.info(
       {
         type: 'access',
         reqId: id,
-        method: req.method,
+        method: line.method,
         path: q < 0 ? url : url.slice(0, q),
         topology,
         role,
-        user,
-        status: res.statusCode,
-        aborted: !res.writableFinished,
+        user: line.user,
+        status: line.status,
+        aborted: !line.finished,
         ms: Math.round((performance.now() - started) * 100) / 100,
-        remote: req.socket?.remoteAddress,
+        remote: line.remote,
       },
       'access',
     );
   }
+}
+
+/** What an access line says about a request. */
+interface AccessLine {
+  method: string | undefined;
+  url: string;
+  remote: string | undefined;
+  status: number;
+  finished: boolean;
+  user: string | undefined;
 }
 
 /** Error details for the log: code and message, and the cause chain, without request data. */

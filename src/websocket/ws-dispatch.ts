@@ -157,6 +157,9 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
     return all;
   });
 
+  const open = (): number => servers.plain.clients.size + servers.deflate.clients.size;
+  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service };
+
   return (ex: Exchange) =>
     new Promise<void>((resolve, reject) => {
       const upgrade = (ex as Exchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade];
@@ -168,7 +171,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         reject(Errors.noRewrite());
         return;
       }
-      if (servers.plain.clients.size + servers.deflate.clients.size >= maxConnections) {
+      if (open() >= maxConnections) {
         reject(
           Errors.unavailable(`This topology holds its maximum of ${maxConnections} WebSocket connections`),
         );
@@ -177,11 +180,16 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       let url = ex.target;
       if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const req: IncomingMessage = ex.req;
-      const headers = forwardRequestHeaders(req.rawHeaders, POLICY);
+      let headers = forwardRequestHeaders(req.rawHeaders, POLICY);
       headers['x-request-id'] = ex.id;
       headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
       headers['x-forwarded-proto'] = ex.rewriteContext.inbound.scheme === 'https' ? 'wss' : 'ws';
       if (ex.addRequestHeaders) for (const [n, v] of ex.addRequestHeaders) headers[n.toLowerCase()] = v;
+      // The providers' request-header filters (identity headers a federation provider consumed, the session
+      // cookie) apply to upgrades as to any request.
+      if (ex.requestHeaderFilters) {
+        for (const f of ex.requestHeaderFilters) headers = f(headers) as Record<string, string>;
+      }
       const offered = (req.headers['sec-websocket-protocol'] ?? '')
         .split(',')
         .map((p) => p.trim())
@@ -207,7 +215,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       const onClientGone = () => backend.terminate();
       upgrade.socket.once('close', onClientGone);
 
-      backend.once('upgrade', (response) => {
+      const onUpgrade = (response: IncomingMessage) => {
         const relayed: string[] = [];
         for (let i = 0; i < response.rawHeaders.length; i += 2) {
           const name = response.rawHeaders[i];
@@ -215,9 +223,9 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
             relayed.push(`${name}: ${response.rawHeaders[i + 1].replace(/[\r\n]/g, '')}`);
         }
         (req as IncomingMessage & { [kBackendHeaders]?: string[] })[kBackendHeaders] = relayed;
-      });
-      backend.once('unexpected-response', (_request, response) => {
-        upgrade.socket.off('close', onClientGone);
+      };
+      const onRefused = (_request: unknown, response: IncomingMessage) => {
+        settle();
         response.resume();
         const status = response.statusCode ?? 502;
         backend.terminate();
@@ -228,20 +236,18 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
             'The backend refused the WebSocket handshake',
           ),
         );
-      });
-      backend.once('error', (err) => {
-        upgrade.socket.off('close', onClientGone);
-        if (backend.readyState !== WebSocket.OPEN) {
-          const code = (err as { code?: string }).code;
-          reject(
-            code === 'ETIMEDOUT' || /timed out/i.test(err.message)
-              ? Errors.upstreamTimeout(undefined, { cause: err })
-              : Errors.upstreamUnavailable(undefined, { cause: err }),
-          );
-        }
-      });
-      backend.once('open', () => {
-        upgrade.socket.off('close', onClientGone);
+      };
+      const onError = (err: Error) => {
+        settle();
+        const code = (err as { code?: string }).code;
+        reject(
+          code === 'ETIMEDOUT' || /timed out/i.test(err.message)
+            ? Errors.upstreamTimeout(undefined, { cause: err })
+            : Errors.upstreamUnavailable(undefined, { cause: err }),
+        );
+      };
+      const onOpen = () => {
+        settle();
         if (upgrade.socket.destroyed) {
           backend.terminate();
           resolve();
@@ -253,42 +259,81 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         ex.res.statusCode = 101;
         ex.res.detachSocket(upgrade.socket as Socket);
         const wss = backend.extensions.includes('permessage-deflate') ? servers.deflate : servers.plain;
-        wss.handleUpgrade(req, upgrade.socket, upgrade.head, (client) => {
-          const started = Date.now();
-          ex.log.info(
-            {
-              type: 'websocket',
-              event: 'open',
-              protocol: client.protocol || undefined,
-              extensions: client.extensions || undefined,
-            },
-            'websocket open',
-          );
-          if (websocketEvents.hasSubscribers)
-            websocketEvents.publish({
-              event: 'open',
-              topology,
-              service,
-              reqId: ex.id,
-            } satisfies WebSocketEvent);
-          relay(client, backend, { ...limits, expiresAt: ex.credentialExpiresAt }).then(
-            (stats) => {
-              const ms = Date.now() - started;
-              ex.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
-              if (websocketEvents.hasSubscribers)
-                websocketEvents.publish({
-                  event: 'close',
-                  topology,
-                  service,
-                  reqId: ex.id,
-                  ms,
-                  ...stats,
-                } satisfies WebSocketEvent);
-            },
-            () => {},
-          );
-        });
+        const accepted: Accepted = {
+          ...shared,
+          log: ex.log,
+          reqId: ex.id,
+          expiresAt: ex.credentialExpiresAt,
+        };
+        wss.handleUpgrade(req, upgrade.socket, upgrade.head, (client) =>
+          startRelay(client, backend, accepted),
+        );
         resolve();
-      });
+      };
+      // Every handshake listener goes once the handshake is decided: an open connection must not keep this
+      // request's objects (request, response, exchange, headers) alive through them.
+      const settle = () => {
+        upgrade.socket.off('close', onClientGone);
+        backend.off('upgrade', onUpgrade);
+        backend.off('unexpected-response', onRefused);
+        backend.off('error', onError);
+        backend.off('open', onOpen);
+        // A late error of the backend leg is the relay's (it listens from now on); until then, not uncaught.
+        backend.on('error', ignore);
+      };
+      backend.once('upgrade', onUpgrade);
+      backend.once('unexpected-response', onRefused);
+      backend.once('error', onError);
+      backend.once('open', onOpen);
     });
+}
+
+function ignore(): void {}
+
+/** What a relayed connection keeps of its upgrade request: no request, response or exchange. */
+interface Accepted {
+  limits: RelayLimits;
+  topology: string;
+  service: string;
+  log: Exchange['log'];
+  reqId: string;
+  expiresAt: number | undefined;
+}
+
+/** Relays an accepted connection; a function of its own so its closures hold only what they need. */
+function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
+  backend.off('error', ignore);
+  const started = Date.now();
+  a.log.info(
+    {
+      type: 'websocket',
+      event: 'open',
+      protocol: client.protocol || undefined,
+      extensions: client.extensions || undefined,
+    },
+    'websocket open',
+  );
+  if (websocketEvents.hasSubscribers)
+    websocketEvents.publish({
+      event: 'open',
+      topology: a.topology,
+      service: a.service,
+      reqId: a.reqId,
+    } satisfies WebSocketEvent);
+  relay(client, backend, a.expiresAt === undefined ? a.limits : { ...a.limits, expiresAt: a.expiresAt }).then(
+    (stats) => {
+      const ms = Date.now() - started;
+      a.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
+      if (websocketEvents.hasSubscribers)
+        websocketEvents.publish({
+          event: 'close',
+          topology: a.topology,
+          service: a.service,
+          reqId: a.reqId,
+          ms,
+          ...stats,
+        } satisfies WebSocketEvent);
+    },
+    () => {},
+  );
 }
