@@ -36,6 +36,7 @@ export const Errors = {
   methodNotAllowed: make('POSTERN_ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
   unauthenticated: make('POSTERN_ERR_UNAUTHENTICATED', 401, 'Authentication required'),
   forbidden: make('POSTERN_ERR_FORBIDDEN', 403, 'Forbidden'),
+  tooManyRequests: make('POSTERN_ERR_TOO_MANY_REQUESTS', 429, 'Too many requests; retry later'),
   upstreamUnavailable: make('POSTERN_ERR_UPSTREAM_UNAVAILABLE', 502, 'The backend service is unavailable'),
   upstreamTimeout: make('POSTERN_ERR_UPSTREAM_TIMEOUT', 504, 'The backend service did not answer in time'),
   noRewrite: make('POSTERN_ERR_NO_REWRITE', 404, 'No rewrite rule maps this URL to a backend'),

@@ -115,7 +115,9 @@ export function compileDeployment(input: CompileInput): CompileResult {
       );
       continue;
     }
-    if (service.urls.length === 0) sink.warn(service.pos, `service "${service.role}" has no <url>`);
+    if (service.urls.length === 0 && !answersItself(definition, service, registry)) {
+      sink.warn(service.pos, `service "${service.role}" has no <url>`);
+    }
     used.push({ service, definition });
   }
 
@@ -269,6 +271,13 @@ export function compileDeployment(input: CompileInput): CompileResult {
   }
   const deployment = new Deployment({ name: topology.name, topology, matcher, routes, releases });
   return { deployment, diagnostics };
+}
+
+/** Whether the service's dispatch answers in the gateway (then it has no backend URL to name). */
+function answersItself(definition: ServiceDefinition, service: ServiceConfig, registry: Registry): boolean {
+  const d = service.dispatch ?? definition.dispatch;
+  const name = d?.contributorName ?? d?.className;
+  return name !== undefined && registry.findDispatch(name)?.answersItself === true;
 }
 
 /** Knox's two spellings: `<dispatch use-two-way-ssl="true">` (topology override first) or the `useTwoWaySsl` param. */

@@ -34,10 +34,19 @@ const ANSWERED_HERE = new Set(['expect']);
 /** Knox's auth cookies that a backend must never plant in the browser through the gateway (knox-features §4.2). */
 export const BLOCKED_AUTH_COOKIES = ['hadoop.auth', 'hive.server2.auth', 'impala.auth'];
 
+/**
+ * Identity headers only the gateway may write (ConfigurableDispatch's actor headers, see actor-headers.ts): the
+ * client's copies are dropped by every dispatch, whatever its policy.
+ */
+const GATEWAY_IDENTITY_HEADER = 'x-knox-actor-id';
+const GATEWAY_IDENTITY_PREFIX = 'x-knox-actor-groups';
+
 /** What one dispatch does with headers, compiled once at deployment from its params. */
 export interface HeaderPolicy {
   /** Lower-case request header names never forwarded (besides hop-by-hop). */
   requestExclude: ReadonlySet<string>;
+  /** Lower-case prefixes of request header names never forwarded (renamed actor-group headers). */
+  requestExcludePrefixes?: readonly string[];
   /** Fixed headers added to every backend request (`requestAppendHeaders`). */
   requestAppend: readonly [string, string][];
   /** Lower-case response header names never returned (besides hop-by-hop). */
@@ -119,6 +128,8 @@ export function forwardRequestHeaders(
       continue;
     }
     if (HOP_BY_HOP.has(name) || ANSWERED_HERE.has(name) || policy.requestExclude.has(name)) continue;
+    if (name === GATEWAY_IDENTITY_HEADER || name.startsWith(GATEWAY_IDENTITY_PREFIX)) continue;
+    if (policy.requestExcludePrefixes?.some((p) => name.startsWith(p))) continue;
     const value = rawHeaders[i + 1];
     const seen = out[name];
     if (seen === undefined) out[name] = value;

@@ -9,6 +9,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { Errors } from '../errors.ts';
 import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
+import { actorHeaderNames, addActorHeaders, parseActorHeaders } from './actor-headers.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   forwardRequestHeaders,
@@ -33,9 +34,12 @@ const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 type Variant = 'default' | 'configurable' | 'pass-all';
 
 function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): HeaderPolicy {
+  // The client's copies of renamed actor headers are dropped like the default names (actor-headers.ts).
+  const actor = actorHeaderNames(params);
   if (variant === 'pass-all') {
     return {
-      requestExclude: new Set(['host', 'content-length']),
+      requestExclude: new Set(['host', 'content-length', ...actor.exact]),
+      requestExcludePrefixes: actor.prefixes,
       requestAppend: [],
       responseExclude: new Set(),
       responseCookieBlock: 'none',
@@ -52,10 +56,13 @@ function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): He
   );
   requestExclude.add('host');
   if (requestExclude.has('content-length')) requestExclude.delete('content-length');
+  for (const name of actor.exact) requestExclude.add(name);
+  const requestExcludePrefixes = actor.prefixes;
   const requestAppend = parseAppendHeaders(params.get('requestAppendHeaders') ?? '');
   if (variant === 'default') {
     return {
       requestExclude,
+      requestExcludePrefixes,
       requestAppend,
       responseExclude: new Set(['www-authenticate']),
       responseCookieBlock: 'all',
@@ -64,7 +71,7 @@ function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): He
   const response = params.has('responseExcludeHeaders')
     ? parseResponseExclude(params.get('responseExcludeHeaders')!)
     : { responseExclude: new Set(['www-authenticate']), responseCookieBlock: new Set(BLOCKED_AUTH_COOKIES) };
-  return { requestExclude, requestAppend, ...response };
+  return { requestExclude, requestExcludePrefixes, requestAppend, ...response };
 }
 
 /** Knox durations: milliseconds, or with an `s`/`m` suffix. */
@@ -112,6 +119,15 @@ function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context
 function createHttpDispatch(variant: Variant) {
   return (ctx: DispatchContext): Terminal => {
     const policy = headerPolicy(variant, ctx.params);
+    // ConfigurableDispatch and its PassAllHeaders subclass add the actor headers; DefaultDispatch does not.
+    const actorHeaders = parseActorHeaders(ctx);
+    if (actorHeaders && variant === 'default') {
+      ctx.sink.warn(
+        ctx.pos,
+        `dispatch ${ctx.name}: shouldIncludePrincipalAndGroups is ignored: DefaultDispatch adds no actor headers (ConfigurableDispatch does)`,
+      );
+    }
+    const actor = variant === 'default' ? undefined : actorHeaders;
     const agent = agentFor(ctx);
     const xforwarded = ctx.settings.xforwardedEnabled;
     const context = `/${ctx.settings.path}/${ctx.topology.name}`;
@@ -152,6 +168,8 @@ function createHttpDispatch(variant: Variant) {
         if (ex.requestHeaderFilters) {
           for (const f of ex.requestHeaderFilters) headers = f(headers) as Record<string, string>;
         }
+        // After the rewrite's header filters, so no rule can alter who the gateway says the user is.
+        if (actor) addActorHeaders(actor, ex, headers);
         const hasBody =
           req.headers['content-length'] !== undefined
             ? req.headers['content-length'] !== '0'

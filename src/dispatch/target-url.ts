@@ -37,18 +37,24 @@ function decodeName(raw: string): string {
 
 /**
  * Removes every query parameter whose decoded name is in `drop` (compared in lower case: Hadoop reads `doAs`
- * and `doas` alike), then appends `append` (already encoded, `name=value`).
+ * and `doas` alike), then appends `append` (already encoded, `name=value`) when given. A query left empty is
+ * removed with its `?`.
  */
-export function replaceQueryParams(url: string, drop: ReadonlySet<string>, append: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return `${url}?${append}`;
+export function replaceQueryParams(url: string, drop: ReadonlySet<string>, append?: string): string {
+  const hash = url.indexOf('#');
+  const fragment = hash < 0 ? '' : url.slice(hash);
+  const base = hash < 0 ? url : url.slice(0, hash);
+  const q = base.indexOf('?');
+  if (q < 0) return append === undefined ? url : `${base}?${append}${fragment}`;
   const kept: string[] = [];
-  for (const part of url.slice(q + 1).split('&')) {
+  for (const part of base.slice(q + 1).split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
     const name = decodeName(eq < 0 ? part : part.slice(0, eq)).toLowerCase();
     if (!drop.has(name)) kept.push(part);
   }
-  kept.push(append);
-  return `${url.slice(0, q)}?${kept.join('&')}`;
+  if (append !== undefined) kept.push(append);
+  return kept.length === 0
+    ? `${base.slice(0, q)}${fragment}`
+    : `${base.slice(0, q)}?${kept.join('&')}${fragment}`;
 }

@@ -177,6 +177,8 @@ export interface DispatchFactory {
   readonly name: string;
   /** Knox class names (e.g. `org.apache.knox.gateway.dispatch.ConfigurableDispatch`) this dispatch stands for. */
   readonly classNames?: readonly string[];
+  /** The gateway answers the request itself (KNOXSSO, KNOXTOKEN): a service using it needs no `<url>`. */
+  readonly answersItself?: boolean;
   create(ctx: DispatchContext): Terminal;
 }
 

@@ -25,4 +25,21 @@ describe('backend target URL', () => {
     );
     assert.equal(replaceQueryParams('http://h/p?', drop, 'user.name=a'), 'http://h/p?user.name=a');
   });
+
+  it('only removes when there is nothing to add, dropping a query left empty', () => {
+    const drop = new Set(['doas', 'user.name']);
+    assert.equal(replaceQueryParams('http://h/p?a=1&doAs=x&b', drop), 'http://h/p?a=1&b');
+    assert.equal(replaceQueryParams('http://h/p?doAs=x&USER.NAME=y', drop), 'http://h/p');
+    assert.equal(replaceQueryParams('http://h/p', drop), 'http://h/p');
+  });
+
+  it('keeps a fragment after the query it edits', () => {
+    const drop = new Set(['doas']);
+    assert.equal(replaceQueryParams('http://h/p#top', drop, 'user.name=a'), 'http://h/p?user.name=a#top');
+    assert.equal(
+      replaceQueryParams('http://h/p?doAs=x#top', drop, 'user.name=a'),
+      'http://h/p?user.name=a#top',
+    );
+    assert.equal(replaceQueryParams('http://h/p?doAs=x#top', drop), 'http://h/p#top');
+  });
 });

@@ -10,7 +10,9 @@ export const CHROMIUM = process.env.POSTERN_CHROMIUM ?? '/usr/bin/chromium';
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (npm test does) or set POSTERN_CHROMIUM`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install Debian's chromium (npm test does) or set POSTERN_CHROMIUM`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,

@@ -1,54 +1,16 @@
 /**
  * @module providers/identity-assertion/default
- * Knox's `Default` identity assertion (knox-features §3.3, §4.5): the authenticated user becomes the effective
- * user, and the backend learns it through Hadoop's pseudo-authentication query parameter `user.name`.
- * Impersonation parameters the client sent (`doAs`, `user.name`) are always removed first, so a client cannot
- * choose who it is. A request that reaches identity assertion without an authenticated user is refused (401):
- * a chain that forgot its authentication provider must not forward anonymous traffic as nobody.
+ * Knox's `Default` identity assertion (also registered under its legacy name `Pseudo`): the common behaviour
+ * alone (see ./common.ts): proxy-user impersonation, `principal.mapping`, `expression.principal.mapping`,
+ * `group.principal.mapping`, `group.mapping.{group}`, and the effective user sent as `user.name` (or `doAs` on a
+ * Kerberos-secured cluster). A request that reaches it without an authenticated user is refused (401).
  *
- * Params (Knox's names): `principal.mapping` (`user=mapped;user2=mapped2`), `group.principal.mapping` is left to
- * the security-providers issue; `impersonation.params` (postern: comma list to scrub, default `doAs,user.name`);
- * `user.name.param` (postern: the name of the query parameter that carries the user, default `user.name`).
+ * Besides Knox's params, `user.name.param` (postern) names the query parameter that carries the user on a
+ * cluster that is not Kerberos-secured (default `user.name`).
  */
-import { replaceQueryParams } from '../../dispatch/target-url.ts';
-import { Errors } from '../../errors.ts';
-import { addTo, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
+import { defineIdentityAssertion } from './common.ts';
 
-function parseMapping(value: string | undefined): Map<string, string> {
-  const map = new Map<string, string>();
-  if (!value) return map;
-  for (const pair of value.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const target = pair.slice(eq + 1).trim();
-    for (const from of pair.slice(0, eq).split(',')) map.set(from.trim(), target);
-  }
-  return map;
-}
+export const defaultIdentityAssertion = defineIdentityAssertion('Default');
 
-export const defaultIdentityAssertion: ProviderFactory = {
-  role: 'identity-assertion',
-  name: 'Default',
-  create(ctx: ProviderContext): Filter {
-    const mapping = parseMapping(ctx.params.get('principal.mapping'));
-    const scrub = new Set(
-      (ctx.params.get('impersonation.params') ?? 'doAs,user.name')
-        .split(',')
-        .map((p) => p.trim().toLowerCase())
-        .filter(Boolean),
-    );
-    const userParam = ctx.params.get('user.name.param') ?? 'user.name';
-    scrub.add(userParam.toLowerCase());
-    const encodedParam = encodeURIComponent(userParam);
-    return (ex, next) => {
-      const user = ex.user;
-      if (!user)
-        return Promise.reject(Errors.unauthenticated('No authenticated user to assert to the backend'));
-      const effective = mapping.get(user.name) ?? user.name;
-      ex.effectiveUser = effective;
-      const assertion = `${encodedParam}=${encodeURIComponent(effective)}`;
-      addTo(ex, 'targetEdits', (url) => replaceQueryParams(url, scrub, assertion));
-      return next();
-    };
-  },
-};
+/** Knox's former name of Default, still accepted in topologies. */
+export const pseudoIdentityAssertion = defineIdentityAssertion('Pseudo');

@@ -1,0 +1,219 @@
+/**
+ * @module providers/authentication/shiro
+ * Knox's `ShiroProvider` (knox-features §3.1): HTTP Basic checked against the realms of a flattened `shiro.ini`
+ * (config.ts), a session cookie, an authentication cache and `urls.*` path rules.
+ *
+ * Per request, the first `urls.*` rule matching the path below the topology decides:
+ * - `anon`: the request goes on as `anonymous`.
+ * - otherwise a live session cookie (`KNOXSESSIONID`, as Knox's Jetty names it) authenticates the request, unless
+ *   the request also carries Basic credentials for another user; else `Authorization: Basic` is checked against
+ *   each realm in order (the first that accepts wins; a realm that cannot be asked is skipped, and if none
+ *   accepted and one could not be asked the answer is 503, not 401). A successful Basic login opens a session
+ *   (`sessionTimeout` minutes idle, default 30) and sets the cookie: HttpOnly, SameSite=Lax, Secure over TLS,
+ *   Path=/{gateway.path}/{topology}.
+ * - missing, malformed or wrong credentials, an unknown or expired session: 401 with
+ *   `WWW-Authenticate: BASIC realm="application"` (Shiro's default application name, which Knox keeps);
+ *   `roles[...]` the user lacks: 403.
+ *
+ * The session cookie is removed from the request forwarded to the backend. Every outcome is audited
+ * (`authentication` events); a password or session id never reaches a log line.
+ *
+ * State (realms and their LDAP connections, the session store, the authentication cache) is per topology
+ * deployment and per distinct provider configuration, and is released when the deployment retires: a redeploy
+ * starts with no sessions.
+ */
+import { createHash } from 'node:crypto';
+import { Errors, type GatewayError } from '../../../errors.ts';
+import type { RouteAudit } from '../../../observability/audit.ts';
+import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
+import {
+  addTo,
+  type Exchange,
+  type Filter,
+  type Principal,
+  type ProviderContext,
+  type ProviderFactory,
+} from '../../types.ts';
+import { AuthenticationCache } from './auth-cache.ts';
+import { readShiroConfig, type ShiroConfig } from './config.ts';
+import { RealmUnavailableError } from './realm.ts';
+import { SessionStore } from './sessions.ts';
+import { DEFAULT_RULE } from './urls.ts';
+
+/** Knox's session cookie name (GatewayServer's `KNOXSESSIONCOOKIENAME`). */
+export const SESSION_COOKIE = 'KNOXSESSIONID';
+/** Shiro's `BasicHttpAuthenticationFilter` default application name. */
+export const BASIC_REALM = 'application';
+const CHALLENGE = `BASIC realm="${BASIC_REALM}"`;
+/** An upper bound on one login, whatever the realms' own timeouts add up to. */
+const MAX_LOGIN_MS = 30_000;
+
+const ANONYMOUS: Principal = Object.freeze({
+  name: 'anonymous',
+  groups: Object.freeze([]) as readonly string[],
+});
+const COOKIE_NAMES: ReadonlySet<string> = new Set([SESSION_COOKIE]);
+
+interface ShiroState {
+  config: ShiroConfig;
+  sessions: SessionStore;
+  cache: AuthenticationCache;
+}
+
+/** The state of one provider configuration in one deployment, made on the first route that uses it. */
+function stateFor(ctx: ProviderContext): ShiroState | undefined {
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([...ctx.params]))
+    .digest('hex');
+  return ctx.shared(`shiro:${fingerprint}`, () => {
+    const config = readShiroConfig(ctx);
+    if (!config) return undefined;
+    const state: ShiroState = {
+      config,
+      sessions: new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
+      cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
+    };
+    const sweeper = setInterval(() => state.sessions.sweep(), 60_000);
+    sweeper.unref();
+    ctx.onRetire(() => {
+      clearInterval(sweeper);
+      for (const realm of config.realms) realm.close();
+      state.sessions.clear();
+      state.cache.clear();
+    });
+    return state;
+  });
+}
+
+type LoginResult = { user: Principal } | { failure: 'rejected' | 'unavailable'; detail?: string };
+
+async function login(state: ShiroState, username: string, password: string): Promise<LoginResult> {
+  let unavailable: string | undefined;
+  for (const realm of state.config.realms) {
+    if (realm.cachingEnabled) {
+      const cached = state.cache.get(realm.name, username, password);
+      if (cached) return { user: cached };
+    }
+    try {
+      const user = await realm.authenticate(username, password);
+      if (user) {
+        if (realm.cachingEnabled) state.cache.set(realm.name, username, password, user);
+        return { user };
+      }
+    } catch (err) {
+      if (!(err instanceof RealmUnavailableError)) throw err;
+      unavailable = `${realm.name}: ${err.message}`;
+    }
+  }
+  return unavailable ? { failure: 'unavailable', detail: unavailable } : { failure: 'rejected' };
+}
+
+function withDeadline<T>(pending: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout()), ms);
+  });
+  return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
+}
+
+export const shiroProvider: ProviderFactory = {
+  role: 'authentication',
+  name: 'ShiroProvider',
+  create(ctx: ProviderContext): Filter | undefined {
+    const state = stateFor(ctx);
+    if (!state) {
+      // readShiroConfig reported why; make sure the deployment cannot go ahead without authentication.
+      if (!ctx.sink.hasErrors) ctx.sink.error(ctx.pos, 'ShiroProvider: the configuration cannot be used');
+      return undefined;
+    }
+    const { config, sessions } = state;
+    const audit: RouteAudit = ctx.audit.forRoute({
+      topology: ctx.topology.name,
+      service: ctx.service.role,
+      action: 'authentication',
+      provider: ctx.name,
+    });
+    const cookiePath = `/${[ctx.settings.path, ctx.topology.name].filter(Boolean).join('/')}`;
+    const secureAlways = ctx.settings.ssl.enabled;
+    const cookieAttributes = (ex: Exchange) =>
+      `Path=${cookiePath}; HttpOnly; SameSite=Lax${secureAlways || ex.rewriteContext.inbound.scheme === 'https' ? '; Secure' : ''}`;
+
+    const unauthenticated = (ex: Exchange, message: string, clearCookie: boolean): GatewayError => {
+      const headers: Record<string, string> = { 'WWW-Authenticate': CHALLENGE };
+      if (clearCookie) headers['Set-Cookie'] = `${SESSION_COOKIE}=; Max-Age=0; ${cookieAttributes(ex)}`;
+      return Errors.unauthenticated(message, { headers });
+    };
+
+    return async (ex, next) => {
+      const rule = config.rules.find((r) => r.matches(ex.path)) ?? DEFAULT_RULE;
+      if (rule.anon) {
+        ex.user = ANONYMOUS;
+        ex.authMethod = 'anonymous';
+        audit(ex, 'success', { reason: `anon ${rule.pattern}` });
+        return next();
+      }
+
+      const headers = ex.req.headers;
+      const sessionId = cookieValue(headers, SESSION_COOKIE);
+      if (sessionId !== undefined && headers.cookie) {
+        // The gateway's session cookie is the gateway's business: the backend never sees it.
+        addTo(ex, 'requestHeaderFilters', (h) => {
+          const cookie = typeof h.cookie === 'string' ? withoutCookies(h.cookie, COOKIE_NAMES) : undefined;
+          const { cookie: _removed, ...rest } = h;
+          return cookie ? { ...rest, cookie } : rest;
+        });
+      }
+      const credentials = basicCredentials(headers);
+      const session = sessionId ? sessions.touch(sessionId) : undefined;
+
+      let user: Principal;
+      if (session && (!credentials || credentials.username === session.user.name)) {
+        user = session.user;
+        ex.authMethod = 'session';
+        ex.credentialExpiresAt = session.expiresAt;
+      } else {
+        if (!credentials) {
+          const reason = sessionId ? 'unknown or expired session' : 'no credentials';
+          audit(ex, 'failure', { reason });
+          throw unauthenticated(ex, 'Authentication required', sessionId !== undefined);
+        }
+        const result = await withDeadline(
+          login(state, credentials.username, credentials.password),
+          MAX_LOGIN_MS,
+          () => ({
+            failure: 'unavailable' as const,
+            detail: `no realm answered within ${MAX_LOGIN_MS} ms`,
+          }),
+        );
+        if ('failure' in result) {
+          if (result.failure === 'unavailable') {
+            ex.log.warn({ realm: result.detail }, 'authentication could not be checked: realm unavailable');
+            audit(ex, 'unavailable', { user: credentials.username, reason: 'realm unavailable' });
+            throw Errors.unavailable('The authentication service is unavailable; retry shortly');
+          }
+          audit(ex, 'failure', { user: credentials.username, reason: 'invalid credentials' });
+          throw unauthenticated(ex, 'Invalid credentials', false);
+        }
+        user = result.user;
+        ex.authMethod = 'basic';
+        if (!rule.noSessionCreation) {
+          const opened = sessions.create(user);
+          const cookie = `${SESSION_COOKIE}=${opened.id}; ${cookieAttributes(ex)}`;
+          addTo(ex, 'responseHeaderFilters', (h) => {
+            const existing = h['set-cookie'];
+            const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
+            return { ...h, 'set-cookie': [...list, cookie] };
+          });
+        }
+      }
+
+      if (rule.roles.length > 0 && !rule.roles.every((r) => user.groups.includes(r))) {
+        audit(ex, 'denied', { user: user.name, reason: `roles ${rule.roles.join(',')}` });
+        throw Errors.forbidden('The user lacks a role this path requires');
+      }
+      ex.user = user;
+      audit(ex, 'success', { user: user.name, reason: ex.authMethod });
+      return next();
+    };
+  },
+};

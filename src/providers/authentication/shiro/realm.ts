@@ -1,0 +1,23 @@
+/**
+ * @module providers/authentication/shiro/realm
+ * What a realm is to the ShiroProvider: something that checks a user name and password and says who the user is
+ * and which groups they are in. A realm answers "no" by resolving to undefined and "cannot tell now" (its
+ * directory is down or slow) by throwing {@link RealmUnavailableError}; the provider turns those into 401 and 503.
+ */
+import type { Principal } from '../../types.ts';
+
+export interface Realm {
+  /** The realm's object name in the Shiro config (`ldapRealm`). */
+  readonly name: string;
+  /** Whether successful logins may be cached (`authenticationCachingEnabled`). */
+  readonly cachingEnabled: boolean;
+  authenticate(username: string, password: string): Promise<Principal | undefined>;
+  close(): void;
+}
+
+export class RealmUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RealmUnavailableError';
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * @module providers/authentication/shiro/sessions
+ * The sessions behind Knox's `KNOXSESSIONID` cookie, one store per topology deployment. An id is 32 random bytes
+ * (base64url); the store keeps only its SHA-256, so the ids themselves exist nowhere but in the clients' cookies,
+ * and a lookup by digest gives away nothing about stored ids through timing. A session ends after `timeoutMs`
+ * without use (a servlet session's max-inactive-interval, Knox's `sessionTimeout`). The store is bounded: when
+ * full, expired sessions are swept and then the least recently used ones go.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Principal } from '../../types.ts';
+
+export interface Session {
+  readonly user: Principal;
+  /** When the session ends unless used again (ms since the epoch). */
+  expiresAt: number;
+}
+
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+export class SessionStore {
+  readonly timeoutMs: number;
+  readonly maxSessions: number;
+  /** Digest → session, least recently used first (a Map keeps insertion order; a touch re-inserts). */
+  readonly #sessions = new Map<string, Session>();
+  readonly #now: () => number;
+
+  constructor(options: { timeoutMs: number; maxSessions?: number; now?: () => number }) {
+    this.timeoutMs = options.timeoutMs;
+    this.maxSessions = options.maxSessions ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Opens a session for the user; returns the id to put in the cookie. */
+  create(user: Principal): { id: string; session: Session } {
+    if (this.#sessions.size >= this.maxSessions) this.sweep();
+    while (this.#sessions.size >= this.maxSessions) {
+      const oldest = this.#sessions.keys().next().value as string;
+      this.#sessions.delete(oldest);
+    }
+    const id = randomBytes(32).toString('base64url');
+    const session: Session = { user, expiresAt: this.#now() + this.timeoutMs };
+    this.#sessions.set(digest(id), session);
+    return { id, session };
+  }
+
+  /** The live session of an id, its idle timer restarted; undefined when unknown or expired. */
+  touch(id: string): Session | undefined {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    const key = digest(id);
+    const session = this.#sessions.get(key);
+    if (!session) return undefined;
+    this.#sessions.delete(key);
+    const now = this.#now();
+    if (session.expiresAt <= now) return undefined;
+    session.expiresAt = now + this.timeoutMs;
+    this.#sessions.set(key, session);
+    return session;
+  }
+
+  /** Drops expired sessions. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [key, session] of this.#sessions) if (session.expiresAt <= now) this.#sessions.delete(key);
+  }
+
+  clear(): void {
+    this.#sessions.clear();
+  }
+}

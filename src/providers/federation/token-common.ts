@@ -1,0 +1,137 @@
+/**
+ * @module providers/federation/token-common
+ * What JWTProvider and SSOCookieProvider share: Knox's unauthenticated-path lists, reading every cookie of one
+ * name, keeping the credential away from the backend (cookie, Authorization, query parameter), and turning a
+ * verification result into the exchange's user or into the error the client gets.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { Errors, type GatewayError } from '../../errors.ts';
+import { withoutCookies } from '../common/credentials.ts';
+import type { AuthMethod, Exchange, HeaderFilter, HeaderMap, Principal } from '../types.ts';
+import { KeysUnavailable, TokenRejected, type VerifiedToken } from './jwt-verifier.ts';
+
+export const ANONYMOUS: Principal = Object.freeze({
+  name: 'anonymous',
+  groups: Object.freeze([]) as readonly string[],
+});
+
+/**
+ * Knox's `*.unauthenticated.path.list`: paths below the topology (`/favicon.ico`), separated by `;` or `,`,
+ * compared exactly with the request path (no prefix, no pattern: a looser match would be an authentication
+ * bypass). The defaults are always included, as Knox does.
+ */
+export function unauthenticatedPaths(value: string | undefined, defaults: readonly string[]): Set<string> {
+  const set = new Set<string>();
+  for (const raw of [...defaults, ...(value ?? '').split(/[;,]/)]) {
+    const p = raw.trim();
+    if (p === '') continue;
+    set.add(p.startsWith('/') ? p : `/${p}`);
+  }
+  return set;
+}
+
+/** Every value of the cookies with this name, in order (a browser can hold several, for several domains). */
+export function cookieValues(headers: IncomingHttpHeaders, name: string): string[] {
+  const header = headers.cookie;
+  if (!header) return [];
+  const values: string[] = [];
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value !== '') values.push(value);
+    if (values.length >= 8) break;
+  }
+  return values;
+}
+
+/** A request header filter that removes the named cookies from the forwarded `Cookie` header. */
+export function dropCookies(names: ReadonlySet<string>): HeaderFilter {
+  return (headers: HeaderMap) => {
+    const value = headers.cookie;
+    if (value === undefined) return headers;
+    const joined = Array.isArray(value) ? value.join('; ') : value;
+    const kept = withoutCookies(joined, names);
+    const out = { ...headers };
+    if (kept === undefined) delete out.cookie;
+    else out.cookie = kept;
+    return out;
+  };
+}
+
+/** A request header filter that removes `Authorization` (it carried the token; PassAllHeadersDispatch keeps it). */
+export const dropAuthorization: HeaderFilter = (headers: HeaderMap) => {
+  if (headers.authorization === undefined) return headers;
+  const out = { ...headers };
+  delete out.authorization;
+  return out;
+};
+
+function decodeName(raw: string): string {
+  const plain = raw.replaceAll('+', ' ');
+  try {
+    return decodeURIComponent(plain);
+  } catch {
+    return plain;
+  }
+}
+
+/** The first value of a query parameter (form-decoded), or undefined. */
+export function queryValue(query: string, name: string): string | undefined {
+  if (query === '') return undefined;
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    if (decodeName(eq < 0 ? part : part.slice(0, eq)) !== name) continue;
+    return eq < 0 ? '' : decodeName(part.slice(eq + 1));
+  }
+  return undefined;
+}
+
+/**
+ * The URL without the query parameters of this name, compared case-insensitively (a backend that reads `Token`
+ * and `token` alike must not get a copy of the credential).
+ */
+export function withoutQueryParam(url: string, name: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const hash = url.indexOf('#', q);
+  const query = url.slice(q + 1, hash < 0 ? undefined : hash);
+  const lower = name.toLowerCase();
+  const kept = query.split('&').filter((part) => {
+    if (part === '') return false;
+    const eq = part.indexOf('=');
+    return decodeName(eq < 0 ? part : part.slice(0, eq)).toLowerCase() !== lower;
+  });
+  return `${url.slice(0, q)}${kept.length > 0 ? `?${kept.join('&')}` : ''}${hash < 0 ? '' : url.slice(hash)}`;
+}
+
+/** Sets the exchange's user from a verified token. */
+export function authenticate(ex: Exchange, token: VerifiedToken, method: AuthMethod): void {
+  ex.user = { name: token.principal, groups: token.groups };
+  ex.authMethod = method;
+  if (token.expiresAt !== undefined) ex.credentialExpiresAt = token.expiresAt;
+}
+
+/** The client's error for a verification failure: 401 with a challenge, or 503 when the JWKS is unreachable. */
+export function verificationError(err: unknown, challenge: string): GatewayError {
+  if (err instanceof KeysUnavailable) {
+    return Errors.unavailable('The keys needed to verify the token could not be fetched; retry shortly', {
+      cause: err,
+      headers: { 'retry-after': '5' },
+    });
+  }
+  if (err instanceof TokenRejected) {
+    return Errors.unauthenticated(`The token is not valid: ${err.reason}`, {
+      headers: { 'www-authenticate': `${challenge}, error="invalid_token"` },
+    });
+  }
+  return Errors.internal(undefined, { cause: err });
+}
+
+/** The audit reason of a verification failure (never the token). */
+export function failureReason(err: unknown): string {
+  if (err instanceof TokenRejected) return err.reason;
+  if (err instanceof KeysUnavailable) return 'jwks unreachable';
+  return 'verification error';
+}

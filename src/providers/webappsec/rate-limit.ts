@@ -1,0 +1,140 @@
+/**
+ * @module providers/webappsec/rate-limit
+ * WebAppSec's rate limiting (`rate.limiting.*`, knox-features §3.5; Knox configures Jetty's `DoSFilter`).
+ *
+ * Each client address has a token bucket holding `rate.limiting.maxRequestsPerSec` tokens (default 25) that
+ * refills at that many per second: a client may send a burst of that size and then that rate. A request that
+ * finds the bucket empty is answered at once with **429** and `Retry-After` (whole seconds until a token is
+ * back). Addresses in `rate.limiting.ipWhitelist` (comma list of addresses, `*` prefix wildcards or CIDR subnets,
+ * as Jetty accepts) are never limited. `rate.limiting.remotePort=true` keys the bucket by address and port (one
+ * bucket per connection), as Jetty does. The address is the socket's, never X-Forwarded-For, which a client
+ * writes. The buckets are shared by every route of the topology's deployment that has the same settings, and a
+ * bucket idle for `rate.limiting.maxIdleTrackerMs` (default 30000) is forgotten; at most 100,000 are kept (the
+ * least recently used go first), so a flood of addresses cannot grow memory without bound.
+ *
+ * Deviation from Knox/Jetty, on purpose: Jetty first delays excess requests (`delayMs`, default 100 ms), then
+ * throttles them through a queue (`throttledRequests`, `maxWaitMs`, `throttleMs`) and answers 429/503 only after
+ * that. Holding requests costs sockets and memory in the gateway exactly when it is under load, and a delayed
+ * client cannot tell it is being limited; postern refuses at once and says when to retry. `delayMs`, `maxWaitMs`,
+ * `throttledRequests`, `throttleMs` and `maxRequestMs` are accepted and checked as numbers but change nothing;
+ * `trackSessions` is accepted and ignored (postern has no servlet sessions, so tracking is always by address).
+ * `rate.limiting.insertHeaders` (default true) adds `X-RateLimit-Limit` and `X-RateLimit-Remaining` to every
+ * response (Jetty inserts a `DoSFilter` header on delayed requests instead).
+ */
+import { Errors } from '../../errors.ts';
+import { ipListProblems, parseIpList } from '../common/ip-match.ts';
+import type { ParamReader } from '../common/param-reader.ts';
+import type { ProviderContext } from '../types.ts';
+import type { Feature, Verdict } from './feature.ts';
+
+const MAX_TRACKED = 100_000;
+/** How often (in requests) idle buckets are swept. */
+const SWEEP_EVERY = 1024;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Token buckets by client key, least recently used first (Map keeps insertion order; a use re-inserts). */
+export class TokenBuckets {
+  readonly #rate: number;
+  readonly #idleMs: number;
+  readonly #max: number;
+  readonly #buckets = new Map<string, Bucket>();
+  #uses = 0;
+
+  constructor(ratePerSec: number, idleMs: number, max = MAX_TRACKED) {
+    this.#rate = ratePerSec;
+    // A bucket idle long enough to refill completely is the same as no bucket.
+    this.#idleMs = Math.max(idleMs, 1000);
+    this.#max = max;
+  }
+
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Takes a token: the tokens left (≥ 0), or -ms until one is available. */
+  take(key: string, now: number): number {
+    const capacity = this.#rate;
+    let bucket = this.#buckets.get(key);
+    if (bucket) {
+      this.#buckets.delete(key);
+      bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) * this.#rate) / 1000);
+      bucket.at = now;
+    } else {
+      bucket = { tokens: capacity, at: now };
+    }
+    this.#buckets.set(key, bucket);
+    if (++this.#uses % SWEEP_EVERY === 0 || this.#buckets.size > this.#max) this.#sweep(now);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return Math.floor(bucket.tokens);
+    }
+    return -Math.ceil(((1 - bucket.tokens) * 1000) / this.#rate);
+  }
+
+  #sweep(now: number): void {
+    for (const [key, b] of this.#buckets) {
+      if (now - b.at < this.#idleMs) break; // the rest were used more recently
+      this.#buckets.delete(key);
+    }
+    while (this.#buckets.size > this.#max) {
+      const oldest = this.#buckets.keys().next().value as string;
+      this.#buckets.delete(oldest);
+    }
+  }
+}
+
+const IGNORED_NUMBERS: [string, number, number][] = [
+  ['rate.limiting.delayMs', 100, -1],
+  ['rate.limiting.maxWaitMs', 50, 0],
+  ['rate.limiting.throttledRequests', 5, 0],
+  ['rate.limiting.throttleMs', 30000, 0],
+  ['rate.limiting.maxRequestMs', 30000, 0],
+];
+
+export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Feature {
+  const rate = params.int('rate.limiting.maxRequestsPerSec', 25, 1);
+  const idleMs = params.int('rate.limiting.maxIdleTrackerMs', 30000, 0);
+  const byPort = params.bool('rate.limiting.remotePort', false);
+  const insertHeaders = params.bool('rate.limiting.insertHeaders', true);
+  params.bool('rate.limiting.trackSessions', true);
+  for (const [name, fallback, min] of IGNORED_NUMBERS) params.int(name, fallback, min);
+  const whitelistText = params.text('rate.limiting.ipWhitelist', '');
+  const bad = ipListProblems(whitelistText);
+  if (bad.length > 0) {
+    params.error('rate.limiting.ipWhitelist', `not an address, prefix wildcard or subnet: ${bad.join(', ')}`);
+  }
+  const whitelist = whitelistText ? parseIpList(whitelistText) : undefined;
+
+  const buckets = ctx.shared(
+    `webappsec/rate-limit/${rate}/${idleMs}/${byPort}`,
+    () => new TokenBuckets(rate, idleMs),
+  );
+  const limit = String(rate);
+
+  return {
+    name: 'rate-limit',
+    run(ex): Verdict {
+      const socket = ex.req.socket;
+      const address = socket.remoteAddress ?? '';
+      if (whitelist?.matches(address)) return undefined;
+      const key = byPort ? `${address}|${socket.remotePort}` : address;
+      const left = buckets.take(key, performance.now());
+      if (insertHeaders) {
+        ex.res.setHeader('X-RateLimit-Limit', limit);
+        ex.res.setHeader('X-RateLimit-Remaining', String(Math.max(left, 0)));
+      }
+      if (left >= 0) return undefined;
+      const seconds = Math.max(1, Math.ceil(-left / 1000));
+      return {
+        error: Errors.tooManyRequests(`Too many requests from this client; retry in ${seconds} s`, {
+          headers: { 'retry-after': String(seconds) },
+        }),
+        reason: 'rate limit',
+      };
+    },
+  };
+}
