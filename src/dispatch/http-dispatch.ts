@@ -10,6 +10,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { Errors } from '../errors.ts';
 import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
 import { actorHeaderNames, addActorHeaders, parseActorHeaders } from './actor-headers.ts';
+import { backendTlsOptions } from './backend-tls.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   forwardRequestHeaders,
@@ -89,11 +90,14 @@ function agentFor(ctx: DispatchContext): Dispatcher {
     Number(ctx.params.get('httpclient.maxConnections') ?? hc.maxConnections) || hc.maxConnections;
   const connectTimeout = duration(ctx.params.get('httpclient.connectionTimeout'), hc.connectionTimeoutMs);
   const socketTimeout = duration(ctx.params.get('httpclient.socketTimeout'), hc.socketTimeoutMs);
-  const key = `undici-agent:${connections}:${connectTimeout}:${socketTimeout}`;
+  // Trust for https backends, and the gateway's certificate when the service asks for two-way TLS; a
+  // truststore postern cannot read stops the deployment at the service.
+  const tls = backendTlsOptions(ctx.settings, ctx.home, ctx.useTwoWaySsl);
+  const key = `undici-agent:${connections}:${connectTimeout}:${socketTimeout}:${ctx.useTwoWaySsl}`;
   return ctx.shared(key, () => {
     const agent = new Agent({
       connections,
-      connect: { timeout: connectTimeout },
+      connect: { timeout: connectTimeout, ...tls },
       headersTimeout: socketTimeout,
       bodyTimeout: socketTimeout,
       keepAliveTimeout: 30_000,

@@ -120,6 +120,22 @@ describe('TLS to backends: trust and two-way TLS', () => {
     home?.remove();
   });
 
+  it('reaches an https backend whose certificate the truststore holds', async () => {
+    const res = await request(`${gateway.url}/trusted/http/hello`);
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'hello over https');
+  });
+
+  it('presents the gateway’s certificate to an https backend that demands one when the service says useTwoWaySsl', async () => {
+    const res = await request(`${gateway.url}/mutual/http/hello`);
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'hello over https to localhost');
+  });
+
+  it('is refused by that https backend without two-way TLS: 502', async () => {
+    assert.equal(await status(`${gateway.url}/oneway/http/hello`), 502);
+  });
+
   it('reaches a wss backend whose certificate the truststore holds', async () => {
     assert.equal(
       await upgrade(`${gateway.url.replace('http', 'ws')}/trusted/echo/ws`),
@@ -161,16 +177,22 @@ describe('TLS to backends: trust and two-way TLS', () => {
     }
   });
 
-  it('answers 502 for a wss backend whose certificate nothing trusts', async () => {
+  it('answers 502 for https and wss backends whose certificate nothing trusts', async () => {
     const other = makeHome({ 'gateway.websocket.feature.enabled': true });
     try {
       other.write(
         'conf/topologies/t.xml',
-        topologyXml({ services: [{ role: 'ECHOWS', urls: [`wss://${plainTls}`] }] }),
+        topologyXml({
+          services: [
+            { role: 'ECHOWS', urls: [`wss://${plainTls}`] },
+            { role: 'HTTP', urls: [`https://${plainTls}`] },
+          ],
+        }),
       );
       const g = await startGateway(other);
       try {
         assert.equal(await upgrade(`${g.url.replace('http', 'ws')}/t/echo/ws`), 502);
+        assert.equal(await status(`${g.url}/t/http/x`), 502);
       } finally {
         await g.close();
       }
@@ -178,6 +200,4 @@ describe('TLS to backends: trust and two-way TLS', () => {
       other.remove();
     }
   });
-
-  void status;
 });
