@@ -48,10 +48,24 @@ describe('postern start (a real process on the sample home)', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('generates its certificate and serves the sandbox over https', async () => {
+  it('generates its certificate and serves the sandbox over https, to the sample users only', async () => {
     assert.ok(existsSync(join(home, 'data/security/gateway.crt')));
     assert.ok(existsSync(join(home, 'data/security/gateway.key')));
-    const res = await request(`${url}/sandbox/http/items`, { dispatcher: agent });
+    const anonymous = await request(`${url}/sandbox/http/items`, { dispatcher: agent });
+    await anonymous.body.text();
+    assert.equal(anonymous.statusCode, 401);
+    assert.match(String(anonymous.headers['www-authenticate']), /^BASIC realm=/i);
+    const wrong = await request(`${url}/sandbox/http/items`, {
+      dispatcher: agent,
+      headers: { authorization: `Basic ${Buffer.from('guest:nope').toString('base64')}` },
+    });
+    await wrong.body.text();
+    assert.equal(wrong.statusCode, 401);
+    // The README's curl line: curl -k -u guest:guest-password https://localhost:8443/gateway/sandbox/http/items
+    const res = await request(`${url}/sandbox/http/items`, {
+      dispatcher: agent,
+      headers: { authorization: `Basic ${Buffer.from('guest:guest-password').toString('base64')}` },
+    });
     assert.equal(res.statusCode, 200);
     const body = (await res.body.json()) as { items: unknown[] };
     assert.ok(Array.isArray(body.items));

@@ -98,14 +98,27 @@ describe('sample home: conf/topologies/sandbox.xml', () => {
   const providers = topology.gateway.provider as Node[];
   const services = topology.service as Node[];
 
-  it('authenticates anonymously, asserts identity by default, and shows a disabled static hostmap', () => {
+  it('logs in against the sample users file, asserts identity by default, and shows a disabled static hostmap', () => {
     const byRole = new Map<string, Node>(providers.map((p) => [p.role, p]));
-    assert.equal(byRole.get('authentication')!.name, 'Anonymous');
-    assert.equal(byRole.get('authentication')!.enabled, 'true');
+    const auth = byRole.get('authentication')!;
+    assert.equal(auth.name, 'ShiroProvider');
+    assert.equal(auth.enabled, 'true');
+    const params = new Map((auth.param as Node[]).map((p) => [p.name, String(p.value)]));
+    assert.equal(params.get('main.fileRealm'), 'postern.FileRealm');
+    assert.equal(params.get('main.fileRealm.usersFile'), 'conf/users.yaml');
+    assert.equal(params.get('urls./**'), 'authcBasic');
     assert.equal(byRole.get('identity-assertion')!.name, 'Default');
+    assert.equal(byRole.get('authorization')!.name, 'AclsAuthz');
     assert.equal(byRole.get('hostmap')!.name, 'static');
     assert.equal(byRole.get('hostmap')!.enabled, 'false');
     assert.ok(byRole.get('hostmap')!.param.length > 0);
+  });
+
+  it('ships only hashed passwords in the users file', () => {
+    const text = readFileSync(join(conf, 'users.yaml'), 'utf8');
+    const passwords = [...text.matchAll(/^\s+password:\s*"?([^"\n]+)"?$/gm)].map((m) => m[1]);
+    assert.equal(passwords.length, 2);
+    for (const p of passwords) assert.match(p, /^scrypt\$ln=\d+,r=\d+,p=\d+\$/);
   });
 
   it('proxies the demo backends on their default ports', () => {
