@@ -38,6 +38,8 @@ export interface CompileInput {
   home?: string;
   /** Where providers record their decisions; default: nowhere. */
   audit?: AuditLog;
+  /** State kept across deployments (RouteContext.lasting); default: a map of this compilation only. */
+  lasting?: Map<string, unknown>;
 }
 
 export interface CompileResult {
@@ -76,6 +78,11 @@ export function compileDeployment(input: CompileInput): CompileResult {
   };
   const onRetire = (fn: Release) => {
     releases.push(fn);
+  };
+  const lastingState = input.lasting ?? new Map<string, unknown>();
+  const lasting = <T>(key: string, create: () => T): T => {
+    if (!lastingState.has(key)) lastingState.set(key, create());
+    return lastingState.get(key) as T;
   };
 
   // Providers of the topology: every enabled one must exist in the registry.
@@ -177,6 +184,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         settings,
         sink,
         shared,
+        lasting,
         onRetire,
         audit,
         home,
@@ -203,6 +211,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
       const dispatch = buildDispatch(topology, service, definition, route, registry, sink, {
         settings,
         shared,
+        lasting,
         onRetire,
         audit,
         home,
@@ -239,6 +248,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
               pos: route.pos,
               useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
               shared,
+              lasting,
               onRetire,
               audit,
               home,
@@ -405,7 +415,10 @@ function buildDispatch(
   route: RouteDef,
   registry: Registry,
   sink: DiagnosticSink,
-  runtime: Pick<DispatchContext, 'settings' | 'shared' | 'onRetire' | 'audit' | 'home' | 'masterSecret'>,
+  runtime: Pick<
+    DispatchContext,
+    'settings' | 'shared' | 'lasting' | 'onRetire' | 'audit' | 'home' | 'masterSecret'
+  >,
 ): { name: string; run: Terminal } | undefined {
   const override = service.dispatch;
   const chosen: DispatchDef | undefined = route.dispatch ?? definition.dispatch;

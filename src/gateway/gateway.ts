@@ -73,6 +73,8 @@ export class Gateway {
   readonly status = new Map<string, TopologyStatus>();
   readonly #masterSecret: Uint8Array;
   readonly #monitors: DirectoryMonitor[] = [];
+  /** State providers keep across redeployments (RouteContext.lasting). */
+  readonly #lasting = new Map<string, unknown>();
   #closeDemos?: () => Promise<void>;
   #address?: AddressInfo;
   #definitionsPoll?: NodeJS.Timeout;
@@ -190,6 +192,7 @@ export class Gateway {
       masterSecret: this.#masterSecret,
       home: this.home.layout.home,
       audit: this.audit,
+      lasting: this.#lasting,
     });
     const diagnostics = [...read.diagnostics, ...result.diagnostics];
     if (!result.deployment) return this.#rejected(name, file, diagnostics);

@@ -128,6 +128,12 @@ export interface RouteContext {
   readonly sink: DiagnosticSink;
   /** Per-topology state shared between routes (one connection pool, one LDAP client), by key. */
   shared<T>(key: string, create: () => T): T;
+  /**
+   * State that outlives this deployment: kept by the gateway across redeployments of every topology, by key
+   * (e.g. the open WebSockets of a topology, counted against its limit whichever deployment holds them). Prefix
+   * keys with the topology name when the state is per topology.
+   */
+  lasting<T>(key: string, create: () => T): T;
   /** Registers a resource to release when the deployment is retired, and why it is (see Deployment.retire). */
   onRetire(fn: (reason: 'redeploy' | 'undeploy' | 'shutdown') => void | Promise<void>): void;
   /** The audit trail (logs/audit.log): `audit.forRoute(...)` at deployment gives the per-request recorder. */

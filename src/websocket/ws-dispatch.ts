@@ -157,8 +157,10 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
     return all;
   });
 
-  const open = (): number => servers.plain.clients.size + servers.deflate.clients.size;
-  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service };
+  // Counted per topology across its deployments: sockets that stay on a redeployed topology's old deployment
+  // still count against the limit.
+  const counter = ctx.lasting(`websocket-open:${topology}`, () => ({ open: 0 }));
+  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service, counter };
 
   return (ex: Exchange) =>
     new Promise<void>((resolve, reject) => {
@@ -171,7 +173,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         reject(Errors.noRewrite());
         return;
       }
-      if (open() >= maxConnections) {
+      if (counter.open >= maxConnections) {
         reject(
           Errors.unavailable(`This topology holds its maximum of ${maxConnections} WebSocket connections`),
         );
@@ -298,12 +300,14 @@ interface Accepted {
   log: Exchange['log'];
   reqId: string;
   expiresAt: number | undefined;
+  counter: { open: number };
 }
 
 /** Relays an accepted connection; a function of its own so its closures hold only what they need. */
 function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
   backend.off('error', ignore);
   const started = Date.now();
+  a.counter.open++;
   a.log.info(
     {
       type: 'websocket',
@@ -322,6 +326,7 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
     } satisfies WebSocketEvent);
   relay(client, backend, a.expiresAt === undefined ? a.limits : { ...a.limits, expiresAt: a.expiresAt }).then(
     (stats) => {
+      a.counter.open--;
       const ms = Date.now() - started;
       a.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
       if (websocketEvents.hasSubscribers)

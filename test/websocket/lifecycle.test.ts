@@ -98,6 +98,27 @@ describe('WebSocket lifecycle and backpressure', () => {
     fresh.close();
   });
 
+  it('counts a topology’s open sockets against its maximum across redeploys', async () => {
+    const limited = (url: string) =>
+      topologyXml({
+        services: [{ role: 'ECHOWS', urls: [url], params: { 'postern.websocket.max.connections': '1' } }],
+      });
+    home.write('conf/topologies/limited.xml', limited(echoOne.url));
+    await gateway.rescan();
+    const first = await open(`${base()}/limited/echo/ws`);
+    home.write('conf/topologies/limited.xml', limited(echoTwoUrl));
+    await gateway.rescan();
+    // The first socket stays on the old deployment, and still counts.
+    await assert.rejects(open(`${base()}/limited/echo/ws`), /503/);
+    const closed = new Promise((resolve) => first.once('close', resolve));
+    first.close();
+    await closed;
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await open(`${base()}/limited/echo/ws`);
+    assert.equal(await echo(second, 'x'), 'two:x');
+    second.close();
+  });
+
   it('closes open sockets with 1001 when their topology is undeployed', async () => {
     home.write(
       'conf/topologies/gone.xml',
