@@ -55,6 +55,8 @@ export interface RelayStats {
   closedBy?: 'client' | 'backend' | 'error' | 'idle' | 'expired' | 'write-timeout';
 }
 
+const IDLE_QUARTERS = 4;
+
 /** setTimeout's limit (about 24.8 days); a later expiry is checked again when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -93,7 +95,8 @@ function pipe(
   };
   const queued = () => {
     leg.pending++;
-    if (writeTimeout > 0 && !leg.stall) {
+    // Only bytes the kernel did not take can stall: a write it took whole needs no timer (most of them).
+    if (writeTimeout > 0 && !leg.stall && to.bufferedAmount > 0) {
       leg.stall = setTimeout(onStall, writeTimeout);
       leg.stall.unref();
     }
@@ -133,13 +136,27 @@ function pipe(
 /** Relays until either side closes; resolves with what happened. */
 export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits): Promise<RelayStats> {
   const stats: RelayStats = { bytesIn: 0, bytesOut: 0 };
+  // The idle timeout is checked in quarters of it, and a message only sets a flag: refreshing a timer for
+  // every message costs more than the relay's own work. A silent connection is closed after 1–1.25× the timeout.
+  let active = false;
+  let quietQuarters = 0;
   const idle =
     limits.idleTimeoutMs > 0
-      ? setTimeout(() => {
-          stats.closedBy = 'idle';
-          client.close(1001, 'idle timeout');
-          backend.close(1001, 'idle timeout');
-        }, limits.idleTimeoutMs)
+      ? setInterval(
+          () => {
+            if (active) {
+              active = false;
+              quietQuarters = 0;
+              return;
+            }
+            if (++quietQuarters < IDLE_QUARTERS) return;
+            clearInterval(idle);
+            stats.closedBy = 'idle';
+            client.close(1001, 'idle timeout');
+            backend.close(1001, 'idle timeout');
+          },
+          Math.max(1, Math.ceil(limits.idleTimeoutMs / IDLE_QUARTERS)),
+        )
       : undefined;
   idle?.unref();
   let expiry: NodeJS.Timeout | undefined;
@@ -173,7 +190,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     limits,
     (n) => {
       stats.bytesIn += n;
-      idle?.refresh();
+      active = true;
     },
     stalled(backend, client),
   );
@@ -183,7 +200,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     limits,
     (n) => {
       stats.bytesOut += n;
-      idle?.refresh();
+      active = true;
     },
     stalled(client, backend),
   );
@@ -192,7 +209,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     const finish = () => {
       if (done) return;
       done = true;
-      if (idle) clearTimeout(idle);
+      if (idle) clearInterval(idle);
       if (expiry) clearTimeout(expiry);
       if (toBackend.stall) clearTimeout(toBackend.stall);
       if (toClient.stall) clearTimeout(toClient.stall);
