@@ -13,7 +13,8 @@
  * not 401.
  *
  * Checks, each failure a 401 (see {@link TokenRejected}):
- * - the token is a compact JWS (a JWE or an unsecured `alg: none` token never is accepted);
+ * - the token is a compact JWS, each segment strict base64url (no padding, no other characters), so a token has
+ *   one spelling; a JWE or an unsecured `alg: none` token never is accepted;
  * - `alg` is one of `jwt.expected.sigalg` (default RS256; a comma list is accepted). Symmetric algorithms are
  *   refused at deployment: the verification key is public, so HS256 "signed" with it would be forgeable;
  * - `typ` is one of `knox.token.allowed.jws.types` (compared case-insensitively, `application/` ignored, as RFC
@@ -124,6 +125,11 @@ const ASYMMETRIC: Record<string, (key: KeyObject) => boolean> = {
 
 /** Tokens longer than this are not parsed (no header allows them anyway). */
 const MAX_TOKEN_LENGTH = 64 * 1024;
+/**
+ * A compact JWS: three base64url segments without padding (RFC 7515 §2, §7.1). jose's decoder also takes `=`
+ * padding, so without this check `token + '=='` would verify as a second spelling of the same token.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** Longest time a signature result is trusted without checking again. */
 const CACHE_TTL_MS = 10 * 60_000;
 
@@ -191,7 +197,7 @@ export class TokenVerifier {
    * @throws TokenRejected when the token does not authenticate; KeysUnavailable when the JWKS cannot be fetched
    */
   async verify(token: string, now: number = Date.now()): Promise<VerifiedToken> {
-    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) {
+    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
       throw new TokenRejected('malformed token');
     }
     let header: ReturnType<typeof decodeProtectedHeader>;

@@ -38,6 +38,7 @@ import {
   queryValue,
   unauthenticatedPaths,
   verificationError,
+  verifyFor,
   withoutQueryParam,
 } from './token-common.ts';
 
@@ -116,7 +117,7 @@ export const jwtProvider: ProviderFactory = {
           let failure: unknown;
           for (const value of values) {
             try {
-              verified = await verifier.verify(value);
+              verified = await verifyFor(ex, verifier, value);
               break;
             } catch (err) {
               if (!(failure instanceof KeysUnavailable)) failure = err;
@@ -144,7 +145,7 @@ export const jwtProvider: ProviderFactory = {
       }
       let verified: VerifiedToken;
       try {
-        verified = await verifier.verify(found.token);
+        verified = await verifyFor(ex, verifier, found.token);
       } catch (err) {
         throw refuse(ex, err);
       }

@@ -39,6 +39,7 @@ import {
   failureReason,
   unauthenticatedPaths,
   verificationError,
+  verifyFor,
 } from './token-common.ts';
 
 export const DEFAULT_SSO_COOKIE = 'hadoop-jwt';
@@ -154,7 +155,7 @@ export const ssoCookieProvider: ProviderFactory = {
       let failure: unknown;
       for (const value of values) {
         try {
-          verified = await verifier.verify(value);
+          verified = await verifyFor(ex, verifier, value);
           break;
         } catch (err) {
           if (!(failure instanceof KeysUnavailable)) failure = err;

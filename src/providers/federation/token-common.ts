@@ -8,7 +8,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Errors, type GatewayError } from '../../errors.ts';
 import { withoutCookies } from '../common/credentials.ts';
 import type { AuthMethod, Exchange, HeaderFilter, HeaderMap, Principal } from '../types.ts';
-import { KeysUnavailable, TokenRejected, type VerifiedToken } from './jwt-verifier.ts';
+import { isUpgrade } from '../webappsec/feature.ts';
+import { KeysUnavailable, TokenRejected, type TokenVerifier, type VerifiedToken } from './jwt-verifier.ts';
 
 export const ANONYMOUS: Principal = Object.freeze({
   name: 'anonymous',
@@ -104,6 +105,25 @@ export function withoutQueryParam(url: string, name: string): string {
     return decodeName(eq < 0 ? part : part.slice(0, eq)).toLowerCase() !== lower;
   });
   return `${url.slice(0, q)}${kept.length > 0 ? `?${kept.join('&')}` : ''}${hash < 0 ? '' : url.slice(hash)}`;
+}
+
+/**
+ * Verifies a token for this request. A WebSocket lives until its token's `exp` exactly (the relay closes it then
+ * with 1008), without the clock-skew allowance that verification grants: a token past its `exp` but within the
+ * allowance still authenticates an HTTP request, but on an upgrade it would open a socket only to close it at
+ * once — a 101 followed by a close. Such an upgrade is refused as expired instead, before any backend is contacted.
+ * @throws TokenRejected, KeysUnavailable (see TokenVerifier.verify)
+ */
+export async function verifyFor(
+  ex: Exchange,
+  verifier: TokenVerifier,
+  token: string,
+): Promise<VerifiedToken> {
+  const verified = await verifier.verify(token);
+  if (verified.expiresAt !== undefined && verified.expiresAt <= Date.now() && isUpgrade(ex)) {
+    throw new TokenRejected('expired token');
+  }
+  return verified;
 }
 
 /** Sets the exchange's user from a verified token. */

@@ -96,6 +96,23 @@ describe('TokenVerifier', () => {
     });
   });
 
+  it('takes a token in one spelling only: padded or otherwise non-base64url segments are malformed', async () => {
+    const v = new TokenVerifier(options(k1));
+    const token = await signToken(k1, { claims: { iss: ISSUER, sub: 'alice' } });
+    assert.equal((await v.verify(token)).principal, 'alice');
+    const [h, p, s] = token.split('.');
+    // jose alone verifies the first of these (its decoder takes `=` padding): the same signature, another string.
+    for (const variant of [
+      `${token}==`,
+      `${h}.${p}.${s}=`,
+      `${h}==.${p}.${s}`,
+      `${h}.${p}+.${s}`,
+      ` ${token}`,
+    ]) {
+      assert.equal(await rejection(v.verify(variant)), 'malformed token', variant.slice(-12));
+    }
+  });
+
   it('takes the principal from the configured claim, lower-cased as Knox does, else from sub', async () => {
     const v = new TokenVerifier(options(k1, { principalClaim: 'upn' }));
     const withClaim = await signToken(k1, { claims: { iss: ISSUER, sub: 'x1', upn: 'Carol@Example.COM' } });

@@ -170,7 +170,7 @@ export const shiroProvider: ProviderFactory = {
       if (session && (!credentials || credentials.username === session.user.name)) {
         user = session.user;
         ex.authMethod = 'session';
-        ex.credentialExpiresAt = session.expiresAt;
+        // No credentialExpiresAt: a session ends after idle time, and an open WebSocket is use, not idleness.
       } else {
         if (!credentials) {
           const reason = sessionId ? 'unknown or expired session' : 'no credentials';
@@ -196,7 +196,8 @@ export const shiroProvider: ProviderFactory = {
         }
         user = result.user;
         ex.authMethod = 'basic';
-        if (!rule.noSessionCreation) {
+        // An upgrade's 101 carries no Set-Cookie: a session opened for it could never be used.
+        if (!rule.noSessionCreation && ex.req.headers.upgrade === undefined) {
           const opened = sessions.create(user);
           const cookie = `${SESSION_COOKIE}=${opened.id}; ${cookieAttributes(ex)}`;
           addTo(ex, 'responseHeaderFilters', (h) => {
