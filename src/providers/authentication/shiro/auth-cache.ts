@@ -7,10 +7,11 @@
  * (Knox's ehcache default is 120 s); the cache is bounded and drops its oldest entries first. Failures are never
  * cached.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { Principal } from '../../types.ts';
 
-const PROCESS_KEY = randomBytes(32);
+// A KeyObject made once: an HMAC keyed with a Buffer imports the key on every call (about 8× slower on Node 24).
+const PROCESS_KEY = createSecretKey(randomBytes(32));
 
 export class AuthenticationCache {
   readonly ttlMs: number;

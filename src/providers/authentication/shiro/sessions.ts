@@ -4,7 +4,11 @@
  * (base64url); the store keeps only its SHA-256, so the ids themselves exist nowhere but in the clients' cookies,
  * and a lookup by digest gives away nothing about stored ids through timing. A session ends after `timeoutMs`
  * without use (a servlet session's max-inactive-interval, Knox's `sessionTimeout`). The store is bounded: when
- * full, expired sessions are swept and then the least recently used ones go.
+ * full, the least recently used sessions go.
+ *
+ * The map is in order of last use, and every session has the same timeout, so the expired sessions are exactly
+ * those at its front: sweeping stops at the first live one, and opening a session costs the same whether the
+ * store is empty or full (API clients that never return the cookie open one per request).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Principal } from '../../types.ts';
@@ -38,7 +42,7 @@ export class SessionStore {
 
   /** Opens a session for the user; returns the id to put in the cookie. */
   create(user: Principal): { id: string; session: Session } {
-    if (this.#sessions.size >= this.maxSessions) this.sweep();
+    this.sweep();
     while (this.#sessions.size >= this.maxSessions) {
       const oldest = this.#sessions.keys().next().value as string;
       this.#sessions.delete(oldest);
@@ -63,10 +67,13 @@ export class SessionStore {
     return session;
   }
 
-  /** Drops expired sessions. */
+  /** Drops expired sessions (from the front of the map, up to the first live one). */
   sweep(): void {
     const now = this.#now();
-    for (const [key, session] of this.#sessions) if (session.expiresAt <= now) this.#sessions.delete(key);
+    for (const [key, session] of this.#sessions) {
+      if (session.expiresAt > now) break;
+      this.#sessions.delete(key);
+    }
   }
 
   clear(): void {
