@@ -1,7 +1,8 @@
 /**
  * @module bench/backend
  * The benchmark's backend: a minimal keep-alive Node `http` server. `GET /small` answers a ~100-byte text body,
- * `GET /big` a 1 MiB body from one preallocated Buffer (any query is ignored); anything else is a 404. Every proxy under test (postern,
+ * `GET /big` a 1 MiB body from one preallocated Buffer (any query is ignored), `GET /rewrite/…` the bodies of the
+ * body-rewrite rows (bench/rewrite-bodies.ts); anything else is a 404. Every proxy under test (postern,
  * nginx, @fastify/http-proxy) and the `direct` row talk to this same server.
  *
  *   node bench/backend.ts [--port N] [--host 127.0.0.1]
@@ -11,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { REWRITE_BODIES } from './rewrite-bodies.ts';
 
 export const SMALL_BODY = Buffer.from(
   `${'postern bench: a small response body of about one hundred bytes, the shape of a JSON status'.padEnd(99, '.')}\n`,
@@ -18,6 +20,13 @@ export const SMALL_BODY = Buffer.from(
 export const BIG_BODY = Buffer.alloc(1024 * 1024, 'x');
 
 const SMALL_HEADERS = { 'content-type': 'text/plain', 'content-length': String(SMALL_BODY.length) };
+/** The body-rewrite rows (bench/rewrite-bodies.ts): each body as its own type, and as bytes no filter reads. */
+const REWRITE_PATHS = new Map<string, [Buffer, string]>([
+  ['/rewrite/page.html', [REWRITE_BODIES.html, 'text/html; charset=utf-8']],
+  ['/rewrite/page.bin', [REWRITE_BODIES.html, 'application/octet-stream']],
+  ['/rewrite/doc.json', [REWRITE_BODIES.json, 'application/json']],
+  ['/rewrite/doc.bin', [REWRITE_BODIES.json, 'application/octet-stream']],
+]);
 const BIG_HEADERS = { 'content-type': 'application/octet-stream', 'content-length': String(BIG_BODY.length) };
 
 export function createBackend(): http.Server {
@@ -32,6 +41,10 @@ export function createBackend(): http.Server {
     } else if (path === '/big') {
       res.writeHead(200, BIG_HEADERS);
       res.end(BIG_BODY);
+    } else if (REWRITE_PATHS.has(path)) {
+      const [body, type] = REWRITE_PATHS.get(path)!;
+      res.writeHead(200, { 'content-type': type, 'content-length': String(body.length) });
+      res.end(body);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain', 'content-length': '10' });
       res.end('not found\n');

@@ -10,7 +10,17 @@
  *   npm run bench -- [--duration 10] [--quick] [--targets direct,postern,postern+log,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
+ *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt] [--auth-profile]
+ *                    [--rewrite-only | --no-rewrite]
  *                    [--json out.json] [--keep]
+ *
+ * Then the security-provider rows (bench/auth-chains.ts): postern with an Anonymous, a ShiroProvider-LDAP (slapd,
+ * authentication cache) and a JWTProvider chain, small requests with the credentials sent by wrk, each as a ratio
+ * to the Anonymous chain. `--auth-only` runs just those rows.
+ *
+ * Then the body-rewrite rows (bench/rewrite-bodies.ts): MiB/s of a ~1 MiB HTML page and a ~1 MiB JSON document
+ * through postern's streaming rewrite filters, against the same bytes passed through, as a ratio.
+ * `--rewrite-only` runs just those rows.
  *
  * Then the WebSocket rows (bench/ws-backend.ts, an echo; bench/ws-load.ts, the `ws` client on core 0): 64-byte
  * text round trips/s over 100 connections, 64 KiB binary MiB/s over 10, and the proxy's RSS per idle proxied
@@ -20,10 +30,17 @@
  *
  * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent, POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
+ * `postern+metrics` (as `postern`, with `postern.metrics.enabled`; not in the default list),
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
  * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
  *
- * Needs `wrk`, `taskset` (util-linux) and, for its row, `nginx` on the PATH (Debian packages).
+ * Then the CHANNELS fan-out rows (bench/channels-fanout.ts): one publisher to 1,000 subscribers over three
+ * nodes, deliveries/s and p99 publish-to-delivery latency, for the backplane mesh and for Redis, against a bare
+ * `ws` broadcast server. `--channels-only` runs just those rows, `--no-channels` skips them
+ * (`--channels-targets bare,mesh,redis`, `--channels-subscribers 1000`, `--channels-duration 10`).
+ *
+ * Needs `wrk`, `taskset` (util-linux) and, for its row, `nginx` on the PATH (Debian packages); `redis-server`
+ * for the Redis fan-out row.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,8 +50,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from './auth-chains.ts';
+import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
 import { summarizeFile } from './profile-summary.ts';
+import { type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
 import type { EchoResult, IdleResult } from './ws-load.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,6 +84,20 @@ const { values: args } = parseArgs({
     'ws-big-duration': { type: 'string' },
     'ws-warmup': { type: 'string', default: '2' },
     'ws-idle': { type: 'string', default: '8000' },
+    // Security-provider rows (bench/auth-chains.ts).
+    'auth-only': { type: 'boolean', default: false },
+    'no-auth': { type: 'boolean', default: false },
+    'auth-targets': { type: 'string', default: DEFAULT_AUTH_TARGETS.join(',') },
+    'auth-profile': { type: 'boolean', default: false },
+    // Body-rewrite rows (bench/rewrite-bodies.ts).
+    'rewrite-only': { type: 'boolean', default: false },
+    'no-rewrite': { type: 'boolean', default: false },
+    // CHANNELS fan-out rows (bench/channels-fanout.ts).
+    'channels-only': { type: 'boolean', default: false },
+    'no-channels': { type: 'boolean', default: false },
+    'channels-targets': { type: 'string', default: 'bare,mesh,redis' },
+    'channels-subscribers': { type: 'string', default: '1000' },
+    'channels-duration': { type: 'string' },
   },
 });
 
@@ -77,7 +111,15 @@ const BIG_C = Number(args['big-connections']);
 const TARGETS = args.targets.split(',').map((t) => t.trim());
 if (args.tls && !TARGETS.includes('postern-tls')) TARGETS.push('postern-tls');
 const WS_ONLY = args['ws-only'];
-const WS = !args['no-ws'] || WS_ONLY;
+const AUTH_ONLY = args['auth-only'];
+const REWRITE_ONLY = args['rewrite-only'];
+const CHANNELS_ONLY = args['channels-only'];
+const AUTH = (!args['no-auth'] && !WS_ONLY && !REWRITE_ONLY && !CHANNELS_ONLY) || AUTH_ONLY;
+const WS = (!args['no-ws'] && !AUTH_ONLY && !REWRITE_ONLY && !CHANNELS_ONLY) || WS_ONLY;
+const REWRITE = (!args['no-rewrite'] && !WS_ONLY && !AUTH_ONLY && !CHANNELS_ONLY) || REWRITE_ONLY;
+const CHANNELS = (!args['no-channels'] && !WS_ONLY && !AUTH_ONLY && !REWRITE_ONLY) || CHANNELS_ONLY;
+/** Only one group of rows: not the HTTP rows, nor the profile. */
+const ONLY = WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY;
 const WS_TARGETS = args['ws-targets'].split(',').map((t) => t.trim());
 const WS_DURATION = Number(args['ws-duration'] ?? (args.quick ? 3 : 10));
 const WS_BIG_DURATION = Number(args['ws-big-duration'] ?? (args.quick ? 3 : 5));
@@ -313,7 +355,13 @@ async function startBackend(): Promise<{ port: number; proc: Started }> {
 /** The WebSocket echo backend's port once it runs: postern's topology and nginx's config then route to it. */
 let wsBackendPort: number | undefined;
 
-function posternHome(name: string, backendPort: number, port: number, tls: boolean): string {
+function posternHome(
+  name: string,
+  backendPort: number,
+  port: number,
+  tls: boolean,
+  site: Record<string, string> = {},
+): string {
   const home = join(tmp, name);
   mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
   const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
@@ -322,7 +370,11 @@ function posternHome(name: string, backendPort: number, port: number, tls: boole
     `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop(
       'gateway.host',
       '127.0.0.1',
-    )}${prop('ssl.enabled', String(tls))}${prop('gateway.websocket.feature.enabled', String(wsBackendPort !== undefined))}</configuration>\n`,
+    )}${prop('ssl.enabled', String(tls))}${prop('gateway.websocket.feature.enabled', String(wsBackendPort !== undefined))}${Object.entries(
+      site,
+    )
+      .map(([n, v]) => prop(n, v))
+      .join('')}</configuration>\n`,
   );
   writeFileSync(
     join(home, 'conf', 'topologies', 'bench.xml'),
@@ -353,10 +405,10 @@ ${
 async function startPostern(
   name: string,
   backendPort: number,
-  opts: { tls?: boolean; logLevel: string; cpuProfDir?: string },
+  opts: { tls?: boolean; logLevel: string; cpuProfDir?: string; site?: Record<string, string> },
 ): Promise<Target> {
   const port = await freePort();
-  const home = posternHome(name, backendPort, port, opts.tls ?? false);
+  const home = posternHome(name, backendPort, port, opts.tls ?? false, opts.site);
   const node = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   const proc = pinned(name, NODE, [...node, join(REPO, 'src', 'cli', 'main.ts'), 'start', '--home', home], {
     POSTERN_LOG_LEVEL: opts.logLevel,
@@ -449,6 +501,12 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
       return startPostern('postern', backendPort, { logLevel: 'warn' });
     case 'postern+log':
       return startPostern('postern+log', backendPort, { logLevel: 'info' });
+    case 'postern+metrics':
+      // Prometheus metrics on (their own loopback listener, nobody scraping): the cost of counting.
+      return startPostern('postern+metrics', backendPort, {
+        logLevel: 'warn',
+        site: { 'postern.metrics.enabled': 'true', 'postern.metrics.port': '0' },
+      });
     case 'postern-tls':
       return startPostern('postern-tls', backendPort, { logLevel: 'warn', tls: true });
     case 'nginx':
@@ -912,7 +970,7 @@ async function main(): Promise<void> {
   const wsBackend = WS ? await startWsBackend() : undefined;
   wsBackendPort = wsBackend?.port;
   const rows: Row[] = [];
-  for (const name of WS_ONLY ? [] : TARGETS) {
+  for (const name of ONLY ? [] : TARGETS) {
     const t = await startTarget(name, backend.port);
     if (!t) continue;
     try {
@@ -921,7 +979,46 @@ async function main(): Promise<void> {
       await t.stop();
     }
   }
-  const profile = WS_ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
+  let auth: AuthReport | undefined;
+  if (AUTH) {
+    const authStartedAt = Date.now();
+    auth = await runAuthRows(
+      {
+        ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU, serverCpu: SERVER_CPU },
+        ...{ duration: DURATION, warmup: WARMUP, connections: SMALL_C },
+        ...{ pinned, run, freePort, log, cpuTimes },
+      },
+      backend.port,
+      {
+        targets: args['auth-targets'].split(',').map((t) => t.trim()),
+        cpuProfDir: args['auth-profile']
+          ? mkdtempSync(join(tmpdir(), 'postern-bench-auth-profile-'))
+          : undefined,
+      },
+    );
+    log(`security-provider rows took ${((Date.now() - authStartedAt) / 1000).toFixed(0)} s`);
+  }
+  let rewrite: RewriteRow[] | undefined;
+  if (REWRITE) {
+    const rewriteStartedAt = Date.now();
+    rewrite = await runRewriteRows(
+      {
+        ...{ repo: REPO, node: NODE, tmp, duration: DURATION, warmup: WARMUP, connections: BIG_C },
+        ...{ pinned, freePort, log, waitReady, cpuTimes },
+        wrk: async (url, c, seconds) => {
+          const r = await wrk(url, c, seconds);
+          return {
+            rps: r.rps,
+            requests: r.requests,
+            errors: r.connect + r.read + r.write + r.status + r.timeout,
+          };
+        },
+      },
+      backend.port,
+    );
+    log(`body-rewrite rows took ${((Date.now() - rewriteStartedAt) / 1000).toFixed(0)} s`);
+  }
+  const profile = ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
   const wsRows: WsRow[] = [];
   if (wsBackend) {
     const wsStartedAt = Date.now();
@@ -953,6 +1050,20 @@ async function main(): Promise<void> {
     await wsBackend.proc.stop();
   }
   await backend.proc.stop();
+  const fanout = {
+    subscribers: Number(args['channels-subscribers']),
+    durationS: Number(args['channels-duration'] ?? (args.quick ? 3 : 10)),
+    batch: 20,
+    serverCpu: SERVER_CPU,
+    loadgenCpu: LOADGEN_CPU,
+  };
+  let fanoutRows: FanoutRow[] = [];
+  if (CHANNELS) {
+    const channelsStartedAt = Date.now();
+    const targets = args['channels-targets'].split(',').map((t) => t.trim());
+    fanoutRows = await runFanoutRows({ ...fanout, targets, tmp, log });
+    log(`channels fan-out rows took ${((Date.now() - channelsStartedAt) / 1000).toFixed(0)} s`);
+  }
 
   const header =
     `postern bench — node ${process.versions.node}, wrk -t1 (core ${LOADGEN_CPU}), proxy + backend on core ${SERVER_CPU}; ` +
@@ -963,13 +1074,27 @@ async function main(): Promise<void> {
     `proxy + echo backend on core ${SERVER_CPU}; closed loop (send, await the echo, repeat): 64 B text c=100 ` +
     `${WS_DURATION}s, 64 KiB binary c=10 ${WS_BIG_DURATION}s (MiB/s of payload echoed), warm-up ${WS_WARMUP}s each; ` +
     `idle: RSS of the target process before/after opening ${WS_IDLE} connections (200 at a time, 2 s idle), ÷ ${WS_IDLE}`;
-  process.stdout.write(`\n${WS_ONLY ? 'postern bench' : header}\nnoise floor (busy loop, 1 s): ${noise}\n`);
-  if (!WS_ONLY) process.stdout.write(`\n${table(rows)}\n\n${notes(rows)}\n`);
+  process.stdout.write(`\n${ONLY ? 'postern bench' : header}\nnoise floor (busy loop, 1 s): ${noise}\n`);
+  if (!ONLY) process.stdout.write(`\n${table(rows)}\n\n${notes(rows)}\n`);
+  if (auth) process.stdout.write(`\n${auth.header}\n\n${authTable(auth)}\n`);
+  if (auth?.profiles.length) process.stdout.write(`\n${auth.profiles.join('\n\n')}\n`);
+  if (rewrite) {
+    process.stdout.write(
+      `\nbody rewrite — postern (warn, no access log) with the BENCHRW service (bench/rewrite-bodies.ts), wrk -c${BIG_C} ` +
+        `${DURATION}s after ${WARMUP}s warm-up; pass-through is the same body as application/octet-stream on the same route\n\n` +
+        `${rewriteTable(rewrite)}\n`,
+    );
+  }
   if (profile) process.stdout.write(`\n${profile}\n`);
   if (wsRows.length > 0) process.stdout.write(`\n${wsHeader}\n\n${wsTable(wsRows)}\n\n${wsNotes(wsRows)}\n`);
+  if (fanoutRows.length > 0)
+    process.stdout.write(`\n${fanoutHeader(fanout)}\n\n${fanoutTable(fanoutRows)}\n`);
   process.stdout.write(`\ntotal time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
   if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify({ header, noise, rows, wsHeader, wsRows }, null, 2)}\n`);
+    writeFileSync(
+      args.json,
+      `${JSON.stringify({ header, noise, rows, auth, rewrite, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows } }, null, 2)}\n`,
+    );
   }
 }
 

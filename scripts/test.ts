@@ -16,6 +16,10 @@ const debianPackages: Record<string, string> = {
   'ldap-utils': '/usr/bin/ldapadd',
   // test/helpers/browser.ts: real headless Chromium, driven by playwright-core.
   chromium: '/usr/bin/chromium',
+  // test/helpers/redis.ts: a real Redis for the channels' redis layer.
+  'redis-server': '/usr/bin/redis-server',
+  // test/ops/load-balancer.test.ts: ops/nginx/postern-lb.conf in front of two postern nodes.
+  nginx: '/usr/sbin/nginx',
 };
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {

@@ -2,15 +2,19 @@
  * @module cli/check
  * `postern check`: everything `start` would read, validated without serving. Each topology is compiled exactly
  * as a deployment would be (so a missing service definition, an unknown provider or a rule a route names but no
- * rewrite.xml defines is found here), then released. Prints one `path:line:column: message` line per problem and
- * returns 1 when there is any error.
+ * rewrite.xml defines is found here), then released. Besides what deployment reports, it warns about routes that
+ * can never be chosen and rewrite rules nothing uses (explain/lint). Prints one `path:line:column: message` line
+ * per problem and returns 1 when there is any error.
  */
 import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { compileDeployment } from '../deploy/compile.ts';
+import type { Deployment } from '../deploy/deployment.ts';
+import { deadRewriteRules, unreachableRoutes } from '../explain/lint.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
+  type HomeLayout,
   loadHome,
   REPO_ROOT,
   TOPOLOGY_EXTENSIONS,
@@ -30,17 +34,15 @@ function list(dir: string, extensions: readonly string[]): string[] {
   }
 }
 
-export async function checkHome(home: string): Promise<Diagnostic[]> {
-  let loaded: Awaited<ReturnType<typeof loadHome>>;
-  try {
-    loaded = await loadHome(home);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.diagnostics;
-    throw err;
-  }
-  const { layout, settings, registry, catalog } = loaded;
-  const out: Diagnostic[] = [...loaded.diagnostics];
-  const secret = new Uint8Array(32);
+/**
+ * The topologies of a home as `start` would deploy them: `conf/topologies` files, and the topologies the
+ * descriptors of `conf/descriptors` generate (a descriptor's topology replaces a file of the same name).
+ */
+export function readHomeTopologies(layout: HomeLayout): {
+  topologies: Topology[];
+  diagnostics: Diagnostic[];
+} {
+  const out: Diagnostic[] = [];
   const topologies: Topology[] = [];
   const names = new Map<string, string>();
   for (const file of list(layout.topologies, TOPOLOGY_EXTENSIONS)) {
@@ -71,6 +73,24 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
       topologies.push(read.topology);
     }
   }
+  return { topologies, diagnostics: out };
+}
+
+export async function checkHome(home: string): Promise<Diagnostic[]> {
+  let loaded: Awaited<ReturnType<typeof loadHome>>;
+  try {
+    loaded = await loadHome(home);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.diagnostics;
+    throw err;
+  }
+  const { layout, settings, registry, catalog } = loaded;
+  const out: Diagnostic[] = [...loaded.diagnostics];
+  const secret = new Uint8Array(32);
+  const read = readHomeTopologies(layout);
+  out.push(...read.diagnostics);
+  const { topologies } = read;
+  const deployments: Deployment[] = [];
   for (const topology of topologies) {
     const result = compileDeployment({
       topology,
@@ -81,8 +101,13 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
       home: layout.home,
     });
     out.push(...result.diagnostics);
-    await result.deployment?.retire();
+    if (result.deployment) {
+      out.push(...unreachableRoutes(result.deployment));
+      deployments.push(result.deployment);
+    }
   }
+  out.push(...deadRewriteRules(deployments));
+  await Promise.all(deployments.map((d) => d.retire()));
   return dedupe(out);
 }
 

@@ -6,12 +6,16 @@
  *   postern check [--home DIR]              validate gateway-site, topologies, descriptors and service
  *                                           definitions; one `path:line:column: message` line per problem
  *   postern hash-password                   print the scrypt hash of the password read from stdin (FileRealm)
+ *   postern explain [METHOD] URL            what the gateway would do with a request (cli/explain)
+ *   postern topology new NAME / service new ROLE   scaffold files `check` accepts (cli/scaffold)
  *
  * The home can also come from POSTERN_HOME (or Knox's GATEWAY_HOME).
  */
 import { parseArgs } from 'node:util';
 import { runCheck } from './check.ts';
+import { runExplain } from './explain.ts';
 import { runHashPassword } from './hash-password.ts';
+import { runScaffold } from './scaffold.ts';
 import { runStart } from './start.ts';
 
 const USAGE = `usage: postern <command> [options]
@@ -20,6 +24,9 @@ commands:
   start   serve the topologies of a home
   check   validate a home's configuration and print each problem as path:line:column: message
   hash-password   print the scrypt hash of a password read from stdin, for postern.FileRealm users files
+  explain [METHOD] URL   what the gateway would do with a request: route, chain, rewrites, backend request
+  topology new NAME      write conf/topologies/NAME.xml (--service ROLE=URL..., --auth anonymous|file|ldap)
+  service new ROLE       write a service definition into data/services (--version V, --path /x)
 
 options:
   --home DIR   the gateway home (default: $POSTERN_HOME, $GATEWAY_HOME, or the repository's own sample home)
@@ -27,7 +34,16 @@ options:
   -h, --help   show this help
 `;
 
+/** Commands that read their own options (`postern <command> --help` shows them). */
+const OWN_OPTIONS: Record<string, (argv: string[]) => Promise<number>> = {
+  explain: runExplain,
+  topology: (argv) => runScaffold('topology', argv),
+  service: (argv) => runScaffold('service', argv),
+};
+
 async function main(argv: string[]): Promise<number> {
+  const own = OWN_OPTIONS[argv[0]];
+  if (own) return own(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

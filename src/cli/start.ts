@@ -1,13 +1,23 @@
 /**
  * @module cli/start
- * `postern start`: runs the gateway until SIGINT/SIGTERM, then stops accepting, lets requests in flight end and
- * exits. On the repository's own home it also starts the bundled demo backends (gateway-site enables them).
+ * `postern start`: runs the gateway until SIGINT/SIGTERM. On SIGTERM it stops accepting, lets requests in flight
+ * finish within `postern.shutdown.grace`, closes WebSockets with 1001 and exits 0; a second signal exits at
+ * once. SIGHUP rereads gateway-site and applies what it safely can (Gateway.reloadSite). On the repository's own
+ * home it also starts the bundled demo backends (gateway-site enables them).
  */
 import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
 import { startDemoBackends } from '../demo/index.ts';
 import { Gateway, REPO_ROOT } from '../gateway/gateway.ts';
+import { startTelemetry } from '../observability/telemetry.ts';
 
 export async function runStart(options: { home?: string; port?: number }): Promise<number> {
+  // A SIGHUP while starting (a `systemctl reload` right after start) must not end the process: it is applied
+  // once the gateway runs.
+  let reloadAsked = false;
+  const early = () => {
+    reloadAsked = true;
+  };
+  process.on('SIGHUP', early);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
@@ -17,6 +27,7 @@ export async function runStart(options: { home?: string; port?: number }): Promi
         const demos = await startDemoBackends({});
         return () => demos.close();
       },
+      startTelemetry,
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -31,15 +42,40 @@ export async function runStart(options: { home?: string; port?: number }): Promi
   );
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      gateway.log.warn({ signal }, 'second signal: exiting without waiting');
+      gateway.log.flush();
+      process.exit(1);
+    }
     stopping = true;
-    gateway.log.info({ signal }, 'postern stopping');
-    gateway.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+    gateway.log.info({ signal, graceMs: gateway.settings.shutdownGraceMs }, 'postern stopping');
+    gateway.shutdown().then(
+      () => exit(gateway, 0),
+      (err: Error) => {
+        gateway.log.error({ err: err.message }, 'stopping failed');
+        exit(gateway, 1);
+      },
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  const reload = () => {
+    if (stopping) return;
+    gateway.log.info({ signal: 'SIGHUP' }, 'reloading gateway-site');
+    try {
+      gateway.reloadSite();
+    } catch (err) {
+      gateway.log.error({ err: (err as Error).message }, 'reloading gateway-site failed');
+    }
+  };
+  process.on('SIGHUP', reload);
+  process.off('SIGHUP', early);
+  if (reloadAsked) reload();
   return 0;
+}
+
+/** Exits once the logs are written (pino's destinations are asynchronous). */
+function exit(gateway: Gateway, code: number): void {
+  gateway.log.flush(() => process.exit(code));
+  setTimeout(() => process.exit(code), 1000).unref();
 }

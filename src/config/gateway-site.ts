@@ -116,11 +116,82 @@ export interface GatewaySettings {
   demoBackends: boolean;
   /** `postern.services.dirs`: extra service-definition directories, searched after the bundled ones. */
   serviceDefinitionDirs: string[];
+  /**
+   * `postern.rewrite.body.maxBytes`: the largest piece of a body a rewrite filter holds at once (an attribute
+   * value, a JSON string, a buffered element, a line of script). Bodies stream; a piece over it passes unchanged.
+   */
+  rewriteBodyMaxBytes: number;
+  /** `gateway.channels.*`: the CHANNELS pub/sub layer and its cluster (src/channels/). */
+  channels: ChannelSettings;
+  /** `postern.metrics.*`: the Prometheus endpoint (src/observability/metrics.ts). */
+  metrics: MetricsSettings;
+  /** `postern.tracing.*`: OpenTelemetry tracing (src/observability/tracing.ts); off by default. */
+  tracing: TracingSettings;
+  /** `postern.health.*`: the liveness and readiness endpoints, outside `/{gateway.path}/`. */
+  health: { enabled: boolean; livePath: string; readyPath: string };
+  /** `postern.shutdown.grace`: how long requests in flight may take to finish after SIGTERM. */
+  shutdownGraceMs: number;
+  /** `postern.log.level`: the gateway log's level (`POSTERN_LOG_LEVEL` wins); reloaded by SIGHUP. */
+  logLevel?: string;
+  /** Every property of the file, name → value as written (SIGHUP compares them to say what changed). */
+  properties: ReadonlyMap<string, string>;
   /** Every property not modelled above, as written. */
   raw: ReadonlyMap<string, SiteProperty>;
   /** Warnings found while reading (unknown elements, a property without a value); errors throw instead. */
   warnings: readonly Diagnostic[];
 }
+
+/** How CHANNELS nodes share group messages (src/channels/README.md). */
+export interface ChannelSettings {
+  /** `gateway.channels.layer`: `memory` (one node, the default), `backplane` (AWX's node mesh) or `redis`. */
+  layer: 'memory' | 'backplane' | 'redis';
+  /** `gateway.channels.broadcast.secret`: the backplane's shared secret (required for `backplane`). */
+  secret?: string;
+  /** `gateway.channels.broadcast.peers`: base URLs of the other nodes (`ws://10.0.0.2:8443`). */
+  peers: string[];
+  /** `gateway.channels.broadcast.reconnect.min` / `.max`: the exponential backoff's bounds. */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** `gateway.channels.broadcast.heartbeat`: ping interval on backplane links; a missed pong ends the link. */
+  heartbeatMs: number;
+  /** `gateway.channels.broadcast.queue.bytes`: bytes a backplane link may hold unsent before it drops. */
+  linkQueueBytes: number;
+  /** `gateway.channels.broadcast.mtls`: mutual TLS between nodes (wss peers, verified client certificates). */
+  mutualTls: boolean;
+  /** `gateway.channels.broadcast.truststore.path`: PEM CAs peer certificates must chain to. */
+  truststorePath?: string;
+  /** `gateway.channels.redis.url`: the Redis of the `redis` layer (`redis://host:6379/0`, `rediss://`). */
+  redisUrl?: string;
+  /** `gateway.channels.client.queue.bytes`: bytes a subscriber may hold unsent before it is closed as slow. */
+  clientQueueBytes: number;
+}
+
+export interface MetricsSettings {
+  /** `postern.metrics.enabled` (default false). */
+  enabled: boolean;
+  /** `postern.metrics.path` (default `/metrics`). */
+  path: string;
+  /** `postern.metrics.host` / `.port`: the metrics listener (plain HTTP; default 127.0.0.1:9464; port 0 = any). */
+  host: string;
+  port: number;
+  /** `postern.metrics.gateway.listener`: serve the path on the gateway's own listener instead (default false). */
+  onGatewayListener: boolean;
+}
+
+export interface TracingSettings {
+  /** `postern.tracing.enabled` (default false). */
+  enabled: boolean;
+  /** `postern.tracing.otlp.endpoint`: OTLP/HTTP traces URL (default `http://127.0.0.1:4318/v1/traces`). */
+  endpoint: string;
+  /** `postern.tracing.otlp.headers`: `name=value` pairs, comma-separated, sent with each export (never logged). */
+  headers: ReadonlyMap<string, string>;
+  /** `postern.tracing.sample.ratio`: share of new traces recorded, 0 to 1 (default 1); a caller's decision wins. */
+  sampleRatio: number;
+  /** `postern.tracing.service.name` (default `postern`). */
+  serviceName: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const INT_MAX = 2147483647;
 const PORT_MAPPING_PREFIX = 'gateway.port.mapping.';
@@ -156,6 +227,31 @@ const int = (fallback: number, min: number, max: number) =>
     },
     fallback,
     `an integer from ${min} to ${max}`,
+  );
+const ratio = (fallback: number) =>
+  setting(
+    (t) => {
+      const n = Number(t.trim());
+      return t.trim() !== '' && n >= 0 && n <= 1 ? n : undefined;
+    },
+    fallback,
+    'a number from 0 to 1',
+  );
+const absolutePath = (fallback: string) =>
+  setting((t) => (/^\/[^?#\s]*$/.test(t.trim()) ? t.trim() : undefined), fallback, 'a path starting with /');
+const headerPairs = () =>
+  setting(
+    (t) => {
+      const map = new Map<string, string>();
+      for (const pair of splitList(t, /,/)) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) return undefined;
+        map.set(pair.slice(0, eq).trim().toLowerCase(), pair.slice(eq + 1).trim());
+      }
+      return map as ReadonlyMap<string, string>;
+    },
+    new Map<string, string>() as ReadonlyMap<string, string>,
+    'name=value pairs separated by commas',
   );
 const url = () =>
   setting<string | undefined>(
@@ -235,6 +331,58 @@ const SiteSchema = z.object({
   'postern.plugins': list([], /,/),
   'postern.demo.backends.enabled': bool(false),
   'postern.services.dirs': list([], /,/),
+  'postern.rewrite.body.maxBytes': int(1024 * 1024, 1024, INT_MAX),
+  'postern.metrics.enabled': bool(false),
+  'postern.metrics.path': absolutePath('/metrics'),
+  'postern.metrics.host': text('127.0.0.1'),
+  'postern.metrics.port': int(9464, 0, 65535),
+  'postern.metrics.gateway.listener': bool(false),
+  'postern.tracing.enabled': bool(false),
+  'postern.tracing.otlp.endpoint': setting(
+    (t) => (/^https?:\/\//i.test(t.trim()) && URL.canParse(t.trim()) ? t.trim() : undefined),
+    'http://127.0.0.1:4318/v1/traces',
+    'an http:// or https:// URL',
+  ),
+  'postern.tracing.otlp.headers': headerPairs(),
+  'postern.tracing.sample.ratio': ratio(1),
+  'postern.tracing.service.name': text('postern'),
+  'postern.health.enabled': bool(true),
+  'postern.health.path': absolutePath('/healthz'),
+  'postern.ready.path': absolutePath('/readyz'),
+  'postern.shutdown.grace': duration(30_000),
+  'postern.log.level': setting<string | undefined>(
+    (t) => LOG_LEVELS.find((l) => l === t.trim().toLowerCase()),
+    undefined,
+    LOG_LEVELS.join(', '),
+  ),
+  'gateway.channels.layer': setting(
+    (t) => (['memory', 'backplane', 'redis'] as const).find((l) => l === t.trim().toLowerCase()),
+    'memory' as ChannelSettings['layer'],
+    'memory, backplane or redis',
+  ),
+  'gateway.channels.broadcast.secret': optionalText(),
+  'gateway.channels.broadcast.peers': setting(
+    (t) => {
+      const urls = splitList(t, /,/).map((u) => u.replace(/\/+$/, ''));
+      return urls.every((u) => /^(ws|wss|http|https):\/\/[^/?#]+$/i.test(u) && URL.canParse(u))
+        ? urls
+        : undefined;
+    },
+    [] as string[],
+    'comma-separated base URLs such as ws://10.0.0.2:8443',
+  ),
+  'gateway.channels.broadcast.reconnect.min': duration(250),
+  'gateway.channels.broadcast.reconnect.max': duration(30_000),
+  'gateway.channels.broadcast.heartbeat': duration(20_000),
+  'gateway.channels.broadcast.queue.bytes': int(64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+  'gateway.channels.broadcast.mtls': bool(false),
+  'gateway.channels.broadcast.truststore.path': optionalText(),
+  'gateway.channels.redis.url': setting<string | undefined>(
+    (t) => (/^rediss?:\/\//i.test(t.trim()) && URL.canParse(t.trim()) ? t.trim() : undefined),
+    undefined,
+    'a redis:// or rediss:// URL',
+  ),
+  'gateway.channels.client.queue.bytes': int(4 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
 });
 
 const KNOWN = new Set(Object.keys(SiteSchema.shape));
@@ -303,6 +451,8 @@ function buildSettings(
 ): GatewaySettings | undefined {
   const input: Record<string, string> = {};
   const raw = new Map<string, SiteProperty>();
+  const properties = new Map<string, string>();
+  for (const [name, prop] of props) properties.set(name, prop.value);
   const ports = new Map<string, number>();
   for (const [name, prop] of props) {
     if (KNOWN.has(name)) input[name] = prop.value;
@@ -323,6 +473,37 @@ function buildSettings(
     return undefined;
   }
   const p = parsed.data;
+  const at = (name: string) => props.get(name)?.pos ?? { file: file ?? '<defaults>', line: 1, column: 1 };
+  if (p['gateway.channels.layer'] === 'backplane' && !p['gateway.channels.broadcast.secret']) {
+    sink.error(
+      at('gateway.channels.layer'),
+      'gateway.channels.layer is backplane but gateway.channels.broadcast.secret is empty: the backplane refuses to run without a shared secret',
+    );
+  }
+  if (p['gateway.channels.layer'] === 'redis' && !p['gateway.channels.redis.url']) {
+    sink.error(
+      at('gateway.channels.layer'),
+      'gateway.channels.layer is redis but gateway.channels.redis.url is not set',
+    );
+  }
+  if (
+    p['gateway.channels.broadcast.mtls'] &&
+    (!p['ssl.enabled'] || !(p['gateway.client.auth.wanted'] || p['gateway.client.auth.needed']))
+  ) {
+    sink.error(
+      at('gateway.channels.broadcast.mtls'),
+      'gateway.channels.broadcast.mtls needs ssl.enabled=true and gateway.client.auth.wanted (or .needed), so that peers are asked for their certificates',
+    );
+  }
+  // The operational endpoints answer outside the gateway's path, where no topology can shadow them.
+  const gatewayPrefix = `/${p['gateway.path']}/`;
+  for (const name of ['postern.metrics.path', 'postern.health.path', 'postern.ready.path'] as const) {
+    const value = p[name];
+    if (`${value}/`.startsWith(gatewayPrefix) || value === '/') {
+      sink.error(at(name), `${name}: ${value} must be outside the gateway path ${gatewayPrefix}`);
+    }
+  }
+  if (sink.hasErrors) return undefined;
   const settings: GatewaySettings = {
     ...(file !== undefined && { file }),
     host: p['gateway.host'],
@@ -399,6 +580,45 @@ function buildSettings(
     plugins: p['postern.plugins'],
     demoBackends: p['postern.demo.backends.enabled'],
     serviceDefinitionDirs: p['postern.services.dirs'],
+    rewriteBodyMaxBytes: p['postern.rewrite.body.maxBytes'],
+    channels: {
+      layer: p['gateway.channels.layer'],
+      secret: p['gateway.channels.broadcast.secret'],
+      peers: p['gateway.channels.broadcast.peers'],
+      reconnectMinMs: p['gateway.channels.broadcast.reconnect.min'],
+      reconnectMaxMs: Math.max(
+        p['gateway.channels.broadcast.reconnect.max'],
+        p['gateway.channels.broadcast.reconnect.min'],
+      ),
+      heartbeatMs: p['gateway.channels.broadcast.heartbeat'],
+      linkQueueBytes: p['gateway.channels.broadcast.queue.bytes'],
+      mutualTls: p['gateway.channels.broadcast.mtls'],
+      truststorePath: p['gateway.channels.broadcast.truststore.path'],
+      redisUrl: p['gateway.channels.redis.url'],
+      clientQueueBytes: p['gateway.channels.client.queue.bytes'],
+    },
+    metrics: {
+      enabled: p['postern.metrics.enabled'],
+      path: p['postern.metrics.path'],
+      host: p['postern.metrics.host'],
+      port: p['postern.metrics.port'],
+      onGatewayListener: p['postern.metrics.gateway.listener'],
+    },
+    tracing: {
+      enabled: p['postern.tracing.enabled'],
+      endpoint: p['postern.tracing.otlp.endpoint'],
+      headers: p['postern.tracing.otlp.headers'],
+      sampleRatio: p['postern.tracing.sample.ratio'],
+      serviceName: p['postern.tracing.service.name'],
+    },
+    health: {
+      enabled: p['postern.health.enabled'],
+      livePath: p['postern.health.path'],
+      readyPath: p['postern.ready.path'],
+    },
+    shutdownGraceMs: p['postern.shutdown.grace'],
+    logLevel: p['postern.log.level'],
+    properties,
     raw,
     warnings: sink.items.filter((d) => d.severity === 'warning'),
   };

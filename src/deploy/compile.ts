@@ -12,8 +12,13 @@
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { DEFAULT_HA_DISPATCH } from '../dispatch/ha/dispatch.ts';
+import { HaService } from '../dispatch/ha/service.ts';
+import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
 import { GatewayError } from '../errors.ts';
 import { type AuditLog, NO_AUDIT, type RouteAudit, silentAuditLog } from '../observability/audit.ts';
+import { tracedDispatch } from '../observability/events.ts';
+import { type HaSettings, resolveHa } from '../providers/ha/config.ts';
 import { buildHostMap } from '../providers/hostmap/static.ts';
 import type { DispatchContext, ProviderContext, ProviderFactory, Terminal } from '../providers/types.ts';
 import { DefaultPolicyOrder } from '../providers/types.ts';
@@ -24,7 +29,7 @@ import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
 import { compose, type NamedFilter } from './compose.ts';
-import { type CompiledRoute, Deployment, type Release } from './deployment.ts';
+import { type ChainStepInfo, type CompiledRoute, Deployment, type Release } from './deployment.ts';
 import { compileTopologyRewrite } from './rewrite-setup.ts';
 import { topologyKey } from './secrets.ts';
 
@@ -128,6 +133,9 @@ export function compileDeployment(input: CompileInput): CompileResult {
     used.push({ service, definition });
   }
 
+  // HA dispatch (HaProvider): the services it is on for, with their settings.
+  const haByRole = resolveHa(topology, enabled, sink);
+
   const hostmapConfig = enabled.find((p) => p.role === 'hostmap');
   const rewrite = compileTopologyRewrite({
     definitions: used.map((u) => u.definition),
@@ -192,6 +200,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
       };
       const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
       const filters: NamedFilter[] = [];
+      const stepInfos: ChainStepInfo[] = [];
       for (const step of steps) {
         const ctx: ProviderContext = {
           ...base,
@@ -204,19 +213,35 @@ export function compileDeployment(input: CompileInput): CompileResult {
         try {
           const filter = step.factory.create(ctx);
           if (filter) filters.push({ name: `${step.role}/${step.factory.name}`, filter });
+          stepInfos.push({
+            role: step.role,
+            name: step.factory.name,
+            params: step.params,
+            pos: step.pos,
+            filter,
+          });
         } catch (err) {
           report(sink, step.pos, `provider ${step.role}/${step.factory.name}`, err);
         }
       }
-      const dispatch = buildDispatch(topology, service, definition, route, registry, sink, {
-        settings,
-        shared,
-        lasting,
-        onRetire,
-        audit,
-        home,
-        masterSecret: input.masterSecret,
-      });
+      const dispatch = buildDispatch(
+        topology,
+        service,
+        definition,
+        route,
+        registry,
+        sink,
+        haByRole.get(service.role),
+        {
+          settings,
+          shared,
+          lasting,
+          onRetire,
+          audit,
+          home,
+          masterSecret: input.masterSecret,
+        },
+      );
       if (!dispatch) continue;
       const dispatchAudit = audit.forRoute({
         topology: topology.name,
@@ -231,11 +256,20 @@ export function compileDeployment(input: CompileInput): CompileResult {
         template,
         chain: [...filters.map((f) => f.name), `dispatch/${dispatch.name}`],
         pos: route.pos,
-        run: compose(filters, audited(dispatch.run, dispatchAudit)),
+        service,
+        route,
+        steps: stepInfos,
+        dispatch: {
+          name: dispatch.name,
+          params: dispatch.params,
+          pos: dispatch.pos,
+          requestHeaders: (dispatch.run as DescribedTerminal).requestHeaders,
+        },
+        run: compose(filters, tracedDispatch(audited(dispatch.run, dispatchAudit), 'http')),
         upgrade: compose(
           filters,
-          audited(
-            createWebSocketTerminal({
+          tracedAudited(
+            (dispatch.upgrade ?? createWebSocketTerminal)({
               name: 'websocket',
               params: paramMap(service.params),
               dispatch: undefined,
@@ -247,6 +281,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
               sink,
               pos: route.pos,
               useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
+              ha: dispatch.ha,
               shared,
               lasting,
               onRetire,
@@ -279,7 +314,16 @@ export function compileDeployment(input: CompileInput): CompileResult {
     }
     return { diagnostics };
   }
-  const deployment = new Deployment({ name: topology.name, topology, matcher, routes, releases });
+  const deployment = new Deployment({
+    name: topology.name,
+    topology,
+    matcher,
+    routes,
+    releases,
+    settings,
+    rewrite,
+    definitions: used.map((u) => u.definition),
+  });
   return { deployment, diagnostics };
 }
 
@@ -302,6 +346,11 @@ function useTwoWaySsl(service: ServiceConfig, chosen: DispatchDef | undefined): 
  * Records the dispatch and its outcome in the audit log: the backend's status, or the gateway's answer when the
  * backend could not be reached. With the audit log off, the dispatch is returned as it is.
  */
+/** The WebSocket terminal, audited and traced (`postern:dispatch`, observability/events.ts). */
+function tracedAudited(run: Terminal, audit: RouteAudit): Terminal {
+  return tracedDispatch(audited(run, audit), 'websocket');
+}
+
 function audited(run: Terminal, audit: RouteAudit): Terminal {
   if (audit === NO_AUDIT) return run;
   return (ex) =>
@@ -415,18 +464,36 @@ function buildDispatch(
   route: RouteDef,
   registry: Registry,
   sink: DiagnosticSink,
+  ha: HaSettings | undefined,
   runtime: Pick<
     DispatchContext,
     'settings' | 'shared' | 'lasting' | 'onRetire' | 'audit' | 'home' | 'masterSecret'
   >,
-): { name: string; run: Terminal } | undefined {
+):
+  | {
+      name: string;
+      params: ReadonlyMap<string, string>;
+      pos: Position;
+      run: Terminal;
+      upgrade?: (ctx: DispatchContext) => Terminal;
+      ha?: HaService;
+    }
+  | undefined {
   const override = service.dispatch;
   const chosen: DispatchDef | undefined = route.dispatch ?? definition.dispatch;
   const contributor = override?.contributorName ?? chosen?.contributorName;
   const className = override?.className ?? chosen?.className;
   const pos = override?.pos ?? chosen?.pos ?? route.pos;
-  const names = [contributor, className].filter((n): n is string => !!n);
-  if (names.length === 0) names.push(DEFAULT_DISPATCH);
+  // With HA on for the service, Knox's `ha-*` names choose the dispatch (DefaultHaDispatch when none is given).
+  const names = (
+    ha
+      ? [
+          override?.haContributorName ?? chosen?.haContributorName,
+          override?.haClassName ?? chosen?.haClassName,
+        ]
+      : [contributor, className]
+  ).filter((n): n is string => !!n);
+  if (names.length === 0) names.push(ha ? DEFAULT_HA_DISPATCH : DEFAULT_DISPATCH);
   let factory: ReturnType<Registry['findDispatch']>;
   for (const n of names) {
     factory = registry.findDispatch(n);
@@ -441,7 +508,10 @@ function buildDispatch(
   }
   const params = paramMap(service.params, chosen?.params, override?.params);
   try {
+    const haService =
+      ha && factory.failover ? HaService.for({ ...runtime, topology, service }, ha) : undefined;
     const run = factory.create({
+      ha: haService,
       ...runtime,
       name: factory.name,
       params,
@@ -454,7 +524,15 @@ function buildDispatch(
       pos,
       useTwoWaySsl: useTwoWaySsl(service, chosen),
     });
-    return { name: factory.name, run };
+    const upgrade = factory.createUpgrade;
+    return {
+      name: factory.name,
+      params,
+      pos,
+      run,
+      upgrade: upgrade && ((c) => upgrade.call(factory, { ...c, params })),
+      ha: haService,
+    };
   } catch (err) {
     report(sink, pos, `dispatch ${factory.name}`, err);
     return undefined;

@@ -6,8 +6,11 @@
  */
 
 import type { Position } from '../config/diagnostics.ts';
-import type { Exchange } from '../providers/types.ts';
-import type { Topology } from '../topology/model.ts';
+import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { Exchange, Filter } from '../providers/types.ts';
+import type { CompiledRewriteRules } from '../rewrite/index.ts';
+import type { RouteDef, ServiceDefinition } from '../servicedef/model.ts';
+import type { ServiceConfig, Topology } from '../topology/model.ts';
 
 export type RetireReason = 'redeploy' | 'undeploy' | 'shutdown';
 export type Release = (reason: RetireReason) => void | Promise<void>;
@@ -26,6 +29,30 @@ export interface CompiledRoute {
   readonly run: (ex: Exchange) => Promise<void>;
   /** The same chain ending in the WebSocket relay, for upgrade requests. */
   readonly upgrade: (ex: Exchange) => Promise<void>;
+  /** The topology service and the definition's route this route was built from (explain, check). */
+  readonly service: ServiceConfig;
+  readonly route: RouteDef;
+  /** The chain as deployed, step by step (explain dry-runs some filters; never used by the request path). */
+  readonly steps: readonly ChainStepInfo[];
+  readonly dispatch: DispatchInfo;
+}
+
+/** One provider of a route's chain: its effective params and filter (absent: it had nothing to do here). */
+export interface ChainStepInfo {
+  readonly role: string;
+  readonly name: string;
+  readonly params: ReadonlyMap<string, string>;
+  readonly pos: Position;
+  readonly filter: Filter | undefined;
+}
+
+export interface DispatchInfo {
+  readonly name: string;
+  /** Service params + dispatch params, as the dispatch saw them. */
+  readonly params: ReadonlyMap<string, string>;
+  readonly pos: Position;
+  /** The backend request headers the dispatch would send for an exchange, when the dispatch can tell. */
+  readonly requestHeaders?: (ex: Exchange) => Record<string, string>;
 }
 
 export class Deployment {
@@ -34,6 +61,10 @@ export class Deployment {
   readonly matcher: TemplateMatcher<CompiledRoute>;
   readonly routes: readonly CompiledRoute[];
   readonly defaultPath: string | undefined;
+  /** What the deployment was compiled with (explain and check read them; the request path does not). */
+  readonly settings: GatewaySettings;
+  readonly rewrite: CompiledRewriteRules;
+  readonly definitions: readonly ServiceDefinition[];
   readonly deployedAt = new Date();
   #inflight = 0;
   #retiring = false;
@@ -47,12 +78,18 @@ export class Deployment {
     matcher: TemplateMatcher<CompiledRoute>;
     routes: CompiledRoute[];
     releases: Release[];
+    settings: GatewaySettings;
+    rewrite: CompiledRewriteRules;
+    definitions: readonly ServiceDefinition[];
   }) {
     this.name = init.name;
     this.topology = init.topology;
     this.matcher = init.matcher;
     this.routes = Object.freeze(init.routes);
     this.defaultPath = init.topology.defaultPath;
+    this.settings = init.settings;
+    this.rewrite = init.rewrite;
+    this.definitions = init.definitions;
     this.#releases = init.releases;
   }
 

@@ -1,6 +1,7 @@
 /**
  * @module dispatch/http-dispatch
- * The default dispatch: forwards a request to its backend over undici and streams both bodies, never buffering.
+ * The default dispatch: forwards a request to its backend over undici and streams both bodies, never buffering
+ * (a rewritten body streams through the rewrite provider's filters, dispatch/body-rewrite).
  *
  * Knox's DefaultDispatch, ConfigurableDispatch and PassAllHeadersDispatch are one implementation with three
  * header policies (knox-features §4.2–4.4). Connection pools come from one undici Agent per distinct set of
@@ -8,9 +9,12 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { Errors } from '../errors.ts';
+import { type PoolEvent, poolEvents } from '../observability/events.ts';
 import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
 import { actorHeaderNames, addActorHeaders, parseActorHeaders } from './actor-headers.ts';
 import { backendTlsOptions } from './backend-tls.ts';
+import { requestBodyFor } from './body-rewrite.ts';
+import { createHaTerminal } from './ha/http.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   forwardRequestHeaders,
@@ -25,14 +29,17 @@ import { splitTarget } from './target-url.ts';
 export { upstreamError } from './proxy-handler.ts';
 
 /** Methods never forwarded: TRACE reflects credentials (cross-site tracing), CONNECT would tunnel anywhere. */
-const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
+export const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'CONNECT', 'TRACK']);
 
 const KNOX_DISPATCH = 'org.apache.knox.gateway.dispatch.';
 
-/** Largest response body buffered for a rewrite (`postern.rewrite.body.maxBytes`). */
-const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
-
 type Variant = 'default' | 'configurable' | 'pass-all';
+
+/**
+ * A dispatch's terminal that can also say which headers it would send the backend for an exchange (the same
+ * function the terminal uses), so `postern explain` shows them without sending anything.
+ */
+export type DescribedTerminal = Terminal & { requestHeaders?: (ex: Exchange) => Record<string, string> };
 
 function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): HeaderPolicy {
   // The client's copies of renamed actor headers are dropped like the default names (actor-headers.ts).
@@ -103,6 +110,16 @@ function agentFor(ctx: DispatchContext): Dispatcher {
       keepAliveTimeout: 30_000,
     });
     ctx.onRetire(() => agent.close());
+    // The pool's stats (connected, free, pending, queued, running) for exporters such as metrics.
+    const topology = ctx.topology.name;
+    if (poolEvents.hasSubscribers) {
+      poolEvents.publish({ event: 'open', topology, pool: agent } satisfies PoolEvent);
+    }
+    ctx.onRetire(() => {
+      if (poolEvents.hasSubscribers) {
+        poolEvents.publish({ event: 'close', topology, pool: agent } satisfies PoolEvent);
+      }
+    });
     return agent;
   });
 }
@@ -135,16 +152,35 @@ function createHttpDispatch(variant: Variant) {
     const agent = agentFor(ctx);
     const xforwarded = ctx.settings.xforwardedEnabled;
     const context = `/${ctx.settings.path}/${ctx.topology.name}`;
-    const configuredLimit = Number(ctx.settings.raw.get('postern.rewrite.body.maxBytes')?.value);
 
     const settings: DispatchSettings = {
       policy,
       context,
       scopeCookies: ctx.settings.scopeCookiesEnabled,
-      bodyLimit: configuredLimit > 0 ? configuredLimit : DEFAULT_BODY_LIMIT,
     };
 
-    return (ex: Exchange) =>
+    const requestHeaders = (ex: Exchange): Record<string, string> => {
+      let headers = forwardRequestHeaders(ex.req.rawHeaders, policy);
+      if (xforwarded) forwardedHeaders(ex, headers, context);
+      // The gateway's id (the client's when it was acceptable) so backend logs join with ours.
+      headers['x-request-id'] = ex.id;
+      if (ex.addRequestHeaders) for (const [n, v] of ex.addRequestHeaders) headers[n.toLowerCase()] = v;
+      if (ex.requestHeaderFilters) {
+        for (const f of ex.requestHeaderFilters) headers = f(headers) as Record<string, string>;
+      }
+      // After the rewrite's header filters, so no rule can alter who the gateway says the user is.
+      if (actor) addActorHeaders(actor, ex, headers);
+      return headers;
+    };
+
+    // An HA dispatch (dispatch/ha) fails over between the service's URLs; without HA nothing of it runs.
+    if (ctx.ha) {
+      const ha: DescribedTerminal = createHaTerminal(ctx, ctx.ha, agent, settings, requestHeaders);
+      ha.requestHeaders = requestHeaders;
+      return ha;
+    }
+
+    const terminal: DescribedTerminal = (ex: Exchange) =>
       new Promise<void>((resolve, reject) => {
         const { req } = ex;
         const method = req.method ?? 'GET';
@@ -164,16 +200,7 @@ function createHttpDispatch(variant: Variant) {
           return;
         }
 
-        let headers = forwardRequestHeaders(req.rawHeaders, policy);
-        if (xforwarded) forwardedHeaders(ex, headers, context);
-        // The gateway's id (the client's when it was acceptable) so backend logs join with ours.
-        headers['x-request-id'] = ex.id;
-        if (ex.addRequestHeaders) for (const [n, v] of ex.addRequestHeaders) headers[n.toLowerCase()] = v;
-        if (ex.requestHeaderFilters) {
-          for (const f of ex.requestHeaderFilters) headers = f(headers) as Record<string, string>;
-        }
-        // After the rewrite's header filters, so no rule can alter who the gateway says the user is.
-        if (actor) addActorHeaders(actor, ex, headers);
+        const headers = requestHeaders(ex);
         const hasBody =
           req.headers['content-length'] !== undefined
             ? req.headers['content-length'] !== '0'
@@ -187,7 +214,7 @@ function createHttpDispatch(variant: Variant) {
               path: target.path,
               method: method as Dispatcher.HttpMethod,
               headers,
-              body: hasBody ? req : null,
+              body: hasBody ? requestBodyFor(ex, req, headers) : null,
               // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
               idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
             },
@@ -198,6 +225,8 @@ function createHttpDispatch(variant: Variant) {
           handler.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
         }
       });
+    terminal.requestHeaders = requestHeaders;
+    return terminal;
   };
 }
 

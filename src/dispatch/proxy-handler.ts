@@ -1,8 +1,8 @@
 /**
  * @module dispatch/proxy-handler
  * One backend exchange as undici's dispatch handler: the backend's response streams to the client with
- * backpressure both ways, its headers filtered and rewritten once; a body that a `response.body` rewrite wants
- * is held (within a bound) and rewritten whole. A state machine in undici's handler discipline: the response
+ * backpressure both ways, its headers filtered and rewritten once, its body through the rewrite provider's
+ * streams when they want it (dispatch/body-rewrite). A state machine in undici's handler discipline: the response
  * starts once, data comes only after the start, and exactly one of end or error finishes the exchange.
  *
  * A class rather than a literal of closures: one object per request, its methods shared.
@@ -10,8 +10,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { Errors, type GatewayError } from '../errors.ts';
-import type { BodyTransform, Exchange, HeaderMap } from '../providers/types.ts';
+import type { Exchange, HeaderMap } from '../providers/types.ts';
 import { scopeSetCookiePath } from '../rewrite/index.ts';
+import { ResponseBodyRewrite } from './body-rewrite.ts';
 import { filterResponseHeaders, type HeaderPolicy } from './headers.ts';
 
 /** What a route's dispatch fixes at deployment and every exchange of it shares. */
@@ -20,8 +21,6 @@ export interface DispatchSettings {
   /** `/{gateway.path}/{topology}`. */
   context: string;
   scopeCookies: boolean;
-  /** Largest response body held for rewriting. */
-  bodyLimit: number;
 }
 
 /** Maps an undici/socket error to the client's answer: a timeout is a 504, anything else a 502. */
@@ -37,16 +36,6 @@ export function upstreamError(err: Error & { code?: string }): GatewayError {
   }
 }
 
-/** A response held back while its body is buffered for rewriting. */
-interface HeldResponse {
-  status: number;
-  message: string | undefined;
-  headers: HeaderMap;
-  chunks: Buffer[];
-  size: number;
-  transforms: BodyTransform[];
-}
-
 const CLIENT_GONE = 'client closed the connection';
 
 export class ProxyHandler implements Dispatcher.DispatchHandler {
@@ -57,7 +46,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   readonly #resolve: () => void;
   readonly #reject: (err: GatewayError) => void;
   #controller: Dispatcher.DispatchController | undefined;
-  #held: HeldResponse | undefined;
+  #body: ResponseBodyRewrite | undefined;
   #responded = false;
   #settled = false;
 
@@ -102,16 +91,16 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     }
     out['x-request-id'] = ex.id;
     this.#responded = true;
-    const transforms = ex.responseBodyTransforms && this.#transformsFor(statusCode, out);
-    if (transforms) {
-      this.#held = {
+    const streams = this.#bodyStreams(statusCode, out);
+    if (streams) {
+      this.#body = new ResponseBodyRewrite({
+        ex,
         status: statusCode,
         message: statusMessage,
         headers: out,
-        chunks: [],
-        size: 0,
-        transforms,
-      };
+        streams,
+        done: () => this.#finish(),
+      });
       return;
     }
     try {
@@ -122,11 +111,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const held = this.#held;
-    if (held) {
-      held.chunks.push(chunk);
-      held.size += chunk.length;
-      if (held.size > this.#settings.bodyLimit) this.#release();
+    if (this.#body) {
+      this.#body.write(controller, chunk);
       return;
     }
     if (!this.#res.write(chunk)) {
@@ -136,29 +122,18 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    const held = this.#held;
-    if (held) {
-      this.#held = undefined;
-      const body = rewriteBody(
-        Buffer.concat(held.chunks),
-        String(held.headers['content-type']),
-        held.transforms,
-      );
-      held.headers['content-length'] = String(body.length);
-      this.#res.writeHead(
-        held.status,
-        held.message || undefined,
-        held.headers as Record<string, string | string[]>,
-      );
-      this.#res.end(body);
-    } else {
-      this.#res.end();
+    if (this.#body) {
+      // The rewrite finishes the exchange once its last byte is written.
+      this.#body.end();
+      return;
     }
+    this.#res.end();
     this.#finish();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const clientGone = err.message === CLIENT_GONE;
+    this.#body?.abort();
     if (this.#responded || this.#res.destroyed || clientGone) {
       // Headers are gone (or nobody is listening): the only honest signal left is to cut the connection.
       if (!this.#res.destroyed) this.#res.destroy(err);
@@ -185,34 +160,15 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error(CLIENT_GONE));
   }
 
-  /** Too large to rewrite within the bound: send it as the backend sent it, and say so. */
-  #release(): void {
-    const held = this.#held!;
-    this.#held = undefined;
-    this.#ex.log.warn(
-      { limit: this.#settings.bodyLimit },
-      'response body over postern.rewrite.body.maxBytes; not rewritten',
-    );
-    this.#res.writeHead(
-      held.status,
-      held.message || undefined,
-      held.headers as Record<string, string | string[]>,
-    );
-    for (const c of held.chunks) this.#res.write(c);
-  }
-
   /**
-   * The body transforms that want this response: only for a body that exists (not HEAD, 204, 304), that is not
-   * content-encoded (a compressed body is passed as it is), and whose type a transform accepts.
+   * The rewrite streams for this response's body, if the rewrite provider wants it: only for a body that exists
+   * (not HEAD, 204, 304) and is whole (not a 206 range).
    */
-  #transformsFor(status: number, headers: HeaderMap): BodyTransform[] | undefined {
-    if (this.#method === 'HEAD' || status === 204 || status === 304) return undefined;
-    const encoding = headers['content-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') return undefined;
-    const type = headers['content-type'];
-    if (typeof type !== 'string') return undefined;
-    const wanted = this.#ex.responseBodyTransforms!.filter((t) => t.accepts(type));
-    return wanted.length > 0 ? wanted : undefined;
+  #bodyStreams(status: number, headers: HeaderMap) {
+    const rewrite = this.#ex.responseBody;
+    if (!rewrite || this.#method === 'HEAD' || status === 204 || status === 304 || status === 206)
+      return undefined;
+    return rewrite.open(headers);
   }
 
   #finish(err?: GatewayError): void {
@@ -222,17 +178,4 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (err) this.#reject(err);
     else this.#resolve();
   }
-}
-
-function rewriteBody(body: Buffer, contentType: string, transforms: readonly BodyTransform[]): Buffer {
-  let text = body.toString('utf8');
-  let changed = false;
-  for (const t of transforms) {
-    const out = t.transform(text, contentType);
-    if (out !== undefined) {
-      text = out;
-      changed = true;
-    }
-  }
-  return changed ? Buffer.from(text, 'utf8') : body;
 }

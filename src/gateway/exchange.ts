@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
-import type { AuthMethod, BodyTransform, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
+import type { AuthMethod, BodyRewrite, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
 
 export class GatewayExchange implements Exchange {
@@ -28,7 +28,10 @@ export class GatewayExchange implements Exchange {
   addRequestHeaders: [string, string][] | undefined = undefined;
   responseHeaderFilters: HeaderFilter[] | undefined = undefined;
   requestHeaderFilters: HeaderFilter[] | undefined = undefined;
-  responseBodyTransforms: BodyTransform[] | undefined = undefined;
+  responseBody: BodyRewrite | undefined = undefined;
+  requestBody: BodyRewrite | undefined = undefined;
+  /** Set when a tracer listens (observability/events.ts): the trace id, in this request's log lines. */
+  traceId: string | undefined = undefined;
   readonly #parentLog: Logger;
   #log: Logger | undefined = undefined;
 
@@ -52,9 +55,13 @@ export class GatewayExchange implements Exchange {
     this.rewriteContext = init.rewriteContext;
   }
 
-  /** A child logger carrying the request id, made on first use: most requests log only their access line. */
+  /** A child logger carrying the request id (and trace id), made on first use: most requests log only their access line. */
   get log(): Logger {
-    if (!this.#log) this.#log = this.#parentLog.child({ reqId: this.id });
+    if (!this.#log) {
+      this.#log = this.#parentLog.child(
+        this.traceId === undefined ? { reqId: this.id } : { reqId: this.id, traceId: this.traceId },
+      );
+    }
     return this.#log;
   }
 }

@@ -9,12 +9,19 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
-import { type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
-import type { GatewaySettings } from '../config/gateway-site.ts';
+import { openChannels, startChannels, stopChannels } from '../channels/registry.ts';
+import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
+import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
 import { type AuditLog, auditLogOn, createAuditLog } from '../observability/audit.ts';
+import {
+  type DeploymentEvent,
+  deploymentEvents,
+  type LifecycleEvent,
+  lifecycleEvents,
+} from '../observability/events.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
@@ -26,7 +33,9 @@ import {
   loadHome,
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
+import { Operations, sendJson } from './operations.ts';
 import { GatewayServer } from './server.ts';
+import { compareSettings } from './site-reload.ts';
 
 export {
   DESCRIPTOR_EXTENSIONS,
@@ -56,6 +65,18 @@ export interface GatewayOptions {
   settings?: Partial<GatewaySettings>;
   /** Called with the demo backends' close function when gateway-site enables them. */
   startDemoBackends?: () => Promise<() => Promise<void>>;
+  /**
+   * Starts the exporters gateway-site enables (metrics, tracing: observability/telemetry.ts) before the first
+   * deployment; returns their close function. The core only publishes events; this is how exporters are wired.
+   */
+  startTelemetry?: (gateway: Gateway) => Promise<() => Promise<void>>;
+}
+
+/** What a SIGHUP did (see {@link Gateway.reloadSite}). */
+export interface SiteReload {
+  ok: boolean;
+  reloaded: string[];
+  restartNeeded: string[];
 }
 
 export interface TopologyStatus {
@@ -71,11 +92,16 @@ export class Gateway {
   readonly log: Logger;
   readonly audit: AuditLog;
   readonly status = new Map<string, TopologyStatus>();
+  /** Health, readiness and exporters' endpoints outside the gateway path. */
+  readonly operations = new Operations();
   readonly #masterSecret: Uint8Array;
   readonly #monitors: DirectoryMonitor[] = [];
   /** State providers keep across redeployments (RouteContext.lasting). */
   readonly #lasting = new Map<string, unknown>();
   #closeDemos?: () => Promise<void>;
+  #closeTelemetry?: () => Promise<void>;
+  #overrides?: Partial<GatewaySettings>;
+  #stopping?: Promise<number>;
   #address?: AddressInfo;
   #definitionsPoll?: NodeJS.Timeout;
   #definitionsStamp = '';
@@ -97,7 +123,9 @@ export class Gateway {
   static async start(options: GatewayOptions): Promise<Gateway> {
     const loaded = await loadHome(options.home, options.settings);
     const { layout, settings } = loaded;
-    const log = options.log ?? createLogger({ logDir: layout.logs });
+    const log =
+      options.log ??
+      createLogger({ logDir: layout.logs, level: process.env.POSTERN_LOG_LEVEL ?? settings.logLevel });
     const accessLog =
       options.accessLog ?? (options.log ? options.log : createAccessLog({ logDir: layout.logs }));
     for (const d of loaded.diagnostics) logDiagnostic(log, d);
@@ -107,8 +135,18 @@ export class Gateway {
     const audit =
       options.audit ?? (options.log ? auditLogOn(options.log) : createAuditLog({ logDir: layout.logs }));
     const gateway = new Gateway(loaded, server, log, audit, secret);
+    gateway.#overrides = options.settings;
+    gateway.#operate();
     if (settings.demoBackends && options.startDemoBackends) {
       gateway.#closeDemos = await options.startDemoBackends();
+    }
+    if (options.startTelemetry) {
+      try {
+        gateway.#closeTelemetry = await options.startTelemetry(gateway);
+      } catch (err) {
+        await gateway.#closeDemos?.();
+        throw err;
+      }
     }
     const watch = options.watch !== false;
     const descriptors = gateway.#monitor(layout.descriptors, DESCRIPTOR_EXTENSIONS, (c) =>
@@ -125,11 +163,13 @@ export class Gateway {
         requireContentChange: settings.topologyRedeployRequiresChanges,
       },
     );
+    openChannels(settings, { log, home: layout.home });
     shared.prime();
     for (const file of descriptors.prime()) gateway.#generate(file);
     for (const file of topologies.prime()) gateway.deployFile(file);
     try {
       gateway.#address = await server.listen(options.port ?? settings.port, options.host ?? settings.host);
+      startChannels(settings, layout.home);
     } catch (err) {
       await gateway.close();
       throw err;
@@ -142,7 +182,42 @@ export class Gateway {
       { url: gateway.url, topologies: [...server.deployments.keys()], tls: tls?.source },
       `postern listening on ${gateway.url}`,
     );
+    lifecycle({ event: 'listening' });
     return gateway;
+  }
+
+  /**
+   * Ready when every topology has deployed (a topology whose first deployment failed, or whose descriptor is
+   * broken, keeps the gateway not ready; one whose redeploy failed still serves) and the gateway is not stopping.
+   */
+  get ready(): boolean {
+    return !this.server.draining && this.#waiting().length === 0;
+  }
+
+  /** Topologies with no deployment serving. */
+  #waiting(): string[] {
+    const waiting: string[] = [];
+    for (const name of this.status.keys()) if (!this.server.deployments.has(name)) waiting.push(name);
+    return waiting;
+  }
+
+  /** Liveness and readiness on the gateway's listener (unless `postern.health.enabled` is false). */
+  #operate(): void {
+    this.server.operations = (req, res) => this.operations.handle(req, res);
+    const health = this.settings.health;
+    if (!health.enabled) return;
+    this.operations.add(health.livePath, (_req, res) =>
+      sendJson(res, 200, { status: this.server.draining ? 'draining' : 'ok' }),
+    );
+    this.operations.add(health.readyPath, (_req, res) => {
+      const waiting = this.#waiting();
+      const status = this.server.draining ? 'draining' : waiting.length > 0 ? 'not ready' : 'ready';
+      sendJson(res, status === 'ready' ? 200 : 503, {
+        status,
+        topologies: this.server.deployments.size,
+        ...(waiting.length > 0 && { waiting }),
+      });
+    });
   }
 
   get settings(): GatewaySettings {
@@ -206,6 +281,16 @@ export class Gateway {
       { topology: name, routes: result.deployment.routes.length, file },
       `${previous ? 'redeployed' : 'deployed'} topology ${name}`,
     );
+    if (deploymentEvents.hasSubscribers) {
+      deploymentEvents.publish({
+        event: previous ? 'redeployed' : 'deployed',
+        topology: name,
+        home: this.home.layout.home,
+        file,
+        errors: 0,
+        warnings: diagnostics.filter((d) => d.severity === 'warning').length,
+      } satisfies DeploymentEvent);
+    }
     return true;
   }
 
@@ -215,6 +300,15 @@ export class Gateway {
     if (previous) {
       previous.retire('undeploy').catch((err) => this.log.warn({ err }, `retiring "${name}" failed`));
       this.log.info({ topology: name }, `undeployed topology ${name}`);
+    }
+    if (deploymentEvents.hasSubscribers) {
+      deploymentEvents.publish({
+        event: 'undeployed',
+        topology: name,
+        home: this.home.layout.home,
+        errors: 0,
+        warnings: 0,
+      } satisfies DeploymentEvent);
     }
   }
 
@@ -243,17 +337,103 @@ export class Gateway {
     this.#definitionsPoll.unref();
   }
 
+  /**
+   * Rereads `conf/gateway-site.xml` (SIGHUP) and applies what a running gateway safely can (gateway/site-reload.ts):
+   * settings the deployments are compiled from take effect by redeploying every topology; listener, TLS,
+   * plugins and exporters keep their running values until a restart. A file with errors changes nothing. Logs
+   * which properties were reloaded and which need a restart (names only: values can be secrets).
+   */
+  reloadSite(): SiteReload {
+    const { siteFile, topologies } = this.home.layout;
+    let next: GatewaySettings;
+    try {
+      next = { ...loadGatewaySite(existsSync(siteFile) ? siteFile : undefined), ...this.#overrides };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const d of err.diagnostics) logDiagnostic(this.log, d);
+      this.log.error(
+        { file: siteFile },
+        'gateway-site was not reloaded: it has errors; the running settings stay',
+      );
+      lifecycle({ event: 'reload-failed' });
+      return { ok: false, reloaded: [], restartNeeded: [] };
+    }
+    for (const d of next.warnings) logDiagnostic(this.log, d);
+    const changes = compareSettings(this.settings, next);
+    const { reloaded, restartNeeded } = changes;
+    this.home.settings = changes.settings;
+    this.server.reconfigure(changes.settings);
+    if (reloaded.includes('postern.log.level') && !process.env.POSTERN_LOG_LEVEL) {
+      this.log.level = changes.settings.logLevel ?? 'info';
+    }
+    if (changes.redeploy) {
+      for (const file of listFiles(topologies, TOPOLOGY_EXTENSIONS)) this.deployFile(file);
+    }
+    const message =
+      reloaded.length + restartNeeded.length === 0
+        ? 'gateway-site reloaded: nothing changed'
+        : `gateway-site reloaded: ${reloaded.length > 0 ? `applied ${reloaded.join(', ')}` : 'nothing applied'}${
+            restartNeeded.length > 0 ? `; a restart is needed for ${restartNeeded.join(', ')}` : ''
+          }`;
+    (restartNeeded.length > 0 ? this.log.warn : this.log.info).call(
+      this.log,
+      { type: 'reload', reloaded, restartNeeded, redeployed: changes.redeploy },
+      message,
+    );
+    lifecycle({ event: 'reloaded', reloaded, restartNeeded });
+    return { ok: true, reloaded, restartNeeded };
+  }
+
+  /** Stops at once waiting for nothing but requests in flight (see {@link shutdown}); for tests and errors. */
   async close(): Promise<void> {
+    await this.shutdown(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * SIGTERM: readiness turns 503, the listener stops accepting, requests in flight finish within `graceMs`
+   * (`postern.shutdown.grace`; then their connections are cut), WebSockets are closed with 1001, pools and
+   * exporters close (pending traces are flushed). Idempotent. Resolves with the number of requests cut.
+   */
+  shutdown(graceMs = this.settings.shutdownGraceMs): Promise<number> {
+    this.#stopping ??= this.#shutdown(graceMs);
+    return this.#stopping;
+  }
+
+  async #shutdown(graceMs: number): Promise<number> {
     if (this.#definitionsPoll) clearInterval(this.#definitionsPoll);
     for (const m of this.#monitors) m.close();
-    await this.server.close();
+    lifecycle({ event: 'draining' });
+    const inflight = this.server.inflight;
+    if (inflight > 0) this.log.info({ inflight, graceMs }, 'waiting for requests in flight');
+    await stopChannels(this.settings);
+    const cut = await this.server.close(graceMs);
+    if (cut > 0) this.log.warn({ cut, graceMs }, `grace period over: ${cut} request(s) cut`);
+    try {
+      await this.#closeTelemetry?.();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'closing telemetry failed');
+    }
     await this.#closeDemos?.();
+    this.log.info({ cut }, 'postern stopped');
+    lifecycle({ event: 'stopped' });
+    return cut;
   }
 
   #rejected(name: string, file: string, diagnostics: Diagnostic[]): boolean {
     for (const d of diagnostics) logDiagnostic(this.log, d);
     const serving = this.server.deployments.has(name);
     this.status.set(name, { file, deployed: false, diagnostics });
+    if (deploymentEvents.hasSubscribers) {
+      deploymentEvents.publish({
+        event: 'failed',
+        topology: name,
+        home: this.home.layout.home,
+        file,
+        errors: diagnostics.filter((d) => d.severity === 'error').length,
+        warnings: diagnostics.filter((d) => d.severity === 'warning').length,
+        serving,
+      } satisfies DeploymentEvent);
+    }
     this.log.error(
       { topology: name, file, errors: diagnostics.filter((d) => d.severity === 'error').length },
       serving
@@ -401,6 +581,10 @@ function isGenerated(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+function lifecycle(event: LifecycleEvent): void {
+  if (lifecycleEvents.hasSubscribers) lifecycleEvents.publish(event);
 }
 
 function logDiagnostic(log: Logger, d: Diagnostic): void {

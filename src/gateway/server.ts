@@ -9,16 +9,24 @@ import http, { type IncomingMessage, type Server, ServerResponse } from 'node:ht
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { acceptBroadcast, BROADCAST_PATH } from '../channels/registry.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import { Errors, type GatewayError } from '../errors.ts';
+import {
+  endRequestTrace,
+  type RequestEvent,
+  type RequestTrace,
+  requestEvents,
+  traceRequest,
+} from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import { parseLiteral } from '../urltemplate/index.ts';
 import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
 import { GatewayExchange } from './exchange.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { sendError, toGatewayError } from './respond.ts';
-import type { ServerTls } from './tls.ts';
+import { clientCertGate, type ServerTls } from './tls.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
@@ -32,8 +40,11 @@ export interface GatewayServerOptions {
   tls?: ServerTls;
 }
 
+/** Answers an operational request (health, readiness, metrics) outside the gateway path; false: not one. */
+export type OperationsHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 export class GatewayServer {
-  readonly #settings: GatewaySettings;
+  #settings: GatewaySettings;
   readonly #log: Logger;
   readonly #accessLog: Logger;
   readonly #server: Server;
@@ -41,6 +52,14 @@ export class GatewayServer {
   readonly #scheme: 'http' | 'https';
   #deployments: ReadonlyMap<string, Deployment> = new Map();
   #port = 0;
+  /** Requests (not upgrades) whose response is not done yet; shutdown waits for them. */
+  #inflight = 0;
+  #draining = false;
+  #drained: (() => void) | undefined = undefined;
+  /** Health, readiness and metrics: asked only for URLs outside `/{gateway.path}/`. */
+  operations: OperationsHandler | undefined = undefined;
+  /** Per request, with two-way TLS: the refusal of a client without an accepted certificate (tls.ts). */
+  readonly #clientCertRefusal?: (socket: unknown, topology: string) => GatewayError | undefined;
 
   constructor(options: GatewayServerOptions) {
     this.#settings = options.settings;
@@ -60,6 +79,11 @@ export class GatewayServer {
       ? https.createServer({ ...serverOptions, ...options.tls }, handler)
       : http.createServer(serverOptions, handler);
     this.#server.setTimeout(options.settings.idleTimeoutMs);
+    if (options.tls?.clientAuth) {
+      const gate = clientCertGate(options.tls.clientAuth);
+      this.#server.on('secureConnection', gate.onSecureConnection);
+      this.#clientCertRefusal = gate.refusal;
+    }
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );
@@ -102,15 +126,68 @@ export class GatewayServer {
     return address;
   }
 
-  /** Stops accepting, lets requests in flight finish, then retires every deployment. */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-    });
+  /** Requests in flight (upgrades not counted). */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Applies the settings a running server can change (SIGHUP): `gateway.frontend.url`,
+   * `gateway.websocket.feature.enabled`, `gateway.idle.timeout`. The path, port and TLS stay as they were.
+   */
+  reconfigure(settings: GatewaySettings): void {
+    this.#settings = settings;
+    this.#server.setTimeout(settings.idleTimeoutMs);
+  }
+
+  /**
+   * Stops accepting, lets requests in flight finish (within `graceMs`; then their connections are cut), then
+   * retires every deployment, which closes its WebSockets with 1001 and its connection pools. Keep-alive
+   * connections are closed as soon as they are idle; a request that still arrives on one is served with
+   * `connection: close`. Returns how many requests were cut at the end of the grace period.
+   */
+  async close(graceMs = Number.POSITIVE_INFINITY): Promise<number> {
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    const idle = setInterval(() => this.#server.closeIdleConnections(), 50);
+    let cut = 0;
+    try {
+      if (this.#inflight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const drained = new Promise<void>((resolve) => {
+          this.#drained = resolve;
+        });
+        const expired = Number.isFinite(graceMs)
+          ? new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, graceMs);
+            })
+          : new Promise<void>(() => {});
+        await Promise.race([drained, expired]);
+        clearTimeout(timer);
+        cut = this.#inflight;
+        if (cut > 0) this.#server.closeAllConnections();
+      }
+    } finally {
+      clearInterval(idle);
+      this.#drained = undefined;
+    }
     const all = [...this.#deployments.values()];
     this.#deployments = new Map();
     await Promise.allSettled(all.map((d) => d.retire('shutdown')));
+    // Upgraded sockets keep the listener open until their WebSockets are closed by the retirement above.
+    this.#server.closeAllConnections();
+    await closed;
+    return cut;
+  }
+
+  #requestDone(): void {
+    this.#inflight--;
+    if (this.#inflight === 0) this.#drained?.();
   }
 
   /**
@@ -124,6 +201,18 @@ export class GatewayServer {
     res.assignSocket(socket as Socket);
     res.once('finish', () => socket.destroy());
     const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    // The CHANNELS backplane (src/channels/backplane.ts): outside the gateway path, authenticated by its secret.
+    if (
+      websocket &&
+      this.#settings.channels.layer === 'backplane' &&
+      req.url?.split('?', 1)[0] === BROADCAST_PATH
+    ) {
+      const refused = acceptBroadcast(this.#settings, req, socket, head, () =>
+        res.detachSocket(socket as Socket),
+      );
+      if (refused) this.#fail(req, res, randomUUID(), performance.now(), Errors.forbidden(), undefined);
+      return;
+    }
     if (!this.#settings.websocketFeatureEnabled || !websocket) {
       const given = req.headers['x-request-id'];
       const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -141,14 +230,21 @@ export class GatewayServer {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const url = req.url ?? '/';
+    if (this.#draining) res.shouldKeepAlive = false;
     const parsed = parseRequestTarget(url, this.#prefix);
     if (!parsed.ok) {
+      if (parsed.reason === 'not-gateway' && this.operations?.(req, res)) return;
       const error = parsed.reason === 'bad-path' ? Errors.badPath() : Errors.topologyNotFound();
       this.#fail(req, res, id, started, error, undefined);
       return;
     }
     const { topology, query } = parsed.target;
     let { path } = parsed.target;
+    const refusal = this.#clientCertRefusal?.(req.socket, topology);
+    if (refusal) {
+      this.#fail(req, res, id, started, refusal, topology);
+      return;
+    }
     const deployment = this.#deployments.get(topology);
     if (!deployment) {
       this.#fail(req, res, id, started, Errors.topologyNotFound(), topology);
@@ -201,17 +297,23 @@ export class GatewayServer {
       },
     });
     let running: Promise<void>;
+    const trace = traceRequest(ex, topology, route.role, route.chain, upgrade !== undefined);
+    if (trace) ex.traceId = trace.traceId;
     try {
       if (upgrade) {
         (ex as GatewayExchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = upgrade;
         running = route.upgrade(ex);
         this.#accessOnClose(upgrade.socket, req, res, ex, running, id, started, topology, route.role);
+        if (trace) traceUpgradeEnd(trace, running, res);
       } else {
         deployment.enter();
+        this.#inflight++;
         res.once('close', () => {
           ex.onClientClose?.();
           deployment.leave();
-          this.#access(req, res, id, started, topology, route.role, ex.user?.name);
+          this.#requestDone();
+          if (trace) endRequestTrace(trace, res.statusCode, !res.writableFinished);
+          this.#access(req, res, id, started, topology, route.role, ex.user?.name, ex.traceId);
         });
         running = route.run(ex);
       }
@@ -250,6 +352,8 @@ export class GatewayServer {
       status: 0,
       finished: false,
       user: undefined,
+      traceId: ex.traceId,
+      upgrade: true,
     };
     const decided = () => {
       line.status = res.statusCode;
@@ -280,7 +384,7 @@ export class GatewayServer {
     error: GatewayError,
     topology: string | undefined,
   ): void {
-    res.once('close', () => this.#access(req, res, id, started, topology, undefined, undefined));
+    res.once('close', () => this.#access(req, res, id, started, topology, undefined, undefined, undefined));
     // The client's body is not wanted; drain it so keep-alive stays usable.
     req.resume();
     sendError(res, id, error);
@@ -294,6 +398,7 @@ export class GatewayServer {
     topology: string | undefined,
     role: string | undefined,
     user: string | undefined,
+    traceId: string | undefined,
   ): void {
     this.#accessLine(
       {
@@ -303,6 +408,8 @@ export class GatewayServer {
         status: res.statusCode,
         finished: res.writableFinished,
         user,
+        traceId,
+        upgrade: false,
       },
       id,
       started,
@@ -320,11 +427,25 @@ export class GatewayServer {
   ): void {
     const { url } = line;
     const q = url.indexOf('?');
+    const ms = performance.now() - started;
+    if (requestEvents.hasSubscribers) {
+      requestEvents.publish({
+        // Only a deployed topology's name: an unknown one comes from the URL and is no label value to keep.
+        topology: role !== undefined || (topology && this.#deployments.has(topology)) ? topology : undefined,
+        service: role,
+        method: line.method,
+        status: line.status,
+        ms,
+        aborted: !line.finished,
+        upgrade: line.upgrade,
+      } satisfies RequestEvent);
+    }
     // The query is left out: it can carry delegation tokens and encrypted gateway state.
     this.#accessLog.info(
       {
         type: 'access',
         reqId: id,
+        traceId: line.traceId,
         method: line.method,
         path: q < 0 ? url : url.slice(0, q),
         topology,
@@ -332,7 +453,7 @@ export class GatewayServer {
         user: line.user,
         status: line.status,
         aborted: !line.finished,
-        ms: Math.round((performance.now() - started) * 100) / 100,
+        ms: Math.round(ms * 100) / 100,
         remote: line.remote,
       },
       'access',
@@ -348,6 +469,16 @@ interface AccessLine {
   status: number;
   finished: boolean;
   user: string | undefined;
+  traceId: string | undefined;
+  upgrade: boolean;
+}
+
+/** Ends an upgrade's trace once its handshake is decided (a refusal's answer is written just after). */
+function traceUpgradeEnd(trace: RequestTrace, running: Promise<void>, res: ServerResponse): void {
+  running.then(
+    () => endRequestTrace(trace, res.statusCode, false),
+    () => setImmediate(() => endRequestTrace(trace, res.statusCode, !res.writableFinished)),
+  );
 }
 
 /** Error details for the log: code and message, and the cause chain, without request data. */

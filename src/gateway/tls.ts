@@ -4,16 +4,78 @@
  * (`gateway.tls.certificate.path`, `gateway.tls.key.path`), or a PKCS#12 keystore under Knox's names
  * (`gateway.tls.keystore.path`, `.type`). Without either, a self-signed certificate for localhost is generated
  * on first start into `data/security/` of the home, so a new installation answers on https at once.
+ *
+ * **Two-way TLS** (client certificates), under Knox's names: `gateway.client.auth.needed` (a client must present a
+ * certificate the truststore accepts) or `gateway.client.auth.wanted` (asked for, not required), trust from
+ * `gateway.truststore.path` (PEM: one or more CA or peer certificates; `.type` and `.password.alias` are read
+ * but a JKS or PKCS#12 truststore is refused with the command that converts it, as Node's TLS cannot take
+ * trust from either). Without a truststore path, as in Knox, the gateway's own identity is the trust: its PEM
+ * certificate (a self-signed installation trusts exactly itself). `gateway.client.auth.exclude` names topologies
+ * that clients without a certificate may still reach.
+ *
+ * How the exemption works, and why: the topology is only known once the HTTP request is read, long after the
+ * handshake, and Node offers no per-name client-auth switch (SNI chooses a secure context, not the verify mode;
+ * Knox itself serves exempt topologies on their own port-mapped connector). So:
+ * - `needed` with no exemption (the federation case): OpenSSL refuses the handshake of a client without an
+ *   acceptable certificate (`requestCert` + `rejectUnauthorized`) — no HTTP byte is ever read from it.
+ * - `needed` with exemptions, and `wanted`: the handshake asks for a certificate without requiring one. A client
+ *   that presents a certificate the truststore does not accept is cut as soon as the handshake ends, before any
+ *   request is read (as JSSE fails such a handshake in `want` mode); a client that presents none reaches only
+ *   the exempt topologies (`needed`) and gets 403 `POSTERN_ERR_CLIENT_CERT_REQUIRED` anywhere else.
+ * Either way, a request's `socket.authorized` is true only for a certificate the truststore accepts, which is
+ * what HeaderPreAuth's `preauth.client.cert.validation` checks.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { GatewayError } from '../errors.ts';
+
+/** Client-certificate policy of the listener (absent: no certificate is asked for). */
+export interface ClientAuthPolicy {
+  mode: 'needed' | 'wanted';
+  /** Topologies a client without a certificate may reach when `needed`. */
+  exempt: ReadonlySet<string>;
+  /** OpenSSL refuses the handshake itself (`needed` without exemptions). */
+  atHandshake: boolean;
+}
 
 export interface ServerTls extends SecureContextOptions {
   /** Where the certificate came from, for the start-up log. */
   source: string;
+  requestCert?: boolean;
+  rejectUnauthorized?: boolean;
+  clientAuth?: ClientAuthPolicy;
+}
+
+/** What the listener does with client certificates beyond the handshake (see the module comment). */
+export interface ClientCertGate {
+  /** On each handshake: cuts a connection whose certificate the truststore does not accept. */
+  onSecureConnection(socket: TLSSocket): void;
+  /** Per request: the refusal for a connection without an accepted certificate, or undefined. */
+  refusal(socket: unknown, topology: string): GatewayError | undefined;
+}
+
+export function clientCertGate(policy: ClientAuthPolicy): ClientCertGate {
+  const refused = () =>
+    new GatewayError(
+      'POSTERN_ERR_CLIENT_CERT_REQUIRED',
+      403,
+      'A client certificate the gateway trusts is required for this topology',
+    );
+  return {
+    onSecureConnection(socket) {
+      if (socket.authorized) return;
+      const peer = socket.getPeerCertificate();
+      if (peer && Object.keys(peer).length > 0) socket.destroy();
+    },
+    refusal(socket, topology) {
+      if (policy.mode !== 'needed' || policy.atHandshake) return undefined;
+      if ((socket as Partial<TLSSocket>).authorized === true) return undefined;
+      return policy.exempt.has(topology) ? undefined : refused();
+    },
+  };
 }
 
 function inHome(home: string, path: string): string {
@@ -51,6 +113,53 @@ export async function generateSelfSigned(certFile: string, keyFile: string): Pro
 }
 
 export async function loadServerTls(settings: GatewaySettings, home: string): Promise<ServerTls> {
+  const identity = await loadIdentity(settings, home);
+  return { ...identity, ...clientAuthOptions(settings, home, identity) };
+}
+
+/** The trust for client certificates and the listener's verify mode, from gateway-site. */
+function clientAuthOptions(settings: GatewaySettings, home: string, identity: ServerTls): Partial<ServerTls> {
+  const ssl = settings.ssl;
+  if (!ssl.clientAuthNeeded && !ssl.clientAuthWanted) return {};
+  if (ssl.trustAllCerts) {
+    throw new Error(
+      'gateway.trust.all.certs=true would accept any client certificate; postern always verifies them against ' +
+        'gateway.truststore.path. Remove the property (or set it to false).',
+    );
+  }
+  let ca: Buffer;
+  if (ssl.truststorePath) {
+    const file = inHome(home, ssl.truststorePath);
+    if (!existsSync(file)) throw new Error(`gateway.truststore.path: ${file} does not exist`);
+    ca = readFileSync(file);
+    if (!ca.subarray(0, 64).toString('latin1').includes('-----BEGIN')) {
+      throw new Error(
+        `gateway.truststore.path: ${file} is not a PEM file (type ${ssl.truststoreType}); postern reads PEM ` +
+          'truststores. Convert it with: keytool -exportcert -rfc -keystore truststore.jks -alias <alias> ' +
+          '-file truststore.pem (or: openssl pkcs12 -in truststore.p12 -nokeys -out truststore.pem)',
+      );
+    }
+  } else if (identity.cert) {
+    // Knox's default: the identity keystore is the truststore.
+    ca = identity.cert as Buffer;
+  } else {
+    throw new Error(
+      'gateway.client.auth.needed/wanted: set gateway.truststore.path (a PEM file of the CAs whose client ' +
+        'certificates are accepted); postern cannot take trust from a PKCS12 identity keystore',
+    );
+  }
+  const needed = ssl.clientAuthNeeded;
+  const exempt = new Set(needed ? ssl.clientAuthExclude : []);
+  const atHandshake = needed && exempt.size === 0;
+  return {
+    ca,
+    requestCert: true,
+    rejectUnauthorized: atHandshake,
+    clientAuth: { mode: needed ? 'needed' : 'wanted', exempt, atHandshake },
+  };
+}
+
+async function loadIdentity(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const ssl = settings.ssl;
   const protocols = { minVersion: 'TLSv1.2' as const };
   if (ssl.certificatePath || ssl.keyPath) {

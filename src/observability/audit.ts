@@ -41,6 +41,12 @@ export interface AuditDetails {
 /** Bound at deployment to one topology, service and provider: a request only adds what it knows. */
 export type RouteAudit = (ex: Exchange, outcome: AuditOutcome, details?: AuditDetails) => void;
 
+/**
+ * Marks an exchange that `postern explain` runs through a route's providers to see what they would decide: no
+ * request happened, so nothing is audited for it.
+ */
+export const kDryRun = Symbol('postern.explain.dry-run');
+
 /** What `forRoute` returns when the audit log is off: callers may skip work by comparing with it. */
 export const NO_AUDIT: RouteAudit = () => {};
 
@@ -66,6 +72,7 @@ export function auditLogOn(logger: Logger): AuditLog {
     forRoute({ topology, service, action, provider }) {
       if (!logger.isLevelEnabled('info')) return NO_AUDIT;
       return (ex, outcome, details) => {
+        if ((ex as { [kDryRun]?: true })[kDryRun]) return;
         const url = ex.req.url ?? '';
         const q = url.indexOf('?');
         logger.info({
@@ -80,6 +87,7 @@ export function auditLogOn(logger: Logger): AuditLog {
           path: q < 0 ? url : url.slice(0, q),
           remote: ex.req.socket?.remoteAddress,
           reqId: ex.id,
+          traceId: ex.traceId,
           user: details?.user ?? ex.user?.name,
           effectiveUser: details?.effectiveUser,
           reason: details?.reason,

@@ -1,10 +1,26 @@
 /**
  * @module observability/events
- * What the core publishes about itself, on `node:diagnostics_channel`: exporters (metrics, the admin console,
- * postern's own channels) subscribe, and the core never imports them. Publishing to a channel without
- * subscribers costs a property check.
+ * What the core publishes about itself, on `node:diagnostics_channel`: exporters (metrics, tracing, the admin
+ * console, postern's own channels) subscribe, and the core never imports them. Publishing to a channel without
+ * subscribers costs a property check, and the core checks `hasSubscribers` before building a message.
+ *
+ * | channel | message | when |
+ * |---|---|---|
+ * | `postern:request` | {@link RequestEvent} | a request's response is done (with its access line) |
+ * | `postern:websocket` | {@link WebSocketEvent} | a proxied WebSocket opened or closed |
+ * | `postern:deployment` | {@link DeploymentEvent} | a topology deployed, redeployed, undeployed, or failed to |
+ * | `postern:pool` | {@link PoolEvent} | a dispatch connection pool was made or closed |
+ * | `postern:lifecycle` | {@link LifecycleEvent} | the gateway is ready, draining, stopped, or reloaded its site |
+ * | `postern:channels` | {@link ChannelEvent} | a channels message was delivered to a subscriber or dropped |
+ * | `tracing:postern:request:*` | {@link RequestTrace} | a routed request starts (`start`) and ends (`asyncEnd`) |
+ * | `tracing:postern:dispatch:*` | {@link DispatchTrace} | a route's dispatch runs (`tracePromise`) |
+ *
+ * The tracing channels follow Node's TracingChannel conventions; their messages are mutable on purpose: a tracer
+ * writes the trace id into a {@link RequestTrace}, and a `traceparent` for the backend into the exchange's
+ * `addRequestHeaders`, during the synchronous `start` publish.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
+import type { Exchange, Terminal } from '../providers/types.ts';
 
 /** A proxied WebSocket opened or closed. */
 export interface WebSocketEvent {
@@ -22,3 +38,150 @@ export interface WebSocketEvent {
 }
 
 export const websocketEvents = diagnostics_channel.channel('postern:websocket');
+
+/**
+ * A request whose response is done (finished, aborted, or — for an upgrade — whose socket closed). `topology` is
+ * set only for a topology that is deployed (a name from the URL that matches nothing is not a label value an
+ * exporter should keep), `service` only when a route matched.
+ */
+export interface RequestEvent {
+  topology: string | undefined;
+  service: string | undefined;
+  method: string | undefined;
+  status: number;
+  /** Milliseconds from the request's arrival to its end (for an upgrade: to the socket's close). */
+  ms: number;
+  /** The response did not finish (client gone, backend stream failed). */
+  aborted: boolean;
+  /** A WebSocket upgrade: `ms` is the connection's lifetime, not a latency. */
+  upgrade: boolean;
+}
+
+export const requestEvents = diagnostics_channel.channel('postern:request');
+
+/** A deployment attempt or an undeploy of one topology. */
+export interface DeploymentEvent {
+  event: 'deployed' | 'redeployed' | 'undeployed' | 'failed';
+  topology: string;
+  file?: string;
+  /** Configuration errors and warnings of the attempt. */
+  errors: number;
+  warnings: number;
+  /** On `failed`: whether a previous deployment keeps serving. */
+  serving?: boolean;
+  /** The gateway's home (several gateways may share a process, as in tests). */
+  home?: string;
+}
+
+export const deploymentEvents = diagnostics_channel.channel('postern:deployment');
+
+/** Anything with undici's `stats` (an Agent: per-origin connected, free, pending, queued, running, size). */
+export interface PoolStatsSource {
+  readonly stats: Record<string, Partial<Record<PoolStatName, number | boolean>>>;
+}
+
+export type PoolStatName = 'connected' | 'free' | 'pending' | 'queued' | 'running' | 'size';
+
+/** A dispatch connection pool (one undici Agent per deployment and client limits) was made or closed. */
+export interface PoolEvent {
+  event: 'open' | 'close';
+  topology: string;
+  pool: PoolStatsSource;
+}
+
+export const poolEvents = diagnostics_channel.channel('postern:pool');
+
+/** The gateway's own state changes. */
+export interface LifecycleEvent {
+  event: 'listening' | 'draining' | 'stopped' | 'reloaded' | 'reload-failed';
+  /** On `reloaded`: gateway-site properties applied, and those that need a restart. */
+  reloaded?: readonly string[];
+  restartNeeded?: readonly string[];
+}
+
+export const lifecycleEvents = diagnostics_channel.channel('postern:lifecycle');
+
+/**
+ * Published by the channels layer (src/channels/) for each message it delivers to a subscriber or drops (a slow
+ * subscriber, a full backplane link); `count` defaults to 1.
+ */
+export interface ChannelEvent {
+  event: 'delivered' | 'dropped';
+  group: string;
+  count?: number;
+}
+
+export const channelEvents = diagnostics_channel.channel('postern:channels');
+
+/** One routed request, from its match to the end of its response (or of its upgrade handshake). */
+export interface RequestTrace {
+  readonly ex: Exchange;
+  readonly topology: string;
+  readonly service: string;
+  /** Provider names in chain order, ending with the dispatch. */
+  readonly chain: readonly string[];
+  readonly upgrade: boolean;
+  /** Written by a tracer at `start`: the request's trace id, for its log lines. */
+  traceId?: string;
+  /** Set before `asyncEnd`. */
+  status?: number;
+  aborted?: boolean;
+}
+
+export const requestTracing = diagnostics_channel.tracingChannel<object, RequestTrace>('postern:request');
+
+/** One dispatch of a route to its backend (HTTP, or a WebSocket handshake). */
+export interface DispatchTrace {
+  readonly ex: Exchange;
+  readonly kind: 'http' | 'websocket';
+  /** Set by `tracePromise` when the dispatch rejects. */
+  error?: unknown;
+}
+
+export const dispatchTracing = diagnostics_channel.tracingChannel<object, DispatchTrace>('postern:dispatch');
+
+/**
+ * Starts a request's trace when a tracer listens: returns the message to end it with, or undefined (then nothing
+ * was allocated).
+ */
+export function traceRequest(
+  ex: Exchange,
+  topology: string,
+  service: string,
+  chain: readonly string[],
+  upgrade: boolean,
+): RequestTrace | undefined {
+  if (!requestTracing.hasSubscribers) return undefined;
+  const t: RequestTrace = { ex, topology, service, chain, upgrade };
+  requestTracing.start.publish(t);
+  return t;
+}
+
+export function endRequestTrace(t: RequestTrace, status: number, aborted: boolean): void {
+  t.status = status;
+  t.aborted = aborted;
+  requestTracing.asyncEnd.publish(t);
+}
+
+/** A dispatch terminal that publishes on `postern:dispatch` when a tracer listens, and is itself otherwise. */
+export function tracedDispatch(run: Terminal, kind: DispatchTrace['kind']): Terminal {
+  return (ex) =>
+    dispatchTracing.hasSubscribers ? dispatchTracing.tracePromise(run, { ex, kind }, undefined, ex) : run(ex);
+}
+
+/**
+ * A URL of an HA service changed state (dispatch/ha): `down` when a request to it failed or the active check
+ * failed, `up` when it answered again. `source` and `reason` are set on events, not on snapshots.
+ */
+export interface BackendHealthEvent {
+  topology: string;
+  /** The service role. */
+  service: string;
+  url: string;
+  state: 'up' | 'down';
+  source?: 'request' | 'check';
+  /** Why it went down: the error code, or the check's status. */
+  reason?: string;
+}
+
+export const backendHealthEvents = diagnostics_channel.channel('postern:backend-health');

@@ -36,15 +36,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.POSTERN_LOG_LEVEL ?? 'info';
   const streams: pino.StreamEntry[] = [];
   if (options.stdout !== false) {
+    // Without its own floor a stream takes whatever the logger's level lets through, so that changing the
+    // level of a running gateway (SIGHUP, `postern.log.level`) reaches the file too.
     const stdoutLevel = options.logDir
       ? (options.stdoutLevel ?? process.env.POSTERN_LOG_STDOUT_LEVEL ?? 'warn')
-      : level;
+      : 'trace';
     streams.push({ level: stdoutLevel as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
   }
   if (options.logDir) {
     mkdirSync(options.logDir, { recursive: true });
     streams.push({
-      level: level as pino.Level,
+      level: 'trace',
       stream: pino.destination({ dest: join(options.logDir, 'gateway.log'), sync: false, mkdir: true }),
     });
   }

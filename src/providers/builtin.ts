@@ -3,6 +3,9 @@
  * postern's built-in providers and dispatches. They register exactly as an outside plugin does: this module is
  * loaded through `loadPlugin` and its `register` export is called with the registry.
  */
+import { channelsDispatch } from '../channels/dispatch.ts';
+import { headerPreAuthFederationDispatch } from '../dispatch/federation-dispatch.ts';
+import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from '../dispatch/ha/dispatch.ts';
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from '../dispatch/http-dispatch.ts';
 import type { Registry } from '../registry/index.ts';
 import { knoxJwksDispatch, knoxSsoDispatch, knoxTokenDispatch } from '../security/token-services.ts';
@@ -13,6 +16,7 @@ import { pathAclsAuthorization } from './authorization/path-acls.ts';
 import { headerPreAuthFederation } from './federation/header-preauth.ts';
 import { jwtProvider } from './federation/jwt.ts';
 import { ssoCookieProvider } from './federation/sso-cookie.ts';
+import { haProvider } from './ha/index.ts';
 import { staticHostmap } from './hostmap/static.ts';
 import { concatIdentityAssertion } from './identity-assertion/concat.ts';
 import { defaultIdentityAssertion, pseudoIdentityAssertion } from './identity-assertion/default.ts';
@@ -39,6 +43,7 @@ export function register(registry: Registry): void {
   registry.provider(noDoAsIdentityAssertion);
   registry.provider(urlRewrite);
   registry.provider(staticHostmap);
+  registry.provider(haProvider);
   registry.provider(headerPreAuthFederation);
   registry.provider(jwtProvider);
   registry.provider(ssoCookieProvider);
@@ -48,7 +53,12 @@ export function register(registry: Registry): void {
   registry.dispatch(defaultDispatch);
   registry.dispatch(configurableDispatch);
   registry.dispatch(passAllHeadersDispatch);
+  registry.dispatch(haDispatch);
+  registry.dispatch(haDefaultDispatch);
+  registry.dispatch(haPassAllHeadersDispatch);
+  registry.dispatch(headerPreAuthFederationDispatch);
   registry.dispatch(knoxSsoDispatch);
   registry.dispatch(knoxTokenDispatch);
   registry.dispatch(knoxJwksDispatch);
+  registry.dispatch(channelsDispatch);
 }

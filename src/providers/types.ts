@@ -11,7 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { HaService } from '../dispatch/ha/service.ts';
 import type { AuditLog } from '../observability/audit.ts';
+import type { BodyStreams } from '../rewrite/body/stream.ts';
 import type { CompiledRewriteRules, RewriteContext } from '../rewrite/index.ts';
 import type { DispatchDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type { ServiceConfig, Topology } from '../topology/model.ts';
@@ -62,13 +64,15 @@ export interface Exchange {
   targetEdits?: ((url: string) => string)[];
   /** Set by the dispatch while a backend exchange runs; the server calls it when the client goes away. */
   onClientClose?: () => void;
+  /** The request's trace id when tracing is on (for log lines; set by the server before the chain runs). */
+  traceId?: string;
   /** The authenticated user (authentication or federation providers set it). */
   user?: Principal;
   /** How {@link user} was authenticated (set with it). */
   authMethod?: AuthMethod;
   /**
-   * When the credential that authenticated the user stops being valid (ms since the epoch): a JWT's `exp`, a
-   * session's end. A proxied WebSocket is closed with 1008 at that moment.
+   * When the credential that authenticated the user stops being valid (ms since the epoch): a JWT's `exp`. A
+   * proxied WebSocket is closed with 1008 at that moment. (A session's idle timeout is not such an end.)
    */
   credentialExpiresAt?: number;
   /** The identity asserted to the backend (identity-assertion providers set it). */
@@ -84,17 +88,18 @@ export interface Exchange {
   responseHeaderFilters?: HeaderFilter[];
   /** Request header rewriters (rewrite provider's `request.headers` bindings); each returns the new map. */
   requestHeaderFilters?: HeaderFilter[];
-  /**
-   * Response body rewriters (`response.body` bindings). When one accepts the response's content type, the
-   * dispatch buffers the body (within `postern.rewrite.body.maxBytes`) and passes it through them.
-   */
-  responseBodyTransforms?: BodyTransform[];
+  /** The response body's rewrite (rewrite provider: `response.body`, and Knox's filters by content type). */
+  responseBody?: BodyRewrite;
+  /** The request body's rewrite (rewrite provider: `request.body` bindings). */
+  requestBody?: BodyRewrite;
 }
 
-/** Rewrites a whole (buffered) response body; undefined means "unchanged". */
-export interface BodyTransform {
-  accepts(contentType: string): boolean;
-  transform(text: string, contentType: string): string | undefined;
+/**
+ * Rewrites a body as it streams (see rewrite/body). `open` is given the body's headers (Content-Type,
+ * Content-Encoding) and returns the streams to pass it through, or `undefined` when it goes unchanged.
+ */
+export interface BodyRewrite {
+  open(headers: HeaderMap): BodyStreams | undefined;
 }
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -102,12 +107,7 @@ export type HeaderFilter = (headers: HeaderMap) => HeaderMap;
 
 /** Appends to one of the exchange's optional lists, creating it on first use. */
 export function addTo<
-  K extends
-    | 'targetEdits'
-    | 'requestHeaderFilters'
-    | 'responseHeaderFilters'
-    | 'responseBodyTransforms'
-    | 'addRequestHeaders',
+  K extends 'targetEdits' | 'requestHeaderFilters' | 'responseHeaderFilters' | 'addRequestHeaders',
 >(ex: Exchange, key: K, item: NonNullable<Exchange[K]>[number]): void {
   const list = ex[key] as unknown[] | undefined;
   if (list) list.push(item);
@@ -177,6 +177,11 @@ export interface DispatchContext extends RouteContext {
    * `useTwoWaySsl`): the gateway presents its own certificate (see dispatch/backend-tls.ts).
    */
   readonly useTwoWaySsl: boolean;
+  /**
+   * The service's HA state, given to a dispatch that {@link DispatchFactory.failover fails over} when the
+   * topology's HaProvider enables HA for the service (dispatch/ha).
+   */
+  readonly ha?: HaService;
 }
 
 export interface DispatchFactory {
@@ -185,7 +190,14 @@ export interface DispatchFactory {
   readonly classNames?: readonly string[];
   /** The gateway answers the request itself (KNOXSSO, KNOXTOKEN): a service using it needs no `<url>`. */
   readonly answersItself?: boolean;
+  /** An HA dispatch: it fails over between the service's URLs with {@link DispatchContext.ha}. */
+  readonly failover?: boolean;
   create(ctx: DispatchContext): Terminal;
+  /**
+   * The terminal for WebSocket upgrades on this dispatch's routes, when the gateway answers them itself
+   * (CHANNELS); without it an upgrade is relayed to the backend (websocket/ws-dispatch.ts).
+   */
+  createUpgrade?(ctx: DispatchContext): Terminal;
 }
 
 export type { IncomingMessage, ServerResponse };

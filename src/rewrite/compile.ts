@@ -25,7 +25,7 @@ import { createTokenCipher, MIN_SECRET_BYTES, type TokenCipher } from './crypto.
 import { type CompiledRule, type FlowNode, groupSteps, queryBinding, type Step } from './engine.ts';
 import type { RewriteFilter, RewriteRule, RewriteRules, RewriteStep } from './model.ts';
 import { expandPattern } from './pattern.ts';
-import { CompiledRewriteRules, type ScopedMatchers } from './rules.ts';
+import { addShape, CompiledRewriteRules, type ScopedMatchers, type ScopedShapes } from './rules.ts';
 import type { RewriteEnvironment, RewriteFunctionRegistry } from './types.ts';
 
 /** Knox's `gateway.global.rules.services` default. */
@@ -303,9 +303,11 @@ export function compileRewriteRules(
   const declared = new Set<string>();
 
   const relative = { IN: false, OUT: false };
+  const shapes = { IN: new Map() as ScopedShapes, OUT: new Map() as ScopedShapes };
   const register = (matchers: ScopedMatchers, rule: CompiledRule, pattern: Template) => {
     if (pattern.scheme === null) relative[matchers === inbound ? 'IN' : 'OUT'] = true;
     const key = rule.scope ?? null;
+    addShape(shapes[matchers === inbound ? 'IN' : 'OUT'], key, pattern);
     let matcher = matchers.get(key);
     if (!matcher) {
       matcher = new TemplateMatcher<CompiledRule>();
@@ -369,5 +371,6 @@ export function compileRewriteRules(
     outbound,
     filters,
     relative,
+    shapes,
   });
 }

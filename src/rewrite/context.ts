@@ -42,6 +42,20 @@ function splitGatewayUrl(url: string): GatewayParts {
 }
 
 /**
+ * The gateway URL of a request, split once per request (a body can hold thousands of URLs, each rewritten by a
+ * rule run of its own). Keyed by the request's context, which lives as long as the request.
+ */
+const splitByContext = new WeakMap<RewriteContext, { from: string; parts: GatewayParts }>();
+
+function gatewayParts(ctx: RewriteContext): GatewayParts {
+  const cached = splitByContext.get(ctx);
+  if (cached !== undefined && cached.from === ctx.gatewayUrl) return cached.parts;
+  const parts = splitGatewayUrl(ctx.gatewayUrl);
+  splitByContext.set(ctx, { from: ctx.gatewayUrl, parts });
+  return parts;
+}
+
+/**
  * Everything one application of a rule needs. Created per `rewrite()` call; cheap (no parsing until a template
  * asks for a variable).
  */
@@ -168,7 +182,12 @@ export class RuleRun implements FunctionCall {
   };
 
   gateway(): GatewayParts {
-    this.#gateway ??= splitGatewayUrl(this.ctx.gatewayUrl);
+    this.#gateway ??= gatewayParts(this.ctx);
     return this.#gateway;
+  }
+
+  /** Seeds {@link literal} with the parse best match already made of the URL, so it is not parsed twice. */
+  seedLiteral(template: Template): void {
+    this.#literal = { url: this.url, template };
   }
 }

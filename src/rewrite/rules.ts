@@ -10,7 +10,12 @@
  * another service's scope does not count (Knox's `ScopedMatcher`). Without `scope`, a GLOBAL match wins over the
  * others, which are taken in the order their scopes first appeared.
  */
-import { parseLiteral, type TemplateMatch, type TemplateMatcher } from '../urltemplate/index.ts';
+import {
+  parseLiteral,
+  type Template,
+  type TemplateMatch,
+  type TemplateMatcher,
+} from '../urltemplate/index.ts';
 import { RuleRun } from './context.ts';
 import { type CompiledRule, runNode } from './engine.ts';
 import { defaultResponseHeaders, type HeaderRewriter, headerRewriter } from './headers.ts';
@@ -19,6 +24,56 @@ import type { Direction, RewriteContext, RewriteEnvironment, RewriteFunctionRegi
 
 /** Best-match matchers of one direction, by scope (`null`: rules whose name has no role prefix). */
 export type ScopedMatchers = Map<string | null, TemplateMatcher<CompiledRule>>;
+
+/**
+ * What the best-match patterns of one direction and scope start with, so that a value none of them can match
+ * (most attribute values and JSON strings in a body) is passed over without being parsed and matched. The
+ * matcher walks scheme, user, host, port, then path segments, and a component only ever matches the same
+ * component, so a pattern can only match a value that starts with what the pattern starts with.
+ */
+export interface PatternShape {
+  /** Some pattern starts with a scheme, user, host or port: a value with `:` or a leading `//` may match. */
+  authority: boolean;
+  /** Static first path segments of the path-only patterns (`''`: a pattern with no path, `/?{page}`). */
+  first: Set<string>;
+  /** Simplified-regex first segments (`*0;url=dfshealth.html`). */
+  firstRegex: RegExp[];
+  /** Some path-only pattern starts with a wildcard segment: any value may match. */
+  any: boolean;
+}
+
+export type ScopedShapes = Map<string | null, PatternShape>;
+
+/** Records the shape of one best-match pattern (at compile time). */
+export function addShape(shapes: ScopedShapes, scope: string | null, pattern: Template): void {
+  let shape = shapes.get(scope);
+  if (!shape) {
+    shape = { authority: false, first: new Set(), firstRegex: [], any: false };
+    shapes.set(scope, shape);
+  }
+  if (pattern.scheme || pattern.username || pattern.password || pattern.host || pattern.port) {
+    shape.authority = true;
+    return;
+  }
+  const first = pattern.path[0];
+  if (first === undefined) shape.first.add('');
+  else if (first.value.type === 'static') for (const v of first.values) shape.first.add(v.pattern ?? '');
+  else if (first.value.type === 'regex' && first.values.length === 1)
+    shape.firstRegex.push(first.value.regex!);
+  else shape.any = true;
+}
+
+/** The first path segment of a value as the literal parser would split it (no scheme or authority). */
+function firstSegment(value: string): string {
+  let i = 0;
+  while (value.charCodeAt(i) === 0x2f) i++;
+  let j = i;
+  for (; j < value.length; j++) {
+    const c = value.charCodeAt(j);
+    if (c === 0x2f || c === 0x3f || c === 0x23) break;
+  }
+  return value.slice(i, j);
+}
 
 export interface RewriteOptions {
   /** A rule name; absent, `''` is "no rule", `'*'` or absent means best match. */
@@ -43,6 +98,7 @@ interface Parts {
   filters: Map<string, RewriteFilter>;
   /** Whether some best-match pattern of a direction has no scheme (and may match a value without `://`). */
   relative: { IN: boolean; OUT: boolean };
+  shapes: { IN: ScopedShapes; OUT: ScopedShapes };
 }
 
 const GLOBAL_SCOPE = 'GLOBAL';
@@ -55,6 +111,7 @@ export class CompiledRewriteRules {
   readonly #outbound: ScopedMatchers;
   readonly #filters: Map<string, RewriteFilter>;
   readonly #relative: { IN: boolean; OUT: boolean };
+  readonly #shapes: { IN: ScopedShapes; OUT: ScopedShapes };
 
   constructor(parts: Parts) {
     this.env = parts.env;
@@ -64,6 +121,39 @@ export class CompiledRewriteRules {
     this.#outbound = parts.outbound;
     this.#relative = parts.relative;
     this.#filters = parts.filters;
+    this.#shapes = parts.shapes;
+  }
+
+  /** The pattern shapes best match consults for a scope: its own, GLOBAL and unscoped (all, without scope). */
+  #shapesFor(dir: Direction, scope: string | undefined): PatternShape[] {
+    const all = this.#shapes[dir];
+    if (scope === undefined) return [...all.values()];
+    return [scope, GLOBAL_SCOPE, null].flatMap((k) => all.get(k) ?? []);
+  }
+
+  /** Whether best match in this direction and scope has any rule to choose from. */
+  hasBestMatchRules(dir: Direction, scope?: string): boolean {
+    return this.#shapesFor(dir, scope).length > 0;
+  }
+
+  /**
+   * A cheap test of whether best match could select a rule for a value (see {@link PatternShape}): `false` means
+   * certainly not, so the value need not be parsed. Prepared once per route.
+   */
+  bestMatchFilter(dir: Direction, scope?: string): (value: string) => boolean {
+    const shapes = this.#shapesFor(dir, scope);
+    if (shapes.length === 0) return () => false;
+    if (shapes.some((s) => s.any)) return () => true;
+    const authority = shapes.some((s) => s.authority);
+    const first = new Set(shapes.flatMap((s) => [...s.first]));
+    const regexes = shapes.flatMap((s) => s.firstRegex);
+    return (value) => {
+      if (authority && (value.includes(':') || value.startsWith('//'))) return true;
+      const seg = firstSegment(value);
+      if (first.has(seg)) return true;
+      for (const r of regexes) if (r.test(seg)) return true;
+      return false;
+    };
   }
 
   /** Whether a rule of that name was deployed (a route naming a missing rule is a deployment error). */
@@ -125,8 +215,10 @@ export class CompiledRewriteRules {
     if (name === '') return { status: 'no-rule' };
     let rule: CompiledRule | undefined;
     let preMatched: ReadonlyMap<string, readonly (string | null)[]> | undefined;
+    let literal: Template | undefined;
     if (name === undefined || name === '*') {
-      const match = this.#bestMatch(url, opts.dir, opts.scope);
+      literal = parseLiteral(url);
+      const match = this.#bestMatch(literal, opts.dir, opts.scope);
       if (!match) return { status: 'no-rule' };
       rule = match.value;
       preMatched = match.params;
@@ -136,6 +228,7 @@ export class CompiledRewriteRules {
     }
     if (rule.broken !== undefined) return { status: 'failed', rule: rule.name, reason: rule.broken };
     const run = new RuleRun(this.env, opts.ctx, opts.dir, this.#functions, rule.name, url);
+    if (literal) run.seedLiteral(literal);
     const failure = runNode(rule.node, run, preMatched);
     if (failure) return { status: 'failed', rule: rule.name, reason: failure.reason };
     return { status: 'rewritten', url: run.url, rule: rule.name };
@@ -170,10 +263,9 @@ export class CompiledRewriteRules {
     return defaultResponseHeaders(this, opts?.scope);
   }
 
-  #bestMatch(url: string, dir: Direction, scope: string | undefined) {
+  #bestMatch(input: Template, dir: Direction, scope: string | undefined) {
     const matchers = dir === 'IN' ? this.#inbound : this.#outbound;
     if (matchers.size === 0) return undefined;
-    const input = parseLiteral(url);
     if (scope !== undefined) {
       // Knox's ScopedMatcher matches every scope, then prefers the caller's scope, then GLOBAL, and drops a match
       // from any other service's scope; only rules without a scope (no role prefix) remain possible after that.

@@ -8,6 +8,15 @@
  * Nothing is percent-decoded when matching; query names and values taken from parameters are form-encoded on
  * expansion (Java `URLEncoder` rules), everything else is inserted verbatim. See docs in each module.
  */
+export {
+  type Diagnosis,
+  diagnoseMatch,
+  matchesAlone,
+  showSegment,
+  specificity,
+  whyLost,
+  witnessInputs,
+} from './diagnose.ts';
 export { type Evaluate, expandTemplate, type ParamValues, type Resolve } from './expander.ts';
 export { formEncode } from './form-encoding.ts';
 export { type FunctionCall, parseFunctionCall } from './function-call.ts';

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
+import { webSocketFailover } from '../dispatch/ha/websocket.ts';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
@@ -138,18 +139,33 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       });
       return server;
     };
-    const all = { plain: make(false), deflate: make(DEFLATE) };
+    const all: ServerPair = { plain: make(false), deflate: make(DEFLATE), retired: false };
+    // Every deployment's servers of this topology, so that an undeploy or a shutdown also reaches the sockets
+    // still open on earlier deployments of it.
+    const generations = ctx.lasting(`websocket-servers:${topology}`, () => new Set<ServerPair>());
+    for (const old of generations) {
+      if (old.retired && old.plain.clients.size + old.deflate.clients.size === 0) {
+        old.plain.close();
+        old.deflate.close();
+        generations.delete(old);
+      }
+    }
+    generations.add(all);
     ctx.onRetire(async (reason) => {
       // A redeployed topology's sockets stay up on the deployment they started on, to their natural end. An
       // undeployed (or stopping) one's go away with 1001; a peer that does not answer the close within a second
       // is cut.
+      all.retired = true;
       if (reason === 'redeploy') return;
-      const open = () => all.plain.clients.size + all.deflate.clients.size;
-      for (const server of [all.plain, all.deflate])
-        for (const client of server.clients) client.close(1001, 'topology undeployed');
+      const pairs = [...generations];
+      generations.clear();
+      const servers = pairs.flatMap((p) => [p.plain, p.deflate]);
+      const open = () => servers.reduce((n, s) => n + s.clients.size, 0);
+      const why = reason === 'shutdown' ? 'gateway shutting down' : 'topology undeployed';
+      for (const server of servers) for (const client of server.clients) client.close(1001, why);
       const deadline = Date.now() + 1000;
       while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const server of [all.plain, all.deflate]) {
+      for (const server of servers) {
         for (const client of server.clients) client.terminate();
         server.close();
       }
@@ -198,24 +214,33 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         .filter(Boolean);
       const offersDeflate =
         deflate && /(^|,)\s*permessage-deflate\b/i.test(req.headers['sec-websocket-extensions'] ?? '');
+      // With HA, each connection attempt goes to the URL the service's HA state picks (dispatch/ha/websocket).
+      const failover = ctx.ha && webSocketFailover(ctx.ha, req, url, headers);
 
       let backend: WebSocket;
-      try {
-        backend = new WebSocket(toWebSocketUrl(url), offered, {
-          headers,
-          handshakeTimeout,
-          maxPayload,
-          perMessageDeflate: offersDeflate ? DEFLATE : false,
-          ...tls,
-          autoPong: false,
-          followRedirects: false,
-        });
-      } catch (err) {
-        reject(Errors.internal('The rewritten backend URL is not a WebSocket URL', { cause: err }));
-        return;
-      }
+      const connect = (): boolean => {
+        try {
+          backend = new WebSocket(toWebSocketUrl(failover ? failover.target() : url), offered, {
+            headers,
+            handshakeTimeout,
+            maxPayload,
+            perMessageDeflate: offersDeflate ? DEFLATE : false,
+            ...tls,
+            autoPong: false,
+            followRedirects: false,
+          });
+        } catch (err) {
+          reject(Errors.internal('The rewritten backend URL is not a WebSocket URL', { cause: err }));
+          return false;
+        }
+        upgrade.socket.once('close', onClientGone);
+        backend.once('upgrade', onUpgrade);
+        backend.once('unexpected-response', onRefused);
+        backend.once('error', onError);
+        backend.once('open', onOpen);
+        return true;
+      };
       const onClientGone = () => backend.terminate();
-      upgrade.socket.once('close', onClientGone);
 
       const onUpgrade = (response: IncomingMessage) => {
         const relayed: string[] = [];
@@ -224,10 +249,13 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
           if (!LEG_ONLY.test(name))
             relayed.push(`${name}: ${response.rawHeaders[i + 1].replace(/[\r\n]/g, '')}`);
         }
+        const sticky = failover?.cookie();
+        if (sticky !== undefined) relayed.push(sticky);
         (req as IncomingMessage & { [kBackendHeaders]?: string[] })[kBackendHeaders] = relayed;
       };
       const onRefused = (_request: unknown, response: IncomingMessage) => {
         settle();
+        failover?.answered();
         response.resume();
         const status = response.statusCode ?? 502;
         backend.terminate();
@@ -241,6 +269,11 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       };
       const onError = (err: Error) => {
         settle();
+        const wait = upgrade.socket.destroyed ? undefined : failover?.failed(err);
+        if (wait !== undefined) {
+          setTimeout(() => (upgrade.socket.destroyed ? resolve() : connect()), wait);
+          return;
+        }
         const code = (err as { code?: string }).code;
         reject(
           code === 'ETIMEDOUT' || /timed out/i.test(err.message)
@@ -250,6 +283,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       };
       const onOpen = () => {
         settle();
+        failover?.answered();
         if (upgrade.socket.destroyed) {
           backend.terminate();
           resolve();
@@ -283,14 +317,19 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
         // A late error of the backend leg is the relay's (it listens from now on); until then, not uncaught.
         backend.on('error', ignore);
       };
-      backend.once('upgrade', onUpgrade);
-      backend.once('unexpected-response', onRefused);
-      backend.once('error', onError);
-      backend.once('open', onOpen);
+      connect();
     });
 }
 
 function ignore(): void {}
+
+/** One deployment's WebSocket servers (with and without permessage-deflate). */
+interface ServerPair {
+  plain: WebSocketServer;
+  deflate: WebSocketServer;
+  /** Its deployment was retired (a redeploy keeps its sockets up). */
+  retired: boolean;
+}
 
 /** What a relayed connection keeps of its upgrade request: no request, response or exchange. */
 interface Accepted {

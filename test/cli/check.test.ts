@@ -27,6 +27,56 @@ describe('postern check', () => {
     const r = check();
     assert.equal(r.code, 0, r.lines.join('\n') + r.stderr);
     assert.match(r.stderr, /no errors/);
+    // Not even a warning: no unreachable route, no unused rule in the definitions it uses.
+    assert.deepEqual(r.lines, []);
+  });
+
+  it('warns about routes that can never match, unused rewrite rules and services without a URL', () => {
+    const home = makeHome();
+    homes.push(home);
+    const dir = home
+      .write(
+        'data/services/mine/1.0.0/service.xml',
+        `<service role="MINE" name="mine" version="1.0.0">
+  <routes>
+    <route path="/mine/**?**">
+      <rewrite apply="MINE/in/path" to="request.url"/>
+    </route>
+    <route path="/mine/**">
+      <rewrite apply="MINE/in/other" to="request.url"/>
+    </route>
+  </routes>
+</service>
+`,
+      )
+      .replace(/\/service\.xml$/, '');
+    home.write(
+      'data/services/mine/1.0.0/rewrite.xml',
+      `<rules>
+  <rule dir="IN" name="MINE/in/path" pattern="*://*:*/**/mine/{path=**}?{**}">
+    <rewrite template="{$serviceUrl[MINE]}/{path=**}?{**}"/>
+  </rule>
+  <rule dir="IN" name="MINE/in/other" pattern="*://*:*/**/mine/{path=**}?{**}">
+    <rewrite template="{$serviceUrl[MINE]}/other/{path=**}?{**}"/>
+  </rule>
+  <rule dir="OUT" name="MINE/out/forgotten">
+    <rewrite template="{$frontend[url]}/mine"/>
+  </rule>
+</rules>
+`,
+    );
+    home.write(
+      'conf/topologies/t.xml',
+      topologyXml({ services: [{ role: 'MINE', urls: ['http://127.0.0.1:1'] }] }),
+    );
+    home.write('conf/topologies/u.xml', topologyXml({ services: [{ role: 'MINE', urls: [] }] }));
+    const r = check(home.dir);
+    assert.equal(r.code, 0, r.lines.join('\n') + r.stderr);
+    assert.deepEqual(r.lines, [
+      `${dir}/service.xml:6:5: warning: route "/mine/**" of MINE can never be chosen: route "/mine/**?**" of MINE (${dir}/service.xml:3) takes every URL it matches (e.g. /mine/a1)`,
+      `${home.dir}/conf/topologies/u.xml:17:3: warning: service "MINE" has no <url>`,
+      `${dir}/rewrite.xml:8:3: warning: rewrite rule "MINE/out/forgotten" is never used: no route binds it, no filter applies it, and it has no pattern for best match`,
+    ]);
   });
 
   it('reports each problem at its position and exits 1', () => {

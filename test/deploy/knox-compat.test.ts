@@ -37,10 +37,6 @@ const NOT_SUPPORTED: { kind: string; pattern: RegExp }[] = [
     kind: 'dispatch not available',
     pattern: /^dispatch "[^"]+"( \/ "[^"]+")* is not available in postern\b/,
   },
-  {
-    kind: 'body rewriting not supported',
-    pattern: /^(request|response)\.body rewriting \(.*\) is not supported yet$/,
-  },
   { kind: 'use-two-way-ssl not supported', pattern: /^use-two-way-ssl is not supported yet\b/ },
   { kind: 'not supported', pattern: /\bnot supported\b|\bis not available in postern\b/ },
 ];

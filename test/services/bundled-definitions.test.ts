@@ -92,10 +92,11 @@ const EXPECTED: Record<string, string> = {
   'echo-ws/1.0.0': 'ECHOWS',
   'knoxsso/1.0.0': 'KNOXSSO',
   'knoxtoken/1.0.0': 'KNOXTOKEN',
+  'channels/1.0.0': 'CHANNELS',
 };
 
 /** Dispatches the gateway answers itself: their routes reach no backend, so they rewrite no URL. */
-const ANSWERED_BY_THE_GATEWAY = new Set(['KnoxSSO', 'KnoxToken', 'KnoxJWKS']);
+const ANSWERED_BY_THE_GATEWAY = new Set(['KnoxSSO', 'KnoxToken', 'KnoxJWKS', 'Channels']);
 
 /**
  * Location rules whose URLs name other hosts by design: WebHDFS datanodes (the redirect is encrypted into the

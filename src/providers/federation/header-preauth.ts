@@ -13,6 +13,12 @@
  *   `preauth.ip.validation` accepts requests whose socket address is in `preauth.ip.addresses` (Knox's `*`
  *   prefix wildcards, plus CIDR as a postern extension). Any other name (Knox's
  *   `preauth.k8s.service.account.validation`, a custom validator class) fails the deployment at the provider.
+ * - `preauth.client.cert.validation` (a postern validator, named in Knox's style): accepts only requests that came
+ *   over a TLS connection whose client certificate the gateway's truststore accepted (`gateway.client.auth.needed`
+ *   or `.wanted`, `gateway.truststore.path`; see gateway/tls.ts). With `preauth.client.cert.names` (comma list)
+ *   the certificate must also name one of them, as its subject CN or a DNS subjectAltName — so that of all the
+ *   certificates a CA issues, only the federating gateway's is believed. This is what a cloud gateway behind
+ *   `HeaderPreAuthFederationDispatch` uses, together with `preauth.ip.validation` (seed 004).
  *
  * Answers: no user header (or an empty one, or the header twice) → 401; a validator refuses → 403. Knox's filter
  * answers 403 to a missing header; postern answers 401 because no identity was presented at all (the user guide
@@ -26,6 +32,7 @@
  * Sets `ex.user` (name and groups) and `ex.authMethod = 'header'`. Audit: `federation` success, failure (no
  * header) and denied (validation).
  */
+import type { TLSSocket } from 'node:tls';
 import { Errors } from '../../errors.ts';
 import { type IpMatcher, ipListProblems, parseIpList } from '../common/ip-match.ts';
 import { ParamReader } from '../common/param-reader.ts';
@@ -33,6 +40,7 @@ import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderF
 
 const DEFAULT_VALIDATION = 'preauth.default.validation';
 const IP_VALIDATION = 'preauth.ip.validation';
+const CLIENT_CERT_VALIDATION = 'preauth.client.cert.validation';
 
 /** A validator: true lets the request through. */
 type Validator = (ex: Exchange) => boolean;
@@ -47,6 +55,26 @@ function headerValues(rawHeaders: readonly string[], lowerName: string): string[
     if (rawHeaders[i].toLowerCase() === lowerName) values.push(rawHeaders[i + 1]);
   }
   return values;
+}
+
+/**
+ * The request came over TLS with a client certificate the truststore accepted, and (when `names` is not empty)
+ * the certificate's subject CN or one of its DNS subjectAltNames is among `names`.
+ */
+function trustedPeer(ex: Exchange, names: ReadonlySet<string>): boolean {
+  const socket = ex.req.socket as Partial<TLSSocket>;
+  if (socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return false;
+  if (names.size === 0) return true;
+  const cert = socket.getPeerCertificate();
+  const cn = cert.subject?.CN;
+  const cns = Array.isArray(cn) ? cn : cn ? [cn] : [];
+  if (cns.some((n) => names.has(n))) return true;
+  const dns = (cert.subjectaltname ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4));
+  return dns.some((n) => names.has(n));
 }
 
 export const headerPreAuthFederation: ProviderFactory = {
@@ -87,10 +115,21 @@ export const headerPreAuthFederation: ProviderFactory = {
         }
         const trusted: IpMatcher = parseIpList(list);
         validators.push({ name: method, check: (ex) => trusted.matches(ex.req.socket.remoteAddress) });
+      } else if (method === CLIENT_CERT_VALIDATION) {
+        const ssl = ctx.settings.ssl;
+        if (!ssl.enabled || (!ssl.clientAuthNeeded && !ssl.clientAuthWanted)) {
+          params.error(
+            'preauth.validation.method',
+            `${CLIENT_CERT_VALIDATION} needs gateway-site's ssl.enabled and gateway.client.auth.needed (or .wanted): without them no request carries a verified client certificate`,
+          );
+          continue;
+        }
+        const names = new Set(params.list('preauth.client.cert.names', ''));
+        validators.push({ name: method, check: (ex) => trustedPeer(ex, names) });
       } else {
         params.error(
           'preauth.validation.method',
-          `unknown validator "${method}" (postern has ${DEFAULT_VALIDATION} and ${IP_VALIDATION})`,
+          `unknown validator "${method}" (postern has ${DEFAULT_VALIDATION}, ${IP_VALIDATION} and ${CLIENT_CERT_VALIDATION})`,
         );
       }
     }

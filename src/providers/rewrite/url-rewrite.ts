@@ -8,43 +8,71 @@
  * - `request.headers` / `response.headers`: `application/x-http-headers` filters rewrite the header values they
  *   name (`Location`, `Content-Location`, …); without a `response.headers` binding, URL-bearing response
  *   headers are rewritten by best match, as Knox does.
- * - `response.body`: `application/json` (and `* /json`) filter content rewrites the string values its JSONPaths
- *   select (WebHDFS's `$.Location`); the dispatch buffers such a response within a bound. Other body content
- *   types (HTML, JavaScript, XML, …) and `request.body` need the content-rewrite work and are refused at
- *   deployment, at the binding's line.
+ * - `response.body` / `request.body`: bodies are rewritten as they stream, by the filter of their Content-Type
+ *   (HTML, XML, JSON, JavaScript, CSS, forms; see rewrite/body/plan). A response body is filtered even without a
+ *   binding (or with one naming a rule, not a filter), as in Knox: its URLs go to best match. A request body is
+ *   filtered only with a `request.body` binding.
  * A header or body filter name that no rewrite.xml defines is a warning: Knox treats it as "no filter", and
  * several of Knox's own definitions carry such dangling names.
  */
 import { Errors } from '../../errors.ts';
-import { type CompiledJsonApply, compileJsonApplies, rewriteJson } from '../../rewrite/body/json-filter.ts';
-import { JsonPathError } from '../../rewrite/body/json-path.ts';
+import { type BodyPlan, compileBodyPlan } from '../../rewrite/body/plan.ts';
+import { openBodyStreams, parseCoding } from '../../rewrite/body/stream.ts';
 import { type RewriteContext, RewriteDecryptError } from '../../rewrite/index.ts';
 import type { RewriteBinding } from '../../servicedef/model.ts';
 import {
   addTo,
-  type BodyTransform,
+  type BodyRewrite,
+  type Exchange,
   type Filter,
   type ProviderContext,
   type ProviderFactory,
 } from '../types.ts';
 
-const HEADERS_TYPE = 'application/x-http-headers';
-
-/** `application/json`, `* /json`, `application/*`, `* / *` against a response's media type. */
-export function mediaTypeMatches(pattern: string, actual: string): boolean {
-  const [pt, ps] = pattern.trim().toLowerCase().split('/');
-  const [at, as] = actual.split(';', 1)[0].trim().toLowerCase().split('/');
-  return (pt === '*' || pt === at) && (ps === '*' || ps === as);
+/** A problem with bodies of a route is logged once, not once per request. */
+function reporter(route: string): (ex: Exchange, what: string, detail: string) => void {
+  const seen = new Set<string>();
+  return (ex, what, detail) => {
+    if (seen.has(what)) return;
+    seen.add(what);
+    ex.log.warn({ route, problem: what }, `body passed without rewriting: ${detail}`);
+  };
 }
 
-function isJsonType(type: string): boolean {
-  const sub = type.trim().toLowerCase().split('/')[1] ?? '';
-  return sub === 'json' || sub.endsWith('+json');
-}
-
-interface JsonContent {
-  type: string;
-  applies: CompiledJsonApply[];
+/**
+ * A body rewrite bound to one request: the route's plan, the rewrite context of the request, the limits.
+ * The rewrite of a value runs with the request's context; a value that does not decrypt is left alone.
+ */
+function bodyRewrite(
+  plan: BodyPlan,
+  ex: Exchange,
+  options: {
+    rewriteValue: (value: string, rule: string | undefined, ctx: RewriteContext) => string | undefined;
+    bestMatchMayApply: (value: string) => boolean;
+    limit: number;
+    report: (ex: Exchange, what: string, detail: string) => void;
+  },
+): BodyRewrite {
+  const rc = ex.rewriteContext;
+  const report = (what: string, detail: string) => options.report(ex, what, detail);
+  return {
+    open(headers) {
+      const type = headers['content-type'];
+      const rewriter = plan.rewriter(Array.isArray(type) ? type[0] : type, {
+        rewrite: (value, rule) => options.rewriteValue(value, rule, rc),
+        bestMatchMayApply: options.bestMatchMayApply,
+        limit: options.limit,
+        report,
+      });
+      if (!rewriter) return undefined;
+      const coding = parseCoding(headers['content-encoding']);
+      if (coding === undefined) {
+        report('encoding', `a body with Content-Encoding "${headers['content-encoding']}" is not rewritten`);
+        return undefined;
+      }
+      return openBodyStreams(rewriter, coding, { report });
+    },
+  };
 }
 
 export const urlRewrite: ProviderFactory = {
@@ -56,7 +84,8 @@ export const urlRewrite: ProviderFactory = {
     let requestRule: string | undefined;
     const requestHeaders: string[] = [];
     const responseHeaders: string[] = [];
-    const jsonContents: JsonContent[] = [];
+    let responseBody: RewriteBinding | undefined;
+    let requestBody: RewriteBinding | undefined;
 
     const dangling = (binding: RewriteBinding) =>
       sink.warn(
@@ -83,42 +112,12 @@ export const urlRewrite: ProviderFactory = {
           else (binding.to === 'request.headers' ? requestHeaders : responseHeaders).push(binding.apply);
           break;
         case 'request.body':
-        case 'response.body': {
-          if (!isFilter) {
-            if (!isRule) dangling(binding);
-            break;
-          }
-          const contents = (rewrite.filter(binding.apply)?.contents ?? []).filter(
-            (c) => c.type !== HEADERS_TYPE,
-          );
-          const unsupported = contents
-            .filter((c) => binding.to === 'request.body' || !isJsonType(c.type))
-            .map((c) => c.type);
-          if (unsupported.length > 0) {
-            sink.error(
-              binding.pos,
-              `${binding.to} rewriting (filter "${binding.apply}" for ${unsupported.join(', ')}) is not supported yet`,
-            );
-            break;
-          }
-          for (const content of contents) {
-            try {
-              jsonContents.push({ type: content.type, applies: compileJsonApplies(content.applies) });
-            } catch (err) {
-              if (!(err instanceof JsonPathError)) throw err;
-              sink.error(content.pos, err.message);
-            }
-            for (const apply of content.applies) {
-              if (!rewrite.hasRule(apply.rule)) {
-                sink.warn(
-                  apply.pos,
-                  `rewrite rule "${apply.rule}" is not defined; this value is left as it is`,
-                );
-              }
-            }
-          }
+        case 'response.body':
+          // A name that is a rule (not a filter) or no name at all: Knox's filters run without selectors.
+          if (!isFilter && !isRule) dangling(binding);
+          if (binding.to === 'request.body') requestBody = binding;
+          else responseBody = binding;
           break;
-        }
         default:
           sink.error(binding.pos, `unknown rewrite target "${binding.to}"`);
       }
@@ -131,16 +130,33 @@ export const urlRewrite: ProviderFactory = {
     const inHeaders = requestHeaders.map((name) => rewrite.headers(name, 'IN', { scope }));
     const options = { rule: requestRule, dir: 'IN' as const, scope };
 
-    const jsonTransform = (rc: RewriteContext): BodyTransform => ({
-      accepts: (contentType) => jsonContents.some((c) => mediaTypeMatches(c.type, contentType)),
-      transform: (text, contentType) => {
-        const content = jsonContents.find((c) => mediaTypeMatches(c.type, contentType));
-        if (!content) return undefined;
-        return rewriteJson(text, content.applies, (value, rule) =>
-          rewrite.rewrite(value, { rule, dir: 'OUT', ctx: rc, scope }),
-        );
+    const plan = (binding: RewriteBinding | undefined, dir: 'IN' | 'OUT') =>
+      compileBodyPlan({
+        rules: rewrite,
+        filter: binding ? rewrite.filter(binding.apply) : undefined,
+        dir,
+        scope,
+        sink,
+      });
+    const responsePlan = plan(responseBody, 'OUT');
+    const requestPlan = requestBody ? plan(requestBody, 'IN') : undefined;
+    const limit = ctx.settings.rewriteBodyMaxBytes;
+    const report = reporter(`${ctx.topology.name}:${route.path}`);
+    const valueRewriter = (dir: 'IN' | 'OUT') => ({
+      rewriteValue: (value: string, rule: string | undefined, rc: RewriteContext) => {
+        try {
+          return rewrite.rewrite(value, { rule: rule ?? '*', dir, ctx: rc, scope });
+        } catch (err) {
+          if (err instanceof RewriteDecryptError) return undefined;
+          throw err;
+        }
       },
+      bestMatchMayApply: rewrite.bestMatchFilter(dir, scope),
+      limit,
+      report,
     });
+    const outValues = valueRewriter('OUT');
+    const inValues = valueRewriter('IN');
 
     return (ex, next) => {
       const rc = ex.rewriteContext;
@@ -160,7 +176,8 @@ export const urlRewrite: ProviderFactory = {
       ex.target = target;
       for (const f of inHeaders) addTo(ex, 'requestHeaderFilters', (h) => f(h, rc));
       for (const f of outHeaders) addTo(ex, 'responseHeaderFilters', (h) => f(h, rc));
-      if (jsonContents.length > 0) addTo(ex, 'responseBodyTransforms', jsonTransform(rc));
+      if (responsePlan.active) ex.responseBody = bodyRewrite(responsePlan, ex, outValues);
+      if (requestPlan?.active) ex.requestBody = bodyRewrite(requestPlan, ex, inValues);
       return next();
     };
   },

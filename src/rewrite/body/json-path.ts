@@ -110,3 +110,31 @@ export function selectStrings(
   if (steps.length === 0) return;
   if (isContainer(root)) walk(root, 0);
 }
+
+/** One step of the path from the document's root to a value while streaming: a member name or an array index. */
+export type PathKey = string | number;
+
+/**
+ * Whether a JSONPath selects the value at `path` (the keys from the root down to it), for streaming filters that
+ * never hold the document. Descent (`..x`, `.**.x`) may skip any number of levels.
+ */
+export function matchesPath(steps: readonly JsonPathStep[], path: readonly PathKey[]): boolean {
+  const at = (si: number, pi: number): boolean => {
+    if (si === steps.length) return pi === path.length;
+    if (pi === path.length) return false;
+    const step = steps[si];
+    const key = path[pi];
+    switch (step.kind) {
+      case 'child':
+        return String(key) === step.name && at(si + 1, pi + 1);
+      case 'any':
+        return at(si + 1, pi + 1);
+      default:
+        for (let p = pi; p < path.length; p++) {
+          if ((step.name === undefined || String(path[p]) === step.name) && at(si + 1, p + 1)) return true;
+        }
+        return false;
+    }
+  };
+  return at(0, 0);
+}

@@ -1,0 +1,50 @@
+/**
+ * @module dispatch/ha/dispatch
+ * The HA dispatches: the plain dispatches' header policies with failover between the service's URLs
+ * (dispatch/ha/http, and at connect time for WebSocket upgrades). Deployment uses them for a service the
+ * topology's HaProvider enables HA for, choosing by the definition's `ha-contributor-name` / `ha-classname` as
+ * Knox does, or `ha` (Knox's DefaultHaDispatch, a ConfigurableHADispatch) when the definition names none. An
+ * `ha-classname` that names a plain dispatch (WebHDFS's datanode route says `DefaultDispatch`) means no failover
+ * there, as in Knox.
+ *
+ * Knox's service-specific HA dispatches are mapped by the header policy of their plain counterpart. What they
+ * add on top (WebHdfsHaDispatch and the RM dispatches also fail over when a standby answers) is not done:
+ * postern fails over on connection failures only.
+ */
+import type { DispatchFactory } from '../../providers/types.ts';
+import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from '../http-dispatch.ts';
+
+const KNOX_HA = 'org.apache.knox.gateway.ha.dispatch.';
+
+/** The HA dispatch deployment uses when the service's definition names none. */
+export const DEFAULT_HA_DISPATCH = 'ha';
+
+export const haDispatch: DispatchFactory = {
+  name: DEFAULT_HA_DISPATCH,
+  classNames: [
+    `${KNOX_HA}DefaultHaDispatch`,
+    `${KNOX_HA}ConfigurableHADispatch`,
+    'org.apache.knox.gateway.rm.dispatch.RMSchedulerUIHaDispatch',
+  ],
+  failover: true,
+  create: (ctx) => configurableDispatch.create(ctx),
+};
+
+export const haDefaultDispatch: DispatchFactory = {
+  name: 'ha-default',
+  classNames: [
+    'org.apache.knox.gateway.hdfs.dispatch.WebHdfsHaDispatch',
+    'org.apache.knox.gateway.rm.dispatch.RMHaDispatch',
+    'org.apache.knox.gateway.rm.dispatch.RMUIHaDispatch',
+    'org.apache.knox.gateway.rm.dispatch.RMUI2HaDispatch',
+  ],
+  failover: true,
+  create: (ctx) => defaultDispatch.create(ctx),
+};
+
+export const haPassAllHeadersDispatch: DispatchFactory = {
+  name: 'ha-pass-all-headers',
+  classNames: [`${KNOX_HA}AtlasHaDispatch`, `${KNOX_HA}AtlasApiHaDispatch`],
+  failover: true,
+  create: (ctx) => passAllHeadersDispatch.create(ctx),
+};

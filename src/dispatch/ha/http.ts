@@ -1,0 +1,332 @@
+/**
+ * @module dispatch/ha/http
+ * The HTTP side of HA dispatch (knox-features §4.6): one request tried on the service's URLs in turn until a
+ * backend answers, through the same header policy, connection pool and response handling as the plain dispatch
+ * (dispatch/http-dispatch, dispatch/proxy-handler).
+ *
+ * An attempt may be repeated only while nothing of its response has reached the client, and only when its body
+ * can be sent again: a request body is held in memory up to `replayBufferSize` (KB, Knox's dispatch param,
+ * default 8) before it is sent; a longer one streams as in the plain dispatch and that request is not failed
+ * over. POST, PATCH and CONNECT fail over only after a connect error (the backend never saw them), unless
+ * `failoverNonIdempotentRequestEnabled`. Between attempts the dispatch waits `failoverSleep`.
+ *
+ * The rewrite rules built the target from the service's first URL; an attempt on another URL moves the target
+ * there (dispatch/ha/retarget), and moves absolute `Location` / `Content-Location` answers back before the
+ * outbound rules see them, so those rules recognise the service whichever URL answered.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { parseNonNegativeInt } from '../../config/values.ts';
+import { Errors, type GatewayError } from '../../errors.ts';
+import type { DispatchContext, Exchange, HeaderMap, Terminal } from '../../providers/types.ts';
+import { requestBodyFor } from '../body-rewrite.ts';
+import { type DispatchSettings, ProxyHandler } from '../proxy-handler.ts';
+import { splitTarget } from '../target-url.ts';
+import { retarget } from './retarget.ts';
+import { type HaRequest, type HaService, withoutCookie } from './service.ts';
+
+/** Methods never forwarded (as in the plain dispatch). */
+const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
+
+/** Knox's DefaultDispatch `replayBufferSize` default, in KB. */
+const DEFAULT_REPLAY_KB = 8;
+
+/** The replay buffer of the service, in bytes; a bad value is a deployment error at the param. */
+function replayBytes(ctx: DispatchContext): number {
+  const raw = ctx.params.get('replayBufferSize');
+  if (raw === undefined) return DEFAULT_REPLAY_KB * 1024;
+  const kb = parseNonNegativeInt(raw);
+  if (kb === undefined) {
+    const pos = [...ctx.service.params, ...(ctx.dispatch?.params ?? [])].find(
+      (p) => p.name === 'replayBufferSize',
+    )?.pos;
+    ctx.sink.error(pos ?? ctx.pos, `replayBufferSize: expected a size in KB, found "${raw}"`);
+    return DEFAULT_REPLAY_KB * 1024;
+  }
+  return kb * 1024;
+}
+
+/** What every request of one HA route shares. */
+interface HaRoute {
+  ha: HaService;
+  agent: Dispatcher;
+  settings: DispatchSettings;
+  replayLimit: number;
+  /** `Path` of the sticky cookie: the topology's context, or `/` when the dispatch scopes cookies to it. */
+  cookiePath: string;
+  /** Sticky sessions are configured: the gateway's cookie is kept from the backend. */
+  stripSticky: boolean;
+}
+
+/**
+ * The terminal of an HA route. `requestHeaders` is the plain dispatch's header builder for an exchange.
+ */
+export function createHaTerminal(
+  ctx: DispatchContext,
+  ha: HaService,
+  agent: Dispatcher,
+  settings: DispatchSettings,
+  requestHeaders: (ex: Exchange) => Record<string, string>,
+): Terminal {
+  ha.useDispatcher(agent);
+  const route: HaRoute = {
+    ha,
+    agent,
+    settings,
+    replayLimit: replayBytes(ctx),
+    cookiePath: settings.scopeCookies ? '/' : settings.context,
+    stripSticky: ha.settings.enableLoadBalancing && ha.settings.enableStickySession,
+  };
+  return (ex: Exchange) =>
+    new Promise<void>((resolve, reject) => {
+      const { req } = ex;
+      const method = req.method ?? 'GET';
+      if (REFUSED_METHODS.has(method)) {
+        reject(Errors.methodNotAllowed(`Method ${method} is not forwarded`));
+        return;
+      }
+      if (ex.target === undefined) {
+        reject(Errors.noRewrite());
+        return;
+      }
+      let url = ex.target;
+      if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
+      const headers = requestHeaders(ex);
+      if (route.stripSticky && headers.cookie !== undefined) {
+        const rest = withoutCookie(headers.cookie, ha.cookieName);
+        if (rest === undefined) delete headers.cookie;
+        else headers.cookie = rest;
+      }
+      const hasBody =
+        req.headers['content-length'] !== undefined
+          ? req.headers['content-length'] !== '0'
+          : req.headers['transfer-encoding'] !== undefined;
+      const body = hasBody ? requestBodyFor(ex, req, headers) : null;
+      new HaExchange(route, ex, method, url, headers, resolve, reject).start(body);
+    });
+}
+
+/** One request through an HA route: undici's handler for each of its attempts in turn. */
+class HaExchange implements Dispatcher.DispatchHandler {
+  readonly #route: HaRoute;
+  readonly #ex: Exchange;
+  readonly #method: string;
+  /** The rewritten target, on the service's first URL. */
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
+  readonly #proxy: ProxyHandler;
+  readonly #resolve: () => void;
+  /** Undefined when the target is not on the service's origin (then it is sent once, as it is). */
+  readonly #request: HaRequest | undefined;
+  #body: Buffer | Readable | null = null;
+  #replayable = true;
+  #started = false;
+  #gone = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    route: HaRoute,
+    ex: Exchange,
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    resolve: () => void,
+    reject: (err: GatewayError) => void,
+  ) {
+    this.#route = route;
+    this.#ex = ex;
+    this.#method = method;
+    this.#url = url;
+    this.#headers = headers;
+    this.#resolve = resolve;
+    this.#proxy = new ProxyHandler(ex, method, route.settings, resolve, reject);
+    const ha = route.ha;
+    this.#request = retarget(url, ha.primary, ha.primary) === undefined ? undefined : ha.begin(ex.req);
+    // The proxy handler cancels a running attempt when the client goes; between attempts, this ends the wait.
+    const proxyClose = ex.onClientClose;
+    ex.onClientClose = () => {
+      this.#gone = true;
+      if (this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+        ex.onClientClose = undefined;
+        this.#resolve();
+      }
+      proxyClose?.();
+    };
+  }
+
+  /** Holds the body for replay when it fits the buffer, then sends the first attempt. */
+  start(body: Readable | null): void {
+    if (body === null) {
+      this.#attempt();
+      return;
+    }
+    const limit = this.#route.replayLimit;
+    const declared = Number(this.#headers['content-length']);
+    if (this.#request === undefined || declared > limit) {
+      this.#stream(body);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onGone);
+      body.off('close', onGone);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= limit) return;
+      // Over the buffer: what was read goes back in front of the rest, and the body streams.
+      body.pause();
+      cleanup();
+      body.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      this.#stream(body);
+    };
+    const onEnd = () => {
+      cleanup();
+      this.#body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      this.#attempt();
+    };
+    const onGone = () => {
+      // The client went away before its body was complete: there is nobody to answer.
+      cleanup();
+      this.#gone = true;
+      this.#ex.onClientClose = undefined;
+      this.#resolve();
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onGone);
+    body.once('close', onGone);
+  }
+
+  #stream(body: Readable): void {
+    this.#body = body;
+    this.#replayable = false;
+    this.#attempt();
+  }
+
+  #attempt(): void {
+    const request = this.#request;
+    const ha = this.#route.ha;
+    const url =
+      request === undefined || request.url.base === ha.primary
+        ? this.#url
+        : retarget(this.#url, ha.primary, request.url.base)!;
+    const target = splitTarget(url);
+    if (!target) {
+      this.#proxy.fail(Errors.internal('The rewritten backend URL is not absolute'));
+      return;
+    }
+    const method = this.#method;
+    try {
+      this.#route.agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: method as Dispatcher.HttpMethod,
+          headers: this.#headers,
+          body: this.#body,
+          idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
+        },
+        this,
+      );
+    } catch (err) {
+      this.#proxy.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#proxy.onRequestStart(controller);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    const request = this.#request;
+    if (statusCode >= 200 && request && !this.#started) {
+      this.#started = true;
+      request.succeeded();
+      this.#answeredBy(request);
+    }
+    this.#proxy.onResponseStart(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#proxy.onResponseData(controller, chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#proxy.onResponseEnd();
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+    const request = this.#request;
+    if (request === undefined || this.#started || this.#gone || this.#ex.res.destroyed) {
+      this.#proxy.onResponseError(controller, err);
+      return;
+    }
+    const from = request.url.url;
+    const next = request.failed(err, this.#method, this.#replayable);
+    const code = (err as { code?: string }).code;
+    if (next === 'noFallback') {
+      this.#ex.log.warn({ service: request.service.role, code }, 'sticky backend failed; noFallback');
+      this.#proxy.fail(
+        Errors.upstreamUnavailable('The backend of this session is unavailable', { cause: err }),
+      );
+      return;
+    }
+    if (next === 'stop') {
+      this.#proxy.onResponseError(controller, err);
+      return;
+    }
+    this.#ex.log.warn(
+      { service: request.service.role, from, to: request.url.url, failover: request.failovers, code },
+      'backend request failed; failing over',
+    );
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#gone || this.#ex.res.destroyed) {
+        this.#resolve();
+        return;
+      }
+      this.#attempt();
+    }, request.service.settings.failoverSleep);
+  }
+
+  /** The response headers say which URL answered: the sticky cookie, and redirects moved back to the first URL. */
+  #answeredBy(request: HaRequest): void {
+    const ex = this.#ex;
+    const ha = this.#route.ha;
+    const answered = request.url.base;
+    if (answered !== ha.primary) {
+      const back = (headers: HeaderMap): HeaderMap => {
+        for (const name of ['location', 'content-location']) {
+          const v = headers[name];
+          if (typeof v !== 'string') continue;
+          const moved = retarget(v, answered, ha.primary);
+          if (moved !== undefined) headers[name] = moved;
+        }
+        return headers;
+      };
+      ex.responseHeaderFilters = [back, ...(ex.responseHeaderFilters ?? [])];
+    }
+    const cookie = request.stickyCookie(this.#route.cookiePath);
+    if (cookie !== undefined) {
+      const add = (headers: HeaderMap): HeaderMap => {
+        const prior = headers['set-cookie'];
+        headers['set-cookie'] =
+          prior === undefined ? [cookie] : Array.isArray(prior) ? [...prior, cookie] : [prior, cookie];
+        return headers;
+      };
+      ex.responseHeaderFilters = [...(ex.responseHeaderFilters ?? []), add];
+    }
+  }
+}
