@@ -192,6 +192,40 @@ describe('WebSocket relay: control frames, compression, timeouts, events', () =>
     ws.close();
   });
 
+  it('relays a fragmented message whole, both ways', async () => {
+    const ws = await open(`${base}/echo/echo/ws`, { headers: user });
+    const backend = backendSide!;
+    const atBackend = new Promise<string>((resolve) => backend.once('message', (d) => resolve(String(d))));
+    const back = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
+    // Three frames of one text message: FIN clear on the first two.
+    ws.send('frag', { fin: false });
+    ws.send('ment', { fin: false });
+    ws.send('ed', { fin: true });
+    assert.equal(await atBackend, 'fragmented');
+    assert.equal(await back, 'fragmented');
+    const fromBackend = new Promise<Buffer>((resolve) => ws.once('message', (d) => resolve(d as Buffer)));
+    backend.send(Buffer.from([1, 2]), { binary: true, fin: false });
+    backend.send(Buffer.from([3, 4]), { binary: true, fin: true });
+    assert.deepEqual([...(await fromBackend)], [1, 2, 3, 4]);
+    ws.close();
+  });
+
+  it('tells the client 1011 when the backend’s connection breaks mid-stream', async () => {
+    const ws = await open(`${base}/echo/echo/ws`, { headers: user });
+    const done = closed(ws);
+    // No close frame: the backend's TCP connection just goes away.
+    (backendSide as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    assert.equal((await done).code, 1011);
+  });
+
+  it('closes the backend leg with 1011 when the client’s connection breaks mid-stream', async () => {
+    const ws = await open(`${base}/echo/echo/ws`, { headers: user });
+    await new Promise((r) => setTimeout(r, 20));
+    const backendClosed = closed(backendSide!);
+    (ws as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    assert.equal((await backendClosed).code, 1011);
+  });
+
   it('negotiates permessage-deflate end to end when both ends take it', async () => {
     const ws = await open(`${base}/deflate/echo/ws`, { headers: user, perMessageDeflate: true });
     assert.match(lastOfferedExtensions ?? '', /permessage-deflate/);
