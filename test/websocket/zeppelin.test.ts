@@ -45,8 +45,13 @@ describe('a Zeppelin-style service (UI, REST and notebook WebSocket on one topol
       } else if (path === '/api/notebook') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: 'OK', body: [{ id: '2A94M5J1Z', path: '/Zeppelin Tutorial' }] }));
+      } else if (path === '/api/login/logout' && req.method === 'POST') {
+        res.writeHead(302, { location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+        res.end();
       } else if (path === '/api/login/logout') {
-        res.writeHead(302, { location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/notebook/2A94M5J1Z` });
+        res.writeHead(302, {
+          location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/notebook/2A94M5J1Z`,
+        });
         res.end();
       } else {
         res.writeHead(404);
@@ -116,6 +121,10 @@ describe('a Zeppelin-style service (UI, REST and notebook WebSocket on one topol
     await logout.body.text();
     assert.equal(logout.statusCode, 302);
     assert.match(String(logout.headers.location), /\/gateway\/zep\/zeppelin\/api\/notebook\/2A94M5J1Z$/);
+    const toRoot = await request(`${gateway.url}/zep/zeppelin/api/login/logout`, { method: 'POST' });
+    await toRoot.body.text();
+    assert.equal(toRoot.statusCode, 302);
+    assert.equal(toRoot.headers.location, `${gateway.url}/zep/zeppelin/`);
   });
 
   it('carries the notebook WebSocket to the server’s /ws with the user asserted', async () => {
