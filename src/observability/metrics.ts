@@ -31,6 +31,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import client from 'prom-client';
 import type {
+  BackendHealthEvent,
   ChannelEvent,
   DeploymentEvent,
   LifecycleEvent,
@@ -123,6 +124,11 @@ export interface MetricsOptions {
   inflight?: () => number;
   /** prom-client's process and Node.js metrics (default true). */
   defaultMetrics?: boolean;
+  /**
+   * More metric families in Prometheus text, appended to every scrape (the channel node's per-peer and
+   * per-topology families, which it renders itself).
+   */
+  extraText?: () => string;
 }
 
 export class GatewayMetrics {
@@ -333,14 +339,41 @@ export class GatewayMetrics {
       else if (e.event === 'reload-failed') reloads.inc({ result: 'failed' });
     });
 
+    const backendUp = new client.Gauge({
+      name: 'postern_backend_up',
+      help: 'HA health of each backend URL (1 up, 0 down: skipped for its cool-down or failing its check), by topology and service.',
+      labelNames: ['topology', 'service', 'url'],
+      registers: register,
+    });
+    const backendChanges = new client.Counter({
+      name: 'postern_backend_health_changes_total',
+      help: 'Backend URLs going up or down, by topology, service, new state and what noticed it (request or check).',
+      labelNames: ['topology', 'service', 'state', 'source'],
+      registers: register,
+    });
+    this.#on('postern:backend-health', (e: BackendHealthEvent) => {
+      backendUp.set({ topology: e.topology, service: e.service, url: e.url }, e.state === 'up' ? 1 : 0);
+      backendChanges.inc({
+        topology: e.topology,
+        service: e.service,
+        state: e.state,
+        source: e.source ?? 'request',
+      });
+    });
+    this.#extraText = options.extraText;
+
     // Last: the hot one.
     this.#on('postern:request', (e: RequestEvent) => store.record(e));
   }
 
+  readonly #extraText: (() => string) | undefined;
+
   /** Answers a scrape in Prometheus's text format. */
   readonly handler = (_req: IncomingMessage, res: ServerResponse): void => {
     this.registry.metrics().then(
-      (text) => {
+      (own) => {
+        const extra = this.#extraText?.() ?? '';
+        const text = extra ? `${own.endsWith('\n') ? own : `${own}\n`}${extra}` : own;
         res.writeHead(200, {
           'content-type': this.registry.contentType,
           'cache-control': 'no-store',

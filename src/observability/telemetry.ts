@@ -5,8 +5,10 @@
  * `postern.metrics.gateway.listener`) and OpenTelemetry tracing. Nothing here is imported by the core; each
  * exporter subscribes to what the core publishes (observability/events.ts).
  */
+
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { channelNodeFor } from '../channels/registry.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayTracing } from './tracing.ts';
@@ -28,9 +30,12 @@ export async function startTelemetry(gateway: Gateway): Promise<() => Promise<vo
       );
     }
     if (metricsSettings.enabled) {
+      const channels = channelNodeFor(gateway.settings);
       const metrics = new GatewayMetrics({
         ready: () => gateway.ready,
         inflight: () => gateway.server.inflight,
+        // The channel node's per-peer and per-topology families (it renders them itself).
+        extraText: () => channels.metricsText(),
       });
       closers.push(() => metrics.close());
       if (metricsSettings.onGatewayListener) {

@@ -65,6 +65,22 @@ describe('metrics on their own listener', () => {
         ],
       }),
     );
+    // HA over a refused URL and the live backend: the refused one goes down.
+    home.write(
+      'conf/topologies/ha.xml',
+      topologyXml({
+        providers: [
+          { role: 'authentication', name: 'Anonymous' },
+          { role: 'identity-assertion', name: 'Default' },
+          {
+            role: 'ha',
+            name: 'HaProvider',
+            params: { HTTP: 'enabled=true;maxFailoverAttempts=2;failoverSleep=0' },
+          },
+        ],
+        services: [{ role: 'HTTP', urls: ['http://127.0.0.1:9', backend.url] }],
+      }),
+    );
     home.write(
       'conf/topologies/broken.xml',
       topologyXml({
@@ -187,7 +203,7 @@ describe('metrics on their own listener', () => {
     // The metrics listener answers readiness too.
     const ready = await request(url.replace('/metrics', '/readyz'));
     assert.equal(ready.statusCode, 503);
-    assert.deepEqual(await ready.body.json(), { status: 'not ready', topologies: 1, waiting: ['broken'] });
+    assert.deepEqual(await ready.body.json(), { status: 'not ready', topologies: 2, waiting: ['broken'] });
 
     const file = home.write(
       'conf/topologies/broken.xml',
@@ -217,6 +233,28 @@ describe('metrics on their own listener', () => {
     const samples = (await scrape(url)).samples;
     assert.equal(value(samples, 'postern_channel_messages_delivered_total', { group: 'jobs' }), 5);
     assert.equal(value(samples, 'postern_channel_messages_dropped_total', { group: 'jobs' }), 1);
+  });
+
+  it('shows each HA backend URL up or down, and the channel node’s own families', async () => {
+    const res = await request(`${gateway.url}/ha/http/x`);
+    await res.body.text();
+    assert.equal(res.statusCode, 200, 'failed over to the live URL');
+    const { samples, text } = await scrape(url);
+    const down = samples.filter((s) => s.name === 'postern_backend_up' && s.labels.topology === 'ha');
+    assert.deepEqual(
+      down.map((s) => [s.labels.service, s.labels.url, s.value]),
+      [['HTTP', 'http://127.0.0.1:9', 0]],
+    );
+    assert.ok(
+      samples.some(
+        (s) =>
+          s.name === 'postern_backend_health_changes_total' &&
+          s.labels.topology === 'ha' &&
+          s.labels.state === 'down' &&
+          s.value >= 1,
+      ),
+    );
+    assert.match(text, /^# TYPE postern_channels_subscribers gauge$/m);
   });
 
   it('is not on the gateway listener', async () => {
