@@ -61,6 +61,10 @@ export class ResponseBodyRewrite {
     this.#original = init.headers;
     this.#headers = { ...init.headers };
     for (const h of BODY_HEADERS) delete this.#headers[h];
+    // A strong validator promises these exact bytes, which a rewrite changes: it becomes weak (RFC 9110 §8.8.1),
+    // still good for revalidation, as nginx does for the bodies it compresses.
+    const etag = this.#headers.etag;
+    if (typeof etag === 'string' && !etag.startsWith('W/')) this.#headers.etag = `W/${etag}`;
     this.#streams = init.streams;
     this.#done = init.done;
     const out = init.streams.output;
