@@ -24,12 +24,12 @@ import {
   parseResponseExclude,
 } from './headers.ts';
 import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
-import { splitTarget } from './target-url.ts';
+import { backendTarget, splitTarget } from './target-url.ts';
 
 export { upstreamError } from './proxy-handler.ts';
 
 /** Methods never forwarded: TRACE reflects credentials (cross-site tracing), CONNECT would tunnel anywhere. */
-export const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'CONNECT', 'TRACK']);
+export { REFUSED_METHODS } from './target-url.ts';
 
 const KNOX_DISPATCH = 'org.apache.knox.gateway.dispatch.';
 
@@ -184,16 +184,13 @@ function createHttpDispatch(variant: Variant) {
       new Promise<void>((resolve, reject) => {
         const { req } = ex;
         const method = req.method ?? 'GET';
-        if (REFUSED_METHODS.has(method)) {
-          reject(Errors.methodNotAllowed(`Method ${method} is not forwarded`));
+        let url: string;
+        try {
+          url = backendTarget(ex);
+        } catch (err) {
+          reject(err);
           return;
         }
-        if (ex.target === undefined) {
-          reject(Errors.noRewrite());
-          return;
-        }
-        let url = ex.target;
-        if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
         const target = splitTarget(url);
         if (!target) {
           reject(Errors.internal('The rewritten backend URL is not absolute'));

@@ -4,6 +4,7 @@
  * request target, and editing its query. A WHATWG `URL` would re-parse and re-serialize the whole URL for each
  * edit; these touch only the part they change and leave the rewrite's encoding as it is.
  */
+import { Errors } from '../errors.ts';
 
 /** `http://h:1/a/b?q` → origin `http://h:1`, path `/a/b?q` (fragment dropped; an empty path becomes `/`). */
 export function splitTarget(url: string): { origin: string; path: string } | undefined {
@@ -57,4 +58,24 @@ export function replaceQueryParams(url: string, drop: ReadonlySet<string>, appen
   return kept.length === 0
     ? `${base.slice(0, q)}${fragment}`
     : `${base.slice(0, q)}?${kept.join('&')}${fragment}`;
+}
+
+/** Methods the gateway never forwards (RFC 9110 §9.3.6–9.3.8: TRACE reflects, CONNECT tunnels; TRACK is IIS's TRACE). */
+export const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'CONNECT', 'TRACK']);
+
+/**
+ * The backend URL of a request that reached its dispatch: the rewrite's target with the providers' edits applied.
+ * Throws the gateway's answer when there is none to forward to (a refused method, no rewrite rule).
+ */
+export function backendTarget(ex: {
+  readonly req: { readonly method?: string };
+  readonly target?: string;
+  readonly targetEdits?: ((url: string) => string)[];
+}): string {
+  const method = ex.req.method ?? 'GET';
+  if (REFUSED_METHODS.has(method)) throw Errors.methodNotAllowed(`Method ${method} is not forwarded`);
+  if (ex.target === undefined) throw Errors.noRewrite();
+  let url = ex.target;
+  if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
+  return url;
 }

@@ -21,12 +21,11 @@ import { Errors, type GatewayError } from '../../errors.ts';
 import type { DispatchContext, Exchange, HeaderMap, Terminal } from '../../providers/types.ts';
 import { requestBodyFor } from '../body-rewrite.ts';
 import { type DispatchSettings, ProxyHandler } from '../proxy-handler.ts';
-import { splitTarget } from '../target-url.ts';
+import { backendTarget, splitTarget } from '../target-url.ts';
 import { retarget } from './retarget.ts';
 import { type HaRequest, type HaService, withoutCookie } from './service.ts';
 
 /** Methods never forwarded (as in the plain dispatch). */
-const REFUSED_METHODS = new Set(['TRACE', 'CONNECT', 'TRACK']);
 
 /** Knox's DefaultDispatch `replayBufferSize` default, in KB. */
 const DEFAULT_REPLAY_KB = 8;
@@ -81,16 +80,13 @@ export function createHaTerminal(
     new Promise<void>((resolve, reject) => {
       const { req } = ex;
       const method = req.method ?? 'GET';
-      if (REFUSED_METHODS.has(method)) {
-        reject(Errors.methodNotAllowed(`Method ${method} is not forwarded`));
+      let url: string;
+      try {
+        url = backendTarget(ex);
+      } catch (err) {
+        reject(err);
         return;
       }
-      if (ex.target === undefined) {
-        reject(Errors.noRewrite());
-        return;
-      }
-      let url = ex.target;
-      if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const headers = requestHeaders(ex);
       if (route.stripSticky && headers.cookie !== undefined) {
         const rest = withoutCookie(headers.cookie, ha.cookieName);

@@ -6,6 +6,7 @@
  * does). A target on another origin (a datanode the rewrite decrypted from a query) is not the service's and is
  * left alone.
  */
+import { splitTarget } from '../target-url.ts';
 
 export interface UrlBase {
   /** `http://host:port`, as written. */
@@ -15,20 +16,11 @@ export interface UrlBase {
 }
 
 export function urlBase(url: string): UrlBase | undefined {
-  const scheme = url.indexOf('://');
-  if (scheme <= 0) return undefined;
-  let end = url.length;
-  for (let i = scheme + 3; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c === 0x2f || c === 0x3f || c === 0x23) {
-      end = i;
-      break;
-    }
-  }
-  if (end === scheme + 3) return undefined;
-  let base = url.slice(end).split(/[?#]/, 1)[0];
+  const target = splitTarget(url);
+  if (!target) return undefined;
+  let base = target.path.split('?', 1)[0];
   while (base.endsWith('/')) base = base.slice(0, -1);
-  return { origin: url.slice(0, end), base };
+  return { origin: target.origin, base };
 }
 
 /** Whether `path` is `base` or lies below it. */
