@@ -20,7 +20,13 @@ import { type AuditLog, NO_AUDIT, type RouteAudit, silentAuditLog } from '../obs
 import { tracedDispatch } from '../observability/events.ts';
 import { type HaSettings, resolveHa } from '../providers/ha/config.ts';
 import { buildHostMap } from '../providers/hostmap/static.ts';
-import type { DispatchContext, ProviderContext, ProviderFactory, Terminal } from '../providers/types.ts';
+import type {
+  DispatchContext,
+  ProviderContext,
+  ProviderFactory,
+  RouteContext,
+  Terminal,
+} from '../providers/types.ts';
 import { DefaultPolicyOrder } from '../providers/types.ts';
 import type { Registry } from '../registry/index.ts';
 import type { ServiceCatalog } from '../servicedef/catalog.ts';
@@ -45,6 +51,8 @@ export interface CompileInput {
   audit?: AuditLog;
   /** State kept across deployments (RouteContext.lasting); default: a map of this compilation only. */
   lasting?: Map<string, unknown>;
+  /** The running gateway (RouteContext.gateway); absent outside one. */
+  gateway?: RouteContext['gateway'];
 }
 
 export interface CompileResult {
@@ -197,6 +205,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         audit,
         home,
         masterSecret: input.masterSecret,
+        gateway: input.gateway,
       };
       const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
       const filters: NamedFilter[] = [];
@@ -240,6 +249,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
           audit,
           home,
           masterSecret: input.masterSecret,
+          gateway: input.gateway,
         },
       );
       if (!dispatch) continue;
@@ -288,6 +298,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
               audit,
               home,
               masterSecret: input.masterSecret,
+              gateway: input.gateway,
             }),
             audit.forRoute({
               topology: topology.name,
@@ -467,7 +478,7 @@ function buildDispatch(
   ha: HaSettings | undefined,
   runtime: Pick<
     DispatchContext,
-    'settings' | 'shared' | 'lasting' | 'onRetire' | 'audit' | 'home' | 'masterSecret'
+    'settings' | 'shared' | 'lasting' | 'onRetire' | 'audit' | 'home' | 'masterSecret' | 'gateway'
   >,
 ):
   | {

@@ -9,6 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
+import { RecentErrors } from '../admin/recent.ts';
 import { openChannels, startChannels, stopChannels } from '../channels/registry.ts';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
@@ -17,15 +18,19 @@ import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
 import { type AuditLog, auditLogOn, createAuditLog } from '../observability/audit.ts';
 import {
+  type BackendHealthEvent,
+  backendHealthEvents,
   type DeploymentEvent,
   deploymentEvents,
   type LifecycleEvent,
   lifecycleEvents,
+  type RequestEvent,
+  requestEvents,
 } from '../observability/events.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
-import { readDescriptorFile, readTopologyFile } from '../topology/load.ts';
+import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
   definitionDirs,
@@ -94,6 +99,9 @@ export class Gateway {
   readonly status = new Map<string, TopologyStatus>();
   /** Health, readiness and exporters' endpoints outside the gateway path. */
   readonly operations = new Operations();
+  /** The last errors (failed deployments, backends gone down, 5xx answers), for the admin API (src/admin/). */
+  readonly recentErrors = new RecentErrors();
+  #unwatchErrors?: () => void;
   readonly #masterSecret: Uint8Array;
   readonly #monitors: DirectoryMonitor[] = [];
   /** State providers keep across redeployments (RouteContext.lasting). */
@@ -137,6 +145,7 @@ export class Gateway {
     const gateway = new Gateway(loaded, server, log, audit, secret);
     gateway.#overrides = options.settings;
     gateway.#operate();
+    gateway.#watchErrors();
     if (settings.demoBackends && options.startDemoBackends) {
       gateway.#closeDemos = await options.startDemoBackends();
     }
@@ -268,6 +277,7 @@ export class Gateway {
       home: this.home.layout.home,
       audit: this.audit,
       lasting: this.#lasting,
+      gateway: this,
     });
     const diagnostics = [...read.diagnostics, ...result.diagnostics];
     if (!result.deployment) return this.#rejected(name, file, diagnostics);
@@ -310,6 +320,86 @@ export class Gateway {
         warnings: 0,
       } satisfies DeploymentEvent);
     }
+  }
+
+  /**
+   * Checks a topology exactly as {@link deployFile} would deploy it, from its text, as if it were `file` (the
+   * diagnostics name that file), and changes nothing: the trial deployment is compiled with state of its own and
+   * retired at once. Returns every diagnostic; the topology would deploy when none is an error.
+   */
+  async checkTopology(file: string, source: string): Promise<Diagnostic[]> {
+    const { layout, settings, registry, catalog } = this.home;
+    const name = topologyName(file);
+    const twin = siblingsWithName(layout.topologies, name).filter((f) => f !== file);
+    if (twin.length > 0) {
+      return [
+        {
+          file,
+          line: 1,
+          column: 1,
+          severity: 'error',
+          message: `duplicate topology "${name}": also defined by ${twin.join(', ')}`,
+        },
+      ];
+    }
+    const read = readTopologySource(file, source);
+    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) return read.diagnostics;
+    const result = compileDeployment({
+      topology: read.topology,
+      catalog,
+      settings,
+      registry,
+      masterSecret: this.#masterSecret,
+      home: layout.home,
+      audit: this.audit,
+      lasting: new Map(),
+      gateway: this,
+    });
+    // 'redeploy': nothing replaced it, but its retirement must not close what the serving deployment holds.
+    await result.deployment?.retire('redeploy');
+    return [...read.diagnostics, ...result.diagnostics];
+  }
+
+  /** Proxied WebSockets open now, by topology (every deployment of it, as counted against its limit). */
+  openWebSockets(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, value] of this.#lasting) {
+      if (!key.startsWith('websocket-open:')) continue;
+      const open = (value as { open?: number }).open ?? 0;
+      out.set(key.slice('websocket-open:'.length), open);
+    }
+    return out;
+  }
+
+  /** Records into {@link recentErrors} what goes wrong at runtime: backends going down, 5xx answers. */
+  #watchErrors(): void {
+    const onHealth = (message: unknown) => {
+      const e = message as BackendHealthEvent;
+      if (e.state !== 'down' || !this.status.has(e.topology)) return;
+      this.recentErrors.record({
+        kind: 'backend-down',
+        topology: e.topology,
+        service: e.service,
+        message: `${e.service} backend ${e.url} is down${e.reason ? `: ${e.reason}` : ''}`,
+      });
+    };
+    const onRequest = (message: unknown) => {
+      const e = message as RequestEvent;
+      if (e.status < 500 || e.topology === undefined || !this.server.deployments.has(e.topology)) return;
+      this.recentErrors.record({
+        kind: 'response',
+        topology: e.topology,
+        service: e.service,
+        status: e.status,
+        message: `${e.method ?? ''} answered ${e.status}${e.service ? ` (${e.service})` : ''}`.trim(),
+      });
+    };
+    backendHealthEvents.subscribe(onHealth);
+    requestEvents.subscribe(onRequest);
+    this.#unwatchErrors = () => {
+      backendHealthEvents.unsubscribe(onHealth);
+      requestEvents.unsubscribe(onRequest);
+    };
   }
 
   /**
@@ -401,6 +491,7 @@ export class Gateway {
 
   async #shutdown(graceMs: number): Promise<number> {
     if (this.#definitionsPoll) clearInterval(this.#definitionsPoll);
+    this.#unwatchErrors?.();
     for (const m of this.#monitors) m.close();
     lifecycle({ event: 'draining' });
     const inflight = this.server.inflight;
@@ -423,6 +514,14 @@ export class Gateway {
     for (const d of diagnostics) logDiagnostic(this.log, d);
     const serving = this.server.deployments.has(name);
     this.status.set(name, { file, deployed: false, diagnostics });
+    this.recentErrors.record({
+      kind: 'deployment',
+      topology: name,
+      message: serving
+        ? `topology ${name} was not redeployed; the previous deployment keeps serving`
+        : `topology ${name} was not deployed`,
+      diagnostics: diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
+    });
     if (deploymentEvents.hasSubscribers) {
       deploymentEvents.publish({
         event: 'failed',

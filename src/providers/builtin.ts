@@ -3,6 +3,7 @@
  * postern's built-in providers and dispatches. They register exactly as an outside plugin does: this module is
  * loaded through `loadPlugin` and its `register` export is called with the registry.
  */
+import { adminDispatch } from '../admin/dispatch.ts';
 import { channelsDispatch } from '../channels/dispatch.ts';
 import { headerPreAuthFederationDispatch } from '../dispatch/federation-dispatch.ts';
 import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from '../dispatch/ha/dispatch.ts';
@@ -61,4 +62,5 @@ export function register(registry: Registry): void {
   registry.dispatch(knoxTokenDispatch);
   registry.dispatch(knoxJwksDispatch);
   registry.dispatch(channelsDispatch);
+  registry.dispatch(adminDispatch);
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { HaService } from '../dispatch/ha/service.ts';
+import type { Gateway } from '../gateway/gateway.ts';
 import type { AuditLog } from '../observability/audit.ts';
 import type { BodyStreams } from '../rewrite/body/stream.ts';
 import type { CompiledRewriteRules, RewriteContext } from '../rewrite/index.ts';
@@ -145,6 +146,12 @@ export interface RouteContext {
    * directly and never log it.
    */
   readonly masterSecret: Uint8Array;
+  /**
+   * The running gateway that deploys this topology, for the services that report on it or manage it (the bundled
+   * ADMIN service, src/admin/). Undefined when a topology is compiled outside a running gateway (`postern check`,
+   * `postern explain`, tests compiling directly): such a factory must still build, and answer 503 at runtime.
+   */
+  readonly gateway?: Gateway;
 }
 
 /** What a provider factory sees at deployment, for one route of one service. */

@@ -63,6 +63,19 @@ export function readTopologyFile(file: string): TopologyReadResult {
   }
   const source = readText(file, sink);
   if (source === undefined) return result(undefined, sink);
+  return readTopologySource(file, source, sink);
+}
+
+/**
+ * Reads a topology from its text as if it were the file `file` (diagnostics name that file): how the admin API
+ * checks a topology before writing it.
+ */
+export function readTopologySource(
+  file: string,
+  source: string,
+  sink = new DiagnosticSink(),
+): TopologyReadResult {
+  const ext = extname(file).toLowerCase();
   const read = ext === '.xml' ? parseXmlTopology : parseYamlTopology;
   return result(
     guarded(sink, () => read(source, file, sink)),
