@@ -92,6 +92,19 @@ export class GatewayServer {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const text = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      // A request Node's parser refused (control characters in a header, a malformed request line) still gets
+      // its access line: with the parser's reason, and nothing of the request, which was not understood.
+      this.#accessLog.info(
+        {
+          type: 'access',
+          reqId: randomUUID(),
+          status,
+          refused: err.code ?? 'parse error',
+          aborted: false,
+          remote: (socket as Socket).remoteAddress,
+        },
+        'access',
+      );
     });
   }
 

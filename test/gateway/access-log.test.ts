@@ -61,6 +61,37 @@ describe('access log', () => {
     assert.doesNotMatch(text, /s3cret|c2VjcmV0/);
   });
 
+  it('writes a line for a request the HTTP parser refuses, with its reason and nothing of the request', async () => {
+    const { connect } = await import('node:net');
+    const { port } = new URL(gateway.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('GET /gateway/t/http/a HTTP/1.1\r\nHost: x\r\nX-Bad: s3cret\u0000here\r\n\r\n');
+      });
+      let data = '';
+      socket.on('data', (c) => {
+        data += c;
+      });
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    await new Promise((r) => setTimeout(r, 100));
+    log.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    const text = readFileSync(join(home.dir, 'logs/gateway.log'), 'utf8');
+    const refused = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.type === 'access' && l.refused !== undefined);
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0].status, 400);
+    assert.match(String(refused[0].refused), /^HPE_/);
+    assert.equal(refused[0].remote, '127.0.0.1');
+    assert.doesNotMatch(text, /s3cret/);
+  });
+
   it('goes to logs/access.log by default, apart from the gateway log', async () => {
     const other = makeHome();
     other.write('conf/topologies/t.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }));
