@@ -208,7 +208,9 @@ export class GatewayServer {
    * socket so that a refusal is a plain HTTP answer (never a 101 and then a close).
    */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    // A named function, not a closure: a listener made in this scope would keep the handshake's request and
+    // response alive for as long as the socket lives (days, for a WebSocket).
+    socket.on('error', destroyEmitter);
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
@@ -492,6 +494,11 @@ function traceUpgradeEnd(trace: RequestTrace, running: Promise<void>, res: Serve
     () => endRequestTrace(trace, res.statusCode, false),
     () => setImmediate(() => endRequestTrace(trace, res.statusCode, !res.writableFinished)),
   );
+}
+
+/** An `error` listener that destroys the stream it is attached to. */
+function destroyEmitter(this: Duplex): void {
+  this.destroy();
 }
 
 /** Error details for the log: code and message, and the cause chain, without request data. */
