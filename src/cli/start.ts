@@ -38,7 +38,7 @@ export async function runStart(options: { home?: string; port?: number }): Promi
   }
   const topologies = [...gateway.server.deployments.keys()].join(', ') || 'none';
   process.stdout.write(
-    `postern listening on ${gateway.url} (topologies: ${topologies}); logs: ${gateway.home.layout.logs}/{gateway,access}.log\n`,
+    `postern listening on ${gateway.url} (topologies: ${topologies}); logs: ${gateway.home.layout.logs}/{gateway,access,audit}.log\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {
