@@ -162,6 +162,17 @@ export function compileDeployment(input: CompileInput): CompileResult {
   const routes: CompiledRoute[] = [];
   const seen = new Map<string, { role: string; pos: Position }>();
 
+  // What every factory of this deployment gets besides its route (RouteContext).
+  const runtime = {
+    settings,
+    shared,
+    lasting,
+    onRetire,
+    audit,
+    home,
+    masterSecret: input.masterSecret,
+    gateway: input.gateway,
+  };
   for (const { service, definition } of used) {
     for (const route of definition.routes) {
       const path = route.path.startsWith('/') ? route.path : `/${route.path}`;
@@ -192,21 +203,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
       }
       seen.set(key, { role: service.role, pos: route.pos });
 
-      const base = {
-        topology,
-        service,
-        definition,
-        route,
-        settings,
-        sink,
-        shared,
-        lasting,
-        onRetire,
-        audit,
-        home,
-        masterSecret: input.masterSecret,
-        gateway: input.gateway,
-      };
+      const base = { ...runtime, topology, service, definition, route, sink };
       const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
       const filters: NamedFilter[] = [];
       const stepInfos: ChainStepInfo[] = [];
@@ -241,16 +238,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         registry,
         sink,
         haByRole.get(service.role),
-        {
-          settings,
-          shared,
-          lasting,
-          onRetire,
-          audit,
-          home,
-          masterSecret: input.masterSecret,
-          gateway: input.gateway,
-        },
+        runtime,
       );
       if (!dispatch) continue;
       const dispatchAudit = audit.forRoute({
@@ -278,34 +266,25 @@ export function compileDeployment(input: CompileInput): CompileResult {
         run: compose(filters, tracedDispatch(audited(dispatch.run, dispatchAudit), 'http')),
         upgrade: compose(
           filters,
-          tracedAudited(
-            (dispatch.upgrade ?? createWebSocketTerminal)({
-              name: 'websocket',
-              params: paramMap(service.params),
-              dispatch: undefined,
-              topology,
-              service,
-              definition,
-              route,
-              settings,
-              sink,
-              pos: route.pos,
-              useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
-              ha: dispatch.ha,
-              shared,
-              lasting,
-              onRetire,
-              audit,
-              home,
-              masterSecret: input.masterSecret,
-              gateway: input.gateway,
-            }),
-            audit.forRoute({
-              topology: topology.name,
-              service: service.role,
-              action: 'dispatch',
-              provider: 'websocket',
-            }),
+          tracedDispatch(
+            audited(
+              (dispatch.upgrade ?? createWebSocketTerminal)({
+                ...base,
+                name: 'websocket',
+                params: paramMap(service.params),
+                dispatch: undefined,
+                pos: route.pos,
+                useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
+                ha: dispatch.ha,
+              }),
+              audit.forRoute({
+                topology: topology.name,
+                service: service.role,
+                action: 'dispatch',
+                provider: 'websocket',
+              }),
+            ),
+            'websocket',
           ),
         ),
       };
@@ -357,11 +336,6 @@ function useTwoWaySsl(service: ServiceConfig, chosen: DispatchDef | undefined): 
  * Records the dispatch and its outcome in the audit log: the backend's status, or the gateway's answer when the
  * backend could not be reached. With the audit log off, the dispatch is returned as it is.
  */
-/** The WebSocket terminal, audited and traced (`postern:dispatch`, observability/events.ts). */
-function tracedAudited(run: Terminal, audit: RouteAudit): Terminal {
-  return tracedDispatch(audited(run, audit), 'websocket');
-}
-
 function audited(run: Terminal, audit: RouteAudit): Terminal {
   if (audit === NO_AUDIT) return run;
   return (ex) =>

@@ -55,6 +55,27 @@ export interface AuditLog {
   forRoute(scope: { topology: string; service: string; action: AuditAction; provider?: string }): RouteAudit;
 }
 
+/**
+ * The auditor of one provider or dispatch of a route, made at deployment: its topology and service, the action
+ * it decides on, and its own name as the provider.
+ */
+export function auditFor(
+  ctx: {
+    readonly audit: AuditLog;
+    readonly topology: { readonly name: string };
+    readonly service: { readonly role: string };
+    readonly name: string;
+  },
+  action: AuditAction,
+): RouteAudit {
+  return ctx.audit.forRoute({
+    topology: ctx.topology.name,
+    service: ctx.service.role,
+    action,
+    provider: ctx.name,
+  });
+}
+
 /** Writes to `logs/audit.log` under the given directory; `POSTERN_AUDIT_LOG=silent` turns it off. */
 export function createAuditLog(options: { logDir?: string; level?: string } = {}): AuditLog {
   const level = options.level ?? process.env.POSTERN_AUDIT_LOG ?? 'info';

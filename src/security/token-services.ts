@@ -33,9 +33,11 @@
  * audits every dispatch besides): the user, the outcome and why (`sso cookie issued`, the whitelist refusal);
  * the token never is.
  */
+
 import { ConfigError } from '../config/diagnostics.ts';
 import { parseBoolean, splitList } from '../config/values.ts';
 import { Errors } from '../errors.ts';
+import { auditFor } from '../observability/audit.ts';
 import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
 import {
   checkRedirect,
@@ -185,12 +187,7 @@ export const knoxSsoDispatch: DispatchFactory = {
     };
 
     const store = tokenKeyStore(ctx.home);
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'authentication',
-      provider: 'KnoxSSO',
-    });
+    const audit = auditFor(ctx, 'authentication');
 
     return async (ex) => {
       methodAllowed(ex, ['GET', 'POST']);
@@ -242,12 +239,7 @@ export const knoxTokenDispatch: DispatchFactory = {
     const targetUrl = ctx.params.get('knox.token.target.url')?.trim() || undefined;
     checkSigAlg(ctx, 'knox.token.sigalg');
     const store = tokenKeyStore(ctx.home);
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'authentication',
-      provider: 'KnoxToken',
-    });
+    const audit = auditFor(ctx, 'authentication');
     return async (ex) => {
       methodAllowed(ex, ['GET', 'POST']);
       ex.req.resume();

@@ -17,7 +17,9 @@
  * A `*.acl` param whose role is not a service of the topology is reported as a warning: a misspelt role would
  * otherwise leave the intended service open.
  */
+
 import { Errors } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import { ParamReader } from '../common/param-reader.ts';
 import type { Filter, ProviderContext, ProviderFactory } from '../types.ts';
 import { type AclMode, aclAllows, parseAcl, parseMode } from './acl.ts';
@@ -57,12 +59,7 @@ export const aclsAuthorization: ProviderFactory = {
     }
     if (params.failed) return undefined;
 
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'authorization',
-      provider: ctx.name,
-    });
+    const audit = auditFor(ctx, 'authorization');
     return (ex, next) => {
       const user = ex.effectiveUser ?? ex.user?.name;
       if (user === undefined) {

@@ -19,7 +19,9 @@
 // Examples (in a line comment: the patterns hold the characters that end a block comment):
 //   webhdfs.tmp.path.acl = *://*:*/**/webhdfs/v1/tmp/**;*;analysts;*
 //   webhdfs.path.acl     = /gateway/sandbox/webhdfs/v1/**;admin;*;*
+
 import { Errors } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import { parseLiteral, parseTemplate, TemplateMatcher } from '../../urltemplate/index.ts';
 import { ParamReader } from '../common/param-reader.ts';
 import type { Filter, ProviderContext, ProviderFactory } from '../types.ts';
@@ -75,12 +77,7 @@ export const pathAclsAuthorization: ProviderFactory = {
     }
     if (params.failed || count === 0) return undefined;
 
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'authorization',
-      provider: ctx.name,
-    });
+    const audit = auditFor(ctx, 'authorization');
     return (ex, next) => {
       const user = ex.effectiveUser ?? ex.user?.name;
       if (user === undefined) {

@@ -32,8 +32,10 @@
  * Sets `ex.user` (name and groups) and `ex.authMethod = 'header'`. Audit: `federation` success, failure (no
  * header) and denied (validation).
  */
+
 import type { TLSSocket } from 'node:tls';
 import { Errors } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import { type IpMatcher, ipListProblems, parseIpList } from '../common/ip-match.ts';
 import { ParamReader } from '../common/param-reader.ts';
 import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
@@ -137,12 +139,7 @@ export const headerPreAuthFederation: ProviderFactory = {
 
     const userKey = userHeader.toLowerCase();
     const groupKey = groupHeader?.toLowerCase();
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'federation',
-      provider: ctx.name,
-    });
+    const audit = auditFor(ctx, 'federation');
 
     // Removes the client's identity headers from the backend request, keeping one a provider added on purpose.
     const scrub = new Set([userKey, ...(groupKey ? [groupKey] : [])]);

@@ -22,9 +22,11 @@
  * would forward it), the token cookie is removed from the forwarded `Cookie` header, and the token query
  * parameter is removed from the backend URL. The audit log gets the outcome and a reason, never the token.
  */
+
 import { ConfigError } from '../../config/diagnostics.ts';
 import { parseBoolean } from '../../config/values.ts';
 import { Errors } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import { basicCredentials, bearerToken } from '../common/credentials.ts';
 import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 import { JWT_PARAMS, KeysUnavailable, type VerifiedToken, verifierFor } from './jwt-verifier.ts';
@@ -86,12 +88,7 @@ export const jwtProvider: ProviderFactory = {
     const challenge = `Bearer realm="${ctx.topology.name}"`;
     const stripQuery =
       queryParam === undefined ? undefined : (url: string) => withoutQueryParam(url, queryParam);
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'federation',
-      provider: ctx.name,
-    });
+    const audit = auditFor(ctx, 'federation');
 
     const refuse = (ex: Exchange, err: unknown) => {
       audit(ex, err instanceof KeysUnavailable ? 'unavailable' : 'failure', { reason: failureReason(err) });

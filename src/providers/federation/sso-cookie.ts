@@ -26,9 +26,11 @@
  * The SSO cookie is removed from the `Cookie` header forwarded to the backend. Not supported (warned):
  * `sso.idle.timeout.seconds`, `sso.use.original.url.from.header*`.
  */
+
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../config/diagnostics.ts';
 import { Errors } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 import { KeysUnavailable, SSO_PARAMS, type VerifiedToken, verifierFor } from './jwt-verifier.ts';
 import {
@@ -107,12 +109,7 @@ export const ssoCookieProvider: ProviderFactory = {
     };
     const dropCookie = dropCookies(new Set([cookieName]));
     const challenge = `KnoxSSO realm="${ctx.topology.name}"`;
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'federation',
-      provider: ctx.name,
-    });
+    const audit = auditFor(ctx, 'federation');
 
     /** Redirects a browser to log in, or refuses anything else with 401. */
     const loginOrRefuse = (ex: Exchange, reason: string, err?: unknown): Promise<void> => {

@@ -29,11 +29,13 @@
  * refuse the user with 403), `mapGroups` (the groups to use in place of the authenticated user's; may be async,
  * e.g. a directory lookup), `groupLookup` (the group source for proxy-user `groups` checks), `assertToBackend`.
  */
+
 import type { Diagnostic, Position } from '../../config/diagnostics.ts';
 import { ConfigError } from '../../config/diagnostics.ts';
 import { parseBoolean } from '../../config/values.ts';
 import { replaceQueryParams } from '../../dispatch/target-url.ts';
 import { Errors, type GatewayError } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import type { Param } from '../../topology/model.ts';
 import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 import { compileExpression, type Expression, ExpressionError } from './expression.ts';
@@ -346,12 +348,7 @@ export function createIdentityAssertion(
 
   if (params.errors.length > 0) throw new ConfigError(params.errors);
 
-  const audit = ctx.audit.forRoute({
-    topology: ctx.topology.name,
-    service: ctx.service.role,
-    action: 'identity-assertion',
-    provider: ctx.name,
-  });
+  const audit = auditFor(ctx, 'identity-assertion');
   const remoteOf = (ex: Exchange) => ex.req.socket?.remoteAddress;
 
   const refuse = (ex: Exchange, effectiveUser: string | undefined, reason: string): never => {

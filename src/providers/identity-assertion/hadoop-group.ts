@@ -24,11 +24,13 @@
  * Knox logs a failed lookup and goes on with no groups; postern answers 503 (audited `unavailable`) instead,
  * because an authorization decision made without the user's groups is not the decision the policy describes.
  */
+
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Position } from '../../config/diagnostics.ts';
 import { Errors } from '../../errors.ts';
+import { auditFor } from '../../observability/audit.ts';
 import {
   attributeValues,
   describeLdapError,
@@ -291,12 +293,7 @@ export const hadoopGroupIdentityAssertion = defineIdentityAssertion('HadoopGroup
     );
   }
 
-  const audit = ctx.audit.forRoute({
-    topology: ctx.topology.name,
-    service: ctx.service.role,
-    action: 'identity-assertion',
-    provider: ctx.name,
-  });
+  const audit = auditFor(ctx, 'identity-assertion');
   const groupsOf: GroupLookup = lookup ?? (async () => []);
   return {
     ownParams,

@@ -17,6 +17,8 @@
  * A param with one of the features' prefixes that no feature knows is reported as a warning (a misspelt
  * `cors.allowOrigins` would otherwise leave Knox's default, `*`, in force).
  */
+
+import { auditFor } from '../../observability/audit.ts';
 import { ParamReader } from '../common/param-reader.ts';
 import type { Filter, ProviderContext, ProviderFactory } from '../types.ts';
 import { buildCors, type Cors } from './cors.ts';
@@ -89,12 +91,7 @@ export const webAppSec: ProviderFactory = {
     if (params.bool('csrf.enabled', false)) features.push(buildCsrf(params, cors?.allows));
     if (params.failed || features.length === 0) return undefined;
 
-    const audit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'webappsec',
-      provider: ctx.name,
-    });
+    const audit = auditFor(ctx, 'webappsec');
     return (ex, next) => {
       for (const feature of features) {
         const verdict = feature.run(ex);

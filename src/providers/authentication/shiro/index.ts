@@ -22,9 +22,10 @@
  * deployment and per distinct provider configuration, and is released when the deployment retires: a redeploy
  * starts with no sessions.
  */
+
 import { createHash } from 'node:crypto';
 import { Errors, type GatewayError } from '../../../errors.ts';
-import type { RouteAudit } from '../../../observability/audit.ts';
+import { auditFor, type RouteAudit } from '../../../observability/audit.ts';
 import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
 import {
   addTo,
@@ -127,12 +128,7 @@ export const shiroProvider: ProviderFactory = {
       return undefined;
     }
     const { config, sessions } = state;
-    const audit: RouteAudit = ctx.audit.forRoute({
-      topology: ctx.topology.name,
-      service: ctx.service.role,
-      action: 'authentication',
-      provider: ctx.name,
-    });
+    const audit: RouteAudit = auditFor(ctx, 'authentication');
     const cookiePath = `/${[ctx.settings.path, ctx.topology.name].filter(Boolean).join('/')}`;
     const secureAlways = ctx.settings.ssl.enabled;
     const cookieAttributes = (ex: Exchange) =>
