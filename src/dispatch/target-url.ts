@@ -26,7 +26,8 @@ export function splitTarget(url: string): { origin: string; path: string } | und
   return { origin: url.slice(0, end), path };
 }
 
-function decodeName(raw: string): string {
+/** A query component as form decoding reads it (`+` is a space); broken percent-encoding is left as it is. */
+export function decodeQueryComponent(raw: string): string {
   const plain = raw.includes('+') ? raw.replaceAll('+', ' ') : raw;
   if (!plain.includes('%')) return plain;
   try {
@@ -51,7 +52,7 @@ export function replaceQueryParams(url: string, drop: ReadonlySet<string>, appen
   for (const part of base.slice(q + 1).split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const name = decodeName(eq < 0 ? part : part.slice(0, eq)).toLowerCase();
+    const name = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq)).toLowerCase();
     if (!drop.has(name)) kept.push(part);
   }
   if (append !== undefined) kept.push(append);

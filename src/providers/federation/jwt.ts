@@ -40,6 +40,7 @@ import {
   queryValue,
   unauthenticatedPaths,
   verificationError,
+  verifyFirst,
   verifyFor,
   withoutQueryParam,
 } from './token-common.ts';
@@ -110,18 +111,9 @@ export const jwtProvider: ProviderFactory = {
       if (useCookie) {
         const values = cookieValues(ex.req.headers, cookieName);
         if (values.length > 0) {
-          let verified: VerifiedToken | undefined;
-          let failure: unknown;
-          for (const value of values) {
-            try {
-              verified = await verifyFor(ex, verifier, value);
-              break;
-            } catch (err) {
-              if (!(failure instanceof KeysUnavailable)) failure = err;
-            }
-          }
-          if (!verified) throw refuse(ex, failure);
-          authenticate(ex, verified, 'cookie');
+          const result = await verifyFirst(ex, verifier, values);
+          if ('failure' in result) throw refuse(ex, result.failure);
+          authenticate(ex, result.verified, 'cookie');
           audit(ex, 'success', { reason: 'jwt cookie' });
           return next();
         }

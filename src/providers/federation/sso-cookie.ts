@@ -32,7 +32,7 @@ import { ConfigError } from '../../config/diagnostics.ts';
 import { Errors } from '../../errors.ts';
 import { auditFor } from '../../observability/audit.ts';
 import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
-import { KeysUnavailable, SSO_PARAMS, type VerifiedToken, verifierFor } from './jwt-verifier.ts';
+import { KeysUnavailable, SSO_PARAMS, verifierFor } from './jwt-verifier.ts';
 import {
   ANONYMOUS,
   authenticate,
@@ -41,7 +41,7 @@ import {
   failureReason,
   unauthenticatedPaths,
   verificationError,
-  verifyFor,
+  verifyFirst,
 } from './token-common.ts';
 
 export const DEFAULT_SSO_COOKIE = 'hadoop-jwt';
@@ -148,24 +148,16 @@ export const ssoCookieProvider: ProviderFactory = {
         }
         return loginOrRefuse(ex, 'no sso cookie');
       }
-      let verified: VerifiedToken | undefined;
-      let failure: unknown;
-      for (const value of values) {
-        try {
-          verified = await verifyFor(ex, verifier, value);
-          break;
-        } catch (err) {
-          if (!(failure instanceof KeysUnavailable)) failure = err;
-        }
-      }
-      if (!verified) {
+      const result = await verifyFirst(ex, verifier, values);
+      if ('failure' in result) {
+        const { failure } = result;
         if (failure instanceof KeysUnavailable) {
           audit(ex, 'unavailable', { reason: failureReason(failure) });
           throw verificationError(failure, challenge);
         }
         return loginOrRefuse(ex, failureReason(failure), failure);
       }
-      authenticate(ex, verified, 'cookie');
+      authenticate(ex, result.verified, 'cookie');
       audit(ex, 'success', { reason: 'sso cookie' });
       return next();
     };

@@ -126,6 +126,27 @@ export async function verifyFor(
   return verified;
 }
 
+/**
+ * The first of several candidate tokens (a browser may send the same cookie more than once, e.g. for two paths)
+ * that verifies. When none does, the failure to report: a JWKS outage once seen wins over a rejected token,
+ * since it says the check could not be made at all.
+ */
+export async function verifyFirst(
+  ex: Exchange,
+  verifier: TokenVerifier,
+  tokens: readonly string[],
+): Promise<{ verified: VerifiedToken } | { failure: unknown }> {
+  let failure: unknown;
+  for (const token of tokens) {
+    try {
+      return { verified: await verifyFor(ex, verifier, token) };
+    } catch (err) {
+      if (!(failure instanceof KeysUnavailable)) failure = err;
+    }
+  }
+  return { failure };
+}
+
 /** Sets the exchange's user from a verified token. */
 export function authenticate(ex: Exchange, token: VerifiedToken, method: AuthMethod): void {
   ex.user = { name: token.principal, groups: token.groups };

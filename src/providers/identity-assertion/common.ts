@@ -33,7 +33,7 @@
 import type { Diagnostic, Position } from '../../config/diagnostics.ts';
 import { ConfigError } from '../../config/diagnostics.ts';
 import { parseBoolean } from '../../config/values.ts';
-import { replaceQueryParams } from '../../dispatch/target-url.ts';
+import { decodeQueryComponent, replaceQueryParams } from '../../dispatch/target-url.ts';
 import { Errors, type GatewayError } from '../../errors.ts';
 import { auditFor } from '../../observability/audit.ts';
 import type { Param } from '../../topology/model.ts';
@@ -199,24 +199,14 @@ const BASE_PARAMS = new Set([
   'hadoop.proxyuser.impersonation.enabled',
 ]);
 
-function decodeComponent(raw: string): string {
-  const plain = raw.includes('+') ? raw.replaceAll('+', ' ') : raw;
-  if (!plain.includes('%')) return plain;
-  try {
-    return decodeURIComponent(plain);
-  } catch {
-    return plain;
-  }
-}
-
 /** Every value of the query parameter `doAs` (any case of the name, percent-encoded or not). */
 function doAsValues(query: string): string[] {
   const values: string[] = [];
   if (!query) return values;
   for (const part of query.split('&')) {
     const eq = part.indexOf('=');
-    const name = decodeComponent(eq < 0 ? part : part.slice(0, eq));
-    if (name.toLowerCase() === 'doas') values.push(eq < 0 ? '' : decodeComponent(part.slice(eq + 1)));
+    const name = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
+    if (name.toLowerCase() === 'doas') values.push(eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1)));
   }
   return values;
 }
