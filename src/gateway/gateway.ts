@@ -14,6 +14,7 @@ import { openChannels, startChannels, stopChannels } from '../channels/registry.
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
+import type { Deployment } from '../deploy/deployment.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
 import { type AuditLog, auditLogOn, createAuditLog } from '../observability/audit.ts';
@@ -251,35 +252,11 @@ export class Gateway {
 
   /** Reads, checks and deploys one topology file. Returns true when it now serves. */
   deployFile(file: string): boolean {
-    const { layout, settings, registry, catalog } = this.home;
     const name = topologyName(file);
-    const twin = siblingsWithName(layout.topologies, name).filter((f) => f !== file);
-    if (twin.length > 0) {
-      const d: Diagnostic = {
-        file,
-        line: 1,
-        column: 1,
-        severity: 'error',
-        message: `duplicate topology "${name}": also defined by ${twin.join(', ')}`,
-      };
-      return this.#rejected(name, file, [d]);
-    }
-    const read = readTopologyFile(file);
-    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
-      return this.#rejected(name, file, read.diagnostics);
-    }
-    const result = compileDeployment({
-      topology: read.topology,
-      catalog,
-      settings,
-      registry,
-      masterSecret: this.#masterSecret,
-      home: this.home.layout.home,
-      audit: this.audit,
-      lasting: this.#lasting,
-      gateway: this,
-    });
-    const diagnostics = [...read.diagnostics, ...result.diagnostics];
+    const duplicate = this.#duplicate(file, name);
+    if (duplicate) return this.#rejected(name, file, [duplicate]);
+    const result = this.#compile(readTopologyFile(file), this.#lasting);
+    const { diagnostics } = result;
     if (!result.deployment) return this.#rejected(name, file, diagnostics);
     for (const d of diagnostics) logDiagnostic(this.log, d);
     const previous = this.server.swap(name, result.deployment);
@@ -328,22 +305,39 @@ export class Gateway {
    * retired at once. Returns every diagnostic; the topology would deploy when none is an error.
    */
   async checkTopology(file: string, source: string): Promise<Diagnostic[]> {
-    const { layout, settings, registry, catalog } = this.home;
-    const name = topologyName(file);
-    const twin = siblingsWithName(layout.topologies, name).filter((f) => f !== file);
-    if (twin.length > 0) {
-      return [
-        {
-          file,
-          line: 1,
-          column: 1,
-          severity: 'error',
-          message: `duplicate topology "${name}": also defined by ${twin.join(', ')}`,
-        },
-      ];
+    const duplicate = this.#duplicate(file, topologyName(file));
+    if (duplicate) return [duplicate];
+    const result = this.#compile(readTopologySource(file, source), new Map());
+    // 'redeploy': nothing replaced it, but its retirement must not close what the serving deployment holds.
+    await result.deployment?.retire('redeploy');
+    return result.diagnostics;
+  }
+
+  /** The error for a topology whose name another file of conf/topologies gives too, if there is one. */
+  #duplicate(file: string, name: string): Diagnostic | undefined {
+    const twin = siblingsWithName(this.home.layout.topologies, name).filter((f) => f !== file);
+    if (twin.length === 0) return undefined;
+    return {
+      file,
+      line: 1,
+      column: 1,
+      severity: 'error',
+      message: `duplicate topology "${name}": also defined by ${twin.join(', ')}`,
+    };
+  }
+
+  /**
+   * Compiles what was read from a topology file, the same way for a deployment and for a check; the diagnostics
+   * are the reading's and the compilation's. `lasting` is the state kept across deployments (a check's own).
+   */
+  #compile(
+    read: ReturnType<typeof readTopologyFile>,
+    lasting: Map<string, unknown>,
+  ): { diagnostics: Diagnostic[]; deployment?: Deployment } {
+    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
+      return { diagnostics: read.diagnostics };
     }
-    const read = readTopologySource(file, source);
-    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) return read.diagnostics;
+    const { settings, registry, catalog, layout } = this.home;
     const result = compileDeployment({
       topology: read.topology,
       catalog,
@@ -352,12 +346,10 @@ export class Gateway {
       masterSecret: this.#masterSecret,
       home: layout.home,
       audit: this.audit,
-      lasting: new Map(),
+      lasting,
       gateway: this,
     });
-    // 'redeploy': nothing replaced it, but its retirement must not close what the serving deployment holds.
-    await result.deployment?.retire('redeploy');
-    return [...read.diagnostics, ...result.diagnostics];
+    return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
   }
 
   /** Proxied WebSockets open now, by topology (every deployment of it, as counted against its limit). */
