@@ -40,13 +40,17 @@ import { POSTERN_EVENTS_GROUP } from '../channels/groups.ts';
 import type { Subscriber } from '../channels/node.ts';
 import { channelNodeFor } from '../channels/registry.ts';
 import { ConfigError, type Diagnostic } from '../config/diagnostics.ts';
-import type { Deployment } from '../deploy/deployment.ts';
 import { backendHealth } from '../dispatch/ha/service.ts';
 import { Errors, GatewayError } from '../errors.ts';
-import { explain } from '../explain/index.ts';
-import { DESCRIPTOR_EXTENSIONS, type Gateway, TOPOLOGY_EXTENSIONS } from '../gateway/gateway.ts';
-import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
-import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
+import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../gateway/home.ts';
+import type {
+  DispatchContext,
+  DispatchFactory,
+  Exchange,
+  GatewayHandle,
+  Handler,
+  TopologyReport,
+} from '../spi/index.ts';
 
 const API = '/api/v1';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -146,12 +150,12 @@ function allow(ex: Exchange, methods: readonly string[]): void {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A path relative to the gateway home when it lies below it (what an operator edits), else as is. */
-function homePath(gateway: Gateway, file: string): string {
-  const rel = relative(gateway.home.layout.home, file);
+function homePath(gateway: GatewayHandle, file: string): string {
+  const rel = relative(gateway.layout.home, file);
   return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel.split(sep).join('/') : file;
 }
 
-function diagnosticJson(gateway: Gateway, d: Diagnostic) {
+function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
   const file = homePath(gateway, d.file);
   return {
     severity: d.severity,
@@ -168,52 +172,54 @@ function safeUrl(url: string): string {
   return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1');
 }
 
-function topologyNames(gateway: Gateway): string[] {
-  return [...new Set([...gateway.status.keys(), ...gateway.server.deployments.keys()])].sort();
+function topologyNames(gateway: GatewayHandle): string[] {
+  return gateway.topologies().map((t) => t.name);
 }
 
-function topologySummary(gateway: Gateway, name: string) {
-  const status = gateway.status.get(name);
-  const serving = gateway.server.deployments.get(name);
-  const diagnostics = (status?.diagnostics ?? []).map((d) => diagnosticJson(gateway, d));
+function topologySummary(gateway: GatewayHandle, name: string) {
+  const report = gateway.topologies().find((t) => t.name === name);
+  return report ? summaryOf(gateway, report) : undefined;
+}
+
+function summaryOf(gateway: GatewayHandle, report: TopologyReport) {
+  const { name, serving } = report;
+  const diagnostics = report.diagnostics.map((d) => diagnosticJson(gateway, d));
   return {
     name,
-    file: status ? homePath(gateway, status.file) : undefined,
+    file: report.file ? homePath(gateway, report.file) : undefined,
     /** `deployed`: the last attempt deployed; `failed`: it did not (`serving` says whether an earlier one still does). */
-    state: status?.deployed === false ? 'failed' : 'deployed',
+    state: report.deployed ? 'deployed' : 'failed',
     serving: !!serving,
-    deployedAt: serving?.deployedAt.toISOString(),
+    deployedAt: serving?.since.toISOString(),
     url: `/${gateway.settings.path}/${name}`,
     errors: diagnostics.filter((d) => d.severity === 'error').length,
     warnings: diagnostics.filter((d) => d.severity === 'warning').length,
     diagnostics,
-    services: (serving?.topology.services ?? []).map((s) => ({
+    services: (serving?.services ?? []).map((s) => ({
       role: s.role,
       ...(s.name !== undefined && { name: s.name }),
       ...(s.version !== undefined && { version: s.version }),
-      urls: s.urls.map((u) => safeUrl(u.url)),
+      urls: s.urls.map(safeUrl),
     })),
     routes: serving?.routes.length ?? 0,
   };
 }
 
-function routesOf(gateway: Gateway, deployment: Deployment) {
-  return deployment.routes.map((r) => ({
-    topology: deployment.name,
+function routesOf(gateway: GatewayHandle, report: TopologyReport) {
+  return (report.serving?.routes ?? []).map((r) => ({
+    topology: report.name,
     service: r.role,
     definition: r.definition,
     pattern: r.path,
-    url: `/${gateway.settings.path}/${deployment.name}${r.path}`,
+    url: `/${gateway.settings.path}/${report.name}${r.path}`,
     chain: [...r.chain],
     at: `${homePath(gateway, r.pos.file)}:${r.pos.line}:${r.pos.column}`,
   }));
 }
 
-function routeTable(gateway: Gateway, query: string) {
+function routeTable(gateway: GatewayHandle, query: string) {
   const q = query.trim().toLowerCase();
-  const all = [...gateway.server.deployments.values()]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((d) => routesOf(gateway, d));
+  const all = gateway.topologies().flatMap((t) => routesOf(gateway, t));
   if (!q) return all;
   return all.filter((r) =>
     [r.topology, r.service, r.definition, r.pattern, r.url, ...r.chain].some((t) =>
@@ -222,13 +228,14 @@ function routeTable(gateway: Gateway, query: string) {
   );
 }
 
-function healthOf(gateway: Gateway) {
+function healthOf(gateway: GatewayHandle) {
+  const served = new Set(gateway.topologies().flatMap((t) => (t.serving ? [t.name] : [])));
   return backendHealth()
-    .filter((h) => gateway.server.deployments.has(h.topology))
+    .filter((h) => served.has(h.topology))
     .map((h) => ({ topology: h.topology, service: h.service, url: safeUrl(h.url), state: h.state }));
 }
 
-function connectionsOf(gateway: Gateway) {
+function connectionsOf(gateway: GatewayHandle) {
   const node = channelNodeFor(gateway.settings);
   const websockets = Object.fromEntries(gateway.openWebSockets());
   const channels: Record<string, number> = {};
@@ -247,22 +254,22 @@ function connectionsOf(gateway: Gateway) {
     channels,
     channelsTotal: node.clientCount,
     consoleFeeds: feeds,
-    inflight: gateway.server.inflight,
+    inflight: gateway.inflight,
   };
 }
 
-function errorsOf(gateway: Gateway) {
+function errorsOf(gateway: GatewayHandle) {
   return { total: gateway.recentErrors.total, errors: gateway.recentErrors.list(100) };
 }
 
-function status(gateway: Gateway) {
+function status(gateway: GatewayHandle) {
   return {
     gateway: {
       path: gateway.settings.path,
       ready: gateway.ready,
       node: channelNodeFor(gateway.settings).id,
     },
-    topologies: topologyNames(gateway).map((n) => topologySummary(gateway, n)),
+    topologies: gateway.topologies().map((t) => summaryOf(gateway, t)),
     health: healthOf(gateway),
     connections: connectionsOf(gateway),
     errors: errorsOf(gateway),
@@ -273,13 +280,13 @@ function status(gateway: Gateway) {
 // Deploy and undeploy
 // ---------------------------------------------------------------------------------------------------------------
 
-function topologyFiles(gateway: Gateway, name: string): string[] {
-  const dir = gateway.home.layout.topologies;
+function topologyFiles(gateway: GatewayHandle, name: string): string[] {
+  const dir = gateway.layout.topologies;
   return TOPOLOGY_EXTENSIONS.map((ext) => join(dir, `${name}${ext}`)).filter((f) => existsSync(f));
 }
 
-function descriptorOf(gateway: Gateway, name: string): string | undefined {
-  const dir = gateway.home.layout.descriptors;
+function descriptorOf(gateway: GatewayHandle, name: string): string | undefined {
+  const dir = gateway.layout.descriptors;
   return DESCRIPTOR_EXTENSIONS.map((ext) => join(dir, `${name}${ext}`)).find((f) => existsSync(f));
 }
 
@@ -287,7 +294,12 @@ function userOf(ex: Exchange): string | undefined {
   return ex.effectiveUser ?? ex.user?.name;
 }
 
-async function deploy(ex: Exchange, gateway: Gateway, config: AdminConfig, name: string): Promise<void> {
+async function deploy(
+  ex: Exchange,
+  gateway: GatewayHandle,
+  config: AdminConfig,
+  name: string,
+): Promise<void> {
   const type = (ex.req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
   if (type !== 'application/xml' && type !== 'text/xml' && !type.endsWith('+xml')) {
     ex.req.resume();
@@ -305,7 +317,7 @@ async function deploy(ex: Exchange, gateway: Gateway, config: AdminConfig, name:
     });
     return;
   }
-  const file = join(gateway.home.layout.topologies, `${name}.xml`);
+  const file = join(gateway.layout.topologies, `${name}.xml`);
   const diagnostics = await gateway.checkTopology(file, source);
   const list = diagnostics.map((d) => diagnosticJson(gateway, d));
   if (diagnostics.some((d) => d.severity === 'error')) {
@@ -314,13 +326,13 @@ async function deploy(ex: Exchange, gateway: Gateway, config: AdminConfig, name:
   }
   const existed = existsSync(file);
   // Written whole then renamed, so the topology monitor never reads half a file.
-  const temporary = join(gateway.home.layout.topologies, `.${name}.xml.admin-tmp`);
+  const temporary = join(gateway.layout.topologies, `.${name}.xml.admin-tmp`);
   writeFileSync(temporary, source);
   renameSync(temporary, file);
   await gateway.rescan();
-  const now = gateway.status.get(name);
-  const deployed = now?.deployed === true && gateway.server.deployments.has(name);
-  gateway.log.info(
+  const now = gateway.topologies().find((t) => t.name === name);
+  const deployed = now?.deployed === true && now.serving !== undefined;
+  ex.log.info(
     { topology: name, file, user: userOf(ex), deployed },
     `admin API wrote topology ${name} (${deployed ? 'deployed' : 'not deployed'})`,
   );
@@ -331,7 +343,7 @@ async function deploy(ex: Exchange, gateway: Gateway, config: AdminConfig, name:
   });
 }
 
-async function undeploy(ex: Exchange, gateway: Gateway, self: string, name: string): Promise<void> {
+async function undeploy(ex: Exchange, gateway: GatewayHandle, self: string, name: string): Promise<void> {
   ex.req.resume();
   if (name === self) {
     sendJson(ex, 409, { error: `topology ${name} serves this admin API; remove its file by hand` });
@@ -348,11 +360,11 @@ async function undeploy(ex: Exchange, gateway: Gateway, self: string, name: stri
   if (files.length === 0) throw Errors.notFound(`No topology file named ${name}`);
   for (const f of files) unlinkSync(f);
   await gateway.rescan();
-  gateway.log.info({ topology: name, user: userOf(ex) }, `admin API removed topology ${name}`);
+  ex.log.info({ topology: name, user: userOf(ex) }, `admin API removed topology ${name}`);
   sendJson(ex, 200, {
     name,
     removed: files.map((f) => homePath(gateway, f)),
-    serving: gateway.server.deployments.has(name),
+    serving: gateway.topologies().some((t) => t.name === name && t.serving !== undefined),
   });
 }
 
@@ -399,7 +411,7 @@ function noGateway(): GatewayError {
 }
 
 /** The console feeds open, per gateway and topology (connections report them). */
-const feedSets = new WeakMap<Gateway, Map<string, Set<WebSocket>>>();
+const feedSets = new WeakMap<GatewayHandle, Map<string, Set<WebSocket>>>();
 
 function feedsOf(ctx: DispatchContext): Set<WebSocket> {
   const gateway = ctx.gateway!;
@@ -420,7 +432,7 @@ export const adminDispatch: DispatchFactory = {
   name: 'Admin',
   answersItself: true,
   classNames: ['postern.admin.AdminDispatch'],
-  create(ctx: DispatchContext): Terminal {
+  create(ctx: DispatchContext): Handler {
     const config = configOf(ctx);
     const gateway = ctx.gateway;
     const self = ctx.topology.name;
@@ -449,12 +461,9 @@ export const adminDispatch: DispatchFactory = {
         if (method === 'PUT') return deploy(ex, gateway, config, tail);
         if (method === 'DELETE') return undeploy(ex, gateway, self, tail);
         ex.req.resume();
-        if (!topologyNames(gateway).includes(tail)) throw Errors.notFound(`No topology named ${tail}`);
-        const deployment = gateway.server.deployments.get(tail);
-        sendJson(ex, 200, {
-          ...topologySummary(gateway, tail),
-          routeTable: deployment ? routesOf(gateway, deployment) : [],
-        });
+        const report = gateway.topologies().find((t) => t.name === tail);
+        if (!report) throw Errors.notFound(`No topology named ${tail}`);
+        sendJson(ex, 200, { ...summaryOf(gateway, report), routeTable: routesOf(gateway, report) });
         return;
       }
       if (tail !== undefined && !(head === 'events' && tail === '')) throw Errors.notFound();
@@ -465,7 +474,7 @@ export const adminDispatch: DispatchFactory = {
           return sendJson(ex, 200, status(gateway));
         case 'topologies':
           return sendJson(ex, 200, {
-            topologies: topologyNames(gateway).map((n) => topologySummary(gateway, n)),
+            topologies: gateway.topologies().map((t) => summaryOf(gateway, t)),
           });
         case 'routes':
           return sendJson(ex, 200, { routes: routeTable(gateway, params.get('q') ?? '') });
@@ -484,12 +493,12 @@ export const adminDispatch: DispatchFactory = {
             .split(',')
             .map((g) => g.trim())
             .filter(Boolean);
-          const explanation = await explain(
-            gateway,
-            (params.get('method')?.trim() || 'GET').toUpperCase(),
-            target,
-            { user, ...(groups.length > 0 && { groups }) },
-          );
+          const explanation = await gateway.explain({
+            method: (params.get('method')?.trim() || 'GET').toUpperCase(),
+            url: target,
+            user,
+            ...(groups.length > 0 && { groups }),
+          });
           return sendJson(ex, 200, explanation);
         }
         case 'events':
@@ -499,7 +508,7 @@ export const adminDispatch: DispatchFactory = {
       }
     };
   },
-  createUpgrade(ctx: DispatchContext): Terminal {
+  createUpgrade(ctx: DispatchContext): Handler {
     const gateway = ctx.gateway;
     if (!gateway) return () => Promise.reject(noGateway());
     const wss = ctx.shared(
@@ -520,7 +529,7 @@ export const adminDispatch: DispatchFactory = {
     const node = channelNodeFor(ctx.settings);
     return (ex) =>
       new Promise<void>((resolve, reject) => {
-        const upgrade = (ex as Exchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade];
+        const upgrade = ex.upgrade;
         if (!upgrade) return reject(Errors.badRequest('This route accepts WebSocket upgrades only'));
         if (ex.path !== `${API}/events/` && ex.path !== `${API}/events`) return reject(Errors.notFound());
         const user = userOf(ex);

@@ -40,8 +40,7 @@ import {
   parseMode,
 } from '../providers/authorization/acl.ts';
 import { cookieValue } from '../providers/common/credentials.ts';
-import type { DispatchContext, DispatchFactory, Exchange, HeaderMap, Terminal } from '../providers/types.ts';
-import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
+import type { DispatchContext, DispatchFactory, Exchange, Handler, HeaderMap } from '../spi/index.ts';
 import { ChannelClient, type ClientPolicy } from './client.ts';
 import { eventText, groupKey, isPlainObject, isReserved, isValidGroupName, prefixOf } from './groups.ts';
 import type { HistoryOptions } from './node.ts';
@@ -213,7 +212,7 @@ function subjectOf(ex: Exchange): AclSubject | undefined {
 
 const isPublishRoute = (ctx: DispatchContext) => /\/publish\/?$/.test(ctx.route.path);
 
-function publishTerminal(ctx: DispatchContext, config: ChannelsConfig): Terminal {
+function publishTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler {
   const node = channelNodeFor(ctx.settings);
   const topology = ctx.topology.name;
   return async (ex) => {
@@ -299,11 +298,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 const tooLarge = (limit: number) =>
   new GatewayError('POSTERN_ERR_PAYLOAD_TOO_LARGE', 413, `The body is larger than ${limit} bytes`);
 
-function subscribeTerminal(ctx: DispatchContext, config: ChannelsConfig): Terminal {
+function subscribeTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler {
   const node = channelNodeFor(ctx.settings);
   return (ex) =>
     new Promise<void>((resolve, reject) => {
-      const upgrade = (ex as Exchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade];
+      const upgrade = ex.upgrade;
       if (!upgrade) return reject(Errors.badRequest('This route accepts WebSocket upgrades only'));
       if (!ex.path.endsWith('/')) return reject(Errors.notFound());
       const subject = subjectOf(ex);
@@ -344,7 +343,7 @@ export const channelsDispatch: DispatchFactory = {
   name: 'Channels',
   answersItself: true,
   classNames: ['postern.channels.ChannelsDispatch'],
-  create(ctx: DispatchContext): Terminal {
+  create(ctx: DispatchContext): Handler {
     const config = configOf(ctx);
     if (isPublishRoute(ctx)) return publishTerminal(ctx, config);
     return async (ex) => {
@@ -352,7 +351,7 @@ export const channelsDispatch: DispatchFactory = {
       throw Errors.badRequest('Open a WebSocket here (Upgrade: websocket)');
     };
   },
-  createUpgrade(ctx: DispatchContext): Terminal {
+  createUpgrade(ctx: DispatchContext): Handler {
     let config: ChannelsConfig;
     try {
       config = configOf(ctx);

@@ -16,21 +16,27 @@ import { DEFAULT_HA_DISPATCH } from '../dispatch/ha/dispatch.ts';
 import { HaService } from '../dispatch/ha/service.ts';
 import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
 import { GatewayError } from '../errors.ts';
-import { type AuditLog, NO_AUDIT, type RouteAudit, silentAuditLog } from '../observability/audit.ts';
+import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
 import { type HaSettings, resolveHa } from '../providers/ha/config.ts';
 import { buildHostMap } from '../providers/hostmap/static.ts';
-import type {
-  DispatchContext,
-  ProviderContext,
-  ProviderFactory,
-  RouteContext,
-  Terminal,
-} from '../providers/types.ts';
-import { DefaultPolicyOrder } from '../providers/types.ts';
 import type { Registry } from '../registry/index.ts';
 import type { ServiceCatalog } from '../servicedef/catalog.ts';
 import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
+import type {
+  DispatchContext,
+  Handler,
+  ProviderContext,
+  ProviderFactory,
+  RouteContext,
+} from '../spi/index.ts';
+import {
+  type AuditLog,
+  DefaultPolicyOrder,
+  HA_CONTRIBUTION,
+  NO_AUDIT,
+  type RouteAudit,
+} from '../spi/index.ts';
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
@@ -49,8 +55,8 @@ export interface CompileInput {
   home?: string;
   /** Where providers record their decisions; default: nowhere. */
   audit?: AuditLog;
-  /** State kept across deployments (RouteContext.lasting); default: a map of this compilation only. */
-  lasting?: Map<string, unknown>;
+  /** State kept across deployments (RouteContext.sharedAcrossDeployments); default: a map of this compilation only. */
+  sharedAcrossDeployments?: Map<string, unknown>;
   /** The running gateway (RouteContext.gateway); absent outside one. */
   gateway?: RouteContext['gateway'];
 }
@@ -92,8 +98,8 @@ export function compileDeployment(input: CompileInput): CompileResult {
   const onRetire = (fn: Release) => {
     releases.push(fn);
   };
-  const lastingState = input.lasting ?? new Map<string, unknown>();
-  const lasting = <T>(key: string, create: () => T): T => {
+  const lastingState = input.sharedAcrossDeployments ?? new Map<string, unknown>();
+  const sharedAcrossDeployments = <T>(key: string, create: () => T): T => {
     if (!lastingState.has(key)) lastingState.set(key, create());
     return lastingState.get(key) as T;
   };
@@ -166,7 +172,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
   const runtime = {
     settings,
     shared,
-    lasting,
+    sharedAcrossDeployments,
     onRetire,
     audit,
     home,
@@ -275,7 +281,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
                 dispatch: undefined,
                 pos: route.pos,
                 useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
-                ha: dispatch.ha,
+                contribution: dispatch.contribution,
               }),
               audit.forRoute({
                 topology: topology.name,
@@ -336,7 +342,7 @@ function useTwoWaySsl(service: ServiceConfig, chosen: DispatchDef | undefined): 
  * Records the dispatch and its outcome in the audit log: the backend's status, or the gateway's answer when the
  * backend could not be reached. With the audit log off, the dispatch is returned as it is.
  */
-function audited(run: Terminal, audit: RouteAudit): Terminal {
+function audited(run: Handler, audit: RouteAudit): Handler {
   if (audit === NO_AUDIT) return run;
   return (ex) =>
     run(ex).then(
@@ -452,16 +458,23 @@ function buildDispatch(
   ha: HaSettings | undefined,
   runtime: Pick<
     DispatchContext,
-    'settings' | 'shared' | 'lasting' | 'onRetire' | 'audit' | 'home' | 'masterSecret' | 'gateway'
+    | 'settings'
+    | 'shared'
+    | 'sharedAcrossDeployments'
+    | 'onRetire'
+    | 'audit'
+    | 'home'
+    | 'masterSecret'
+    | 'gateway'
   >,
 ):
   | {
       name: string;
       params: ReadonlyMap<string, string>;
       pos: Position;
-      run: Terminal;
-      upgrade?: (ctx: DispatchContext) => Terminal;
-      ha?: HaService;
+      run: Handler;
+      upgrade?: (ctx: DispatchContext) => Handler;
+      contribution: DispatchContext['contribution'];
     }
   | undefined {
   const override = service.dispatch;
@@ -495,9 +508,11 @@ function buildDispatch(
   try {
     const haService =
       ha && factory.failover ? HaService.for({ ...runtime, topology, service }, ha) : undefined;
+    const contribution = <T>(key: string): T | undefined =>
+      key === HA_CONTRIBUTION ? (haService as T | undefined) : undefined;
     const run = factory.create({
-      ha: haService,
       ...runtime,
+      contribution,
       name: factory.name,
       params,
       dispatch: chosen,
@@ -516,7 +531,7 @@ function buildDispatch(
       pos,
       run,
       upgrade: upgrade && ((c) => upgrade.call(factory, { ...c, params })),
-      ha: haService,
+      contribution,
     };
   } catch (err) {
     report(sink, pos, `dispatch ${factory.name}`, err);

@@ -4,15 +4,15 @@
  * `Dispatcher.compose`, hono's `compose`): the request path then only calls it. A filter that calls `next()`
  * twice is a bug in that provider; the second call is refused rather than dispatching the request twice.
  */
-import type { Exchange, Filter, Terminal } from '../providers/types.ts';
+import type { Exchange, Filter, Handler } from '../spi/index.ts';
 
 export interface NamedFilter {
   name: string;
   filter: Filter;
 }
 
-export function compose(filters: readonly NamedFilter[], terminal: Terminal): Terminal {
-  let run: Terminal = terminal;
+export function compose(filters: readonly NamedFilter[], terminal: Handler): Handler {
+  let run: Handler = terminal;
   for (let i = filters.length - 1; i >= 0; i--) {
     const { name, filter } = filters[i];
     const next = run;

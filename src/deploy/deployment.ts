@@ -7,9 +7,9 @@
 
 import type { Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import type { Exchange, Filter } from '../providers/types.ts';
 import type { CompiledRewriteRules } from '../rewrite/index.ts';
 import type { RouteDef, ServiceDefinition } from '../servicedef/model.ts';
+import type { Exchange, Filter } from '../spi/index.ts';
 import type { ServiceConfig, Topology } from '../topology/model.ts';
 
 export type RetireReason = 'redeploy' | 'undeploy' | 'shutdown';

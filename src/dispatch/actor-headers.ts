@@ -14,7 +14,7 @@
  */
 import { ConfigError } from '../config/diagnostics.ts';
 import { parseBoolean } from '../config/values.ts';
-import type { DispatchContext, Exchange } from '../providers/types.ts';
+import type { DispatchContext, Exchange } from '../spi/index.ts';
 
 export const DEFAULT_ACTOR_ID_HEADER = 'X-Knox-Actor-ID';
 export const DEFAULT_ACTOR_GROUPS_PREFIX = 'X-Knox-Actor-Groups';

@@ -12,8 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Exchange, HeaderMap } from '../providers/types.ts';
 import type { BodyStreams } from '../rewrite/body/stream.ts';
+import type { Exchange, HeaderMap } from '../spi/index.ts';
 
 /** Rewritten output held before the headers go, so a small body gets its Content-Length. */
 export const OUTPUT_WINDOW = 64 * 1024;

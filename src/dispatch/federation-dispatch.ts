@@ -25,8 +25,8 @@ import {
   type DispatchContext,
   type DispatchFactory,
   type Exchange,
-  type Terminal,
-} from '../providers/types.ts';
+  type Handler,
+} from '../spi/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
 import { configurableDispatch } from './http-dispatch.ts';
 
@@ -79,7 +79,7 @@ function federationStamp(ctx: DispatchContext, warn: boolean): Stamp {
 export const headerPreAuthFederationDispatch: DispatchFactory = {
   name: 'header-preauth-federation',
   classNames: [KNOX_CLASS],
-  create(ctx: DispatchContext): Terminal {
+  create(ctx: DispatchContext): Handler {
     const stamp = federationStamp(ctx, true);
     const forward = configurableDispatch.create(ctx);
     return (ex) => {
@@ -91,7 +91,7 @@ export const headerPreAuthFederationDispatch: DispatchFactory = {
       return forward(ex);
     };
   },
-  createUpgrade(ctx: DispatchContext): Terminal {
+  createUpgrade(ctx: DispatchContext): Handler {
     const stamp = federationStamp(ctx, false);
     const relay = createWebSocketTerminal(ctx);
     return (ex) => {

@@ -10,11 +10,18 @@
 import { Agent, type Dispatcher } from 'undici';
 import { Errors } from '../errors.ts';
 import { type PoolEvent, poolEvents } from '../observability/events.ts';
-import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
+import {
+  type DispatchContext,
+  type DispatchFactory,
+  type Exchange,
+  HA_CONTRIBUTION,
+  type Handler,
+} from '../spi/index.ts';
 import { actorHeaderNames, addActorHeaders, parseActorHeaders } from './actor-headers.ts';
 import { backendTlsOptions } from './backend-tls.ts';
 import { requestBodyFor } from './body-rewrite.ts';
 import { createHaTerminal } from './ha/http.ts';
+import type { HaService } from './ha/service.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   forwardRequestHeaders,
@@ -39,7 +46,7 @@ type Variant = 'default' | 'configurable' | 'pass-all';
  * A dispatch's terminal that can also say which headers it would send the backend for an exchange (the same
  * function the terminal uses), so `postern explain` shows them without sending anything.
  */
-export type DescribedTerminal = Terminal & { requestHeaders?: (ex: Exchange) => Record<string, string> };
+export type DescribedTerminal = Handler & { requestHeaders?: (ex: Exchange) => Record<string, string> };
 
 function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): HeaderPolicy {
   // The client's copies of renamed actor headers are dropped like the default names (actor-headers.ts).
@@ -138,7 +145,7 @@ function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context
 }
 
 function createHttpDispatch(variant: Variant) {
-  return (ctx: DispatchContext): Terminal => {
+  return (ctx: DispatchContext): Handler => {
     const policy = headerPolicy(variant, ctx.params);
     // ConfigurableDispatch and its PassAllHeaders subclass add the actor headers; DefaultDispatch does not.
     const actorHeaders = parseActorHeaders(ctx);
@@ -174,8 +181,9 @@ function createHttpDispatch(variant: Variant) {
     };
 
     // An HA dispatch (dispatch/ha) fails over between the service's URLs; without HA nothing of it runs.
-    if (ctx.ha) {
-      const ha: DescribedTerminal = createHaTerminal(ctx, ctx.ha, agent, settings, requestHeaders);
+    const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
+    if (haService) {
+      const ha: DescribedTerminal = createHaTerminal(ctx, haService, agent, settings, requestHeaders);
       ha.requestHeaders = requestHeaders;
       return ha;
     }

@@ -10,8 +10,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { Errors, type GatewayError } from '../errors.ts';
-import type { Exchange, HeaderMap } from '../providers/types.ts';
 import { scopeSetCookiePath } from '../rewrite/index.ts';
+import type { Exchange, HeaderMap } from '../spi/index.ts';
 import { ResponseBodyRewrite } from './body-rewrite.ts';
 import { filterResponseHeaders, type HeaderPolicy } from './headers.ts';
 

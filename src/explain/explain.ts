@@ -25,11 +25,11 @@ import { HOP_BY_HOP } from '../dispatch/headers.ts';
 import { REFUSED_METHODS } from '../dispatch/http-dispatch.ts';
 import { splitTarget } from '../dispatch/target-url.ts';
 import { GatewayError } from '../errors.ts';
-import { parseRequestTarget } from '../gateway/request-target.ts';
-import { kDryRun } from '../observability/audit.ts';
-import type { AuthMethod, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
+import { resolveRequest } from '../gateway/resolve.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
-import { diagnoseMatch, parseLiteral, whyLost } from '../urltemplate/index.ts';
+import type { AuthMethod, Exchange, HeaderFilter, Principal } from '../spi/index.ts';
+import { kDryRun } from '../spi/index.ts';
+import { diagnoseMatch, whyLost } from '../urltemplate/index.ts';
 import { toWebSocketUrl } from '../websocket/ws-dispatch.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -300,55 +300,51 @@ async function explainRequest(
     out.notes.push(`the gateway serves ${served}; a ${parts.scheme} request would not reach it`);
   }
 
-  // Topology.
+  // Topology and route: the request path's own resolver (gateway/resolve.ts).
   const prefix = `/${settings.path}/`;
-  const parsed = parseRequestTarget(parts.target, prefix);
   const deployed = [...source.deployments.keys()].sort();
-  if (!parsed.ok) {
-    if (parsed.reason === 'bad-path') {
+  const authority = parts.authority;
+  const resolved = resolveRequest(settings, source.deployments, { scheme: served, authority }, parts.target);
+  switch (resolved.outcome) {
+    case 'bad-path':
       return refused(
         out,
         400,
         'POSTERN_ERR_BAD_PATH',
         'the path has a dot segment (".", "..", also encoded)',
       );
+    case 'not-gateway':
+    case 'no-topology':
+      out.status = 404;
+      out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
+      out.reason =
+        resolved.outcome === 'not-gateway'
+          ? `the path does not start with the gateway path ${prefix} (gateway.path)`
+          : `the path names no topology after ${prefix}`;
+      out.candidates = { topologies: deployed.map((n) => `${prefix}${n}/`) };
+      return out;
+    case 'unknown-topology': {
+      const { topology } = resolved;
+      out.status = 404;
+      out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
+      const broken = source.undeployed?.get(topology);
+      if (broken) {
+        const errors = broken.diagnostics.filter((d) => d.severity === 'error');
+        out.reason = `topology "${topology}" (${broken.file}) is not deployed: ${errors.length} error(s)`;
+        for (const d of errors.slice(0, 5)) out.notes.push(formatDiagnostic(d));
+      } else {
+        out.reason = `no topology "${topology}" is deployed`;
+      }
+      out.candidates = {
+        topologies: nearestNames(topology, deployed)
+          .slice(0, 5)
+          .map((n) => `${prefix}${n}/`),
+      };
+      return out;
     }
-    out.status = 404;
-    out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
-    out.reason =
-      parsed.reason === 'not-gateway'
-        ? `the path does not start with the gateway path ${prefix} (gateway.path)`
-        : `the path names no topology after ${prefix}`;
-    out.candidates = { topologies: deployed.map((n) => `${prefix}${n}/`) };
-    return out;
   }
-  const { topology } = parsed.target;
-  let { path } = parsed.target;
-  const { query } = parsed.target;
-  const deployment = source.deployments.get(topology);
-  if (!deployment) {
-    out.status = 404;
-    out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
-    const broken = source.undeployed?.get(topology);
-    if (broken) {
-      const errors = broken.diagnostics.filter((d) => d.severity === 'error');
-      out.reason = `topology "${topology}" (${broken.file}) is not deployed: ${errors.length} error(s)`;
-      for (const d of errors.slice(0, 5)) out.notes.push(formatDiagnostic(d));
-    } else {
-      out.reason = `no topology "${topology}" is deployed`;
-    }
-    out.candidates = {
-      topologies: nearestNames(topology, deployed)
-        .slice(0, 5)
-        .map((n) => `${prefix}${n}/`),
-    };
-    return out;
-  }
-
-  let requestTarget = parts.target;
-  if (path === '/' && deployment.defaultPath) {
-    path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
-    requestTarget = `${prefix}${topology}${path}${query ? `?${query}` : ''}`;
+  const { topology, deployment, path, query, input } = resolved;
+  if (resolved.defaulted) {
     out.notes.push(`no service path: the topology's <path> sends the request to ${path}`);
   }
   out.topology = {
@@ -358,9 +354,8 @@ async function explainRequest(
     path: query ? `${path}?${query}` : path,
   };
 
-  // Route.
-  const input = parseLiteral(query ? `${path}?${query}` : path);
-  const match = deployment.matcher.match(input);
+  // The routes that lost, and why.
+  const match = resolved.outcome === 'route' ? resolved.match : undefined;
   const others = deployment.routes.filter((r) => r !== match?.value);
   const diagnosed = others.map((r) => ({ r, d: diagnoseMatch(r.template, input) }));
   // Nearest first: the furthest into the URL, then the closest in spelling.
@@ -373,7 +368,7 @@ async function explainRequest(
         distance.get(a.r)! - distance.get(b.r)! ||
         deployment.routes.indexOf(a.r) - deployment.routes.indexOf(b.r),
     );
-  if (!match) {
+  if (resolved.outcome === 'no-route') {
     out.status = 404;
     out.code = 'POSTERN_ERR_NOT_FOUND';
     out.reason = `no route of topology "${topology}" matches ${out.topology.path}`;
@@ -385,8 +380,8 @@ async function explainRequest(
     };
     return out;
   }
-  const route = match.value;
-  out.route = { ...routeRef(route), params: Object.fromEntries(match.params) };
+  const { route, inboundUrl, rewriteContext, requestTarget } = resolved;
+  out.route = { ...routeRef(route), params: Object.fromEntries(resolved.match.params) };
   const alsoMatched = diagnosed.filter((x) => x.d.matches);
   out.losers = [
     ...alsoMatched.map((x) => ({
@@ -402,29 +397,6 @@ async function explainRequest(
   ];
   out.omittedLosers = others.length - out.losers.length;
 
-  // The request as the gateway would see it.
-  const authority = parts.authority;
-  const colon = authority.lastIndexOf(':');
-  const bracketed = authority.endsWith(']');
-  const hostname = colon > 0 && !bracketed ? authority.slice(0, colon) : authority;
-  const port = colon > 0 && !bracketed ? authority.slice(colon + 1) : served === 'https' ? '443' : '80';
-  const origin = `${served}://${authority}`;
-  const frontend = settings.frontendUrl;
-  const gatewayUrl = frontend
-    ? `${frontend.replace(/\/+$/, '')}/${topology}`
-    : `${origin}/${settings.path}/${topology}`;
-  const inboundUrl = origin + requestTarget;
-  const rewriteContext: RewriteContext = {
-    gatewayUrl,
-    inbound: {
-      scheme: served,
-      host: hostname,
-      port,
-      path: requestTarget.split('?', 1)[0],
-      query,
-      url: inboundUrl,
-    },
-  };
   const clientHeaders: [string, string][] = [['Host', authority]];
   const given = options.headers;
   if (given) {

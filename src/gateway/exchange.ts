@@ -6,8 +6,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
-import type { AuthMethod, BodyRewrite, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
+import type {
+  AuthMethod,
+  BodyRewrite,
+  Exchange,
+  HeaderFilter,
+  Principal,
+  UpgradeRequest,
+} from '../spi/index.ts';
 
 export class GatewayExchange implements Exchange {
   readonly req: IncomingMessage;
@@ -17,6 +24,7 @@ export class GatewayExchange implements Exchange {
   readonly path: string;
   readonly query: string;
   readonly rewriteContext: RewriteContext;
+  readonly upgrade: UpgradeRequest | undefined;
   target: string | undefined = undefined;
   targetEdits: ((url: string) => string)[] | undefined = undefined;
   onClientClose: (() => void) | undefined = undefined;
@@ -44,6 +52,7 @@ export class GatewayExchange implements Exchange {
     path: string;
     query: string;
     rewriteContext: RewriteContext;
+    upgrade?: UpgradeRequest;
   }) {
     this.req = init.req;
     this.res = init.res;
@@ -53,6 +62,7 @@ export class GatewayExchange implements Exchange {
     this.path = init.path;
     this.query = init.query;
     this.rewriteContext = init.rewriteContext;
+    this.upgrade = init.upgrade;
   }
 
   /** A child logger carrying the request id (and trace id), made on first use: most requests log only their access line. */

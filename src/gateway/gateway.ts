@@ -17,7 +17,8 @@ import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { DirectoryMonitor, type FileChange } from '../deploy/topology-monitor.ts';
-import { type AuditLog, auditLogOn, createAuditLog } from '../observability/audit.ts';
+import { explain } from '../explain/index.ts';
+import { auditLogOn, createAuditLog } from '../observability/audit.ts';
 import {
   type BackendHealthEvent,
   backendHealthEvents,
@@ -30,11 +31,13 @@ import {
 } from '../observability/events.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
+import type { AuditLog, ExplainRequest, GatewayHandle, TopologyReport } from '../spi/index.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
   definitionDirs,
+  type HomeLayout,
   type LoadedHome,
   loadHome,
   TOPOLOGY_EXTENSIONS,
@@ -92,7 +95,7 @@ export interface TopologyStatus {
   diagnostics: Diagnostic[];
 }
 
-export class Gateway {
+export class Gateway implements GatewayHandle {
   readonly home: LoadedHome;
   readonly server: GatewayServer;
   readonly log: Logger;
@@ -105,8 +108,8 @@ export class Gateway {
   #unwatchErrors?: () => void;
   readonly #masterSecret: Uint8Array;
   readonly #monitors: DirectoryMonitor[] = [];
-  /** State providers keep across redeployments (RouteContext.lasting). */
-  readonly #lasting = new Map<string, unknown>();
+  /** State providers keep across redeployments (RouteContext.sharedAcrossDeployments). */
+  readonly #sharedAcrossDeployments = new Map<string, unknown>();
   #closeDemos?: () => Promise<void>;
   #closeTelemetry?: () => Promise<void>;
   #overrides?: Partial<GatewaySettings>;
@@ -230,6 +233,49 @@ export class Gateway {
     });
   }
 
+  /** The home's directories (GatewayHandle). */
+  get layout(): HomeLayout {
+    return this.home.layout;
+  }
+
+  /** Requests in flight, upgrades not counted (GatewayHandle). */
+  get inflight(): number {
+    return this.server.inflight;
+  }
+
+  /** Every topology known, deployed or failed, sorted by name, with the routes of what serves (GatewayHandle). */
+  topologies(): TopologyReport[] {
+    const deployments = this.server.deployments;
+    const names = [...new Set([...this.status.keys(), ...deployments.keys()])].sort();
+    return names.map((name) => {
+      const status = this.status.get(name);
+      const serving = deployments.get(name);
+      return {
+        name,
+        file: status?.file ?? serving?.topology.file,
+        deployed: status?.deployed ?? serving !== undefined,
+        deployedAt: status?.deployedAt,
+        diagnostics: status?.diagnostics ?? [],
+        serving: serving && {
+          since: serving.deployedAt,
+          services: serving.topology.services.map((s) => ({
+            role: s.role,
+            name: s.name,
+            version: s.version,
+            urls: s.urls.map((u) => u.url),
+          })),
+          routes: serving.routes,
+        },
+      };
+    });
+  }
+
+  /** `postern explain` against what this gateway serves now (GatewayHandle). */
+  async explain(request: ExplainRequest): Promise<Record<string, unknown>> {
+    const { method, url, user, groups, headers } = request;
+    return { ...(await explain(this, method, url, { user, groups, headers })) };
+  }
+
   get settings(): GatewaySettings {
     return this.home.settings;
   }
@@ -255,7 +301,7 @@ export class Gateway {
     const name = topologyName(file);
     const duplicate = this.#duplicate(file, name);
     if (duplicate) return this.#rejected(name, file, [duplicate]);
-    const result = this.#compile(readTopologyFile(file), this.#lasting);
+    const result = this.#compile(readTopologyFile(file), this.#sharedAcrossDeployments);
     const { diagnostics } = result;
     if (!result.deployment) return this.#rejected(name, file, diagnostics);
     for (const d of diagnostics) logDiagnostic(this.log, d);
@@ -328,11 +374,11 @@ export class Gateway {
 
   /**
    * Compiles what was read from a topology file, the same way for a deployment and for a check; the diagnostics
-   * are the reading's and the compilation's. `lasting` is the state kept across deployments (a check's own).
+   * are the reading's and the compilation's. `sharedAcrossDeployments` is the state kept across deployments (a check's own).
    */
   #compile(
     read: ReturnType<typeof readTopologyFile>,
-    lasting: Map<string, unknown>,
+    sharedAcrossDeployments: Map<string, unknown>,
   ): { diagnostics: Diagnostic[]; deployment?: Deployment } {
     if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
       return { diagnostics: read.diagnostics };
@@ -346,7 +392,7 @@ export class Gateway {
       masterSecret: this.#masterSecret,
       home: layout.home,
       audit: this.audit,
-      lasting,
+      sharedAcrossDeployments,
       gateway: this,
     });
     return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
@@ -355,7 +401,7 @@ export class Gateway {
   /** Proxied WebSockets open now, by topology (every deployment of it, as counted against its limit). */
   openWebSockets(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [key, value] of this.#lasting) {
+    for (const [key, value] of this.#sharedAcrossDeployments) {
       if (!key.startsWith('websocket-open:')) continue;
       const open = (value as { open?: number }).open ?? 0;
       out.set(key.slice('websocket-open:'.length), open);

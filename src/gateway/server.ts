@@ -21,10 +21,9 @@ import {
   traceRequest,
 } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
-import { parseLiteral } from '../urltemplate/index.ts';
-import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
+import type { UpgradeRequest } from '../spi/index.ts';
 import { GatewayExchange } from './exchange.ts';
-import { parseRequestTarget } from './request-target.ts';
+import { type Arrival, resolveRequest } from './resolve.ts';
 import { sendError, toGatewayError } from './respond.ts';
 import { clientCertGate, type ServerTls } from './tls.ts';
 
@@ -48,7 +47,6 @@ export class GatewayServer {
   readonly #log: Logger;
   readonly #accessLog: Logger;
   readonly #server: Server;
-  readonly #prefix: string;
   readonly #scheme: 'http' | 'https';
   #deployments: ReadonlyMap<string, Deployment> = new Map();
   #port = 0;
@@ -65,7 +63,6 @@ export class GatewayServer {
     this.#settings = options.settings;
     this.#log = options.log;
     this.#accessLog = options.accessLog ?? options.log;
-    this.#prefix = `/${options.settings.path}/`;
     this.#scheme = options.tls ? 'https' : 'http';
     const serverOptions: http.ServerOptions = {
       maxHeaderSize: options.settings.requestHeaderBufferBytes,
@@ -198,6 +195,13 @@ export class GatewayServer {
     return cut;
   }
 
+  /** The scheme of this listener and the authority the client named (a malformed Host is not used). */
+  #arrival(req: IncomingMessage): Arrival {
+    const hostHeader = req.headers.host;
+    const authority = hostHeader && HOST.test(hostHeader) ? hostHeader : `localhost:${this.#port}`;
+    return { scheme: this.#scheme, authority };
+  }
+
   #requestDone(): void {
     this.#inflight--;
     if (this.#inflight === 0) this.#drained?.();
@@ -246,51 +250,26 @@ export class GatewayServer {
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const url = req.url ?? '/';
     if (this.#draining) res.shouldKeepAlive = false;
-    const parsed = parseRequestTarget(url, this.#prefix);
-    if (!parsed.ok) {
-      if (parsed.reason === 'not-gateway' && this.operations?.(req, res)) return;
-      const error = parsed.reason === 'bad-path' ? Errors.badPath() : Errors.topologyNotFound();
-      this.#fail(req, res, id, started, error, undefined);
-      return;
-    }
-    const { topology, query } = parsed.target;
-    let { path } = parsed.target;
-    const refusal = this.#clientCertRefusal?.(req.socket, topology);
+    const resolved = resolveRequest(this.#settings, this.#deployments, this.#arrival(req), url);
+    if (resolved.outcome === 'not-gateway' && this.operations?.(req, res)) return;
+    const topology = 'topology' in resolved ? resolved.topology : undefined;
+    const refusal = topology !== undefined ? this.#clientCertRefusal?.(req.socket, topology) : undefined;
     if (refusal) {
       this.#fail(req, res, id, started, refusal, topology);
       return;
     }
-    const deployment = this.#deployments.get(topology);
-    if (!deployment) {
-      this.#fail(req, res, id, started, Errors.topologyNotFound(), topology);
+    if (resolved.outcome !== 'route') {
+      const error =
+        resolved.outcome === 'bad-path'
+          ? Errors.badPath()
+          : resolved.outcome === 'no-route'
+            ? Errors.notFound()
+            : Errors.topologyNotFound();
+      this.#fail(req, res, id, started, error, topology);
       return;
     }
-    // The topology's <path>: a request with no service segment is forwarded into it, as if the client had
-    // asked for it (the rewrite rules then see the forwarded URL).
-    let requestUrl = url;
-    if (path === '/' && deployment.defaultPath) {
-      path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
-      requestUrl = `${this.#prefix}${topology}${path}${query ? `?${query}` : ''}`;
-    }
-    const match = deployment.matcher.match(parseLiteral(query ? `${path}?${query}` : path));
-    if (!match) {
-      this.#fail(req, res, id, started, Errors.notFound(), topology);
-      return;
-    }
-
-    const route = match.value;
-    const hostHeader = req.headers.host;
-    const host = hostHeader && HOST.test(hostHeader) ? hostHeader : `localhost:${this.#port}`;
-    const colon = host.lastIndexOf(':');
-    const hostname = colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host;
-    const port =
-      colon > 0 && !host.endsWith(']') ? Number(host.slice(colon + 1)) : this.#scheme === 'https' ? 443 : 80;
-    const origin = `${this.#scheme}://${host}`;
-    const frontend = this.#settings.frontendUrl;
-    const gatewayUrl = frontend
-      ? `${frontend.replace(/\/+$/, '')}/${topology}`
-      : `${origin}/${this.#settings.path}/${topology}`;
-    const inboundUrl = origin + requestUrl;
+    const { deployment, route, path, query, inboundUrl, rewriteContext } = resolved;
+    const served = resolved.topology;
     const ex = new GatewayExchange({
       req,
       res,
@@ -299,26 +278,16 @@ export class GatewayServer {
       inboundUrl,
       path,
       query,
-      rewriteContext: {
-        gatewayUrl,
-        inbound: {
-          scheme: this.#scheme,
-          host: hostname,
-          port: String(port),
-          path: requestUrl.split('?', 1)[0],
-          query,
-          url: inboundUrl,
-        },
-      },
+      rewriteContext,
+      upgrade,
     });
     let running: Promise<void>;
-    const trace = traceRequest(ex, topology, route.role, route.chain, upgrade !== undefined);
+    const trace = traceRequest(ex, served, route.role, route.chain, upgrade !== undefined);
     if (trace) ex.traceId = trace.traceId;
     try {
       if (upgrade) {
-        (ex as GatewayExchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = upgrade;
         running = route.upgrade(ex);
-        this.#accessOnClose(upgrade.socket, req, res, ex, running, id, started, topology, route.role);
+        this.#accessOnClose(upgrade.socket, req, res, ex, running, id, started, served, route.role);
         if (trace) traceUpgradeEnd(trace, running, res);
       } else {
         deployment.enter();
@@ -328,7 +297,7 @@ export class GatewayServer {
           deployment.leave();
           this.#requestDone();
           if (trace) endRequestTrace(trace, res.statusCode, !res.writableFinished);
-          this.#access(req, res, id, started, topology, route.role, ex.user?.name, ex.traceId);
+          this.#access(req, res, id, started, served, route.role, ex.user?.name, ex.traceId);
         });
         running = route.run(ex);
       }
@@ -339,7 +308,7 @@ export class GatewayServer {
     running.catch((err: unknown) => {
       const error = toGatewayError(err);
       if (error.status >= 500) {
-        ex.log.error({ err: describe(err), code: error.code, topology, role: route.role }, error.message);
+        ex.log.error({ err: describe(err), code: error.code, served, role: route.role }, error.message);
       }
       sendError(res, id, error);
     });

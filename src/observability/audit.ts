@@ -11,70 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { Exchange } from '../providers/types.ts';
-
-export type AuditAction =
-  | 'authentication'
-  | 'federation'
-  | 'identity-assertion'
-  | 'authorization'
-  | 'webappsec'
-  | 'dispatch';
-
-/**
- * `success`; `failure` (credentials missing or wrong, 401); `denied` (authenticated but not allowed, 403);
- * `unavailable` (the decision could not be made: LDAP or JWKS unreachable, 503).
- */
-export type AuditOutcome = 'success' | 'failure' | 'denied' | 'unavailable';
-
-export interface AuditDetails {
-  /** The principal concerned: authenticated user, or the name that was tried (never a password). */
-  user?: string;
-  /** The effective user after identity assertion, when it differs. */
-  effectiveUser?: string;
-  /** Why, in a few words (e.g. `invalid credentials`, `acl`, `expired token`). */
-  reason?: string;
-  /** The backend's status for a dispatch event. */
-  status?: number;
-}
-
-/** Bound at deployment to one topology, service and provider: a request only adds what it knows. */
-export type RouteAudit = (ex: Exchange, outcome: AuditOutcome, details?: AuditDetails) => void;
-
-/**
- * Marks an exchange that `postern explain` runs through a route's providers to see what they would decide: no
- * request happened, so nothing is audited for it.
- */
-export const kDryRun = Symbol('postern.explain.dry-run');
-
-/** What `forRoute` returns when the audit log is off: callers may skip work by comparing with it. */
-export const NO_AUDIT: RouteAudit = () => {};
-
-export interface AuditLog {
-  /** An auditor for one provider of one route (called at deployment, not per request). */
-  forRoute(scope: { topology: string; service: string; action: AuditAction; provider?: string }): RouteAudit;
-}
-
-/**
- * The auditor of one provider or dispatch of a route, made at deployment: its topology and service, the action
- * it decides on, and its own name as the provider.
- */
-export function auditFor(
-  ctx: {
-    readonly audit: AuditLog;
-    readonly topology: { readonly name: string };
-    readonly service: { readonly role: string };
-    readonly name: string;
-  },
-  action: AuditAction,
-): RouteAudit {
-  return ctx.audit.forRoute({
-    topology: ctx.topology.name,
-    service: ctx.service.role,
-    action,
-    provider: ctx.name,
-  });
-}
+import { type AuditLog, kDryRun, NO_AUDIT } from '../spi/audit.ts';
 
 /** Writes to `logs/audit.log` under the given directory; `POSTERN_AUDIT_LOG=silent` turns it off. */
 export function createAuditLog(options: { logDir?: string; level?: string } = {}): AuditLog {

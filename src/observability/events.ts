@@ -20,7 +20,7 @@
  * `addRequestHeaders`, during the synchronous `start` publish.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
-import type { Exchange, Terminal } from '../providers/types.ts';
+import type { Exchange, Handler } from '../spi/index.ts';
 
 /** A proxied WebSocket opened or closed. */
 export interface WebSocketEvent {
@@ -164,7 +164,7 @@ export function endRequestTrace(t: RequestTrace, status: number, aborted: boolea
 }
 
 /** A dispatch terminal that publishes on `postern:dispatch` when a tracer listens, and is itself otherwise. */
-export function tracedDispatch(run: Terminal, kind: DispatchTrace['kind']): Terminal {
+export function tracedDispatch(run: Handler, kind: DispatchTrace['kind']): Handler {
   return (ex) =>
     dispatchTracing.hasSubscribers ? dispatchTracing.tracePromise(run, { ex, kind }, undefined, ex) : run(ex);
 }

@@ -41,7 +41,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { TracingSettings } from '../config/gateway-site.ts';
 import { GatewayError } from '../errors.ts';
-import { addTo, type Exchange } from '../providers/types.ts';
+import { addTo, type Exchange } from '../spi/index.ts';
 import { type DispatchTrace, dispatchTracing, type RequestTrace, requestTracing } from './events.ts';
 import type { Logger } from './logger.ts';
 

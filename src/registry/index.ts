@@ -7,7 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { DispatchFactory, ProviderFactory } from '../providers/types.ts';
+import type { DispatchFactory, ProviderFactory } from '../spi/index.ts';
 
 /** What a plugin module exports. */
 export interface PosternPlugin {

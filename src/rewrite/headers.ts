@@ -13,15 +13,11 @@
  *   rewrites `Content-Type: text/html` or a cookie by accident.
  * - a rule that fails leaves the value as it was.
  */
+import type { HeaderRewriter, Headers, RewriteRules } from '../spi/rewrite.ts';
 import type { FilterContent } from './model.ts';
-import type { CompiledRewriteRules } from './rules.ts';
 import type { Direction, RewriteContext } from './types.ts';
 
-export type HeaderValue = string | string[] | undefined;
-export type Headers = Record<string, HeaderValue>;
-
-/** Rewrites a header map, returning a new one (the input is not modified). */
-export type HeaderRewriter = (headers: Headers, ctx: RewriteContext) => Headers;
+export type { HeaderRewriter, Headers, HeaderValue } from '../spi/rewrite.ts';
 
 /**
  * Headers never passed to best-match rules: their grammar has no URL in it, or (Set-Cookie) they are scoped by
@@ -59,7 +55,7 @@ type RulePick = (headerName: string) => string;
  * common case: most responses carry no Location), and a copy otherwise. Header names match in any case.
  */
 function rewriteValues(
-  rules: CompiledRewriteRules,
+  rules: RewriteRules,
   headers: Headers,
   ctx: RewriteContext,
   dir: Direction,
@@ -95,7 +91,7 @@ function mayHoldUrl(value: string): boolean {
 
 /** Prepared at deployment for one filter content (or none: best match for everything Knox would touch). */
 export function headerRewriter(
-  rules: CompiledRewriteRules,
+  rules: RewriteRules,
   content: FilterContent | undefined,
   dir: Direction,
   scope: string | undefined,
@@ -114,17 +110,13 @@ export function headerRewriter(
   return (headers, ctx) => rewriteValues(rules, headers, ctx, dir, scope, Object.keys(headers), pick);
 }
 
-function bestMatchRewriter(
-  rules: CompiledRewriteRules,
-  dir: Direction,
-  scope: string | undefined,
-): HeaderRewriter {
+function bestMatchRewriter(rules: RewriteRules, dir: Direction, scope: string | undefined): HeaderRewriter {
   const pick: RulePick = (name) => (NON_URL_HEADERS.has(name.toLowerCase()) ? '' : '*');
   return (headers, ctx) => rewriteValues(rules, headers, ctx, dir, scope, Object.keys(headers), pick);
 }
 
 /** Response headers of a route without a `response.headers` binding: best-match OUT rules. */
-export function defaultResponseHeaders(rules: CompiledRewriteRules, scope?: string): HeaderRewriter {
+export function defaultResponseHeaders(rules: RewriteRules, scope?: string): HeaderRewriter {
   return bestMatchRewriter(rules, 'OUT', scope);
 }
 

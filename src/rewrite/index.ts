@@ -10,6 +10,8 @@
  * rules.rewrite('https://gw:8443/gateway/sandbox/webhdfs/v1/tmp?op=LISTSTATUS',
  *   { rule: 'WEBHDFS/webhdfs/inbound/namenode/file', dir: 'IN', ctx });
  */
+
+export type { RewriteOptions, RewriteOutcome, RewriteRules } from '../spi/rewrite.ts';
 export {
   type CompileOptions,
   compileRewriteRules,
@@ -28,7 +30,7 @@ export {
   scopeSetCookiePath,
 } from './headers.ts';
 export type * from './model.ts';
-export { CompiledRewriteRules, type RewriteOptions, type RewriteOutcome } from './rules.ts';
+export { CompiledRewriteRules } from './rules.ts';
 export type {
   Direction,
   FunctionCall,

@@ -10,6 +10,8 @@
  * another service's scope does not count (Knox's `ScopedMatcher`). Without `scope`, a GLOBAL match wins over the
  * others, which are taken in the order their scopes first appeared.
  */
+
+import type { RewriteOptions, RewriteOutcome, RewriteRules } from '../spi/rewrite.ts';
 import {
   parseLiteral,
   type Template,
@@ -20,7 +22,7 @@ import { RuleRun } from './context.ts';
 import { type CompiledRule, runNode } from './engine.ts';
 import { defaultResponseHeaders, type HeaderRewriter, headerRewriter } from './headers.ts';
 import type { FilterContent, RewriteFilter } from './model.ts';
-import type { Direction, RewriteContext, RewriteEnvironment, RewriteFunctionRegistry } from './types.ts';
+import type { Direction, RewriteEnvironment, RewriteFunctionRegistry } from './types.ts';
 
 /** Best-match matchers of one direction, by scope (`null`: rules whose name has no role prefix). */
 export type ScopedMatchers = Map<string | null, TemplateMatcher<CompiledRule>>;
@@ -75,20 +77,6 @@ function firstSegment(value: string): string {
   return value.slice(i, j);
 }
 
-export interface RewriteOptions {
-  /** A rule name; absent, `''` is "no rule", `'*'` or absent means best match. */
-  rule?: string;
-  dir: Direction;
-  ctx: RewriteContext;
-  /** The service role of the route, for scoped best match. */
-  scope?: string;
-}
-
-export type RewriteOutcome =
-  | { status: 'rewritten'; url: string; rule: string }
-  | { status: 'no-rule' }
-  | { status: 'failed'; rule: string; reason: string };
-
 interface Parts {
   env: RewriteEnvironment;
   functions: RewriteFunctionRegistry;
@@ -103,7 +91,7 @@ interface Parts {
 
 const GLOBAL_SCOPE = 'GLOBAL';
 
-export class CompiledRewriteRules {
+export class CompiledRewriteRules implements RewriteRules {
   readonly env: RewriteEnvironment;
   readonly #functions: RewriteFunctionRegistry;
   readonly #byName: Map<string, CompiledRule>;

@@ -37,8 +37,8 @@
 import { ConfigError } from '../config/diagnostics.ts';
 import { parseBoolean, splitList } from '../config/values.ts';
 import { Errors } from '../errors.ts';
-import { auditFor } from '../observability/audit.ts';
-import type { DispatchContext, DispatchFactory, Exchange, Terminal } from '../providers/types.ts';
+import type { DispatchContext, DispatchFactory, Exchange, Handler } from '../spi/index.ts';
+import { auditFor } from '../spi/index.ts';
 import {
   checkRedirect,
   compileWhitelist,
@@ -127,7 +127,7 @@ export const knoxSsoDispatch: DispatchFactory = {
   name: 'KnoxSSO',
   answersItself: true,
   classNames: [`${KNOX_SERVICE}knoxsso.WebSSOResource`],
-  create(ctx: DispatchContext): Terminal {
+  create(ctx: DispatchContext): Handler {
     const p = ctx.params;
     const cookieName = p.get('knoxsso.cookie.name')?.trim() || 'hadoop-jwt';
     if (!COOKIE_NAME.test(cookieName)) {
@@ -232,7 +232,7 @@ export const knoxTokenDispatch: DispatchFactory = {
   name: 'KnoxToken',
   answersItself: true,
   classNames: [`${KNOX_SERVICE}knoxtoken.TokenResource`],
-  create(ctx: DispatchContext): Terminal {
+  create(ctx: DispatchContext): Handler {
     const ttlMs = ttlParam(ctx, 'knox.token.ttl', KNOXTOKEN_TTL_DEFAULT);
     const audiences = audiencesParam(ctx, 'knox.token.audiences');
     const issuer = ctx.params.get('knox.token.issuer')?.trim() || DEFAULT_ISSUER;
@@ -272,7 +272,7 @@ export const knoxJwksDispatch: DispatchFactory = {
   name: 'KnoxJWKS',
   answersItself: true,
   classNames: [`${KNOX_SERVICE}knoxtoken.JWKSResource`],
-  create(ctx: DispatchContext): Terminal {
+  create(ctx: DispatchContext): Handler {
     const store = tokenKeyStore(ctx.home);
     return async (ex) => {
       methodAllowed(ex, ['GET', 'HEAD']);

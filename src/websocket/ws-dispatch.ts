@@ -14,14 +14,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
+import type { HaService } from '../dispatch/ha/service.ts';
 import { webSocketFailover } from '../dispatch/ha/websocket.ts';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
-import type { DispatchContext, Exchange, Terminal } from '../providers/types.ts';
+import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
 import { type RelayLimits, relay } from './relay.ts';
 
 /** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
@@ -39,14 +39,6 @@ const POLICY: HeaderPolicy = {
   responseExclude: new Set(),
   responseCookieBlock: 'none',
 };
-
-/** Where the upgrade came from: set by the server on an exchange made for an upgrade request. */
-export interface UpgradeRequest {
-  socket: Duplex;
-  head: Buffer;
-}
-
-export const kUpgrade = Symbol('postern.upgrade');
 
 /** The subprotocol the backend chose, carried on the request to the client's handshake. */
 const kChosenProtocol = Symbol('postern.websocket.protocol');
@@ -79,8 +71,9 @@ function boolParam(params: ReadonlyMap<string, string>, name: string, fallback: 
   return v === 'true' ? true : v === 'false' ? false : fallback;
 }
 
-export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
+export function createWebSocketTerminal(ctx: DispatchContext): Handler {
   const site = ctx.settings.websocket;
+  const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
   // Knox's gateway-site names, overridable per service by a topology <param> of the same name.
   const limits: RelayLimits = {
     maxTextBytes: numberParam(ctx.params, 'gateway.websocket.max.text.size', site.maxTextMessageSize),
@@ -142,7 +135,10 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
     const all: ServerPair = { plain: make(false), deflate: make(DEFLATE), retired: false };
     // Every deployment's servers of this topology, so that an undeploy or a shutdown also reaches the sockets
     // still open on earlier deployments of it.
-    const generations = ctx.lasting(`websocket-servers:${topology}`, () => new Set<ServerPair>());
+    const generations = ctx.sharedAcrossDeployments(
+      `websocket-servers:${topology}`,
+      () => new Set<ServerPair>(),
+    );
     for (const old of generations) {
       if (old.retired && old.plain.clients.size + old.deflate.clients.size === 0) {
         old.plain.close();
@@ -175,12 +171,12 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
 
   // Counted per topology across its deployments: sockets that stay on a redeployed topology's old deployment
   // still count against the limit.
-  const counter = ctx.lasting(`websocket-open:${topology}`, () => ({ open: 0 }));
+  const counter = ctx.sharedAcrossDeployments(`websocket-open:${topology}`, () => ({ open: 0 }));
   const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service, counter };
 
   return (ex: Exchange) =>
     new Promise<void>((resolve, reject) => {
-      const upgrade = (ex as Exchange & { [kUpgrade]?: UpgradeRequest })[kUpgrade];
+      const upgrade = ex.upgrade;
       if (!upgrade) {
         reject(Errors.badRequest('This route accepts WebSocket upgrades only'));
         return;
@@ -215,7 +211,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       const offersDeflate =
         deflate && /(^|,)\s*permessage-deflate\b/i.test(req.headers['sec-websocket-extensions'] ?? '');
       // With HA, each connection attempt goes to the URL the service's HA state picks (dispatch/ha/websocket).
-      const failover = ctx.ha && webSocketFailover(ctx.ha, req, url, headers);
+      const failover = haService && webSocketFailover(haService, req, url, headers);
 
       let backend: WebSocket;
       const connect = (): boolean => {

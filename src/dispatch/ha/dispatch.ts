@@ -11,7 +11,7 @@
  * add on top (WebHdfsHaDispatch and the RM dispatches also fail over when a standby answers) is not done:
  * postern fails over on connection failures only.
  */
-import type { DispatchFactory } from '../../providers/types.ts';
+import type { DispatchFactory } from '../../spi/index.ts';
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from '../http-dispatch.ts';
 
 const KNOX_HA = 'org.apache.knox.gateway.ha.dispatch.';

@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { parseNonNegativeInt } from '../../config/values.ts';
 import { Errors, type GatewayError } from '../../errors.ts';
-import type { DispatchContext, Exchange, HeaderMap, Terminal } from '../../providers/types.ts';
+import type { DispatchContext, Exchange, Handler, HeaderMap } from '../../spi/index.ts';
 import { requestBodyFor } from '../body-rewrite.ts';
 import { type DispatchSettings, ProxyHandler } from '../proxy-handler.ts';
 import { backendTarget, splitTarget } from '../target-url.ts';
@@ -66,7 +66,7 @@ export function createHaTerminal(
   agent: Dispatcher,
   settings: DispatchSettings,
   requestHeaders: (ex: Exchange) => Record<string, string>,
-): Terminal {
+): Handler {
   ha.useDispatcher(agent);
   const route: HaRoute = {
     ha,

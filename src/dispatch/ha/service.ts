@@ -18,7 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { type BackendHealthEvent, backendHealthEvents } from '../../observability/events.ts';
 import type { HaSettings } from '../../providers/ha/config.ts';
-import type { RouteContext } from '../../providers/types.ts';
+import type { RouteContext } from '../../spi/index.ts';
 import { type UrlBase, urlBase } from './retarget.ts';
 
 export type BackendState = 'up' | 'down';

@@ -4,7 +4,7 @@
  * service definitions pin it (`<policy role="authentication" name="Anonymous"/>`) on UI routes that serve
  * static assets.
  */
-import type { Filter, ProviderFactory } from '../types.ts';
+import type { Filter, ProviderFactory } from '../../spi/index.ts';
 
 const ANONYMOUS = Object.freeze({ name: 'anonymous', groups: Object.freeze([]) as readonly string[] });
 

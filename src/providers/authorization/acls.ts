@@ -19,9 +19,9 @@
  */
 
 import { Errors } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
+import type { Filter, ProviderContext, ProviderFactory } from '../../spi/index.ts';
+import { auditFor } from '../../spi/index.ts';
 import { ParamReader } from '../common/param-reader.ts';
-import type { Filter, ProviderContext, ProviderFactory } from '../types.ts';
 import { type AclMode, aclAllows, parseAcl, parseMode } from './acl.ts';
 
 export const aclsAuthorization: ProviderFactory = {

@@ -21,10 +21,10 @@
 //   webhdfs.path.acl     = /gateway/sandbox/webhdfs/v1/**;admin;*;*
 
 import { Errors } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
+import type { Filter, ProviderContext, ProviderFactory } from '../../spi/index.ts';
+import { auditFor } from '../../spi/index.ts';
 import { parseLiteral, parseTemplate, TemplateMatcher } from '../../urltemplate/index.ts';
 import { ParamReader } from '../common/param-reader.ts';
-import type { Filter, ProviderContext, ProviderFactory } from '../types.ts';
 import { type Acl, type AclMode, aclAllows, parseAcl, parseMode } from './acl.ts';
 
 interface Rule {

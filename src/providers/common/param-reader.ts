@@ -8,7 +8,7 @@
  */
 import type { Position } from '../../config/diagnostics.ts';
 import { parseBoolean } from '../../config/values.ts';
-import type { ProviderContext } from '../types.ts';
+import type { ProviderContext } from '../../spi/index.ts';
 
 export class ParamReader {
   readonly #ctx: ProviderContext;

@@ -35,10 +35,16 @@
 
 import type { TLSSocket } from 'node:tls';
 import { Errors } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
+import {
+  addTo,
+  auditFor,
+  type Exchange,
+  type Filter,
+  type ProviderContext,
+  type ProviderFactory,
+} from '../../spi/index.ts';
 import { type IpMatcher, ipListProblems, parseIpList } from '../common/ip-match.ts';
 import { ParamReader } from '../common/param-reader.ts';
-import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 
 const DEFAULT_VALIDATION = 'preauth.default.validation';
 const IP_VALIDATION = 'preauth.ip.validation';

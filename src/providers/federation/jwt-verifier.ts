@@ -51,7 +51,7 @@ import {
 import { ConfigError } from '../../config/diagnostics.ts';
 import { parseDurationMs, parseNonNegativeInt, splitList } from '../../config/values.ts';
 import { DEFAULT_ISSUER, type TokenKeyStore, tokenKeyStore } from '../../security/token-keys.ts';
-import type { ProviderContext } from '../types.ts';
+import type { ProviderContext } from '../../spi/index.ts';
 
 export type RejectReason =
   | 'malformed token'

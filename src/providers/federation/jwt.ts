@@ -26,9 +26,15 @@
 import { ConfigError } from '../../config/diagnostics.ts';
 import { parseBoolean } from '../../config/values.ts';
 import { Errors } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
+import {
+  addTo,
+  auditFor,
+  type Exchange,
+  type Filter,
+  type ProviderContext,
+  type ProviderFactory,
+} from '../../spi/index.ts';
 import { basicCredentials, bearerToken } from '../common/credentials.ts';
-import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 import { JWT_PARAMS, KeysUnavailable, type VerifiedToken, verifierFor } from './jwt-verifier.ts';
 import {
   ANONYMOUS,

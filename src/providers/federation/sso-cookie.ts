@@ -30,8 +30,14 @@
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../config/diagnostics.ts';
 import { Errors } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
-import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
+import {
+  addTo,
+  auditFor,
+  type Exchange,
+  type Filter,
+  type ProviderContext,
+  type ProviderFactory,
+} from '../../spi/index.ts';
 import { KeysUnavailable, SSO_PARAMS, verifierFor } from './jwt-verifier.ts';
 import {
   ANONYMOUS,

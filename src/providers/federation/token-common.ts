@@ -6,8 +6,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Errors, type GatewayError } from '../../errors.ts';
+import type { AuthMethod, Exchange, HeaderFilter, HeaderMap, Principal } from '../../spi/index.ts';
 import { withoutCookies } from '../common/credentials.ts';
-import type { AuthMethod, Exchange, HeaderFilter, HeaderMap, Principal } from '../types.ts';
 import { isUpgrade } from '../webappsec/feature.ts';
 import { KeysUnavailable, TokenRejected, type TokenVerifier, type VerifiedToken } from './jwt-verifier.ts';
 

@@ -4,8 +4,9 @@
  * value a comma list of internal ones. It adds no filter; deployment hands the map to the rewrite functions
  * (`$hostmap`, `$serviceMappedUrl`, …).
  */
+
+import type { ProviderFactory } from '../../spi/index.ts';
 import type { Param } from '../../topology/model.ts';
-import type { ProviderFactory } from '../types.ts';
 
 export interface HostMap {
   /** External → internal (first internal name). */

@@ -35,9 +35,15 @@ import { ConfigError } from '../../config/diagnostics.ts';
 import { parseBoolean } from '../../config/values.ts';
 import { decodeQueryComponent, replaceQueryParams } from '../../dispatch/target-url.ts';
 import { Errors, type GatewayError } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
+import {
+  addTo,
+  auditFor,
+  type Exchange,
+  type Filter,
+  type ProviderContext,
+  type ProviderFactory,
+} from '../../spi/index.ts';
 import type { Param } from '../../topology/model.ts';
-import { addTo, type Exchange, type Filter, type ProviderContext, type ProviderFactory } from '../types.ts';
 import { compileExpression, type Expression, ExpressionError } from './expression.ts';
 import {
   type GroupLookup,

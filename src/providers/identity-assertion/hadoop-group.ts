@@ -30,7 +30,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Position } from '../../config/diagnostics.ts';
 import { Errors } from '../../errors.ts';
-import { auditFor } from '../../observability/audit.ts';
+import type { ProviderContext } from '../../spi/index.ts';
+import { auditFor } from '../../spi/index.ts';
 import {
   attributeValues,
   describeLdapError,
@@ -44,7 +45,6 @@ import {
   SystemConnection,
   search,
 } from '../common/ldap.ts';
-import type { ProviderContext } from '../types.ts';
 import { type AssertionParams, defineIdentityAssertion, type GroupLookup } from './common.ts';
 import { osGroupLookup } from './proxyuser.ts';
 

@@ -27,7 +27,7 @@ import {
   type Filter,
   type ProviderContext,
   type ProviderFactory,
-} from '../types.ts';
+} from '../../spi/index.ts';
 
 /** A problem with bodies of a route is logged once, not once per request. */
 function reporter(route: string): (ex: Exchange, what: string, detail: string) => void {

@@ -35,8 +35,8 @@
  * against cross-site WebSocket hijacking).
  */
 import { Errors } from '../../errors.ts';
+import { addTo, type Exchange, type HeaderMap } from '../../spi/index.ts';
 import type { ParamReader } from '../common/param-reader.ts';
-import { addTo, type Exchange, type HeaderMap } from '../types.ts';
 import { deleteHeaders, type Feature, ownOrigin, type Verdict } from './feature.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

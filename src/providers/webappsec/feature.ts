@@ -5,7 +5,7 @@
  * reason for the audit trail. The provider (./index.ts) runs the enabled features in order.
  */
 import type { GatewayError } from '../../errors.ts';
-import type { Exchange, HeaderMap } from '../types.ts';
+import type { Exchange, HeaderMap } from '../../spi/index.ts';
 
 export interface Refusal {
   error: GatewayError;

@@ -18,9 +18,9 @@
  * `cors.allowOrigins` would otherwise leave Knox's default, `*`, in force).
  */
 
-import { auditFor } from '../../observability/audit.ts';
+import type { Filter, ProviderContext, ProviderFactory } from '../../spi/index.ts';
+import { auditFor } from '../../spi/index.ts';
 import { ParamReader } from '../common/param-reader.ts';
-import type { Filter, ProviderContext, ProviderFactory } from '../types.ts';
 import { buildCors, type Cors } from './cors.ts';
 import { buildCsrf } from './csrf.ts';
 import type { Feature } from './feature.ts';

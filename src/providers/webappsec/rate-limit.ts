@@ -22,9 +22,9 @@
  * response (Jetty inserts a `DoSFilter` header on delayed requests instead).
  */
 import { Errors } from '../../errors.ts';
+import type { ProviderContext } from '../../spi/index.ts';
 import { ipListProblems, parseIpList } from '../common/ip-match.ts';
 import type { ParamReader } from '../common/param-reader.ts';
-import type { ProviderContext } from '../types.ts';
 import type { Feature, Verdict } from './feature.ts';
 
 const MAX_TRACKED = 100_000;

@@ -22,8 +22,8 @@
  * topology's setting takes precedence as in Knox.
  */
 import type { GatewaySettings } from '../../config/gateway-site.ts';
+import { addTo, type HeaderMap } from '../../spi/index.ts';
 import type { ParamReader } from '../common/param-reader.ts';
-import { addTo, type HeaderMap } from '../types.ts';
 import { deleteHeaders, type Feature } from './feature.ts';
 
 /** Characters a header value may hold (no CR, LF or other controls but tab). */

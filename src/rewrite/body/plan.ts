@@ -15,8 +15,8 @@
  * scope (a topology without any leaves every body alone at no cost).
  */
 import type { DiagnosticSink } from '../../config/diagnostics.ts';
+import type { RewriteRules } from '../../spi/rewrite.ts';
 import type { FilterContent, RewriteFilter } from '../model.ts';
-import type { CompiledRewriteRules } from '../rules.ts';
 import { compileFormContent, type FormContent, FormRewriter } from './form.ts';
 import { HtmlRewriter } from './html.ts';
 import { compileJsonContent, type JsonContent, JsonRewriter } from './json.ts';
@@ -134,7 +134,7 @@ function kindFor(content: FilterContent | undefined, mt: MediaType): BodyKind | 
  * the path that cannot be used.
  */
 export function compileBodyPlan(options: {
-  rules: CompiledRewriteRules;
+  rules: RewriteRules;
   /** The bound filter; `undefined` when the binding names none (or there is no binding). */
   filter: RewriteFilter | undefined;
   dir: 'IN' | 'OUT';

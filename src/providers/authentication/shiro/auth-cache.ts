@@ -8,7 +8,7 @@
  * cached.
  */
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import type { Principal } from '../../types.ts';
+import type { Principal } from '../../../spi/index.ts';
 
 // A KeyObject made once: an HMAC keyed with a Buffer imports the key on every call (about 8× slower on Node 24).
 const PROCESS_KEY = createSecretKey(randomBytes(32));

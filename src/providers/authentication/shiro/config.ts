@@ -24,9 +24,9 @@
  * the time-to-idle of Knox's ehcache default), and `urls.*` (see urls.ts; without any, `/**` needs `authcBasic`).
  */
 import { parseDurationMs } from '../../../config/values.ts';
+import type { ProviderContext } from '../../../spi/index.ts';
 import { isValidFilter, type LdapEndpoint, parseLdapUrls, readPemTrust } from '../../common/ldap.ts';
 import { ParamReader } from '../../common/param-reader.ts';
-import type { ProviderContext } from '../../types.ts';
 import { FileRealm, loadUsersFile } from './file-realm.ts';
 import { LdapRealm, type LdapRealmConfig } from './ldap-realm.ts';
 import type { Realm } from './realm.ts';

@@ -20,7 +20,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { DiagnosticSink, Position } from '../../../config/diagnostics.ts';
 import { parseYaml } from '../../../config/yaml.ts';
-import type { Principal } from '../../types.ts';
+import type { Principal } from '../../../spi/index.ts';
 import { DECOY_HASH, parsePasswordHash, verifyPassword } from './password-hash.ts';
 import type { Realm } from './realm.ts';
 

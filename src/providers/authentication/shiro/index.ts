@@ -25,16 +25,17 @@
 
 import { createHash } from 'node:crypto';
 import { Errors, type GatewayError } from '../../../errors.ts';
-import { auditFor, type RouteAudit } from '../../../observability/audit.ts';
-import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
 import {
   addTo,
+  auditFor,
   type Exchange,
   type Filter,
   type Principal,
   type ProviderContext,
   type ProviderFactory,
-} from '../../types.ts';
+  type RouteAudit,
+} from '../../../spi/index.ts';
+import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';

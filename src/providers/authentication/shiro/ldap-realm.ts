@@ -16,6 +16,7 @@
  * is configured, else on the user's own connection.
  */
 import type { Client } from 'ldapts';
+import type { Principal } from '../../../spi/index.ts';
 import {
   attributeValues,
   bindAs,
@@ -30,7 +31,6 @@ import {
   SystemConnection,
   search,
 } from '../../common/ldap.ts';
-import type { Principal } from '../../types.ts';
 import { type Realm, RealmUnavailableError } from './realm.ts';
 
 export interface LdapRealmConfig {

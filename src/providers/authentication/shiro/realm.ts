@@ -4,7 +4,7 @@
  * and which groups they are in. A realm answers "no" by resolving to undefined and "cannot tell now" (its
  * directory is down or slow) by throwing {@link RealmUnavailableError}; the provider turns those into 401 and 503.
  */
-import type { Principal } from '../../types.ts';
+import type { Principal } from '../../../spi/index.ts';
 
 export interface Realm {
   /** The realm's object name in the Shiro config (`ldapRealm`). */

@@ -11,7 +11,7 @@
  * store is empty or full (API clients that never return the cookie open one per request).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Principal } from '../../types.ts';
+import type { Principal } from '../../../spi/index.ts';
 
 export interface Session {
   readonly user: Principal;

@@ -1,0 +1,82 @@
+/**
+ * @module spi/gateway-handle
+ * The running gateway as a gateway-answered service sees it (the ADMIN service, and the coming Knox Admin API):
+ * what it reports on and the few operations it may ask for. The gateway implements it; a service never reaches
+ * further into the runtime than this.
+ */
+import type { Diagnostic, Position } from '../config/diagnostics.ts';
+import type { GatewaySettings } from '../config/gateway-site.ts';
+
+/** One route of a deployed topology, as reports show it. */
+export interface RouteReport {
+  /** The service role. */
+  readonly role: string;
+  /** The definition that declared the route (`name/version`). */
+  readonly definition: string;
+  /** The route's URL template below the topology. */
+  readonly path: string;
+  /** The provider chain in order (`role:name`), then the dispatch. */
+  readonly chain: readonly string[];
+  readonly pos: Position;
+}
+
+/** What the gateway knows of one topology: its file's last deployment attempt and what serves now. */
+export interface TopologyReport {
+  readonly name: string;
+  /** The topology (or descriptor) file, when one exists. */
+  readonly file?: string;
+  /** The last attempt deployed (false: its diagnostics have errors; an older deployment may still serve). */
+  readonly deployed: boolean;
+  readonly deployedAt?: Date;
+  readonly diagnostics: readonly Diagnostic[];
+  /** What serves now; undefined when no deployment of this topology does. */
+  readonly serving?: {
+    readonly since: Date;
+    readonly services: readonly {
+      readonly role: string;
+      readonly name?: string;
+      readonly version?: string;
+      readonly urls: readonly string[];
+    }[];
+    readonly routes: readonly RouteReport[];
+  };
+}
+
+/** One error the gateway recorded recently (failed deployment, backend gone down, a 5xx answer). */
+export interface RecentErrorReport {
+  /** ISO time of the event. */
+  readonly time: string;
+  readonly kind: string;
+  readonly topology: string;
+  readonly message: string;
+}
+
+/** The request an explanation is asked for (`postern explain`'s arguments). */
+export interface ExplainRequest {
+  method: string;
+  url: string;
+  user?: string;
+  groups?: readonly string[];
+  headers?: readonly [string, string][];
+}
+
+export interface GatewayHandle {
+  readonly settings: GatewaySettings;
+  /** The gateway home's directories. */
+  readonly layout: { readonly home: string; readonly topologies: string; readonly descriptors: string };
+  /** Every topology has deployed at least once (the readiness the operations endpoint reports). */
+  readonly ready: boolean;
+  /** Requests in flight, upgrades not counted. */
+  readonly inflight: number;
+  /** Every topology known, deployed or failed, sorted by name. */
+  topologies(): TopologyReport[];
+  /** Open proxied WebSockets per topology. */
+  openWebSockets(): ReadonlyMap<string, number>;
+  readonly recentErrors: { readonly total: number; list(limit?: number): readonly RecentErrorReport[] };
+  /** Checks a topology's source exactly as deploying it would, without deploying it. */
+  checkTopology(file: string, source: string): Promise<Diagnostic[]>;
+  /** Looks at the topology directories now (after a file was written or removed). */
+  rescan(): Promise<void>;
+  /** What `postern explain` would say about a request on this gateway (a JSON-ready object). */
+  explain(request: ExplainRequest): Promise<Record<string, unknown>>;
+}
