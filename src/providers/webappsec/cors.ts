@@ -1,6 +1,6 @@
 /**
  * @module providers/webappsec/cors
- * WebAppSec's CORS feature (`cors.*`, knox-features §3.5), with the behaviour and defaults of the
+ * WebAppSec's CORS feature (`cors.*`), with the behaviour and defaults of the
  * `com.thetransactioncompany.cors.CORSFilter` Knox configures, and the Fetch standard's rules
  * (https://fetch.spec.whatwg.org/#http-cors-protocol).
  *
@@ -20,9 +20,12 @@
  * `Access-Control-Max-Age`), `cors.tagRequests` (false; accepted and checked, but it only sets servlet request
  * attributes in Knox, which never reach a backend, so it changes nothing here).
  *
- * `Access-Control-Allow-Origin` is the request's origin whenever credentials are supported: the Fetch standard
- * forbids `*` together with `Access-Control-Allow-Credentials: true`, so with Knox's defaults (`*` and credentials)
- * every origin is echoed; `*` is sent only when any origin is allowed without credentials. `Vary: Origin` is on
+ * `Access-Control-Allow-Origin` is the request's origin whenever credentials are supported (the Fetch standard
+ * forbids `*` together with `Access-Control-Allow-Credentials: true`); `*` is sent only when any origin is allowed
+ * without credentials. Knox's defaults (`*` and credentials) would echo every origin with credentials, so every
+ * web site could act as the user: postern refuses that combination at deployment (an error at `cors.allowOrigin`,
+ * or at `cors.enabled` when the origins were left to the default) until the origins are listed or credentials
+ * are turned off. `Vary: Origin` is on
  * every response of a CORS-enabled route (merged into the backend's `Vary`), so a cache never serves one origin's
  * answer to another. The backend's own `Access-Control-*` response headers are dropped: the gateway's policy is
  * the one the browser sees (two `Access-Control-Allow-Origin` headers would fail every request).
@@ -89,6 +92,15 @@ export function buildCors(params: ParamReader): Cors {
     else params.error('cors.allowOrigin', `"${entry}" is not an origin (scheme://host[:port]) or *`);
   }
   const exact = new Set(origins.map((o) => o.text));
+  // Knox's defaults (allowOrigin *, supportsCredentials true) echo every origin with credentials: any web site the
+  // user visits could then read the user's data through the gateway with the user's cookies. postern refuses it.
+  if (anyOrigin && credentials) {
+    const where = params.has('cors.allowOrigin') ? 'cors.allowOrigin' : 'cors.enabled';
+    params.error(
+      where,
+      "any origin (cors.allowOrigin *, the default) together with cors.supportsCredentials=true (the default) would let every web site make requests with the user's credentials; list the allowed origins in cors.allowOrigin, or set cors.supportsCredentials=false",
+    );
+  }
 
   const methods = params
     .list('cors.supportedMethods', 'GET, POST, HEAD, OPTIONS', /[\s,]+/)

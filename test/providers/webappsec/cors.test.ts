@@ -76,14 +76,16 @@ describe('WebAppSec CORS', () => {
       { preauth: true },
     );
     topology('defaults', {});
+    topology('any-creds', { 'cors.allowOrigin': '*', 'cors.supportsCredentials': 'true' });
+    topology('listed', { 'cors.allowOrigin': 'https://any.example, https://other.example' });
     topology('nocreds', { 'cors.supportsCredentials': 'false', 'CORS.allowOrigin': '*' });
     topology('listed-nocreds', { 'cors.supportsCredentials': 'false', 'cors.allowOrigin': `${APP},null` });
-    topology('nogeneric', { 'cors.allowGenericHttpRequests': 'false' });
+    topology('nogeneric', { 'cors.allowGenericHttpRequests': 'false', 'cors.allowOrigin': APP });
     topology('ws', { 'cors.allowOrigin': APP }, { ws: true });
     topology('bad-origin', { 'cors.allowOrigin': `${APP} app.example.com/path` });
-    topology('bad-age', { 'cors.maxAge': 'ten' });
-    topology('bad-bool', { 'cors.supportsCredentials': 'yes' });
-    topology('typo', { 'cors.allowOrigins': APP });
+    topology('bad-age', { 'cors.maxAge': 'ten', 'cors.allowOrigin': APP });
+    topology('bad-bool', { 'cors.supportsCredentials': 'yes', 'cors.allowOrigin': APP });
+    topology('typo', { 'cors.allowOrigins': APP, 'cors.allowOrigin': APP });
     ({ gateway, events } = await startAuditedGateway(home));
   });
 
@@ -131,8 +133,8 @@ describe('WebAppSec CORS', () => {
     assert.equal(backend.requests.length, before);
   });
 
-  it('by default (allowOrigin *, credentials) echoes any origin and any requested header, never *', async () => {
-    const res = await preflight('defaults', 'https://any.example', 'POST', 'X-Whatever');
+  it('with credentials, echoes a listed origin and any requested header, never *', async () => {
+    const res = await preflight('listed', 'https://any.example', 'POST', 'X-Whatever');
     assert.equal(res.status, 204);
     assert.equal(res.headers['access-control-allow-origin'], 'https://any.example');
     assert.equal(res.headers['access-control-allow-credentials'], 'true');
@@ -140,11 +142,34 @@ describe('WebAppSec CORS', () => {
     assert.equal(res.headers['access-control-allow-headers'], 'X-Whatever');
     assert.equal(res.headers['access-control-max-age'], undefined);
     // Knox's default methods: a cross-origin PUT is 405.
-    assert.equal((await preflight('defaults', 'https://any.example', 'PUT')).status, 405);
-    const put = await call(`${gateway.url}/defaults/http/x`, { method: 'PUT', headers: { Origin: APP } });
+    assert.equal((await preflight('listed', 'https://any.example', 'PUT')).status, 405);
+    const put = await call(`${gateway.url}/listed/http/x`, {
+      method: 'PUT',
+      headers: { Origin: 'https://other.example' },
+    });
     assert.equal(put.status, 405);
-    // The origin null is not covered by *.
-    assert.equal((await preflight('defaults', 'null', 'GET')).status, 403);
+    // An origin the list does not name is refused.
+    assert.equal((await preflight('listed', APP, 'GET')).status, 403);
+    // The origin null is not covered by a list that does not name it.
+    assert.equal((await preflight('listed', 'null', 'GET')).status, 403);
+  });
+
+  it("refuses Knox's default (any origin with credentials) at deployment, and says why", async () => {
+    for (const [name, param] of [
+      ['defaults', 'cors.enabled'],
+      ['any-creds', 'cors.allowOrigin'],
+    ] as const) {
+      const s = gateway.status.get(name)!;
+      assert.equal(s.deployed, false, name);
+      const error = s.diagnostics.find((d) => d.severity === 'error')!;
+      assert.match(error.message, /any origin .* cors\.supportsCredentials=true .* list the allowed origins/);
+      assert.equal(error.line, paramLine(files[name], param), name);
+      const res = await call(`${gateway.url}/${name}/http/x`, {
+        headers: { Origin: 'https://evil.example' },
+      });
+      assert.equal(res.status, 404);
+      assert.equal(res.headers['access-control-allow-origin'], undefined);
+    }
   });
 
   it('sends * only when any origin is allowed without credentials; a listed null is echoed', async () => {
