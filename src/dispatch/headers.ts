@@ -41,6 +41,26 @@ export const BLOCKED_AUTH_COOKIES = ['hadoop.auth', 'hive.server2.auth', 'impala
 const GATEWAY_IDENTITY_HEADER = 'x-knox-actor-id';
 const GATEWAY_IDENTITY_PREFIX = 'x-knox-actor-groups';
 
+/**
+ * Pre-authenticated identity headers that backends behind SSO agents and authenticating proxies believe
+ * (SiteMinder's `SM_USER`, Apache's `REMOTE_USER` family, oauth2-proxy's and others' `X-Forwarded-User`). A client
+ * never gets to set one for a backend: HeaderPreAuth reads its own header before dispatch, and a header the gateway
+ * means to send (a federation dispatch's `SM_USER`, `requestAppendHeaders`) is added after this filter. Both
+ * spellings are listed: CGI-style backends (Apache httpd, Tomcat's AJP) read `SM-USER` and `SM_USER` as one name.
+ */
+export const CLIENT_IDENTITY_HEADERS: ReadonlySet<string> = new Set(
+  [
+    'sm_user',
+    'sm_universalid',
+    'remote_user',
+    'x_remote_user',
+    'x_forwarded_user',
+    'x_authenticated_user',
+    'x_webauth_user',
+    'x_auth_request_user',
+  ].flatMap((n) => [n, n.replaceAll('_', '-')]),
+);
+
 /** What one dispatch does with headers, compiled once at deployment from its params. */
 export interface HeaderPolicy {
   /** Lower-case request header names never forwarded (besides hop-by-hop). */
@@ -129,6 +149,7 @@ export function forwardRequestHeaders(
     }
     if (HOP_BY_HOP.has(name) || ANSWERED_HERE.has(name) || policy.requestExclude.has(name)) continue;
     if (name === GATEWAY_IDENTITY_HEADER || name.startsWith(GATEWAY_IDENTITY_PREFIX)) continue;
+    if (CLIENT_IDENTITY_HEADERS.has(name)) continue;
     if (policy.requestExcludePrefixes?.some((p) => name.startsWith(p))) continue;
     const value = rawHeaders[i + 1];
     const seen = out[name];
@@ -175,6 +196,13 @@ function keptCookies(
     (c) => !block.has(cookieName(c).toLowerCase()),
   );
   return kept.length === 0 ? undefined : kept;
+}
+
+/** True when a Set-Cookie value plants a cookie of the block list (Knox's auth cookies by default). */
+export function isBlockedSetCookie(setCookie: string, block: HeaderPolicy['responseCookieBlock']): boolean {
+  if (block === 'none') return false;
+  if (block === 'all') return true;
+  return block.has(cookieName(setCookie).toLowerCase());
 }
 
 function cookieName(setCookie: string): string {

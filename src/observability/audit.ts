@@ -8,17 +8,17 @@
  * request only adds what it knows: the user, the outcome and a reason. An event never carries a password, a token,
  * a cookie value or a query string; the resource is the request path below the topology.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { type AuditLog, kDryRun, NO_AUDIT } from '../spi/audit.ts';
+import { logFile } from './logger.ts';
 
 /** Writes to `logs/audit.log` under the given directory; `POSTERN_AUDIT_LOG=silent` turns it off. */
 export function createAuditLog(options: { logDir?: string; level?: string } = {}): AuditLog {
   const level = options.level ?? process.env.POSTERN_AUDIT_LOG ?? 'info';
-  if (options.logDir) mkdirSync(options.logDir, { recursive: true });
-  const dest = options.logDir ? join(options.logDir, 'audit.log') : 1;
-  return auditLogOn(pino({ level, base: undefined }, pino.destination({ dest, sync: false, mkdir: true })));
+  const stream = options.logDir
+    ? logFile(options.logDir, 'audit.log')
+    : pino.destination({ dest: 1, sync: false });
+  return auditLogOn(pino({ level, base: undefined }, stream));
 }
 
 /** An audit log that records nothing (`postern check`, unit tests that compile deployments directly). */

@@ -3,7 +3,7 @@
  * The gateway's pino logger. Writes JSON lines to `logs/gateway.log` under the home and to stdout, and never
  * prints credentials: the paths that could carry them are redacted at the source.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 
@@ -32,6 +32,25 @@ const REDACT = [
   '*.secret',
 ];
 
+/**
+ * Log files are readable by their owner and group only (0640; the directory 0750): they name users, addresses and
+ * request paths. A file an older version created world-readable is narrowed when it is opened again.
+ */
+export const LOG_FILE_MODE = 0o640;
+
+/** A pino destination appending to `file` in `dir`, created with {@link LOG_FILE_MODE}. */
+export function logFile(dir: string, file: string): pino.DestinationStream {
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const path = join(dir, file);
+  try {
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o007) !== 0) chmodSync(path, mode & LOG_FILE_MODE);
+  } catch {
+    // Not there yet: sonic-boom creates it with the mode below.
+  }
+  return pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE });
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.POSTERN_LOG_LEVEL ?? 'info';
   const streams: pino.StreamEntry[] = [];
@@ -43,13 +62,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       : 'trace';
     streams.push({ level: stdoutLevel as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
   }
-  if (options.logDir) {
-    mkdirSync(options.logDir, { recursive: true });
-    streams.push({
-      level: 'trace',
-      stream: pino.destination({ dest: join(options.logDir, 'gateway.log'), sync: false, mkdir: true }),
-    });
-  }
+  if (options.logDir) streams.push({ level: 'trace', stream: logFile(options.logDir, 'gateway.log') });
   if (streams.length === 0) return pino({ level: 'silent' });
   return pino(
     { level, base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' } },
@@ -64,7 +77,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  */
 export function createAccessLog(options: { logDir?: string; level?: string } = {}): Logger {
   const level = options.level ?? process.env.POSTERN_ACCESS_LOG ?? 'info';
-  const dest = options.logDir ? join(options.logDir, 'access.log') : 1;
-  if (options.logDir) mkdirSync(options.logDir, { recursive: true });
-  return pino({ level, base: undefined }, pino.destination({ dest, sync: false, mkdir: true }));
+  const stream = options.logDir
+    ? logFile(options.logDir, 'access.log')
+    : pino.destination({ dest: 1, sync: false });
+  return pino({ level, base: undefined }, stream);
 }

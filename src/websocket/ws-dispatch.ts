@@ -18,7 +18,12 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
 import type { HaService } from '../dispatch/ha/service.ts';
 import { webSocketFailover } from '../dispatch/ha/websocket.ts';
-import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
+import {
+  BLOCKED_AUTH_COOKIES,
+  forwardRequestHeaders,
+  type HeaderPolicy,
+  isBlockedSetCookie,
+} from '../dispatch/headers.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
@@ -37,7 +42,7 @@ const POLICY: HeaderPolicy = {
   requestExclude: new Set(['host', 'authorization', 'content-length', 'transfer-encoding', ...WS_OWN]),
   requestAppend: [],
   responseExclude: new Set(),
-  responseCookieBlock: 'none',
+  responseCookieBlock: new Set(BLOCKED_AUTH_COOKIES),
 };
 
 /** The subprotocol the backend chose, carried on the request to the client's handshake. */
@@ -242,8 +247,12 @@ export function createWebSocketTerminal(ctx: DispatchContext): Handler {
         const relayed: string[] = [];
         for (let i = 0; i < response.rawHeaders.length; i += 2) {
           const name = response.rawHeaders[i];
-          if (!LEG_ONLY.test(name))
-            relayed.push(`${name}: ${response.rawHeaders[i + 1].replace(/[\r\n]/g, '')}`);
+          const value = response.rawHeaders[i + 1];
+          if (LEG_ONLY.test(name)) continue;
+          // The same auth-cookie block list as any other response: a backend's hadoop.auth never reaches the browser.
+          if (name.toLowerCase() === 'set-cookie' && isBlockedSetCookie(value, POLICY.responseCookieBlock))
+            continue;
+          relayed.push(`${name}: ${value.replace(/[\r\n]/g, '')}`);
         }
         const sticky = failover?.cookie();
         if (sticky !== undefined) relayed.push(sticky);
