@@ -56,9 +56,6 @@ const kBackendHeaders = Symbol('postern.websocket.headers');
 /** Handshake response headers that belong to one leg (RFC 6455 §4.2.2) or are hop-by-hop. */
 const LEG_ONLY = /^(connection|upgrade|sec-websocket-.*|keep-alive|transfer-encoding|content-length|date)$/i;
 
-/** Open WebSockets one deployment of a topology accepts (`postern.websocket.max.connections`). */
-const DEFAULT_MAX_CONNECTIONS = 10_000;
-
 export function toWebSocketUrl(url: string): string {
   if (url.startsWith('http://')) return `ws://${url.slice(7)}`;
   if (url.startsWith('https://')) return `wss://${url.slice(8)}`;
@@ -97,22 +94,13 @@ export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
       site.maxWaitBufferCount,
     ),
   };
-  const maxConnections = numberParam(
-    ctx.params,
-    'postern.websocket.max.connections',
-    Number(ctx.settings.raw.get('postern.websocket.max.connections')?.value) || DEFAULT_MAX_CONNECTIONS,
-  );
-  const deflate = boolParam(
-    ctx.params,
-    'postern.websocket.permessage-deflate',
-    ctx.settings.raw.get('postern.websocket.permessage-deflate')?.value.trim().toLowerCase() !== 'false',
-  );
+  const maxConnections = numberParam(ctx.params, 'postern.websocket.max.connections', site.maxConnections);
+  const deflate = boolParam(ctx.params, 'postern.websocket.permessage-deflate', site.perMessageDeflate);
   const maxPayload = Math.max(limits.maxTextBytes, limits.maxBinaryBytes);
   const handshakeTimeout = numberParam(
     ctx.params,
     'postern.websocket.handshake.timeout',
-    Number(ctx.settings.raw.get('postern.websocket.handshake.timeout')?.value) ||
-      ctx.settings.httpclient.connectionTimeoutMs,
+    site.handshakeTimeoutMs ?? ctx.settings.httpclient.connectionTimeoutMs,
   );
   const topology = ctx.topology.name;
   const service = ctx.service.role;
