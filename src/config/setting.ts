@@ -175,9 +175,9 @@ export function intIn(min: number, max: number): (text: string) => number | unde
   };
 }
 
-/** `20000` → `20s`, `300000` → `5m`: the spelling gateway-site accepts, for the reference. */
+/** `20000` → `20s`, `300000` → `5m`: a spelling gateway-site accepts, for the reference. */
 function showDuration(ms: number): string {
-  if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms !== 0 && ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
+  if (ms !== 0 && ms % 60_000 === 0) return `\`${ms / 60_000}m\``;
+  if (ms !== 0 && ms % 1000 === 0) return `\`${ms / 1000}s\``;
+  return `\`${ms}\``;
 }

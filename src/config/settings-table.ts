@@ -541,6 +541,6 @@ export const SETTINGS = {
     'postern.log.level',
     LOG_LEVELS,
     "postern: the gateway log's level (`POSTERN_LOG_LEVEL` wins); reloaded by SIGHUP.",
-    'info',
+    '`info`',
   ),
 } as const satisfies SettingsTable;
