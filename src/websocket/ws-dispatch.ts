@@ -16,9 +16,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Setting } from '../config/setting.ts';
+import { SETTINGS } from '../config/settings-table.ts';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
 import { webSocketFailover } from '../dispatch/ha/websocket.ts';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
+import { dispatchParams } from '../dispatch/params.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import type { DispatchContext, Exchange, Terminal } from '../providers/types.ts';
@@ -65,43 +68,27 @@ export function toWebSocketUrl(url: string): string {
 /** What `ws` may use per compressing leg: its defaults, with small messages left uncompressed. */
 const DEFLATE = { threshold: 1024 } as const;
 
-/** A positive integer service param, else the gateway-wide value. */
-function numberParam(params: ReadonlyMap<string, string>, name: string, fallback: number): number {
-  const n = Number(params.get(name));
-  return Number.isInteger(n) && n >= 0 && params.has(name) ? n : fallback;
-}
-
-function boolParam(params: ReadonlyMap<string, string>, name: string, fallback: boolean): boolean {
-  const v = params.get(name)?.trim().toLowerCase();
-  return v === 'true' ? true : v === 'false' ? false : fallback;
-}
-
 export function createWebSocketTerminal(ctx: DispatchContext): Terminal {
   const site = ctx.settings.websocket;
-  // Knox's gateway-site names, overridable per service by a topology <param> of the same name.
+  // gateway-site's names, overridable per service by a topology <param> of the same name, which is read with the
+  // same syntax (the settings table's) and refused at the <param> as gateway-site refuses it at the <value>.
+  const params = dispatchParams(ctx);
+  const table = SETTINGS.websocket;
+  const override = <T>(setting: Setting<T>, fallback: T): T =>
+    params.parsed(setting.key, fallback, setting.parse, setting.expected);
   const limits: RelayLimits = {
-    maxTextBytes: numberParam(ctx.params, 'gateway.websocket.max.text.size', site.maxTextMessageSize),
-    maxBinaryBytes: numberParam(ctx.params, 'gateway.websocket.max.binary.size', site.maxBinaryMessageSize),
-    idleTimeoutMs: numberParam(ctx.params, 'gateway.websocket.idle.timeout', site.idleTimeoutMs),
-    writeTimeoutMs: numberParam(
-      ctx.params,
-      'gateway.websocket.async.write.timeout',
-      site.asyncWriteTimeoutMs,
-    ),
-    maxQueuedMessages: numberParam(
-      ctx.params,
-      'gateway.websocket.max.wait.buffer.count',
-      site.maxWaitBufferCount,
-    ),
+    maxTextBytes: override(table.maxTextMessageSize, site.maxTextMessageSize),
+    maxBinaryBytes: override(table.maxBinaryMessageSize, site.maxBinaryMessageSize),
+    idleTimeoutMs: override(table.idleTimeoutMs, site.idleTimeoutMs),
+    writeTimeoutMs: override(table.asyncWriteTimeoutMs, site.asyncWriteTimeoutMs),
+    maxQueuedMessages: override(table.maxWaitBufferCount, site.maxWaitBufferCount),
   };
-  const maxConnections = numberParam(ctx.params, 'postern.websocket.max.connections', site.maxConnections);
-  const deflate = boolParam(ctx.params, 'postern.websocket.permessage-deflate', site.perMessageDeflate);
+  const maxConnections = override(table.maxConnections, site.maxConnections);
+  const deflate = override(table.perMessageDeflate, site.perMessageDeflate);
+  const handshakeTimeout =
+    override(table.handshakeTimeoutMs, site.handshakeTimeoutMs) ??
+    ctx.settings.httpclient.connectionTimeoutMs;
   const maxPayload = Math.max(limits.maxTextBytes, limits.maxBinaryBytes);
-  const handshakeTimeout = numberParam(
-    ctx.params,
-    'postern.websocket.handshake.timeout',
-    site.handshakeTimeoutMs ?? ctx.settings.httpclient.connectionTimeoutMs,
-  );
   const topology = ctx.topology.name;
   const service = ctx.service.role;
   let tls: BackendTlsOptions | undefined;
