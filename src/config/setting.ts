@@ -99,7 +99,13 @@ export const bool = (key: string, fallback: boolean, doc: string) =>
 
 /** Comma-separated (or also `|`-separated, as Knox's TLS lists, when `separators` says so). */
 export const list = (key: string, fallback: string[], doc: string, separators: RegExp = /,/) =>
-  setting(key, fallback, (t) => splitList(t, separators), 'a list', doc);
+  setting(
+    key,
+    fallback,
+    (t) => splitList(t, separators),
+    separators.test('|') ? 'a comma- or pipe-separated list' : 'a comma-separated list',
+    doc,
+  );
 
 export const duration = (key: string, fallbackMs: number, doc: string) =>
   setting(

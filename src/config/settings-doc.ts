@@ -63,7 +63,6 @@ export function renderSettingsReference(table: SettingsTable = SETTINGS): string
     'Knox loads unchanged.',
     '',
     'Durations are milliseconds, or minutes/seconds/milliseconds parts in that order (`5m`, `20s`, `1m30s`).',
-    'Lists are comma-separated.',
   ];
   for (const [title, rows] of sections) {
     out.push('', `## ${title}`, '', '| Property | Default | Value | Meaning |', '|---|---|---|---|', ...rows);

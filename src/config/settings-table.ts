@@ -115,7 +115,7 @@ export const SETTINGS = {
     includeProtocols: list(
       'ssl.include.protocols',
       [],
-      'TLS protocols offered (comma- or pipe-separated); empty means every protocol the runtime offers.',
+      'TLS protocols offered; empty means every protocol the runtime offers.',
       /[,|]/,
     ),
     excludeProtocols: list('ssl.exclude.protocols', ['SSLv3'], 'TLS protocols refused.', /[,|]/),
@@ -379,7 +379,7 @@ export const SETTINGS = {
     handshakeTimeoutMs: optionalDuration(
       'postern.websocket.handshake.timeout',
       "postern: time the backend's WebSocket handshake may take (a service param of the same name overrides it).",
-      '`gateway.httpclient.connectionTimeout`',
+      'the value of `gateway.httpclient.connectionTimeout`',
     ),
   },
   plugins: list(
