@@ -12,9 +12,8 @@
  * `X-Knox-Actor-ID` and `X-Knox-Actor-Groups*` (see headers.ts), and a dispatch that renames them drops the
  * renamed ones too, so a backend that trusts them can trust that the gateway wrote them.
  */
-import { ConfigError } from '../config/diagnostics.ts';
-import { parseBoolean } from '../config/values.ts';
 import type { DispatchContext, Exchange } from '../spi/index.ts';
+import { dispatchParams } from './params.ts';
 
 export const DEFAULT_ACTOR_ID_HEADER = 'X-Knox-Actor-ID';
 export const DEFAULT_ACTOR_GROUPS_PREFIX = 'X-Knox-Actor-Groups';
@@ -44,32 +43,30 @@ export function actorHeaderNames(params: ReadonlyMap<string, string>): {
 }
 
 /**
- * Reads the actor-header params of a dispatch.
- * @returns undefined when `shouldIncludePrincipalAndGroups` is not true
- * @throws ConfigError for an unreadable value
+ * Reads the actor-header params of a dispatch; an unreadable value is a deployment error at its `<param>` (Knox
+ * fails to initialise the dispatch).
+ * @returns undefined when `shouldIncludePrincipalAndGroups` is not true, or a value is unreadable
  */
 export function parseActorHeaders(ctx: DispatchContext): ActorHeaders | undefined {
-  const p = ctx.params;
-  const fail = (message: string): never => {
-    throw ConfigError.at(ctx.pos, `dispatch ${ctx.name}: ${message}`);
-  };
-  const flag = p.get('shouldIncludePrincipalAndGroups');
-  const include = flag === undefined ? false : parseBoolean(flag);
-  if (include === undefined) fail(`shouldIncludePrincipalAndGroups: expected true or false, found "${flag}"`);
-  const idHeader = p.get('actorIdHeaderName')?.trim() || DEFAULT_ACTOR_ID_HEADER;
-  const groupsPrefix = p.get('actorGroupsHeaderPrefix')?.trim() || DEFAULT_ACTOR_GROUPS_PREFIX;
-  if (!TOKEN.test(idHeader)) fail(`actorIdHeaderName: "${idHeader}" is not a header name`);
-  if (!TOKEN.test(groupsPrefix)) fail(`actorGroupsHeaderPrefix: "${groupsPrefix}" is not a header name`);
-  const pattern = p.get('groupFilterPattern');
+  const p = dispatchParams(ctx);
+  const include = p.bool('shouldIncludePrincipalAndGroups', false);
+  const idHeader = p.text('actorIdHeaderName') || DEFAULT_ACTOR_ID_HEADER;
+  const groupsPrefix = p.text('actorGroupsHeaderPrefix') || DEFAULT_ACTOR_GROUPS_PREFIX;
+  if (!TOKEN.test(idHeader)) p.error('actorIdHeaderName', `"${idHeader}" is not a header name`);
+  if (!TOKEN.test(groupsPrefix)) p.error('actorGroupsHeaderPrefix', `"${groupsPrefix}" is not a header name`);
+  const pattern = p.raw('groupFilterPattern');
   let groupFilter: RegExp | undefined;
   if (pattern !== undefined && pattern !== '.*') {
     try {
       groupFilter = new RegExp(`^(?:${pattern})$`);
     } catch (err) {
-      fail(`groupFilterPattern: "${pattern}" is not a valid regular expression: ${(err as Error).message}`);
+      p.error(
+        'groupFilterPattern',
+        `"${pattern}" is not a valid regular expression: ${(err as Error).message}`,
+      );
     }
   }
-  if (!include) return undefined;
+  if (!include || p.failed) return undefined;
   return { idHeader: idHeader.toLowerCase(), groupsPrefix: groupsPrefix.toLowerCase(), groupFilter };
 }
 

@@ -30,6 +30,7 @@ import {
   parseHeaderList,
   parseResponseExclude,
 } from './headers.ts';
+import { dispatchParams } from './params.ts';
 import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
 import { backendTarget, splitTarget } from './target-url.ts';
 
@@ -89,21 +90,16 @@ function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): He
   return { requestExclude, requestExcludePrefixes, requestAppend, ...response };
 }
 
-/** Knox durations: milliseconds, or with an `s`/`m` suffix. */
-function duration(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const m = /^\s*(\d+)\s*(ms|s|m)?\s*$/.exec(value);
-  if (!m) return fallback;
-  const n = Number(m[1]);
-  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
-}
-
 function agentFor(ctx: DispatchContext): Dispatcher {
   const hc = ctx.settings.httpclient;
-  const connections =
-    Number(ctx.params.get('httpclient.maxConnections') ?? hc.maxConnections) || hc.maxConnections;
-  const connectTimeout = duration(ctx.params.get('httpclient.connectionTimeout'), hc.connectionTimeoutMs);
-  const socketTimeout = duration(ctx.params.get('httpclient.socketTimeout'), hc.socketTimeoutMs);
+  // Knox's client factory ignores a value it cannot read and keeps the gateway-wide one: so does postern, but it
+  // says so at the param.
+  const params = dispatchParams(ctx);
+  const connections = params.int('httpclient.maxConnections', hc.maxConnections, 1, { onBad: 'warn' });
+  const connectTimeout = params.duration('httpclient.connectionTimeout', hc.connectionTimeoutMs, 'warn');
+  const socketTimeout = params.duration('httpclient.socketTimeout', hc.socketTimeoutMs, 'warn');
+  // Deployment reads it (as Knox does, anything but `true` is false); only the warning is given here.
+  params.bool('useTwoWaySsl', false, 'warn');
   // Trust for https backends, and the gateway's certificate when the service asks for two-way TLS; a
   // truststore postern cannot read stops the deployment at the service.
   const tls = backendTlsOptions(ctx.settings, ctx.home, ctx.useTwoWaySsl);

@@ -15,6 +15,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Setting } from '../config/setting.ts';
+import { SETTINGS } from '../config/settings-table.ts';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
 import type { HaService } from '../dispatch/ha/service.ts';
 import { webSocketFailover } from '../dispatch/ha/websocket.ts';
@@ -24,6 +26,7 @@ import {
   type HeaderPolicy,
   isBlockedSetCookie,
 } from '../dispatch/headers.ts';
+import { dispatchParams } from '../dispatch/params.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
@@ -53,9 +56,6 @@ const kBackendHeaders = Symbol('postern.websocket.headers');
 /** Handshake response headers that belong to one leg (RFC 6455 §4.2.2) or are hop-by-hop. */
 const LEG_ONLY = /^(connection|upgrade|sec-websocket-.*|keep-alive|transfer-encoding|content-length|date)$/i;
 
-/** Open WebSockets one deployment of a topology accepts (`postern.websocket.max.connections`). */
-const DEFAULT_MAX_CONNECTIONS = 10_000;
-
 export function toWebSocketUrl(url: string): string {
   if (url.startsWith('http://')) return `ws://${url.slice(7)}`;
   if (url.startsWith('https://')) return `wss://${url.slice(8)}`;
@@ -65,53 +65,28 @@ export function toWebSocketUrl(url: string): string {
 /** What `ws` may use per compressing leg: its defaults, with small messages left uncompressed. */
 const DEFLATE = { threshold: 1024 } as const;
 
-/** A positive integer service param, else the gateway-wide value. */
-function numberParam(params: ReadonlyMap<string, string>, name: string, fallback: number): number {
-  const n = Number(params.get(name));
-  return Number.isInteger(n) && n >= 0 && params.has(name) ? n : fallback;
-}
-
-function boolParam(params: ReadonlyMap<string, string>, name: string, fallback: boolean): boolean {
-  const v = params.get(name)?.trim().toLowerCase();
-  return v === 'true' ? true : v === 'false' ? false : fallback;
-}
-
 export function createWebSocketTerminal(ctx: DispatchContext): Handler {
   const site = ctx.settings.websocket;
   const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
-  // Knox's gateway-site names, overridable per service by a topology <param> of the same name.
+  // gateway-site's names, overridable per service by a topology <param> of the same name, which is read with the
+  // same syntax (the settings table's) and refused at the <param> as gateway-site refuses it at the <value>.
+  const params = dispatchParams(ctx);
+  const table = SETTINGS.websocket;
+  const override = <T>(setting: Setting<T>, fallback: T): T =>
+    params.parsed(setting.key, fallback, setting.parse, setting.expected);
   const limits: RelayLimits = {
-    maxTextBytes: numberParam(ctx.params, 'gateway.websocket.max.text.size', site.maxTextMessageSize),
-    maxBinaryBytes: numberParam(ctx.params, 'gateway.websocket.max.binary.size', site.maxBinaryMessageSize),
-    idleTimeoutMs: numberParam(ctx.params, 'gateway.websocket.idle.timeout', site.idleTimeoutMs),
-    writeTimeoutMs: numberParam(
-      ctx.params,
-      'gateway.websocket.async.write.timeout',
-      site.asyncWriteTimeoutMs,
-    ),
-    maxQueuedMessages: numberParam(
-      ctx.params,
-      'gateway.websocket.max.wait.buffer.count',
-      site.maxWaitBufferCount,
-    ),
+    maxTextBytes: override(table.maxTextMessageSize, site.maxTextMessageSize),
+    maxBinaryBytes: override(table.maxBinaryMessageSize, site.maxBinaryMessageSize),
+    idleTimeoutMs: override(table.idleTimeoutMs, site.idleTimeoutMs),
+    writeTimeoutMs: override(table.asyncWriteTimeoutMs, site.asyncWriteTimeoutMs),
+    maxQueuedMessages: override(table.maxWaitBufferCount, site.maxWaitBufferCount),
   };
-  const maxConnections = numberParam(
-    ctx.params,
-    'postern.websocket.max.connections',
-    Number(ctx.settings.raw.get('postern.websocket.max.connections')?.value) || DEFAULT_MAX_CONNECTIONS,
-  );
-  const deflate = boolParam(
-    ctx.params,
-    'postern.websocket.permessage-deflate',
-    ctx.settings.raw.get('postern.websocket.permessage-deflate')?.value.trim().toLowerCase() !== 'false',
-  );
+  const maxConnections = override(table.maxConnections, site.maxConnections);
+  const deflate = override(table.perMessageDeflate, site.perMessageDeflate);
+  const handshakeTimeout =
+    override(table.handshakeTimeoutMs, site.handshakeTimeoutMs) ??
+    ctx.settings.httpclient.connectionTimeoutMs;
   const maxPayload = Math.max(limits.maxTextBytes, limits.maxBinaryBytes);
-  const handshakeTimeout = numberParam(
-    ctx.params,
-    'postern.websocket.handshake.timeout',
-    Number(ctx.settings.raw.get('postern.websocket.handshake.timeout')?.value) ||
-      ctx.settings.httpclient.connectionTimeoutMs,
-  );
   const topology = ctx.topology.name;
   const service = ctx.service.role;
   let tls: BackendTlsOptions | undefined;

@@ -113,7 +113,7 @@ describe('HaProvider configuration', () => {
   it('refuses a replayBufferSize that is not a size in KB', () => {
     const r = compile(ha('enabled=true', { replayBufferSize: 'lots' }));
     assert.deepEqual(errors(r).map(at), [
-      `${lineOf(r.lines, '<name>replayBufferSize</name>')}: replayBufferSize: expected a size in KB, found "lots"`,
+      `${lineOf(r.lines, '<name>replayBufferSize</name>')}: service HTTP param replayBufferSize: expected a size in KB, found "lots"`,
     ]);
   });
 

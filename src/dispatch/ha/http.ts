@@ -16,10 +16,10 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { parseNonNegativeInt } from '../../config/values.ts';
 import { Errors, type GatewayError } from '../../errors.ts';
 import type { DispatchContext, Exchange, Handler, HeaderMap } from '../../spi/index.ts';
 import { requestBodyFor } from '../body-rewrite.ts';
+import { dispatchParams } from '../params.ts';
 import { type DispatchSettings, ProxyHandler } from '../proxy-handler.ts';
 import { backendTarget, splitTarget } from '../target-url.ts';
 import { retarget } from './retarget.ts';
@@ -30,19 +30,14 @@ import { type HaRequest, type HaService, withoutCookie } from './service.ts';
 /** Knox's DefaultDispatch `replayBufferSize` default, in KB. */
 const DEFAULT_REPLAY_KB = 8;
 
-/** The replay buffer of the service, in bytes; a bad value is a deployment error at the param. */
+/**
+ * The replay buffer of the service, in bytes. A bad value is a deployment error at the param: Knox sets it on
+ * its dispatch as an integer property and fails to initialise the dispatch when the text is not one.
+ */
 function replayBytes(ctx: DispatchContext): number {
-  const raw = ctx.params.get('replayBufferSize');
-  if (raw === undefined) return DEFAULT_REPLAY_KB * 1024;
-  const kb = parseNonNegativeInt(raw);
-  if (kb === undefined) {
-    const pos = [...ctx.service.params, ...(ctx.dispatch?.params ?? [])].find(
-      (p) => p.name === 'replayBufferSize',
-    )?.pos;
-    ctx.sink.error(pos ?? ctx.pos, `replayBufferSize: expected a size in KB, found "${raw}"`);
-    return DEFAULT_REPLAY_KB * 1024;
-  }
-  return kb * 1024;
+  return (
+    dispatchParams(ctx).int('replayBufferSize', DEFAULT_REPLAY_KB, 0, { expected: 'a size in KB' }) * 1024
+  );
 }
 
 /** What every request of one HA route shares. */

@@ -1,0 +1,546 @@
+/**
+ * @module config/settings-table
+ * Every gateway-site property postern reads, declared once: its name, default, accepted syntax and meaning, at
+ * the field of the settings object it lands on. Knox's names and defaults (its `GatewayConfigImpl`) for the
+ * properties Knox has; `postern.*` for postern's own. The typed `GatewaySettings`, the validation at each
+ * `<value>` (config/gateway-site.ts) and docs/settings.md (config/settings-doc.ts, `node scripts/gen-settings-doc.ts`)
+ * all come from this table.
+ */
+import {
+  bool,
+  duration,
+  family,
+  int,
+  intIn,
+  list,
+  oneOf,
+  optionalDuration,
+  optionalOneOf,
+  optionalText,
+  type SettingsTable,
+  setting,
+  text,
+} from './setting.ts';
+import { splitList } from './values.ts';
+
+const INT_MAX = 2147483647;
+const SAFE_MAX = Number.MAX_SAFE_INTEGER;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const absolutePath = (key: string, fallback: string, doc: string) =>
+  setting(
+    key,
+    fallback,
+    (t) => (/^\/[^?#\s]*$/.test(t.trim()) ? t.trim() : undefined),
+    'a path starting with /',
+    doc,
+  );
+
+/** An absolute URL whose scheme matches `scheme`; unset by default unless `fallback` is given. */
+const urlSetting = <T extends string | undefined>(
+  key: string,
+  fallback: T,
+  scheme: RegExp | undefined,
+  expected: string,
+  doc: string,
+) =>
+  setting<string | T>(
+    key,
+    fallback,
+    (t) => (URL.canParse(t.trim()) && (!scheme || scheme.test(t.trim())) ? t.trim() : undefined),
+    expected,
+    doc,
+  );
+
+const headerPairs = (key: string, doc: string) =>
+  setting<ReadonlyMap<string, string>>(
+    key,
+    new Map(),
+    (t) => {
+      const map = new Map<string, string>();
+      for (const pair of splitList(t, /,/)) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) return undefined;
+        map.set(pair.slice(0, eq).trim().toLowerCase(), pair.slice(eq + 1).trim());
+      }
+      return map;
+    },
+    'name=value pairs separated by commas',
+    doc,
+  );
+
+export const SETTINGS = {
+  host: text(
+    'gateway.host',
+    '0.0.0.0',
+    'Address the gateway listens on (Knox accepts a comma-separated list; kept as written).',
+  ),
+  port: int('gateway.port', 8888, 0, 65535, 'Port the gateway listens on (0 picks a free one).'),
+  path: setting(
+    'gateway.path',
+    'gateway',
+    (t) => t.trim().replace(/^\/+|\/+$/g, ''),
+    'a path',
+    'First URL segment of every topology URL, before the topology name (slashes around it are dropped).',
+  ),
+  ssl: {
+    enabled: bool('ssl.enabled', true, 'Serve HTTPS; false serves plain HTTP.'),
+    certificatePath: optionalText(
+      'gateway.tls.certificate.path',
+      "postern: the gateway's PEM certificate (chain); with `gateway.tls.key.path`, used instead of the keystore.",
+    ),
+    keyPath: optionalText('gateway.tls.key.path', "postern: the gateway's PEM private key."),
+    keystorePath: optionalText(
+      'gateway.tls.keystore.path',
+      "The gateway's identity keystore.",
+      '`data/security/keystores/gateway.jks`',
+    ),
+    keystoreType: text('gateway.tls.keystore.type', 'JKS', 'Type of the identity keystore.'),
+    keystorePasswordAlias: text(
+      'gateway.tls.keystore.password.alias',
+      'gateway-identity-keystore-password',
+      "Alias of the identity keystore's password.",
+    ),
+    keyAlias: text(
+      'gateway.tls.key.alias',
+      'gateway-identity',
+      "Alias of the gateway's key in the keystore.",
+    ),
+    keyPassphraseAlias: text(
+      'gateway.tls.key.passphrase.alias',
+      'gateway-identity-passphrase',
+      "Alias of the key's passphrase.",
+    ),
+    includeProtocols: list(
+      'ssl.include.protocols',
+      [],
+      'TLS protocols offered; empty means every protocol the runtime offers.',
+      /[,|]/,
+    ),
+    excludeProtocols: list('ssl.exclude.protocols', ['SSLv3'], 'TLS protocols refused.', /[,|]/),
+    includeCiphers: list('ssl.include.ciphers', [], 'Cipher suites offered; empty means all.', /[,|]/),
+    excludeCiphers: list('ssl.exclude.ciphers', [], 'Cipher suites refused.', /[,|]/),
+    renegotiation: bool('ssl.renegotiation', true, 'Allow TLS renegotiation.'),
+    clientAuthNeeded: bool(
+      'gateway.client.auth.needed',
+      false,
+      'Require a client certificate (two-way TLS).',
+    ),
+    clientAuthWanted: bool(
+      'gateway.client.auth.wanted',
+      false,
+      'Ask for a client certificate without requiring one.',
+    ),
+    clientAuthExclude: list(
+      'gateway.client.auth.exclude',
+      [],
+      'Topologies exempt from client certificates (they need a port of their own, `gateway.port.mapping.*`).',
+    ),
+    truststorePath: optionalText(
+      'gateway.truststore.path',
+      'Trust for client certificates.',
+      'the identity keystore',
+    ),
+    truststoreType: text('gateway.truststore.type', 'JKS', 'Type of the client-certificate truststore.'),
+    truststorePasswordAlias: text(
+      'gateway.truststore.password.alias',
+      'gateway-truststore-password',
+      "Alias of the truststore's password.",
+    ),
+    trustAllCerts: bool('gateway.trust.all.certs', false, 'Accept any client certificate.'),
+  },
+  httpclient: {
+    maxConnections: int(
+      'gateway.httpclient.maxConnections',
+      32,
+      1,
+      INT_MAX,
+      'Backend connections per dispatch client, per origin and in total (a service param of the same name without `gateway.` overrides it).',
+    ),
+    connectionTimeoutMs: duration(
+      'gateway.httpclient.connectionTimeout',
+      20_000,
+      'Time to connect to a backend (service param `httpclient.connectionTimeout` overrides it).',
+    ),
+    socketTimeoutMs: duration(
+      'gateway.httpclient.socketTimeout',
+      20_000,
+      'Time a backend may stay silent while sending its response (service param `httpclient.socketTimeout` overrides it).',
+    ),
+    truststorePath: optionalText(
+      'gateway.httpclient.truststore.path',
+      'Trust for https and wss backends; unset means the runtime and gateway trust.',
+    ),
+    truststoreType: text('gateway.httpclient.truststore.type', 'JKS', 'Type of the backend truststore.'),
+    truststorePasswordAlias: text(
+      'gateway.httpclient.truststore.password.alias',
+      'gateway-httpclient-truststore-password',
+      "Alias of the backend truststore's password.",
+    ),
+  },
+  xforwardedEnabled: bool(
+    'gateway.xforwarded.enabled',
+    true,
+    'Add X-Forwarded-For/-Proto/-Host/-Port/-Server/-Context to backend requests.',
+  ),
+  xforwardedContextAppendServices: list(
+    'gateway.xforwarded.header.context.append.servicename',
+    ['LIVYSERVER'],
+    'Services whose X-Forwarded-Context also names the service.',
+  ),
+  frontendUrl: urlSetting(
+    'gateway.frontend.url',
+    undefined,
+    undefined,
+    'an absolute URL',
+    "The public URL rewrite writes instead of the request's own (a gateway behind a load balancer).",
+  ),
+  remoteIpHeaderName: text(
+    'gateway.remote.ip.header.name',
+    'X-Forwarded-For',
+    "Header naming the client's address when the gateway is behind a proxy.",
+  ),
+  requestHeaderBufferBytes: int(
+    'gateway.httpserver.requestHeaderBuffer',
+    8192,
+    1,
+    INT_MAX,
+    'Largest request header block accepted, in bytes (Kerberos and AD tokens often need more).',
+  ),
+  requestBufferBytes: int('gateway.httpserver.requestBuffer', 16384, 1, INT_MAX, 'Request buffer, in bytes.'),
+  responseBufferBytes: int(
+    'gateway.httpserver.responseBuffer',
+    32768,
+    1,
+    INT_MAX,
+    'Response buffer, in bytes.',
+  ),
+  responseHeaderBufferBytes: int(
+    'gateway.httpserver.responseHeaderBuffer',
+    8192,
+    1,
+    INT_MAX,
+    'Response header buffer, in bytes.',
+  ),
+  idleTimeoutMs: int(
+    'gateway.idle.timeout',
+    300_000,
+    0,
+    SAFE_MAX,
+    'Milliseconds a client connection may stay idle before it is closed.',
+  ),
+  serverHeaderEnabled: bool('gateway.server.header.enabled', false, 'Send a `Server` header.'),
+  strictTransport: {
+    enabled: bool(
+      'gateway.strict.transport.enabled',
+      false,
+      "Send `Strict-Transport-Security` on every answer (a topology's WebAppSec setting wins).",
+    ),
+    option: text(
+      'gateway.strict.transport.option',
+      'max-age=31536000; includeSubDomains',
+      'The `Strict-Transport-Security` value.',
+    ),
+  },
+  customFederationHeaderName: text(
+    'gateway.custom.federation.header.name',
+    'SM_USER',
+    'Header HeaderPreAuthFederationDispatch names the user in, towards another gateway.',
+  ),
+  dispatchWhitelist: optionalText(
+    'gateway.dispatch.whitelist',
+    'Backend URLs a dispatch may reach: `;`-separated regexes, or `DEFAULT` / `HTTPS_ONLY`.',
+  ),
+  dispatchWhitelistServices: list(
+    'gateway.dispatch.whitelist.services',
+    [],
+    'Services the dispatch whitelist applies to.',
+  ),
+  globalRulesServices: list(
+    'gateway.global.rules.services',
+    ['NAMENODE', 'JOBTRACKER', 'WEBHDFS', 'WEBHCAT', 'OOZIE', 'WEBHBASE', 'HIVE', 'RESOURCEMANAGER'],
+    'Services whose rewrite rules apply to every service of a topology.',
+  ),
+  strictTopologyValidation: bool(
+    'gateway.strict.topology.validation',
+    false,
+    'Validate topologies strictly.',
+  ),
+  topologyRedeployRequiresChanges: bool(
+    'gateway.topology.redeploy.requires.changes',
+    false,
+    'Redeploy a topology only when its file changed in content, not just in time.',
+  ),
+  readOnlyOverrideTopologies: list(
+    'gateway.read.only.override.topologies',
+    [],
+    'Topologies the admin API may not change.',
+  ),
+  autoDeployTopologies: list(
+    'gateway.auto.deploy.topologies',
+    ['manager', 'admin'],
+    'Topologies deployed automatically.',
+  ),
+  defaultTopologyName: text(
+    'default.app.topology.name',
+    'homepage',
+    'Topology for URLs that omit the topology segment.',
+  ),
+  portMapping: {
+    enabled: bool(
+      'gateway.port.mapping.enabled',
+      true,
+      'Serve the topologies named by `gateway.port.mapping.{topology}` on ports of their own.',
+    ),
+    ports: family(
+      'gateway.port.mapping.',
+      '{topology}',
+      intIn(1, 65535),
+      'an integer from 1 to 65535',
+      'A port serving that topology alone, without the topology segment in its URLs.',
+    ),
+  },
+  scopeCookiesEnabled: bool(
+    'gateway.scope.cookies.feature.enabled',
+    false,
+    "Scope backend cookies' Path to the topology.",
+  ),
+  adminUsers: list('gateway.knox.admin.users', [], 'Users ACLs name as `KNOX_ADMIN_USERS`.'),
+  adminGroups: list('gateway.knox.admin.groups', [], 'Groups ACLs name as `KNOX_ADMIN_GROUPS`.'),
+  websocketFeatureEnabled: bool(
+    'gateway.websocket.feature.enabled',
+    false,
+    'Proxy WebSocket upgrades (without it, upgrades are refused).',
+  ),
+  websocket: {
+    maxTextMessageSize: int(
+      'gateway.websocket.max.text.size',
+      INT_MAX,
+      1,
+      INT_MAX,
+      'Largest text message relayed, in bytes (a service param of the same name overrides it).',
+    ),
+    maxBinaryMessageSize: int(
+      'gateway.websocket.max.binary.size',
+      INT_MAX,
+      1,
+      INT_MAX,
+      'Largest binary message relayed, in bytes (a service param of the same name overrides it).',
+    ),
+    maxTextMessageBufferSize: int(
+      'gateway.websocket.max.text.buffer.size',
+      32768,
+      1,
+      INT_MAX,
+      'Text message buffer, in bytes.',
+    ),
+    maxBinaryMessageBufferSize: int(
+      'gateway.websocket.max.binary.buffer.size',
+      32768,
+      1,
+      INT_MAX,
+      'Binary message buffer, in bytes.',
+    ),
+    inputBufferSize: int('gateway.websocket.input.buffer.size', 4096, 1, INT_MAX, 'Input buffer, in bytes.'),
+    asyncWriteTimeoutMs: int(
+      'gateway.websocket.async.write.timeout',
+      60_000,
+      0,
+      SAFE_MAX,
+      'Milliseconds a write to a WebSocket may take (a service param of the same name overrides it).',
+    ),
+    idleTimeoutMs: int(
+      'gateway.websocket.idle.timeout',
+      300_000,
+      0,
+      SAFE_MAX,
+      'Milliseconds a WebSocket may stay silent before it is closed (a service param of the same name overrides it).',
+    ),
+    maxWaitBufferCount: int(
+      'gateway.websocket.max.wait.buffer.count',
+      100,
+      0,
+      INT_MAX,
+      'Backend messages queued before the client side is ready (a service param of the same name overrides it).',
+    ),
+    maxConnections: int(
+      'postern.websocket.max.connections',
+      10_000,
+      1,
+      INT_MAX,
+      'postern: open WebSockets one deployment of a topology accepts (a service param of the same name overrides it).',
+    ),
+    perMessageDeflate: bool(
+      'postern.websocket.permessage-deflate',
+      true,
+      'postern: negotiate permessage-deflate on each leg when both ends offer it (a service param of the same name overrides it).',
+    ),
+    handshakeTimeoutMs: optionalDuration(
+      'postern.websocket.handshake.timeout',
+      "postern: time the backend's WebSocket handshake may take (a service param of the same name overrides it).",
+      'the value of `gateway.httpclient.connectionTimeout`',
+    ),
+  },
+  plugins: list(
+    'postern.plugins',
+    [],
+    'postern: npm package names or paths (relative to the home) whose modules register providers and dispatches.',
+  ),
+  demoBackends: bool('postern.demo.backends.enabled', false, 'postern: start the built-in demo backends.'),
+  serviceDefinitionDirs: list(
+    'postern.services.dirs',
+    [],
+    'postern: more service-definition directories, searched after the bundled ones.',
+  ),
+  rewriteBodyMaxBytes: int(
+    'postern.rewrite.body.maxBytes',
+    1024 * 1024,
+    1024,
+    INT_MAX,
+    'postern: the largest piece of a body a rewrite filter holds at once (an attribute value, a JSON string, a line of script); bodies stream, and a larger piece passes unchanged.',
+  ),
+  channels: {
+    layer: oneOf(
+      'gateway.channels.layer',
+      ['memory', 'backplane', 'redis'],
+      'memory',
+      'How CHANNELS nodes share group messages: `memory` (one node), `backplane` (a mesh of nodes) or `redis`.',
+    ),
+    secret: optionalText(
+      'gateway.channels.broadcast.secret',
+      "The backplane's shared secret (required for `backplane`).",
+    ),
+    peers: setting(
+      'gateway.channels.broadcast.peers',
+      [] as string[],
+      (t) => {
+        const urls = splitList(t, /,/).map((u) => u.replace(/\/+$/, ''));
+        return urls.every((u) => /^(ws|wss|http|https):\/\/[^/?#]+$/i.test(u) && URL.canParse(u))
+          ? urls
+          : undefined;
+      },
+      'comma-separated base URLs such as ws://10.0.0.2:8443',
+      'Base URLs of the other backplane nodes.',
+    ),
+    reconnectMinMs: duration(
+      'gateway.channels.broadcast.reconnect.min',
+      250,
+      "Shortest wait before reconnecting a backplane link (the exponential backoff's start).",
+    ),
+    reconnectMaxMs: duration(
+      'gateway.channels.broadcast.reconnect.max',
+      30_000,
+      'Longest wait before reconnecting a backplane link (never below the shortest).',
+    ),
+    heartbeatMs: duration(
+      'gateway.channels.broadcast.heartbeat',
+      20_000,
+      'Ping interval on backplane links; a missed pong ends the link.',
+    ),
+    linkQueueBytes: int(
+      'gateway.channels.broadcast.queue.bytes',
+      64 * 1024 * 1024,
+      1024,
+      SAFE_MAX,
+      'Bytes a backplane link may hold unsent before it is dropped.',
+    ),
+    mutualTls: bool(
+      'gateway.channels.broadcast.mtls',
+      false,
+      'Mutual TLS between nodes (wss peers, verified client certificates; needs `ssl.enabled` and `gateway.client.auth.wanted` or `.needed`).',
+    ),
+    truststorePath: optionalText(
+      'gateway.channels.broadcast.truststore.path',
+      'PEM CAs that peer certificates must chain to.',
+    ),
+    redisUrl: urlSetting(
+      'gateway.channels.redis.url',
+      undefined,
+      /^rediss?:\/\//i,
+      'a redis:// or rediss:// URL',
+      'The Redis of the `redis` layer (`redis://host:6379/0`, `rediss://` for TLS).',
+    ),
+    clientQueueBytes: int(
+      'gateway.channels.client.queue.bytes',
+      4 * 1024 * 1024,
+      1024,
+      SAFE_MAX,
+      'Bytes a subscriber may hold unsent before it is closed as slow.',
+    ),
+  },
+  metrics: {
+    enabled: bool('postern.metrics.enabled', false, 'postern: serve Prometheus metrics.'),
+    path: absolutePath(
+      'postern.metrics.path',
+      '/metrics',
+      'postern: path of the metrics (outside `/{gateway.path}/`).',
+    ),
+    host: text(
+      'postern.metrics.host',
+      '127.0.0.1',
+      "postern: address of the metrics' own plain-HTTP listener.",
+    ),
+    port: int(
+      'postern.metrics.port',
+      9464,
+      0,
+      65535,
+      "postern: port of the metrics' listener (0 picks a free one).",
+    ),
+    onGatewayListener: bool(
+      'postern.metrics.gateway.listener',
+      false,
+      "postern: serve the metrics on the gateway's own listener instead, to anyone who reaches it.",
+    ),
+  },
+  tracing: {
+    enabled: bool('postern.tracing.enabled', false, 'postern: OpenTelemetry tracing.'),
+    endpoint: urlSetting(
+      'postern.tracing.otlp.endpoint',
+      'http://127.0.0.1:4318/v1/traces',
+      /^https?:\/\//i,
+      'an http:// or https:// URL',
+      'postern: OTLP/HTTP traces URL.',
+    ),
+    headers: headerPairs(
+      'postern.tracing.otlp.headers',
+      'postern: `name=value` pairs sent with each export (an API key; never logged).',
+    ),
+    sampleRatio: setting(
+      'postern.tracing.sample.ratio',
+      1,
+      (t) => {
+        const n = Number(t.trim());
+        return t.trim() !== '' && n >= 0 && n <= 1 ? n : undefined;
+      },
+      'a number from 0 to 1',
+      "postern: share of new traces recorded (a caller's sampling decision wins).",
+    ),
+    serviceName: text('postern.tracing.service.name', 'postern', 'postern: the service name of the spans.'),
+  },
+  health: {
+    enabled: bool('postern.health.enabled', true, 'postern: answer the liveness and readiness endpoints.'),
+    livePath: absolutePath(
+      'postern.health.path',
+      '/healthz',
+      'postern: the liveness endpoint (outside `/{gateway.path}/`).',
+    ),
+    readyPath: absolutePath(
+      'postern.ready.path',
+      '/readyz',
+      'postern: the readiness endpoint (outside `/{gateway.path}/`).',
+    ),
+  },
+  shutdownGraceMs: duration(
+    'postern.shutdown.grace',
+    30_000,
+    'postern: how long requests in flight may take to finish after SIGTERM.',
+  ),
+  logLevel: optionalOneOf(
+    'postern.log.level',
+    LOG_LEVELS,
+    "postern: the gateway log's level (`POSTERN_LOG_LEVEL` wins); reloaded by SIGHUP.",
+    '`info`',
+  ),
+} as const satisfies SettingsTable;
