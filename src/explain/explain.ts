@@ -25,7 +25,13 @@ import { HOP_BY_HOP } from '../dispatch/headers.ts';
 import { REFUSED_METHODS } from '../dispatch/http-dispatch.ts';
 import { splitTarget } from '../dispatch/target-url.ts';
 import { GatewayError } from '../errors.ts';
-import { parseRequestTarget } from '../gateway/request-target.ts';
+import {
+  encodedSlashRefusal,
+  parseRequestTarget,
+  prefixSegments,
+  targetUrl,
+  whyRefused,
+} from '../gateway/request-target.ts';
 import { kDryRun } from '../observability/audit.ts';
 import type { AuthMethod, Exchange, HeaderFilter, Principal } from '../providers/types.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
@@ -306,12 +312,7 @@ async function explainRequest(
   const deployed = [...source.deployments.keys()].sort();
   if (!parsed.ok) {
     if (parsed.reason === 'bad-path') {
-      return refused(
-        out,
-        400,
-        'POSTERN_ERR_BAD_PATH',
-        'the path has a dot segment (".", "..", also encoded)',
-      );
+      return refused(out, 400, 'POSTERN_ERR_BAD_PATH', whyRefused(parts.target) ?? 'the path is refused');
     }
     out.status = 404;
     out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
@@ -345,12 +346,14 @@ async function explainRequest(
     return out;
   }
 
-  let requestTarget = parts.target;
+  // What the route, the policies and the rewrite read: the normalised target, as in the gateway.
+  const normal = targetUrl(prefix, parsed.target);
+  if (normal !== parts.target) out.notes.push(`the path is read in its normal form: ${normal}`);
   if (path === '/' && deployment.defaultPath) {
     path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
-    requestTarget = `${prefix}${topology}${path}${query ? `?${query}` : ''}`;
     out.notes.push(`no service path: the topology's <path> sends the request to ${path}`);
   }
+  const requestTarget = targetUrl(prefix, { topology, path, query });
   out.topology = {
     name: topology,
     file: deployment.topology.file,
@@ -387,6 +390,8 @@ async function explainRequest(
   }
   const route = match.value;
   out.route = { ...routeRef(route), params: Object.fromEntries(match.params) };
+  const slashRefusal = encodedSlashRefusal(parsed.target, route.dispatch.params);
+  if (slashRefusal) return refused(out, 400, 'POSTERN_ERR_BAD_PATH', slashRefusal);
   const alsoMatched = diagnosed.filter((x) => x.d.matches);
   out.losers = [
     ...alsoMatched.map((x) => ({
@@ -764,6 +769,7 @@ function describeUrlRewrite(
       dir: 'IN',
       ctx: rc,
       scope: route.role,
+      anchor: prefixSegments(deployment.settings.path),
     });
     if (outcome.status === 'no-rule') {
       entry.rule = bound;

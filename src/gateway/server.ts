@@ -24,7 +24,7 @@ import type { Logger } from '../observability/logger.ts';
 import { parseLiteral } from '../urltemplate/index.ts';
 import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
 import { GatewayExchange } from './exchange.ts';
-import { parseRequestTarget } from './request-target.ts';
+import { encodedSlashRefusal, parseRequestTarget, targetUrl, whyRefused } from './request-target.ts';
 import { sendError, toGatewayError } from './respond.ts';
 import { clientCertGate, type ServerTls } from './tls.ts';
 
@@ -249,7 +249,10 @@ export class GatewayServer {
     const parsed = parseRequestTarget(url, this.#prefix);
     if (!parsed.ok) {
       if (parsed.reason === 'not-gateway' && this.operations?.(req, res)) return;
-      const error = parsed.reason === 'bad-path' ? Errors.badPath() : Errors.topologyNotFound();
+      const error =
+        parsed.reason === 'bad-path'
+          ? Errors.badPath(`The request path is not acceptable: ${whyRefused(url)}`)
+          : Errors.topologyNotFound();
       this.#fail(req, res, id, started, error, undefined);
       return;
     }
@@ -267,11 +270,9 @@ export class GatewayServer {
     }
     // The topology's <path>: a request with no service segment is forwarded into it, as if the client had
     // asked for it (the rewrite rules then see the forwarded URL).
-    let requestUrl = url;
-    if (path === '/' && deployment.defaultPath) {
-      path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
-      requestUrl = `${this.#prefix}${topology}${path}${query ? `?${query}` : ''}`;
-    }
+    if (path === '/' && deployment.defaultPath) path = `/${deployment.defaultPath.replace(/^\/+/, '')}`;
+    // The normalised target, not the client's spelling: the route, the policies and the rewrite read the same path.
+    const requestUrl = targetUrl(this.#prefix, { topology, path, query });
     const match = deployment.matcher.match(parseLiteral(query ? `${path}?${query}` : path));
     if (!match) {
       this.#fail(req, res, id, started, Errors.notFound(), topology);
@@ -279,6 +280,18 @@ export class GatewayServer {
     }
 
     const route = match.value;
+    const slashRefusal = encodedSlashRefusal(parsed.target, route.dispatch.params);
+    if (slashRefusal) {
+      this.#fail(
+        req,
+        res,
+        id,
+        started,
+        Errors.badPath(`The request path is not acceptable: ${slashRefusal}`),
+        topology,
+      );
+      return;
+    }
     const hostHeader = req.headers.host;
     const host = hostHeader && HOST.test(hostHeader) ? hostHeader : `localhost:${this.#port}`;
     const colon = host.lastIndexOf(':');
