@@ -25,8 +25,9 @@
  * followed by its service segment) means them by it. In Knox the glob floats: the candidate that leaves it last
  * comes first, so `/gateway/t/http/public/http/admin` binds `path=admin` (after the last `http`), while the route
  * and every policy saw `/http/public/http/admin`. Anchored, the leading glob takes at least the anchor's segments,
- * and the earliest way out of it wins before any other rule: its stay candidate goes last in the list instead of
- * first, and each candidate carries where it left the glob (`exit`), which the winner prefers lowest. A template
+ * and the earliest way out of it wins before any other rule: each candidate carries where it left the glob
+ * (`exit`); a node reached twice in a step keeps Knox's place but the route with the lower exit, and the winner
+ * prefers the lowest exit before depth and rank (candidate order, and so ties, stay Knox's). A template
  * that cannot match right after the prefix still matches further on (cm-ui's rule for `api/{path}` below its
  * service segment), at its first possible place.
  */
@@ -79,6 +80,8 @@ class Node<V> {
   queries: Entry<V>[] | null = null;
   /** Step number in which this node was last made a candidate (de-duplication without a Set per step). */
   stamp = 0;
+  /** Its index in that step's candidate list. */
+  slot = 0;
 
   constructor(segment: Segment | null, depth: number, order: number) {
     this.segment = segment;
@@ -199,12 +202,12 @@ export class TemplateMatcher<V> {
 
   /**
    * One input path segment (at index `i`) with the leading glob anchored: it may not be left before `anchor`
-   * segments, and it stays in place last, so routes that left it earlier come first and win ties.
+   * segments. Candidates keep Knox's order; a node reached twice keeps its first place but takes the route that
+   * left the leading glob earliest (see {@link #children}).
    */
   #advanceAnchored(cands: Candidate<V>[], seg: Segment, i: number, anchor: number): Candidate<V>[] {
     const stamp = ++this.#step;
     const next: Candidate<V>[] = [];
-    const staying: Candidate<V>[] = [];
     for (let c = 0; c < cands.length; c++) {
       const parent = cands[c];
       const node = parent.node;
@@ -214,11 +217,11 @@ export class TemplateMatcher<V> {
       }
       if (node.stamp !== stamp) {
         node.stamp = stamp;
-        staying.push({ node, parent, input: seg, exit: anchor });
+        node.slot = next.length;
+        next.push({ node, parent, input: seg, exit: anchor });
       }
       if (i >= anchor) this.#children(parent, seg, stamp, next, false, i);
     }
-    for (const s of staying) next.push(s);
     return next;
   }
 
@@ -232,9 +235,14 @@ export class TemplateMatcher<V> {
     exit = parent.exit,
   ): void {
     const node = parent.node;
-    if (stay && node.isGlob && node.stamp !== stamp) {
-      node.stamp = stamp;
-      next.push({ node, parent, input: seg, exit });
+    if (stay && node.isGlob) {
+      if (node.stamp !== stamp) {
+        node.stamp = stamp;
+        node.slot = next.length;
+        next.push({ node, parent, input: seg, exit });
+      } else if (next[node.slot].exit > exit) {
+        next[node.slot] = { node, parent, input: seg, exit };
+      }
     }
     const value = seg.value;
     const text = value.pattern;
@@ -257,8 +265,14 @@ export class TemplateMatcher<V> {
         const s = child.segment!;
         if (s.component !== component || !acceptsAny(s.value, seg)) continue;
       }
-      if (child.stamp === stamp) continue;
+      if (child.stamp === stamp) {
+        // Reached again in this step: Knox's first place stays; anchored, the route that left the leading glob
+        // earlier replaces the one there (never when not anchored: every exit is 0).
+        if (next[child.slot].exit > exit) next[child.slot] = { node: child, parent, input: seg, exit };
+        continue;
+      }
       child.stamp = stamp;
+      child.slot = next.length;
       next.push({ node: child, parent, input: seg, exit });
     }
   }
