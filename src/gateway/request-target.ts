@@ -113,10 +113,12 @@ export function normalizeRequestPath(raw: string): NormalizedPath {
   return { ok: true, path, encodedSlash };
 }
 
-/** True when some segment of the path is a dot segment once decoded, or a NUL/control character is encoded. */
+/**
+ * True when the path would be refused for a dot segment, a control character or a malformed escape (a `#` is not
+ * considered here: it is refused by {@link parseRequestTarget} on its own).
+ */
 export function hasDotSegment(path: string): boolean {
-  const n = normalizeRequestPath(path.replaceAll('#', '%23'));
-  return !n.ok;
+  return !normalizeRequestPath(path.replaceAll('#', '%23')).ok;
 }
 
 /**

@@ -257,7 +257,7 @@ describe(`path spellings against path policies (seed ${SEED}, ${CASES} cases)`, 
       }),
     );
     gateway = await startGateway(home);
-    pool = new Pool(new URL(gateway.url).origin, { connections: 8 });
+    pool = new Pool(new URL(gateway.url).origin, { connections: 16 });
   });
 
   after(async () => {
