@@ -25,6 +25,7 @@ import { HOP_BY_HOP } from '../dispatch/headers.ts';
 import { REFUSED_METHODS } from '../dispatch/http-dispatch.ts';
 import { splitTarget } from '../dispatch/target-url.ts';
 import { GatewayError } from '../errors.ts';
+import { prefixSegments } from '../gateway/request-target.ts';
 import { resolveRequest } from '../gateway/resolve.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
 import type { AuthMethod, Exchange, HeaderFilter, Principal } from '../spi/index.ts';
@@ -307,12 +308,7 @@ async function explainRequest(
   const resolved = resolveRequest(settings, source.deployments, { scheme: served, authority }, parts.target);
   switch (resolved.outcome) {
     case 'bad-path':
-      return refused(
-        out,
-        400,
-        'POSTERN_ERR_BAD_PATH',
-        'the path has a dot segment (".", "..", also encoded)',
-      );
+      return refused(out, 400, 'POSTERN_ERR_BAD_PATH', resolved.reason);
     case 'not-gateway':
     case 'no-topology':
       out.status = 404;
@@ -344,6 +340,10 @@ async function explainRequest(
     }
   }
   const { topology, deployment, path, query, input } = resolved;
+  // What the route, the policies and the rewrite read: the normalised target, as in the gateway.
+  if (resolved.normalTarget !== parts.target) {
+    out.notes.push(`the path is read in its normal form: ${resolved.normalTarget}`);
+  }
   if (resolved.defaulted) {
     out.notes.push(`no service path: the topology's <path> sends the request to ${path}`);
   }
@@ -736,6 +736,7 @@ function describeUrlRewrite(
       dir: 'IN',
       ctx: rc,
       scope: route.role,
+      anchor: prefixSegments(deployment.settings.path),
     });
     if (outcome.status === 'no-rule') {
       entry.rule = bound;

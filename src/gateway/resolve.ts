@@ -9,7 +9,7 @@ import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { CompiledRoute, Deployment } from '../deploy/deployment.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
 import { parseLiteral, type Template, type TemplateMatch } from '../urltemplate/index.ts';
-import { parseRequestTarget } from './request-target.ts';
+import { encodedSlashRefusal, parseRequestTarget, targetUrl, whyRefused } from './request-target.ts';
 
 /** Where the request arrived: the listener's scheme and the authority the client named (validated Host). */
 export interface Arrival {
@@ -22,8 +22,11 @@ export interface Arrival {
 export type Resolution =
   /** The target is not below `/{gateway.path}/` (health, metrics and the backplane live there). */
   | { readonly outcome: 'not-gateway' }
-  /** The path is refused before any topology is looked at (dot segments and the like). */
-  | { readonly outcome: 'bad-path' }
+  /**
+   * The path is refused: before any topology is looked at (a fragment, dot segments in any spelling), or once the
+   * route is known (an encoded `/` on a route that does not accept one; `topology` is then set).
+   */
+  | { readonly outcome: 'bad-path'; readonly reason: string; readonly topology?: string }
   /** Nothing after `/{gateway.path}/`. */
   | { readonly outcome: 'no-topology' }
   | { readonly outcome: 'unknown-topology'; readonly topology: string }
@@ -44,8 +47,13 @@ interface Located {
   /** Below the topology, starting with `/`; the topology's `<path>` when the request named no service. */
   readonly path: string;
   readonly query: string;
-  /** The request target the rewrite rules see (`/{gateway.path}/{topology}{path}?{query}`). */
+  /**
+   * The normalised request target (gateway/request-target.ts) the route, the policies and the rewrite read
+   * (`/{gateway.path}/{topology}{path}?{query}`), after the topology's `<path>` default.
+   */
   readonly requestTarget: string;
+  /** The normalised request target as the client sent it, before the `<path>` default. */
+  readonly normalTarget: string;
   /** What the route matcher was given. */
   readonly input: Template;
   /** True when the topology's `<path>` supplied the service path. */
@@ -67,7 +75,10 @@ export function resolveRequest(
   const parsed = parseRequestTarget(target, prefix);
   if (!parsed.ok) {
     if (parsed.reason === 'not-gateway') return { outcome: 'not-gateway' };
-    return { outcome: parsed.reason === 'bad-path' ? 'bad-path' : 'no-topology' };
+    if (parsed.reason === 'bad-path') {
+      return { outcome: 'bad-path', reason: whyRefused(target) ?? 'the request path is not acceptable' };
+    }
+    return { outcome: 'no-topology' };
   }
   const { topology, query } = parsed.target;
   let { path } = parsed.target;
@@ -75,16 +86,16 @@ export function resolveRequest(
   if (!deployment) return { outcome: 'unknown-topology', topology };
   // The topology's <path>: a request with no service segment is forwarded into it, as if the client had asked
   // for it (the rewrite rules then see the forwarded URL).
-  let requestTarget = target;
+  const normalTarget = targetUrl(prefix, parsed.target);
   const defaulted = path === '/' && deployment.defaultPath !== undefined && deployment.defaultPath !== '';
-  if (defaulted) {
-    path = `/${deployment.defaultPath!.replace(/^\/+/, '')}`;
-    requestTarget = `${prefix}${topology}${path}${query ? `?${query}` : ''}`;
-  }
+  if (defaulted) path = `/${deployment.defaultPath!.replace(/^\/+/, '')}`;
+  const requestTarget = targetUrl(prefix, { topology, path, query });
   const input = parseLiteral(query ? `${path}?${query}` : path);
-  const located = { topology, deployment, path, query, requestTarget, input, defaulted };
+  const located = { topology, deployment, path, query, requestTarget, normalTarget, input, defaulted };
   const match = deployment.matcher.match(input);
   if (!match) return { ...located, outcome: 'no-route' };
+  const slashRefusal = encodedSlashRefusal(parsed.target, match.value.dispatch.params);
+  if (slashRefusal) return { outcome: 'bad-path', reason: slashRefusal, topology };
   const { scheme, authority } = arrival;
   const colon = authority.lastIndexOf(':');
   const bracketed = authority.endsWith(']');

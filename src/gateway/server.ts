@@ -261,7 +261,7 @@ export class GatewayServer {
     if (resolved.outcome !== 'route') {
       const error =
         resolved.outcome === 'bad-path'
-          ? Errors.badPath()
+          ? Errors.badPath(`The request path is not acceptable: ${resolved.reason}`)
           : resolved.outcome === 'no-route'
             ? Errors.notFound()
             : Errors.topologyNotFound();

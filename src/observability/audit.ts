@@ -6,11 +6,22 @@
  *
  * A provider gets a {@link RouteAudit} at deployment, already bound to its topology, service and provider, so a
  * request only adds what it knows: the user, the outcome and a reason. An event never carries a password, a token,
- * a cookie value or a query string; the resource is the request path below the topology.
+ * a cookie value or a query string. Paths: `path` is the client's, as it sent it; `resource` is the normalised path
+ * below the topology that the route and every policy decided on (gateway/request-target); `backendPath`, once the
+ * rewrite has built the backend URL, is the path sent to the backend (no scheme, host or query).
  */
 import pino, { type Logger } from 'pino';
 import { type AuditLog, kDryRun, NO_AUDIT } from '../spi/audit.ts';
 import { logFile } from './logger.ts';
+
+/** The path of a backend URL: `http://nn:9870/webhdfs/v1/tmp?op=X` → `/webhdfs/v1/tmp`. */
+export function backendPath(url: string): string {
+  const scheme = url.indexOf('://');
+  const rest = scheme < 0 ? url : url.slice(scheme + 3);
+  const authorityEnd = scheme < 0 ? 0 : rest.search(/[/?#]|$/);
+  const path = rest.slice(authorityEnd).split(/[?#]/, 1)[0];
+  return path === '' ? '/' : path;
+}
 
 /** Writes to `logs/audit.log` under the given directory; `POSTERN_AUDIT_LOG=silent` turns it off. */
 export function createAuditLog(options: { logDir?: string; level?: string } = {}): AuditLog {
@@ -43,6 +54,7 @@ export function auditLogOn(logger: Logger): AuditLog {
           resource: ex.path,
           method: ex.req.method,
           path: q < 0 ? url : url.slice(0, q),
+          backendPath: ex.target === undefined ? undefined : backendPath(ex.target),
           remote: ex.req.socket?.remoteAddress,
           reqId: ex.id,
           traceId: ex.traceId,

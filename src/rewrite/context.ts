@@ -7,7 +7,7 @@
  * far, then among the request's variables. Only bound parameters count as "names" when a template's `{**}` emits
  * the parameters it did not consume, so `gateway.url` never leaks into a rewritten query string.
  */
-import { type ParamValues, parseLiteral, type Template } from '../urltemplate/index.ts';
+import { type MatchOptions, type ParamValues, parseLiteral, type Template } from '../urltemplate/index.ts';
 import type {
   Direction,
   FunctionCall,
@@ -74,6 +74,8 @@ export class RuleRun implements FunctionCall {
   #gateway: GatewayParts | undefined;
   #inboundQuery: URLSearchParams | undefined;
   #literal: { url: string; template: Template } | undefined;
+  /** The inbound URL's part before the query, and its anchor (see RewriteOptions.anchor). */
+  #anchored: { base: string; options: MatchOptions } | undefined;
 
   constructor(
     env: RewriteEnvironment,
@@ -184,6 +186,23 @@ export class RuleRun implements FunctionCall {
   gateway(): GatewayParts {
     this.#gateway ??= gatewayParts(this.ctx);
     return this.#gateway;
+  }
+
+  /** Marks the URL as the request's inbound URL whose first `anchor` path segments are gateway path and topology. */
+  anchorInput(anchor: number): void {
+    const end = this.url.search(/[?#]/);
+    this.#anchored = { base: end < 0 ? this.url : this.url.slice(0, end), options: { anchor } };
+  }
+
+  /**
+   * Match options for the current URL: anchored while its scheme, authority and path are still the inbound URL's
+   * (a `decrypt-query` step changes only the query).
+   */
+  matchOptions(): MatchOptions | undefined {
+    const a = this.#anchored;
+    if (a === undefined || !this.url.startsWith(a.base)) return undefined;
+    const next = this.url.charCodeAt(a.base.length);
+    return Number.isNaN(next) || next === 0x3f || next === 0x23 ? a.options : undefined;
   }
 
   /** Seeds {@link literal} with the parse best match already made of the URL, so it is not parsed twice. */

@@ -180,7 +180,7 @@ export function runNode(
   if (preMatched) {
     bindMatch(run, preMatched, node.query);
   } else if (node.matcher) {
-    const match = node.matcher.match(run.literal());
+    const match = node.matcher.match(run.literal(), run.matchOptions());
     if (match === undefined) return { reason: 'the URL does not match the pattern' };
     bindMatch(run, match.params, node.query);
   }

@@ -206,7 +206,7 @@ export class CompiledRewriteRules implements RewriteRules {
     let literal: Template | undefined;
     if (name === undefined || name === '*') {
       literal = parseLiteral(url);
-      const match = this.#bestMatch(literal, opts.dir, opts.scope);
+      const match = this.#bestMatch(literal, opts.dir, opts.scope, opts.anchor);
       if (!match) return { status: 'no-rule' };
       rule = match.value;
       preMatched = match.params;
@@ -216,6 +216,7 @@ export class CompiledRewriteRules implements RewriteRules {
     }
     if (rule.broken !== undefined) return { status: 'failed', rule: rule.name, reason: rule.broken };
     const run = new RuleRun(this.env, opts.ctx, opts.dir, this.#functions, rule.name, url);
+    if (opts.anchor !== undefined) run.anchorInput(opts.anchor);
     if (literal) run.seedLiteral(literal);
     const failure = runNode(rule.node, run, preMatched);
     if (failure) return { status: 'failed', rule: rule.name, reason: failure.reason };
@@ -251,22 +252,23 @@ export class CompiledRewriteRules implements RewriteRules {
     return defaultResponseHeaders(this, opts?.scope);
   }
 
-  #bestMatch(input: Template, dir: Direction, scope: string | undefined) {
+  #bestMatch(input: Template, dir: Direction, scope: string | undefined, anchor: number | undefined) {
     const matchers = dir === 'IN' ? this.#inbound : this.#outbound;
+    const options = anchor === undefined ? undefined : { anchor };
     if (matchers.size === 0) return undefined;
     if (scope !== undefined) {
       // Knox's ScopedMatcher matches every scope, then prefers the caller's scope, then GLOBAL, and drops a match
       // from any other service's scope; only rules without a scope (no role prefix) remain possible after that.
       // Asking just those three matchers gives the same answer without walking every service's rules.
       for (const key of [scope, GLOBAL_SCOPE, null]) {
-        const match = matchers.get(key)?.match(input);
+        const match = matchers.get(key)?.match(input, options);
         if (match) return match;
       }
       return undefined;
     }
     let first: TemplateMatch<CompiledRule> | undefined;
     for (const matcher of matchers.values()) {
-      const match = matcher.match(input);
+      const match = matcher.match(input, options);
       if (!match) continue;
       if (match.value.scope === GLOBAL_SCOPE) return match;
       first ??= match;

@@ -15,6 +15,12 @@ export interface RewriteOptions {
   ctx: RewriteContext;
   /** The service role of the route, for scoped best match. */
   scope?: string;
+  /**
+   * The URL is the request's inbound URL and its first `anchor` path segments are the gateway path and topology:
+   * a pattern's leading `**` stands for them (urltemplate `MatchOptions.anchor`), so the backend path is cut where
+   * the route match and the policies cut it. Applies while the rule has not rewritten the URL yet.
+   */
+  anchor?: number;
 }
 
 export type RewriteOutcome =

@@ -19,12 +19,31 @@
  * depth, the more specific last segment (static < regex < `*` < `{x=}` < `**`); at equal depth and type, the
  * first candidate. At the chosen node a qualifying query template beats the plain one (most matched named query
  * entries first, then registration order).
+ *
+ * Anchored matching ({@link MatchOptions.anchor}, postern's, not Knox's): the request URL's first path segments are
+ * the gateway path and topology, and a template whose path starts with a glob `**` (every bundled IN rule does,
+ * followed by its service segment) means them by it. In Knox the glob floats: the candidate that leaves it last
+ * comes first, so `/gateway/t/http/public/http/admin` binds `path=admin` (after the last `http`), while the route
+ * and every policy saw `/http/public/http/admin`. Anchored, the leading glob takes at least the anchor's segments,
+ * and the earliest way out of it wins before any other rule: each candidate carries where it left the glob
+ * (`exit`); a node reached twice in a step keeps Knox's place but the route with the lower exit, and the winner
+ * prefers the lowest exit before depth and rank (candidate order, and so ties, stay Knox's). A template
+ * that cannot match right after the prefix still matches further on (cm-ui's rule for `api/{path}` below its
+ * service segment), at its first possible place.
  */
 import { type Segment, type SegmentValue, segmentAccepts, VALUE_RANK, valueAccepts } from './segment.ts';
 import type { Template } from './template.ts';
 
 /** Parameter values captured by a match; `null` is a query parameter present without `=`. */
 export type MatchParams = Map<string, (string | null)[]>;
+
+export interface MatchOptions {
+  /**
+   * The number of leading input path segments that are a fixed prefix (the gateway path and the topology): a
+   * template's leading `**` consumes at least these, and the match that leaves it earliest wins (see above).
+   */
+  anchor?: number;
+}
 
 export interface TemplateMatch<V> {
   value: V;
@@ -45,6 +64,8 @@ class Node<V> {
   readonly depth: number;
   readonly rank: number;
   readonly isGlob: boolean;
+  /** A `**` that is the first path segment of a template (anchored by {@link MatchOptions.anchor}). */
+  leading = false;
   /** Position among its siblings: registration order, used to keep candidates in Knox's order. */
   readonly order: number;
   /** Children in registration order. */
@@ -59,6 +80,8 @@ class Node<V> {
   queries: Entry<V>[] | null = null;
   /** Step number in which this node was last made a candidate (de-duplication without a Set per step). */
   stamp = 0;
+  /** Its index in that step's candidate list. */
+  slot = 0;
 
   constructor(segment: Segment | null, depth: number, order: number) {
     this.segment = segment;
@@ -96,6 +119,11 @@ interface Candidate<V> {
   node: Node<V>;
   parent: Candidate<V> | null;
   input: Segment | null;
+  /**
+   * Anchored matching: the input path index at which the route left a leading glob; the anchor itself for a
+   * route with no leading glob or still in it (0 when not anchored). Lower wins before depth and rank.
+   */
+  exit: number;
 }
 
 /**
@@ -126,7 +154,10 @@ export class TemplateMatcher<V> {
     if (template.password) node = node.childFor(template.password);
     if (template.host) node = node.childFor(template.host);
     if (template.port) node = node.childFor(template.port);
-    for (const segment of template.path) node = node.childFor(segment);
+    for (let i = 0; i < template.path.length; i++) {
+      node = node.childFor(template.path[i]);
+      if (i === 0 && node.isGlob) node.leading = true;
+    }
     if (template.fragment) node = node.childFor(template.fragment);
     if (template.query.size === 0 && template.extra === null) {
       node.plain ??= { template, value };
@@ -138,8 +169,9 @@ export class TemplateMatcher<V> {
   }
 
   /** Finds the best template for `input` (normally a {@link parseLiteral} URL) and the parameters it binds. */
-  match(input: Template): TemplateMatch<V> | undefined {
-    let cands: Candidate<V>[] = [{ node: this.#root, parent: null, input: null }];
+  match(input: Template, options?: MatchOptions): TemplateMatch<V> | undefined {
+    const anchor = options?.anchor;
+    let cands: Candidate<V>[] = [{ node: this.#root, parent: null, input: null, exit: anchor ?? 0 }];
     if (input.scheme) cands = this.#advance(cands, input.scheme, true);
     if (input.username && cands.length > 0) cands = this.#advance(cands, input.username, true);
     if (input.password && cands.length > 0) cands = this.#advance(cands, input.password, true);
@@ -150,7 +182,10 @@ export class TemplateMatcher<V> {
         cands = input.port ? this.#advance(cands, input.port, false) : this.#skipLevel(cands);
     }
     for (let i = 0; i < input.path.length && cands.length > 0; i++) {
-      cands = this.#advance(cands, input.path[i], true);
+      cands =
+        anchor === undefined
+          ? this.#advance(cands, input.path[i], true)
+          : this.#advanceAnchored(cands, input.path[i], i, anchor);
     }
     if (input.fragment && cands.length > 0) cands = this.#advance(cands, input.fragment, true);
     if (cands.length === 0) return undefined;
@@ -161,40 +196,85 @@ export class TemplateMatcher<V> {
   #advance(cands: Candidate<V>[], seg: Segment, globsStay: boolean): Candidate<V>[] {
     const stamp = ++this.#step;
     const next: Candidate<V>[] = [];
-    const value = seg.value;
-    const text = value.pattern;
-    const component = seg.component;
+    for (let c = 0; c < cands.length; c++) this.#children(cands[c], seg, stamp, next, globsStay);
+    return next;
+  }
+
+  /**
+   * One input path segment (at index `i`) with the leading glob anchored: it may not be left before `anchor`
+   * segments. Candidates keep Knox's order; a node reached twice keeps its first place but takes the route that
+   * left the leading glob earliest (see {@link #children}).
+   */
+  #advanceAnchored(cands: Candidate<V>[], seg: Segment, i: number, anchor: number): Candidate<V>[] {
+    const stamp = ++this.#step;
+    const next: Candidate<V>[] = [];
     for (let c = 0; c < cands.length; c++) {
       const parent = cands[c];
       const node = parent.node;
-      if (globsStay && node.isGlob && node.stamp !== stamp) {
+      if (!node.leading) {
+        this.#children(parent, seg, stamp, next, true);
+        continue;
+      }
+      if (node.stamp !== stamp) {
         node.stamp = stamp;
-        next.push({ node, parent, input: seg });
+        node.slot = next.length;
+        next.push({ node, parent, input: seg, exit: anchor });
       }
-      const statics = text !== null && node.statics !== null ? node.statics.get(text) : undefined;
-      const dynamics = node.dynamics;
-      if (statics === undefined && dynamics === null) continue;
-      // Merge the two (registration-ordered) lists back into registration order.
-      let a = 0;
-      let b = 0;
-      const na = statics === undefined ? 0 : statics.length;
-      const nb = dynamics === null ? 0 : dynamics.length;
-      while (a < na || b < nb) {
-        let child: Node<V>;
-        if (b >= nb || (a < na && statics![a].order < dynamics![b].order)) {
-          child = statics![a++];
-          if (child.segment!.component !== component) continue;
-        } else {
-          child = dynamics![b++];
-          const s = child.segment!;
-          if (s.component !== component || !acceptsAny(s.value, seg)) continue;
-        }
-        if (child.stamp === stamp) continue;
-        child.stamp = stamp;
-        next.push({ node: child, parent, input: seg });
-      }
+      if (i >= anchor) this.#children(parent, seg, stamp, next, false, i);
     }
     return next;
+  }
+
+  /** The children of one candidate that accept `seg` (and the candidate itself first, if it is a glob and `stay`). */
+  #children(
+    parent: Candidate<V>,
+    seg: Segment,
+    stamp: number,
+    next: Candidate<V>[],
+    stay: boolean,
+    exit = parent.exit,
+  ): void {
+    const node = parent.node;
+    if (stay && node.isGlob) {
+      if (node.stamp !== stamp) {
+        node.stamp = stamp;
+        node.slot = next.length;
+        next.push({ node, parent, input: seg, exit });
+      } else if (next[node.slot].exit > exit) {
+        next[node.slot] = { node, parent, input: seg, exit };
+      }
+    }
+    const value = seg.value;
+    const text = value.pattern;
+    const component = seg.component;
+    const statics = text !== null && node.statics !== null ? node.statics.get(text) : undefined;
+    const dynamics = node.dynamics;
+    if (statics === undefined && dynamics === null) return;
+    // Merge the two (registration-ordered) lists back into registration order.
+    let a = 0;
+    let b = 0;
+    const na = statics === undefined ? 0 : statics.length;
+    const nb = dynamics === null ? 0 : dynamics.length;
+    while (a < na || b < nb) {
+      let child: Node<V>;
+      if (b >= nb || (a < na && statics![a].order < dynamics![b].order)) {
+        child = statics![a++];
+        if (child.segment!.component !== component) continue;
+      } else {
+        child = dynamics![b++];
+        const s = child.segment!;
+        if (s.component !== component || !acceptsAny(s.value, seg)) continue;
+      }
+      if (child.stamp === stamp) {
+        // Reached again in this step: Knox's first place stays; anchored, the route that left the leading glob
+        // earlier replaces the one there (never when not anchored: every exit is 0).
+        if (next[child.slot].exit > exit) next[child.slot] = { node: child, parent, input: seg, exit };
+        continue;
+      }
+      child.stamp = stamp;
+      child.slot = next.length;
+      next.push({ node: child, parent, input: seg, exit });
+    }
   }
 
   /** The port level when the input has no port: every child of every candidate, unconditionally. */
@@ -205,7 +285,7 @@ export class TemplateMatcher<V> {
       for (const child of parent.node.children) {
         if (child.stamp === stamp) continue;
         child.stamp = stamp;
-        next.push({ node: child, parent, input: null });
+        next.push({ node: child, parent, input: null, exit: parent.exit });
       }
     }
     return next;
@@ -218,8 +298,9 @@ export class TemplateMatcher<V> {
     for (const cand of cands) {
       const node = cand.node;
       if (node.plain === null && node.queries === null) continue;
-      if (best !== null) {
+      if (best !== null && cand.exit >= best.exit) {
         const b = best.node;
+        if (cand.exit > best.exit) continue;
         if (!(node.depth > b.depth || (node.depth === b.depth && node.rank < b.rank))) continue;
       }
       const q = node.queries ? pickQuery(node.queries, input) : null;

@@ -323,6 +323,20 @@ describe('explain against a running gateway', () => {
     assert.deepEqual([dots.outcome, dots.status], ['refused', 400]);
   });
 
+  it('reads the normal form of the path, as the gateway does, and predicts the backend path cut after the prefix', async () => {
+    const e = await predictsReality('GET', '/gateway/anon/http/public/http//%61dmin;x=1/y');
+    assert.equal(e.backend!.url, `${backend.url}/base/public/http/admin/y?user.name=webuser`);
+    assert.ok(
+      e.notes.includes('the path is read in its normal form: /gateway/anon/http/public/http/admin/y'),
+    );
+    const params = await explain(gateway, 'GET', `${origin}/gateway/anon/http/public/..;/x`);
+    assert.deepEqual([params.outcome, params.status, params.code], ['refused', 400, 'POSTERN_ERR_BAD_PATH']);
+    assert.match(params.reason!, /dot segment/);
+    const slash = await explain(gateway, 'GET', `${origin}/gateway/anon/http/a%2Fb`);
+    assert.deepEqual([slash.outcome, slash.status], ['refused', 400]);
+    assert.match(slash.reason!, /postern\.path\.allowEncodedSlash/);
+  });
+
   it('explains a WebSocket URL through the upgrade chain', async () => {
     const e = await explain(gateway, 'GET', `${origin.replace('http:', 'ws:')}/gateway/anon/http/socket`);
     assert.equal(e.request.upgrade, true);

@@ -238,3 +238,62 @@ describe('TemplateMatcher: scale', () => {
     assert.equal(m.size, 5001);
   });
 });
+
+describe('TemplateMatcher: anchored matching (postern, issue 14)', () => {
+  const IN = '*://*:*/**/http/{path=**}?{**}';
+  const params = (m: TemplateMatcher<string>, url: string, anchor?: number) =>
+    m.match(parseLiteral(url), anchor === undefined ? undefined : { anchor })?.params.get('path');
+
+  it("Knox's semantics: the leading ** floats to the last service segment", () => {
+    // Knox's Matcher keeps the glob's own candidate first, so the route that leaves it last wins.
+    assert.deepEqual(params(matcherOf(IN), 'http://h:1/gateway/t/http/public/http/admin/x'), ['admin', 'x']);
+  });
+
+  it('anchored, the leading ** is the prefix and the path is everything after the first service segment', () => {
+    const m = matcherOf(IN);
+    const url = 'http://h:1/gateway/t/http/public/http/admin/x';
+    assert.deepEqual(params(m, url, 2), ['public', 'http', 'admin', 'x']);
+    assert.deepEqual(params(m, 'http://h:1/gateway/t/http/a', 2), ['a']);
+    // A multi-segment gateway path: the prefix is longer.
+    assert.deepEqual(params(m, 'http://h:1/a/b/t/http/http/x', 3), ['http', 'x']);
+  });
+
+  it('the leading ** takes at least the prefix: a topology named like the service is not the service', () => {
+    const m = matcherOf(IN);
+    assert.deepEqual(params(m, 'http://h:1/gateway/http/http/x', 2), ['x']);
+    assert.equal(m.match(parseLiteral('http://h:1/gateway/http/x'), { anchor: 2 }), undefined);
+  });
+
+  it('a pattern that cannot match right after the prefix matches at its first place further on', () => {
+    const m = matcherOf('*://*:*/**/api/{path=**}');
+    assert.deepEqual(params(m, 'http://h:1/gateway/t/cm-ui/api/x/api/y', 2), ['x', 'api', 'y']);
+  });
+
+  it('among several patterns, one matching right after the prefix beats a deeper one found further on', () => {
+    const m = matcherOf('*://*:*/**/webhdfs/v1/tmp/**', '*://*:*/**/webhdfs/v1/user/bob/**');
+    const url = 'http://h:1/gateway/t/webhdfs/v1/tmp/webhdfs/v1/user/bob/f';
+    assert.equal(winner(m, url), '*://*:*/**/webhdfs/v1/user/bob/**');
+    assert.equal(m.match(parseLiteral(url), { anchor: 2 })?.value, '*://*:*/**/webhdfs/v1/tmp/**');
+    // Without a second occurrence, precedence is Knox's: the deeper pattern wins.
+    const direct = 'http://h:1/gateway/t/webhdfs/v1/user/bob/f';
+    assert.equal(m.match(parseLiteral(direct), { anchor: 2 })?.value, '*://*:*/**/webhdfs/v1/user/bob/**');
+  });
+
+  it("where nothing floats, the winner is Knox's, ties included", () => {
+    const patterns = ['*://*:*/gateway/t/http/**', '*://*:*/**/http/admin/**', '*://*:*/**/http/{p=*}/x'];
+    for (const order of [patterns, [...patterns].reverse()]) {
+      const m = matcherOf(...order);
+      for (const url of [
+        'http://h:1/gateway/t/http/admin/x',
+        'http://h:1/gateway/t/http/a/x',
+        'http://h:1/gateway/t/http/a',
+      ]) {
+        assert.equal(
+          m.match(parseLiteral(url), { anchor: 2 })?.value,
+          winner(m, url),
+          `${order[0]} first, ${url}`,
+        );
+      }
+    }
+  });
+});

@@ -7,10 +7,13 @@
  *   lower case; `{rule}` is any name): `{url-pattern};users;groups;ips`. The ACL part is AclsAuthz's (./acl.ts).
  * - `{role}.path.acl.mode`, else `path.acl.mode`: `AND` (default) or `OR`.
  *
- * The pattern is a URL template in the rewrite syntax (src/urltemplate), matched against the request URL as the
- * client sent it (`{scheme}://{host}:{port}/{gateway}/{topology}/...?{query}`); see the examples below. A pattern
- * that starts with `/` matches that path under any scheme, host and port (a postern shorthand). A template
- * without a query matches any query.
+ * The pattern is a URL template in the rewrite syntax (src/urltemplate), matched against the request URL with its
+ * path normalised (`{scheme}://{host}:{port}/{gateway}/{topology}/...?{query}`, gateway/request-target); see the
+ * examples below. A pattern that starts with `/` matches that path under any scheme, host and port (a postern
+ * shorthand). A template without a query matches any query. A pattern's leading `**` stands for the gateway path
+ * and topology, exactly as in the rewrite that builds the backend URL (anchored matching, urltemplate/matcher):
+ * with `/gateway/t/webhdfs/v1/tmp/webhdfs/v1/user/bob`, the rule for `.../webhdfs/v1/tmp/**` decides, because
+ * that is the HDFS path the backend gets — not a rule for `.../webhdfs/v1/user/bob/**` found further along.
  *
  * When a route has rules: the best-matching rule decides (the matcher's most specific template; Knox takes the
  * first of an unordered map), and a request no rule matches is denied (403), as in Knox. No rules → no filter.
@@ -21,8 +24,8 @@
 //   webhdfs.path.acl     = /gateway/sandbox/webhdfs/v1/**;admin;*;*
 
 import { Errors } from '../../errors.ts';
-import type { Filter, ProviderContext, ProviderFactory } from '../../spi/index.ts';
-import { auditFor } from '../../spi/index.ts';
+import { prefixSegments } from '../../gateway/request-target.ts';
+import { auditFor, type Filter, type ProviderContext, type ProviderFactory } from '../../spi/index.ts';
 import { parseLiteral, parseTemplate, TemplateMatcher } from '../../urltemplate/index.ts';
 import { ParamReader } from '../common/param-reader.ts';
 import { type Acl, type AclMode, aclAllows, parseAcl, parseMode } from './acl.ts';
@@ -78,6 +81,7 @@ export const pathAclsAuthorization: ProviderFactory = {
     if (params.failed || count === 0) return undefined;
 
     const audit = auditFor(ctx, 'authorization');
+    const anchored = { anchor: prefixSegments(ctx.settings.path) };
     return (ex, next) => {
       const user = ex.effectiveUser ?? ex.user?.name;
       if (user === undefined) {
@@ -87,7 +91,7 @@ export const pathAclsAuthorization: ProviderFactory = {
       const effectiveUser = user !== ex.user?.name ? user : undefined;
       let rule: Rule | undefined;
       try {
-        rule = matcher.match(parseLiteral(ex.inboundUrl))?.value;
+        rule = matcher.match(parseLiteral(ex.inboundUrl), anchored)?.value;
       } catch {
         rule = undefined;
       }

@@ -2,7 +2,8 @@
  * @module providers/rewrite/url-rewrite
  * The rewrite provider (Knox's `url-rewrite`), wired into every route from its `<rewrite apply to>` bindings:
  * - `request.url`: the named rule maps the inbound URL to the backend URL (no binding: Knox's best match among
- *   the IN rules, in the service's scope). A request no rule maps is refused (404), never sent to a guess.
+ *   the IN rules, in the service's scope). The URL is the normalised one (gateway/request-target) and matched
+ *   anchored: a pattern's leading `**` is the gateway path and topology (urltemplate/matcher). A request no rule maps is refused (404), never sent to a guess.
  *   A binding to a rule no rewrite.xml of the topology defines is an error at the `<rewrite>` element: the route
  *   could not reach its backend.
  * - `request.headers` / `response.headers`: `application/x-http-headers` filters rewrite the header values they
@@ -16,6 +17,7 @@
  * several of Knox's own definitions carry such dangling names.
  */
 import { Errors } from '../../errors.ts';
+import { prefixSegments } from '../../gateway/request-target.ts';
 import { type BodyPlan, compileBodyPlan } from '../../rewrite/body/plan.ts';
 import { openBodyStreams, parseCoding } from '../../rewrite/body/stream.ts';
 import { type RewriteContext, RewriteDecryptError } from '../../rewrite/index.ts';
@@ -128,7 +130,14 @@ export const urlRewrite: ProviderFactory = {
         ? responseHeaders.map((name) => rewrite.headers(name, 'OUT', { scope }))
         : [rewrite.defaultResponseHeaders({ scope })];
     const inHeaders = requestHeaders.map((name) => rewrite.headers(name, 'IN', { scope }));
-    const options = { rule: requestRule, dir: 'IN' as const, scope };
+    // The inbound URL's leading `**` is the gateway path and topology, never a part of the path below them: the
+    // backend path is cut where the route match and the path policies cut it (issue 14, anchored matching).
+    const options = {
+      rule: requestRule,
+      dir: 'IN' as const,
+      scope,
+      anchor: prefixSegments(ctx.settings.path),
+    };
 
     const plan = (binding: RewriteBinding | undefined, dir: 'IN' | 'OUT') =>
       compileBodyPlan({
