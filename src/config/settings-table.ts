@@ -6,6 +6,8 @@
  * `<value>` (config/gateway-site.ts) and docs/settings.md (config/settings-doc.ts, `node scripts/gen-settings-doc.ts`)
  * all come from this table.
  */
+
+import { ipListProblems } from './ip-list.ts';
 import {
   bool,
   duration,
@@ -195,6 +197,26 @@ export const SETTINGS = {
     undefined,
     'an absolute URL',
     "The public URL rewrite writes instead of the request's own (a gateway behind a load balancer).",
+  ),
+  trustedProxies: setting<readonly string[]>(
+    'postern.trusted.proxies',
+    [],
+    (t) => {
+      const entries = splitList(t, /,/);
+      return ipListProblems(entries.join(',')).length === 0 ? entries : undefined;
+    },
+    'a comma-separated list of addresses, prefix wildcards (10.0.*) or subnets (10.0.0.0/8)',
+    'The load balancers and proxies in front of the gateway: only a request from one of these addresses keeps the X-Forwarded-* headers it carries (its X-Forwarded-For is appended to). From anyone else they are replaced with what the gateway saw, so a client cannot tell a backend it came from elsewhere.',
+  ),
+  hostAllowlist: list(
+    'postern.host.allowlist',
+    [],
+    "Host names clients may use to reach the gateway (case-insensitive, any port). A request naming another host is answered as if it had named gateway.frontend.url's host (or the listener's address), so a forged Host never reaches a rewritten Location, an SSO redirect or a redirect allow-list; with postern.host.strict it gets 400. Empty: any host.",
+  ),
+  hostStrict: bool(
+    'postern.host.strict',
+    false,
+    "Answer 400 to a request whose Host is malformed or not in postern.host.allowlist, instead of answering it with the gateway's own host.",
   ),
   remoteIpHeaderName: text(
     'gateway.remote.ip.header.name',

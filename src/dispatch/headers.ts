@@ -131,13 +131,22 @@ function connectionTokens(value: string): string[] {
     .filter(Boolean);
 }
 
+/** True for `Forwarded` and the `X-Forwarded-*` family (the client's claims about where a request came from). */
+function isForwardedHeader(name: string): boolean {
+  return name === 'forwarded' || name.startsWith('x-forwarded-');
+}
+
 /**
  * Builds the backend request's headers from the client's raw headers. Keeps only the first value of a repeated
  * header, as Knox does, except for `Cookie`, whose repeats are joined with `; ` (RFC 9113 §8.2.3 semantics).
+ * `Forwarded` and `X-Forwarded-*` are kept only when `fromTrustedProxy` (the client's address is in
+ * `postern.trusted.proxies`): from anyone else they are claims the gateway cannot check, and the gateway writes
+ * its own.
  */
 export function forwardRequestHeaders(
   rawHeaders: readonly string[],
   policy: HeaderPolicy,
+  fromTrustedProxy = false,
 ): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   let dropped: string[] | undefined;
@@ -150,6 +159,7 @@ export function forwardRequestHeaders(
     if (HOP_BY_HOP.has(name) || ANSWERED_HERE.has(name) || policy.requestExclude.has(name)) continue;
     if (name === GATEWAY_IDENTITY_HEADER || name.startsWith(GATEWAY_IDENTITY_PREFIX)) continue;
     if (CLIENT_IDENTITY_HEADERS.has(name)) continue;
+    if (!fromTrustedProxy && isForwardedHeader(name)) continue;
     if (policy.requestExcludePrefixes?.some((p) => name.startsWith(p))) continue;
     const value = rawHeaders[i + 1];
     const seen = out[name];

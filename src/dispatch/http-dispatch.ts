@@ -8,6 +8,7 @@
  * client limits in a deployment; they close when the deployment is retired and its last request is done.
  */
 import { Agent, type Dispatcher } from 'undici';
+import { type IpMatcher, parseIpList } from '../config/ip-list.ts';
 import { Errors } from '../errors.ts';
 import { type PoolEvent, poolEvents } from '../observability/events.ts';
 import {
@@ -127,13 +128,29 @@ function agentFor(ctx: DispatchContext): Dispatcher {
   });
 }
 
+/** The addresses whose X-Forwarded-* headers are kept (`postern.trusted.proxies`); undefined when none. */
+export function trustedProxies(ctx: DispatchContext): IpMatcher | undefined {
+  const list = ctx.settings.trustedProxies;
+  return list.length === 0
+    ? undefined
+    : ctx.shared(`trusted-proxies:${list.join(',')}`, () => parseIpList(list.join(',')));
+}
+
+/** `host[:port]` of an absolute URL, as written. */
+function authorityOf(url: string): string {
+  const start = url.indexOf('://') + 3;
+  const end = url.indexOf('/', start);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
+}
+
 function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
   const inbound = ex.rewriteContext.inbound;
   const remote = ex.req.socket?.remoteAddress ?? '';
   const priorFor = headers['x-forwarded-for'];
   headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
   headers['x-forwarded-proto'] ??= inbound.scheme;
-  headers['x-forwarded-host'] ??= ex.req.headers.host ?? inbound.host;
+  // The host the gateway answered as (the Host header once checked, or gateway.frontend.url's), never a raw Host.
+  headers['x-forwarded-host'] ??= authorityOf(inbound.url);
   headers['x-forwarded-port'] ??= String(inbound.port);
   headers['x-forwarded-server'] ??= inbound.host;
   const priorContext = headers['x-forwarded-context'];
@@ -162,8 +179,10 @@ function createHttpDispatch(variant: Variant) {
       scopeCookies: ctx.settings.scopeCookiesEnabled,
     };
 
+    const proxies = trustedProxies(ctx);
     const requestHeaders = (ex: Exchange): Record<string, string> => {
-      let headers = forwardRequestHeaders(ex.req.rawHeaders, policy);
+      const fromProxy = proxies?.matches(ex.req.socket?.remoteAddress) === true;
+      let headers = forwardRequestHeaders(ex.req.rawHeaders, policy, fromProxy);
       if (xforwarded) forwardedHeaders(ex, headers, context);
       // The gateway's id (the client's when it was acceptable) so backend logs join with ours.
       headers['x-request-id'] = ex.id;

@@ -23,12 +23,12 @@ import {
 import type { Logger } from '../observability/logger.ts';
 import type { UpgradeRequest } from '../spi/index.ts';
 import { GatewayExchange } from './exchange.ts';
-import { type Arrival, resolveRequest } from './resolve.ts';
+import { hostOf } from './host.ts';
+import { resolveRequest } from './resolve.ts';
 import { sendError, toGatewayError } from './respond.ts';
 import { clientCertGate, type ServerTls } from './tls.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 export interface GatewayServerOptions {
   settings: GatewaySettings;
@@ -195,13 +195,6 @@ export class GatewayServer {
     return cut;
   }
 
-  /** The scheme of this listener and the authority the client named (a malformed Host is not used). */
-  #arrival(req: IncomingMessage): Arrival {
-    const hostHeader = req.headers.host;
-    const authority = hostHeader && HOST.test(hostHeader) ? hostHeader : `localhost:${this.#port}`;
-    return { scheme: this.#scheme, authority };
-  }
-
   #requestDone(): void {
     this.#inflight--;
     if (this.#inflight === 0) this.#drained?.();
@@ -250,8 +243,13 @@ export class GatewayServer {
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const url = req.url ?? '/';
     if (this.#draining) res.shouldKeepAlive = false;
-    const resolved = resolveRequest(this.#settings, this.#deployments, this.#arrival(req), url);
+    const host = hostOf(req, this.#settings, this.#scheme, this.#port);
+    const resolved = resolveRequest(this.#settings, this.#deployments, host.arrival, url);
     if (resolved.outcome === 'not-gateway' && this.operations?.(req, res)) return;
+    if (host.refused) {
+      this.#fail(req, res, id, started, Errors.badRequest(`Bad request: ${host.refused}`), undefined);
+      return;
+    }
     const topology = 'topology' in resolved ? resolved.topology : undefined;
     const refusal = topology !== undefined ? this.#clientCertRefusal?.(req.socket, topology) : undefined;
     if (refusal) {

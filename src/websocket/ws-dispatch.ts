@@ -26,6 +26,7 @@ import {
   type HeaderPolicy,
   isBlockedSetCookie,
 } from '../dispatch/headers.ts';
+import { trustedProxies } from '../dispatch/http-dispatch.ts';
 import { dispatchParams } from '../dispatch/params.ts';
 import { Errors, GatewayError } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
@@ -68,6 +69,7 @@ const DEFLATE = { threshold: 1024 } as const;
 export function createWebSocketTerminal(ctx: DispatchContext): Handler {
   const site = ctx.settings.websocket;
   const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
+  const proxies = trustedProxies(ctx);
   // gateway-site's names, overridable per service by a topology <param> of the same name, which is read with the
   // same syntax (the settings table's) and refused at the <param> as gateway-site refuses it at the <value>.
   const params = dispatchParams(ctx);
@@ -174,9 +176,12 @@ export function createWebSocketTerminal(ctx: DispatchContext): Handler {
       let url = ex.target;
       if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const req: IncomingMessage = ex.req;
-      let headers = forwardRequestHeaders(req.rawHeaders, POLICY);
+      const fromProxy = proxies?.matches(req.socket.remoteAddress) === true;
+      let headers = forwardRequestHeaders(req.rawHeaders, POLICY, fromProxy);
       headers['x-request-id'] = ex.id;
-      headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+      const remote = req.socket.remoteAddress ?? '';
+      const priorFor = headers['x-forwarded-for'];
+      headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
       headers['x-forwarded-proto'] = ex.rewriteContext.inbound.scheme === 'https' ? 'wss' : 'ws';
       if (ex.addRequestHeaders) for (const [n, v] of ex.addRequestHeaders) headers[n.toLowerCase()] = v;
       // The providers' request-header filters (identity headers a federation provider consumed, the session

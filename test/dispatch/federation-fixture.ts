@@ -163,6 +163,8 @@ export async function startFederation(a: Addresses): Promise<Federation> {
         'gateway.truststore.path': ca.certFile,
         'gateway.truststore.type': 'PEM',
         'gateway.websocket.feature.enabled': true,
+        // The on-prem gateway is the cloud's proxy: its X-Forwarded-For (the user's address) is kept.
+        'postern.trusted.proxies': a.trustedSource,
       }),
     );
     write(

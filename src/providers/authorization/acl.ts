@@ -15,8 +15,8 @@
  * deployment errors (Knox denies every request); in AND mode an empty part is a deployment error (it matches
  * nobody, so the ACL would deny every request); entries are trimmed (`guest, admin`).
  */
-import type { IpMatcher } from '../common/ip-match.ts';
-import { ipListProblems, parseIpList } from '../common/ip-match.ts';
+import type { IpMatcher } from '../../config/ip-list.ts';
+import { ipListProblems, parseIpList } from '../../config/ip-list.ts';
 
 export type AclMode = 'AND' | 'OR';
 

@@ -34,6 +34,7 @@
  */
 
 import type { TLSSocket } from 'node:tls';
+import { type IpMatcher, ipListProblems, parseIpList } from '../../config/ip-list.ts';
 import { Errors } from '../../errors.ts';
 import {
   addTo,
@@ -43,7 +44,6 @@ import {
   type ProviderContext,
   type ProviderFactory,
 } from '../../spi/index.ts';
-import { type IpMatcher, ipListProblems, parseIpList } from '../common/ip-match.ts';
 import { ParamReader } from '../common/param-reader.ts';
 
 const DEFAULT_VALIDATION = 'preauth.default.validation';
@@ -104,6 +104,13 @@ export const headerPreAuthFederation: ProviderFactory = {
     const methods = params.list('preauth.validation.method', DEFAULT_VALIDATION);
     for (const method of new Set(methods.length > 0 ? methods : [DEFAULT_VALIDATION])) {
       if (method === DEFAULT_VALIDATION) {
+        // Knox's default: any client that can reach the gateway may name any user in the header.
+        if (methods.every((m) => m === DEFAULT_VALIDATION)) {
+          params.warn(
+            'preauth.validation.method',
+            `${DEFAULT_VALIDATION} believes the ${userHeader} header from any address: any client that reaches the gateway can name any user. Use ${IP_VALIDATION} with preauth.ip.addresses (the trusted front end), or ${CLIENT_CERT_VALIDATION}`,
+          );
+        }
         validators.push({ name: method, check: () => true });
       } else if (method === IP_VALIDATION) {
         const list = params.text('preauth.ip.addresses');

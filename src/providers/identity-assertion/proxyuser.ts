@@ -18,7 +18,7 @@
 import { execFile } from 'node:child_process';
 import { BlockList, isIP } from 'node:net';
 import type { Position } from '../../config/diagnostics.ts';
-import { normalizeAddress, parseIpList } from '../common/ip-match.ts';
+import { normalizeAddress, parseIpList } from '../../config/ip-list.ts';
 
 /** The groups of a user, as the group mapping knows them. */
 export type GroupLookup = (user: string) => Promise<readonly string[]>;

@@ -21,9 +21,10 @@
  * `rate.limiting.insertHeaders` (default true) adds `X-RateLimit-Limit` and `X-RateLimit-Remaining` to every
  * response (Jetty inserts a `DoSFilter` header on delayed requests instead).
  */
+
+import { ipListProblems, parseIpList } from '../../config/ip-list.ts';
 import { Errors } from '../../errors.ts';
 import type { ProviderContext } from '../../spi/index.ts';
-import { ipListProblems, parseIpList } from '../common/ip-match.ts';
 import type { ParamReader } from '../common/param-reader.ts';
 import type { Feature, Verdict } from './feature.ts';
 

@@ -175,4 +175,22 @@ describe('HeaderPreAuth federation', () => {
     }
     assert.equal(gateway.status.get('plain')!.deployed, true);
   });
+
+  it('warns when the header is believed from any address (the default validator), not when an IP list guards it', () => {
+    const warnings = (name: string) =>
+      gateway.status
+        .get(name)!
+        .diagnostics.filter((d) => d.severity === 'warning')
+        .map((d) => d.message);
+    assert.ok(
+      warnings('plain').some((m) =>
+        /preauth\.default\.validation believes the SM_USER header from any address/.test(m),
+      ),
+      warnings('plain').join('\n'),
+    );
+    assert.deepEqual(
+      warnings('trusted').filter((m) => /from any address/.test(m)),
+      [],
+    );
+  });
 });

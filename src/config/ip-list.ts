@@ -1,5 +1,5 @@
 /**
- * @module providers/common/ip-match
+ * @module config/ip-list
  * Knox's IP lists (`preauth.ip.addresses`, AclsAuthz's third part, `hadoop.proxyuser.*.hosts`): a comma list of
  * addresses where `*` means any address and an entry with `*` matches any address starting with the text before
  * the `*` (`192.168.*`, `10.0.*`). IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, what Node reports on a
