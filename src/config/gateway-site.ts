@@ -133,6 +133,8 @@ export interface GatewaySettings {
   shutdownGraceMs: number;
   /** `postern.log.level`: the gateway log's level (`POSTERN_LOG_LEVEL` wins); reloaded by SIGHUP. */
   logLevel?: string;
+  /** `postern.connections.*`, `postern.request.body.*`, `postern.auth.*`, …: see {@link ResourceLimits}. */
+  limits: ResourceLimits;
   /** Every property of the file, name → value as written (SIGHUP compares them to say what changed). */
   properties: ReadonlyMap<string, string>;
   /** Every property not modelled above, as written. */
@@ -190,6 +192,36 @@ export interface TracingSettings {
   /** `postern.tracing.service.name` (default `postern`). */
   serviceName: string;
 }
+
+// ---- Resource limits (issue 14, README "Security model › Limits") ------------------------------------------
+// Knox has none of these (its GatewayConfigImpl names no connection cap, body timeout or login throttle), so they
+// are postern.* names. 0 turns a cap or timeout off.
+
+/** What a client may hold or cause without doing anything useful. */
+export interface ResourceLimits {
+  /** `postern.connections.max`: open client connections in total (default 8192). */
+  connectionsMax: number;
+  /** `postern.connections.max.per.address`: open connections from one client address (default 256). */
+  connectionsPerAddress: number;
+  /** `postern.tls.handshake.timeout`: a TLS handshake not done by then is cut (default 10 s). */
+  tlsHandshakeTimeoutMs: number;
+  /** `postern.request.body.idle.timeout`: longest wait for the next byte of a request body (default 60 s). */
+  requestBodyIdleTimeoutMs: number;
+  /** `postern.request.body.min.rate`: bytes/s a body must average once waited on longer than the idle timeout. */
+  requestBodyMinRate: number;
+  /** `postern.rewrite.body.inflate.maxBytes`: decoded bytes a rewritten response body may inflate to. */
+  inflateMaxBytes: number;
+  /** `postern.rewrite.body.inflate.maxRatio`: decoded / encoded bytes a rewritten response body may reach. */
+  inflateMaxRatio: number;
+  /** `postern.auth.failures.per.address` / `.per.user` within `postern.auth.failures.window`. */
+  authFailuresPerAddress: number;
+  authFailuresPerUser: number;
+  authFailureWindowMs: number;
+  /** `postern.auth.verify.rate.per.address`: password checks (cache misses) per second from one address. */
+  authVerifyRatePerAddress: number;
+}
+
+// ---- end of resource limits ----------------------------------------------------------------------------------
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -260,6 +292,40 @@ const url = () =>
     'an absolute URL',
   );
 
+// ---- Resource limits' properties (see ResourceLimits) ---------------------------------------------------------
+const LIMITS_SCHEMA = {
+  'postern.connections.max': int(8192, 0, INT_MAX),
+  'postern.connections.max.per.address': int(256, 0, INT_MAX),
+  'postern.tls.handshake.timeout': duration(10_000),
+  'postern.request.body.idle.timeout': duration(60_000),
+  'postern.request.body.min.rate': int(256, 0, INT_MAX),
+  'postern.rewrite.body.inflate.maxBytes': int(64 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+  'postern.rewrite.body.inflate.maxRatio': int(100, 0, INT_MAX),
+  'postern.auth.failures.per.address': int(10, 0, INT_MAX),
+  'postern.auth.failures.per.user': int(20, 0, INT_MAX),
+  'postern.auth.failures.window': duration(60_000),
+  'postern.auth.verify.rate.per.address': int(10, 0, INT_MAX),
+};
+
+function limitsFrom(
+  p: { [K in keyof typeof LIMITS_SCHEMA]: z.output<(typeof LIMITS_SCHEMA)[K]> },
+): ResourceLimits {
+  return {
+    connectionsMax: p['postern.connections.max'],
+    connectionsPerAddress: p['postern.connections.max.per.address'],
+    tlsHandshakeTimeoutMs: p['postern.tls.handshake.timeout'],
+    requestBodyIdleTimeoutMs: p['postern.request.body.idle.timeout'],
+    requestBodyMinRate: p['postern.request.body.min.rate'],
+    inflateMaxBytes: p['postern.rewrite.body.inflate.maxBytes'],
+    inflateMaxRatio: p['postern.rewrite.body.inflate.maxRatio'],
+    authFailuresPerAddress: p['postern.auth.failures.per.address'],
+    authFailuresPerUser: p['postern.auth.failures.per.user'],
+    authFailureWindowMs: p['postern.auth.failures.window'],
+    authVerifyRatePerAddress: p['postern.auth.verify.rate.per.address'],
+  };
+}
+// ---- end of resource limits' properties ----------------------------------------------------------------------
+
 /** The properties postern reads, keyed by their gateway-site name, with Knox's defaults. */
 const SiteSchema = z.object({
   'gateway.host': text('0.0.0.0'),
@@ -277,7 +343,8 @@ const SiteSchema = z.object({
   'ssl.exclude.protocols': list(['SSLv3']),
   'ssl.include.ciphers': list([]),
   'ssl.exclude.ciphers': list([]),
-  'ssl.renegotiation': bool(true),
+  // Knox's default is true; postern refuses client-initiated renegotiation unless asked (gateway/tls.ts).
+  'ssl.renegotiation': bool(false),
   'gateway.client.auth.needed': bool(false),
   'gateway.client.auth.wanted': bool(false),
   'gateway.client.auth.exclude': list([], /,/),
@@ -383,6 +450,7 @@ const SiteSchema = z.object({
     'a redis:// or rediss:// URL',
   ),
   'gateway.channels.client.queue.bytes': int(4 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+  ...LIMITS_SCHEMA,
 });
 
 const KNOWN = new Set(Object.keys(SiteSchema.shape));
@@ -618,6 +686,7 @@ function buildSettings(
     },
     shutdownGraceMs: p['postern.shutdown.grace'],
     logLevel: p['postern.log.level'],
+    limits: limitsFrom(p),
     properties,
     raw,
     warnings: sink.items.filter((d) => d.severity === 'warning'),

@@ -23,6 +23,7 @@ import {
 import type { Logger } from '../observability/logger.ts';
 import { parseLiteral } from '../urltemplate/index.ts';
 import { kUpgrade, type UpgradeRequest } from '../websocket/ws-dispatch.ts';
+import { ConnectionLimits } from './connection-limits.ts';
 import { GatewayExchange } from './exchange.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { sendError, toGatewayError } from './respond.ts';
@@ -60,6 +61,7 @@ export class GatewayServer {
   operations: OperationsHandler | undefined = undefined;
   /** Per request, with two-way TLS: the refusal of a client without an accepted certificate (tls.ts). */
   readonly #clientCertRefusal?: (socket: unknown, topology: string) => GatewayError | undefined;
+  readonly #connections: ConnectionLimits;
 
   constructor(options: GatewayServerOptions) {
     this.#settings = options.settings;
@@ -75,10 +77,13 @@ export class GatewayServer {
       keepAliveTimeout: 65_000,
     };
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
+    // A client that connects and never finishes its TLS handshake is cut after postern.tls.handshake.timeout.
+    const handshakeTimeout = options.settings.limits.tlsHandshakeTimeoutMs || undefined;
     this.#server = options.tls
-      ? https.createServer({ ...serverOptions, ...options.tls }, handler)
+      ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout }, handler)
       : http.createServer(serverOptions, handler);
     this.#server.setTimeout(options.settings.idleTimeoutMs);
+    this.#connections = new ConnectionLimits(this.#server, options.settings.limits, this.#log);
     if (options.tls?.clientAuth) {
       const gate = clientCertGate(options.tls.clientAuth);
       this.#server.on('secureConnection', gate.onSecureConnection);
@@ -88,7 +93,10 @@ export class GatewayServer {
       this.#upgrade(req, socket, head),
     );
     this.#server.on('clientError', (err: Error & { code?: string }, socket) => {
-      if (!socket.writable) return socket.destroy();
+      // Only an HTTP parse error gets an HTTP answer. Anything else (a TLS handshake that failed or timed out,
+      // a reset) is on a socket where an HTTP answer cannot be written: `end()` on a TLS socket that never
+      // completed its handshake waits for that handshake forever and keeps the descriptor (CLOSE-WAIT).
+      if (!socket.writable || !err.code?.startsWith('HPE_')) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const text = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -155,6 +163,7 @@ export class GatewayServer {
   reconfigure(settings: GatewaySettings): void {
     this.#settings = settings;
     this.#server.setTimeout(settings.idleTimeoutMs);
+    this.#connections.apply(settings.limits);
   }
 
   /**
@@ -246,6 +255,12 @@ export class GatewayServer {
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const url = req.url ?? '/';
     if (this.#draining) res.shouldKeepAlive = false;
+    // Node's parser reads any `HTTP/d.d` request line; this listener speaks HTTP/1.x only (RFC 9110 §15.6.6).
+    if (req.httpVersionMajor !== 1) {
+      res.shouldKeepAlive = false;
+      this.#fail(req, res, id, started, Errors.httpVersionNotSupported(), undefined);
+      return;
+    }
     const parsed = parseRequestTarget(url, this.#prefix);
     if (!parsed.ok) {
       if (parsed.reason === 'not-gateway' && this.operations?.(req, res)) return;
