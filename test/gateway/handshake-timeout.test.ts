@@ -67,7 +67,10 @@ describe('connections that never handshake', () => {
     assert.ok(open < NOFILE - 10, `the gateway holds ${open} descriptors`);
     const agent = insecureAgent();
     try {
-      const res = await request(`${postern.url}/t/http/x`, { dispatcher: agent, signal: AbortSignal.timeout(20_000) });
+      const res = await request(`${postern.url}/t/http/x`, {
+        dispatcher: agent,
+        signal: AbortSignal.timeout(20_000),
+      });
       assert.equal(res.statusCode, 200, postern.output());
       assert.equal(await res.body.text(), 'served');
     } finally {
