@@ -65,6 +65,9 @@ export class GuardedBody extends Readable {
     });
     // Nobody may be waiting on `ready` when the body fails later; the stream's own error is what counts then.
     this.ready.catch(() => {});
+    // Before the dispatch reads the body, its failure reaches the dispatch through `ready`; an `error` event
+    // without a listener would take the process down.
+    this.on('error', () => {});
     source.on('data', (chunk: Buffer) => this.#data(chunk));
     source.once('end', () => {
       this.#stopWaiting();

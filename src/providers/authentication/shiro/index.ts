@@ -25,8 +25,8 @@
 
 import { createHash } from 'node:crypto';
 import { Errors, type GatewayError } from '../../../errors.ts';
-import { auditFor, type RouteAudit } from '../../../observability/audit.ts';
 import { clientAddress } from '../../../gateway/connection-limits.ts';
+import { auditFor, type RouteAudit } from '../../../observability/audit.ts';
 import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
 import { type LoginThrottle, loginThrottle, type Refusal } from '../../common/login-throttle.ts';
 import {
