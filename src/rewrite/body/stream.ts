@@ -35,8 +35,12 @@ export interface InflateLimits {
   maxRatio: number;
 }
 
-/** Decoded bytes below which the ratio is not checked: a small, very compressible body is no threat. */
-export const RATIO_FLOOR = 1024 * 1024;
+/**
+ * Decoded bytes below which the ratio is not checked (a small, very compressible body is no threat): the
+ * {@link FALLBACK_WINDOW}, so that a bomb is caught while nothing rewritten has gone out yet and the body can
+ * still pass exactly as the backend sent it.
+ */
+export const RATIO_FLOOR = FALLBACK_WINDOW;
 
 /** A body that decodes to more than the inflate limits allow (a decompression bomb, or just too big). */
 export class InflateLimitError extends Error {
