@@ -7,9 +7,10 @@
  * - **Failed attempts** per client address (`postern.auth.failures.per.address`) and per user name
  *   (`postern.auth.failures.per.user`) within a fixed window (`postern.auth.failures.window`): once either count
  *   is reached, further attempts are refused before any check runs, until the window ends (429, `Retry-After`).
- * - **Checks per second** per client address (`postern.auth.verify.rate.per.address`, a token bucket holding one
- *   second's worth): a check that the authentication cache answers costs nothing; one that reaches a realm costs
- *   a token, and without one the request is refused (429, `Retry-After: 1`).
+ * - **Hashes per second** per client address (`postern.auth.verify.rate.per.address`, a token bucket holding one
+ *   second's worth): a check that the authentication cache answers costs nothing; one that makes a realm compute
+ *   a password hash in the gateway (the file realm) costs a token, and without one the request is refused (429,
+ *   `Retry-After: 1`). An LDAP bind costs the directory, not the gateway: only the failure counts apply to it.
  *
  * One throttle per loaded gateway-site (a WeakMap on its limits), shared by every topology, so that spreading
  * attempts over topologies gains nothing. Memory is bounded: each table keeps at most {@link MAX_KEYS} keys and

@@ -93,7 +93,7 @@ type LoginResult =
   | { failure: 'rejected' | 'unavailable'; detail?: string }
   | { failure: 'throttled'; refusal: Refusal };
 
-/** `spend` is asked before the first realm check that the cache does not answer (login-throttle.ts). */
+/** `spend` is asked before the first hash the cache does not spare (login-throttle.ts). */
 async function login(
   state: ShiroState,
   username: string,
@@ -107,7 +107,7 @@ async function login(
       const cached = state.cache.get(realm.name, username, password);
       if (cached) return { user: cached };
     }
-    if (!spent) {
+    if (!spent && realm.hashesLocally) {
       spent = true;
       const refusal = spend();
       if (refusal) return { failure: 'throttled', refusal };
