@@ -37,6 +37,12 @@ export const Errors = {
   unauthenticated: make('POSTERN_ERR_UNAUTHENTICATED', 401, 'Authentication required'),
   forbidden: make('POSTERN_ERR_FORBIDDEN', 403, 'Forbidden'),
   tooManyRequests: make('POSTERN_ERR_TOO_MANY_REQUESTS', 429, 'Too many requests; retry later'),
+  requestTimeout: make('POSTERN_ERR_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time'),
+  httpVersionNotSupported: make(
+    'POSTERN_ERR_HTTP_VERSION',
+    505,
+    'Only HTTP/1.0 and HTTP/1.1 are served here',
+  ),
   upstreamUnavailable: make('POSTERN_ERR_UPSTREAM_UNAVAILABLE', 502, 'The backend service is unavailable'),
   upstreamTimeout: make('POSTERN_ERR_UPSTREAM_TIMEOUT', 504, 'The backend service did not answer in time'),
   noRewrite: make('POSTERN_ERR_NO_REWRITE', 404, 'No rewrite rule maps this URL to a backend'),

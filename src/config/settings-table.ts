@@ -123,7 +123,11 @@ export const SETTINGS = {
     excludeProtocols: list('ssl.exclude.protocols', ['SSLv3'], 'TLS protocols refused.', /[,|]/),
     includeCiphers: list('ssl.include.ciphers', [], 'Cipher suites offered; empty means all.', /[,|]/),
     excludeCiphers: list('ssl.exclude.ciphers', [], 'Cipher suites refused.', /[,|]/),
-    renegotiation: bool('ssl.renegotiation', true, 'Allow TLS renegotiation.'),
+    renegotiation: bool(
+      'ssl.renegotiation',
+      false,
+      "Allow client-initiated TLS renegotiation. Knox's default is true; postern refuses it unless asked (a client could make the gateway redo handshakes at will).",
+    ),
     clientAuthNeeded: bool(
       'gateway.client.auth.needed',
       false,
@@ -422,6 +426,83 @@ export const SETTINGS = {
     INT_MAX,
     'postern: the largest piece of a body a rewrite filter holds at once (an attribute value, a JSON string, a line of script); bodies stream, and a larger piece passes unchanged.',
   ),
+  /**
+   * What a client may hold or cause without doing anything useful (README "Security model › Limits"). Knox names no
+   * connection cap, body timeout or login throttle, so these are `postern.*` names; 0 turns a cap or timeout off.
+   */
+  limits: {
+    connectionsMax: int(
+      'postern.connections.max',
+      8192,
+      0,
+      INT_MAX,
+      'postern: open client connections in total; a connection over it is closed when accepted (0: no cap).',
+    ),
+    connectionsPerAddress: int(
+      'postern.connections.max.per.address',
+      256,
+      0,
+      INT_MAX,
+      'postern: open connections from one client address (behind a load balancer every client has its address: raise it or set 0).',
+    ),
+    tlsHandshakeTimeoutMs: duration(
+      'postern.tls.handshake.timeout',
+      10_000,
+      "postern: a TLS handshake not finished by then is cut (0: Node's 120 s).",
+    ),
+    requestBodyIdleTimeoutMs: duration(
+      'postern.request.body.idle.timeout',
+      60_000,
+      "postern: longest wait for the next byte of a request body while the gateway wants one (nginx's client_body_timeout); 408.",
+    ),
+    requestBodyMinRate: int(
+      'postern.request.body.min.rate',
+      256,
+      0,
+      INT_MAX,
+      "postern: bytes per second a request body must average once the gateway has waited on it longer than the idle timeout (Jetty's minimum data rate); time the backend is not reading never counts; 408.",
+    ),
+    inflateMaxBytes: int(
+      'postern.rewrite.body.inflate.maxBytes',
+      64 * 1024 * 1024,
+      0,
+      SAFE_MAX,
+      'postern: bytes a compressed response body may inflate to on the body-rewrite path; over it the body passes unrewritten (or its connection is cut once rewritten bytes went out).',
+    ),
+    inflateMaxRatio: int(
+      'postern.rewrite.body.inflate.maxRatio',
+      100,
+      0,
+      INT_MAX,
+      'postern: inflated / compressed ratio a rewritten response body may reach, checked from the first 64 KiB decoded.',
+    ),
+    authFailuresPerAddress: int(
+      'postern.auth.failures.per.address',
+      10,
+      0,
+      INT_MAX,
+      'postern: failed logins from one client address per window; then 429 with Retry-After, audited, before any password check.',
+    ),
+    authFailuresPerUser: int(
+      'postern.auth.failures.per.user',
+      20,
+      0,
+      INT_MAX,
+      'postern: failed logins for one user name per window, from any address; then 429.',
+    ),
+    authFailureWindowMs: duration(
+      'postern.auth.failures.window',
+      60_000,
+      'postern: the failed-login window.',
+    ),
+    authVerifyRatePerAddress: int(
+      'postern.auth.verify.rate.per.address',
+      10,
+      0,
+      INT_MAX,
+      'postern: password hashes computed in the gateway (file realm cache misses) per client address and second; 429.',
+    ),
+  },
   channels: {
     layer: oneOf(
       'gateway.channels.layer',

@@ -9,10 +9,10 @@
  * Content-Length; a longer one goes out chunked. A body whose Content-Encoding turns out not to decode is sent as
  * the backend sent it when nothing was sent yet (then the connection is cut otherwise): never an error page.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BodyStreams } from '../rewrite/body/stream.ts';
+import { type BodyStreams, InflateLimitError } from '../rewrite/body/stream.ts';
 import type { Exchange, HeaderMap } from '../spi/index.ts';
 
 /** Rewritten output held before the headers go, so a small body gets its Content-Length. */
@@ -172,11 +172,13 @@ export class ResponseBodyRewrite {
     if (this.#finished) return;
     this.#clearTimer();
     const log = this.#ex.log;
+    // A body over postern.rewrite.body.inflate.* is no fault of its encoding: say which limit it passed.
+    const why =
+      err instanceof InflateLimitError
+        ? 'response body inflates past postern.rewrite.body.inflate.maxBytes/maxRatio'
+        : 'response body does not decode as its Content-Encoding says';
     if (!this.#committed && this.#originals) {
-      log.warn(
-        { err: { message: err.message } },
-        'response body does not decode as its Content-Encoding says; sent unchanged',
-      );
+      log.warn({ err: { message: err.message } }, `${why}; sent unchanged`);
       this.#committed = true;
       this.#direct = true;
       this.#writeHead(this.#original);
@@ -189,7 +191,9 @@ export class ResponseBodyRewrite {
     }
     log.warn(
       { err: { message: err.message } },
-      'response body rewrite failed after part of it was sent; connection cut',
+      err instanceof InflateLimitError
+        ? `${why}, after part of it was sent; connection cut`
+        : 'response body rewrite failed after part of it was sent; connection cut',
     );
     this.#finished = true;
     this.#res.destroy(err);
@@ -221,20 +225,20 @@ export class ResponseBodyRewrite {
  * rewrite (then `Content-Length` is removed from `headers` and the body goes chunked). A body with a
  * Content-Encoding is sent as it is, as in Knox (KNOX-1412).
  */
-export function requestBodyFor(
-  ex: Exchange,
-  req: IncomingMessage,
-  headers: Record<string, string>,
-): IncomingMessage | Readable {
+export function requestBodyFor(ex: Exchange, body: Readable, headers: Record<string, string>): Readable {
   const rewrite = ex.requestBody;
-  if (!rewrite) return req;
+  if (!rewrite) return body;
   const encoding = headers['content-encoding'];
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return req;
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return body;
   const streams = rewrite.open(headers);
-  if (!streams) return req;
+  if (!streams) return body;
   delete headers['content-length'];
-  req.pipe(streams.input);
-  req.once('aborted', () => streams.destroy());
+  body.pipe(streams.input);
+  // The body's own failure (a client that stalled, or went away) is what undici must see, not a short body.
+  body.once('error', (err) => {
+    streams.destroy();
+    streams.output.destroy(err);
+  });
   streams.onError((err) => streams.output.destroy(err));
   return streams.output;
 }

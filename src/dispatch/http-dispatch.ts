@@ -33,6 +33,7 @@ import {
 } from './headers.ts';
 import { dispatchParams } from './params.ts';
 import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
+import { bodyFailure, guardRequestBody } from './request-body.ts';
 import { backendTarget, splitTarget } from './target-url.ts';
 
 export { upstreamError } from './proxy-handler.ts';
@@ -227,23 +228,29 @@ function createHttpDispatch(variant: Variant) {
             : req.headers['transfer-encoding'] !== undefined;
 
         const handler = new ProxyHandler(ex, method, settings, resolve, reject);
-        try {
-          agent.dispatch(
-            {
-              origin: target.origin,
-              path: target.path,
-              method: method as Dispatcher.HttpMethod,
-              headers,
-              body: hasBody ? requestBodyFor(ex, req, headers) : null,
-              // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
-              idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
-            },
-            handler,
-          );
-        } catch (err) {
-          // undici refuses a request target it cannot send (a control character the rewrite let through).
-          handler.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
-        }
+        // A body is guarded (dispatch/request-body): the backend connection is taken once it flows.
+        const body = hasBody ? guardRequestBody(req, ctx.settings) : null;
+        const send = () => {
+          try {
+            agent.dispatch(
+              {
+                origin: target.origin,
+                path: target.path,
+                method: method as Dispatcher.HttpMethod,
+                headers,
+                body: body ? requestBodyFor(ex, body, headers) : null,
+                // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
+                idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
+              },
+              handler,
+            );
+          } catch (err) {
+            // undici refuses a request target it cannot send (a control character the rewrite let through).
+            handler.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+          }
+        };
+        if (body) body.ready.then(send, (err: unknown) => handler.fail(bodyFailure(err)));
+        else send();
       });
     terminal.requestHeaders = requestHeaders;
     return terminal;

@@ -14,6 +14,7 @@ import { scopeSetCookiePath } from '../rewrite/index.ts';
 import type { Exchange, HeaderMap } from '../spi/index.ts';
 import { ResponseBodyRewrite } from './body-rewrite.ts';
 import { filterResponseHeaders, type HeaderPolicy } from './headers.ts';
+import { RequestBodyTimeoutError, requestTimeout } from './request-body.ts';
 
 /** What a route's dispatch fixes at deployment and every exchange of it shares. */
 export interface DispatchSettings {
@@ -23,8 +24,12 @@ export interface DispatchSettings {
   scopeCookies: boolean;
 }
 
-/** Maps an undici/socket error to the client's answer: a timeout is a 504, anything else a 502. */
+/**
+ * Maps an undici/socket error to the client's answer: a timeout is a 504, anything else a 502; the client's own
+ * body stalling (dispatch/request-body) is the client's fault: 408.
+ */
 export function upstreamError(err: Error & { code?: string }): GatewayError {
+  if (err instanceof RequestBodyTimeoutError) return requestTimeout(err);
   switch (err.code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':

@@ -22,6 +22,7 @@ import {
 } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { UpgradeRequest } from '../spi/index.ts';
+import { ConnectionLimits } from './connection-limits.ts';
 import { GatewayExchange } from './exchange.ts';
 import { hostOf } from './host.ts';
 import { resolveRequest } from './resolve.ts';
@@ -58,6 +59,7 @@ export class GatewayServer {
   operations: OperationsHandler | undefined = undefined;
   /** Per request, with two-way TLS: the refusal of a client without an accepted certificate (tls.ts). */
   readonly #clientCertRefusal?: (socket: unknown, topology: string) => GatewayError | undefined;
+  readonly #connections: ConnectionLimits;
 
   constructor(options: GatewayServerOptions) {
     this.#settings = options.settings;
@@ -72,10 +74,13 @@ export class GatewayServer {
       keepAliveTimeout: 65_000,
     };
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
+    // A client that connects and never finishes its TLS handshake is cut after postern.tls.handshake.timeout.
+    const handshakeTimeout = options.settings.limits.tlsHandshakeTimeoutMs || undefined;
     this.#server = options.tls
-      ? https.createServer({ ...serverOptions, ...options.tls }, handler)
+      ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout }, handler)
       : http.createServer(serverOptions, handler);
     this.#server.setTimeout(options.settings.idleTimeoutMs);
+    this.#connections = new ConnectionLimits(this.#server, options.settings.limits, this.#log);
     if (options.tls?.clientAuth) {
       const gate = clientCertGate(options.tls.clientAuth);
       this.#server.on('secureConnection', gate.onSecureConnection);
@@ -85,7 +90,10 @@ export class GatewayServer {
       this.#upgrade(req, socket, head),
     );
     this.#server.on('clientError', (err: Error & { code?: string }, socket) => {
-      if (!socket.writable) return socket.destroy();
+      // Only an HTTP parse error gets an HTTP answer. Anything else (a TLS handshake that failed or timed out,
+      // a reset) is on a socket where an HTTP answer cannot be written: `end()` on a TLS socket that never
+      // completed its handshake waits for that handshake forever and keeps the descriptor (CLOSE-WAIT).
+      if (!socket.writable || !err.code?.startsWith('HPE_')) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const text = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -152,6 +160,7 @@ export class GatewayServer {
   reconfigure(settings: GatewaySettings): void {
     this.#settings = settings;
     this.#server.setTimeout(settings.idleTimeoutMs);
+    this.#connections.apply(settings.limits);
   }
 
   /**
@@ -243,6 +252,12 @@ export class GatewayServer {
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const url = req.url ?? '/';
     if (this.#draining) res.shouldKeepAlive = false;
+    // Node's parser reads any `HTTP/d.d` request line; this listener speaks HTTP/1.x only (RFC 9110 §15.6.6).
+    if (req.httpVersionMajor !== 1) {
+      res.shouldKeepAlive = false;
+      this.#fail(req, res, id, started, Errors.httpVersionNotSupported(), undefined);
+      return;
+    }
     const host = hostOf(req, this.#settings, this.#scheme, this.#port);
     const resolved = resolveRequest(this.#settings, this.#deployments, host.arrival, url);
     if (resolved.outcome === 'not-gateway' && this.operations?.(req, res)) return;

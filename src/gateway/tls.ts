@@ -25,6 +25,7 @@
  * Either way, a request's `socket.authorized` is true only for a certificate the truststore accepts, which is
  * what HeaderPreAuth's `preauth.client.cert.validation` checks.
  */
+import { constants } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
@@ -114,7 +115,17 @@ export async function generateSelfSigned(certFile: string, keyFile: string): Pro
 
 export async function loadServerTls(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const identity = await loadIdentity(settings, home);
-  return { ...identity, ...clientAuthOptions(settings, home, identity) };
+  return { ...identity, ...clientAuthOptions(settings, home, identity), ...renegotiationOptions(settings) };
+}
+
+/**
+ * `ssl.renegotiation` (Knox's name; `GatewayConfigImpl.isSSLRenegotiationAllowed`, default true there): postern's
+ * default is false. A client-initiated TLS 1.2 renegotiation makes the server redo the expensive half of a
+ * handshake on an open connection, as often as the client asks; OpenSSL refuses it outright with
+ * `SSL_OP_NO_RENEGOTIATION` (TLS 1.3 has no renegotiation at all).
+ */
+function renegotiationOptions(settings: GatewaySettings): Partial<ServerTls> {
+  return settings.ssl.renegotiation ? {} : { secureOptions: constants.SSL_OP_NO_RENEGOTIATION };
 }
 
 /** The trust for client certificates and the listener's verify mode, from gateway-site. */

@@ -161,6 +161,44 @@ describe('loadGatewaySite', () => {
     );
   });
 
+  it('reads the resource limits with their defaults, and reports a bad one at its <value>', () => {
+    const d = loadGatewaySite(undefined);
+    assert.deepEqual(d.limits, {
+      connectionsMax: 8192,
+      connectionsPerAddress: 256,
+      tlsHandshakeTimeoutMs: 10_000,
+      requestBodyIdleTimeoutMs: 60_000,
+      requestBodyMinRate: 256,
+      inflateMaxBytes: 64 * 1024 * 1024,
+      inflateMaxRatio: 100,
+      authFailuresPerAddress: 10,
+      authFailuresPerUser: 20,
+      authFailureWindowMs: 60_000,
+      authVerifyRatePerAddress: 10,
+    });
+    assert.equal(d.ssl.renegotiation, false);
+    const s = parseGatewaySite(
+      site({ 'postern.connections.max.per.address': '0', 'postern.request.body.idle.timeout': '30s' }),
+      'gateway-site.xml',
+    );
+    assert.equal(s.limits.connectionsPerAddress, 0);
+    assert.equal(s.limits.requestBodyIdleTimeoutMs, 30_000);
+    assert.deepEqual(
+      errorsOf(
+        site({
+          'postern.connections.max': '-1',
+          'postern.rewrite.body.inflate.maxRatio': 'lots',
+          'postern.auth.failures.window': 'a while',
+        }),
+      ),
+      [
+        'gateway-site.xml:5:5: postern.connections.max: expected an integer from 0 to 2147483647, found "-1"',
+        'gateway-site.xml:9:5: postern.rewrite.body.inflate.maxRatio: expected an integer from 0 to 2147483647, found "lots"',
+        'gateway-site.xml:13:5: postern.auth.failures.window: expected a duration (milliseconds, or with an m/s suffix such as 20s), found "a while"',
+      ],
+    );
+  });
+
   it('reports a wrong root element and a property without a name', () => {
     assert.deepEqual(errorsOf('<config/>'), [
       'gateway-site.xml:1:1: root element must be <configuration>, found <config>',

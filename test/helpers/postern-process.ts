@@ -18,13 +18,23 @@ export interface PosternProcess {
   stop(): Promise<void>;
 }
 
-export function startPostern(home: string, options: { netns?: string } = {}): Promise<PosternProcess> {
+/**
+ * @param options.netns run inside this network namespace
+ * @param options.nofile the process's open-file limit (`ulimit -n`, set by a shell that then execs node)
+ */
+export function startPostern(
+  home: string,
+  options: { netns?: string; nofile?: number } = {},
+): Promise<PosternProcess> {
   const args = [CLI, 'start', '--home', home, '--port', '0'];
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
   const child = options.netns
-    ? spawn('ip', ['netns', 'exec', options.netns, process.execPath, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn('ip', ['netns', 'exec', options.netns, process.execPath, ...args], { stdio })
+    : options.nofile !== undefined
+      ? spawn('sh', ['-c', `ulimit -n ${options.nofile} && exec "$@"`, 'sh', process.execPath, ...args], {
+          stdio,
+        })
+      : spawn(process.execPath, args, { stdio });
   let out = '';
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');

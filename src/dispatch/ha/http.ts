@@ -21,6 +21,7 @@ import type { DispatchContext, Exchange, Handler, HeaderMap } from '../../spi/in
 import { requestBodyFor } from '../body-rewrite.ts';
 import { dispatchParams } from '../params.ts';
 import { type DispatchSettings, ProxyHandler } from '../proxy-handler.ts';
+import { guardRequestBody, RequestBodyTimeoutError, requestTimeout } from '../request-body.ts';
 import { backendTarget, splitTarget } from '../target-url.ts';
 import { retarget } from './retarget.ts';
 import { type HaRequest, type HaService, withoutCookie } from './service.ts';
@@ -92,7 +93,8 @@ export function createHaTerminal(
         req.headers['content-length'] !== undefined
           ? req.headers['content-length'] !== '0'
           : req.headers['transfer-encoding'] !== undefined;
-      const body = hasBody ? requestBodyFor(ex, req, headers) : null;
+      // Guarded as in the plain dispatch (dispatch/request-body): a stalled body gets 408, not a pool connection.
+      const body = hasBody ? requestBodyFor(ex, guardRequestBody(req, ctx.settings), headers) : null;
       new HaExchange(route, ex, method, url, headers, resolve, reject).start(body);
     });
 }
@@ -165,7 +167,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onGone);
-      body.off('close', onGone);
+      body.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
@@ -182,17 +184,23 @@ class HaExchange implements Dispatcher.DispatchHandler {
       this.#body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       this.#attempt();
     };
-    const onGone = () => {
-      // The client went away before its body was complete: there is nobody to answer.
+    const onGone = (err?: unknown) => {
       cleanup();
+      // A body that stalled: the client is still there and gets its 408.
+      if (err instanceof RequestBodyTimeoutError) {
+        this.#proxy.fail(requestTimeout(err));
+        return;
+      }
+      // The client went away before its body was complete: there is nobody to answer.
       this.#gone = true;
       this.#ex.onClientClose = undefined;
       this.#resolve();
     };
+    const onClose = () => onGone();
     body.on('data', onData);
     body.once('end', onEnd);
     body.once('error', onGone);
-    body.once('close', onGone);
+    body.once('close', onClose);
   }
 
   #stream(body: Readable): void {

@@ -19,7 +19,7 @@
 import { Errors } from '../../errors.ts';
 import { prefixSegments } from '../../gateway/request-target.ts';
 import { type BodyPlan, compileBodyPlan } from '../../rewrite/body/plan.ts';
-import { openBodyStreams, parseCoding } from '../../rewrite/body/stream.ts';
+import { type InflateLimits, openBodyStreams, parseCoding } from '../../rewrite/body/stream.ts';
 import { type RewriteContext, RewriteDecryptError } from '../../rewrite/index.ts';
 import type { RewriteBinding } from '../../servicedef/model.ts';
 import {
@@ -53,6 +53,7 @@ function bodyRewrite(
     bestMatchMayApply: (value: string) => boolean;
     limit: number;
     report: (ex: Exchange, what: string, detail: string) => void;
+    inflate: InflateLimits;
   },
 ): BodyRewrite {
   const rc = ex.rewriteContext;
@@ -72,7 +73,7 @@ function bodyRewrite(
         report('encoding', `a body with Content-Encoding "${headers['content-encoding']}" is not rewritten`);
         return undefined;
       }
-      return openBodyStreams(rewriter, coding, { report });
+      return openBodyStreams(rewriter, coding, { report, inflate: options.inflate });
     },
   };
 }
@@ -163,6 +164,11 @@ export const urlRewrite: ProviderFactory = {
       bestMatchMayApply: rewrite.bestMatchFilter(dir, scope),
       limit,
       report,
+      // postern.rewrite.body.inflate.*: a compressed response body is decoded at most this far.
+      inflate: {
+        maxBytes: ctx.settings.limits.inflateMaxBytes,
+        maxRatio: ctx.settings.limits.inflateMaxRatio,
+      },
     });
     const outValues = valueRewriter('OUT');
     const inValues = valueRewriter('IN');

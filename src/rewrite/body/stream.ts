@@ -25,6 +25,60 @@ export interface DriverOptions {
   /** See {@link FALLBACK_WINDOW}. */
   window?: number;
   report: (what: string, detail: string) => void;
+  /** Limits on decoding a compressed body (see {@link InflateLimit}); absent: none. */
+  inflate?: InflateLimits;
+}
+
+/** `postern.rewrite.body.inflate.maxBytes` / `.maxRatio`; 0 turns one off. */
+export interface InflateLimits {
+  maxBytes: number;
+  maxRatio: number;
+}
+
+/**
+ * Decoded bytes below which the ratio is not checked (a small, very compressible body is no threat): the
+ * {@link FALLBACK_WINDOW}, so that a bomb is caught while nothing rewritten has gone out yet and the body can
+ * still pass exactly as the backend sent it.
+ */
+export const RATIO_FLOOR = FALLBACK_WINDOW;
+
+/** A body that decodes to more than the inflate limits allow (a decompression bomb, or just too big). */
+export class InflateLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InflateLimitError';
+  }
+}
+
+/**
+ * Counts what a decoder produces against what it consumed, and fails the pipeline (which stops the decoder)
+ * as soon as either limit is passed: the work a compressed body can cause is bounded by the limits, not by what
+ * the body inflates to (204 kB of gzip can inflate to 200 MB).
+ */
+class InflateLimit extends Transform {
+  readonly #decoder: zlib.Zlib;
+  readonly #limits: InflateLimits;
+  #decoded = 0;
+
+  constructor(decoder: zlib.Zlib, limits: InflateLimits) {
+    super();
+    this.#decoder = decoder;
+    this.#limits = limits;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#decoded += chunk.length;
+    const { maxBytes, maxRatio } = this.#limits;
+    if (maxBytes > 0 && this.#decoded > maxBytes) {
+      callback(new InflateLimitError(`the body inflates past ${maxBytes} bytes`));
+    } else if (
+      maxRatio > 0 &&
+      this.#decoded > RATIO_FLOOR &&
+      this.#decoded > maxRatio * this.#decoder.bytesWritten
+    ) {
+      callback(new InflateLimitError(`the body inflates more than ${maxRatio} times its encoded size`));
+    } else callback(null, chunk);
+  }
 }
 
 /** Runs a {@link TextRewriter} on a (decoded) byte stream; never emits an error of its own. */
@@ -191,7 +245,12 @@ export interface BodyStreams {
 /** Builds decode → rewrite → encode for a body in `coding`. */
 export function openBodyStreams(rewriter: TextRewriter, coding: Coding, options: DriverOptions): BodyStreams {
   const middle = new RewriteTransform(rewriter, options);
-  const chain = [decoder(coding), middle, encoder(coding)].filter((s): s is Transform => s !== undefined);
+  const decode = decoder(coding);
+  const limit =
+    decode && options.inflate
+      ? new InflateLimit(decode as Transform & zlib.Zlib, options.inflate)
+      : undefined;
+  const chain = [decode, limit, middle, encoder(coding)].filter((s): s is Transform => s !== undefined);
   let listener: ((err: Error) => void) | undefined;
   let failure: Error | undefined;
   const fail = (err: Error) => {

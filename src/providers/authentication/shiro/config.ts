@@ -20,7 +20,7 @@
  *
  * Other params: `sessionTimeout` (minutes, default 30, Knox's `ShiroDeploymentContributor`; postern also reads
  * a duration such as `90s`),
- * `main.<realm>.authenticationCachingEnabled` with postern's `main.cacheManager.timeToLiveSeconds` (default 120,
+ * `main.<realm>.authenticationCachingEnabled` (default false as in Knox; true for `postern.FileRealm`) with postern's `main.cacheManager.timeToLiveSeconds` (default 120,
  * the time-to-idle of Knox's ehcache default), and `urls.*` (see urls.ts; without any, `/**` needs `authcBasic`).
  */
 import { parseDurationMs } from '../../../config/values.ts';
@@ -173,7 +173,7 @@ export function readShiroConfig(ctx: ProviderContext): ShiroConfig | undefined {
   const sessionTimeoutMs = readSessionTimeout(p);
   const cacheTtlS = p.int('main.cacheManager.timeToLiveSeconds', DEFAULT_CACHE_TTL_S, 1);
   if (
-    realms.some((r) => r.cachingEnabled) &&
+    realms.some((r) => r.cachingEnabled && p.has(`main.${r.name}.authenticationCachingEnabled`)) &&
     !p.has('main.cacheManager') &&
     !p.has('main.securityManager.cacheManager')
   ) {
@@ -243,7 +243,9 @@ function fileRealm(ctx: ProviderContext, p: ParamReader, name: string): Realm | 
     p.error(param, `the users file ${path} has errors`);
     return undefined;
   }
-  return new FileRealm(name, users, p.bool(`main.${name}.authenticationCachingEnabled`, false));
+  // Cached by default (postern's own realm, no Knox default to keep): without the cache every Basic request, and
+  // every wrong password, costs a scrypt computation (password-hash.ts).
+  return new FileRealm(name, users, p.bool(`main.${name}.authenticationCachingEnabled`, true));
 }
 
 function ldapRealm(

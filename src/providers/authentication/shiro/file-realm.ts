@@ -80,6 +80,7 @@ export function loadUsersFile(
 export class FileRealm implements Realm {
   readonly name: string;
   readonly cachingEnabled: boolean;
+  readonly hashesLocally = true;
   readonly #users: ReadonlyMap<string, FileUser>;
 
   constructor(name: string, users: ReadonlyMap<string, FileUser>, cachingEnabled: boolean) {

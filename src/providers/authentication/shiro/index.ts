@@ -25,6 +25,7 @@
 
 import { createHash } from 'node:crypto';
 import { Errors, type GatewayError } from '../../../errors.ts';
+import { clientAddress } from '../../../gateway/connection-limits.ts';
 import {
   addTo,
   auditFor,
@@ -36,6 +37,7 @@ import {
   type RouteAudit,
 } from '../../../spi/index.ts';
 import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
+import { type LoginThrottle, loginThrottle, type Refusal } from '../../common/login-throttle.ts';
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';
@@ -87,14 +89,29 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
   });
 }
 
-type LoginResult = { user: Principal } | { failure: 'rejected' | 'unavailable'; detail?: string };
+type LoginResult =
+  | { user: Principal }
+  | { failure: 'rejected' | 'unavailable'; detail?: string }
+  | { failure: 'throttled'; refusal: Refusal };
 
-async function login(state: ShiroState, username: string, password: string): Promise<LoginResult> {
+/** `spend` is asked before the first hash the cache does not spare (login-throttle.ts). */
+async function login(
+  state: ShiroState,
+  username: string,
+  password: string,
+  spend: () => Refusal | undefined,
+): Promise<LoginResult> {
   let unavailable: string | undefined;
+  let spent = false;
   for (const realm of state.config.realms) {
     if (realm.cachingEnabled) {
       const cached = state.cache.get(realm.name, username, password);
       if (cached) return { user: cached };
+    }
+    if (!spent && realm.hashesLocally) {
+      spent = true;
+      const refusal = spend();
+      if (refusal) return { failure: 'throttled', refusal };
     }
     try {
       const user = await realm.authenticate(username, password);
@@ -130,6 +147,13 @@ export const shiroProvider: ProviderFactory = {
     }
     const { config, sessions } = state;
     const audit: RouteAudit = auditFor(ctx, 'authentication');
+    const throttle: LoginThrottle = loginThrottle(ctx.settings.limits);
+    const throttled = (ex: Exchange, user: string, refusal: Refusal): GatewayError => {
+      audit(ex, 'denied', { user, reason: `throttled: ${refusal.reason}` });
+      return Errors.tooManyRequests('Too many login attempts; retry later', {
+        headers: { 'Retry-After': String(refusal.retryAfterS) },
+      });
+    };
     const cookiePath = `/${[ctx.settings.path, ctx.topology.name].filter(Boolean).join('/')}`;
     const secureAlways = ctx.settings.ssl.enabled;
     const cookieAttributes = (ex: Exchange) =>
@@ -174,8 +198,12 @@ export const shiroProvider: ProviderFactory = {
           audit(ex, 'failure', { reason });
           throw unauthenticated(ex, 'Authentication required', sessionId !== undefined);
         }
+        // Failed logins and password checks are bounded per client address and per user (login-throttle.ts).
+        const address = clientAddress(ex.req.socket ?? {});
+        const refusal = throttle.admit(address, credentials.username);
+        if (refusal) throw throttled(ex, credentials.username, refusal);
         const result = await withDeadline(
-          login(state, credentials.username, credentials.password),
+          login(state, credentials.username, credentials.password, () => throttle.spend(address)),
           MAX_LOGIN_MS,
           () => ({
             failure: 'unavailable' as const,
@@ -183,11 +211,13 @@ export const shiroProvider: ProviderFactory = {
           }),
         );
         if ('failure' in result) {
+          if (result.failure === 'throttled') throw throttled(ex, credentials.username, result.refusal);
           if (result.failure === 'unavailable') {
             ex.log.warn({ realm: result.detail }, 'authentication could not be checked: realm unavailable');
             audit(ex, 'unavailable', { user: credentials.username, reason: 'realm unavailable' });
             throw Errors.unavailable('The authentication service is unavailable; retry shortly');
           }
+          throttle.failed(address, credentials.username);
           audit(ex, 'failure', { user: credentials.username, reason: 'invalid credentials' });
           throw unauthenticated(ex, 'Invalid credentials', false);
         }

@@ -60,6 +60,7 @@ export interface LdapRealmConfig {
 export class LdapRealm implements Realm {
   readonly name: string;
   readonly cachingEnabled: boolean;
+  readonly hashesLocally = false;
   readonly #config: LdapRealmConfig;
   readonly #system?: SystemConnection;
 

@@ -11,6 +11,11 @@ export interface Realm {
   readonly name: string;
   /** Whether successful logins may be cached (`authenticationCachingEnabled`). */
   readonly cachingEnabled: boolean;
+  /**
+   * Whether a check computes a password hash in the gateway (the file realm's scrypt): such checks are bounded per
+   * client address and second (`postern.auth.verify.rate.per.address`). An LDAP bind costs the directory instead.
+   */
+  readonly hashesLocally: boolean;
   authenticate(username: string, password: string): Promise<Principal | undefined>;
   close(): void;
 }
