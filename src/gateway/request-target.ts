@@ -45,6 +45,18 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const ESCAPE = /%([0-9A-Fa-f]{2})/g;
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * Characters that are never valid raw in a request target (RFC 3986: not unreserved, sub-delims, `:`, `@`, `/`,
+ * `?`, `%`) but that Node's parser lets through: `"`, `<`, `>`, `` ` ``, `{`, `}`, `|`, `^` (it refuses DEL and
+ * bytes above 0x7e itself). They are sent on percent-encoded, as a browser's URL parser would, so a backend or a log
+ * viewer that reflects the path never sees raw markup characters.
+ */
+const NOT_URL = /["<>`{}|^]/g;
+
+/** Percent-encodes the characters of {@link NOT_URL}. */
+export function encodeNonUrlCharacters(text: string): string {
+  return text.replace(NOT_URL, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
 
 /** Decodes a percent-escape when it stands for an unreserved character; otherwise upper-cases its hex digits. */
 function normalizeEscape(_: string, hex: string): string {
@@ -86,6 +98,7 @@ function isDotSegment(piece: string): boolean {
  * @example normalizeRequestPath('/gateway/t//http/%61dmin;x=1/') // { ok: true, path: '/gateway/t/http/admin/', encodedSlash: false }
  */
 export function normalizeRequestPath(raw: string): NormalizedPath {
+  raw = encodeNonUrlCharacters(raw);
   if (raw.includes('#')) return { ok: false, why: 'a request target has no fragment ("#")' };
   if (raw.includes('\\')) return { ok: false, why: 'the path has a backslash' };
   if (BAD_ESCAPE.test(raw)) return { ok: false, why: 'the path has a malformed percent-escape' };
@@ -129,7 +142,7 @@ export function parseRequestTarget(url: string, prefix: string): TargetResult {
   if (!url.startsWith(prefix)) return { ok: false, reason: 'not-gateway' };
   const q = url.indexOf('?');
   const pathPart = q < 0 ? url : url.slice(0, q);
-  const query = q < 0 ? '' : url.slice(q + 1);
+  const query = q < 0 ? '' : encodeNonUrlCharacters(url.slice(q + 1));
   // A `#` after the `?` is refused as well: the query is not normalised, but a fragment is not a query either.
   if (query.includes('#')) return { ok: false, reason: 'bad-path' };
   const normal = normalizeRequestPath(pathPart);

@@ -8,6 +8,7 @@
  * what the policy protects, and the "anchored" cases sent the part after the last service segment.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.ts';
@@ -233,6 +234,34 @@ describe('path policies hold for the path the backend receives', () => {
       assert.deepEqual(a.received, ['/api/~user/a-z/%C3%A9/b%3Bc']);
       // The query is not the path: its `;` and escapes are the rewrite's (form) business, not cut or refused.
       assert.match(a.targets[0], /\?x=\.%3B1(&|$)/);
+    });
+
+    it('sends characters that are never raw in a URL ("<>`{}|^) percent-encoded', async () => {
+      // undici refuses to send such a target; a raw socket does, as a hostile client would.
+      const target = '/gateway/shiro/http/a"b/<script>/{x}|^`?q=<img/src="x">&j={"a":1}';
+      const port = Number(new URL(gateway.url).port);
+      const status = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            Buffer.from(
+              `GET ${target} HTTP/1.1\r\nHost: x\r\nX-Case: raw\r\nConnection: close\r\n\r\n`,
+              'latin1',
+            ),
+          ),
+        );
+        let got = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (c: string) => {
+          got += c;
+        });
+        socket.on('end', () => resolve(got.slice(0, got.indexOf('\r\n'))));
+        socket.on('error', reject);
+      });
+      assert.equal(status, 'HTTP/1.1 200 OK');
+      const sent = backend.requests.filter((r) => r.headers['x-case'] === 'raw').map((r) => r.url);
+      assert.deepEqual(sent, [
+        '/api/a%22b/%3Cscript%3E/%7Bx%7D%7C%5E%60?q=%3Cimg%2Fsrc%3D%22x%22%3E&j=%7B%22a%22%3A1%7D&user.name=anonymous',
+      ]);
     });
 
     it('PathAcls reads the same normal form', async () => {
