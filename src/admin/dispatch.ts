@@ -32,7 +32,7 @@
  * Service params: `admin.csrf.header`, `admin.max.body.bytes` (1 MiB: a larger topology is 413).
  */
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { join, relative, sep } from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -41,8 +41,9 @@ import type { Subscriber } from '../channels/node.ts';
 import { channelNodeFor } from '../channels/registry.ts';
 import { ConfigError, type Diagnostic } from '../config/diagnostics.ts';
 import { backendHealth } from '../dispatch/ha/service.ts';
-import { Errors, GatewayError } from '../errors.ts';
+import { CloseCodes, Errors, type GatewayError } from '../errors.ts';
 import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../gateway/home.ts';
+import { readText } from '../gateway/read-body.ts';
 import type {
   DispatchContext,
   DispatchFactory,
@@ -65,7 +66,7 @@ const CONSOLE_DIR = new URL('./console/', import.meta.url);
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-/** Unsent bytes at which a console feed is closed as slow (4008, as CHANNELS). */
+/** Unsent bytes at which a console feed is closed as slow (`CloseCodes.slowConsumer`, as CHANNELS). */
 const FEED_QUEUE_BYTES = 1 << 20;
 
 interface AdminConfig {
@@ -110,32 +111,6 @@ function sendJson(ex: Exchange, status: number, body: unknown, headers: Record<s
     ...headers,
   });
   ex.res.end(ex.req.method === 'HEAD' ? undefined : text);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () =>
-      new GatewayError('POSTERN_ERR_PAYLOAD_TOO_LARGE', 413, `The body is larger than ${limit} bytes`);
-    if (Number(req.headers['content-length']) > limit) {
-      req.resume();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function allow(ex: Exchange, methods: readonly string[]): void {
@@ -303,26 +278,22 @@ async function deploy(
   const type = (ex.req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
   if (type !== 'application/xml' && type !== 'text/xml' && !type.endsWith('+xml')) {
     ex.req.resume();
-    throw new GatewayError(
-      'POSTERN_ERR_UNSUPPORTED_MEDIA_TYPE',
-      415,
-      'Send the topology as XML (Content-Type: application/xml)',
-    );
+    throw Errors.unsupportedMediaType('Send the topology as XML (Content-Type: application/xml)');
   }
-  const source = await readBody(ex.req, config.maxBodyBytes);
+  const source = await readText(ex.req, config.maxBodyBytes);
   const descriptor = descriptorOf(gateway, name);
   if (descriptor) {
-    sendJson(ex, 409, {
-      error: `topology ${name} is generated from ${homePath(gateway, descriptor)}; change the descriptor instead`,
-    });
-    return;
+    throw Errors.conflict(
+      `topology ${name} is generated from ${homePath(gateway, descriptor)}; change the descriptor instead`,
+    );
   }
   const file = join(gateway.layout.topologies, `${name}.xml`);
   const diagnostics = await gateway.checkTopology(file, source);
   const list = diagnostics.map((d) => diagnosticJson(gateway, d));
   if (diagnostics.some((d) => d.severity === 'error')) {
-    sendJson(ex, 400, { name, deployed: false, error: 'the topology does not deploy', diagnostics: list });
-    return;
+    throw Errors.invalidTopology('the topology does not deploy', {
+      details: { name, deployed: false, diagnostics: list },
+    });
   }
   const existed = existsSync(file);
   // Written whole then renamed, so the topology monitor never reads half a file.
@@ -346,15 +317,13 @@ async function deploy(
 async function undeploy(ex: Exchange, gateway: GatewayHandle, self: string, name: string): Promise<void> {
   ex.req.resume();
   if (name === self) {
-    sendJson(ex, 409, { error: `topology ${name} serves this admin API; remove its file by hand` });
-    return;
+    throw Errors.conflict(`topology ${name} serves this admin API; remove its file by hand`);
   }
   const descriptor = descriptorOf(gateway, name);
   if (descriptor) {
-    sendJson(ex, 409, {
-      error: `topology ${name} is generated from ${homePath(gateway, descriptor)}; remove the descriptor instead`,
-    });
-    return;
+    throw Errors.conflict(
+      `topology ${name} is generated from ${homePath(gateway, descriptor)}; remove the descriptor instead`,
+    );
   }
   const files = topologyFiles(gateway, name);
   if (files.length === 0) throw Errors.notFound(`No topology file named ${name}`);
@@ -521,7 +490,7 @@ export const adminDispatch: DispatchFactory = {
         // On a redeploy the feeds stay open (the events are gateway-wide); else they end with 1001.
         if (reason === 'redeploy') return;
         const why = reason === 'shutdown' ? 'gateway shutting down' : 'topology undeployed';
-        for (const ws of feeds) ws.close(1001, why);
+        for (const ws of feeds) ws.close(CloseCodes.goingAway, why);
         wss.close();
       });
       return true;
@@ -554,7 +523,10 @@ export const adminDispatch: DispatchFactory = {
             deliver(text) {
               if (ws.readyState !== ws.OPEN) return false;
               if (ws.bufferedAmount > FEED_QUEUE_BYTES) {
-                ws.close(4008, `slow consumer: more than ${FEED_QUEUE_BYTES} bytes unsent`);
+                ws.close(
+                  CloseCodes.slowConsumer,
+                  `slow consumer: more than ${FEED_QUEUE_BYTES} bytes unsent`,
+                );
                 return false;
               }
               ws.send(text);

@@ -27,6 +27,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
+import { CloseCodes } from '../errors.ts';
 import { type ChannelEvent, channelEvents } from '../observability/events.ts';
 import { isValidKey, metricGroup } from './groups.ts';
 import { type ChannelNode, escapeLabel, type Layer } from './node.ts';
@@ -136,7 +137,7 @@ export class Backplane implements Layer {
     const end = (ws: WebSocket | undefined) => {
       if (!ws || ws.readyState === WebSocket.CLOSED) return;
       closing.push(new Promise((resolve) => ws.once('close', () => resolve())));
-      if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'node stopping');
+      if (ws.readyState === WebSocket.OPEN) ws.close(CloseCodes.goingAway, 'node stopping');
       else ws.terminate();
       setTimeout(() => ws.terminate(), 1000).unref();
     };
@@ -229,7 +230,7 @@ export class Backplane implements Layer {
       if (peerId === this.#node.id) {
         link.isSelf = true;
         this.#node.log?.info({ peer: link.url }, 'backplane peer is this node; not connecting to it');
-        ws.close(1000, 'self');
+        ws.close(CloseCodes.normal, 'self');
         return;
       }
       link.connected = true;
@@ -340,7 +341,7 @@ export class Backplane implements Layer {
 
   #serve(ws: WebSocket, peer: string): void {
     if (this.#closed) {
-      ws.close(1001, 'node stopping');
+      ws.close(CloseCodes.goingAway, 'node stopping');
       return;
     }
     const link = new Incoming(ws, peer);

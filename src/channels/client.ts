@@ -26,6 +26,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
+import { CloseCodes } from '../errors.ts';
 import { type ChannelEvent, channelEvents } from '../observability/events.ts';
 import type { AclSubject } from '../providers/authorization/acl.ts';
 import {
@@ -40,7 +41,7 @@ import {
 import type { ChannelNode, ClientConnection, HistoryOptions, Since } from './node.ts';
 
 /** The close code of a subscriber that does not keep up (private-use range). */
-export const SLOW_CONSUMER_CODE = 4008;
+export const SLOW_CONSUMER_CODE = CloseCodes.slowConsumer;
 /** How long a slow subscriber has to read its backlog and the close frame before it is cut. */
 const SLOW_CLOSE_GRACE_MS = 10_000;
 
@@ -89,7 +90,7 @@ export class ChannelClient implements ClientConnection {
     ws.on('close', () => this.#shutdown());
     if (id.expiresAt !== undefined) {
       const ms = Math.min(Math.max(0, id.expiresAt - Date.now()), 2 ** 31 - 1);
-      this.#expiry = setTimeout(() => this.close(1008, 'credential expired'), ms);
+      this.#expiry = setTimeout(() => this.close(CloseCodes.policyViolation, 'credential expired'), ms);
       this.#expiry.unref();
     }
     ws.send(JSON.stringify({ accept: true, user: id.subject.user }));

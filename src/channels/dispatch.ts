@@ -25,12 +25,13 @@
  *   close with 1009), `channels.client.ping` (20s; 0: off), `channels.max.connections` (10000; then 503),
  *   `channels.publish.max.bytes` (1 MiB; then 413), `channels.publish.max.batch` (1000).
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { ConfigError } from '../config/diagnostics.ts';
 import { parseDurationMs } from '../config/values.ts';
-import { Errors, GatewayError } from '../errors.ts';
+import { CloseCodes, Errors } from '../errors.ts';
+import { readText } from '../gateway/read-body.ts';
 import {
   type Acl,
   type AclMode,
@@ -193,7 +194,11 @@ function configOf(ctx: DispatchContext): ChannelsConfig {
       // A redeployed topology's subscribers stay on the deployment they started on; their groups are the
       // topology's, so they keep receiving what the new deployment's publishers send.
       if (reason === 'redeploy') return;
-      channelNodeFor(ctx.settings).closeTopology(config.topology, 1001, 'topology undeployed');
+      channelNodeFor(ctx.settings).closeTopology(
+        config.topology,
+        CloseCodes.goingAway,
+        'topology undeployed',
+      );
       config.wss.close();
     });
     return true;
@@ -224,13 +229,9 @@ function publishTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler 
     const type = (ex.req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
       ex.req.resume();
-      throw new GatewayError(
-        'POSTERN_ERR_UNSUPPORTED_MEDIA_TYPE',
-        415,
-        'Publish with Content-Type: application/json',
-      );
+      throw Errors.unsupportedMediaType('Publish with Content-Type: application/json');
     }
-    const body = await readBody(ex.req, config.maxPublishBytes);
+    const body = await readText(ex.req, config.maxPublishBytes);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -269,34 +270,6 @@ function publishTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler 
     ex.res.end(answer);
   };
 }
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      req.resume();
-      reject(tooLarge(limit));
-      return;
-    }
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const tooLarge = (limit: number) =>
-  new GatewayError('POSTERN_ERR_PAYLOAD_TOO_LARGE', 413, `The body is larger than ${limit} bytes`);
 
 function subscribeTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler {
   const node = channelNodeFor(ctx.settings);

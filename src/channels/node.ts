@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChannelSettings } from '../config/gateway-site.ts';
+import { CloseCodes } from '../errors.ts';
 import { type ChannelEvent, channelEvents } from '../observability/events.ts';
 import { eventText, groupKey, isValidGroupName, metricGroup, topologyOfKey } from './groups.ts';
 
@@ -156,7 +157,7 @@ export class ChannelNode {
     if (this.#closed) return;
     this.#closed = true;
     // Subscribers of every deployment, including those a redeploy left on an older one.
-    for (const c of [...this.#clients]) c.close(1001, 'gateway stopping');
+    for (const c of [...this.#clients]) c.close(CloseCodes.goingAway, 'gateway stopping');
     for (const g of this.#groups.values()) if (g.expiry) clearTimeout(g.expiry);
     await this.#layer?.close();
   }

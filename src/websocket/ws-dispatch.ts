@@ -19,7 +19,7 @@ import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-t
 import type { HaService } from '../dispatch/ha/service.ts';
 import { webSocketFailover } from '../dispatch/ha/websocket.ts';
 import { forwardRequestHeaders, type HeaderPolicy } from '../dispatch/headers.ts';
-import { Errors, GatewayError } from '../errors.ts';
+import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
 import { type RelayLimits, relay } from './relay.ts';
@@ -158,7 +158,8 @@ export function createWebSocketTerminal(ctx: DispatchContext): Handler {
       const servers = pairs.flatMap((p) => [p.plain, p.deflate]);
       const open = () => servers.reduce((n, s) => n + s.clients.size, 0);
       const why = reason === 'shutdown' ? 'gateway shutting down' : 'topology undeployed';
-      for (const server of servers) for (const client of server.clients) client.close(1001, why);
+      for (const server of servers)
+        for (const client of server.clients) client.close(CloseCodes.goingAway, why);
       const deadline = Date.now() + 1000;
       while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const server of servers) {
@@ -255,13 +256,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Handler {
         response.resume();
         const status = response.statusCode ?? 502;
         backend.terminate();
-        reject(
-          new GatewayError(
-            'POSTERN_ERR_UPSTREAM_REFUSED_UPGRADE',
-            status >= 400 ? status : 502,
-            'The backend refused the WebSocket handshake',
-          ),
-        );
+        reject(Errors.upstreamRefusedUpgrade(undefined, { status: status >= 400 ? status : 502 }));
       };
       const onError = (err: Error) => {
         settle();

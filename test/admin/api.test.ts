@@ -159,8 +159,19 @@ describe('admin API', () => {
     assert.notEqual(broken, before);
     const res = await put('fresh', broken);
     assert.equal(res.status, 400);
-    const body = (await res.json()) as { deployed: boolean; diagnostics: { at: string; message: string }[] };
+    const body = (await res.json()) as {
+      deployed: boolean;
+      diagnostics: { at: string; message: string }[];
+      error: { status: number; code: string; message: string; requestId: string };
+    };
     assert.equal(body.deployed, false);
+    // The one error shape (gateway/respond.ts), the diagnostics beside it.
+    assert.deepEqual(body.error, {
+      status: 400,
+      code: 'POSTERN_ERR_INVALID_TOPOLOGY',
+      message: 'the topology does not deploy',
+      requestId: res.headers.get('x-request-id'),
+    });
     const error = body.diagnostics.find((d) => /NoSuchProvider/.test(d.message));
     assert.ok(error, JSON.stringify(body.diagnostics));
     assert.match(error.at, /^conf\/topologies\/fresh\.xml:\d+:\d+$/);
@@ -191,7 +202,10 @@ describe('admin API', () => {
       headers: { authorization: ADMIN, 'x-xsrf-header': 'x' },
     });
     assert.equal(self.status, 409);
-    await self.arrayBuffer();
+    const conflict = (await self.json()) as { error: { status: number; code: string; message: string } };
+    assert.equal(conflict.error.status, 409);
+    assert.equal(conflict.error.code, 'POSTERN_ERR_CONFLICT');
+    assert.match(conflict.error.message, /serves this admin API/);
     assert.ok(existsSync(join(home.dir, 'conf/topologies/admin.xml')));
     const unknown = await fetch(api('topologies/nothere'), {
       method: 'DELETE',

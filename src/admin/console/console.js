@@ -21,7 +21,8 @@ function el(tag, attrs = {}, ...children) {
 async function getJson(path) {
   const response = await fetch(new URL(path, api), { credentials: 'same-origin' });
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || body.error || `${response.status}`);
+  // Every error answer has one shape: {"error": {"status", "code", "message", "requestId"}}.
+  if (!response.ok) throw new Error(body.error?.message || `${response.status}`);
   return body;
 }
 
