@@ -46,10 +46,10 @@ import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../gateway/home.ts';
 import { readText } from '../gateway/read-body.ts';
 import type {
   DispatchContext,
-  DispatchFactory,
   Exchange,
   GatewayHandle,
   Handler,
+  ServiceFactory,
   TopologyReport,
 } from '../spi/index.ts';
 
@@ -397,9 +397,9 @@ function feedsOf(ctx: DispatchContext): Set<WebSocket> {
   return set;
 }
 
-export const adminDispatch: DispatchFactory = {
+export const adminService: ServiceFactory = {
   name: 'Admin',
-  answersItself: true,
+  roles: ['ADMIN'],
   classNames: ['postern.admin.AdminDispatch'],
   create(ctx: DispatchContext): Handler {
     const config = configOf(ctx);

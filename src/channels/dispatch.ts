@@ -41,11 +41,18 @@ import {
   parseMode,
 } from '../providers/authorization/acl.ts';
 import { cookieValue } from '../providers/common/credentials.ts';
-import type { DispatchContext, DispatchFactory, Exchange, Handler, HeaderMap } from '../spi/index.ts';
+import type { DispatchContext, Exchange, Handler, HeaderMap, ServiceFactory } from '../spi/index.ts';
 import { ChannelClient, type ClientPolicy } from './client.ts';
 import { eventText, groupKey, isPlainObject, isReserved, isValidGroupName, prefixOf } from './groups.ts';
 import type { HistoryOptions } from './node.ts';
-import { channelNodeFor } from './registry.ts';
+import {
+  acceptBroadcast,
+  BROADCAST_PATH,
+  channelNodeFor,
+  openChannels,
+  startChannels,
+  stopChannels,
+} from './registry.ts';
 
 const KNOWN = [
   /^channels\.(subscribe|publish)\.acl(\.[A-Za-z0-9._]+)?$/,
@@ -312,10 +319,34 @@ function subscribeTerminal(ctx: DispatchContext, config: ChannelsConfig): Handle
     });
 }
 
-export const channelsDispatch: DispatchFactory = {
+/**
+ * The CHANNELS service: its routes, the backplane's endpoint outside the gateway path (`/websocket/broadcast/`,
+ * served only with `gateway.channels.layer=backplane`, authenticated by the shared secret), and the gateway's
+ * channel node's life: opened before the topologies deploy, its layer started once the gateway listens, closed
+ * when it stops.
+ */
+export const channelsService: ServiceFactory = {
   name: 'Channels',
-  answersItself: true,
+  roles: ['CHANNELS'],
   classNames: ['postern.channels.ChannelsDispatch'],
+  endpoints: [
+    {
+      path: BROADCAST_PATH,
+      enabled: (settings) => settings.channels.layer === 'backplane',
+      upgrade(req, upgrade, { settings, detach }) {
+        const refused = acceptBroadcast(settings, req, upgrade.socket, upgrade.head, detach);
+        return refused ? Errors.forbidden() : undefined;
+      },
+    },
+  ],
+  open: (host) => {
+    openChannels(host.settings, host);
+  },
+  start: (host) => {
+    startChannels(host.settings, host.home);
+  },
+  stop: (host) => stopChannels(host.settings),
+  metricsText: ({ settings }) => channelNodeFor(settings).metricsText(),
   create(ctx: DispatchContext): Handler {
     const config = configOf(ctx);
     if (isPublishRoute(ctx)) return publishTerminal(ctx, config);

@@ -3,13 +3,13 @@
  * postern's built-in providers and dispatches. They register exactly as an outside plugin does: this module is
  * loaded through `loadPlugin` and its `register` export is called with the registry.
  */
-import { adminDispatch } from '../admin/dispatch.ts';
-import { channelsDispatch } from '../channels/dispatch.ts';
+import { adminService } from '../admin/dispatch.ts';
+import { channelsService } from '../channels/dispatch.ts';
 import { headerPreAuthFederationDispatch } from '../dispatch/federation-dispatch.ts';
 import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from '../dispatch/ha/dispatch.ts';
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from '../dispatch/http-dispatch.ts';
 import type { Registry } from '../registry/index.ts';
-import { knoxJwksDispatch, knoxSsoDispatch, knoxTokenDispatch } from '../security/token-services.ts';
+import { knoxJwksService, knoxSsoService, knoxTokenService } from '../security/token-services.ts';
 import { anonymousAuthentication } from './authentication/anonymous.ts';
 import { shiroProvider } from './authentication/shiro/index.ts';
 import { aclsAuthorization } from './authorization/acls.ts';
@@ -17,8 +17,8 @@ import { pathAclsAuthorization } from './authorization/path-acls.ts';
 import { headerPreAuthFederation } from './federation/header-preauth.ts';
 import { jwtProvider } from './federation/jwt.ts';
 import { ssoCookieProvider } from './federation/sso-cookie.ts';
-import { haProvider } from './ha/index.ts';
-import { staticHostmap } from './hostmap/static.ts';
+import { haContributor, haProvider } from './ha/index.ts';
+import { hostmapContributor, staticHostmap } from './hostmap/static.ts';
 import { concatIdentityAssertion } from './identity-assertion/concat.ts';
 import { defaultIdentityAssertion, pseudoIdentityAssertion } from './identity-assertion/default.ts';
 import { hadoopGroupIdentityAssertion } from './identity-assertion/hadoop-group.ts';
@@ -51,6 +51,8 @@ export function register(registry: Registry): void {
   registry.provider(aclsAuthorization);
   registry.provider(pathAclsAuthorization);
   registry.provider(webAppSec);
+  registry.contributor(haContributor);
+  registry.contributor(hostmapContributor);
   registry.dispatch(defaultDispatch);
   registry.dispatch(configurableDispatch);
   registry.dispatch(passAllHeadersDispatch);
@@ -58,9 +60,9 @@ export function register(registry: Registry): void {
   registry.dispatch(haDefaultDispatch);
   registry.dispatch(haPassAllHeadersDispatch);
   registry.dispatch(headerPreAuthFederationDispatch);
-  registry.dispatch(knoxSsoDispatch);
-  registry.dispatch(knoxTokenDispatch);
-  registry.dispatch(knoxJwksDispatch);
-  registry.dispatch(channelsDispatch);
-  registry.dispatch(adminDispatch);
+  registry.service(knoxSsoService);
+  registry.service(knoxTokenService);
+  registry.service(knoxJwksService);
+  registry.service(channelsService);
+  registry.service(adminService);
 }

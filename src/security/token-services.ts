@@ -37,7 +37,7 @@
 import { ConfigError } from '../config/diagnostics.ts';
 import { parseBoolean, splitList } from '../config/values.ts';
 import { Errors } from '../errors.ts';
-import type { DispatchContext, DispatchFactory, Exchange, Handler } from '../spi/index.ts';
+import type { DispatchContext, Exchange, Handler, ServiceFactory } from '../spi/index.ts';
 import { auditFor } from '../spi/index.ts';
 import {
   checkRedirect,
@@ -123,9 +123,9 @@ export function originalFromQuery(query: string, expected: ReadonlySet<string>):
   return url;
 }
 
-export const knoxSsoDispatch: DispatchFactory = {
+export const knoxSsoService: ServiceFactory = {
   name: 'KnoxSSO',
-  answersItself: true,
+  roles: ['KNOXSSO'],
   classNames: [`${KNOX_SERVICE}knoxsso.WebSSOResource`],
   create(ctx: DispatchContext): Handler {
     const p = ctx.params;
@@ -228,9 +228,9 @@ export const knoxSsoDispatch: DispatchFactory = {
   },
 };
 
-export const knoxTokenDispatch: DispatchFactory = {
+export const knoxTokenService: ServiceFactory = {
   name: 'KnoxToken',
-  answersItself: true,
+  roles: ['KNOXTOKEN'],
   classNames: [`${KNOX_SERVICE}knoxtoken.TokenResource`],
   create(ctx: DispatchContext): Handler {
     const ttlMs = ttlParam(ctx, 'knox.token.ttl', KNOXTOKEN_TTL_DEFAULT);
@@ -268,9 +268,9 @@ export const knoxTokenDispatch: DispatchFactory = {
   },
 };
 
-export const knoxJwksDispatch: DispatchFactory = {
+export const knoxJwksService: ServiceFactory = {
   name: 'KnoxJWKS',
-  answersItself: true,
+  roles: ['KNOXTOKEN'],
   classNames: [`${KNOX_SERVICE}knoxtoken.JWKSResource`],
   create(ctx: DispatchContext): Handler {
     const store = tokenKeyStore(ctx.home);
