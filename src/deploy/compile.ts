@@ -19,6 +19,7 @@ import { GatewayError } from '../errors.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
 import type { Registry } from '../registry/index.ts';
+import { compileTopologyRewrite } from '../rewrite/topology.ts';
 import type { RewriteEnvironment } from '../rewrite/types.ts';
 import type { ServiceCatalog } from '../servicedef/catalog.ts';
 import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
@@ -41,9 +42,8 @@ import {
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
-import { compose, type NamedFilter } from './compose.ts';
+import { compose, type NamedFilter } from './chain.ts';
 import { type ChainStepInfo, type CompiledRoute, Deployment, type Release } from './deployment.ts';
-import { compileTopologyRewrite } from './rewrite-setup.ts';
 import { topologyKey } from './secrets.ts';
 
 export interface CompileInput {

@@ -9,7 +9,6 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
-import { RecentErrors } from '../admin/recent.ts';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
@@ -49,6 +48,7 @@ import {
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 import { Operations, sendJson } from './operations.ts';
+import { RecentErrors } from './recent-errors.ts';
 import { GatewayServer } from './server.ts';
 import { compareSettings } from './site-reload.ts';
 

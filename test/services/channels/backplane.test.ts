@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Backplane } from '../../src/channels/backplane.ts';
-import { channelNodeFor } from '../../src/channels/registry.ts';
-import { secretHeader, verifySecretHeader } from '../../src/channels/secret.ts';
-import { Gateway } from '../../src/gateway/gateway.ts';
-import { makeHome, startGateway, type TestHome } from '../helpers/home.ts';
-import { makeAuthority } from '../helpers/pki.ts';
-import { freePort } from '../helpers/redis.ts';
+import { Gateway } from '../../../src/gateway/gateway.ts';
+import type { Backplane } from '../../../src/services/channels/backplane.ts';
+import { channelNodeFor } from '../../../src/services/channels/nodes.ts';
+import { secretHeader, verifySecretHeader } from '../../../src/services/channels/secret.ts';
+import { makeHome, startGateway, type TestHome } from '../../helpers/home.ts';
+import { makeAuthority } from '../../helpers/pki.ts';
+import { freePort } from '../../helpers/redis.ts';
 import {
   basic,
   Client,
@@ -121,7 +121,7 @@ describe('CHANNELS backplane (in-process nodes)', () => {
     });
     await writeUsers(home);
     home.write('conf/topologies/awx.xml', channelsTopology(PUBLISHERS));
-    const log = (await import('../../src/observability/logger.ts')).createLogger({ level: 'silent' });
+    const log = (await import('../../../src/observability/logger.ts')).createLogger({ level: 'silent' });
     gateway = await Gateway.start({ home: home.dir, port, host: '127.0.0.1', log, watch: false });
   });
 
@@ -372,7 +372,7 @@ describe('CHANNELS backplane with mutual TLS', () => {
       homes.push(h);
     }
     for (let i = 0; i < 2; i++) {
-      const log = (await import('../../src/observability/logger.ts')).createLogger({ level: 'silent' });
+      const log = (await import('../../../src/observability/logger.ts')).createLogger({ level: 'silent' });
       gateways.push(
         await Gateway.start({ home: homes[i].dir, port: ports[i], host: '127.0.0.1', log, watch: false }),
       );

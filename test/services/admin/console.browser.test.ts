@@ -12,10 +12,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { type Gateway, REPO_ROOT } from '../../src/gateway/gateway.ts';
-import { hashPassword } from '../../src/providers/authentication/shiro/password-hash.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
+import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { launchChromium } from '../../helpers/browser.ts';
+import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
 const ARTIFACTS = join(process.env.POSTERN_TEST_ARTIFACTS ?? join(REPO_ROOT, 'test-artifacts'), 'console');
 

@@ -36,14 +36,11 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { join, relative, sep } from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { POSTERN_EVENTS_GROUP } from '../channels/groups.ts';
-import type { Subscriber } from '../channels/node.ts';
-import { channelNodeFor } from '../channels/registry.ts';
-import { ConfigError, type Diagnostic } from '../config/diagnostics.ts';
-import { backendHealth } from '../dispatch/ha/service.ts';
-import { CloseCodes, Errors, type GatewayError } from '../errors.ts';
-import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../gateway/home.ts';
-import { readText } from '../gateway/read-body.ts';
+import { ConfigError, type Diagnostic } from '../../config/diagnostics.ts';
+import { backendHealth } from '../../dispatch/ha/service.ts';
+import { CloseCodes, Errors, type GatewayError } from '../../errors.ts';
+import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../../gateway/home.ts';
+import { readText } from '../../gateway/read-body.ts';
 import type {
   DispatchContext,
   Exchange,
@@ -51,7 +48,10 @@ import type {
   Handler,
   ServiceFactory,
   TopologyReport,
-} from '../spi/index.ts';
+} from '../../spi/index.ts';
+import { POSTERN_EVENTS_GROUP } from '../channels/groups.ts';
+import type { Subscriber } from '../channels/node.ts';
+import { channelNodeFor } from '../channels/nodes.ts';
 
 const API = '/api/v1';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -62,7 +62,7 @@ const CONSOLE_FILES: Record<string, string> = {
   'console.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
 };
-const CONSOLE_DIR = new URL('./console/', import.meta.url);
+const CONSOLE_DIR = new URL('../../admin/console/', import.meta.url);
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { secretHeader } from '../../src/channels/secret.ts';
-import { makeHome, type TestHome } from '../helpers/home.ts';
-import { freePort, type RedisFixture, startRedis } from '../helpers/redis.ts';
+import { secretHeader } from '../../../src/services/channels/secret.ts';
+import { makeHome, type TestHome } from '../../helpers/home.ts';
+import { freePort, type RedisFixture, startRedis } from '../../helpers/redis.ts';
 import { basic, Client, channelsTopology, PUBLISHERS, publish, until, writeUsers, wsUrl } from './fixture.ts';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 const SECRET = 'cluster-secret';
 
 /** A `postern start` process under a guard that SIGKILLs it when the test process goes away (or on kill()). */

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import type { Subscriber } from '../../src/channels/node.ts';
-import { channelNodeFor } from '../../src/channels/registry.ts';
-import type { Gateway } from '../../src/gateway/gateway.ts';
-import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import type { Gateway } from '../../../src/gateway/gateway.ts';
+import type { Subscriber } from '../../../src/services/channels/node.ts';
+import { channelNodeFor } from '../../../src/services/channels/nodes.ts';
+import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 import {
   basic,
   Client,

@@ -28,10 +28,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { ConfigError } from '../config/diagnostics.ts';
-import { parseDurationMs } from '../config/values.ts';
-import { CloseCodes, Errors } from '../errors.ts';
-import { readText } from '../gateway/read-body.ts';
+import { ConfigError } from '../../config/diagnostics.ts';
+import { parseDurationMs } from '../../config/values.ts';
+import { CloseCodes, Errors } from '../../errors.ts';
+import { readText } from '../../gateway/read-body.ts';
 import {
   type Acl,
   type AclMode,
@@ -39,9 +39,9 @@ import {
   aclAllows,
   parseAcl,
   parseMode,
-} from '../providers/authorization/acl.ts';
-import { cookieValue } from '../providers/common/credentials.ts';
-import type { DispatchContext, Exchange, Handler, HeaderMap, ServiceFactory } from '../spi/index.ts';
+} from '../../providers/authorization/acl.ts';
+import { cookieValue } from '../../providers/common/credentials.ts';
+import type { DispatchContext, Exchange, Handler, HeaderMap, ServiceFactory } from '../../spi/index.ts';
 import { ChannelClient, type ClientPolicy } from './client.ts';
 import { eventText, groupKey, isPlainObject, isReserved, isValidGroupName, prefixOf } from './groups.ts';
 import type { HistoryOptions } from './node.ts';
@@ -52,7 +52,7 @@ import {
   openChannels,
   startChannels,
   stopChannels,
-} from './registry.ts';
+} from './nodes.ts';
 
 const KNOWN = [
   /^channels\.(subscribe|publish)\.acl(\.[A-Za-z0-9._]+)?$/,

@@ -15,14 +15,14 @@ import type { IncomingMessage } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ChannelSettings, GatewaySettings } from '../config/gateway-site.ts';
-import { backendTrust, gatewayIdentity } from '../dispatch/backend-tls.ts';
+import type { ChannelSettings, GatewaySettings } from '../../config/gateway-site.ts';
+import { backendTrust, gatewayIdentity } from '../../dispatch/backend-tls.ts';
 import {
   type BackendHealthEvent,
   backendHealthEvents,
   type DeploymentEvent,
   deploymentEvents,
-} from '../observability/events.ts';
+} from '../../observability/events.ts';
 import { Backplane, BROADCAST_PATH, type PeerTls, type Refusal } from './backplane.ts';
 import { POSTERN_EVENTS_GROUP } from './groups.ts';
 import { ChannelNode, type Layer } from './node.ts';

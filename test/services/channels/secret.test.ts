@@ -10,7 +10,7 @@ import {
   secretHeader,
   signedMessage,
   verifySecretHeader,
-} from '../../src/channels/secret.ts';
+} from '../../../src/services/channels/secret.ts';
 
 const NOW = 1_700_000_000;
 

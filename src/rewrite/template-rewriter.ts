@@ -1,5 +1,5 @@
 /**
- * @module urltemplate/rewriter
+ * @module rewrite/template-rewriter
  * One-rule URL rewriting, as Knox's `Rewriter.rewrite(uri, inputPattern, outputTemplate, resolver, evaluator)`:
  * parse the URL literally, match it against the input pattern, expand the output template with the captured
  * parameters. Names the match did not bind fall back to `resolve` (e.g. `gateway.url`); only names the match
@@ -7,10 +7,10 @@
  *
  * Parsed patterns and templates are cached by text, since rules are a small fixed set used on every request.
  */
-import { type Evaluate, expandTemplate, type Resolve } from './expander.ts';
-import { TemplateMatcher } from './matcher.ts';
-import { parseLiteral, parseTemplate } from './parser.ts';
-import type { Template } from './template.ts';
+import { type Evaluate, expandTemplate, type Resolve } from '../urltemplate/expander.ts';
+import { TemplateMatcher } from '../urltemplate/matcher.ts';
+import { parseLiteral, parseTemplate } from '../urltemplate/parser.ts';
+import type { Template } from '../urltemplate/template.ts';
 
 export interface RewriteOptions {
   /** Values for names the match does not bind. */
@@ -36,7 +36,7 @@ function cached<T>(cache: Map<string, T>, key: string, make: () => T): T {
 
 /**
  * Rewrites `input` when it matches `inputPattern`; `undefined` when it does not.
- * @throws {import('./parser.ts').UrlTemplateSyntaxError} when the pattern or template is malformed.
+ * @throws {import('../urltemplate/parser.ts').UrlTemplateSyntaxError} when the pattern or template is malformed.
  * @example rewriteUrl('/webhdfs/v1/tmp?op=LS', '/webhdfs/v1/{path=**}?{**}', 'http://nn:50070/webhdfs/v1/{path=**}?{**}')
  *   // 'http://nn:50070/webhdfs/v1/tmp?op=LS'
  */

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import type { Gateway } from '../../src/gateway/gateway.ts';
-import { REPO_ROOT } from '../../src/gateway/gateway.ts';
-import { hashPassword } from '../../src/providers/authentication/shiro/password-hash.ts';
-import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import type { Gateway } from '../../../src/gateway/gateway.ts';
+import { REPO_ROOT } from '../../../src/gateway/gateway.ts';
+import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

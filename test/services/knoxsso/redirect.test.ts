@@ -9,8 +9,8 @@ import {
   compileWhitelist,
   DEFAULT_REDIRECT_WHITELIST,
   derivedWhitelist,
-} from '../../../src/security/redirect-whitelist.ts';
-import { cookieDomain, originalFromQuery } from '../../../src/security/token-services.ts';
+} from '../../../src/services/knoxsso/redirect-whitelist.ts';
+import { cookieDomain, originalFromQuery } from '../../../src/services/knoxsso/service.ts';
 
 describe('KNOXSSO redirect decision', () => {
   const loopback = compileWhitelist(DEFAULT_REDIRECT_WHITELIST);

@@ -5,8 +5,8 @@
  */
 import { request } from 'undici';
 import { WebSocket } from 'ws';
-import { hashPassword } from '../../src/providers/authentication/shiro/password-hash.ts';
-import type { TestHome } from '../helpers/home.ts';
+import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import type { TestHome } from '../../helpers/home.ts';
 
 export const PASSWORDS: Record<string, string> = {
   alice: 'alice-password',

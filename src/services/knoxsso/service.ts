@@ -34,18 +34,18 @@
  * the token never is.
  */
 
-import { ConfigError } from '../config/diagnostics.ts';
-import { parseBoolean, splitList } from '../config/values.ts';
-import { Errors } from '../errors.ts';
-import type { DispatchContext, Exchange, Handler, ServiceFactory } from '../spi/index.ts';
-import { auditFor } from '../spi/index.ts';
+import { ConfigError } from '../../config/diagnostics.ts';
+import { parseBoolean, splitList } from '../../config/values.ts';
+import { Errors } from '../../errors.ts';
+import type { DispatchContext, Exchange, Handler, ServiceFactory } from '../../spi/index.ts';
+import { auditFor } from '../../spi/index.ts';
+import { DEFAULT_ISSUER, issueToken, SIGNING_ALGORITHM, tokenKeyStore } from '../knoxtoken/keys.ts';
 import {
   checkRedirect,
   compileWhitelist,
   DEFAULT_REDIRECT_WHITELIST,
   derivedWhitelist,
 } from './redirect-whitelist.ts';
-import { DEFAULT_ISSUER, issueToken, SIGNING_ALGORITHM, tokenKeyStore } from './token-keys.ts';
 
 const KNOX_SERVICE = 'org.apache.knox.gateway.service.';
 /** Knox's `WebSSOResource.TOKEN_TTL_DEFAULT` (15 minutes). */

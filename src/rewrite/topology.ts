@@ -4,13 +4,13 @@
  * environment (its service URLs, host map, frontend URL and derived secret).
  */
 import type { DiagnosticSink } from '../config/diagnostics.ts';
+import type { ServiceDefinition } from '../servicedef/model.ts';
 import {
   type CompiledRewriteRules,
   compileRewriteRules,
   defaultRewriteFunctions,
   type RewriteEnvironment,
-} from '../rewrite/index.ts';
-import type { ServiceDefinition } from '../servicedef/model.ts';
+} from './index.ts';
 
 const FUNCTIONS = defaultRewriteFunctions();
 

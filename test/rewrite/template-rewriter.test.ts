@@ -1,10 +1,10 @@
 /**
- * @module test/urltemplate/rewriter
+ * @module test/rewrite/template-rewriter
  * rewriteUrl end to end with rules shaped like Knox's WebHDFS and HBase service definitions.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rewriteUrl } from '../../src/urltemplate/index.ts';
+import { rewriteUrl } from '../../src/rewrite/template-rewriter.ts';
 
 const evaluate = (fn: string, args: string[]): string[] | undefined => {
   if (fn === 'serviceUrl' && args[0] === 'WEBHDFS') return ['http://nn:50070/webhdfs'];

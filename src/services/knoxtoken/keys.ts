@@ -23,7 +23,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
-import { homeLayout } from '../gateway/home.ts';
+import { homeLayout } from '../../gateway/home.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 

@@ -14,7 +14,7 @@
  *   without bound.
  */
 import { Redis } from 'ioredis';
-import { type ChannelEvent, channelEvents } from '../observability/events.ts';
+import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
 import { isValidKey, metricGroup } from './groups.ts';
 import type { ChannelNode, Layer } from './node.ts';
 

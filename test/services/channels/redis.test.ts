@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { REDIS_PREFIX } from '../../src/channels/redis-layer.ts';
-import { channelNodeFor } from '../../src/channels/registry.ts';
-import type { Gateway } from '../../src/gateway/gateway.ts';
-import { makeHome, startGateway, type TestHome } from '../helpers/home.ts';
-import { type RedisFixture, startRedis } from '../helpers/redis.ts';
+import type { Gateway } from '../../../src/gateway/gateway.ts';
+import { channelNodeFor } from '../../../src/services/channels/nodes.ts';
+import { REDIS_PREFIX } from '../../../src/services/channels/redis-layer.ts';
+import { makeHome, startGateway, type TestHome } from '../../helpers/home.ts';
+import { type RedisFixture, startRedis } from '../../helpers/redis.ts';
 import { basic, Client, channelsTopology, PUBLISHERS, publish, until, writeUsers, wsUrl } from './fixture.ts';
 
 describe('CHANNELS redis layer', () => {

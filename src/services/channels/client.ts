@@ -26,9 +26,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { CloseCodes } from '../errors.ts';
-import { type ChannelEvent, channelEvents } from '../observability/events.ts';
-import type { AclSubject } from '../providers/authorization/acl.ts';
+import { CloseCodes } from '../../errors.ts';
+import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
+import type { AclSubject } from '../../providers/authorization/acl.ts';
 import {
   groupKey,
   isPlainObject,

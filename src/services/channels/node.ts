@@ -15,9 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ChannelSettings } from '../config/gateway-site.ts';
-import { CloseCodes } from '../errors.ts';
-import { type ChannelEvent, channelEvents } from '../observability/events.ts';
+import type { ChannelSettings } from '../../config/gateway-site.ts';
+import { CloseCodes } from '../../errors.ts';
+import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
 import { eventText, groupKey, isValidGroupName, metricGroup, topologyOfKey } from './groups.ts';
 
 export interface Subscriber {
