@@ -1,7 +1,9 @@
 /**
- * @module providers/builtin
- * postern's built-in providers and dispatches. They register exactly as an outside plugin does: this module is
- * loaded through `loadPlugin` and its `register` export is called with the registry.
+ * @module builtins
+ * postern's built-ins, by family: providers (src/providers), topology-level contributors (HaProvider, hostmap),
+ * dispatches (src/dispatch) and the services the gateway answers itself (src/services). They register exactly as
+ * an outside plugin does: this module is loaded through `loadPlugin` and its `register` export is called with the
+ * registry.
  */
 
 import { headerPreAuthFederationDispatch } from './dispatch/federation-dispatch.ts';
@@ -28,9 +30,10 @@ import { switchCaseIdentityAssertion } from './providers/identity-assertion/swit
 import { urlRewrite } from './providers/rewrite/url-rewrite.ts';
 import { webAppSec } from './providers/webappsec/index.ts';
 import type { Registry } from './registry/index.ts';
-import { adminService } from './services/admin/api.ts';
-import { channelsService } from './services/channels/service.ts';
-import { knoxJwksService, knoxSsoService, knoxTokenService } from './services/knoxsso/service.ts';
+import { adminService } from './services/admin/index.ts';
+import { channelsService } from './services/channels/index.ts';
+import { knoxSsoService } from './services/knoxsso/index.ts';
+import { knoxJwksService, knoxTokenService } from './services/knoxtoken/index.ts';
 
 export function register(registry: Registry): void {
   registry.provider(anonymousAuthentication);

@@ -1,5 +1,5 @@
 /**
- * @module deploy/compose
+ * @module deploy/chain
  * Turns a route's ordered filters and its dispatch into one function, once, at deployment (undici's
  * `Dispatcher.compose`, hono's `compose`): the request path then only calls it. A filter that calls `next()`
  * twice is a bug in that provider; the second call is refused rather than dispatching the request twice.

@@ -1,5 +1,5 @@
 /**
- * @module admin/recent
+ * @module gateway/recent-errors
  * A bounded ring of the gateway's recent errors, newest last: failed deployments (with their diagnostics as
  * `path:line:col: message`), HA backends gone down, and 5xx answers of deployed topologies. The gateway records
  * into it; the admin API (`GET …/api/v1/errors`) reads it. Nothing secret goes in: no URL query, no header.

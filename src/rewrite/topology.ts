@@ -1,5 +1,5 @@
 /**
- * @module deploy/rewrite-setup
+ * @module rewrite/topology
  * Compiles the rewrite rules of the service definitions one topology uses, against that topology's
  * environment (its service URLs, host map, frontend URL and derived secret).
  */

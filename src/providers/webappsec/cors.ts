@@ -1,6 +1,6 @@
 /**
  * @module providers/webappsec/cors
- * WebAppSec's CORS feature (`cors.*`, knox-features §3.5), with the behaviour and defaults of the
+ * WebAppSec's CORS feature (`cors.*`), with the behaviour and defaults of the
  * `com.thetransactioncompany.cors.CORSFilter` Knox configures, and the Fetch standard's rules
  * (https://fetch.spec.whatwg.org/#http-cors-protocol).
  *

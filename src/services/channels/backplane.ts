@@ -1,6 +1,6 @@
 /**
- * @module channels/backplane
- * The `backplane` channel layer: AWX's node-to-node WebSocket mesh (seed 003) with its gaps closed.
+ * @module services/channels/backplane
+ * The `backplane` channel layer: AWX's node-to-node WebSocket mesh with its gaps closed.
  *
  * Every node serves `/websocket/broadcast/` (outside the gateway path, as AWX has it) and connects to that
  * endpoint on every peer of `gateway.channels.broadcast.peers`. A link is opened by the node that wants messages

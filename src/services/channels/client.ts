@@ -1,6 +1,6 @@
 /**
- * @module channels/client
- * One subscriber's WebSocket, speaking AWX's client protocol (awx-channels §1–3) with AWX's defects fixed.
+ * @module services/channels/client
+ * One subscriber's WebSocket, speaking AWX's client protocol with AWX's defects fixed.
  *
  * - On open: `{"accept": true, "user": <principal>}`, and no subscription.
  * - A text frame `{"xrftoken": ..., "groups": {"<prefix>": [<item>, ...]}, "since": {...}}` replaces every

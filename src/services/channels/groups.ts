@@ -1,5 +1,5 @@
 /**
- * @module channels/groups
+ * @module services/channels/groups
  * Group names and keys. A client names a group `<prefix>-<item>` (AWX: `jobs-status_changed`, `job_events-42`);
  * the Channels layer's rule applies to the whole name: `[A-Za-z0-9._-]`, under 100 characters.
  *

@@ -1,5 +1,5 @@
 /**
- * @module channels/node
+ * @module services/channels/node
  * One gateway's CHANNELS node: who on this node subscribes to which group, the optional history of groups that
  * keep one, and the channel layer that carries group messages between nodes (memory: none; backplane; redis).
  *

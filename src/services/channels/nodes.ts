@@ -1,5 +1,5 @@
 /**
- * @module channels/registry
+ * @module services/channels/nodes
  * The CHANNELS node of each running gateway, found from its settings object (one per gateway, shared by every
  * deployment it compiles), and its life: opened before the topologies deploy, its layer started once the gateway
  * listens, closed when it stops.

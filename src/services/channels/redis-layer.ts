@@ -1,5 +1,5 @@
 /**
- * @module channels/redis-layer
+ * @module services/channels/redis-layer
  * The `redis` channel layer, for clusters too large for a mesh: every node talks to one Redis
  * (`gateway.channels.redis.url`, Redis 7 or later) with sharded pub/sub.
  *

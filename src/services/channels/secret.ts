@@ -1,6 +1,6 @@
 /**
- * @module channels/secret
- * The backplane's `secret` header in AWX's exact wire format (awx-channels §4.1), so that a postern node and an
+ * @module services/channels/secret
+ * The backplane's `secret` header in AWX's exact wire format, so that a postern node and an
  * AWX node could authenticate each other:
  *
  * `secret: HMAC-SHA256 <nonce>:<hex>` where `nonce` is the Unix time in whole seconds (decimal) and `hex` the

@@ -1,5 +1,5 @@
 /**
- * @module security/redirect-whitelist
+ * @module services/knoxsso/redirect-whitelist
  * Where KNOXSSO may send a browser after login (`originalUrl`), so it is never an open redirect (KNOX-3416).
  *
  * As Knox's `RegExUtils.checkBaseUrlAgainstWhitelist`, the whitelist (`;`-separated regexes, each matching the

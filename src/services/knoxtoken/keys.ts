@@ -1,5 +1,5 @@
 /**
- * @module security/token-keys
+ * @module services/knoxtoken/keys
  * The gateway's token signing key: an RSA key pair (RS256) that the KNOXSSO and KNOXTOKEN services sign with, and
  * the key JWTProvider and SSOCookieProvider verify with when a topology names neither a PEM nor a JWKS URL (Knox
  * verifies with the gateway's own signing key in that case, too).

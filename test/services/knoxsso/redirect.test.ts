@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { cookieDomain, originalFromQuery } from '../../../src/services/knoxsso/index.ts';
 import {
   checkRedirect,
   compileWhitelist,
   DEFAULT_REDIRECT_WHITELIST,
   derivedWhitelist,
 } from '../../../src/services/knoxsso/redirect-whitelist.ts';
-import { cookieDomain, originalFromQuery } from '../../../src/services/knoxsso/service.ts';
 
 describe('KNOXSSO redirect decision', () => {
   const loopback = compileWhitelist(DEFAULT_REDIRECT_WHITELIST);

@@ -1,6 +1,6 @@
 /**
- * @module security/token-services
- * The issuing side of Knox's JWT federation, as dispatches that answer in the gateway (no backend): they end the
+ * @module services/knoxsso
+ * The issuing side of Knox's JWT federation, as services that answer in the gateway (no backend): they end the
  * chain of a topology whose providers authenticated the user (ShiroProvider, HeaderPreAuth, ...), and sign with
  * the gateway key (token-keys.ts), so JWTProvider and SSOCookieProvider verify their tokens with no key
  * configured at all. Tokens carry `iss` (default `KNOXSSO`), `sub` (the effective user after identity
@@ -20,26 +20,26 @@
  * As Knox, query parameters other than `originalUrl` and the expected ones are appended to it (clients that do
  * not encode `originalUrl` split its own query into separate parameters).
  *
- * **KNOXTOKEN** (`KnoxToken`, Knox's `TokenResource`, route `/knoxtoken/api/v1/token`): GET or POST answers
- * `{"access_token", "token_id", "token_type": "Bearer", "expires_in"}` (+ `target_url` with
- * `knox.token.target.url`). As Knox, `expires_in` is the expiry time in ms since the epoch (not a duration;
- * -1 for a token without expiry). Params: `knox.token.ttl` (ms, default 30000, as Knox), `knox.token.audiences`,
- * `knox.token.issuer`.
- *
- * **JWKS** (`KnoxJWKS`, Knox's `JWKSResource`, route `/knoxtoken/api/v1/jwks.json`): the gateway's public key
- * set `{"keys": [{kty, n, e, kid, alg: RS256, use: sig}]}`; public, its route pins the Anonymous provider.
- *
- * Issuance is audited as an `authentication` event of the provider `KnoxSSO` / `KnoxToken` (the deployment
+ * Issuance is audited as an `authentication` event of the provider `KnoxSSO` (the deployment
  * audits every dispatch besides): the user, the outcome and why (`sso cookie issued`, the whitelist refusal);
  * the token never is.
  */
 
 import { ConfigError } from '../../config/diagnostics.ts';
-import { parseBoolean, splitList } from '../../config/values.ts';
+import { splitList } from '../../config/values.ts';
 import { Errors } from '../../errors.ts';
 import type { DispatchContext, Exchange, Handler, ServiceFactory } from '../../spi/index.ts';
 import { auditFor } from '../../spi/index.ts';
-import { DEFAULT_ISSUER, issueToken, SIGNING_ALGORITHM, tokenKeyStore } from '../knoxtoken/keys.ts';
+import {
+  audiencesParam,
+  boolParam,
+  checkSigAlg,
+  KNOX_SERVICE,
+  methodAllowed,
+  subjectOf,
+  ttlParam,
+} from '../knoxtoken/issuing.ts';
+import { DEFAULT_ISSUER, issueToken, tokenKeyStore } from '../knoxtoken/keys.ts';
 import {
   checkRedirect,
   compileWhitelist,
@@ -47,55 +47,10 @@ import {
   derivedWhitelist,
 } from './redirect-whitelist.ts';
 
-const KNOX_SERVICE = 'org.apache.knox.gateway.service.';
 /** Knox's `WebSSOResource.TOKEN_TTL_DEFAULT` (15 minutes). */
 export const KNOXSSO_TTL_DEFAULT = 15 * 60_000;
 /** Knox's `TokenResource.TOKEN_TTL_DEFAULT` (30 seconds). */
-export const KNOXTOKEN_TTL_DEFAULT = 30_000;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-function ttlParam(ctx: DispatchContext, name: string, fallback: number): number {
-  const text = ctx.params.get(name)?.trim();
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < -1) {
-    throw ConfigError.at(ctx.pos, `${name} must be milliseconds (or -1 for no expiry), found "${text}"`);
-  }
-  return n;
-}
-
-function boolParam(ctx: DispatchContext, name: string, fallback: boolean): boolean {
-  const text = ctx.params.get(name);
-  if (text === undefined || text.trim() === '') return fallback;
-  const b = parseBoolean(text);
-  if (b === undefined) throw ConfigError.at(ctx.pos, `${name} must be true or false, found "${text}"`);
-  return b;
-}
-
-function checkSigAlg(ctx: DispatchContext, name: string): void {
-  const alg = ctx.params.get(name)?.trim();
-  if (alg && alg !== SIGNING_ALGORITHM) {
-    throw ConfigError.at(
-      ctx.pos,
-      `${name} "${alg}" is not supported: the gateway signs with ${SIGNING_ALGORITHM}`,
-    );
-  }
-}
-
-function audiencesParam(ctx: DispatchContext, name: string): string[] {
-  return splitList(ctx.params.get(name) ?? '', /,/);
-}
-
-/** The authenticated user to issue for: the effective user after identity assertion. */
-function subjectOf(ex: Exchange): string | undefined {
-  return ex.effectiveUser ?? ex.user?.name;
-}
-
-function methodAllowed(ex: Exchange, methods: readonly string[]): void {
-  if (!methods.includes(ex.req.method ?? '')) {
-    throw Errors.methodNotAllowed(`Use ${methods.join(' or ')}`, { headers: { allow: methods.join(', ') } });
-  }
-}
 
 /** Knox's `Urls.getDomainName`: the cookie Domain for the host the browser goes back to. */
 export function cookieDomain(host: string, suffix: string | undefined): string | undefined {
@@ -224,66 +179,6 @@ export const knoxSsoService: ServiceFactory = {
       });
       ex.res.end();
       audit(ex, 'success', { user: subject, reason: 'sso cookie issued', status });
-    };
-  },
-};
-
-export const knoxTokenService: ServiceFactory = {
-  name: 'KnoxToken',
-  roles: ['KNOXTOKEN'],
-  classNames: [`${KNOX_SERVICE}knoxtoken.TokenResource`],
-  create(ctx: DispatchContext): Handler {
-    const ttlMs = ttlParam(ctx, 'knox.token.ttl', KNOXTOKEN_TTL_DEFAULT);
-    const audiences = audiencesParam(ctx, 'knox.token.audiences');
-    const issuer = ctx.params.get('knox.token.issuer')?.trim() || DEFAULT_ISSUER;
-    const targetUrl = ctx.params.get('knox.token.target.url')?.trim() || undefined;
-    checkSigAlg(ctx, 'knox.token.sigalg');
-    const store = tokenKeyStore(ctx.home);
-    const audit = auditFor(ctx, 'authentication');
-    return async (ex) => {
-      methodAllowed(ex, ['GET', 'POST']);
-      ex.req.resume();
-      const subject = subjectOf(ex);
-      if (!subject) {
-        audit(ex, 'failure', { reason: 'no authenticated user' });
-        throw Errors.unauthenticated('No authenticated user to issue a token for');
-      }
-      const issued = await issueToken(await store.getOrCreate(), { subject, ttlMs, audiences, issuer });
-      const body = JSON.stringify({
-        access_token: issued.token,
-        token_id: issued.id,
-        token_type: 'Bearer',
-        expires_in: issued.expiresAt ?? -1,
-        ...(targetUrl ? { target_url: targetUrl } : {}),
-      });
-      ex.res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        pragma: 'no-cache',
-      });
-      ex.res.end(body);
-      audit(ex, 'success', { user: subject, reason: 'token issued', status: 200 });
-    };
-  },
-};
-
-export const knoxJwksService: ServiceFactory = {
-  name: 'KnoxJWKS',
-  roles: ['KNOXTOKEN'],
-  classNames: [`${KNOX_SERVICE}knoxtoken.JWKSResource`],
-  create(ctx: DispatchContext): Handler {
-    const store = tokenKeyStore(ctx.home);
-    return async (ex) => {
-      methodAllowed(ex, ['GET', 'HEAD']);
-      const keys = await store.getOrCreate();
-      const body = JSON.stringify({ keys: [keys.jwk] });
-      ex.res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'public, max-age=300',
-      });
-      ex.res.end(ex.req.method === 'HEAD' ? undefined : body);
     };
   },
 };

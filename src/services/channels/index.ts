@@ -1,7 +1,7 @@
 /**
- * @module channels/dispatch
- * The `Channels` dispatch of the bundled CHANNELS service (services/channels/): the gateway answers its routes
- * itself, after the topology's chain authenticated the request.
+ * @module services/channels
+ * The bundled CHANNELS service (services/channels/1.0.0), registered as `Channels`: the gateway answers its
+ * routes itself, after the topology's chain authenticated the request.
  *
  * - `/websocket/`: subscribers' WebSockets (client.ts). The trailing slash is
  *   required, as in AWX. No user → 401 before any 101.
@@ -224,7 +224,7 @@ function subjectOf(ex: Exchange): AclSubject | undefined {
 
 const isPublishRoute = (ctx: DispatchContext) => /\/publish\/?$/.test(ctx.route.path);
 
-function publishTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler {
+function publishHandler(ctx: DispatchContext, config: ChannelsConfig): Handler {
   const node = channelNodeFor(ctx.settings);
   const topology = ctx.topology.name;
   return async (ex) => {
@@ -278,7 +278,7 @@ function publishTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler 
   };
 }
 
-function subscribeTerminal(ctx: DispatchContext, config: ChannelsConfig): Handler {
+function subscribeHandler(ctx: DispatchContext, config: ChannelsConfig): Handler {
   const node = channelNodeFor(ctx.settings);
   return (ex) =>
     new Promise<void>((resolve, reject) => {
@@ -349,7 +349,7 @@ export const channelsService: ServiceFactory = {
   metricsText: ({ settings }) => channelNodeFor(settings).metricsText(),
   create(ctx: DispatchContext): Handler {
     const config = configOf(ctx);
-    if (isPublishRoute(ctx)) return publishTerminal(ctx, config);
+    if (isPublishRoute(ctx)) return publishHandler(ctx, config);
     return async (ex) => {
       if (!ex.path.endsWith('/')) throw Errors.notFound();
       throw Errors.badRequest('Open a WebSocket here (Upgrade: websocket)');
@@ -363,6 +363,6 @@ export const channelsService: ServiceFactory = {
       return () => Promise.reject(Errors.internal('The CHANNELS service is misconfigured'));
     }
     if (isPublishRoute(ctx)) return () => Promise.reject(Errors.badRequest('Publish with POST'));
-    return subscribeTerminal(ctx, config);
+    return subscribeHandler(ctx, config);
   },
 };
