@@ -121,7 +121,7 @@ export interface GatewaySettings {
    * value, a JSON string, a buffered element, a line of script). Bodies stream; a piece over it passes unchanged.
    */
   rewriteBodyMaxBytes: number;
-  /** `gateway.channels.*`: the CHANNELS pub/sub layer and its cluster (src/channels/). */
+  /** `gateway.channels.*`: the CHANNELS pub/sub layer and its cluster (src/services/channels/). */
   channels: ChannelSettings;
   /** `postern.metrics.*`: the Prometheus endpoint (src/observability/metrics.ts). */
   metrics: MetricsSettings;
@@ -141,7 +141,7 @@ export interface GatewaySettings {
   warnings: readonly Diagnostic[];
 }
 
-/** How CHANNELS nodes share group messages (src/channels/README.md). */
+/** How CHANNELS nodes share group messages (src/services/channels/README.md). */
 export interface ChannelSettings {
   /** `gateway.channels.layer`: `memory` (one node, the default), `backplane` (AWX's node mesh) or `redis`. */
   layer: 'memory' | 'backplane' | 'redis';

@@ -109,7 +109,7 @@ export class Gateway implements GatewayHandle {
   readonly status = new Map<string, TopologyStatus>();
   /** Health, readiness and exporters' endpoints outside the gateway path. */
   readonly operations = new Operations();
-  /** The last errors (failed deployments, backends gone down, 5xx answers), for the admin API (src/admin/). */
+  /** The last errors (failed deployments, backends gone down, 5xx answers), for the admin API (src/services/admin/). */
   readonly recentErrors = new RecentErrors();
   #unwatchErrors?: () => void;
   readonly #masterSecret: Uint8Array;

@@ -1,5 +1,5 @@
 /**
- * The admin API (src/admin/dispatch.ts) on a real gateway, with the sample home's admin topology
+ * The admin API (src/services/admin/) on a real gateway, with the sample home's admin topology
  * (conf/topologies/admin.xml: ShiroProvider file realm, AclsAuthz admin.acl=*;admin;*, WebAppSec CSRF): who gets
  * in, what it reports, explain, deploy and undeploy through the API (written to conf/topologies, refused with
  * diagnostics when broken), recent errors, and the live feed WebSocket.
