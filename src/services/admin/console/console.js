@@ -2,7 +2,7 @@
 // the live feed (../api/v1/events/, a WebSocket relaying postern's own events). Data is only ever put into the page
 // as text (textContent), never as HTML.
 
-const api = new URL('../../../admin/api/v1/', location.href);
+const api = new URL('../api/v1/', location.href);
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, attrs = {}, ...children) {
@@ -171,7 +171,7 @@ function describeEvent(e) {
 
 let reloadTimer;
 function connectFeed() {
-  const url = new URL('../../../admin/api/v1/events/', location.href);
+  const url = new URL('../api/v1/events/', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(url);
   const state = $('#feed-state');
