@@ -1,7 +1,11 @@
 /**
  * @module errors
- * The one catalog of errors that reach a client. Each has a stable code and an HTTP status; the gateway turns
- * them into a response in one place (src/gateway/respond.ts). Messages never carry a backend address or a secret.
+ * The one catalog of what a client can be told went wrong: the HTTP errors (each a stable code, a status and a
+ * default message) and the WebSocket close codes. The gateway turns a {@link GatewayError} into a response in one
+ * place and one shape (src/gateway/respond.ts); a WebSocket is closed with a {@link CloseCodes} name, never a bare
+ * number. Messages never carry a backend address or a secret. A module that needs a new error adds it here, so
+ * the codes a client can meet are all listed in this file (test/errors/catalog.test.ts checks nothing else makes
+ * one).
  */
 
 export class GatewayError extends Error {
@@ -9,43 +13,187 @@ export class GatewayError extends Error {
   readonly status: number;
   /** Extra response headers (e.g. `WWW-Authenticate` for a 401). */
   readonly headers?: Record<string, string>;
+  /**
+   * Fields written beside `error` in the body (the admin API's `diagnostics` of a topology that does not deploy).
+   * Never `error` itself; never anything secret.
+   */
+  readonly details?: Readonly<Record<string, unknown>>;
   constructor(
     code: string,
     status: number,
     message: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string>; details?: Record<string, unknown> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
     this.status = status;
     this.headers = options?.headers;
+    this.details = options?.details;
   }
 }
 
-const make =
-  (code: string, status: number, defaultMessage: string) =>
-  (message: string = defaultMessage, options?: { cause?: unknown; headers?: Record<string, string> }) =>
-    new GatewayError(code, status, message, options);
+/** One entry of the catalog: its code, its HTTP status and the message used when the caller gives none. */
+export interface CatalogEntry {
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+}
 
-export const Errors = {
-  notFound: make('POSTERN_ERR_NOT_FOUND', 404, 'No service of this topology matches the request URL'),
-  topologyNotFound: make('POSTERN_ERR_TOPOLOGY_NOT_FOUND', 404, 'No topology of that name is deployed'),
-  badRequest: make('POSTERN_ERR_BAD_REQUEST', 400, 'Bad request'),
-  badPath: make('POSTERN_ERR_BAD_PATH', 400, 'The request path is not acceptable'),
-  methodNotAllowed: make('POSTERN_ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
-  unauthenticated: make('POSTERN_ERR_UNAUTHENTICATED', 401, 'Authentication required'),
-  forbidden: make('POSTERN_ERR_FORBIDDEN', 403, 'Forbidden'),
-  tooManyRequests: make('POSTERN_ERR_TOO_MANY_REQUESTS', 429, 'Too many requests; retry later'),
-  requestTimeout: make('POSTERN_ERR_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time'),
-  httpVersionNotSupported: make(
-    'POSTERN_ERR_HTTP_VERSION',
-    505,
-    'Only HTTP/1.0 and HTTP/1.1 are served here',
-  ),
-  upstreamUnavailable: make('POSTERN_ERR_UPSTREAM_UNAVAILABLE', 502, 'The backend service is unavailable'),
-  upstreamTimeout: make('POSTERN_ERR_UPSTREAM_TIMEOUT', 504, 'The backend service did not answer in time'),
-  noRewrite: make('POSTERN_ERR_NO_REWRITE', 404, 'No rewrite rule maps this URL to a backend'),
-  unavailable: make('POSTERN_ERR_UNAVAILABLE', 503, 'The topology is being deployed; retry shortly'),
-  internal: make('POSTERN_ERR_INTERNAL', 500, 'Internal gateway error'),
+/** Every HTTP error a client can get from the gateway, by name. */
+export const Catalog = {
+  notFound: {
+    code: 'POSTERN_ERR_NOT_FOUND',
+    status: 404,
+    message: 'No service of this topology matches the request URL',
+  },
+  topologyNotFound: {
+    code: 'POSTERN_ERR_TOPOLOGY_NOT_FOUND',
+    status: 404,
+    message: 'No topology of that name is deployed',
+  },
+  badRequest: { code: 'POSTERN_ERR_BAD_REQUEST', status: 400, message: 'Bad request' },
+  badPath: { code: 'POSTERN_ERR_BAD_PATH', status: 400, message: 'The request path is not acceptable' },
+  rewriteDecrypt: {
+    code: 'POSTERN_ERR_REWRITE_DECRYPT',
+    status: 400,
+    message: 'The request carries an encrypted parameter that is not valid',
+  },
+  invalidTopology: {
+    code: 'POSTERN_ERR_INVALID_TOPOLOGY',
+    status: 400,
+    message: 'The topology does not deploy',
+  },
+  unauthenticated: { code: 'POSTERN_ERR_UNAUTHENTICATED', status: 401, message: 'Authentication required' },
+  forbidden: { code: 'POSTERN_ERR_FORBIDDEN', status: 403, message: 'Forbidden' },
+  clientCertRequired: {
+    code: 'POSTERN_ERR_CLIENT_CERT_REQUIRED',
+    status: 403,
+    message: 'A client certificate the gateway trusts is required for this topology',
+  },
+  methodNotAllowed: { code: 'POSTERN_ERR_METHOD_NOT_ALLOWED', status: 405, message: 'Method not allowed' },
+  conflict: {
+    code: 'POSTERN_ERR_CONFLICT',
+    status: 409,
+    message: 'The request conflicts with the state of the gateway',
+  },
+  payloadTooLarge: {
+    code: 'POSTERN_ERR_PAYLOAD_TOO_LARGE',
+    status: 413,
+    message: 'The request body is too large',
+  },
+  unsupportedMediaType: {
+    code: 'POSTERN_ERR_UNSUPPORTED_MEDIA_TYPE',
+    status: 415,
+    message: 'The request body is not of a type this URL accepts',
+  },
+  /** A request body that stalled or trickled below the minimum rate (postern.request.body.*). */
+  requestTimeout: {
+    code: 'POSTERN_ERR_REQUEST_TIMEOUT',
+    status: 408,
+    message: 'The request body did not arrive in time',
+  },
+  tooManyRequests: {
+    code: 'POSTERN_ERR_TOO_MANY_REQUESTS',
+    status: 429,
+    message: 'Too many requests; retry later',
+  },
+  internal: { code: 'POSTERN_ERR_INTERNAL', status: 500, message: 'Internal gateway error' },
+  upstreamUnavailable: {
+    code: 'POSTERN_ERR_UPSTREAM_UNAVAILABLE',
+    status: 502,
+    message: 'The backend service is unavailable',
+  },
+  /** The backend answered a WebSocket handshake with something else than 101: its status (≥ 400) or 502. */
+  upstreamRefusedUpgrade: {
+    code: 'POSTERN_ERR_UPSTREAM_REFUSED_UPGRADE',
+    status: 502,
+    message: 'The backend refused the WebSocket handshake',
+  },
+  unavailable: {
+    code: 'POSTERN_ERR_UNAVAILABLE',
+    status: 503,
+    message: 'The topology is being deployed; retry shortly',
+  },
+  upstreamTimeout: {
+    code: 'POSTERN_ERR_UPSTREAM_TIMEOUT',
+    status: 504,
+    message: 'The backend service did not answer in time',
+  },
+  /** A request line of another HTTP version than 1.0 or 1.1 (`HTTP/2.0` on the HTTP/1 listener). */
+  httpVersionNotSupported: {
+    code: 'POSTERN_ERR_HTTP_VERSION',
+    status: 505,
+    message: 'Only HTTP/1.0 and HTTP/1.1 are served here',
+  },
+  noRewrite: {
+    code: 'POSTERN_ERR_NO_REWRITE',
+    status: 404,
+    message: 'No rewrite rule maps this URL to a backend',
+  },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorName = keyof typeof Catalog;
+
+export interface ErrorOptions {
+  cause?: unknown;
+  headers?: Record<string, string>;
+  details?: Record<string, unknown>;
+  /** Another status than the entry's (only {@link Catalog.upstreamRefusedUpgrade} relays the backend's). */
+  status?: number;
+}
+
+type Maker = (message?: string, options?: ErrorOptions) => GatewayError;
+
+const make =
+  (entry: CatalogEntry): Maker =>
+  (message = entry.message, options) =>
+    new GatewayError(entry.code, options?.status ?? entry.status, message, options);
+
+/** `Errors.notFound('...')`: a {@link GatewayError} of the catalog, with the given message or the default. */
+export const Errors = Object.fromEntries(
+  Object.entries(Catalog).map(([name, entry]) => [name, make(entry)]),
+) as { readonly [K in ErrorName]: Maker };
+
+/**
+ * The WebSocket close codes postern sends (RFC 6455 §7.4.1, and 4008 in the private range as AWX's channels use
+ * it). Close a socket with one of these names, never a bare number.
+ */
+export const CloseCodes = {
+  /** 1000: the purpose of the connection is fulfilled (a backplane link to itself). */
+  normal: 1000,
+  /** 1001: the gateway (or the topology, or the peer node) is going away, or the connection was idle too long. */
+  goingAway: 1001,
+  /** 1008: a policy violation: the credential that authenticated the connection expired. */
+  policyViolation: 1008,
+  /** 1009: a message larger than the configured limit. */
+  messageTooBig: 1009,
+  /** 1011: the other leg of a proxied connection failed, or did not take a write in time. */
+  internalError: 1011,
+  /** 4008: a slow consumer: more bytes waited to be sent than its bound allows. */
+  slowConsumer: 4008,
 } as const;
+
+export type CloseCode = (typeof CloseCodes)[keyof typeof CloseCodes];
+
+/**
+ * The client went away (closed its connection) while the gateway was still working for it: the reason with which
+ * the backend exchange is aborted. It is told apart from a backend failure by its class (or its {@link code}),
+ * never by its message. Nobody is answered: it never becomes a response.
+ */
+export class ClientGoneError extends Error {
+  static readonly CODE = 'POSTERN_CLIENT_GONE';
+  readonly code = ClientGoneError.CODE;
+  constructor(options?: { cause?: unknown }) {
+    super('The client closed the connection', options);
+    this.name = 'ClientGoneError';
+  }
+}
+
+/** Whether `err` says the client went away (a {@link ClientGoneError}, also across a copy that kept its code). */
+export function isClientGone(err: unknown): boolean {
+  return (
+    err instanceof ClientGoneError ||
+    (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === ClientGoneError.CODE)
+  );
+}

@@ -5,22 +5,22 @@
  * at the line of configuration at fault; a topology with any error is not deployed (the caller keeps the
  * previous deployment serving).
  *
- * Chain order (knox-features §1.1): the route's `<policies>`, else the service's, else Knox's default order
+ * Chain order: the route's `<policies>`, else the service's, else Knox's default order
  * webappsec → authentication → federation → rewrite → identity-assertion → authorization; or the named chain the
- * topology's service selects with `<chain-ref>` (seed 002). The dispatch ends every chain.
+ * topology's service selects with `<chain-ref>`. The dispatch ends every chain. Providers of a role that has a
+ * registered contributor (`ha`, `hostmap`) add no filter: they contribute to the deployment instead (the
+ * dispatches' `ctx.contribution(key)`, the rewrite functions' hostmap), and compile knows none of them by name.
  */
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import { DEFAULT_HA_DISPATCH } from '../dispatch/ha/dispatch.ts';
-import { HaService } from '../dispatch/ha/service.ts';
 import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
 import { GatewayError } from '../errors.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
-import { type HaSettings, resolveHa } from '../providers/ha/config.ts';
-import { buildHostMap } from '../providers/hostmap/static.ts';
 import type { Registry } from '../registry/index.ts';
+import { compileTopologyRewrite } from '../rewrite/topology.ts';
+import type { RewriteEnvironment } from '../rewrite/types.ts';
 import type { ServiceCatalog } from '../servicedef/catalog.ts';
 import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type {
@@ -29,20 +29,21 @@ import type {
   ProviderContext,
   ProviderFactory,
   RouteContext,
+  ServiceContribution,
+  TopologyContribution,
 } from '../spi/index.ts';
 import {
   type AuditLog,
   DefaultPolicyOrder,
-  HA_CONTRIBUTION,
+  HOSTMAP_CONTRIBUTION,
   NO_AUDIT,
   type RouteAudit,
 } from '../spi/index.ts';
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
-import { compose, type NamedFilter } from './compose.ts';
+import { compose, type NamedFilter } from './chain.ts';
 import { type ChainStepInfo, type CompiledRoute, Deployment, type Release } from './deployment.ts';
-import { compileTopologyRewrite } from './rewrite-setup.ts';
 import { topologyKey } from './secrets.ts';
 
 export interface CompileInput {
@@ -65,9 +66,6 @@ export interface CompileResult {
   deployment?: Deployment;
   diagnostics: Diagnostic[];
 }
-
-/** Roles that configure deployment rather than add a filter to chains. */
-const NON_FILTER_ROLES = new Set(['ha', 'hostmap']);
 
 const DEFAULT_DISPATCH = 'default';
 
@@ -147,10 +145,28 @@ export function compileDeployment(input: CompileInput): CompileResult {
     used.push({ service, definition });
   }
 
-  // HA dispatch (HaProvider): the services it is on for, with their settings.
-  const haByRole = resolveHa(topology, enabled, sink);
+  // Topology-level contributors (HaProvider, hostmap: Knox's contributeProvider), by their key.
+  const contributions = new Map<string, TopologyContribution>();
+  for (const contributor of registry.contributors()) {
+    const role = contributor.role.toLowerCase();
+    const providers = enabled.filter((p) => p.role.toLowerCase() === role);
+    if (providers.length === 0) continue;
+    try {
+      const made = contributor.contribute({ topology, providers, settings, sink });
+      if (made) contributions.set(contributor.key, made);
+    } catch (err) {
+      report(sink, providers[0].pos, `provider role ${contributor.role}`, err);
+    }
+  }
+  const serviceContributions = (service: ServiceConfig): [string, ServiceContribution][] => {
+    const out: [string, ServiceContribution][] = [];
+    for (const [key, c] of contributions) {
+      const made = c.forService?.(service);
+      if (made) out.push([key, made]);
+    }
+    return out;
+  };
 
-  const hostmapConfig = enabled.find((p) => p.role === 'hostmap');
   const rewrite = compileTopologyRewrite({
     definitions: used.map((u) => u.definition),
     sink,
@@ -158,7 +174,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
       topology: topology.name,
       gatewayPath: settings.path,
       serviceUrls: (role) => urlsByRole.get(role),
-      hostmap: hostmapConfig ? buildHostMap(hostmapConfig.params) : undefined,
+      hostmap: contributions.get(HOSTMAP_CONTRIBUTION)?.value as RewriteEnvironment['hostmap'],
       frontendUrl: settings.frontendUrl,
       secret: topologyKey(input.masterSecret, topology.name, 'encrypt-query'),
     },
@@ -243,7 +259,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         route,
         registry,
         sink,
-        haByRole.get(service.role),
+        serviceContributions(service),
         runtime,
       );
       if (!dispatch) continue;
@@ -397,7 +413,8 @@ function chainSteps(
     );
 
   const addStep = (role: string, name: string | undefined, pos: Position, extra?: readonly Param[]) => {
-    if (NON_FILTER_ROLES.has(role)) return;
+    // Roles with a contributor configure deployment rather than add a filter to chains.
+    if (registry.findContributor(role)) return;
     if (role === 'rewrite' && name === undefined) {
       const factory = registry.findProvider('rewrite', 'url-rewrite')!;
       steps.push({ role, factory, params: paramMap(extra, refParams(role)), pos });
@@ -455,7 +472,7 @@ function buildDispatch(
   route: RouteDef,
   registry: Registry,
   sink: DiagnosticSink,
-  ha: HaSettings | undefined,
+  contributed: readonly [string, ServiceContribution][],
   runtime: Pick<
     DispatchContext,
     | 'settings'
@@ -482,16 +499,13 @@ function buildDispatch(
   const contributor = override?.contributorName ?? chosen?.contributorName;
   const className = override?.className ?? chosen?.className;
   const pos = override?.pos ?? chosen?.pos ?? route.pos;
-  // With HA on for the service, Knox's `ha-*` names choose the dispatch (DefaultHaDispatch when none is given).
-  const names = (
-    ha
-      ? [
-          override?.haContributorName ?? chosen?.haContributorName,
-          override?.haClassName ?? chosen?.haClassName,
-        ]
-      : [contributor, className]
-  ).filter((n): n is string => !!n);
-  if (names.length === 0) names.push(ha ? DEFAULT_HA_DISPATCH : DEFAULT_DISPATCH);
+  // A contribution on for the service may choose the dispatch: with HA on, Knox's `ha-*` names (DefaultHaDispatch
+  // when none is given).
+  const choice = contributed.find(([, c]) => c.dispatch)?.[1].dispatch;
+  const names = (choice ? choice.names(override, chosen) : [contributor, className]).filter(
+    (n): n is string => !!n,
+  );
+  if (names.length === 0) names.push(choice ? choice.fallback : DEFAULT_DISPATCH);
   let factory: ReturnType<Registry['findDispatch']>;
   for (const n of names) {
     factory = registry.findDispatch(n);
@@ -506,10 +520,12 @@ function buildDispatch(
   }
   const params = paramMap(service.params, chosen?.params, override?.params);
   try {
-    const haService =
-      ha && factory.failover ? HaService.for({ ...runtime, topology, service }, ha) : undefined;
-    const contribution = <T>(key: string): T | undefined =>
-      key === HA_CONTRIBUTION ? (haService as T | undefined) : undefined;
+    const values = new Map<string, unknown>();
+    for (const [key, c] of contributed) {
+      if (c.accepts && !c.accepts(factory)) continue;
+      values.set(key, c.value({ ...runtime, topology, service }));
+    }
+    const contribution = <T>(key: string): T | undefined => values.get(key) as T | undefined;
     const run = factory.create({
       ...runtime,
       contribution,

@@ -1,7 +1,7 @@
 /**
  * @module deploy/topology-monitor
- * Watches a directory and reports which files were created, changed or deleted. Knox polls every 5 s
- * (knox-features §1.4); postern listens to the kernel (fs.watch, debounced) and also rescans once a second,
+ * Watches a directory and reports which files were created, changed or deleted. Knox polls every 5 s;
+ * postern listens to the kernel (fs.watch, debounced) and also rescans once a second,
  * because watch events can be lost (editors that rename over a file, network file systems). A file counts as
  * changed when its modification time or size moved, or — with `requireContentChange` — only when its bytes did
  * (Knox's `gateway.topology.redeploy.requires.changes`).

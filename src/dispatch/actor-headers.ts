@@ -1,6 +1,6 @@
 /**
  * @module dispatch/actor-headers
- * ConfigurableDispatch's actor headers (KNOX-3023; knox-features §4.3): with `shouldIncludePrincipalAndGroups=true`
+ * ConfigurableDispatch's actor headers (KNOX-3023): with `shouldIncludePrincipalAndGroups=true`
  * the backend request carries `X-Knox-Actor-ID: <user>` and `X-Knox-Actor-Groups-1..n: <g1,g2,...>`, the groups
  * split so that no header value exceeds Knox's 1000 characters. As in Knox, the user is the authenticated
  * (primary) principal, not the identity-assertion's mapped one (that travels as `user.name`/`doAs`), and the

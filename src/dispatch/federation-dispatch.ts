@@ -1,6 +1,6 @@
 /**
  * @module dispatch/federation-dispatch
- * Knox's `HeaderPreAuthFederationDispatch` (knox-features §4.4, seed 004): federation from this gateway to another
+ * Knox's `HeaderPreAuthFederationDispatch`: federation from this gateway to another
  * one. The user authenticated here (by any provider, then mapped by identity assertion) is named to the other
  * gateway in the header `gateway.custom.federation.header.name` (default `SM_USER`); the other gateway believes it
  * through its `HeaderPreAuth` provider, whose `preauth.custom.header` must be the same name.

@@ -6,7 +6,7 @@
  * together with every header the `Connection` header names. The client's `Connection` list can only remove
  * headers the client itself sent: the X-Forwarded-* and identity headers the gateway adds are added after the
  * removal, so a client cannot strip them (the hop-by-hop injection that hono's proxy helper warns about).
- * The Knox rules (knox-features §4.2–4.4) decide the rest: which request headers are never forwarded
+ * The Knox rules decide the rest: which request headers are never forwarded
  * (Host, Authorization, Content-Length handling), which response headers are dropped (WWW-Authenticate),
  * and which backend cookies never reach the browser.
  */
@@ -31,7 +31,7 @@ export const HOP_BY_HOP = new Set([
  */
 const ANSWERED_HERE = new Set(['expect']);
 
-/** Knox's auth cookies that a backend must never plant in the browser through the gateway (knox-features §4.2). */
+/** Knox's auth cookies that a backend must never plant in the browser through the gateway. */
 export const BLOCKED_AUTH_COOKIES = ['hadoop.auth', 'hive.server2.auth', 'impala.auth'];
 
 /**

@@ -4,7 +4,7 @@
  * (a rewritten body streams through the rewrite provider's filters, dispatch/body-rewrite).
  *
  * Knox's DefaultDispatch, ConfigurableDispatch and PassAllHeadersDispatch are one implementation with three
- * header policies (knox-features §4.2–4.4). Connection pools come from one undici Agent per distinct set of
+ * header policies. Connection pools come from one undici Agent per distinct set of
  * client limits in a deployment; they close when the deployment is retired and its last request is done.
  */
 import { Agent, type Dispatcher } from 'undici';

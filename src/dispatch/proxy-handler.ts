@@ -9,7 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { Errors, type GatewayError } from '../errors.ts';
+import { ClientGoneError, Errors, type GatewayError, isClientGone } from '../errors.ts';
 import { scopeSetCookiePath } from '../rewrite/index.ts';
 import type { Exchange, HeaderMap } from '../spi/index.ts';
 import { ResponseBodyRewrite } from './body-rewrite.ts';
@@ -40,8 +40,6 @@ export function upstreamError(err: Error & { code?: string }): GatewayError {
       return Errors.upstreamUnavailable(undefined, { cause: err });
   }
 }
-
-const CLIENT_GONE = 'client closed the connection';
 
 export class ProxyHandler implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
@@ -74,7 +72,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#res.destroyed) controller.abort(new Error(CLIENT_GONE));
+    if (this.#res.destroyed) controller.abort(new ClientGoneError());
   }
 
   onResponseStart(
@@ -137,7 +135,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    const clientGone = err.message === CLIENT_GONE;
+    const clientGone = isClientGone(err);
     this.#body?.abort();
     if (this.#responded || this.#res.destroyed || clientGone) {
       // Headers are gone (or nobody is listening): the only honest signal left is to cut the connection.
@@ -162,7 +160,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   #clientClosed(): void {
     const controller = this.#controller;
     if (!this.#res.writableFinished && controller && !controller.aborted)
-      controller.abort(new Error(CLIENT_GONE));
+      controller.abort(new ClientGoneError());
   }
 
   /**

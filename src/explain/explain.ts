@@ -24,7 +24,7 @@ import type { CompiledRoute, Deployment } from '../deploy/deployment.ts';
 import { HOP_BY_HOP } from '../dispatch/headers.ts';
 import { REFUSED_METHODS } from '../dispatch/http-dispatch.ts';
 import { splitTarget } from '../dispatch/target-url.ts';
-import { GatewayError } from '../errors.ts';
+import { Catalog, GatewayError } from '../errors.ts';
 import { prefixSegments } from '../gateway/request-target.ts';
 import { resolveRequest } from '../gateway/resolve.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
@@ -308,11 +308,11 @@ async function explainRequest(
   const resolved = resolveRequest(settings, source.deployments, { scheme: served, authority }, parts.target);
   switch (resolved.outcome) {
     case 'bad-path':
-      return refused(out, 400, 'POSTERN_ERR_BAD_PATH', resolved.reason);
+      return refused(out, 400, Catalog.badPath.code, resolved.reason);
     case 'not-gateway':
     case 'no-topology':
       out.status = 404;
-      out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
+      out.code = Catalog.topologyNotFound.code;
       out.reason =
         resolved.outcome === 'not-gateway'
           ? `the path does not start with the gateway path ${prefix} (gateway.path)`
@@ -322,7 +322,7 @@ async function explainRequest(
     case 'unknown-topology': {
       const { topology } = resolved;
       out.status = 404;
-      out.code = 'POSTERN_ERR_TOPOLOGY_NOT_FOUND';
+      out.code = Catalog.topologyNotFound.code;
       const broken = source.undeployed?.get(topology);
       if (broken) {
         const errors = broken.diagnostics.filter((d) => d.severity === 'error');
@@ -370,7 +370,7 @@ async function explainRequest(
     );
   if (resolved.outcome === 'no-route') {
     out.status = 404;
-    out.code = 'POSTERN_ERR_NOT_FOUND';
+    out.code = Catalog.notFound.code;
     out.reason = `no route of topology "${topology}" matches ${out.topology.path}`;
     out.candidates = {
       routes: nearest.slice(0, limit).map((x) => ({
@@ -438,7 +438,7 @@ async function explainRequest(
       route.dispatch.requestHeaders || parts.upgrade ? undefined : 'does not describe its backend request',
   });
   if (!parts.upgrade && REFUSED_METHODS.has(method)) {
-    return refused(out, 405, 'POSTERN_ERR_METHOD_NOT_ALLOWED', `method ${method} is never forwarded`);
+    return refused(out, 405, Catalog.methodNotAllowed.code, `method ${method} is never forwarded`);
   }
   if (ex.target === undefined) {
     if (!route.dispatch.requestHeaders && !parts.upgrade) {
@@ -446,14 +446,14 @@ async function explainRequest(
       out.reason = `dispatch/${dispatchName} answers in the gateway`;
       return out;
     }
-    return refused(out, 404, 'POSTERN_ERR_NO_REWRITE', 'no rewrite rule maps this URL to a backend');
+    return refused(out, 404, Catalog.noRewrite.code, 'no rewrite rule maps this URL to a backend');
   }
   let backendUrl = ex.target;
   for (const e of editsApplied(out, ex, backendUrl)) backendUrl = e;
   otherBindings(out, deployment, route);
   if (parts.upgrade) backendUrl = toWebSocketUrl(backendUrl);
   const target = parts.upgrade ? { origin: '', path: '' } : splitTarget(backendUrl);
-  if (!target) return refused(out, 500, 'POSTERN_ERR_INTERNAL', 'the rewritten backend URL is not absolute');
+  if (!target) return refused(out, 500, Catalog.internal.code, 'the rewritten backend URL is not absolute');
 
   let headers: Record<string, string> = {};
   if (parts.upgrade) {
@@ -654,7 +654,7 @@ async function runChain(
     if (result.kind === 'error') {
       const e = result.error;
       const status = e instanceof GatewayError ? e.status : 500;
-      const code = e instanceof GatewayError ? e.code : 'POSTERN_ERR_INTERNAL';
+      const code = e instanceof GatewayError ? e.code : Catalog.internal.code;
       entry.note = `refuses: ${status} ${e.message}`;
       refused(out, status, code, `${step.role}/${step.name}: ${e.message}`);
     } else if (result.kind === 'timeout') {

@@ -9,8 +9,6 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
-import { RecentErrors } from '../admin/recent.ts';
-import { openChannels, startChannels, stopChannels } from '../channels/registry.ts';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
@@ -31,7 +29,14 @@ import {
 } from '../observability/events.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
-import type { AuditLog, ExplainRequest, GatewayHandle, TopologyReport } from '../spi/index.ts';
+import type {
+  AuditLog,
+  ExplainRequest,
+  GatewayHandle,
+  ServiceEndpoint,
+  ServiceHost,
+  TopologyReport,
+} from '../spi/index.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
 import {
@@ -43,6 +48,7 @@ import {
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 import { Operations, sendJson } from './operations.ts';
+import { RecentErrors } from './recent-errors.ts';
 import { GatewayServer } from './server.ts';
 import { compareSettings } from './site-reload.ts';
 
@@ -103,7 +109,7 @@ export class Gateway implements GatewayHandle {
   readonly status = new Map<string, TopologyStatus>();
   /** Health, readiness and exporters' endpoints outside the gateway path. */
   readonly operations = new Operations();
-  /** The last errors (failed deployments, backends gone down, 5xx answers), for the admin API (src/admin/). */
+  /** The last errors (failed deployments, backends gone down, 5xx answers), for the admin API (src/services/admin/). */
   readonly recentErrors = new RecentErrors();
   #unwatchErrors?: () => void;
   readonly #masterSecret: Uint8Array;
@@ -146,6 +152,8 @@ export class Gateway implements GatewayHandle {
     const server = new GatewayServer({ settings, log, accessLog, tls });
     const audit =
       options.audit ?? (options.log ? auditLogOn(options.log) : createAuditLog({ logDir: layout.logs }));
+    // Services' endpoints outside the gateway path (registry.service), checked before anything starts.
+    server.endpoints = endpointsOutside(loaded.registry.endpoints(), settings.path);
     const gateway = new Gateway(loaded, server, log, audit, secret);
     gateway.#overrides = options.settings;
     gateway.#operate();
@@ -176,13 +184,15 @@ export class Gateway implements GatewayHandle {
         requireContentChange: settings.topologyRedeployRequiresChanges,
       },
     );
-    openChannels(settings, { log, home: layout.home });
+    // The services the gateway answers itself (registry.service) live with the gateway; the core knows none of
+    // them by name.
+    for (const s of loaded.registry.services()) s.open?.(gateway.#serviceHost());
     shared.prime();
     for (const file of descriptors.prime()) gateway.#generate(file);
     for (const file of topologies.prime()) gateway.deployFile(file);
     try {
       gateway.#address = await server.listen(options.port ?? settings.port, options.host ?? settings.host);
-      startChannels(settings, layout.home);
+      for (const s of loaded.registry.services()) await s.start?.(gateway.#serviceHost());
     } catch (err) {
       await gateway.close();
       throw err;
@@ -212,6 +222,11 @@ export class Gateway implements GatewayHandle {
     const waiting: string[] = [];
     for (const name of this.status.keys()) if (!this.server.deployments.has(name)) waiting.push(name);
     return waiting;
+  }
+
+  /** What a service's life-cycle hooks see: the settings as they are now, the log and the home. */
+  #serviceHost(): ServiceHost {
+    return { settings: this.settings, log: this.log, home: this.home.layout.home };
   }
 
   /** Liveness and readiness on the gateway's listener (unless `postern.health.enabled` is false). */
@@ -534,7 +549,13 @@ export class Gateway implements GatewayHandle {
     lifecycle({ event: 'draining' });
     const inflight = this.server.inflight;
     if (inflight > 0) this.log.info({ inflight, graceMs }, 'waiting for requests in flight');
-    await stopChannels(this.settings);
+    for (const s of this.home.registry.services()) {
+      try {
+        await s.stop?.(this.#serviceHost());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, service: s.name }, 'stopping a service failed');
+      }
+    }
     const cut = await this.server.close(graceMs);
     if (cut > 0) this.log.warn({ cut, graceMs }, `grace period over: ${cut} request(s) cut`);
     try {
@@ -728,4 +749,21 @@ function logDiagnostic(log: Logger, d: Diagnostic): void {
   const line = formatDiagnostic(d);
   if (d.severity === 'error') log.error({ diagnostic: line }, line);
   else log.warn({ diagnostic: line }, line);
+}
+
+/**
+ * The services' endpoints, checked against the gateway path: one below it would be shadowed by (or shadow) a
+ * topology, so it stops the gateway from starting.
+ */
+function endpointsOutside(
+  endpoints: ReadonlyMap<string, ServiceEndpoint>,
+  gatewayPath: string,
+): ReadonlyMap<string, ServiceEndpoint> {
+  const prefix = `/${gatewayPath}`;
+  for (const path of endpoints.keys()) {
+    if (path === prefix || path.startsWith(`${prefix}/`)) {
+      throw new Error(`a service endpoint ${path} lies below the gateway path ${prefix}/`);
+    }
+  }
+  return endpoints;
 }

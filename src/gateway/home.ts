@@ -18,7 +18,7 @@ import {
 
 /** The repository's root: postern's bundled service definitions live in `services/`, and it is the default home. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BUILTINS = new URL('../providers/builtin.ts', import.meta.url).href;
+export const BUILTINS = new URL('../builtins.ts', import.meta.url).href;
 
 export { DESCRIPTOR_EXTENSIONS } from '../topology/descriptor.ts';
 export { TOPOLOGY_EXTENSIONS } from '../topology/load.ts';

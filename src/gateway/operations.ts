@@ -4,9 +4,12 @@
  * proxy them: liveness (`postern.health.path`, default `/healthz`), readiness (`postern.ready.path`, default
  * `/readyz`) and whatever an exporter adds (the metrics path). The server asks only for URLs that are not under
  * the gateway path, so a gateway request never pays for them; they write no access line (a load balancer's
- * probes would drown the log).
+ * probes would drown the log). Their errors have the one shape of gateway/respond.ts.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Errors } from '../errors.ts';
+import { sendError } from './respond.ts';
 
 export type OperationHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -42,15 +45,17 @@ export class Operations {
     if (!handler) return false;
     req.resume();
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      sendJson(res, 405, { error: 'method not allowed' });
+      sendError(
+        res,
+        randomUUID(),
+        Errors.methodNotAllowed('Use GET or HEAD', { headers: { allow: 'GET, HEAD' } }),
+      );
       return true;
     }
     try {
       handler(req, res);
     } catch {
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-      else res.destroy();
+      sendError(res, randomUUID(), Errors.internal());
     }
     return true;
   }

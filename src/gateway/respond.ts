@@ -1,13 +1,34 @@
 /**
  * @module gateway/respond
- * The one place where an error becomes an HTTP response: JSON with the error code, the message and the request
- * id, and never a backend address, a stack or a secret.
+ * The one place where an error becomes an HTTP response, in the one shape every client-facing error has (the
+ * admin API's included):
+ *
+ * ```json
+ * {"error": {"status": 404, "code": "POSTERN_ERR_NOT_FOUND", "message": "…", "requestId": "…"}, …details}
+ * ```
+ *
+ * `details` are the error's extra fields beside `error` (the admin API's `diagnostics`). Never a backend
+ * address, a stack or a secret.
  */
 import type { ServerResponse } from 'node:http';
 import { Errors, GatewayError } from '../errors.ts';
 
+/** The body of every error response. */
+export interface ErrorBody {
+  error: { status: number; code: string; message: string; requestId: string };
+  [detail: string]: unknown;
+}
+
 export function toGatewayError(err: unknown): GatewayError {
   return err instanceof GatewayError ? err : Errors.internal(undefined, { cause: err });
+}
+
+/** The body {@link sendError} writes for `error`. */
+export function errorBody(requestId: string, error: GatewayError): ErrorBody {
+  return {
+    ...error.details,
+    error: { status: error.status, code: error.code, message: error.message, requestId },
+  };
 }
 
 /** Writes the error response, or cuts the connection when a response has already started. */
@@ -17,9 +38,7 @@ export function sendError(res: ServerResponse, requestId: string, error: Gateway
     if (!res.destroyed) res.destroy();
     return;
   }
-  const body = JSON.stringify({
-    error: { status: error.status, code: error.code, message: error.message, requestId },
-  });
+  const body = JSON.stringify(errorBody(requestId, error));
   res.writeHead(error.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

@@ -9,10 +9,9 @@ import http, { type IncomingMessage, type Server, ServerResponse } from 'node:ht
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { acceptBroadcast, BROADCAST_PATH } from '../channels/registry.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { Deployment } from '../deploy/deployment.ts';
-import { Errors, type GatewayError } from '../errors.ts';
+import { Errors, GatewayError } from '../errors.ts';
 import {
   endRequestTrace,
   type RequestEvent,
@@ -21,7 +20,7 @@ import {
   traceRequest,
 } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { UpgradeRequest } from '../spi/index.ts';
+import type { ServiceEndpoint, UpgradeRequest } from '../spi/index.ts';
 import { ConnectionLimits } from './connection-limits.ts';
 import { GatewayExchange } from './exchange.ts';
 import { hostOf } from './host.ts';
@@ -57,6 +56,8 @@ export class GatewayServer {
   #drained: (() => void) | undefined = undefined;
   /** Health, readiness and metrics: asked only for URLs outside `/{gateway.path}/`. */
   operations: OperationsHandler | undefined = undefined;
+  /** Services' WebSocket endpoints outside `/{gateway.path}/` (registry.service), by exact path. */
+  endpoints: ReadonlyMap<string, ServiceEndpoint> = new Map();
   /** Per request, with two-way TLS: the refusal of a client without an accepted certificate (tls.ts). */
   readonly #clientCertRefusal?: (socket: unknown, topology: string) => GatewayError | undefined;
   readonly #connections: ConnectionLimits;
@@ -222,16 +223,24 @@ export class GatewayServer {
     res.assignSocket(socket as Socket);
     res.once('finish', () => socket.destroy());
     const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
-    // The CHANNELS backplane (src/channels/backplane.ts): outside the gateway path, authenticated by its secret.
-    if (
-      websocket &&
-      this.#settings.channels.layer === 'backplane' &&
-      req.url?.split('?', 1)[0] === BROADCAST_PATH
-    ) {
-      const refused = acceptBroadcast(this.#settings, req, socket, head, () =>
-        res.detachSocket(socket as Socket),
-      );
-      if (refused) this.#fail(req, res, randomUUID(), performance.now(), Errors.forbidden(), undefined);
+    // A service's endpoint outside the gateway path (the CHANNELS backplane): it authenticates on its own.
+    const endpoint = websocket ? this.endpoints.get(req.url?.split('?', 1)[0] ?? '') : undefined;
+    if (endpoint && (endpoint.enabled?.(this.#settings) ?? true)) {
+      let refused: Error | undefined;
+      try {
+        refused = endpoint.upgrade(
+          req,
+          { socket, head },
+          { settings: this.#settings, detach: () => res.detachSocket(socket as Socket) },
+        );
+      } catch (err) {
+        // A bug, not a refusal.
+        refused = toGatewayError(err);
+      }
+      if (refused) {
+        const error = refused instanceof GatewayError ? refused : Errors.forbidden();
+        this.#fail(req, res, randomUUID(), performance.now(), error, undefined);
+      }
       return;
     }
     if (!this.#settings.websocketFeatureEnabled || !websocket) {

@@ -31,7 +31,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import { GatewayError } from '../errors.ts';
+import { Errors, type GatewayError } from '../errors.ts';
 
 /** Client-certificate policy of the listener (absent: no certificate is asked for). */
 export interface ClientAuthPolicy {
@@ -59,12 +59,7 @@ export interface ClientCertGate {
 }
 
 export function clientCertGate(policy: ClientAuthPolicy): ClientCertGate {
-  const refused = () =>
-    new GatewayError(
-      'POSTERN_ERR_CLIENT_CERT_REQUIRED',
-      403,
-      'A client certificate the gateway trusts is required for this topology',
-    );
+  const refused = () => Errors.clientCertRequired();
   return {
     onSecureConnection(socket) {
       if (socket.authorized) return;

@@ -102,7 +102,7 @@ export interface LifecycleEvent {
 export const lifecycleEvents = diagnostics_channel.channel('postern:lifecycle');
 
 /**
- * Published by the channels layer (src/channels/) for each message it delivers to a subscriber or drops (a slow
+ * Published by the channels layer (src/services/channels/) for each message it delivers to a subscriber or drops (a slow
  * subscriber, a full backplane link); `count` defaults to 1.
  */
 export interface ChannelEvent {

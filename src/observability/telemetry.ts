@@ -8,7 +8,6 @@
 
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { channelNodeFor } from '../channels/registry.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayTracing } from './tracing.ts';
@@ -30,12 +29,13 @@ export async function startTelemetry(gateway: Gateway): Promise<() => Promise<vo
       );
     }
     if (metricsSettings.enabled) {
-      const channels = channelNodeFor(gateway.settings);
+      const settings = gateway.settings;
+      const services = gateway.home.registry.services();
       const metrics = new GatewayMetrics({
         ready: () => gateway.ready,
         inflight: () => gateway.server.inflight,
-        // The channel node's per-peer and per-topology families (it renders them itself).
-        extraText: () => channels.metricsText(),
+        // The services' own families (the channel node's per-peer and per-topology ones), rendered by each.
+        extraText: () => services.map((s) => s.metricsText?.({ settings }) ?? '').join(''),
       });
       closers.push(() => metrics.close());
       if (metricsSettings.onGatewayListener) {

@@ -3,7 +3,7 @@
  * The one rewrite failure a caller must turn into a response of its own: an encrypted value that does not
  * decrypt. Every other failure just means "this rule did not apply" and is reported through return values.
  */
-import { GatewayError } from '../errors.ts';
+import { Catalog, GatewayError } from '../errors.ts';
 
 /**
  * A `decrypt-query`/`decrypt` step met a value that was not produced by this topology's key: missing, truncated,
@@ -14,12 +14,8 @@ export class RewriteDecryptError extends GatewayError {
   /** The rule whose step failed. */
   readonly rule: string;
   constructor(rule: string, options?: { cause?: unknown }) {
-    super(
-      'POSTERN_ERR_REWRITE_DECRYPT',
-      400,
-      'The request carries an encrypted parameter that is not valid',
-      options,
-    );
+    const { code, status, message } = Catalog.rewriteDecrypt;
+    super(code, status, message, options);
     this.name = 'RewriteDecryptError';
     this.rule = rule;
   }

@@ -8,7 +8,7 @@ import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import { isAbsoluteUrl } from '../config/values.ts';
 import type { Topology } from './model.ts';
 
-/** The chain every service uses unless it names another; it exists without being declared (seed 002). */
+/** The chain every service uses unless it names another; it exists without being declared. */
 export const DEFAULT_CHAIN = 'default';
 
 const URL_SCHEMES = ['http', 'https', 'ws', 'wss'] as const;

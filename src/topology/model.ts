@@ -22,7 +22,7 @@ export interface ProviderConfig {
   pos: Position;
 }
 
-/** `topology/gateway/chain/provider-ref` (seed 002): a provider by role and optional name, with extra params. */
+/** `topology/gateway/chain/provider-ref`: a provider by role and optional name, with extra params. */
 export interface ProviderRef {
   role: string;
   name?: string;
@@ -30,7 +30,7 @@ export interface ProviderRef {
   pos: Position;
 }
 
-/** `topology/gateway/chain` (seed 002). The built-in chain `default` exists without being declared. */
+/** `topology/gateway/chain`. The built-in chain `default` exists without being declared. */
 export interface ChainConfig {
   name: string;
   providers: ProviderRef[];

@@ -1,7 +1,7 @@
 /**
  * @module topology/xml-topology
  * Reads a Knox topology file (`conf/topologies/{name}.xml`) into the format-independent {@link Topology}, including
- * the named chains of seed 002 (`gateway/chain/provider-ref`, `service/chain-ref`). Knox writes most fields as child
+ * the named chains (`gateway/chain/provider-ref`, `service/chain-ref`). Knox writes most fields as child
  * elements but accepts attributes for some (`<param name="" value=""/>`); this reader takes either form everywhere.
  */
 import { basename, extname } from 'node:path';

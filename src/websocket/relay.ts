@@ -10,6 +10,7 @@
  * path. A leg that does not take a write within the async write timeout is cut, and the other learns it as 1011.
  */
 import type { WebSocket } from 'ws';
+import { CloseCodes } from '../errors.ts';
 
 /** Bytes queued on one leg above which the other leg is paused. */
 export const HIGH_WATER_MARK = 1024 * 1024;
@@ -108,8 +109,8 @@ function pipe(
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > (isBinary ? limits.maxBinaryBytes : limits.maxTextBytes)) {
       // RFC 6455 §7.4.1: 1009, a message too big to process; neither leg can go on without it.
-      from.close(1009, 'message too big');
-      to.close(1009, 'message too big');
+      from.close(CloseCodes.messageTooBig, 'message too big');
+      to.close(CloseCodes.messageTooBig, 'message too big');
       return;
     }
     activity(size);
@@ -152,8 +153,8 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
             if (++quietQuarters < IDLE_QUARTERS) return;
             clearInterval(idle);
             stats.closedBy = 'idle';
-            client.close(1001, 'idle timeout');
-            backend.close(1001, 'idle timeout');
+            client.close(CloseCodes.goingAway, 'idle timeout');
+            backend.close(CloseCodes.goingAway, 'idle timeout');
           },
           Math.max(1, Math.ceil(limits.idleTimeoutMs / IDLE_QUARTERS)),
         )
@@ -170,8 +171,8 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
         () => {
           stats.closedBy = 'expired';
           // RFC 6455 §7.4.1: 1008, the connection violates a policy — its credential is no longer valid.
-          client.close(1008, 'credential expired');
-          backend.close(1001, 'going away');
+          client.close(CloseCodes.policyViolation, 'credential expired');
+          backend.close(CloseCodes.goingAway, 'going away');
         },
         Math.max(0, left),
       );
@@ -182,7 +183,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
   const stalled = (slow: WebSocket, other: WebSocket) => () => {
     stats.closedBy ??= 'write-timeout';
     slow.terminate();
-    if (other.readyState === other.OPEN) other.close(1011, 'peer write timeout');
+    if (other.readyState === other.OPEN) other.close(CloseCodes.internalError, 'peer write timeout');
   };
   const toBackend = pipe(
     client,
@@ -232,7 +233,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     const failed = (side: WebSocket, other: WebSocket) => () => {
       stats.closedBy ??= 'error';
       // An error on one leg: the other learns it as 1011 (internal error), and the failed leg is dropped.
-      if (other.readyState === other.OPEN) other.close(1011, 'proxied connection failed');
+      if (other.readyState === other.OPEN) other.close(CloseCodes.internalError, 'proxied connection failed');
       side.terminate();
       finish();
     };

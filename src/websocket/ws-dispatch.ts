@@ -28,7 +28,7 @@ import {
 } from '../dispatch/headers.ts';
 import { trustedProxies } from '../dispatch/http-dispatch.ts';
 import { dispatchParams } from '../dispatch/params.ts';
-import { Errors, GatewayError } from '../errors.ts';
+import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
 import { type RelayLimits, relay } from './relay.ts';
@@ -140,7 +140,8 @@ export function createWebSocketTerminal(ctx: DispatchContext): Handler {
       const servers = pairs.flatMap((p) => [p.plain, p.deflate]);
       const open = () => servers.reduce((n, s) => n + s.clients.size, 0);
       const why = reason === 'shutdown' ? 'gateway shutting down' : 'topology undeployed';
-      for (const server of servers) for (const client of server.clients) client.close(1001, why);
+      for (const server of servers)
+        for (const client of server.clients) client.close(CloseCodes.goingAway, why);
       const deadline = Date.now() + 1000;
       while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const server of servers) {
@@ -244,13 +245,7 @@ export function createWebSocketTerminal(ctx: DispatchContext): Handler {
         response.resume();
         const status = response.statusCode ?? 502;
         backend.terminate();
-        reject(
-          new GatewayError(
-            'POSTERN_ERR_UPSTREAM_REFUSED_UPGRADE',
-            status >= 400 ? status : 502,
-            'The backend refused the WebSocket handshake',
-          ),
-        );
+        reject(Errors.upstreamRefusedUpgrade(undefined, { status: status >= 400 ? status : 502 }));
       };
       const onError = (err: Error) => {
         settle();

@@ -79,6 +79,7 @@ describe('health and readiness', () => {
     const post = await get(`${origin}/healthz`, 'POST');
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
+    assert.equal((post.body as { error: { code: string } }).error.code, 'POSTERN_ERR_METHOD_NOT_ALLOWED');
     // Something else outside the gateway path is still the gateway's 404.
     const other = await request(`${origin}/healthz/x`);
     assert.equal(other.statusCode, 404);

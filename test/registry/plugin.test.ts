@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { register as registerBuiltins } from '../../src/builtins.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
-import { register as registerBuiltins } from '../../src/providers/builtin.ts';
 import { Registry } from '../../src/registry/index.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';

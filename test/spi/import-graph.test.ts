@@ -1,7 +1,7 @@
 /**
  * The layering rules of DEVELOPERS.md, checked on the source: no import cycle anywhere in src/ (type imports
- * included), and the plugin contract (src/spi) reaches nothing of the runtime: only itself and the configuration
- * and definition models it describes.
+ * included), the plugin contract (src/spi) reaches nothing of the runtime: only itself and the configuration
+ * and definition models it describes, and the core imports no service (src/services) by name.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -53,6 +53,21 @@ describe('import graph of src/', () => {
     const reached = [...reachable(graph, 'spi/index.ts')];
     const runtime = reached.filter((m) => !CONTRACT_MAY_REACH.some((allowed) => allowed.test(m)));
     assert.deepEqual(runtime, [], 'runtime modules the contract imports (directly or through others)');
+  });
+
+  it('keeps the core free of any one service: gateway/, deploy/ and the server reach services only through the registry', () => {
+    const core = [...graph.keys()].filter((m) => /^(gateway|deploy|registry|observability)\//.test(m));
+    assert.ok(core.includes('gateway/server.ts') && core.includes('deploy/compile.ts'));
+    const named = core.flatMap((m) =>
+      (graph.get(m) ?? []).filter((to) => /^services\//.test(to)).map((to) => `${m} → ${to}`),
+    );
+    assert.deepEqual(named, [], 'core modules that import a service by name');
+    // Nor a contributor's implementation: compile.ts consults the registry's contributors.
+    const compile = graph.get('deploy/compile.ts') ?? [];
+    assert.deepEqual(
+      compile.filter((to) => /^(providers\/(ha|hostmap)|dispatch\/ha)\//.test(to)),
+      [],
+    );
   });
 
   it('has every module of the contract imported through spi/index.ts', () => {

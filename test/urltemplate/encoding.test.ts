@@ -5,13 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  expandTemplate,
-  formEncode,
-  parseLiteral,
-  parseTemplate,
-  rewriteUrl,
-} from '../../src/urltemplate/index.ts';
+import { rewriteUrl } from '../../src/rewrite/template-rewriter.ts';
+import { expandTemplate, formEncode, parseLiteral, parseTemplate } from '../../src/urltemplate/index.ts';
 
 const passThrough = (url: string) => rewriteUrl(url, '/p/{path=**}?{**}', '/q/{path=**}?{**}');
 

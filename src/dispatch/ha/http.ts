@@ -1,6 +1,6 @@
 /**
  * @module dispatch/ha/http
- * The HTTP side of HA dispatch (knox-features §4.6): one request tried on the service's URLs in turn until a
+ * The HTTP side of HA dispatch: one request tried on the service's URLs in turn until a
  * backend answers, through the same header policy, connection pool and response handling as the plain dispatch
  * (dispatch/http-dispatch, dispatch/proxy-handler).
  *

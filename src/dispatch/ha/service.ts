@@ -1,7 +1,7 @@
 /**
  * @module dispatch/ha/service
  * The HA state of one service of a deployed topology: its URLs in failover order, their health, and the choice
- * of a URL for each request (knox-features §4.6).
+ * of a URL for each request.
  *
  * - Without load balancing the first URL is the active one; a URL whose request fails moves to the end of the
  *   list, so the next one becomes active and a restarted backend does not take the traffic back by itself.

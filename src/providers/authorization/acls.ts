@@ -1,6 +1,6 @@
 /**
  * @module providers/authorization/acls
- * Knox's `AclsAuthz` authorization (knox-features §3.4): one ACL per service role.
+ * Knox's `AclsAuthz` authorization: one ACL per service role.
  *
  * Params (names compare case-insensitively, as Knox lower-cases them):
  * - `{role}.acl` = `users;groups;ips` (role in lower case, e.g. `webhdfs.acl`); the grammar, the placeholders

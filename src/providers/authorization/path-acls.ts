@@ -1,6 +1,6 @@
 /**
  * @module providers/authorization/path-acls
- * Knox's `PathAclsAuthz` authorization (knox-features §3.4): ACLs chosen by the request URL.
+ * Knox's `PathAclsAuthz` authorization: ACLs chosen by the request URL.
  *
  * Params (names compare case-insensitively):
  * - `path.acl` (every service), `{role}.path.acl` and `{role}.{rule}.path.acl` (services of that role, role in

@@ -1,6 +1,6 @@
 /**
  * @module providers/federation/header-preauth
- * Knox's `HeaderPreAuth` federation (knox-features §3.2): a trusted front end (an SSO agent such as SiteMinder,
+ * Knox's `HeaderPreAuth` federation: a trusted front end (an SSO agent such as SiteMinder,
  * an authenticating proxy, a service mesh) has already authenticated the user and names them in a request header.
  * The gateway believes the header only from where the validators allow, so this is safe only behind network
  * controls: with `preauth.ip.validation` naming the front end's addresses, or mTLS to the gateway.
@@ -18,11 +18,11 @@
  *   or `.wanted`, `gateway.truststore.path`; see gateway/tls.ts). With `preauth.client.cert.names` (comma list)
  *   the certificate must also name one of them, as its subject CN or a DNS subjectAltName — so that of all the
  *   certificates a CA issues, only the federating gateway's is believed. This is what a cloud gateway behind
- *   `HeaderPreAuthFederationDispatch` uses, together with `preauth.ip.validation` (seed 004).
+ *   `HeaderPreAuthFederationDispatch` uses, together with `preauth.ip.validation`.
  *
  * Answers: no user header (or an empty one, or the header twice) → 401; a validator refuses → 403. Knox's filter
- * answers 403 to a missing header; postern answers 401 because no identity was presented at all (the user guide
- * and knox-features §3.2 say 401). Differences from Knox, each safer:
+ * answers 403 to a missing header; postern answers 401 because no identity was presented at all (as Knox's user
+ * guide says). Differences from Knox, each safer:
  * - `preauth.ip.validation` without `preauth.ip.addresses` is a deployment error (Knox then trusts every address).
  * - The user and group headers are removed from the request forwarded to the backend, so the backend learns the
  *   user only through identity assertion (`user.name`/`doAs`, or a header a dispatch adds on purpose): a client

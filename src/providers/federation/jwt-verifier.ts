@@ -50,7 +50,7 @@ import {
 } from 'jose';
 import { ConfigError } from '../../config/diagnostics.ts';
 import { parseDurationMs, parseNonNegativeInt, splitList } from '../../config/values.ts';
-import { DEFAULT_ISSUER, type TokenKeyStore, tokenKeyStore } from '../../security/token-keys.ts';
+import { DEFAULT_ISSUER, type TokenKeyStore, tokenKeyStore } from '../../services/knoxtoken/keys.ts';
 import type { ProviderContext } from '../../spi/index.ts';
 
 export type RejectReason =

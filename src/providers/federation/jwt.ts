@@ -1,6 +1,6 @@
 /**
  * @module providers/federation/jwt
- * Knox's `JWTProvider` (`JWTFederationFilter`, knox-features §3.2): the user is the subject of a signed JWT the
+ * Knox's `JWTProvider` (`JWTFederationFilter`): the user is the subject of a signed JWT the
  * client presents, checked by the shared verifier (jwt-verifier.ts: key, algorithm, type, issuer, audience, expiry).
  *
  * Where the token is looked for, in Knox's order:

@@ -1,6 +1,6 @@
 /**
  * @module providers/federation/sso-cookie
- * Knox's `SSOCookieProvider` (`SSOCookieFederationFilter`, knox-features §3.2): browsers carry the JWT that
+ * Knox's `SSOCookieProvider` (`SSOCookieFederationFilter`): browsers carry the JWT that
  * KNOXSSO issued in a cookie (`sso.cookie.name`, default `hadoop-jwt`); without a valid one they are sent to log
  * in at `sso.authentication.provider.url?originalUrl=<this request's full URL>` (the URL encoded as one query
  * value). Without the param, the KNOXSSO endpoint of this gateway is used, as Knox derives it:

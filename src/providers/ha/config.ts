@@ -1,6 +1,6 @@
 /**
  * @module providers/ha/config
- * Knox's HaProvider configuration (knox-features §3.6): one provider param per service role whose value is a
+ * Knox's HaProvider configuration: one provider param per service role whose value is a
  * `;`-separated list of `key=value` pairs, overridden per service by topology `<service>` params of the same
  * names (`haEnabled` for `enabled`). postern refuses what Knox would silently ignore: an unknown key or a value
  * that does not parse is a deployment error at the `<param>` that holds it.

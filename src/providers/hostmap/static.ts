@@ -1,11 +1,11 @@
 /**
  * @module providers/hostmap/static
- * Knox's `static` hostmap (knox-features §1.2): each param name is a comma list of external host names and its
- * value a comma list of internal ones. It adds no filter; deployment hands the map to the rewrite functions
- * (`$hostmap`, `$serviceMappedUrl`, …).
+ * Knox's `static` hostmap: each param name is a comma list of external host names and its value a comma list of
+ * internal ones. It adds no filter; its contributor hands the map to the deployment under
+ * {@link HOSTMAP_CONTRIBUTION}, which gives it to the rewrite functions (`$hostmap`, `$serviceMappedUrl`, …).
  */
 
-import type { ProviderFactory } from '../../spi/index.ts';
+import { HOSTMAP_CONTRIBUTION, type ProviderFactory, type TopologyContributor } from '../../spi/index.ts';
 import type { Param } from '../../topology/model.ts';
 
 export interface HostMap {
@@ -41,4 +41,11 @@ export const staticHostmap: ProviderFactory = {
   role: 'hostmap',
   name: 'static',
   create: () => undefined,
+};
+
+/** The topology's first enabled hostmap provider, as the map the rewrite functions use. */
+export const hostmapContributor: TopologyContributor = {
+  role: 'hostmap',
+  key: HOSTMAP_CONTRIBUTION,
+  contribute: ({ providers }) => ({ value: buildHostMap(providers[0].params) }),
 };

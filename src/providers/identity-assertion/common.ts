@@ -1,7 +1,6 @@
 /**
  * @module providers/identity-assertion/common
- * The common base of every identity assertion (Knox's `CommonIdentityAssertionFilter`, knox-features §3.3 and
- * §4.5). Per request, in Knox's order:
+ * The common base of every identity assertion (Knox's `CommonIdentityAssertionFilter`). Per request, in Knox's order:
  *
  * 1. Hadoop proxy-user impersonation: with `hadoop.proxyuser.impersonation.enabled=true`, an inbound `doAs`
  *    naming another user is honoured only when `hadoop.proxyuser.{user}.users|groups|hosts` allow it, else 403

@@ -1,6 +1,6 @@
 /**
  * @module providers/identity-assertion/hadoop-group
- * Knox's `HadoopGroupProvider` (knox-features §3.3): the groups of the asserted user are looked up the way
+ * Knox's `HadoopGroupProvider`: the groups of the asserted user are looked up the way
  * Hadoop's group mapping would (`org.apache.hadoop.security.LdapGroupsMapping`, or the operating system's groups
  * for `ShellBasedUnixGroupsMapping` / `JniBasedUnixGroupsMappingWithFallback`) and replace the authenticated
  * user's groups in `ex.effectiveGroups`, as Knox's `mapGroupPrincipals` does; everything else is the common

@@ -1,6 +1,6 @@
 /**
  * @module providers/webappsec/csrf
- * WebAppSec's CSRF feature (Knox's `CSRFPreventionFilter`, knox-features §3.5): a request whose method is not in
+ * WebAppSec's CSRF feature (Knox's `CSRFPreventionFilter`): a request whose method is not in
  * `csrf.methodsToIgnore` (default `GET,OPTIONS,HEAD`) must carry the header `csrf.customHeader` (default
  * `X-XSRF-Header`, any value, even empty), else 400. A page of another site cannot add a custom header to a
  * cross-site request without a CORS preflight, which the gateway's CORS policy governs.

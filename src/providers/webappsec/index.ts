@@ -1,6 +1,6 @@
 /**
  * @module providers/webappsec
- * Knox's `WebAppSec` provider (role `webappsec`, knox-features §3.5): one provider whose features are separate
+ * Knox's `WebAppSec` provider (role `webappsec`): one provider whose features are separate
  * modules, each built only when its `*.enabled` param is true (Knox: `WebAppSecContributor`). Param names compare
  * case-insensitively, as Knox lower-cases them.
  *

@@ -1,6 +1,6 @@
 /**
  * @module providers/webappsec/rate-limit
- * WebAppSec's rate limiting (`rate.limiting.*`, knox-features §3.5; Knox configures Jetty's `DoSFilter`).
+ * WebAppSec's rate limiting (`rate.limiting.*`; Knox configures Jetty's `DoSFilter`).
  *
  * Each client address has a token bucket holding `rate.limiting.maxRequestsPerSec` tokens (default 25) that
  * refills at that many per second: a client may send a burst of that size and then that rate. A request that

@@ -1,7 +1,7 @@
 /**
  * @module providers/webappsec/security-headers
  * WebAppSec's response security headers (Knox's `XFrameOptionsFilter`, `XSSProtectionFilter`,
- * `XContentTypeOptionsFilter`, `StrictTransportFilter`; knox-features §3.5). Each is on only when enabled:
+ * `XContentTypeOptionsFilter`, `StrictTransportFilter`). Each is on only when enabled:
  *
  * | enable param | value param (default) | header |
  * |---|---|---|

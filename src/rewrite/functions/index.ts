@@ -1,7 +1,7 @@
 /**
  * @module rewrite/functions
  * The registry of rewrite functions, keyed by the name used after `$` in templates. It holds every function
- * Knox's service definitions call (see shared/reference/knox-services-summary.md) and the rest of Knox's
+ * Knox's service definitions call and the rest of Knox's
  * service-registry family. Deployments may add their own by copying the map and setting more entries.
  */
 import type { RewriteFunction, RewriteFunctionRegistry } from '../types.ts';

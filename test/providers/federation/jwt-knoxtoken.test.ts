@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { startWsEcho } from '../../../src/demo/ws-echo.ts';
 import type { Gateway } from '../../../src/gateway/gateway.ts';
-import { tokenKeyStore } from '../../../src/security/token-keys.ts';
+import { tokenKeyStore } from '../../../src/services/knoxtoken/keys.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { TEST_USER_PLUGIN } from '../../helpers/jwks.ts';

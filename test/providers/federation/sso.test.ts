@@ -15,7 +15,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { Gateway } from '../../../src/gateway/gateway.ts';
 import { auditLogOn } from '../../../src/observability/audit.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
-import { tokenKeyStore } from '../../../src/security/token-keys.ts';
+import { tokenKeyStore } from '../../../src/services/knoxtoken/keys.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { epoch, TEST_USER_PLUGIN, tamper } from '../../helpers/jwks.ts';

@@ -1,6 +1,6 @@
 /**
  * @module providers/authentication/shiro/config
- * Reads ShiroProvider's params, which are Knox's flattened `shiro.ini` (knox-features §3.1): `main.<object>` =
+ * Reads ShiroProvider's params, which are Knox's flattened `shiro.ini`: `main.<object>` =
  * class declares an object, `main.<object>.<property>` sets a property, `$name` refers to another object, and
  * `urls.<pattern>` holds the filter chains. Every problem is reported at the `<param>` at fault, naming it; a
  * realm class postern does not implement (`KnoxPamRealm`, `ActiveDirectoryRealm`, ...) stops the deployment.

@@ -1,6 +1,6 @@
 /**
  * @module providers/authentication/shiro
- * Knox's `ShiroProvider` (knox-features §3.1): HTTP Basic checked against the realms of a flattened `shiro.ini`
+ * Knox's `ShiroProvider`: HTTP Basic checked against the realms of a flattened `shiro.ini`
  * (config.ts), a session cookie, an authentication cache and `urls.*` path rules.
  *
  * Per request, the first `urls.*` rule matching the path below the topology decides:

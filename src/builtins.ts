@@ -1,0 +1,72 @@
+/**
+ * @module builtins
+ * postern's built-ins, by family: providers (src/providers), topology-level contributors (HaProvider, hostmap),
+ * dispatches (src/dispatch) and the services the gateway answers itself (src/services). They register exactly as
+ * an outside plugin does: this module is loaded through `loadPlugin` and its `register` export is called with the
+ * registry.
+ */
+
+import { headerPreAuthFederationDispatch } from './dispatch/federation-dispatch.ts';
+import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from './dispatch/ha/dispatch.ts';
+import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from './dispatch/http-dispatch.ts';
+import { anonymousAuthentication } from './providers/authentication/anonymous.ts';
+import { shiroProvider } from './providers/authentication/shiro/index.ts';
+import { aclsAuthorization } from './providers/authorization/acls.ts';
+import { pathAclsAuthorization } from './providers/authorization/path-acls.ts';
+import { headerPreAuthFederation } from './providers/federation/header-preauth.ts';
+import { jwtProvider } from './providers/federation/jwt.ts';
+import { ssoCookieProvider } from './providers/federation/sso-cookie.ts';
+import { haContributor, haProvider } from './providers/ha/index.ts';
+import { hostmapContributor, staticHostmap } from './providers/hostmap/static.ts';
+import { concatIdentityAssertion } from './providers/identity-assertion/concat.ts';
+import { defaultIdentityAssertion, pseudoIdentityAssertion } from './providers/identity-assertion/default.ts';
+import { hadoopGroupIdentityAssertion } from './providers/identity-assertion/hadoop-group.ts';
+import {
+  noDoAsIdentityAssertion,
+  noImpersonationIdentityAssertion,
+} from './providers/identity-assertion/no-impersonation.ts';
+import { regexIdentityAssertion } from './providers/identity-assertion/regex.ts';
+import { switchCaseIdentityAssertion } from './providers/identity-assertion/switch-case.ts';
+import { urlRewrite } from './providers/rewrite/url-rewrite.ts';
+import { webAppSec } from './providers/webappsec/index.ts';
+import type { Registry } from './registry/index.ts';
+import { adminService } from './services/admin/index.ts';
+import { channelsService } from './services/channels/index.ts';
+import { knoxSsoService } from './services/knoxsso/index.ts';
+import { knoxJwksService, knoxTokenService } from './services/knoxtoken/index.ts';
+
+export function register(registry: Registry): void {
+  registry.provider(anonymousAuthentication);
+  registry.provider(shiroProvider);
+  registry.provider(defaultIdentityAssertion);
+  registry.provider(pseudoIdentityAssertion);
+  registry.provider(hadoopGroupIdentityAssertion);
+  registry.provider(concatIdentityAssertion);
+  registry.provider(switchCaseIdentityAssertion);
+  registry.provider(regexIdentityAssertion);
+  registry.provider(noImpersonationIdentityAssertion);
+  registry.provider(noDoAsIdentityAssertion);
+  registry.provider(urlRewrite);
+  registry.provider(staticHostmap);
+  registry.provider(haProvider);
+  registry.provider(headerPreAuthFederation);
+  registry.provider(jwtProvider);
+  registry.provider(ssoCookieProvider);
+  registry.provider(aclsAuthorization);
+  registry.provider(pathAclsAuthorization);
+  registry.provider(webAppSec);
+  registry.contributor(haContributor);
+  registry.contributor(hostmapContributor);
+  registry.dispatch(defaultDispatch);
+  registry.dispatch(configurableDispatch);
+  registry.dispatch(passAllHeadersDispatch);
+  registry.dispatch(haDispatch);
+  registry.dispatch(haDefaultDispatch);
+  registry.dispatch(haPassAllHeadersDispatch);
+  registry.dispatch(headerPreAuthFederationDispatch);
+  registry.service(knoxSsoService);
+  registry.service(knoxTokenService);
+  registry.service(knoxJwksService);
+  registry.service(channelsService);
+  registry.service(adminService);
+}

@@ -1,0 +1,342 @@
+/**
+ * @module services/admin/api
+ * The JSON API of the bundled ADMIN service (services/admin/1.0.0; the service is index.ts), answered by the
+ * gateway itself after the topology's chain (Knox's `admin` topology idea: log in with the
+ * topology's authentication provider, and let only admins through with AclsAuthz, `admin.acl=*;admin;*`). It reads
+ * and manages the running gateway through {@link DispatchContext.gateway}. Routes, below `{gateway}/{topology}`:
+ *
+ * | route | what |
+ * |---|---|
+ * | `GET /api/v1/status` | everything below at once (what the console loads) |
+ * | `GET /api/v1/topologies` | each topology: deployment state, when, its diagnostics (`at`: `path:line:col`), services, route count |
+ * | `GET /api/v1/topologies/{name}` | one topology, with its routes |
+ * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` and deployed (201 new, 200 replaced) |
+ * | `DELETE /api/v1/topologies/{name}` | undeploy: removes `conf/topologies/{name}.*` (never the admin topology serving the request: 409) |
+ * | `GET /api/v1/routes?q=` | the route table of every deployment, filtered by a case-insensitive substring |
+ * | `GET /api/v1/health` | HA backends' states |
+ * | `GET /api/v1/connections` | open proxied WebSockets, channel subscribers, live console feeds, by topology |
+ * | `GET /api/v1/errors` | the gateway's recent errors (gateway/recent-errors.ts) |
+ * | `GET /api/v1/explain?method=&url=&user=&groups=` | explain/explain's answer for a gateway URL (absolute, or a path on this gateway) |
+ * | WebSocket `/api/v1/events/` | the live feed (feed.ts) |
+ * | `GET /console/` | the web console (console.ts) |
+ *
+ * Service params: `admin.csrf.header`, `admin.max.body.bytes` (1 MiB: a larger topology is 413).
+ */
+import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { ConfigError, type Diagnostic } from '../../config/diagnostics.ts';
+import { backendHealth } from '../../dispatch/ha/service.ts';
+import { Errors } from '../../errors.ts';
+import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../../gateway/home.ts';
+import { readText } from '../../gateway/read-body.ts';
+import type { DispatchContext, Exchange, GatewayHandle, TopologyReport } from '../../spi/index.ts';
+import { channelNodeFor } from '../channels/nodes.ts';
+import { API, allow, sendJson, userOf } from './common.ts';
+import { feedCounts } from './feed.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export interface AdminConfig {
+  csrfHeader: string;
+  maxBodyBytes: number;
+}
+
+export function configOf(ctx: DispatchContext): AdminConfig {
+  return ctx.shared('admin', () => {
+    const csrfHeader = (ctx.params.get('admin.csrf.header')?.trim() || 'X-XSRF-Header').toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(csrfHeader)) {
+      throw ConfigError.at(ctx.pos, `admin.csrf.header "${csrfHeader}" is not a header name`);
+    }
+    const text = ctx.params.get('admin.max.body.bytes')?.trim();
+    const maxBodyBytes = text ? Number(text) : 1 << 20;
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
+      throw ConfigError.at(
+        ctx.pos,
+        `admin.max.body.bytes must be a positive number of bytes, found "${text}"`,
+      );
+    }
+    for (const name of ctx.params.keys()) {
+      if (name.startsWith('admin.') && !['admin.csrf.header', 'admin.max.body.bytes'].includes(name)) {
+        ctx.sink.warn(ctx.pos, `unknown ADMIN service param "${name}"`);
+      }
+    }
+    return { csrfHeader, maxBodyBytes };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the API reports
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A path relative to the gateway home when it lies below it (what an operator edits), else as is. */
+function homePath(gateway: GatewayHandle, file: string): string {
+  const rel = relative(gateway.layout.home, file);
+  return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel.split(sep).join('/') : file;
+}
+
+function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
+  const file = homePath(gateway, d.file);
+  return {
+    severity: d.severity,
+    message: d.message,
+    file,
+    line: d.line,
+    column: d.column,
+    at: `${file}:${d.line}:${d.column}`,
+  };
+}
+
+/** A URL without its userinfo (a service URL may carry credentials). */
+function safeUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1');
+}
+
+function topologyNames(gateway: GatewayHandle): string[] {
+  return gateway.topologies().map((t) => t.name);
+}
+
+function topologySummary(gateway: GatewayHandle, name: string) {
+  const report = gateway.topologies().find((t) => t.name === name);
+  return report ? summaryOf(gateway, report) : undefined;
+}
+
+function summaryOf(gateway: GatewayHandle, report: TopologyReport) {
+  const { name, serving } = report;
+  const diagnostics = report.diagnostics.map((d) => diagnosticJson(gateway, d));
+  return {
+    name,
+    file: report.file ? homePath(gateway, report.file) : undefined,
+    /** `deployed`: the last attempt deployed; `failed`: it did not (`serving` says whether an earlier one still does). */
+    state: report.deployed ? 'deployed' : 'failed',
+    serving: !!serving,
+    deployedAt: serving?.since.toISOString(),
+    url: `/${gateway.settings.path}/${name}`,
+    errors: diagnostics.filter((d) => d.severity === 'error').length,
+    warnings: diagnostics.filter((d) => d.severity === 'warning').length,
+    diagnostics,
+    services: (serving?.services ?? []).map((s) => ({
+      role: s.role,
+      ...(s.name !== undefined && { name: s.name }),
+      ...(s.version !== undefined && { version: s.version }),
+      urls: s.urls.map(safeUrl),
+    })),
+    routes: serving?.routes.length ?? 0,
+  };
+}
+
+function routesOf(gateway: GatewayHandle, report: TopologyReport) {
+  return (report.serving?.routes ?? []).map((r) => ({
+    topology: report.name,
+    service: r.role,
+    definition: r.definition,
+    pattern: r.path,
+    url: `/${gateway.settings.path}/${report.name}${r.path}`,
+    chain: [...r.chain],
+    at: `${homePath(gateway, r.pos.file)}:${r.pos.line}:${r.pos.column}`,
+  }));
+}
+
+function routeTable(gateway: GatewayHandle, query: string) {
+  const q = query.trim().toLowerCase();
+  const all = gateway.topologies().flatMap((t) => routesOf(gateway, t));
+  if (!q) return all;
+  return all.filter((r) =>
+    [r.topology, r.service, r.definition, r.pattern, r.url, ...r.chain].some((t) =>
+      t.toLowerCase().includes(q),
+    ),
+  );
+}
+
+function healthOf(gateway: GatewayHandle) {
+  const served = new Set(gateway.topologies().flatMap((t) => (t.serving ? [t.name] : [])));
+  return backendHealth()
+    .filter((h) => served.has(h.topology))
+    .map((h) => ({ topology: h.topology, service: h.service, url: safeUrl(h.url), state: h.state }));
+}
+
+function connectionsOf(gateway: GatewayHandle) {
+  const node = channelNodeFor(gateway.settings);
+  const websockets = Object.fromEntries(gateway.openWebSockets());
+  const channels: Record<string, number> = {};
+  for (const name of topologyNames(gateway)) {
+    const n = node.stats(name).subscribers;
+    if (n > 0) channels[name] = n;
+  }
+  const feeds = feedCounts(gateway, topologyNames(gateway));
+  return {
+    websockets,
+    websocketsTotal: Object.values(websockets).reduce((a, b) => a + b, 0),
+    channels,
+    channelsTotal: node.clientCount,
+    consoleFeeds: feeds,
+    inflight: gateway.inflight,
+  };
+}
+
+function errorsOf(gateway: GatewayHandle) {
+  return { total: gateway.recentErrors.total, errors: gateway.recentErrors.list(100) };
+}
+
+function status(gateway: GatewayHandle) {
+  return {
+    gateway: {
+      path: gateway.settings.path,
+      ready: gateway.ready,
+      node: channelNodeFor(gateway.settings).id,
+    },
+    topologies: gateway.topologies().map((t) => summaryOf(gateway, t)),
+    health: healthOf(gateway),
+    connections: connectionsOf(gateway),
+    errors: errorsOf(gateway),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deploy and undeploy
+// ---------------------------------------------------------------------------------------------------------------
+
+function topologyFiles(gateway: GatewayHandle, name: string): string[] {
+  const dir = gateway.layout.topologies;
+  return TOPOLOGY_EXTENSIONS.map((ext) => join(dir, `${name}${ext}`)).filter((f) => existsSync(f));
+}
+
+function descriptorOf(gateway: GatewayHandle, name: string): string | undefined {
+  const dir = gateway.layout.descriptors;
+  return DESCRIPTOR_EXTENSIONS.map((ext) => join(dir, `${name}${ext}`)).find((f) => existsSync(f));
+}
+
+async function deploy(
+  ex: Exchange,
+  gateway: GatewayHandle,
+  config: AdminConfig,
+  name: string,
+): Promise<void> {
+  const type = (ex.req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
+  if (type !== 'application/xml' && type !== 'text/xml' && !type.endsWith('+xml')) {
+    ex.req.resume();
+    throw Errors.unsupportedMediaType('Send the topology as XML (Content-Type: application/xml)');
+  }
+  const source = await readText(ex.req, config.maxBodyBytes);
+  const descriptor = descriptorOf(gateway, name);
+  if (descriptor) {
+    throw Errors.conflict(
+      `topology ${name} is generated from ${homePath(gateway, descriptor)}; change the descriptor instead`,
+    );
+  }
+  const file = join(gateway.layout.topologies, `${name}.xml`);
+  const diagnostics = await gateway.checkTopology(file, source);
+  const list = diagnostics.map((d) => diagnosticJson(gateway, d));
+  if (diagnostics.some((d) => d.severity === 'error')) {
+    throw Errors.invalidTopology('the topology does not deploy', {
+      details: { name, deployed: false, diagnostics: list },
+    });
+  }
+  const existed = existsSync(file);
+  // Written whole then renamed, so the topology monitor never reads half a file.
+  const temporary = join(gateway.layout.topologies, `.${name}.xml.admin-tmp`);
+  writeFileSync(temporary, source);
+  renameSync(temporary, file);
+  await gateway.rescan();
+  const now = gateway.topologies().find((t) => t.name === name);
+  const deployed = now?.deployed === true && now.serving !== undefined;
+  ex.log.info(
+    { topology: name, file, user: userOf(ex), deployed },
+    `admin API wrote topology ${name} (${deployed ? 'deployed' : 'not deployed'})`,
+  );
+  sendJson(ex, deployed ? (existed ? 200 : 201) : 500, {
+    ...topologySummary(gateway, name),
+    deployed,
+    created: !existed,
+  });
+}
+
+async function undeploy(ex: Exchange, gateway: GatewayHandle, self: string, name: string): Promise<void> {
+  ex.req.resume();
+  if (name === self) {
+    throw Errors.conflict(`topology ${name} serves this admin API; remove its file by hand`);
+  }
+  const descriptor = descriptorOf(gateway, name);
+  if (descriptor) {
+    throw Errors.conflict(
+      `topology ${name} is generated from ${homePath(gateway, descriptor)}; remove the descriptor instead`,
+    );
+  }
+  const files = topologyFiles(gateway, name);
+  if (files.length === 0) throw Errors.notFound(`No topology file named ${name}`);
+  for (const f of files) unlinkSync(f);
+  await gateway.rescan();
+  ex.log.info({ topology: name, user: userOf(ex) }, `admin API removed topology ${name}`);
+  sendJson(ex, 200, {
+    name,
+    removed: files.map((f) => homePath(gateway, f)),
+    serving: gateway.topologies().some((t) => t.name === name && t.serving !== undefined),
+  });
+}
+
+/** Answers one request below `{API}/` (the CSRF check is done). */
+export async function answerApi(
+  ex: Exchange,
+  gateway: GatewayHandle,
+  config: AdminConfig,
+  self: string,
+): Promise<void> {
+  const method = ex.req.method ?? '';
+  const path = ex.path;
+  if (!path.startsWith(`${API}/`)) throw Errors.notFound();
+  const rest = path.slice(API.length + 1);
+  const params = new URLSearchParams(ex.query);
+  const slash = rest.indexOf('/');
+  const head = slash < 0 ? rest : rest.slice(0, slash);
+  const tail = slash < 0 ? undefined : decodeURIComponent(rest.slice(slash + 1));
+  if (head === 'topologies' && tail !== undefined && tail !== '') {
+    if (!NAME.test(tail)) throw Errors.badRequest('A topology name is letters, digits, ".", "_" and "-"');
+    allow(ex, ['GET', 'HEAD', 'PUT', 'DELETE']);
+    if (method === 'PUT') return deploy(ex, gateway, config, tail);
+    if (method === 'DELETE') return undeploy(ex, gateway, self, tail);
+    ex.req.resume();
+    const report = gateway.topologies().find((t) => t.name === tail);
+    if (!report) throw Errors.notFound(`No topology named ${tail}`);
+    sendJson(ex, 200, { ...summaryOf(gateway, report), routeTable: routesOf(gateway, report) });
+    return;
+  }
+  if (tail !== undefined && !(head === 'events' && tail === '')) throw Errors.notFound();
+  allow(ex, ['GET', 'HEAD']);
+  ex.req.resume();
+  switch (head) {
+    case 'status':
+      return sendJson(ex, 200, status(gateway));
+    case 'topologies':
+      return sendJson(ex, 200, {
+        topologies: gateway.topologies().map((t) => summaryOf(gateway, t)),
+      });
+    case 'routes':
+      return sendJson(ex, 200, { routes: routeTable(gateway, params.get('q') ?? '') });
+    case 'health':
+      return sendJson(ex, 200, { backends: healthOf(gateway) });
+    case 'connections':
+      return sendJson(ex, 200, connectionsOf(gateway));
+    case 'errors':
+      return sendJson(ex, 200, errorsOf(gateway));
+    case 'explain': {
+      const url = params.get('url')?.trim();
+      if (!url) throw Errors.badRequest('Give the URL to explain: ?url=');
+      const target = url.startsWith('/') ? new URL(url, ex.inboundUrl).href : url;
+      const user = params.get('user')?.trim() || undefined;
+      const groups = (params.get('groups') ?? '')
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean);
+      const explanation = await gateway.explain({
+        method: (params.get('method')?.trim() || 'GET').toUpperCase(),
+        url: target,
+        user,
+        ...(groups.length > 0 && { groups }),
+      });
+      return sendJson(ex, 200, explanation);
+    }
+    case 'events':
+      throw Errors.badRequest('Open a WebSocket here (Upgrade: websocket)');
+    default:
+      throw Errors.notFound();
+  }
+}
