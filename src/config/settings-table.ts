@@ -526,6 +526,16 @@ export const SETTINGS = {
       'comma-separated base URLs such as ws://10.0.0.2:8443',
       'Base URLs of the other backplane nodes.',
     ),
+    allowedAddresses: setting<readonly string[]>(
+      'gateway.channels.broadcast.allowed.addresses',
+      [],
+      (t) => {
+        const entries = splitList(t, /,/);
+        return ipListProblems(entries.join(',')).length === 0 ? entries : undefined;
+      },
+      'a comma-separated list of addresses, prefix wildcards (10.0.*) or subnets (10.0.0.0/8)',
+      "postern: addresses a backplane link may come from besides those of the peers' host names (peers behind NAT). A link from anywhere else is refused, whatever secret it carries.",
+    ),
     reconnectMinMs: duration(
       'gateway.channels.broadcast.reconnect.min',
       250,

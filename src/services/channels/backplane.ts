@@ -6,10 +6,14 @@
  * endpoint on every peer of `gateway.channels.broadcast.peers`. A link is opened by the node that wants messages
  * (the consumer) to a node that publishes them (the producer):
  *
- * - The handshake carries AWX's `secret` header (secret.ts); a wrong secret, a nonce more than 300 s away or a
- *   malformed value is refused with 403 before the 101. With `gateway.channels.broadcast.mtls`, peers are `wss`
+ * - The handshake carries AWX's `secret` header (secret.ts); a wrong secret, a nonce more than 300 s away, a
+ *   malformed value or a header already used (a replay: each is accepted once) is refused with 403 before the 101.
+ *   So is a link from an address that is not a configured peer's (the peers' host names, resolved, and
+ *   `gateway.channels.broadcast.allowed.addresses`): a captured secret does not let a stranger join the mesh and
+ *   receive every topology's groups. With `gateway.channels.broadcast.mtls`, peers are `wss`
  *   URLs, each side presents the gateway's certificate and an incoming link without a certificate that chains
- *   to `gateway.channels.broadcast.truststore.path` is refused as well.
+ *   to `gateway.channels.broadcast.truststore.path`, or whose certificate names none of the peers (CN or
+ *   subjectAltName), is refused as well.
  * - Consumer → producer: `{"type": "consumer.subscribe" | "consumer.unsubscribe", "groups": [...],
  *   "origin_channel": "<node id>"}` (AWX's control frames, one origin per node). The first frame on every
  *   (re)connected link announces all the groups the consumer has subscribers for (AWX never re-announces).
@@ -23,15 +27,19 @@
  * - A link whose unsent bytes exceed `gateway.channels.broadcast.queue.bytes` drops messages (counted, logged
  *   once per burst) rather than hold memory without bound.
  */
+
+import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
+import { type IpMatcher, normalizeAddress, parseIpList } from '../../config/ip-list.ts';
 import { CloseCodes } from '../../errors.ts';
 import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
 import { isValidKey, metricGroup } from './groups.ts';
 import { type ChannelNode, escapeLabel, type Layer } from './node.ts';
-import { secretHeader, verifySecretHeader } from './secret.ts';
+import { linkNonce, ReplayCache, secretHeader, verifySecretHeader } from './secret.ts';
 
 export const BROADCAST_PATH = '/websocket/broadcast/';
 /** Response and request header naming the node at each end. */
@@ -102,6 +110,12 @@ export class Backplane implements Layer {
   #sentTotal = 0;
   #dropsTotal = 0;
   #refused = 0;
+  readonly #replays = new ReplayCache();
+  /** Addresses links may come from: the peers' host names resolved (refreshed), and the allowed list. */
+  #peerAddresses = new Set<string>();
+  readonly #allowed: IpMatcher | undefined;
+  readonly #peerHosts: string[];
+  #resolver?: NodeJS.Timeout;
 
   constructor(node: ChannelNode, tls: PeerTls | undefined) {
     const s = node.settings;
@@ -112,6 +126,9 @@ export class Backplane implements Layer {
     this.#tls = tls;
     this.#mutualTls = s.mutualTls;
     this.#outgoing = s.peers.map((url) => new Outgoing(url));
+    this.#peerHosts = [...new Set(s.peers.map((url) => new URL(url).hostname.replace(/^\[|\]$/g, '')))];
+    this.#allowed = s.allowedAddresses.length > 0 ? parseIpList(s.allowedAddresses.join(',')) : undefined;
+    for (const host of this.#peerHosts) if (isIP(host)) this.#peerAddresses.add(normalizeAddress(host));
     this.#wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -123,6 +140,12 @@ export class Backplane implements Layer {
 
   start(): void {
     for (const link of this.#outgoing) this.#connect(link);
+    // Peers named by host name: their addresses, looked up now and again every minute (a node may move).
+    if (this.#peerHosts.some((h) => !isIP(h))) {
+      void this.#resolvePeers();
+      this.#resolver = setInterval(() => void this.#resolvePeers(), 60_000);
+      this.#resolver.unref();
+    }
     const interval = this.#node.settings.heartbeatMs;
     if (interval > 0) {
       this.#heartbeat = setInterval(() => this.#beat(), interval);
@@ -133,6 +156,7 @@ export class Backplane implements Layer {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#resolver) clearInterval(this.#resolver);
     const closing: Promise<void>[] = [];
     const end = (ws: WebSocket | undefined) => {
       if (!ws || ws.readyState === WebSocket.CLOSED) return;
@@ -195,7 +219,7 @@ export class Backplane implements Layer {
     let ws: WebSocket;
     try {
       ws = new WebSocket(`${base}${BROADCAST_PATH}`, {
-        headers: { secret: secretHeader(this.#secret), [NODE_HEADER]: this.#node.id },
+        headers: { secret: secretHeader(this.#secret, linkNonce()), [NODE_HEADER]: this.#node.id },
         perMessageDeflate: false,
         handshakeTimeout: HANDSHAKE_TIMEOUT,
         maxPayload: MAX_FRAME,
@@ -312,11 +336,51 @@ export class Backplane implements Layer {
 
   // ---- producer side: links peers opened here ----
 
+  async #resolvePeers(): Promise<void> {
+    const found = new Set<string>();
+    for (const host of this.#peerHosts) {
+      if (isIP(host)) {
+        found.add(normalizeAddress(host));
+        continue;
+      }
+      try {
+        for (const a of await lookup(host, { all: true })) found.add(normalizeAddress(a.address));
+      } catch (err) {
+        this.#node.log?.warn(
+          { host, err: (err as Error).message },
+          'backplane: a peer host name did not resolve',
+        );
+      }
+    }
+    // A failed lookup keeps what was known rather than locking every peer out.
+    if (found.size > 0 || this.#peerAddresses.size === 0) this.#peerAddresses = found;
+  }
+
+  /** Whether a link may come from this address: a configured peer's, or one `allowed.addresses` lists. */
+  #fromPeer(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    return this.#peerAddresses.has(normalizeAddress(address)) || this.#allowed?.matches(address) === true;
+  }
+
+  /** With mutual TLS, the certificate must name one of the configured peers (CN or subjectAltName). */
+  #certNamesPeer(socket: TLSSocket): boolean {
+    const cert = socket.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return false;
+    return this.#peerHosts.some((host) => checkServerIdentity(host, cert) === undefined);
+  }
+
   /** Checks and accepts a peer's link; returns the refusal to answer instead. */
   accept(req: IncomingMessage, socket: Duplex, head: Buffer, detach: () => void): Refusal | undefined {
     const given = req.headers.secret;
-    const check = verifySecretHeader(Array.isArray(given) ? given[0] : given, this.#secret);
+    const header = Array.isArray(given) ? given[0] : given;
+    const check = verifySecretHeader(header, this.#secret);
     const address = req.socket.remoteAddress;
+    // Only the nodes the configuration names may link, whatever secret a connection carries.
+    if (!this.#fromPeer(address)) {
+      this.#refused++;
+      this.#node.log?.warn({ address }, 'backplane link refused: not from a configured peer');
+      return { status: 403, reason: 'not a peer' };
+    }
     if (!check.ok) {
       this.#refused++;
       this.#node.log?.warn(
@@ -327,7 +391,15 @@ export class Backplane implements Layer {
       );
       return { status: 403, reason: `secret ${check.reason}` };
     }
-    if (this.#mutualTls && !(req.socket as TLSSocket).authorized) {
+    if (!this.#replays.admit(header!, address!, check.nonce)) {
+      this.#refused++;
+      this.#node.log?.warn({ address }, 'backplane link refused: secret header already used (replay)');
+      return { status: 403, reason: 'secret replayed' };
+    }
+    if (
+      this.#mutualTls &&
+      (!(req.socket as TLSSocket).authorized || !this.#certNamesPeer(req.socket as TLSSocket))
+    ) {
       this.#refused++;
       this.#node.log?.warn({ address }, 'backplane link refused: no trusted client certificate');
       return { status: 403, reason: 'client certificate' };

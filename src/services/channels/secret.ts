@@ -11,8 +11,10 @@
  * Verification follows AWX's order (parse; recompute the HMAC over the received nonce text; only then check
  * freshness: `|now − nonce| ≤ 300` s, exactly 300 passes) with AWX's defect fixed: the digest is compared in
  * constant time. The value must split on exactly one space and exactly one colon; any other shape, an
- * upper-case or base64 digest, or a nonce that is not an integer is refused. As in AWX there is no replay cache:
- * a header may be reused within its window (the window is what bounds a replay).
+ * upper-case or base64 digest, or a nonce that is not an integer is refused. Unlike AWX, a header is accepted
+ * once: {@link ReplayCache} remembers the accepted ones for their window, so a captured header cannot open a second
+ * link (AWX lets it be reused for 300 s). A node therefore signs each link with a nonce of its own
+ * ({@link linkNonce}), still one AWX accepts.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -84,4 +86,39 @@ export function verifySecretHeader(
     return { ok: false, reason: 'stale' };
   }
   return { ok: true, nonce };
+}
+
+/**
+ * The nonce for one outgoing link: the clock, less a random few seconds, so that nodes (or one node's quick
+ * reconnects) rarely sign two links with the same header, which the peer's replay cache would refuse once. Still
+ * well inside AWX's window.
+ */
+export function linkNonce(nowSeconds = Math.floor(Date.now() / 1000)): number {
+  return nowSeconds - Math.floor(Math.random() * 30);
+}
+
+/** The `secret` headers accepted within their window, by header and the address it came from. */
+export class ReplayCache {
+  readonly #seen = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max = 10_000) {
+    this.#max = max;
+  }
+
+  /**
+   * Records an accepted header; false when it was already accepted from that address within its window (a replay).
+   * Only headers whose HMAC verified get here, so only holders of the secret can fill it; it is bounded anyway.
+   */
+  admit(header: string, address: string, nonce: number, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+    const key = `${address} ${header}`;
+    const until = this.#seen.get(key);
+    if (until !== undefined && until >= nowSeconds) return false;
+    if (this.#seen.size >= this.#max) {
+      for (const [k, u] of this.#seen) if (u < nowSeconds) this.#seen.delete(k);
+      if (this.#seen.size >= this.#max) this.#seen.delete(this.#seen.keys().next().value!);
+    }
+    this.#seen.set(key, nonce + NONCE_WINDOW_SECONDS);
+    return true;
+  }
 }
