@@ -7,7 +7,7 @@
  * fixed-rate.ts; the median of 3 runs of 5 s, because this VM's own stalls would otherwise decide the p99). Then a CPU
  * profile of postern under the small-request load, summarized by bench/profile-summary.ts.
  *
- *   npm run bench -- [--duration 10] [--quick] [--targets direct,postern,postern+log,nginx,fastify]
+ *   npm run bench -- [--duration 10] [--quick] [--targets direct,floor,postern,postern+log,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt] [--auth-profile]
@@ -31,6 +31,7 @@
  * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent, POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
  * `postern+metrics` (as `postern`, with `postern.metrics.enabled`; not in the default list),
+ * `floor` (bench/floor-proxy.ts: a bare node:http server and an undici Pool, the floor for any Node proxy),
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
  * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
  *
@@ -67,7 +68,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    targets: { type: 'string', default: 'direct,postern,postern+log,nginx,fastify' },
+    targets: { type: 'string', default: 'direct,floor,postern,postern+log,nginx,fastify' },
     tls: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     rate: { type: 'string', default: '2000' },
@@ -493,6 +494,20 @@ async function startFastify(backendPort: number): Promise<Target> {
   return { name: 'fastify-http-proxy', base, proc, stop: () => proc.stop('SIGTERM') };
 }
 
+async function startFloor(backendPort: number): Promise<Target> {
+  const port = await freePort();
+  const proc = pinned('floor', NODE, [
+    join(REPO, 'bench', 'floor-proxy.ts'),
+    '--upstream',
+    `http://127.0.0.1:${backendPort}`,
+    '--port',
+    String(port),
+  ]);
+  const base = `http://127.0.0.1:${port}/`;
+  await waitReady(`${base}small`, proc);
+  return { name: 'node-http+undici', base, proc, stop: () => proc.stop('SIGTERM') };
+}
+
 async function startTarget(name: string, backendPort: number): Promise<Target | undefined> {
   switch (name) {
     case 'direct':
@@ -517,6 +532,8 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
       return startNginx(backendPort);
     case 'fastify':
       return startFastify(backendPort);
+    case 'floor':
+      return startFloor(backendPort);
     default:
       throw new Error(`unknown target "${name}"`);
   }
@@ -615,6 +632,7 @@ function table(rows: Row[]): string {
   if (postern) {
     for (const [label, name] of [
       ['postern/nginx', 'nginx'],
+      ['postern/floor', 'node-http+undici'],
       ['postern/fastify', 'fastify-http-proxy'],
       ['postern/direct', 'direct'],
     ] as const) {
