@@ -1,5 +1,5 @@
 /**
- * Named chains (Knox's provider-chain design, seed 002): `<gateway><chain>` with `provider-ref`, selected per
+ * Named chains (Knox's provider-chain design): `<gateway><chain>` with `provider-ref`, selected per
  * service by `<chain-ref>`, with per-role params from the chain and from the chain-ref; and the built-in chain
  * `default`.
  */

@@ -107,7 +107,7 @@ ${Object.entries(params)
 const topology = (providers: string[], services: string) =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<topology>\n  <gateway>\n${providers.join('\n')}\n  </gateway>\n${services}\n</topology>\n`;
 
-/** A federated service of the on-prem topology, as seed 004 writes it. */
+/** A federated service of the on-prem topology. */
 const federated = (role: string, url: string, twoWay: boolean) => `  <service>
     <role>${role}</role>
     <url>${url}</url>

@@ -1,5 +1,5 @@
 /**
- * Gateway-to-gateway federation over mutual TLS (seed 004, issue 5), with two `postern start` processes on
+ * Gateway-to-gateway federation over mutual TLS, with two `postern start` processes on
  * loopback and a backend behind the cloud one: a user who logs in on-prem reaches the backend as themselves (HTTP
  * and WebSocket); a client cannot name another user to the cloud; the cloud refuses at the TLS handshake a
  * caller without a certificate or with one from another CA, and answers 403 with an audit event to a forged

@@ -1,5 +1,5 @@
 /**
- * The Default identity assertion end to end (knox-features §3.3, §4.5): the effective user reaches the backend
+ * The Default identity assertion end to end: the effective user reaches the backend
  * as `user.name`, or `doAs` on a Kerberos-secured cluster; the client's impersonation parameters never do, in any
  * case or encoding; `principal.mapping` and `group.principal.mapping`; `impersonation.params` from the provider
  * and from the topology service; the legacy name Pseudo; NoImpersonationProvider; audit of a mapped identity.

@@ -1,5 +1,5 @@
 /**
- * CHANNELS on one gateway (memory layer): AWX's client protocol as awx-channels §6 lists it (behaviours 1–34,
+ * CHANNELS on one gateway (memory layer): AWX's client protocol (behaviours 1–34 of src/services/channels/README.md,
  * numbered in the test names), with AWX's defects fixed as the reference recommends, the publish API, ACLs per
  * group prefix, reserved groups, ordering, history, slow consumers and what a disconnect leaves behind.
  * Real gateway, real ShiroProvider logins, real `ws` clients.

@@ -1,5 +1,5 @@
 /**
- * The backplane's `secret` header in AWX's exact format (awx-channels §4.1, behaviours 35–41): the reference's two
+ * The backplane's `secret` header in AWX's exact format (behaviours 35–41 of src/services/channels/README.md): the reference's two
  * test vectors, Python `json.dumps` escaping, the 300 s window either way, and every malformed shape refused.
  */
 import assert from 'node:assert/strict';
