@@ -382,6 +382,11 @@ async function explainRequest(
   }
   const { route, inboundUrl, rewriteContext, requestTarget } = resolved;
   out.route = { ...routeRef(route), params: Object.fromEntries(resolved.match.params) };
+  if (route.route.inheritedFrom) {
+    out.notes.push(
+      `the route has no <rewrite> of its own: as in Knox it applies the bindings of the route at ${at(route.route.inheritedFrom)} (${route.route.rewrites.map((b) => `${b.apply} → ${b.to}`).join(', ')})`,
+    );
+  }
   const alsoMatched = diagnosed.filter((x) => x.d.matches);
   out.losers = [
     ...alsoMatched.map((x) => ({

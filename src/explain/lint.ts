@@ -51,6 +51,29 @@ function effect(r: CompiledRoute): string {
 }
 
 /**
+ * Routes that have no `<rewrite>` of their own and take an earlier route's bindings, as Knox deploys them
+ * (servicedef/service-xml `inheritBindings`): each reported once per definition, at its `<route>`, so an author
+ * sees which rules such a route applies and where they are written.
+ */
+export function inheritedBindings(deployment: Deployment): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Set<RouteDef>();
+  for (const r of deployment.routes) {
+    const from = r.route.inheritedFrom;
+    if (!from || seen.has(r.route)) continue;
+    seen.add(r.route);
+    const bindings = r.route.rewrites.map((b) => `${b.apply} → ${b.to}`).join(', ');
+    out.push(
+      warning(
+        r.route.pos,
+        `route ${r.route.path} of ${r.definition} has no <rewrite>: as in Knox it applies the bindings of the route at ${where(from)} (${bindings})`,
+      ),
+    );
+  }
+  return out;
+}
+
+/**
  * Routes of a deployment that the matcher can never choose (see the module doc), each reported at its
  * `<route>` with the route that takes its URLs.
  */

@@ -47,6 +47,12 @@ export interface RouteDef {
   policies?: PolicyDef[];
   dispatch?: DispatchDef;
   rewrites: RewriteBinding[];
+  /**
+   * Set when the route has no `<rewrite>` of its own and {@link rewrites} are those of an earlier route, as Knox
+   * deploys it (`ServiceDefinitionDeploymentContributor.contributeResources` clears its filter params only for a
+   * route that has rewrites): the `<route>` they were written on.
+   */
+  inheritedFrom?: Position;
   pos: Position;
 }
 

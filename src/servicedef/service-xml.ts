@@ -94,6 +94,28 @@ function readMetadata(el: XmlElement, sink: DiagnosticSink): NonNullable<Service
 }
 
 /**
+ * Knox's deployment rule for routes without `<rewrite>`: its contributor keeps one map of bindings (`to` → `apply`)
+ * across the routes of a definition and clears it only for a route that has rewrites, so a route with none keeps
+ * the bindings of the last route before it that had some (none when no earlier route had any). Knox's own
+ * definitions rely on it: TRINOUI's `/trino/ui/**?**`, SPARKHISTORYUI's `/sparkhistory/**?**`, DATANODE's
+ * `/datanode/?**` and others carry the bindings of the route above them.
+ */
+function inheritBindings(routes: RouteDef[]): void {
+  let last: RouteDef | undefined;
+  for (const route of routes) {
+    if (route.rewrites.length > 0) {
+      last = route;
+      continue;
+    }
+    if (!last) continue;
+    // One binding per target, the last written winning, as in Knox's map.
+    const byTarget = new Map(last.rewrites.map((b) => [b.to, b]));
+    route.rewrites = [...byTarget.values()];
+    route.inheritedFrom = last.pos;
+  }
+}
+
+/**
  * Reads service.xml text.
  * @returns the definition, or `undefined` when role, name or version is missing (reported to `sink`)
  * @throws ConfigError only for XML that is not well-formed
@@ -117,6 +139,7 @@ export function parseServiceXml(source: string, file: string, sink: DiagnosticSi
     }
   }
   if (!role || !name || !version) return undefined;
+  inheritBindings(routes);
   const def: ServiceXml = { role, name, version, routes, pos: root.pos };
   const policies = root.child('policies');
   if (policies) def.policies = readPolicies(policies, sink);
