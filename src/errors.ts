@@ -37,6 +37,8 @@ export const Errors = {
   unauthenticated: make('POSTERN_ERR_UNAUTHENTICATED', 401, 'Authentication required'),
   forbidden: make('POSTERN_ERR_FORBIDDEN', 403, 'Forbidden'),
   tooManyRequests: make('POSTERN_ERR_TOO_MANY_REQUESTS', 429, 'Too many requests; retry later'),
+  payloadTooLarge: make('POSTERN_ERR_PAYLOAD_TOO_LARGE', 413, 'The request body is too large'),
+  unsupportedMediaType: make('POSTERN_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'The request body cannot be read'),
   requestTimeout: make('POSTERN_ERR_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time'),
   httpVersionNotSupported: make(
     'POSTERN_ERR_HTTP_VERSION',

@@ -15,6 +15,7 @@ import type { GatewaySettings } from '../config/gateway-site.ts';
 import { DEFAULT_HA_DISPATCH } from '../dispatch/ha/dispatch.ts';
 import { HaService } from '../dispatch/ha/service.ts';
 import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
+import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
 import { GatewayError } from '../errors.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
@@ -491,6 +492,12 @@ function buildDispatch(
         ]
       : [contributor, className]
   ).filter((n): n is string => !!n);
+  if (names.length === 0 && ha) {
+    // Knox falls back to DefaultHaDispatch, dropping what the service's own dispatch guarantees (LivyDispatch's
+    // proxyUser, JkgDispatch's KERNEL_USERNAME); a dispatch that can fail over itself is kept instead.
+    const own = [contributor, className].find((n) => n && registry.findDispatch(n)?.failover);
+    if (own) names.push(own);
+  }
   if (names.length === 0) names.push(ha ? DEFAULT_HA_DISPATCH : DEFAULT_DISPATCH);
   let factory: ReturnType<Registry['findDispatch']>;
   for (const n of names) {
@@ -498,9 +505,11 @@ function buildDispatch(
     if (factory) break;
   }
   if (!factory) {
+    // The classes postern has, so the author of the definition sees what to write instead.
     sink.error(
       pos,
-      `dispatch "${names.join('" / "')}" is not available in postern (service ${service.role})`,
+      `dispatch "${names.join('" / "')}" is not available in postern (service ${service.role}); ` +
+        `the Knox dispatch classes postern knows: ${knoxDispatchClasses(registry).join(', ')}`,
     );
     return undefined;
   }

@@ -8,6 +8,7 @@ import { channelsDispatch } from '../channels/dispatch.ts';
 import { headerPreAuthFederationDispatch } from '../dispatch/federation-dispatch.ts';
 import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from '../dispatch/ha/dispatch.ts';
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from '../dispatch/http-dispatch.ts';
+import { register as registerKnoxDispatches } from '../dispatch/knox/index.ts';
 import type { Registry } from '../registry/index.ts';
 import { knoxJwksDispatch, knoxSsoDispatch, knoxTokenDispatch } from '../security/token-services.ts';
 import { anonymousAuthentication } from './authentication/anonymous.ts';
@@ -63,4 +64,6 @@ export function register(registry: Registry): void {
   registry.dispatch(knoxJwksDispatch);
   registry.dispatch(channelsDispatch);
   registry.dispatch(adminDispatch);
+  // Knox's service-specific dispatches (Livy, NiFi, Hive, WebHDFS HA …): dispatch/knox.
+  registerKnoxDispatches(registry);
 }
