@@ -308,9 +308,8 @@ class HaExchange implements Dispatcher.DispatchHandler {
     this.#proxy.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 
-  /** Sends the held answer on (its start and the bytes held), as the backend sent it. */
-  #release(healthy: boolean): Held {
-    const held = this.#held!;
+  /** Sends a held answer on (its start and the bytes held), as the backend sent it. */
+  #release(held: Held, healthy: boolean): Held {
     this.#held = undefined;
     this.#commit(held.controller, held.status, held.headers, held.message, healthy);
     for (const chunk of held.chunks) this.#proxy.onResponseData(held.controller, chunk);
@@ -323,7 +322,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
       held.chunks.push(chunk);
       held.size += chunk.length;
       // Too long for a standby's error document: the answer it is streams on.
-      if (held.size > PEEK_LIMIT) this.#release(true);
+      if (held.size > PEEK_LIMIT) this.#release(held, true);
       return;
     }
     this.#proxy.onResponseData(controller, chunk);
@@ -332,13 +331,14 @@ class HaExchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     const held = this.#held;
     if (held) {
+      this.#held = undefined;
       const check = this.#route.standby!;
       const text = check.body ? Buffer.concat(held.chunks).toString('utf8') : '';
       if (check.body && !check.body(text)) {
-        this.#release(true);
+        this.#release(held, true);
       } else if (this.#failover(new StandbyAnswer(held.status)) !== 'retry') {
         // No other URL to try: the standby's own answer is the client's, as Knox writes it.
-        this.#release(false);
+        this.#release(held, false);
       } else {
         return;
       }
