@@ -38,6 +38,7 @@ import {
   NO_AUDIT,
   type RouteAudit,
 } from '../spi/index.ts';
+import { isDispatchableUrl } from '../topology/check.ts';
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
@@ -129,6 +130,18 @@ export function compileDeployment(input: CompileInput): CompileResult {
       service.urls.map((u) => u.url),
     );
     const definition = catalog.resolve(service.role, service.name, service.version);
+    const dispatchable = service.urls.some((u) => isDispatchableUrl(u.url));
+    if (!definition && service.urls.length > 0 && !dispatchable) {
+      // Knox's registry-only services (the sandbox's NAMENODE hdfs://, JOBTRACKER rpc://): values for rewrite
+      // functions, never routed.
+      continue;
+    }
+    if (definition && service.urls.length > 0 && !dispatchable) {
+      sink.warn(
+        service.pos,
+        `service "${service.role}" has no http(s) or ws(s) URL: its routes answer 502 (its URLs still serve rewrite functions)`,
+      );
+    }
     if (!definition) {
       const which = [
         service.name && `name "${service.name}"`,

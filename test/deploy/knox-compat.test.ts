@@ -209,6 +209,26 @@ describe('Knox service definitions at deployment', () => {
     assert.ok(error.file.endsWith(join('bogus', '1.0.0', 'service.xml')));
   });
 
+  it("registry-only service URLs (Knox's sandbox: NAMENODE hdfs://, JOBTRACKER rpc://) deploy and are not routed", async () => {
+    const r = compile(
+      topologyXml({
+        providers: ANONYMOUS_DEFAULT,
+        services: [
+          { role: 'NAMENODE', urls: ['hdfs://localhost:8020'] },
+          { role: 'JOBTRACKER', urls: ['rpc://localhost:8050'] },
+          { role: 'HIVE', urls: ['thrift://localhost:10000'] },
+          { role: 'WEBHCAT', version: '0.13.0', urls: [`${UNREACHABLE}/templeton`] },
+        ],
+      }),
+    );
+    assert.deepEqual(errors(r).map(formatDiagnostic), []);
+    assert.ok(r.deployment);
+    assert.deepEqual([...new Set(r.deployment.routes.map((route) => route.role))], ['HIVE', 'WEBHCAT']);
+    // HIVE has a definition: its routes deploy, and deployment warns that they cannot be forwarded.
+    assert.ok(r.diagnostics.some((d) => d.severity === 'warning' && /"HIVE" has no http/.test(d.message)));
+    await r.deployment.retire();
+  });
+
   describe('chains', () => {
     it("WEBHDFS (Knox's 2.4.0, no <policies>): Knox's default order, unconfigured roles contribute nothing", async () => {
       const r = compile(

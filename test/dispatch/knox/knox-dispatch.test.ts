@@ -146,6 +146,13 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
       hive: one('HIVE', 'hive', '0.13.0', [`${echo.url}/cliservice`], { basicAuthPreemptive: 'true' }),
       hbase: one('HBASEJARS', 'hbasejars', '2.2.0', [echo.url]),
       webhdfs: one('WEBHDFS', 'webhdfs', '2.4.0', [`${echo.url}/webhdfs`]),
+      registry: topologyXml({
+        providers: PROVIDERS,
+        services: [
+          { role: 'NAMENODE', urls: ['hdfs://localhost:8020'] },
+          { role: 'HIVE', name: 'hive', version: '0.13.0', urls: ['thrift://localhost:10000'] },
+        ],
+      }),
       hdfsha: ha('WEBHDFS', 'webhdfs', '2.4.0', [`${standbyNn.url}/webhdfs`, `${activeNn.url}/webhdfs`]),
       hdfsstandby: ha('WEBHDFS', 'webhdfs', '2.4.0', [`${standbyNn.url}/webhdfs`]),
       rmha: ha('RESOURCEMANAGER', 'resourcemanager', '2.5.0', [`${standbyRm.url}/ws`, `${activeRm.url}/ws`]),
@@ -295,6 +302,13 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
     // undici says `Content-Length: 0` for a PUT without a body.
     assert.ok([undefined, '0'].includes(last().headers['content-length']));
     assert.match(last().url, /^\/webhdfs\/v1\/tmp\/f\?op=CREATE/);
+  });
+
+  it('a route of a service whose URL is registry-only (thrift://) is a clean 502', async () => {
+    const r = await request('registry', 'POST', '/hive', 'x');
+    assert.equal(r.status, 502);
+    assert.equal(r.code, 'POSTERN_ERR_UPSTREAM_UNAVAILABLE');
+    assert.doesNotMatch(r.text, /thrift|10000/);
   });
 
   describe('standby detection', () => {
