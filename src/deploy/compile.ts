@@ -17,6 +17,7 @@ import { HaService } from '../dispatch/ha/service.ts';
 import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
 import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
 import { GatewayError } from '../errors.ts';
+import { errorShapeFor } from '../gateway/error-shape.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
 import { type HaSettings, resolveHa } from '../providers/ha/config.ts';
@@ -277,6 +278,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         service,
         route,
         steps: stepInfos,
+        errorShape: errorShapeFor(service.role),
         dispatch: {
           name: dispatch.name,
           params: dispatch.params,

@@ -146,6 +146,7 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
       hive: one('HIVE', 'hive', '0.13.0', [`${echo.url}/cliservice`], { basicAuthPreemptive: 'true' }),
       hbase: one('HBASEJARS', 'hbasejars', '2.2.0', [echo.url]),
       webhdfs: one('WEBHDFS', 'webhdfs', '2.4.0', [`${echo.url}/webhdfs`]),
+      webhdfsdead: one('WEBHDFS', 'webhdfs', '2.4.0', ['http://127.0.0.1:1/webhdfs']),
       registry: topologyXml({
         providers: PROVIDERS,
         services: [
@@ -302,6 +303,24 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
     // undici says `Content-Length: 0` for a PUT without a body.
     assert.ok([undefined, '0'].includes(last().headers['content-length']));
     assert.match(last().url, /^\/webhdfs\/v1\/tmp\/f\?op=CREATE/);
+  });
+
+  it("the gateway's errors on WEBHDFS routes are WebHDFS RemoteExceptions", async () => {
+    const dead = await request('webhdfsdead', 'GET', '/webhdfs/v1/tmp?op=LISTSTATUS');
+    assert.equal(dead.status, 502);
+    assert.equal(dead.headers['x-postern-error'], 'POSTERN_ERR_UPSTREAM_UNAVAILABLE');
+    assert.deepEqual(Object.keys(JSON.parse(dead.text).RemoteException), [
+      'exception',
+      'javaClassName',
+      'message',
+    ]);
+    assert.equal(JSON.parse(dead.text).RemoteException.javaClassName, 'java.io.IOException');
+    const anonymous = await call(gateway.port, 'GET', '/gateway/webhdfsdead/webhdfs/v1/tmp?op=LISTSTATUS');
+    assert.equal(anonymous.status, 401);
+    assert.equal(JSON.parse(anonymous.text).RemoteException.exception, 'SecurityException');
+    // Other roles keep the gateway's own error body.
+    const other = await request('registry', 'POST', '/hive', 'x');
+    assert.equal(other.code, 'POSTERN_ERR_UPSTREAM_UNAVAILABLE');
   });
 
   it('a route of a service whose URL is registry-only (thrift://) is a clean 502', async () => {
