@@ -9,6 +9,7 @@
 import { headerPreAuthFederationDispatch } from './dispatch/federation-dispatch.ts';
 import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from './dispatch/ha/dispatch.ts';
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from './dispatch/http-dispatch.ts';
+import { register as registerKnoxDispatches } from './dispatch/knox/index.ts';
 import { anonymousAuthentication } from './providers/authentication/anonymous.ts';
 import { shiroProvider } from './providers/authentication/shiro/index.ts';
 import { aclsAuthorization } from './providers/authorization/acls.ts';
@@ -64,6 +65,8 @@ export function register(registry: Registry): void {
   registry.dispatch(haDefaultDispatch);
   registry.dispatch(haPassAllHeadersDispatch);
   registry.dispatch(headerPreAuthFederationDispatch);
+  // Knox's service-specific dispatches (Livy, NiFi, Hive, WebHDFS HA …): dispatch/knox.
+  registerKnoxDispatches(registry);
   registry.service(knoxSsoService);
   registry.service(knoxTokenService);
   registry.service(knoxJwksService);

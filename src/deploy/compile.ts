@@ -15,7 +15,9 @@ import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
+import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
 import { GatewayError } from '../errors.ts';
+import { errorShapeFor } from '../gateway/error-shape.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
 import type { Registry } from '../registry/index.ts';
@@ -39,6 +41,7 @@ import {
   NO_AUDIT,
   type RouteAudit,
 } from '../spi/index.ts';
+import { isDispatchableUrl } from '../topology/check.ts';
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
@@ -126,6 +129,18 @@ export function compileDeployment(input: CompileInput): CompileResult {
       service.urls.map((u) => u.url),
     );
     const definition = catalog.resolve(service.role, service.name, service.version);
+    const dispatchable = service.urls.some((u) => isDispatchableUrl(u.url));
+    if (!definition && service.urls.length > 0 && !dispatchable) {
+      // Knox's registry-only services (the sandbox's NAMENODE hdfs://, JOBTRACKER rpc://): values for rewrite
+      // functions, never routed.
+      continue;
+    }
+    if (definition && service.urls.length > 0 && !dispatchable) {
+      sink.warn(
+        service.pos,
+        `service "${service.role}" has no http(s) or ws(s) URL: its routes answer 502 (its URLs still serve rewrite functions)`,
+      );
+    }
     if (!definition) {
       const which = [
         service.name && `name "${service.name}"`,
@@ -279,6 +294,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         service,
         route,
         steps: stepInfos,
+        errorShape: errorShapeFor(service.role),
         dispatch: {
           name: dispatch.name,
           params: dispatch.params,
@@ -505,6 +521,12 @@ function buildDispatch(
   const names = (choice ? choice.names(override, chosen) : [contributor, className]).filter(
     (n): n is string => !!n,
   );
+  if (names.length === 0 && choice) {
+    // Knox falls back to DefaultHaDispatch, dropping what the service's own dispatch guarantees (LivyDispatch's
+    // proxyUser, JkgDispatch's KERNEL_USERNAME); a dispatch that can fail over itself is kept instead.
+    const own = [contributor, className].find((n) => n && registry.findDispatch(n)?.failover);
+    if (own) names.push(own);
+  }
   if (names.length === 0) names.push(choice ? choice.fallback : DEFAULT_DISPATCH);
   let factory: ReturnType<Registry['findDispatch']>;
   for (const n of names) {
@@ -512,9 +534,11 @@ function buildDispatch(
     if (factory) break;
   }
   if (!factory) {
+    // The classes postern has, so the author of the definition sees what to write instead.
     sink.error(
       pos,
-      `dispatch "${names.join('" / "')}" is not available in postern (service ${service.role})`,
+      `dispatch "${names.join('" / "')}" is not available in postern (service ${service.role}); ` +
+        `the Knox dispatch classes postern knows: ${knoxDispatchClasses(registry).join(', ')}`,
     );
     return undefined;
   }

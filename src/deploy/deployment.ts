@@ -7,6 +7,7 @@
 
 import type { Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { ErrorShape } from '../gateway/error-shape.ts';
 import type { CompiledRewriteRules } from '../rewrite/index.ts';
 import type { RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type { Exchange, Filter } from '../spi/index.ts';
@@ -35,6 +36,8 @@ export interface CompiledRoute {
   /** The chain as deployed, step by step (explain dry-runs some filters; never used by the request path). */
   readonly steps: readonly ChainStepInfo[];
   readonly dispatch: DispatchInfo;
+  /** The body of the gateway's own errors on this route, when its clients expect their service's format. */
+  readonly errorShape?: ErrorShape;
 }
 
 /** One provider of a route's chain: its effective params and filter (absent: it had nothing to do here). */

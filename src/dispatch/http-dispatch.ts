@@ -12,6 +12,7 @@ import { type IpMatcher, parseIpList } from '../config/ip-list.ts';
 import { Errors } from '../errors.ts';
 import { type PoolEvent, poolEvents } from '../observability/events.ts';
 import {
+  addTo,
   type DispatchContext,
   type DispatchFactory,
   type Exchange,
@@ -23,6 +24,7 @@ import { backendTlsOptions } from './backend-tls.ts';
 import { requestBodyFor } from './body-rewrite.ts';
 import { createHaTerminal } from './ha/http.ts';
 import type { HaService } from './ha/service.ts';
+import type { StandbyCheck } from './ha/standby.ts';
 import {
   BLOCKED_AUTH_COOKIES,
   forwardRequestHeaders,
@@ -33,8 +35,9 @@ import {
 } from './headers.ts';
 import { dispatchParams } from './params.ts';
 import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
-import { bodyFailure, guardRequestBody } from './request-body.ts';
+import { bodyFailure, guardRequestBody, requestHasBody } from './request-body.ts';
 import { backendTarget, splitTarget } from './target-url.ts';
+import { decodeQueryOnce } from './url-encoding.ts';
 
 export { upstreamError } from './proxy-handler.ts';
 
@@ -43,7 +46,32 @@ export { REFUSED_METHODS } from './target-url.ts';
 
 const KNOX_DISPATCH = 'org.apache.knox.gateway.dispatch.';
 
-type Variant = 'default' | 'configurable' | 'pass-all';
+export type Variant = 'default' | 'configurable' | 'pass-all';
+
+/**
+ * What a Knox dispatch that extends one of the three plain ones changes in it (src/dispatch/knox): each field is a
+ * method Knox's subclass overrides. Per-request edits (the target URL, headers, the request body) go through the
+ * exchange instead (dispatch/knox/extend).
+ */
+export interface HttpDispatchOptions {
+  readonly variant: Variant;
+  /** Adjusts the header policy built from the params (StormDispatch: no response header is excluded). */
+  readonly policy?: (policy: HeaderPolicy) => HeaderPolicy;
+  /**
+   * The client's body is never sent: Knox's HdfsHttpClientDispatch and AbstractHdfsHaDispatch return no request
+   * entity (a namenode never reads one; it redirects the body to a datanode).
+   */
+  readonly withoutBody?: boolean;
+  /** Knox's `removeUrlEncoding` always on (PassAllHeadersNoEncodingDispatch), whatever the param says. */
+  readonly removeUrlEncoding?: boolean;
+  /** How an HA dispatch recognises an answer from a standby, which it fails over like a connect error. */
+  readonly standby?: StandbyCheck;
+  /**
+   * Responses are open-ended streams (SSEDispatch: Knox's async client with no timeout): no body timeout between
+   * two chunks of the backend's answer; the connect and header timeouts stay.
+   */
+  readonly streaming?: boolean;
+}
 
 /**
  * A dispatch's terminal that can also say which headers it would send the backend for an exchange (the same
@@ -92,7 +120,7 @@ function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): He
   return { requestExclude, requestExcludePrefixes, requestAppend, ...response };
 }
 
-function agentFor(ctx: DispatchContext): Dispatcher {
+function agentFor(ctx: DispatchContext, streaming = false): Dispatcher {
   const hc = ctx.settings.httpclient;
   // Knox's client factory ignores a value it cannot read and keeps the gateway-wide one: so does postern, but it
   // says so at the param.
@@ -105,13 +133,13 @@ function agentFor(ctx: DispatchContext): Dispatcher {
   // Trust for https backends, and the gateway's certificate when the service asks for two-way TLS; a
   // truststore postern cannot read stops the deployment at the service.
   const tls = backendTlsOptions(ctx.settings, ctx.home, ctx.useTwoWaySsl);
-  const key = `undici-agent:${connections}:${connectTimeout}:${socketTimeout}:${ctx.useTwoWaySsl}`;
+  const key = `undici-agent:${connections}:${connectTimeout}:${socketTimeout}:${ctx.useTwoWaySsl}:${streaming}`;
   return ctx.shared(key, () => {
     const agent = new Agent({
       connections,
       connect: { timeout: connectTimeout, ...tls },
       headersTimeout: socketTimeout,
-      bodyTimeout: socketTimeout,
+      bodyTimeout: streaming ? 0 : socketTimeout,
       keepAliveTimeout: 30_000,
     });
     ctx.onRetire(() => agent.close());
@@ -158,9 +186,18 @@ function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context
   headers['x-forwarded-context'] = priorContext ? `${priorContext}${context}` : context;
 }
 
-function createHttpDispatch(variant: Variant) {
+/** The `create` of an HTTP dispatch: one of the three plain ones, or a Knox dispatch built on one of them. */
+export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
+  const opts: HttpDispatchOptions = typeof options === 'string' ? { variant: options } : options;
+  const { variant } = opts;
   return (ctx: DispatchContext): Handler => {
-    const policy = headerPolicy(variant, ctx.params);
+    const built = headerPolicy(variant, ctx.params);
+    const policy = opts.policy ? opts.policy(built) : built;
+    // ConfigurableDispatch's `removeUrlEncoding` (Knox's DefaultDispatch has no such setter).
+    const removeEncoding =
+      opts.removeUrlEncoding === true ||
+      (variant !== 'default' && dispatchParams(ctx).bool('removeUrlEncoding', false, 'warn'));
+    const withoutBody = opts.withoutBody === true;
     // ConfigurableDispatch and its PassAllHeaders subclass add the actor headers; DefaultDispatch does not.
     const actorHeaders = parseActorHeaders(ctx);
     if (actorHeaders && variant === 'default') {
@@ -170,7 +207,7 @@ function createHttpDispatch(variant: Variant) {
       );
     }
     const actor = variant === 'default' ? undefined : actorHeaders;
-    const agent = agentFor(ctx);
+    const agent = agentFor(ctx, opts.streaming === true);
     const xforwarded = ctx.settings.xforwardedEnabled;
     const context = `/${ctx.settings.path}/${ctx.topology.name}`;
 
@@ -199,7 +236,11 @@ function createHttpDispatch(variant: Variant) {
     // An HA dispatch (dispatch/ha) fails over between the service's URLs; without HA nothing of it runs.
     const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
     if (haService) {
-      const ha: DescribedTerminal = createHaTerminal(ctx, haService, agent, settings, requestHeaders);
+      const terminal = createHaTerminal(ctx, haService, agent, settings, requestHeaders, {
+        standby: opts.standby,
+        withoutBody,
+      });
+      const ha: DescribedTerminal = removeEncoding ? withQueryDecoded(terminal) : terminal;
       ha.requestHeaders = requestHeaders;
       return ha;
     }
@@ -222,10 +263,7 @@ function createHttpDispatch(variant: Variant) {
         }
 
         const headers = requestHeaders(ex);
-        const hasBody =
-          req.headers['content-length'] !== undefined
-            ? req.headers['content-length'] !== '0'
-            : req.headers['transfer-encoding'] !== undefined;
+        const hasBody = requestHasBody(req, headers, withoutBody);
 
         const handler = new ProxyHandler(ex, method, settings, resolve, reject);
         // A body is guarded (dispatch/request-body): the backend connection is taken once it flows.
@@ -252,19 +290,24 @@ function createHttpDispatch(variant: Variant) {
         if (body) body.ready.then(send, (err: unknown) => handler.fail(bodyFailure(err)));
         else send();
       });
-    terminal.requestHeaders = requestHeaders;
-    return terminal;
+    const described: DescribedTerminal = removeEncoding ? withQueryDecoded(terminal) : terminal;
+    described.requestHeaders = requestHeaders;
+    return described;
+  };
+}
+
+/** The terminal with Knox's `removeUrlEncoding` applied to the backend URL's query, last of the target edits. */
+function withQueryDecoded(terminal: Handler): DescribedTerminal {
+  return (ex) => {
+    addTo(ex, 'targetEdits', decodeQueryOnce);
+    return terminal(ex);
   };
 }
 
 export const defaultDispatch: DispatchFactory = {
   name: 'default',
-  // Knox's `http-client` contributor and the HDFS client dispatch are DefaultDispatch with Java-specific extras.
-  classNames: [
-    `${KNOX_DISPATCH}DefaultDispatch`,
-    'http-client',
-    'org.apache.knox.gateway.hdfs.dispatch.HdfsHttpClientDispatch',
-  ],
+  // Knox's `http-client` contributor is DefaultDispatch with Java-specific extras.
+  classNames: [`${KNOX_DISPATCH}DefaultDispatch`, 'http-client'],
   create: createHttpDispatch('default'),
 };
 

@@ -9,7 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { ClientGoneError, Errors, type GatewayError, isClientGone } from '../errors.ts';
+import { ClientGoneError, Errors, GatewayError, isClientGone } from '../errors.ts';
 import { scopeSetCookiePath } from '../rewrite/index.ts';
 import type { Exchange, HeaderMap } from '../spi/index.ts';
 import { ResponseBodyRewrite } from './body-rewrite.ts';
@@ -30,6 +30,8 @@ export interface DispatchSettings {
  */
 export function upstreamError(err: Error & { code?: string }): GatewayError {
   if (err instanceof RequestBodyTimeoutError) return requestTimeout(err);
+  // A request body edit refused the client's body (dispatch/knox/json-body): its answer is the client's.
+  if (err instanceof GatewayError) return err;
   switch (err.code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
@@ -84,7 +86,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
     const ex = this.#ex;
     let out = filterResponseHeaders(resHeaders, this.#settings.policy);
-    if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out);
+    if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out, statusCode);
     if (this.#settings.scopeCookies && out['set-cookie'] !== undefined) {
       const cookies = out['set-cookie'];
       const context = this.#settings.context;

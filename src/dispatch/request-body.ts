@@ -164,3 +164,23 @@ export function bodyFailure(err: unknown): GatewayError {
     ? requestTimeout(err)
     : Errors.badRequest('The request body was not received', { cause: err });
 }
+
+/**
+ * Whether the client's request has a body to send. When the dispatch sends none (`withoutBody` was decided by the
+ * caller), the body's length header is removed and what the client sends is read and dropped, so the
+ * connection stays usable.
+ */
+export function requestHasBody(
+  req: IncomingMessage,
+  headers: Record<string, string>,
+  withoutBody = false,
+): boolean {
+  const has =
+    req.headers['content-length'] !== undefined
+      ? req.headers['content-length'] !== '0'
+      : req.headers['transfer-encoding'] !== undefined;
+  if (!withoutBody) return has;
+  delete headers['content-length'];
+  if (has) req.resume();
+  return false;
+}

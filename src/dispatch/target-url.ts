@@ -78,5 +78,10 @@ export function backendTarget(ex: {
   if (ex.target === undefined) throw Errors.noRewrite();
   let url = ex.target;
   if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
+  // A registry-only service URL (hdfs://, rpc://, thrift://) serves rewrite functions; nothing is sent there.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1].toLowerCase();
+  if (scheme !== undefined && !['http', 'https', 'ws', 'wss'].includes(scheme)) {
+    throw Errors.upstreamUnavailable('The service of this route has no HTTP URL to forward to');
+  }
   return url;
 }

@@ -12,6 +12,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Errors, GatewayError } from '../errors.ts';
+import type { ErrorShape } from './error-shape.ts';
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -31,16 +32,26 @@ export function errorBody(requestId: string, error: GatewayError): ErrorBody {
   };
 }
 
-/** Writes the error response, or cuts the connection when a response has already started. */
-export function sendError(res: ServerResponse, requestId: string, error: GatewayError): void {
+/**
+ * Writes the error response, or cuts the connection when a response has already started. `shape` is the route's
+ * own error format (gateway/error-shape: WebHDFS's RemoteException); then the code goes in `x-postern-error`.
+ */
+export function sendError(
+  res: ServerResponse,
+  requestId: string,
+  error: GatewayError,
+  shape?: ErrorShape,
+): void {
   if (res.destroyed) return;
   if (res.headersSent) {
     if (!res.destroyed) res.destroy();
     return;
   }
-  const body = JSON.stringify(errorBody(requestId, error));
+  const shaped = shape?.(error, requestId);
+  const body = shaped?.body ?? JSON.stringify(errorBody(requestId, error));
   res.writeHead(error.status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': shaped ? shaped.contentType : 'application/json; charset=utf-8',
+    ...(shaped ? { 'x-postern-error': error.code } : {}),
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-request-id': requestId,

@@ -332,7 +332,7 @@ export class GatewayServer {
       if (error.status >= 500) {
         ex.log.error({ err: describe(err), code: error.code, served, role: route.role }, error.message);
       }
-      sendError(res, id, error);
+      sendError(res, id, error, route.errorShape);
     });
   }
 

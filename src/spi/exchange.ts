@@ -102,7 +102,8 @@ export interface BodyRewrite {
 }
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
-export type HeaderFilter = (headers: HeaderMap) => HeaderMap;
+/** Edits a header map; response header filters are also given the response's status (NiFi edits only a 302's). */
+export type HeaderFilter = (headers: HeaderMap, status?: number) => HeaderMap;
 
 /** Appends to one of the exchange's optional lists, creating it on first use. */
 export function addTo<

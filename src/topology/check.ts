@@ -13,6 +13,20 @@ export const DEFAULT_CHAIN = 'default';
 
 const URL_SCHEMES = ['http', 'https', 'ws', 'wss'] as const;
 
+/** Whether a service URL can be dispatched to (http, https, ws, wss). */
+export function isDispatchableUrl(url: string): boolean {
+  return isAbsoluteUrl(url, URL_SCHEMES);
+}
+
+/** An absolute URL with a scheme and a host, of any scheme: what a service's `<url>` may hold. */
+function isRegistryUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return (
+    /^[a-z][a-z0-9+.-]*:$/.test(u.protocol) && (u.host !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+/i.test(url))
+  );
+}
+
 const where = (p: Position) => `${p.file}:${p.line}:${p.column}`;
 
 export function checkTopology(t: Topology, sink: DiagnosticSink): void {
@@ -26,7 +40,15 @@ export function checkTopology(t: Topology, sink: DiagnosticSink): void {
     else services.set(key, s.pos);
   }
 
-  for (const u of [...t.services, ...t.applications].flatMap((x) => x.urls)) {
+  // A service URL of another scheme (Knox's sandbox: NAMENODE hdfs://, JOBTRACKER rpc://, a thrift:// HIVE) is
+  // registry-only: it feeds rewrite functions ($serviceAddr, $serviceHost …) and is never dispatched to
+  // (deployment says so when such a service has routes). An application is always served over HTTP.
+  for (const u of t.services.flatMap((x) => x.urls)) {
+    if (!isRegistryUrl(u.url)) {
+      sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`);
+    }
+  }
+  for (const u of t.applications.flatMap((x) => x.urls)) {
     if (!isAbsoluteUrl(u.url, URL_SCHEMES)) {
       sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`);
     }

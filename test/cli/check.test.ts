@@ -116,7 +116,8 @@ describe('postern check', () => {
       `${dir}/conf/topologies/malformed.xml:3:`,
       `${dir}/conf/topologies/missing.xml:4:5: no provider named "NoSuchAuth" for role "authentication" is available in postern`,
       `${dir}/conf/topologies/missing.xml:11:3: no service definition for role "NOPE"`,
-      `${dir}/data/services/mine/1.0.0/service.xml:4:7: rewrite rule "MINE/nope" is not defined by any rewrite.xml of this topology`,
+      // A warning, as Knox leaves the URL unchanged (issue 13): the route deploys, its requests get 404.
+      `${dir}/data/services/mine/1.0.0/service.xml:4:7: warning: rewrite rule "MINE/nope" is not defined by any rewrite.xml of this topology`,
       `${dir}/data/services/mine/1.0.0/service.xml:6:5: route path "/mine/{unclosed" is not a valid URL template`,
     ];
     for (const prefix of expected) {

@@ -223,7 +223,7 @@ describe("WebHDFS two-step flow through Knox's webhdfs/2.4.0", () => {
     assert.equal(res.headers.location, `${gateway.url}/sandbox/webhdfs/v1/tmp/f`);
   });
 
-  it('refuses a tampered, a missing or a forged sealed query with 400 JSON and never reaches the datanode', async () => {
+  it('refuses a tampered, a missing or a forged sealed query with 400 (a WebHDFS RemoteException) and never reaches the datanode', async () => {
     const { location } = await create('sandbox');
     assert.match(location, /\?_=/);
     const path = new URL(location).pathname;
@@ -235,10 +235,11 @@ describe("WebHDFS two-step flow through Knox's webhdfs/2.4.0", () => {
       const text = await res.body.text();
       assert.equal(res.statusCode, 400, `${target}: ${text}`);
       assert.match(String(res.headers['content-type']), /^application\/json/);
-      const body = JSON.parse(text) as { error: { status: number; code: string; requestId: string } };
-      assert.equal(body.error.status, 400);
-      assert.match(body.error.code, /^POSTERN_ERR_/);
-      assert.equal(body.error.requestId, res.headers['x-request-id']);
+      // WEBHDFS routes answer the gateway's errors in WebHDFS's shape (gateway/error-shape), the code in a header.
+      const body = JSON.parse(text) as { RemoteException: { exception: string; javaClassName: string } };
+      assert.equal(body.RemoteException.javaClassName, 'java.lang.IllegalArgumentException');
+      assert.match(String(res.headers['x-postern-error']), /^POSTERN_ERR_/);
+      assert.ok(res.headers['x-request-id']);
       assert.ok(!text.includes(String(datanode.port)), 'the answer does not name the datanode');
     }
     assert.equal(received.length, before, 'nothing reached the datanode');
@@ -277,7 +278,10 @@ describe("WebHDFS two-step flow through Knox's webhdfs/2.4.0", () => {
     const res = await request(onOther, { method: 'PUT', body: 'x' });
     const text = await res.body.text();
     assert.equal(res.statusCode, 400, text);
-    assert.equal((JSON.parse(text) as { error: { status: number } }).error.status, 400);
+    assert.equal(
+      (JSON.parse(text) as { RemoteException: { exception: string } }).RemoteException.exception,
+      'IllegalArgumentException',
+    );
     assert.equal(received.length, before, 'nothing reached the datanode');
     // …while topology B's own redirect works on B.
     const own = await create('other');

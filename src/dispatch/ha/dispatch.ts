@@ -7,9 +7,8 @@
  * `ha-classname` that names a plain dispatch (WebHDFS's datanode route says `DefaultDispatch`) means no failover
  * there, as in Knox.
  *
- * Knox's service-specific HA dispatches are mapped by the header policy of their plain counterpart. What they
- * add on top (WebHdfsHaDispatch and the RM dispatches also fail over when a standby answers) is not done:
- * postern fails over on connection failures only.
+ * Knox's service-specific HA dispatches (WebHDFS, ResourceManager, Atlas, Hive, NiFi …) are in dispatch/knox,
+ * with the standby detection some of them add (dispatch/ha/standby).
  */
 import type { DispatchFactory } from '../../spi/index.ts';
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from '../http-dispatch.ts';
@@ -21,30 +20,22 @@ export const DEFAULT_HA_DISPATCH = 'ha';
 
 export const haDispatch: DispatchFactory = {
   name: DEFAULT_HA_DISPATCH,
-  classNames: [
-    `${KNOX_HA}DefaultHaDispatch`,
-    `${KNOX_HA}ConfigurableHADispatch`,
-    'org.apache.knox.gateway.rm.dispatch.RMSchedulerUIHaDispatch',
-  ],
+  classNames: [`${KNOX_HA}DefaultHaDispatch`, `${KNOX_HA}ConfigurableHADispatch`],
   failover: true,
   create: (ctx) => configurableDispatch.create(ctx),
 };
 
 export const haDefaultDispatch: DispatchFactory = {
   name: 'ha-default',
-  classNames: [
-    'org.apache.knox.gateway.hdfs.dispatch.WebHdfsHaDispatch',
-    'org.apache.knox.gateway.rm.dispatch.RMHaDispatch',
-    'org.apache.knox.gateway.rm.dispatch.RMUIHaDispatch',
-    'org.apache.knox.gateway.rm.dispatch.RMUI2HaDispatch',
-  ],
+  // The HA form of DefaultDispatch, by postern name (Knox has no such class).
+  classNames: [],
   failover: true,
   create: (ctx) => defaultDispatch.create(ctx),
 };
 
 export const haPassAllHeadersDispatch: DispatchFactory = {
   name: 'ha-pass-all-headers',
-  classNames: [`${KNOX_HA}AtlasHaDispatch`, `${KNOX_HA}AtlasApiHaDispatch`],
+  classNames: [],
   failover: true,
   create: (ctx) => passAllHeadersDispatch.create(ctx),
 };

@@ -10,21 +10,30 @@
  * over. POST, PATCH and CONNECT fail over only after a connect error (the backend never saw them), unless
  * `failoverNonIdempotentRequestEnabled`. Between attempts the dispatch waits `failoverSleep`.
  *
+ * Knox's service-specific HA dispatches also fail over when a standby answers (dispatch/ha/standby): such an
+ * answer is held (its first bytes only) instead of streamed, and written only when no other URL is left.
+ *
  * The rewrite rules built the target from the service's first URL; an attempt on another URL moves the target
  * there (dispatch/ha/retarget), and moves absolute `Location` / `Content-Location` answers back before the
  * outbound rules see them, so those rules recognise the service whichever URL answered.
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { Errors, type GatewayError } from '../../errors.ts';
+import { Errors, GatewayError } from '../../errors.ts';
 import type { DispatchContext, Exchange, Handler, HeaderMap } from '../../spi/index.ts';
 import { requestBodyFor } from '../body-rewrite.ts';
 import { dispatchParams } from '../params.ts';
 import { type DispatchSettings, ProxyHandler } from '../proxy-handler.ts';
-import { guardRequestBody, RequestBodyTimeoutError, requestTimeout } from '../request-body.ts';
+import {
+  guardRequestBody,
+  RequestBodyTimeoutError,
+  requestHasBody,
+  requestTimeout,
+} from '../request-body.ts';
 import { backendTarget, splitTarget } from '../target-url.ts';
 import { retarget } from './retarget.ts';
 import { type HaRequest, type HaService, withoutCookie } from './service.ts';
+import { PEEK_LIMIT, StandbyAnswer, type StandbyCheck } from './standby.ts';
 
 /** Methods never forwarded (as in the plain dispatch). */
 
@@ -51,6 +60,25 @@ interface HaRoute {
   cookiePath: string;
   /** Sticky sessions are configured: the gateway's cookie is kept from the backend. */
   stripSticky: boolean;
+  /** How a standby's answer is recognised (the service-specific HA dispatches); none: only errors fail over. */
+  standby: StandbyCheck | undefined;
+}
+
+/** What a service-specific HA dispatch changes (dispatch/http-dispatch's HttpDispatchOptions). */
+export interface HaTerminalOptions {
+  readonly standby?: StandbyCheck;
+  /** The client's body is never sent (AbstractHdfsHaDispatch). */
+  readonly withoutBody?: boolean;
+}
+
+/** A suspect answer held while its body is looked into. */
+interface Held {
+  controller: Dispatcher.DispatchController;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  message: string | undefined;
+  chunks: Buffer[];
+  size: number;
 }
 
 /**
@@ -62,6 +90,7 @@ export function createHaTerminal(
   agent: Dispatcher,
   settings: DispatchSettings,
   requestHeaders: (ex: Exchange) => Record<string, string>,
+  options: HaTerminalOptions = {},
 ): Handler {
   ha.useDispatcher(agent);
   const route: HaRoute = {
@@ -71,6 +100,7 @@ export function createHaTerminal(
     replayLimit: replayBytes(ctx),
     cookiePath: settings.scopeCookies ? '/' : settings.context,
     stripSticky: ha.settings.enableLoadBalancing && ha.settings.enableStickySession,
+    standby: options.standby,
   };
   return (ex: Exchange) =>
     new Promise<void>((resolve, reject) => {
@@ -89,10 +119,7 @@ export function createHaTerminal(
         if (rest === undefined) delete headers.cookie;
         else headers.cookie = rest;
       }
-      const hasBody =
-        req.headers['content-length'] !== undefined
-          ? req.headers['content-length'] !== '0'
-          : req.headers['transfer-encoding'] !== undefined;
+      const hasBody = requestHasBody(req, headers, options.withoutBody);
       // Guarded as in the plain dispatch (dispatch/request-body): a stalled body gets 408, not a pool connection.
       const body = hasBody ? requestBodyFor(ex, guardRequestBody(req, ctx.settings), headers) : null;
       new HaExchange(route, ex, method, url, headers, resolve, reject).start(body);
@@ -114,6 +141,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
   #body: Buffer | Readable | null = null;
   #replayable = true;
   #started = false;
+  #held: Held | undefined;
   #gone = false;
   #timer: NodeJS.Timeout | undefined;
 
@@ -186,6 +214,11 @@ class HaExchange implements Dispatcher.DispatchHandler {
     };
     const onGone = (err?: unknown) => {
       cleanup();
+      // A body edit refused the body (dispatch/knox/json-body): the client gets that answer.
+      if (err instanceof GatewayError) {
+        this.#proxy.fail(err);
+        return;
+      }
       // A body that stalled: the client is still there and gets its 408.
       if (err instanceof RequestBodyTimeoutError) {
         this.#proxy.fail(requestTimeout(err));
@@ -250,45 +283,105 @@ class HaExchange implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     const request = this.#request;
+    if (statusCode >= 200 && request && !this.#started && this.#route.standby?.suspect(statusCode, headers)) {
+      // Perhaps a standby's answer: held until its body says (bounded by PEEK_LIMIT).
+      this.#held = { controller, status: statusCode, headers, message: statusMessage, chunks: [], size: 0 };
+      return;
+    }
+    this.#commit(controller, statusCode, headers, statusMessage, true);
+  }
+
+  /** The answer goes to the client: from here on nothing of this request fails over. */
+  #commit(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage: string | undefined,
+    healthy: boolean,
+  ): void {
+    const request = this.#request;
     if (statusCode >= 200 && request && !this.#started) {
       this.#started = true;
-      request.succeeded();
+      if (healthy) request.succeeded();
       this.#answeredBy(request);
     }
     this.#proxy.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 
+  /** Sends a held answer on (its start and the bytes held), as the backend sent it. */
+  #release(held: Held, healthy: boolean): Held {
+    this.#held = undefined;
+    this.#commit(held.controller, held.status, held.headers, held.message, healthy);
+    for (const chunk of held.chunks) this.#proxy.onResponseData(held.controller, chunk);
+    return held;
+  }
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const held = this.#held;
+    if (held) {
+      held.chunks.push(chunk);
+      held.size += chunk.length;
+      // Too long for a standby's error document: the answer it is streams on.
+      if (held.size > PEEK_LIMIT) this.#release(held, true);
+      return;
+    }
     this.#proxy.onResponseData(controller, chunk);
   }
 
   onResponseEnd(): void {
+    const held = this.#held;
+    if (held) {
+      this.#held = undefined;
+      const check = this.#route.standby!;
+      const text = check.body ? Buffer.concat(held.chunks).toString('utf8') : '';
+      if (check.body && !check.body(text)) {
+        this.#release(held, true);
+      } else if (this.#failover(new StandbyAnswer(held.status)) !== 'retry') {
+        // No other URL to try: the standby's own answer is the client's, as Knox writes it.
+        this.#release(held, false);
+      } else {
+        return;
+      }
+    }
     this.#proxy.onResponseEnd();
   }
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+    this.#held = undefined;
     const request = this.#request;
-    if (request === undefined || this.#started || this.#gone || this.#ex.res.destroyed) {
+    // The gateway's own refusal of the request (a body edit's) is not the backend's failure.
+    const refused = err instanceof GatewayError;
+    if (request === undefined || refused || this.#started || this.#gone || this.#ex.res.destroyed) {
       this.#proxy.onResponseError(controller, err);
       return;
     }
+    if (this.#failover(err) === 'stop') this.#proxy.onResponseError(controller, err);
+  }
+
+  /**
+   * An attempt failed (an error, or a standby's answer) before anything reached the client: records it and tries
+   * the next URL after `failoverSleep`. `stop` when the failure stands (the caller answers with it); `noFallback`
+   * when the client was answered 502 here.
+   */
+  #failover(err: Error): 'retry' | 'stop' | 'noFallback' {
+    const request = this.#request!;
     const from = request.url.url;
     const next = request.failed(err, this.#method, this.#replayable);
     const code = (err as { code?: string }).code;
     if (next === 'noFallback') {
       this.#ex.log.warn({ service: request.service.role, code }, 'sticky backend failed; noFallback');
+      if (err instanceof StandbyAnswer) return 'stop';
       this.#proxy.fail(
         Errors.upstreamUnavailable('The backend of this session is unavailable', { cause: err }),
       );
-      return;
+      return next;
     }
-    if (next === 'stop') {
-      this.#proxy.onResponseError(controller, err);
-      return;
-    }
+    if (next === 'stop') return next;
     this.#ex.log.warn(
       { service: request.service.role, from, to: request.url.url, failover: request.failovers, code },
-      'backend request failed; failing over',
+      err instanceof StandbyAnswer
+        ? 'backend answered as a standby; failing over'
+        : 'backend request failed; failing over',
     );
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -298,6 +391,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
       }
       this.#attempt();
     }, request.service.settings.failoverSleep);
+    return next;
   }
 
   /** The response headers say which URL answered: the sticky cookie, and redirects moved back to the first URL. */

@@ -13,6 +13,7 @@
  *
  * Shared by every route of the service (HTTP and WebSocket), released with its deployment.
  */
+
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -20,6 +21,7 @@ import { type BackendHealthEvent, backendHealthEvents } from '../../observabilit
 import type { HaSettings } from '../../providers/ha/config.ts';
 import type { RouteContext } from '../../spi/index.ts';
 import { type UrlBase, urlBase } from './retarget.ts';
+import { StandbyAnswer } from './standby.ts';
 
 export type BackendState = 'up' | 'down';
 
@@ -362,7 +364,9 @@ export class HaRequest {
     this.service.failed(this.url, errorCode(err) ?? err.message);
     if (this.#pinned !== undefined && this.url === this.#pinned && s.noFallback) return 'noFallback';
     if (!replayable) return 'stop';
-    if (NON_IDEMPOTENT.has(method) && !s.failoverNonIdempotentRequestEnabled && !isConnectError(err)) {
+    // A standby's answer says the request was not carried out: retried like a connect error.
+    const notCarriedOut = isConnectError(err) || err instanceof StandbyAnswer;
+    if (NON_IDEMPOTENT.has(method) && !s.failoverNonIdempotentRequestEnabled && !notCarriedOut) {
       return 'stop';
     }
     if (this.failovers >= s.maxFailoverAttempts) return 'stop';

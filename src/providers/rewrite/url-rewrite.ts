@@ -101,10 +101,13 @@ export const urlRewrite: ProviderFactory = {
       const isFilter = rewrite.hasFilter(binding.apply);
       switch (binding.to) {
         case 'request.url':
+          // Knox leaves the URL unchanged when the named rule does not exist (some of its own definitions name
+          // rules with a typo): the route deploys, and its requests find no backend URL (404, never the gateway's
+          // own URL).
           if (!isRule) {
-            sink.error(
+            sink.warn(
               binding.pos,
-              `rewrite rule "${binding.apply}" is not defined by any rewrite.xml of this topology`,
+              `rewrite rule "${binding.apply}" is not defined by any rewrite.xml of this topology; requests of this route are not rewritten (404)`,
             );
           }
           requestRule = binding.apply;
