@@ -11,8 +11,8 @@ export interface NamedFilter {
   filter: Filter;
 }
 
-export function compose(filters: readonly NamedFilter[], terminal: Handler): Handler {
-  let run: Handler = terminal;
+export function compose(filters: readonly NamedFilter[], handler: Handler): Handler {
+  let run: Handler = handler;
   for (let i = filters.length - 1; i >= 0; i--) {
     const { name, filter } = filters[i];
     const next = run;

@@ -14,7 +14,7 @@
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
+import type { DescribedHandler } from '../dispatch/http-dispatch.ts';
 import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
 import { GatewayError } from '../errors.ts';
 import { errorShapeFor } from '../gateway/error-shape.ts';
@@ -44,7 +44,7 @@ import {
 import { isDispatchableUrl } from '../topology/check.ts';
 import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
-import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
+import { createWebSocketHandler } from '../websocket/ws-dispatch.ts';
 import { compose, type NamedFilter } from './chain.ts';
 import { type ChainStepInfo, type CompiledRoute, Deployment, type Release } from './deployment.ts';
 import { topologyKey } from './secrets.ts';
@@ -299,14 +299,14 @@ export function compileDeployment(input: CompileInput): CompileResult {
           name: dispatch.name,
           params: dispatch.params,
           pos: dispatch.pos,
-          requestHeaders: (dispatch.run as DescribedTerminal).requestHeaders,
+          requestHeaders: (dispatch.run as DescribedHandler).requestHeaders,
         },
         run: compose(filters, tracedDispatch(audited(dispatch.run, dispatchAudit), 'http')),
         upgrade: compose(
           filters,
           tracedDispatch(
             audited(
-              (dispatch.upgrade ?? createWebSocketTerminal)({
+              (dispatch.upgrade ?? createWebSocketHandler)({
                 ...base,
                 name: 'websocket',
                 params: paramMap(service.params),

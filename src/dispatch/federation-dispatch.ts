@@ -27,7 +27,7 @@ import {
   type Exchange,
   type Handler,
 } from '../spi/index.ts';
-import { createWebSocketTerminal } from '../websocket/ws-dispatch.ts';
+import { createWebSocketHandler } from '../websocket/ws-dispatch.ts';
 import { configurableDispatch } from './http-dispatch.ts';
 
 const KNOX_CLASS = 'org.apache.knox.gateway.dispatch.HeaderPreAuthFederationDispatch';
@@ -93,7 +93,7 @@ export const headerPreAuthFederationDispatch: DispatchFactory = {
   },
   createUpgrade(ctx: DispatchContext): Handler {
     const stamp = federationStamp(ctx, false);
-    const relay = createWebSocketTerminal(ctx);
+    const relay = createWebSocketHandler(ctx);
     return (ex) => {
       try {
         stamp(ex);

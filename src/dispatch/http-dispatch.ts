@@ -22,7 +22,7 @@ import {
 import { actorHeaderNames, addActorHeaders, parseActorHeaders } from './actor-headers.ts';
 import { backendTlsOptions } from './backend-tls.ts';
 import { requestBodyFor } from './body-rewrite.ts';
-import { createHaTerminal } from './ha/http.ts';
+import { createHaHandler } from './ha/http.ts';
 import type { HaService } from './ha/service.ts';
 import type { StandbyCheck } from './ha/standby.ts';
 import {
@@ -74,10 +74,10 @@ export interface HttpDispatchOptions {
 }
 
 /**
- * A dispatch's terminal that can also say which headers it would send the backend for an exchange (the same
- * function the terminal uses), so `postern explain` shows them without sending anything.
+ * A dispatch's handler that can also say which headers it would send the backend for an exchange (the same
+ * function the handler uses), so `postern explain` shows them without sending anything.
  */
-export type DescribedTerminal = Handler & { requestHeaders?: (ex: Exchange) => Record<string, string> };
+export type DescribedHandler = Handler & { requestHeaders?: (ex: Exchange) => Record<string, string> };
 
 function headerPolicy(variant: Variant, params: ReadonlyMap<string, string>): HeaderPolicy {
   // The client's copies of renamed actor headers are dropped like the default names (actor-headers.ts).
@@ -236,16 +236,16 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
     // An HA dispatch (dispatch/ha) fails over between the service's URLs; without HA nothing of it runs.
     const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
     if (haService) {
-      const terminal = createHaTerminal(ctx, haService, agent, settings, requestHeaders, {
+      const haHandler = createHaHandler(ctx, haService, agent, settings, requestHeaders, {
         standby: opts.standby,
         withoutBody,
       });
-      const ha: DescribedTerminal = removeEncoding ? withQueryDecoded(terminal) : terminal;
+      const ha: DescribedHandler = removeEncoding ? withQueryDecoded(haHandler) : haHandler;
       ha.requestHeaders = requestHeaders;
       return ha;
     }
 
-    const terminal: DescribedTerminal = (ex: Exchange) =>
+    const forward: DescribedHandler = (ex: Exchange) =>
       new Promise<void>((resolve, reject) => {
         const { req } = ex;
         const method = req.method ?? 'GET';
@@ -290,17 +290,17 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
         if (body) body.ready.then(send, (err: unknown) => handler.fail(bodyFailure(err)));
         else send();
       });
-    const described: DescribedTerminal = removeEncoding ? withQueryDecoded(terminal) : terminal;
+    const described: DescribedHandler = removeEncoding ? withQueryDecoded(forward) : forward;
     described.requestHeaders = requestHeaders;
     return described;
   };
 }
 
-/** The terminal with Knox's `removeUrlEncoding` applied to the backend URL's query, last of the target edits. */
-function withQueryDecoded(terminal: Handler): DescribedTerminal {
+/** The handler with Knox's `removeUrlEncoding` applied to the backend URL's query, last of the target edits. */
+function withQueryDecoded(forward: Handler): DescribedHandler {
   return (ex) => {
     addTo(ex, 'targetEdits', decodeQueryOnce);
-    return terminal(ex);
+    return forward(ex);
   };
 }
 

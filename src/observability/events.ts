@@ -163,7 +163,7 @@ export function endRequestTrace(t: RequestTrace, status: number, aborted: boolea
   requestTracing.asyncEnd.publish(t);
 }
 
-/** A dispatch terminal that publishes on `postern:dispatch` when a tracer listens, and is itself otherwise. */
+/** A dispatch handler that publishes on `postern:dispatch` when a tracer listens, and is itself otherwise. */
 export function tracedDispatch(run: Handler, kind: DispatchTrace['kind']): Handler {
   return (ex) =>
     dispatchTracing.hasSubscribers ? dispatchTracing.tracePromise(run, { ex, kind }, undefined, ex) : run(ex);

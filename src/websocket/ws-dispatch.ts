@@ -66,7 +66,7 @@ export function toWebSocketUrl(url: string): string {
 /** What `ws` may use per compressing leg: its defaults, with small messages left uncompressed. */
 const DEFLATE = { threshold: 1024 } as const;
 
-export function createWebSocketTerminal(ctx: DispatchContext): Handler {
+export function createWebSocketHandler(ctx: DispatchContext): Handler {
   const site = ctx.settings.websocket;
   const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
   const proxies = trustedProxies(ctx);

@@ -65,7 +65,7 @@ interface HaRoute {
 }
 
 /** What a service-specific HA dispatch changes (dispatch/http-dispatch's HttpDispatchOptions). */
-export interface HaTerminalOptions {
+export interface HaHandlerOptions {
   readonly standby?: StandbyCheck;
   /** The client's body is never sent (AbstractHdfsHaDispatch). */
   readonly withoutBody?: boolean;
@@ -82,15 +82,15 @@ interface Held {
 }
 
 /**
- * The terminal of an HA route. `requestHeaders` is the plain dispatch's header builder for an exchange.
+ * The handler of an HA route. `requestHeaders` is the plain dispatch's header builder for an exchange.
  */
-export function createHaTerminal(
+export function createHaHandler(
   ctx: DispatchContext,
   ha: HaService,
   agent: Dispatcher,
   settings: DispatchSettings,
   requestHeaders: (ex: Exchange) => Record<string, string>,
-  options: HaTerminalOptions = {},
+  options: HaHandlerOptions = {},
 ): Handler {
   ha.useDispatcher(agent);
   const route: HaRoute = {

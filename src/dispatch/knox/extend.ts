@@ -7,7 +7,7 @@
  */
 
 import type { DispatchContext, DispatchFactory, Exchange } from '../../spi/index.ts';
-import type { DescribedTerminal, HttpDispatchOptions } from '../http-dispatch.ts';
+import type { DescribedHandler, HttpDispatchOptions } from '../http-dispatch.ts';
 import { createHttpDispatch } from '../http-dispatch.ts';
 
 /** Readies one exchange for the backend; built once per route from the dispatch's context. */
@@ -34,9 +34,9 @@ export function knoxDispatch(spec: KnoxDispatchSpec): DispatchFactory {
     failover: spec.failover,
     create(ctx) {
       const prepare = spec.prepare?.(ctx);
-      const forward = create(ctx) as DescribedTerminal;
+      const forward = create(ctx) as DescribedHandler;
       if (!prepare) return forward;
-      const run: DescribedTerminal = (ex) => {
+      const run: DescribedHandler = (ex) => {
         try {
           prepare(ex);
         } catch (err) {
