@@ -4,9 +4,9 @@
  * through the rewrite streams to the client with backpressure both ways; a request body flows from the client
  * through them to undici.
  *
- * Response headers wait until the first {@link OUTPUT_WINDOW} bytes of rewritten body are ready (or a short
- * {@link COMMIT_DELAY}, for a backend that sends slowly): a body that ends within it gets an exact
- * Content-Length; a longer one goes out chunked. A body whose Content-Encoding turns out not to decode is sent as
+ * Response headers wait until the first {@link OUTPUT_WINDOW} bytes of rewritten body are ready (or, while the
+ * backend is still sending, a short {@link COMMIT_DELAY}, for a backend that sends slowly): a body that ends
+ * within it gets an exact Content-Length; a longer one goes out chunked. A body whose Content-Encoding turns out not to decode is sent as
  * the backend sent it when nothing was sent yet (then the connection is cut otherwise): never an error page.
  */
 import type { ServerResponse } from 'node:http';
@@ -99,7 +99,13 @@ export class ResponseBodyRewrite {
   end(): void {
     this.#backendEnded = true;
     if (this.#direct) this.#finish(() => this.#res.end());
-    else this.#streams.input.end();
+    else {
+      // The whole body is here: what is left is the rewrite's own work, bounded by the body and the inflate
+      // limits, so the headers wait for its end (or the window) however long a loaded machine takes, rather than
+      // go out chunked after COMMIT_DELAY, which is only for a backend that sends slowly.
+      if (!this.#committed) this.#clearTimer();
+      this.#streams.input.end();
+    }
   }
 
   /** The exchange is over early (client gone, backend failed): drop the streams. */
@@ -135,7 +141,7 @@ export class ResponseBodyRewrite {
     this.#held.push(chunk);
     this.#heldBytes += chunk.length;
     if (this.#heldBytes >= OUTPUT_WINDOW) this.#commit();
-    else if (this.#timer === undefined) {
+    else if (this.#timer === undefined && !this.#backendEnded) {
       this.#timer = setTimeout(() => this.#commit(), COMMIT_DELAY);
       this.#timer.unref();
     }
