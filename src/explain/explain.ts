@@ -827,6 +827,7 @@ class DryRunExchange implements Exchange {
   responseHeaderFilters: HeaderFilter[] | undefined = undefined;
   requestHeaderFilters: HeaderFilter[] | undefined = undefined;
   targetEdits: ((url: string) => string)[] | undefined = undefined;
+  readonly clientAddress: string;
   /** Each edit of the backend URL with the provider that added it. */
   readonly editLog: { by: string; edit: (url: string) => string }[] = [];
 
@@ -840,6 +841,7 @@ class DryRunExchange implements Exchange {
     query: string;
     rewriteContext: RewriteContext;
   }) {
+    this.clientAddress = init.remoteAddress;
     const socket = new Socket();
     Object.defineProperty(socket, 'remoteAddress', { value: init.remoteAddress });
     const req = new IncomingMessage(socket);

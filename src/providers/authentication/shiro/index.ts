@@ -199,7 +199,7 @@ export const shiroProvider: ProviderFactory = {
           throw unauthenticated(ex, 'Authentication required', sessionId !== undefined);
         }
         // Failed logins and password checks are bounded per client address and per user (login-throttle.ts).
-        const address = clientAddress(ex.req.socket ?? {});
+        const address = clientAddress({ remoteAddress: ex.clientAddress });
         const refusal = throttle.admit(address, credentials.username);
         if (refusal) throw throttled(ex, credentials.username, refusal);
         const result = await withDeadline(
