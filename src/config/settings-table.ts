@@ -644,6 +644,11 @@ export const SETTINGS = {
       '/readyz',
       'postern: the readiness endpoint (outside `/{gateway.path}/`).',
     ),
+    readyStrict: bool(
+      'postern.health.ready.strict',
+      false,
+      'postern: readiness is 503 while any topology has no deployment serving (a first deployment failed). By default a failed topology is reported in the body and the node stays ready: it serves what it served, and one bad file in a fleet with the same configuration does not take every node out.',
+    ),
   },
   shutdownGraceMs: duration(
     'postern.shutdown.grace',

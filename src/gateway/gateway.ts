@@ -48,6 +48,7 @@ import {
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 import { Operations, sendJson } from './operations.ts';
+import { type Readiness, readiness } from './readiness.ts';
 import { RecentErrors } from './recent-errors.ts';
 import { GatewayServer } from './server.ts';
 import { compareSettings } from './site-reload.ts';
@@ -209,19 +210,27 @@ export class Gateway implements GatewayHandle {
     return gateway;
   }
 
-  /**
-   * Ready when every topology has deployed (a topology whose first deployment failed, or whose descriptor is
-   * broken, keeps the gateway not ready; one whose redeploy failed still serves) and the gateway is not stopping.
-   */
+  /** Whether `/readyz` answers 200 (gateway/readiness.ts decides). */
   get ready(): boolean {
-    return !this.server.draining && this.#waiting().length === 0;
+    return this.readiness().ready;
   }
 
-  /** Topologies with no deployment serving. */
-  #waiting(): string[] {
-    const waiting: string[] = [];
-    for (const name of this.status.keys()) if (!this.server.deployments.has(name)) waiting.push(name);
-    return waiting;
+  /**
+   * Readiness (gateway/readiness.ts): the node serves what it served; a failed topology is reported, and makes it
+   * not ready only with `postern.health.ready.strict`. Not ready while stopping.
+   */
+  readiness(): Readiness {
+    const deployments = this.server.deployments;
+    const names = new Set([...this.status.keys(), ...deployments.keys()]);
+    return readiness({
+      draining: this.server.draining,
+      strict: this.settings.health.readyStrict,
+      topologies: [...names].sort().map((name) => ({
+        name,
+        serving: deployments.has(name),
+        failed: this.status.get(name)?.deployed === false,
+      })),
+    });
   }
 
   /** What a service's life-cycle hooks see: the settings as they are now, the log and the home. */
@@ -238,13 +247,8 @@ export class Gateway implements GatewayHandle {
       sendJson(res, 200, { status: this.server.draining ? 'draining' : 'ok' }),
     );
     this.operations.add(health.readyPath, (_req, res) => {
-      const waiting = this.#waiting();
-      const status = this.server.draining ? 'draining' : waiting.length > 0 ? 'not ready' : 'ready';
-      sendJson(res, status === 'ready' ? 200 : 503, {
-        status,
-        topologies: this.server.deployments.size,
-        ...(waiting.length > 0 && { waiting }),
-      });
+      const { ready, body } = this.readiness();
+      sendJson(res, ready ? 200 : 503, body);
     });
   }
 
