@@ -2,7 +2,7 @@
  * @module cli/start
  * `postern start`: runs the gateway until SIGINT/SIGTERM. On SIGTERM it stops accepting, lets requests in flight
  * finish within `postern.shutdown.grace`, closes WebSockets with 1001 and exits 0; a second signal exits at
- * once. SIGHUP rereads gateway-site and applies what it safely can (Gateway.reloadSite). On the repository's own
+ * once. SIGHUP rereads the users files and gateway-site and applies what it safely can (Gateway.reloadSite). On the repository's own
  * home it also starts the bundled demo backends (gateway-site enables them).
  */
 import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
@@ -61,7 +61,7 @@ export async function runStart(options: { home?: string; port?: number }): Promi
   process.on('SIGTERM', () => stop('SIGTERM'));
   const reload = () => {
     if (stopping) return;
-    gateway.log.info({ signal: 'SIGHUP' }, 'reloading gateway-site');
+    gateway.log.info({ signal: 'SIGHUP' }, 'reloading gateway-site and the users files');
     try {
       gateway.reloadSite();
     } catch (err) {

@@ -32,6 +32,7 @@ import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import type {
   AuditLog,
   ExplainRequest,
+  FileReload,
   GatewayHandle,
   ServiceEndpoint,
   ServiceHost,
@@ -39,6 +40,7 @@ import type {
 } from '../spi/index.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
+import { FileWatches } from './file-watches.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
   definitionDirs,
@@ -124,6 +126,8 @@ export class Gateway implements GatewayHandle {
   #address?: AddressInfo;
   #definitionsPoll?: NodeJS.Timeout;
   #definitionsStamp = '';
+  /** Files deployments read besides their topologies (users files): GatewayHandle.watchFile. */
+  readonly #files = new FileWatches((file, result) => this.#fileReloaded(file, result));
 
   private constructor(
     home: LoadedHome,
@@ -201,6 +205,7 @@ export class Gateway implements GatewayHandle {
     if (watch) {
       for (const m of gateway.#monitors) m.start();
       gateway.#watchDefinitions();
+      gateway.#files.start();
     }
     log.info(
       { url: gateway.url, topologies: [...server.deployments.keys()], tls: tls?.source },
@@ -417,6 +422,22 @@ export class Gateway implements GatewayHandle {
     return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
   }
 
+  /** GatewayHandle.watchFile: a users file, reread when it changes and on SIGHUP. */
+  watchFile(file: string, reload: () => FileReload): () => void {
+    return this.#files.watch(file, reload);
+  }
+
+  /** Rereads the files deployments watch whose bytes changed (SIGHUP does, with gateway-site). */
+  reloadFiles(): void {
+    this.#files.reloadAll();
+  }
+
+  #fileReloaded(file: string, result: FileReload): void {
+    for (const d of result.diagnostics) logDiagnostic(this.log, d);
+    if (result.ok) this.log.info({ file, type: 'reload' }, `${file} reloaded: ${result.summary}`);
+    else this.log.error({ file, type: 'reload' }, `${file} not reloaded: ${result.summary}`);
+  }
+
   /** Proxied WebSockets open now, by topology (every deployment of it, as counted against its limit). */
   openWebSockets(): Map<string, number> {
     const out = new Map<string, number>();
@@ -485,12 +506,15 @@ export class Gateway implements GatewayHandle {
   }
 
   /**
-   * Rereads `conf/gateway-site.xml` (SIGHUP) and applies what a running gateway safely can (gateway/site-reload.ts):
+   * Rereads the files deployments watch (users files: {@link reloadFiles}), then `conf/gateway-site.xml` (SIGHUP),
+   * and applies what a running gateway safely can (gateway/site-reload.ts):
    * settings the deployments are compiled from take effect by redeploying every topology; listener, TLS,
    * plugins and exporters keep their running values until a restart. A file with errors changes nothing. Logs
    * which properties were reloaded and which need a restart (names only: values can be secrets).
    */
   reloadSite(): SiteReload {
+    // The files deployments read (users files) are reread whatever gateway-site holds.
+    this.reloadFiles();
     const { siteFile, topologies } = this.home.layout;
     let next: GatewaySettings;
     try {
@@ -550,6 +574,7 @@ export class Gateway implements GatewayHandle {
     if (this.#definitionsPoll) clearInterval(this.#definitionsPoll);
     this.#unwatchErrors?.();
     for (const m of this.#monitors) m.close();
+    this.#files.close();
     lifecycle({ event: 'draining' });
     const inflight = this.server.inflight;
     if (inflight > 0) this.log.info({ inflight, graceMs }, 'waiting for requests in flight');

@@ -77,6 +77,13 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
       sessions: new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
       cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
     };
+    // A realm whose users changed (a reloaded users file): their cached logins and sessions no longer hold.
+    for (const realm of config.realms) {
+      realm.onChange?.((changed) => {
+        state.cache.clear();
+        state.sessions.dropUsers(changed);
+      });
+    }
     const sweeper = setInterval(() => state.sessions.sweep(), 60_000);
     sweeper.unref();
     ctx.onRetire(() => {
