@@ -70,7 +70,7 @@ export function loadUsersFile(
       sink.error(
         source.locate(['users', name, 'password']),
         `user "${name}": the password must be a scrypt hash (scrypt$ln=..,r=..,p=..$salt$key); plain-text ` +
-          'passwords are refused. Make one with: postern hash-password',
+          'passwords are refused. Make one with: npx postern hash-password',
       );
       continue;
     }
