@@ -37,9 +37,16 @@ export async function runStart(options: { home?: string; port?: number }): Promi
     throw err;
   }
   const topologies = [...gateway.server.deployments.keys()].join(', ') || 'none';
+  const { address, loopbackOnly } = gateway.bound;
   process.stdout.write(
-    `postern listening on ${gateway.url} (topologies: ${topologies}); logs: ${gateway.home.layout.logs}/{gateway,access,audit}.log\n`,
+    `postern listening on ${gateway.url} (bound to ${address}: ${loopbackOnly ? 'this machine only' : 'every interface, reachable from the network'}; topologies: ${topologies}); logs: ${gateway.home.layout.logs}/{gateway,access,audit}.log\n`,
   );
+  if (!loopbackOnly && gateway.settings.demoBackends) {
+    gateway.log.warn(
+      { bound: address },
+      'the demo backends and the sample users (documented passwords) are on while the gateway is reachable from the network: set gateway.host to 127.0.0.1, or postern.demo.backends.enabled to false and replace conf/users.yaml',
+    );
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

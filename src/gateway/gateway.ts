@@ -315,6 +315,14 @@ export class Gateway implements GatewayHandle {
     return this.#address!.port;
   }
 
+  /** What the listener is bound to: `0.0.0.0:8443` and whether only this machine can reach it. */
+  get bound(): { address: string; loopbackOnly: boolean } {
+    const a = this.#address!;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    const loopbackOnly = a.address === '::1' || a.address.startsWith('127.');
+    return { address: `${host}:${a.port}`, loopbackOnly };
+  }
+
   /** Rescans conf/ at once (tests use it instead of waiting for the watcher). */
   async rescan(): Promise<void> {
     for (const m of this.#monitors) await m.scan();

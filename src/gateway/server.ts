@@ -358,7 +358,8 @@ export class GatewayServer {
     running.catch((err: unknown) => {
       const error = toGatewayError(err);
       if (error.status >= 500) {
-        ex.log.error({ err: describe(err), code: error.code, served, role: route.role }, error.message);
+        // `error`, not `err`: pino's error serializer would add an empty stack to this plain description.
+        ex.log.error({ error: describe(err), code: error.code, served, role: route.role }, error.message);
       }
       sendError(res, id, error);
     });
