@@ -24,8 +24,12 @@ export async function runStart(options: { home?: string; port?: number }): Promi
       home: options.home ?? REPO_ROOT,
       port: options.port,
       startDemoBackends: async () => {
-        const demos = await startDemoBackends({});
-        return () => demos.close();
+        // Another postern may hold the demo ports: take free ones, say so, and let the sandbox's URLs follow.
+        const demos = await startDemoBackends({ fallback: true });
+        for (const m of demos.moved) {
+          process.stdout.write(`demo ${m.name} on ${m.to} (${new URL(m.from).port} is in use)\n`);
+        }
+        return { close: () => demos.close(), aliases: new Map(demos.moved.map((m) => [m.from, m.to])) };
       },
       startTelemetry,
     });

@@ -81,8 +81,11 @@ export interface GatewayOptions {
   /** Watch conf/ for changes (default true). */
   watch?: boolean;
   settings?: Partial<GatewaySettings>;
-  /** Called with the demo backends' close function when gateway-site enables them. */
-  startDemoBackends?: () => Promise<() => Promise<void>>;
+  /**
+   * Starts the demo backends when gateway-site enables them. `aliases` maps a URL origin the sample topology names
+   * (`http://127.0.0.1:18080`) to the one a demo backend actually bound, when its port was in use.
+   */
+  startDemoBackends?: () => Promise<{ close: () => Promise<void>; aliases?: ReadonlyMap<string, string> }>;
   /**
    * Starts the exporters gateway-site enables (metrics, tracing: observability/telemetry.ts) before the first
    * deployment; returns their close function. The core only publishes events; this is how exporters are wired.
@@ -120,6 +123,8 @@ export class Gateway implements GatewayHandle {
   /** State providers keep across redeployments (RouteContext.sharedAcrossDeployments). */
   readonly #sharedAcrossDeployments = new Map<string, unknown>();
   #closeDemos?: () => Promise<void>;
+  /** Service URL origins moved to where a demo backend bound (see GatewayOptions.startDemoBackends). */
+  #demoAliases: ReadonlyMap<string, string> = new Map();
   #closeTelemetry?: () => Promise<void>;
   #overrides?: Partial<GatewaySettings>;
   #stopping?: Promise<number>;
@@ -164,7 +169,12 @@ export class Gateway implements GatewayHandle {
     gateway.#operate();
     gateway.#watchErrors();
     if (settings.demoBackends && options.startDemoBackends) {
-      gateway.#closeDemos = await options.startDemoBackends();
+      const demos = await options.startDemoBackends();
+      gateway.#closeDemos = demos.close;
+      gateway.#demoAliases = demos.aliases ?? new Map();
+      for (const [from, to] of gateway.#demoAliases) {
+        log.warn({ from, to }, `demo backend ${from} was in use: topologies' ${from} URLs go to ${to}`);
+      }
     }
     if (options.startTelemetry) {
       try {
@@ -417,7 +427,7 @@ export class Gateway implements GatewayHandle {
     }
     const { settings, registry, catalog, layout } = this.home;
     const result = compileDeployment({
-      topology: read.topology,
+      topology: withAliases(read.topology, this.#demoAliases),
       catalog,
       settings,
       registry,
@@ -714,6 +724,24 @@ export class Gateway implements GatewayHandle {
     if (existsSync(target) && readFileSync(target, 'utf8') === xml) return;
     writeFileSync(target, xml);
   }
+}
+
+/** The topology with the service URLs whose origin a demo backend moved pointed at where it is. */
+function withAliases<T extends { services: { urls: { url: string }[] }[] }>(
+  topology: T,
+  aliases: ReadonlyMap<string, string>,
+): T {
+  if (aliases.size === 0) return topology;
+  const move = (url: string) => {
+    for (const [from, to] of aliases) {
+      if (url === from || url.startsWith(`${from}/`)) return to + url.slice(from.length);
+    }
+    return url;
+  };
+  return {
+    ...topology,
+    services: topology.services.map((s) => ({ ...s, urls: s.urls.map((u) => ({ ...u, url: move(u.url) })) })),
+  };
 }
 
 function listFiles(dir: string, extensions: readonly string[]): string[] {
