@@ -471,7 +471,22 @@ export class Gateway implements GatewayHandle {
   #watchErrors(): void {
     const onHealth = (message: unknown) => {
       const e = message as BackendHealthEvent;
-      if (e.state !== 'down' || !this.status.has(e.topology)) return;
+      if (!this.status.has(e.topology)) return;
+      // Every change of a backend's health in gateway.log: down as a warning, back up as information.
+      (e.state === 'down' ? this.log.warn : this.log.info).call(
+        this.log,
+        {
+          type: 'backend-health',
+          topology: e.topology,
+          service: e.service,
+          url: e.url,
+          state: e.state,
+          source: e.source,
+          reason: e.reason,
+        },
+        `${e.topology}/${e.service} backend ${e.url} is ${e.state}${e.reason ? `: ${e.reason}` : ''} (${e.source === 'check' ? 'health check' : 'a request'})`,
+      );
+      if (e.state !== 'down') return;
       this.recentErrors.record({
         kind: 'backend-down',
         topology: e.topology,
