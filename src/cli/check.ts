@@ -11,7 +11,7 @@ import { extname, join } from 'node:path';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
-import { deadRewriteRules, unreachableRoutes } from '../explain/lint.ts';
+import { deadRewriteRules, sessionlessChannels, unreachableRoutes } from '../explain/lint.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
   type HomeLayout,
@@ -103,6 +103,7 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
     out.push(...result.diagnostics);
     if (result.deployment) {
       out.push(...unreachableRoutes(result.deployment));
+      out.push(...sessionlessChannels(result.deployment));
       deployments.push(result.deployment);
     }
   }
