@@ -427,7 +427,7 @@ export const SETTINGS = {
     'postern: the largest piece of a body a rewrite filter holds at once (an attribute value, a JSON string, a line of script); bodies stream, and a larger piece passes unchanged.',
   ),
   /**
-   * What a client may hold or cause without doing anything useful (README "Security model › Limits"). Knox names no
+   * What a client may hold or cause without doing anything useful (docs/security.md "Security model › Limits"). Knox names no
    * connection cap, body timeout or login throttle, so these are `postern.*` names; 0 turns a cap or timeout off.
    */
   limits: {
