@@ -11,7 +11,12 @@ import { extname, join } from 'node:path';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
-import { deadRewriteRules, inheritedBindings, unreachableRoutes } from '../explain/lint.ts';
+import {
+  deadRewriteRules,
+  inheritedBindings,
+  sessionlessChannels,
+  unreachableRoutes,
+} from '../explain/lint.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
   type HomeLayout,
@@ -104,6 +109,7 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
     if (result.deployment) {
       out.push(...unreachableRoutes(result.deployment));
       out.push(...inheritedBindings(result.deployment));
+      out.push(...sessionlessChannels(result.deployment));
       deployments.push(result.deployment);
     }
   }

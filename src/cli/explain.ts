@@ -24,7 +24,9 @@ provider chain, each rewrite with its before and after, and the backend URL with
 URL is a gateway URL (https://localhost:8443/gateway/sandbox/http/items, wss://… for a WebSocket) or its path
 (/gateway/sandbox/http/items). METHOD defaults to GET. Nothing is sent.
 
-  --user NAME     explain as if NAME authenticated (authentication providers are assumed to accept it)
+  --user NAME     explain as if NAME authenticated (authentication providers are assumed to accept it);
+                  without it, authentication runs on the request as given: no credentials is a 401, with the
+                  challenge that says which ones it needs (credentials in a --header are checked for real)
   --group GROUP   a group of that user (for ACLs); repeatable
   --header H      a client request header, 'Name: value'; repeatable
   --json          print the explanation as JSON (shape: src/explain/explain.ts, version 1)

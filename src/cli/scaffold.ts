@@ -76,7 +76,7 @@ export async function runScaffold(kind: 'topology' | 'service', argv: string[]):
           })
         : newService(home, positionals[1], { version: values.version, path: values.path, name: values.name });
     for (const file of written) process.stdout.write(`wrote ${file}\n`);
-    process.stderr.write(`check it with: postern check --home ${home}\n`);
+    process.stderr.write(`check it with: npx postern check --home ${home}\n`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -152,7 +152,7 @@ function parseServices(specs: readonly string[], catalog: ServiceCatalog): Map<s
     if (!definition) {
       const near = known.filter((r) => r.toLowerCase().includes(role.toLowerCase().slice(0, 3))).slice(0, 8);
       throw new RefusedError(
-        `no service definition for role "${role}"${near.length > 0 ? `; did you mean ${near.join(', ')}?` : ''} (postern service new ${role} writes one)`,
+        `no service definition for role "${role}"${near.length > 0 ? `; did you mean ${near.join(', ')}?` : ''} (npx postern service new ${role} writes one)`,
       );
     }
     let parsed: URL;
@@ -170,7 +170,7 @@ function parseServices(specs: readonly string[], catalog: ServiceCatalog): Map<s
 }
 
 const EMPTY_USERS = `# postern.FileRealm users (ShiroProvider with main.fileRealm.usersFile = conf/users.yaml).
-# Passwords are scrypt hashes made by \`postern hash-password\` (it reads the password on stdin):
+# Passwords are scrypt hashes made by \`npx postern hash-password\` (it reads the password on stdin):
 #   users:
 #     alice:
 #       password: "scrypt$ln=15,r=8,p=1$…"
@@ -229,7 +229,7 @@ ${urls.map((u) => `    <url>${xml(u)}</url>`).join('\n')}
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!--
   Topology "${name}", written by \`postern topology new\`: served at /{gateway.path}/${name}/ (gateway.path in
-  ${site}). See what a URL does with: postern explain GET /gateway/${name}/...
+  ${site}). See what a URL does with: npx postern explain GET /gateway/${name}/...
 -->
 <topology>
   <gateway>

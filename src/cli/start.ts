@@ -2,7 +2,7 @@
  * @module cli/start
  * `postern start`: runs the gateway until SIGINT/SIGTERM. On SIGTERM it stops accepting, lets requests in flight
  * finish within `postern.shutdown.grace`, closes WebSockets with 1001 and exits 0; a second signal exits at
- * once. SIGHUP rereads gateway-site and applies what it safely can (Gateway.reloadSite). On the repository's own
+ * once. SIGHUP rereads the users files and gateway-site and applies what it safely can (Gateway.reloadSite). On the repository's own
  * home it also starts the bundled demo backends (gateway-site enables them).
  */
 import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
@@ -24,8 +24,12 @@ export async function runStart(options: { home?: string; port?: number }): Promi
       home: options.home ?? REPO_ROOT,
       port: options.port,
       startDemoBackends: async () => {
-        const demos = await startDemoBackends({});
-        return () => demos.close();
+        // Another postern may hold the demo ports: take free ones, say so, and let the sandbox's URLs follow.
+        const demos = await startDemoBackends({ fallback: true });
+        for (const m of demos.moved) {
+          process.stdout.write(`demo ${m.name} on ${m.to} (${new URL(m.from).port} is in use)\n`);
+        }
+        return { close: () => demos.close(), aliases: new Map(demos.moved.map((m) => [m.from, m.to])) };
       },
       startTelemetry,
     });
@@ -37,9 +41,16 @@ export async function runStart(options: { home?: string; port?: number }): Promi
     throw err;
   }
   const topologies = [...gateway.server.deployments.keys()].join(', ') || 'none';
+  const { address, loopbackOnly } = gateway.bound;
   process.stdout.write(
-    `postern listening on ${gateway.url} (topologies: ${topologies}); logs: ${gateway.home.layout.logs}/{gateway,access,audit}.log\n`,
+    `postern listening on ${gateway.url} (bound to ${address}: ${loopbackOnly ? 'this machine only' : 'every interface, reachable from the network'}; topologies: ${topologies}); logs: ${gateway.home.layout.logs}/{gateway,access,audit}.log\n`,
   );
+  if (!loopbackOnly && gateway.settings.demoBackends) {
+    gateway.log.warn(
+      { bound: address },
+      'the demo backends and the sample users (documented passwords) are on while the gateway is reachable from the network: set gateway.host to 127.0.0.1, or postern.demo.backends.enabled to false and replace conf/users.yaml',
+    );
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -61,7 +72,7 @@ export async function runStart(options: { home?: string; port?: number }): Promi
   process.on('SIGTERM', () => stop('SIGTERM'));
   const reload = () => {
     if (stopping) return;
-    gateway.log.info({ signal: 'SIGHUP' }, 'reloading gateway-site');
+    gateway.log.info({ signal: 'SIGHUP' }, 'reloading gateway-site and the users files');
     try {
       gateway.reloadSite();
     } catch (err) {

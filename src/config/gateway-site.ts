@@ -38,7 +38,7 @@ export interface GatewaySettings extends SettingsOf<typeof SETTINGS> {
 export type ChannelSettings = GatewaySettings['channels'];
 /** The Prometheus endpoint (src/observability/metrics.ts). */
 export type MetricsSettings = GatewaySettings['metrics'];
-/** What a client may hold or cause without doing anything useful (README "Security model › Limits"). */
+/** What a client may hold or cause without doing anything useful (docs/security.md "Security model › Limits"). */
 export type ResourceLimits = GatewaySettings['limits'];
 /** OpenTelemetry tracing (src/observability/tracing.ts). */
 export type TracingSettings = GatewaySettings['tracing'];

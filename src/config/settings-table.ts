@@ -427,7 +427,7 @@ export const SETTINGS = {
     'postern: the largest piece of a body a rewrite filter holds at once (an attribute value, a JSON string, a line of script); bodies stream, and a larger piece passes unchanged.',
   ),
   /**
-   * What a client may hold or cause without doing anything useful (README "Security model › Limits"). Knox names no
+   * What a client may hold or cause without doing anything useful (docs/security.md "Security model › Limits"). Knox names no
    * connection cap, body timeout or login throttle, so these are `postern.*` names; 0 turns a cap or timeout off.
    */
   limits: {
@@ -643,6 +643,11 @@ export const SETTINGS = {
       'postern.ready.path',
       '/readyz',
       'postern: the readiness endpoint (outside `/{gateway.path}/`).',
+    ),
+    readyStrict: bool(
+      'postern.health.ready.strict',
+      false,
+      'postern: readiness is 503 while any topology has no deployment serving (a first deployment failed). By default a failed topology is reported in the body and the node stays ready: it serves what it served, and one bad file in a fleet with the same configuration does not take every node out.',
     ),
   },
   shutdownGraceMs: duration(

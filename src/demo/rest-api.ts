@@ -6,6 +6,7 @@
  * | method | path | answer |
  * |---|---|---|
  * | GET | `/` | service info and the endpoint list |
+ * | GET | `/health` | `{"status":"ok"}`: what an HA health check (`healthCheckPath=/health`) asks |
  * | GET | `/items` | all items |
  * | GET | `/items/:id` | one item, 404 if unknown |
  * | POST | `/items` | JSON object body; 201, the item, and `Location` = absolute backend URL of the item |
@@ -180,6 +181,11 @@ export async function startRestApi(options: RestApiOptions = {}): Promise<Runnin
     const url = new URL(rawUrl, 'http://backend.invalid');
     const segments = url.pathname.split('/').filter((s) => s !== '');
     const head = segments[0] ?? '';
+
+    if (head === 'health' && segments.length === 1 && (method === 'GET' || method === 'HEAD')) {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
 
     if (head === 'echo') {
       const hash = createHash('sha256');

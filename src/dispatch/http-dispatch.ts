@@ -174,7 +174,7 @@ function authorityOf(url: string): string {
 
 function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
   const inbound = ex.rewriteContext.inbound;
-  const remote = ex.req.socket?.remoteAddress ?? '';
+  const remote = ex.clientAddress ?? '';
   const priorFor = headers['x-forwarded-for'];
   headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
   headers['x-forwarded-proto'] ??= inbound.scheme;
@@ -219,7 +219,7 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
 
     const proxies = trustedProxies(ctx);
     const requestHeaders = (ex: Exchange): Record<string, string> => {
-      const fromProxy = proxies?.matches(ex.req.socket?.remoteAddress) === true;
+      const fromProxy = proxies?.matches(ex.clientAddress) === true;
       let headers = forwardRequestHeaders(ex.req.rawHeaders, policy, fromProxy);
       if (xforwarded) forwardedHeaders(ex, headers, context);
       // The gateway's id (the client's when it was acceptable) so backend logs join with ours.

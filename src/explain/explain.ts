@@ -9,8 +9,9 @@
  * providers whose effect on the backend request can be computed without a client (rewrite, identity assertion,
  * authorization, Anonymous authentication) run for real on a dry-run exchange whose next step is a no-op, so the
  * answer comes from the same code as the request path. Their audit events are suppressed (nothing happened).
- * Authentication and federation that need credentials are assumed to accept `user` (or skipped without it);
- * WebAppSec and unknown roles are listed, not run. The headers come from the dispatch's own header function.
+ * Authentication and federation that need credentials are assumed to accept `user`; without a user they run for
+ * real on the request as given (its `--header`s), so a request without credentials is explained as the 401 it
+ * gets, with the provider's challenge (`WWW-Authenticate`) saying what credentials it needs. WebAppSec and unknown roles are listed, not run. The headers come from the dispatch's own header function.
  *
  * The JSON shape ({@link Explanation}, `version: 1`) is stable: fields may be added, none renamed or removed.
  */
@@ -97,6 +98,11 @@ export interface Explanation {
   status?: number;
   code?: string;
   reason?: string;
+  /**
+   * When refused for want of credentials (401): the provider's challenge, the `WWW-Authenticate` value the client
+   * gets (what credentials it needs).
+   */
+  challenge?: string;
   topology?: { name: string; file: string; defaultPath?: string; path: string };
   route?: RouteRef & { params: Record<string, (string | null)[]> };
   /** Other routes: first those that also matched (and why they lost), then the nearest misses. */
@@ -256,6 +262,7 @@ const KEY_ORDER: readonly (keyof Explanation)[] = [
   'status',
   'code',
   'reason',
+  'challenge',
   'topology',
   'route',
   'losers',
@@ -597,17 +604,11 @@ async function runChain(
         entry.effect = 'assumed';
         entry.note = `assumed to authenticate "${options.user}"`;
         out.assumptions.push(`${step.role}/${step.name} accepts the credentials of "${options.user}"`);
-      } else {
-        entry.effect = 'skipped';
-        entry.note =
-          'asks for credentials (401 without them); give --user NAME to explain an authenticated request';
-        out.assumptions.push(
-          `${step.role}/${step.name} accepts the client's credentials (no user given: identity assertion and authorization are not evaluated)`,
-        );
+        continue;
       }
-      continue;
+      // No user: the provider runs on the request as given, and a request without credentials gets its 401.
     }
-    if (!credentialFree && !RUN_ROLES.has(step.role)) {
+    if (!AUTH_ROLES.has(step.role) && !RUN_ROLES.has(step.role)) {
       entry.effect = 'not-run';
       entry.note =
         step.role === 'webappsec'
@@ -662,6 +663,13 @@ async function runChain(
       const code = e instanceof GatewayError ? e.code : Catalog.internal.code;
       entry.note = `refuses: ${status} ${e.message}`;
       refused(out, status, code, `${step.role}/${step.name}: ${e.message}`);
+      const challenge = status === 401 ? challengeOf(e, ex) : undefined;
+      if (challenge !== undefined) out.challenge = challenge;
+      if (status === 401 && AUTH_ROLES.has(step.role) && options.user === undefined) {
+        out.notes.push(
+          `no credentials given: the client gets ${status}${challenge ? ` with WWW-Authenticate: ${challenge}` : ''}; give --user NAME to explain an authenticated request`,
+        );
+      }
     } else if (result.kind === 'timeout') {
       entry.note = `did not finish within ${timeoutMs} ms`;
       refused(
@@ -805,6 +813,16 @@ async function dryRun(
   }
 }
 
+/** The `WWW-Authenticate` a refusal carries (its own headers, or those the provider set on the response). */
+function challengeOf(e: Error, ex: DryRunExchange): string | undefined {
+  const headers = e instanceof GatewayError ? (e.headers ?? {}) : {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'www-authenticate') return value;
+  }
+  const set = ex.res.getHeader('www-authenticate');
+  return set === undefined ? undefined : String(set);
+}
+
 const SILENT = pino({ level: 'silent' });
 
 /**
@@ -832,6 +850,7 @@ class DryRunExchange implements Exchange {
   responseHeaderFilters: HeaderFilter[] | undefined = undefined;
   requestHeaderFilters: HeaderFilter[] | undefined = undefined;
   targetEdits: ((url: string) => string)[] | undefined = undefined;
+  readonly clientAddress: string;
   /** Each edit of the backend URL with the provider that added it. */
   readonly editLog: { by: string; edit: (url: string) => string }[] = [];
 
@@ -845,6 +864,7 @@ class DryRunExchange implements Exchange {
     query: string;
     rewriteContext: RewriteContext;
   }) {
+    this.clientAddress = init.remoteAddress;
     const socket = new Socket();
     Object.defineProperty(socket, 'remoteAddress', { value: init.remoteAddress });
     const req = new IncomingMessage(socket);

@@ -33,6 +33,7 @@ export function formatExplanation(e: Explanation, options: FormatOptions = {}): 
       break;
     default:
       push(`→ ${e.status} ${e.code}: ${e.reason}`);
+      if (e.challenge !== undefined) push(`  credentials needed: WWW-Authenticate: ${e.challenge}`);
   }
 
   if (e.candidates?.topologies) {

@@ -8,6 +8,9 @@
  * - {@link deadRewriteRules}: a rule of a `rewrite.xml` a topology uses that nothing can ever apply: no route
  *   binds it, no filter applies it, and best match cannot select it (no pattern, or no route of any topology
  *   using it rewrites by best match in the rule's direction and scope).
+ * - {@link sessionlessChannels}: a topology whose CHANNELS subscribers log in by the session cookie ShiroProvider
+ *   issues, while nothing in it answers the plain GET a browser logs in with (a browser cannot send Basic
+ *   credentials on a WebSocket upgrade, and CHANNELS answers upgrades and publishing POSTs only).
  */
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import type { CompiledRoute, Deployment } from '../deploy/deployment.ts';
@@ -220,4 +223,27 @@ export function deadRewriteRules(deployments: readonly Deployment[]): Diagnostic
     );
   }
   return out;
+}
+
+/** Authentication providers whose login issues the session cookie a browser then sends with its WebSocket. */
+const SESSION_ISSUERS = new Set(['shiroprovider']);
+/** Gateway-answered services that answer no login GET (WebSocket upgrades and POSTs only). */
+const NO_LOGIN_GET = new Set(['CHANNELS']);
+
+/** See the module doc: one warning per topology, at its first CHANNELS `<service>`. */
+export function sessionlessChannels(deployment: Deployment): Diagnostic[] {
+  const channels = deployment.routes.filter((r) => NO_LOGIN_GET.has(r.role));
+  if (channels.length === 0) return [];
+  const issuer = channels
+    .flatMap((r) => r.steps)
+    .find((s) => s.filter && s.role === 'authentication' && SESSION_ISSUERS.has(s.name.toLowerCase()));
+  if (!issuer) return [];
+  if (deployment.routes.some((r) => !NO_LOGIN_GET.has(r.role))) return [];
+  const name = deployment.topology.name;
+  return [
+    warning(
+      channels[0].service.pos,
+      `topology "${name}": a browser subscribes to CHANNELS with the session cookie ${issuer.name} issues at a login, and no route of this topology answers a login GET (CHANNELS answers WebSocket upgrades and publishing POSTs only): add a service a browser can GET in this topology (its login sets the cookie for /{gateway.path}/${name}), or authenticate subscribers with tokens (JWTProvider, SSOCookieProvider)`,
+    ),
+  ];
 }

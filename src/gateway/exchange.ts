@@ -20,6 +20,7 @@ export class GatewayExchange implements Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly id: string;
+  readonly clientAddress: string | undefined;
   readonly inboundUrl: string;
   readonly path: string;
   readonly query: string;
@@ -57,6 +58,7 @@ export class GatewayExchange implements Exchange {
     this.req = init.req;
     this.res = init.res;
     this.id = init.id;
+    this.clientAddress = init.req.socket?.remoteAddress;
     this.#parentLog = init.log;
     this.inboundUrl = init.inboundUrl;
     this.path = init.path;

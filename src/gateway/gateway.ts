@@ -32,6 +32,7 @@ import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import type {
   AuditLog,
   ExplainRequest,
+  FileReload,
   GatewayHandle,
   ServiceEndpoint,
   ServiceHost,
@@ -39,6 +40,7 @@ import type {
 } from '../spi/index.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
+import { FileWatches } from './file-watches.ts';
 import {
   DESCRIPTOR_EXTENSIONS,
   definitionDirs,
@@ -48,6 +50,7 @@ import {
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 import { Operations, sendJson } from './operations.ts';
+import { type Readiness, readiness } from './readiness.ts';
 import { RecentErrors } from './recent-errors.ts';
 import { GatewayServer } from './server.ts';
 import { compareSettings } from './site-reload.ts';
@@ -78,8 +81,11 @@ export interface GatewayOptions {
   /** Watch conf/ for changes (default true). */
   watch?: boolean;
   settings?: Partial<GatewaySettings>;
-  /** Called with the demo backends' close function when gateway-site enables them. */
-  startDemoBackends?: () => Promise<() => Promise<void>>;
+  /**
+   * Starts the demo backends when gateway-site enables them. `aliases` maps a URL origin the sample topology names
+   * (`http://127.0.0.1:18080`) to the one a demo backend actually bound, when its port was in use.
+   */
+  startDemoBackends?: () => Promise<{ close: () => Promise<void>; aliases?: ReadonlyMap<string, string> }>;
   /**
    * Starts the exporters gateway-site enables (metrics, tracing: observability/telemetry.ts) before the first
    * deployment; returns their close function. The core only publishes events; this is how exporters are wired.
@@ -117,12 +123,16 @@ export class Gateway implements GatewayHandle {
   /** State providers keep across redeployments (RouteContext.sharedAcrossDeployments). */
   readonly #sharedAcrossDeployments = new Map<string, unknown>();
   #closeDemos?: () => Promise<void>;
+  /** Service URL origins moved to where a demo backend bound (see GatewayOptions.startDemoBackends). */
+  #demoAliases: ReadonlyMap<string, string> = new Map();
   #closeTelemetry?: () => Promise<void>;
   #overrides?: Partial<GatewaySettings>;
   #stopping?: Promise<number>;
   #address?: AddressInfo;
   #definitionsPoll?: NodeJS.Timeout;
   #definitionsStamp = '';
+  /** Files deployments read besides their topologies (users files): GatewayHandle.watchFile. */
+  readonly #files = new FileWatches((file, result) => this.#fileReloaded(file, result));
 
   private constructor(
     home: LoadedHome,
@@ -159,7 +169,12 @@ export class Gateway implements GatewayHandle {
     gateway.#operate();
     gateway.#watchErrors();
     if (settings.demoBackends && options.startDemoBackends) {
-      gateway.#closeDemos = await options.startDemoBackends();
+      const demos = await options.startDemoBackends();
+      gateway.#closeDemos = demos.close;
+      gateway.#demoAliases = demos.aliases ?? new Map();
+      for (const [from, to] of gateway.#demoAliases) {
+        log.warn({ from, to }, `demo backend ${from} was in use: topologies' ${from} URLs go to ${to}`);
+      }
     }
     if (options.startTelemetry) {
       try {
@@ -200,6 +215,7 @@ export class Gateway implements GatewayHandle {
     if (watch) {
       for (const m of gateway.#monitors) m.start();
       gateway.#watchDefinitions();
+      gateway.#files.start();
     }
     log.info(
       { url: gateway.url, topologies: [...server.deployments.keys()], tls: tls?.source },
@@ -209,19 +225,27 @@ export class Gateway implements GatewayHandle {
     return gateway;
   }
 
-  /**
-   * Ready when every topology has deployed (a topology whose first deployment failed, or whose descriptor is
-   * broken, keeps the gateway not ready; one whose redeploy failed still serves) and the gateway is not stopping.
-   */
+  /** Whether `/readyz` answers 200 (gateway/readiness.ts decides). */
   get ready(): boolean {
-    return !this.server.draining && this.#waiting().length === 0;
+    return this.readiness().ready;
   }
 
-  /** Topologies with no deployment serving. */
-  #waiting(): string[] {
-    const waiting: string[] = [];
-    for (const name of this.status.keys()) if (!this.server.deployments.has(name)) waiting.push(name);
-    return waiting;
+  /**
+   * Readiness (gateway/readiness.ts): the node serves what it served; a failed topology is reported, and makes it
+   * not ready only with `postern.health.ready.strict`. Not ready while stopping.
+   */
+  readiness(): Readiness {
+    const deployments = this.server.deployments;
+    const names = new Set([...this.status.keys(), ...deployments.keys()]);
+    return readiness({
+      draining: this.server.draining,
+      strict: this.settings.health.readyStrict,
+      topologies: [...names].sort().map((name) => ({
+        name,
+        serving: deployments.has(name),
+        failed: this.status.get(name)?.deployed === false,
+      })),
+    });
   }
 
   /** What a service's life-cycle hooks see: the settings as they are now, the log and the home. */
@@ -238,13 +262,8 @@ export class Gateway implements GatewayHandle {
       sendJson(res, 200, { status: this.server.draining ? 'draining' : 'ok' }),
     );
     this.operations.add(health.readyPath, (_req, res) => {
-      const waiting = this.#waiting();
-      const status = this.server.draining ? 'draining' : waiting.length > 0 ? 'not ready' : 'ready';
-      sendJson(res, status === 'ready' ? 200 : 503, {
-        status,
-        topologies: this.server.deployments.size,
-        ...(waiting.length > 0 && { waiting }),
-      });
+      const { ready, body } = this.readiness();
+      sendJson(res, ready ? 200 : 503, body);
     });
   }
 
@@ -304,6 +323,14 @@ export class Gateway implements GatewayHandle {
 
   get port(): number {
     return this.#address!.port;
+  }
+
+  /** What the listener is bound to: `0.0.0.0:8443` and whether only this machine can reach it. */
+  get bound(): { address: string; loopbackOnly: boolean } {
+    const a = this.#address!;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    const loopbackOnly = a.address === '::1' || a.address.startsWith('127.');
+    return { address: `${host}:${a.port}`, loopbackOnly };
   }
 
   /** Rescans conf/ at once (tests use it instead of waiting for the watcher). */
@@ -400,7 +427,7 @@ export class Gateway implements GatewayHandle {
     }
     const { settings, registry, catalog, layout } = this.home;
     const result = compileDeployment({
-      topology: read.topology,
+      topology: withAliases(read.topology, this.#demoAliases),
       catalog,
       settings,
       registry,
@@ -411,6 +438,22 @@ export class Gateway implements GatewayHandle {
       gateway: this,
     });
     return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
+  }
+
+  /** GatewayHandle.watchFile: a users file, reread when it changes and on SIGHUP. */
+  watchFile(file: string, reload: () => FileReload): () => void {
+    return this.#files.watch(file, reload);
+  }
+
+  /** Rereads the files deployments watch whose bytes changed (SIGHUP does, with gateway-site). */
+  reloadFiles(): void {
+    this.#files.reloadAll();
+  }
+
+  #fileReloaded(file: string, result: FileReload): void {
+    for (const d of result.diagnostics) logDiagnostic(this.log, d);
+    if (result.ok) this.log.info({ file, type: 'reload' }, `${file} reloaded: ${result.summary}`);
+    else this.log.error({ file, type: 'reload' }, `${file} not reloaded: ${result.summary}`);
   }
 
   /** Proxied WebSockets open now, by topology (every deployment of it, as counted against its limit). */
@@ -428,7 +471,22 @@ export class Gateway implements GatewayHandle {
   #watchErrors(): void {
     const onHealth = (message: unknown) => {
       const e = message as BackendHealthEvent;
-      if (e.state !== 'down' || !this.status.has(e.topology)) return;
+      if (!this.status.has(e.topology)) return;
+      // Every change of a backend's health in gateway.log: down as a warning, back up as information.
+      (e.state === 'down' ? this.log.warn : this.log.info).call(
+        this.log,
+        {
+          type: 'backend-health',
+          topology: e.topology,
+          service: e.service,
+          url: e.url,
+          state: e.state,
+          source: e.source,
+          reason: e.reason,
+        },
+        `${e.topology}/${e.service} backend ${e.url} is ${e.state}${e.reason ? `: ${e.reason}` : ''} (${e.source === 'check' ? 'health check' : 'a request'})`,
+      );
+      if (e.state !== 'down') return;
       this.recentErrors.record({
         kind: 'backend-down',
         topology: e.topology,
@@ -481,12 +539,15 @@ export class Gateway implements GatewayHandle {
   }
 
   /**
-   * Rereads `conf/gateway-site.xml` (SIGHUP) and applies what a running gateway safely can (gateway/site-reload.ts):
+   * Rereads the files deployments watch (users files: {@link reloadFiles}), then `conf/gateway-site.xml` (SIGHUP),
+   * and applies what a running gateway safely can (gateway/site-reload.ts):
    * settings the deployments are compiled from take effect by redeploying every topology; listener, TLS,
    * plugins and exporters keep their running values until a restart. A file with errors changes nothing. Logs
    * which properties were reloaded and which need a restart (names only: values can be secrets).
    */
   reloadSite(): SiteReload {
+    // The files deployments read (users files) are reread whatever gateway-site holds.
+    this.reloadFiles();
     const { siteFile, topologies } = this.home.layout;
     let next: GatewaySettings;
     try {
@@ -546,6 +607,7 @@ export class Gateway implements GatewayHandle {
     if (this.#definitionsPoll) clearInterval(this.#definitionsPoll);
     this.#unwatchErrors?.();
     for (const m of this.#monitors) m.close();
+    this.#files.close();
     lifecycle({ event: 'draining' });
     const inflight = this.server.inflight;
     if (inflight > 0) this.log.info({ inflight, graceMs }, 'waiting for requests in flight');
@@ -677,6 +739,24 @@ export class Gateway implements GatewayHandle {
     if (existsSync(target) && readFileSync(target, 'utf8') === xml) return;
     writeFileSync(target, xml);
   }
+}
+
+/** The topology with the service URLs whose origin a demo backend moved pointed at where it is. */
+function withAliases<T extends { services: { urls: { url: string }[] }[] }>(
+  topology: T,
+  aliases: ReadonlyMap<string, string>,
+): T {
+  if (aliases.size === 0) return topology;
+  const move = (url: string) => {
+    for (const [from, to] of aliases) {
+      if (url === from || url.startsWith(`${from}/`)) return to + url.slice(from.length);
+    }
+    return url;
+  };
+  return {
+    ...topology,
+    services: topology.services.map((s) => ({ ...s, urls: s.urls.map((u) => ({ ...u, url: move(u.url) })) })),
+  };
 }
 
 function listFiles(dir: string, extensions: readonly string[]): string[] {

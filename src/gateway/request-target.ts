@@ -4,7 +4,7 @@
  * normal form that the route match, every path policy (Shiro `urls.*`, PathAcls) and the rewrite to the backend
  * all read — so a policy decides on the path the backend receives, however a client spells it.
  *
- * The normal form (README, "Security model"):
+ * The normal form (docs/security.md, "Security model"):
  * - percent-escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded (`%61dmin` → `admin`); other
  *   escapes stay, with upper-case hex digits (`%2f` → `%2F`); a malformed escape is refused;
  * - path parameters (`;…` to the end of a segment, what Tomcat and Jetty strip before resolving) are removed

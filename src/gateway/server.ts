@@ -239,7 +239,15 @@ export class GatewayServer {
       }
       if (refused) {
         const error = refused instanceof GatewayError ? refused : Errors.forbidden();
-        this.#fail(req, res, randomUUID(), performance.now(), error, undefined);
+        this.#fail(
+          req,
+          res,
+          (socket as Socket).remoteAddress,
+          randomUUID(),
+          performance.now(),
+          error,
+          undefined,
+        );
       }
       return;
     }
@@ -249,7 +257,15 @@ export class GatewayServer {
       const message = websocket
         ? 'WebSocket support is disabled (gateway.websocket.feature.enabled)'
         : undefined;
-      this.#fail(req, res, id, performance.now(), Errors.notFound(message), undefined);
+      this.#fail(
+        req,
+        res,
+        (socket as Socket).remoteAddress,
+        id,
+        performance.now(),
+        Errors.notFound(message),
+        undefined,
+      );
       return;
     }
     this.#handle(req, res, { socket, head });
@@ -260,24 +276,26 @@ export class GatewayServer {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const url = req.url ?? '/';
+    // Now: `req.socket` is null once the request has been consumed (undici, as a body).
+    const remote = req.socket?.remoteAddress;
     if (this.#draining) res.shouldKeepAlive = false;
     // Node's parser reads any `HTTP/d.d` request line; this listener speaks HTTP/1.x only (RFC 9110 §15.6.6).
     if (req.httpVersionMajor !== 1) {
       res.shouldKeepAlive = false;
-      this.#fail(req, res, id, started, Errors.httpVersionNotSupported(), undefined);
+      this.#fail(req, res, remote, id, started, Errors.httpVersionNotSupported(), undefined);
       return;
     }
     const host = hostOf(req, this.#settings, this.#scheme, this.#port);
     const resolved = resolveRequest(this.#settings, this.#deployments, host.arrival, url);
     if (resolved.outcome === 'not-gateway' && this.operations?.(req, res)) return;
     if (host.refused) {
-      this.#fail(req, res, id, started, Errors.badRequest(`Bad request: ${host.refused}`), undefined);
+      this.#fail(req, res, remote, id, started, Errors.badRequest(`Bad request: ${host.refused}`), undefined);
       return;
     }
     const topology = 'topology' in resolved ? resolved.topology : undefined;
     const refusal = topology !== undefined ? this.#clientCertRefusal?.(req.socket, topology) : undefined;
     if (refusal) {
-      this.#fail(req, res, id, started, refusal, topology);
+      this.#fail(req, res, remote, id, started, refusal, topology);
       return;
     }
     if (resolved.outcome !== 'route') {
@@ -287,7 +305,7 @@ export class GatewayServer {
           : resolved.outcome === 'no-route'
             ? Errors.notFound()
             : Errors.topologyNotFound();
-      this.#fail(req, res, id, started, error, topology);
+      this.#fail(req, res, remote, id, started, error, topology);
       return;
     }
     const { deployment, route, path, query, inboundUrl, rewriteContext } = resolved;
@@ -319,7 +337,17 @@ export class GatewayServer {
           deployment.leave();
           this.#requestDone();
           if (trace) endRequestTrace(trace, res.statusCode, !res.writableFinished);
-          this.#access(req, res, id, started, served, route.role, ex.user?.name, ex.traceId);
+          this.#access(
+            req,
+            res,
+            ex.clientAddress,
+            id,
+            started,
+            served,
+            route.role,
+            ex.user?.name,
+            ex.traceId,
+          );
         });
         running = route.run(ex);
       }
@@ -330,7 +358,8 @@ export class GatewayServer {
     running.catch((err: unknown) => {
       const error = toGatewayError(err);
       if (error.status >= 500) {
-        ex.log.error({ err: describe(err), code: error.code, served, role: route.role }, error.message);
+        // `error`, not `err`: pino's error serializer would add an empty stack to this plain description.
+        ex.log.error({ error: describe(err), code: error.code, served, role: route.role }, error.message);
       }
       sendError(res, id, error, route.errorShape);
     });
@@ -354,7 +383,7 @@ export class GatewayServer {
     const line: AccessLine = {
       method: req.method,
       url: req.url ?? '',
-      remote: req.socket?.remoteAddress,
+      remote: ex.clientAddress,
       status: 0,
       finished: false,
       user: undefined,
@@ -385,12 +414,15 @@ export class GatewayServer {
   #fail(
     req: IncomingMessage,
     res: ServerResponse,
+    remote: string | undefined,
     id: string,
     started: number,
     error: GatewayError,
     topology: string | undefined,
   ): void {
-    res.once('close', () => this.#access(req, res, id, started, topology, undefined, undefined, undefined));
+    res.once('close', () =>
+      this.#access(req, res, remote, id, started, topology, undefined, undefined, undefined),
+    );
     // The client's body is not wanted; drain it so keep-alive stays usable.
     req.resume();
     sendError(res, id, error);
@@ -399,6 +431,7 @@ export class GatewayServer {
   #access(
     req: IncomingMessage,
     res: ServerResponse,
+    remote: string | undefined,
     id: string,
     started: number,
     topology: string | undefined,
@@ -410,7 +443,7 @@ export class GatewayServer {
       {
         method: req.method,
         url: req.url ?? '',
-        remote: req.socket?.remoteAddress,
+        remote,
         status: res.statusCode,
         finished: res.writableFinished,
         user,

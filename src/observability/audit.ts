@@ -55,7 +55,7 @@ export function auditLogOn(logger: Logger): AuditLog {
           method: ex.req.method,
           path: q < 0 ? url : url.slice(0, q),
           backendPath: ex.target === undefined ? undefined : backendPath(ex.target),
-          remote: ex.req.socket?.remoteAddress,
+          remote: ex.clientAddress,
           reqId: ex.id,
           traceId: ex.traceId,
           user: details?.user ?? ex.user?.name,

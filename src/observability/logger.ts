@@ -1,11 +1,14 @@
 /**
  * @module observability/logger
  * The gateway's pino logger. Writes JSON lines to `logs/gateway.log` under the home and to stdout, and never
- * prints credentials: the paths that could carry them are redacted at the source.
+ * prints credentials: the paths that could carry them are redacted at the source. On a terminal, stdout gets
+ * human lines (pino-pretty: time, level, message, then the fields) instead of JSON; files and pipes keep JSON,
+ * which is what log collectors read. `POSTERN_LOG_FORMAT=json|pretty` overrides the choice.
  */
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -21,6 +24,30 @@ export interface LoggerOptions {
    * line twice costs about a tenth of the small-request throughput.
    */
   stdoutLevel?: string;
+  /** How stdout lines look: `pretty` (human) or `json`; default: `POSTERN_LOG_FORMAT`, else pretty on a terminal. */
+  stdoutFormat?: 'json' | 'pretty';
+}
+
+/** The format stdout gets: human lines on a terminal, JSON elsewhere, unless POSTERN_LOG_FORMAT says. */
+export function consoleFormat(given?: 'json' | 'pretty'): 'json' | 'pretty' {
+  const env = process.env.POSTERN_LOG_FORMAT;
+  if (given) return given;
+  if (env === 'json' || env === 'pretty') return env;
+  return process.stdout.isTTY ? 'pretty' : 'json';
+}
+
+/** stdout as a destination, in {@link consoleFormat}. */
+function consoleStream(format: 'json' | 'pretty'): pino.DestinationStream {
+  if (format === 'json') return pino.destination({ dest: 1, sync: false });
+  return pretty({
+    destination: 1,
+    sync: false,
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    // A diagnostic's field repeats its message.
+    ignore: 'pid,hostname,diagnostic',
+    singleLine: true,
+  });
 }
 
 const REDACT = [
@@ -60,7 +87,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const stdoutLevel = options.logDir
       ? (options.stdoutLevel ?? process.env.POSTERN_LOG_STDOUT_LEVEL ?? 'warn')
       : 'trace';
-    streams.push({ level: stdoutLevel as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
+    streams.push({
+      level: stdoutLevel as pino.Level,
+      stream: consoleStream(consoleFormat(options.stdoutFormat)),
+    });
   }
   if (options.logDir) streams.push({ level: 'trace', stream: logFile(options.logDir, 'gateway.log') });
   if (streams.length === 0) return pino({ level: 'silent' });

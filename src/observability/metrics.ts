@@ -211,7 +211,7 @@ export class GatewayMetrics {
     if (ready) {
       new client.Gauge({
         name: 'postern_ready',
-        help: '1 when every topology has deployed and the gateway is not stopping (what /readyz says).',
+        help: '1 when /readyz answers 200: started and not stopping (and, with postern.health.ready.strict, every topology serving).',
         registers: register,
         collect() {
           this.set(ready() ? 1 : 0);

@@ -141,7 +141,7 @@ export class GatewayTracing {
           'http.request.method': method,
           'url.path': q < 0 ? url : url.slice(0, q),
           'url.scheme': t.ex.rewriteContext.inbound.scheme,
-          'client.address': req.socket?.remoteAddress ?? '',
+          'client.address': t.ex.clientAddress ?? '',
           'postern.topology': t.topology,
           'postern.service': t.service,
           'postern.request_id': t.ex.id,

@@ -34,6 +34,11 @@ export interface Exchange {
   readonly res: ServerResponse;
   readonly id: string;
   readonly log: Logger;
+  /**
+   * The client's address (the socket's remote address), taken when the request started: `req.socket` is null
+   * once something (undici, as a request body) has consumed the request, so read this, never `req.socket`.
+   */
+  readonly clientAddress: string | undefined;
   /** The request URL as the client sent it, made absolute with the gateway's public scheme and host. */
   readonly inboundUrl: string;
   /** Path below the topology, starting with `/` (decoded form is never used for routing). */

@@ -60,11 +60,21 @@ export interface ExplainRequest {
   headers?: readonly [string, string][];
 }
 
+/** What rereading a watched file found (see {@link GatewayHandle.watchFile}). */
+export interface FileReload {
+  /** The new content is in use; false: the previous one stays. */
+  ok: boolean;
+  /** Each problem at its place in the file. */
+  diagnostics: readonly Diagnostic[];
+  /** One line for the log: what changed, or why nothing did. */
+  summary: string;
+}
+
 export interface GatewayHandle {
   readonly settings: GatewaySettings;
   /** The gateway home's directories. */
   readonly layout: { readonly home: string; readonly topologies: string; readonly descriptors: string };
-  /** Every topology has deployed at least once (the readiness the operations endpoint reports). */
+  /** What the readiness endpoint reports (gateway/readiness.ts). */
   readonly ready: boolean;
   /** Requests in flight, upgrades not counted. */
   readonly inflight: number;
@@ -79,4 +89,10 @@ export interface GatewayHandle {
   rescan(): Promise<void>;
   /** What `postern explain` would say about a request on this gateway (a JSON-ready object). */
   explain(request: ExplainRequest): Promise<Record<string, unknown>>;
+  /**
+   * Watches a file a deployment reads besides its topology (a users file): `reload` is called when its bytes
+   * change (seen within about a second) and on SIGHUP; the gateway logs what it returns. Returns the function
+   * that stops watching (call it when the deployment retires).
+   */
+  watchFile(file: string, reload: () => FileReload): () => void;
 }

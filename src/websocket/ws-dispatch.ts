@@ -177,10 +177,10 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       let url = ex.target;
       if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const req: IncomingMessage = ex.req;
-      const fromProxy = proxies?.matches(req.socket.remoteAddress) === true;
+      const fromProxy = proxies?.matches(ex.clientAddress) === true;
       let headers = forwardRequestHeaders(req.rawHeaders, POLICY, fromProxy);
       headers['x-request-id'] = ex.id;
-      const remote = req.socket.remoteAddress ?? '';
+      const remote = ex.clientAddress ?? '';
       const priorFor = headers['x-forwarded-for'];
       headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
       headers['x-forwarded-proto'] = ex.rewriteContext.inbound.scheme === 'https' ? 'wss' : 'ws';

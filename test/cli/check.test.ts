@@ -79,6 +79,54 @@ describe('postern check', () => {
     ]);
   });
 
+  it('warns when a CHANNELS-only topology gives a browser subscriber no way to get its session cookie', () => {
+    const home = makeHome();
+    homes.push(home);
+    home.write('conf/users.yaml', 'users: {}\n');
+    const shiro = {
+      role: 'authentication',
+      name: 'ShiroProvider',
+      params: {
+        'main.fileRealm': 'postern.FileRealm',
+        'main.fileRealm.usersFile': 'conf/users.yaml',
+        'urls./**': 'authcBasic',
+      },
+    };
+    const only = home.write(
+      'conf/topologies/live.xml',
+      topologyXml({ providers: [shiro], services: [{ role: 'CHANNELS', urls: [] }] }),
+    );
+    // With a service a browser can GET (and so log in and get the cookie), or without sessions: no warning.
+    home.write(
+      'conf/topologies/app.xml',
+      topologyXml({
+        providers: [shiro],
+        services: [
+          { role: 'CHANNELS', urls: [] },
+          { role: 'HTTP', urls: ['http://127.0.0.1:1'] },
+        ],
+      }),
+    );
+    home.write(
+      'conf/topologies/tokens.xml',
+      topologyXml({
+        providers: [
+          { role: 'federation', name: 'HeaderPreAuth', params: { 'preauth.ip.addresses': '127.0.0.1' } },
+        ],
+        services: [{ role: 'CHANNELS', urls: [] }],
+      }),
+    );
+    const r = check(home.dir);
+    const warnings = r.lines.filter((l) => l.includes('session cookie'));
+    assert.equal(warnings.length, 1, r.lines.join('\n') + r.stderr);
+    assert.match(
+      warnings[0],
+      new RegExp(
+        `^${only}:\\d+:\\d+: warning: topology "live": a browser subscribes to CHANNELS with the session cookie ShiroProvider issues at a login, and no route of this topology answers a login GET`,
+      ),
+    );
+  });
+
   it('reports each problem at its position and exits 1', () => {
     const home = makeHome();
     homes.push(home);

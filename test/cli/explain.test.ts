@@ -55,6 +55,18 @@ describe('postern explain', () => {
     assert.match(out, /^ {2}x-forwarded-context: \/gateway\/sandbox$/m);
   });
 
+  it('without --user on a secured topology, says the request gets 401 and what credentials it needs, exit 1', () => {
+    const r = postern('explain', 'GET', 'https://localhost:8443/gateway/sandbox/http/items');
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /proxied/);
+    assert.match(
+      r.stdout,
+      /^→ 401 POSTERN_ERR_UNAUTHENTICATED: authentication\/ShiroProvider: Authentication required$/m,
+    );
+    assert.match(r.stdout, /^ {2}credentials needed: WWW-Authenticate: BASIC realm="application"$/m);
+    assert.match(r.stdout, /give --user NAME to explain an authenticated request/);
+  });
+
   it('prints JSON with --json, and takes a path without scheme and host', () => {
     const r = postern(
       'explain',

@@ -56,6 +56,8 @@ describe('sample home: conf/gateway-site.xml', () => {
 
   it('sets the listener, TLS and demo properties', () => {
     assert.equal(props.get('gateway.port'), '8443');
+    // The demo users' passwords are documented: the sample home stays on this machine.
+    assert.equal(props.get('gateway.host'), '127.0.0.1');
     assert.equal(props.get('gateway.path'), 'gateway');
     assert.equal(props.get('ssl.enabled'), 'true');
     assert.equal(props.get('gateway.tls.certificate.path'), 'data/security/gateway.crt');

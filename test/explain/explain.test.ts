@@ -282,12 +282,34 @@ describe('explain against a running gateway', () => {
     assert.match(allowed.chain.find((s) => s.role === 'authorization')!.note!, /allows "bob"/);
   });
 
-  it('without --user, skips identity assertion and says what it assumed', async () => {
+  it('without --user or credentials, is the 401 the client gets, with the challenge, as the gateway answers', async () => {
     const e = await explain(gateway, 'GET', `${origin}/gateway/basic/http/x`);
+    assert.equal(e.outcome, 'refused');
+    assert.equal(e.status, 401);
+    assert.equal(e.code, 'POSTERN_ERR_UNAUTHENTICATED');
+    assert.equal(e.challenge, 'BASIC realm="application"');
+    assert.equal(e.backend, undefined);
+    assert.equal(e.chain.find((s) => s.role === 'authentication')!.effect, 'ran');
+    assert.equal(e.chain.find((s) => s.role === 'identity-assertion')!.effect, 'not-reached');
+    assert.ok(e.notes.some((n) => n.includes('--user')));
+    const real = await request(`${origin}/gateway/basic/http/x`);
+    await real.body.dump();
+    assert.equal(real.statusCode, e.status);
+    assert.equal(real.headers['www-authenticate'], e.challenge);
+  });
+
+  it('without --user, checks credentials given as a header for real', async () => {
+    const good = `Basic ${Buffer.from(`guest:${GUEST_PASSWORD}`).toString('base64')}`;
+    const e = await explain(gateway, 'GET', `${origin}/gateway/basic/http/x`, {
+      headers: { authorization: good },
+    });
     assert.equal(e.outcome, 'proxied');
-    assert.equal(e.backend!.url, `${backend.url}/x`);
-    assert.equal(e.chain.find((s) => s.role === 'identity-assertion')!.effect, 'skipped');
-    assert.equal(e.chain.find((s) => s.role === 'authentication')!.effect, 'skipped');
+    assert.equal(e.chain.find((s) => s.role === 'authentication')!.note, 'user "guest"');
+    const bad = await explain(gateway, 'GET', `${origin}/gateway/basic/http/x`, {
+      headers: { authorization: `Basic ${Buffer.from('guest:wrong').toString('base64')}` },
+    });
+    assert.equal(bad.outcome, 'refused');
+    assert.equal(bad.status, 401);
   });
 
   it('audits nothing: a real request of a mapped user is audited, its explanation is not', async () => {

@@ -1,7 +1,8 @@
 /**
- * Liveness and readiness on the gateway's listener, outside the gateway path: ready only once every topology has
- * deployed (a topology whose first deployment failed keeps the gateway not ready; a failed redeploy does not, the
- * previous deployment serves), configurable paths, GET/HEAD only, no access line, and off when disabled.
+ * Liveness and readiness on the gateway's listener, outside the gateway path: ready means "this node serves what
+ * it served" — a topology that failed to deploy is reported in the body, not fatal (one bad file must not take a
+ * fleet with the same configuration out); `postern.health.ready.strict` makes a topology with nothing serving keep
+ * the node not ready. Configurable paths, GET/HEAD only, no access line, and off when disabled.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -48,15 +49,15 @@ describe('health and readiness', () => {
     home?.remove();
   });
 
-  it('is alive, and not ready while a topology has never deployed', async () => {
+  it('is alive, and ready with a topology that never deployed reported in the body', async () => {
     const live = await get(`${origin}/healthz`);
     assert.equal(live.status, 200);
     assert.deepEqual(live.body, { status: 'ok' });
     assert.equal(live.headers['cache-control'], 'no-store');
     const ready = await get(`${origin}/readyz`);
-    assert.equal(ready.status, 503);
-    assert.deepEqual(ready.body, { status: 'not ready', topologies: 1, waiting: ['two'] });
-    assert.equal(gateway.ready, false);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: 'ready', topologies: 1, failed: ['two'], waiting: ['two'] });
+    assert.equal(gateway.ready, true);
   });
 
   it('is ready once every topology deployed, and stays ready when a redeploy fails', async () => {
@@ -68,7 +69,9 @@ describe('health and readiness', () => {
     home.write('conf/topologies/two.xml', '<topology><broken');
     await gateway.rescan();
     assert.equal(gateway.status.get('two')?.deployed, false);
-    assert.equal((await get(`${origin}/readyz`)).status, 200, 'the previous deployment of two still serves');
+    const after = await get(`${origin}/readyz`);
+    assert.equal(after.status, 200, 'the previous deployment of two still serves');
+    assert.deepEqual(after.body, { status: 'ready', topologies: 2, failed: ['two'] });
   });
 
   it('answers GET and HEAD only, ignores the query, and writes no access line', async () => {
@@ -93,6 +96,49 @@ describe('health and readiness', () => {
       .filter((l) => l.type === 'access')
       .map((l) => l.path);
     assert.deepEqual(paths, ['/healthz/x']);
+  });
+});
+
+describe('strict readiness (postern.health.ready.strict)', () => {
+  let home: TestHome;
+  let gateway: Gateway;
+  let backend: Backend;
+
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+    home?.remove();
+  });
+
+  it('is not ready while a topology has nothing serving, and ready once it deploys', async () => {
+    backend = await startBackend((_req, res) => res.end('ok'));
+    home = makeHome({ 'postern.health.ready.strict': true });
+    const good = topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] });
+    home.write('conf/topologies/one.xml', good);
+    home.write('conf/topologies/two.xml', '<topology><gateway><provider>');
+    gateway = await Gateway.start({
+      home: home.dir,
+      port: 0,
+      host: '127.0.0.1',
+      log: createLogger({ level: 'silent', stdout: false }),
+      watch: false,
+    });
+    const origin = new URL(gateway.url).origin;
+    const before = await get(`${origin}/readyz`);
+    assert.equal(before.status, 503);
+    assert.deepEqual(before.body, {
+      status: 'not ready',
+      topologies: 1,
+      failed: ['two'],
+      waiting: ['two'],
+      strict: true,
+    });
+    assert.equal(gateway.ready, false);
+    home.write('conf/topologies/two.xml', good);
+    await gateway.rescan();
+    const after = await get(`${origin}/readyz`);
+    assert.equal(after.status, 200);
+    assert.deepEqual(after.body, { status: 'ready', topologies: 2, strict: true });
   });
 });
 

@@ -68,7 +68,7 @@ export const aclsAuthorization: ProviderFactory = {
       }
       const groups = ex.effectiveGroups ?? ex.user?.groups ?? [];
       const effectiveUser = user !== ex.user?.name ? user : undefined;
-      if (!aclAllows(acl, mode, { user, groups, address: ex.req.socket.remoteAddress })) {
+      if (!aclAllows(acl, mode, { user, groups, address: ex.clientAddress })) {
         audit(ex, 'denied', { effectiveUser, reason: `acl ${aclParam}` });
         return Promise.reject(Errors.forbidden('Access denied by the service ACL'));
       }

@@ -100,7 +100,7 @@ export const pathAclsAuthorization: ProviderFactory = {
         return Promise.reject(Errors.forbidden('Access denied: no path ACL matches this URL'));
       }
       const groups = ex.effectiveGroups ?? ex.user?.groups ?? [];
-      if (!aclAllows(rule.acl, mode, { user, groups, address: ex.req.socket.remoteAddress })) {
+      if (!aclAllows(rule.acl, mode, { user, groups, address: ex.clientAddress })) {
         audit(ex, 'denied', { effectiveUser, reason: `path acl ${rule.param}` });
         return Promise.reject(Errors.forbidden('Access denied by the path ACL'));
       }

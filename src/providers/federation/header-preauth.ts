@@ -129,7 +129,7 @@ export const headerPreAuthFederation: ProviderFactory = {
           );
         }
         const trusted: IpMatcher = parseIpList(list);
-        validators.push({ name: method, check: (ex) => trusted.matches(ex.req.socket.remoteAddress) });
+        validators.push({ name: method, check: (ex) => trusted.matches(ex.clientAddress) });
       } else if (method === CLIENT_CERT_VALIDATION) {
         const ssl = ctx.settings.ssl;
         if (!ssl.enabled || (!ssl.clientAuthNeeded && !ssl.clientAuthWanted)) {

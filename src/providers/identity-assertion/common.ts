@@ -344,7 +344,7 @@ export function createIdentityAssertion(
   if (params.errors.length > 0) throw new ConfigError(params.errors);
 
   const audit = auditFor(ctx, 'identity-assertion');
-  const remoteOf = (ex: Exchange) => ex.req.socket?.remoteAddress;
+  const remoteOf = (ex: Exchange) => ex.clientAddress;
 
   const refuse = (ex: Exchange, effectiveUser: string | undefined, reason: string): never => {
     audit(ex, 'denied', { user: ex.user?.name, effectiveUser, reason });

@@ -119,10 +119,9 @@ export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Featu
   return {
     name: 'rate-limit',
     run(ex): Verdict {
-      const socket = ex.req.socket;
-      const address = socket.remoteAddress ?? '';
+      const address = ex.clientAddress ?? '';
       if (whitelist?.matches(address)) return undefined;
-      const key = byPort ? `${address}|${socket.remotePort}` : address;
+      const key = byPort ? `${address}|${ex.req.socket?.remotePort}` : address;
       const left = buckets.take(key, performance.now());
       if (insertHeaders) {
         ex.res.setHeader('X-RateLimit-Limit', limit);

@@ -218,7 +218,7 @@ function subjectOf(ex: Exchange): AclSubject | undefined {
   return {
     user: ex.effectiveUser ?? ex.user.name,
     groups: ex.effectiveGroups ?? ex.user.groups,
-    address: ex.req.socket.remoteAddress,
+    address: ex.clientAddress,
   };
 }
 

@@ -215,6 +215,54 @@ describe('admin API', () => {
     await unknown.arrayBuffer();
   });
 
+  it('answers every error in the catalog shape: {error: {status, code, message, requestId}}', async () => {
+    const xml = { authorization: ADMIN, 'content-type': 'application/xml', 'x-xsrf-header': 'x' };
+    const cases: [string, string, RequestInit][] = [
+      ['no login', 'topologies', {}],
+      ['not an admin', 'topologies', { headers: { authorization: GUEST } }],
+      ['unknown path', 'nosuch', { headers: { authorization: ADMIN } }],
+      ['unknown topology', 'topologies/nosuch', { headers: { authorization: ADMIN } }],
+      ['bad topology name', 'topologies/bad%20name', { headers: { authorization: ADMIN } }],
+      ['explain without url', 'explain', { headers: { authorization: ADMIN } }],
+      ['events without upgrade', 'events', { headers: { authorization: ADMIN } }],
+      [
+        'wrong content type',
+        'topologies/x',
+        { method: 'PUT', headers: { ...xml, 'content-type': 'text/plain' }, body: 'x' },
+      ],
+      [
+        'no CSRF header',
+        'topologies/x',
+        {
+          method: 'PUT',
+          headers: { authorization: ADMIN, 'content-type': 'application/xml' },
+          body: '<topology/>',
+        },
+      ],
+      ['broken topology', 'topologies/x', { method: 'PUT', headers: xml, body: '<topology><gateway>' }],
+      ['the admin topology', 'topologies/admin', { method: 'DELETE', headers: xml }],
+      ['undeploy unknown', 'topologies/nosuch', { method: 'DELETE', headers: xml }],
+    ];
+    const statuses: number[] = [];
+    for (const [what, path, init] of cases) {
+      const res = await fetch(api(path), init);
+      const body = (await res.json()) as Record<string, unknown>;
+      statuses.push(res.status);
+      assert.ok(res.status >= 400, `${what}: ${res.status}`);
+      assert.match(String(res.headers.get('content-type')), /^application\/json/, what);
+      const error = body.error as Record<string, unknown>;
+      assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'requestId', 'status'], what);
+      assert.equal(error.status, res.status, what);
+      assert.match(String(error.code), /^POSTERN_ERR_[A-Z_]+$/, what);
+      assert.equal(typeof error.message, 'string', what);
+      assert.equal(error.requestId, res.headers.get('x-request-id'), what);
+      for (const key of Object.keys(body))
+        assert.ok(['error', 'diagnostics', 'name', 'deployed'].includes(key), `${what}: ${key}`);
+    }
+    // The cases are different errors, not one refusal repeated.
+    assert.ok(new Set(statuses).size >= 5, statuses.join(' '));
+  });
+
   it('lists a failed deployment among the topologies and the recent errors', async () => {
     home.write('conf/topologies/bad.xml', '<topology><gateway><provider><role>authentication</role>');
     await gateway.rescan();

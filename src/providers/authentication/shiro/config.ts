@@ -238,14 +238,25 @@ function fileRealm(ctx: ProviderContext, p: ParamReader, name: string): Realm | 
     p.error(`main.${name}`, `${param} is required: the YAML file of users and password hashes`);
     return undefined;
   }
-  const users = loadUsersFile(path, ctx.home, ctx.sink, p.pos(param), param);
+  const at = p.pos(param);
+  const users = loadUsersFile(path, ctx.home, ctx.sink, at, param);
   if (!users) {
     p.error(param, `the users file ${path} has errors`);
     return undefined;
   }
   // Cached by default (postern's own realm, no Knox default to keep): without the cache every Basic request, and
   // every wrong password, costs a scrypt computation (password-hash.ts).
-  return new FileRealm(name, users, p.bool(`main.${name}.authenticationCachingEnabled`, true));
+  const realm = new FileRealm(name, users, p.bool(`main.${name}.authenticationCachingEnabled`, true), {
+    path,
+    home: ctx.home,
+    at,
+    param,
+  });
+  // A changed users file takes effect without a redeploy (and on SIGHUP); the watch ends with the deployment.
+  const file = realm.file;
+  const unwatch = file && ctx.gateway?.watchFile(file, () => realm.reload());
+  if (unwatch) ctx.onRetire(unwatch);
+  return realm;
 }
 
 function ldapRealm(

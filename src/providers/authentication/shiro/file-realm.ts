@@ -12,15 +12,17 @@
  *
  * Only scrypt hashes are accepted (see password-hash.ts): a plain-text password stops the deployment with an
  * error at its line in the file, which never repeats the value. An unknown user costs the same scrypt work as a
- * known one, so timing does not tell which names exist. The file is read at deployment; a redeploy of the
- * topology reads it again.
+ * known one, so timing does not tell which names exist. The file is read at deployment, and again whenever it
+ * changes or the gateway gets SIGHUP (GatewayHandle.watchFile): the new users replace the old ones at once and
+ * whole, and the provider forgets the cached logins and the sessions of every user whose entry changed; a file
+ * that no longer reads keeps the previous users, each problem logged at its `file:line:column`.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import type { DiagnosticSink, Position } from '../../../config/diagnostics.ts';
+import { DiagnosticSink, type Position } from '../../../config/diagnostics.ts';
 import { parseYaml } from '../../../config/yaml.ts';
-import type { Principal } from '../../../spi/index.ts';
+import type { FileReload, Principal } from '../../../spi/index.ts';
 import { DECOY_HASH, parsePasswordHash, verifyPassword } from './password-hash.ts';
 import type { Realm } from './realm.ts';
 
@@ -68,7 +70,7 @@ export function loadUsersFile(
       sink.error(
         source.locate(['users', name, 'password']),
         `user "${name}": the password must be a scrypt hash (scrypt$ln=..,r=..,p=..$salt$key); plain-text ` +
-          'passwords are refused. Make one with: postern hash-password',
+          'passwords are refused. Make one with: npx postern hash-password',
       );
       continue;
     }
@@ -81,12 +83,62 @@ export class FileRealm implements Realm {
   readonly name: string;
   readonly cachingEnabled: boolean;
   readonly hashesLocally = true;
-  readonly #users: ReadonlyMap<string, FileUser>;
+  /** Replaced whole by {@link reload}: a login sees the old users or the new ones, never a mix. */
+  #users: ReadonlyMap<string, FileUser>;
+  readonly #source?: { path: string; home: string; at: Position; param: string };
+  readonly #listeners: ((changed: ReadonlySet<string>) => void)[] = [];
 
-  constructor(name: string, users: ReadonlyMap<string, FileUser>, cachingEnabled: boolean) {
+  constructor(
+    name: string,
+    users: ReadonlyMap<string, FileUser>,
+    cachingEnabled: boolean,
+    source?: { path: string; home: string; at: Position; param: string },
+  ) {
     this.name = name;
     this.#users = users;
     this.cachingEnabled = cachingEnabled;
+    this.#source = source;
+  }
+
+  /** The users file, absolute (undefined for a realm made from a map). */
+  get file(): string | undefined {
+    const s = this.#source;
+    return s && (isAbsolute(s.path) ? s.path : resolve(s.home, s.path));
+  }
+
+  /** Realm.onChange: called with the names whose entry was added, removed or changed by a reload. */
+  onChange(listener: (changed: ReadonlySet<string>) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Rereads the users file; on any error the previous users stay. */
+  reload(): FileReload {
+    const s = this.#source;
+    if (!s) return { ok: false, diagnostics: [], summary: 'no users file' };
+    const sink = new DiagnosticSink();
+    const users = loadUsersFile(s.path, s.home, sink, s.at, s.param);
+    if (!users) {
+      return {
+        ok: false,
+        diagnostics: sink.items,
+        summary: `it has errors; realm ${this.name} keeps its ${this.#users.size} previous user(s)`,
+      };
+    }
+    const changed = new Set<string>();
+    for (const [name, user] of this.#users) {
+      const next = users.get(name);
+      if (!next || !sameUser(user, next)) changed.add(name);
+    }
+    for (const name of users.keys()) if (!this.#users.has(name)) changed.add(name);
+    this.#users = users;
+    for (const listener of this.#listeners) listener(changed);
+    return {
+      ok: true,
+      diagnostics: sink.items,
+      summary: `realm ${this.name} has ${users.size} user(s); ${changed.size} changed${
+        changed.size > 0 ? ` (${[...changed].sort().join(', ')})` : ''
+      }`,
+    };
   }
 
   async authenticate(username: string, password: string): Promise<Principal | undefined> {
@@ -96,4 +148,12 @@ export class FileRealm implements Realm {
   }
 
   close(): void {}
+}
+
+function sameUser(a: FileUser, b: FileUser): boolean {
+  return (
+    JSON.stringify(a.hash) === JSON.stringify(b.hash) &&
+    a.groups.length === b.groups.length &&
+    a.groups.every((g, i) => g === b.groups[i])
+  );
 }

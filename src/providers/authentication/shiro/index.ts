@@ -77,6 +77,13 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
       sessions: new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
       cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
     };
+    // A realm whose users changed (a reloaded users file): their cached logins and sessions no longer hold.
+    for (const realm of config.realms) {
+      realm.onChange?.((changed) => {
+        state.cache.clear();
+        state.sessions.dropUsers(changed);
+      });
+    }
     const sweeper = setInterval(() => state.sessions.sweep(), 60_000);
     sweeper.unref();
     ctx.onRetire(() => {
@@ -199,7 +206,7 @@ export const shiroProvider: ProviderFactory = {
           throw unauthenticated(ex, 'Authentication required', sessionId !== undefined);
         }
         // Failed logins and password checks are bounded per client address and per user (login-throttle.ts).
-        const address = clientAddress(ex.req.socket ?? {});
+        const address = clientAddress({ remoteAddress: ex.clientAddress });
         const refusal = throttle.admit(address, credentials.username);
         if (refusal) throw throttled(ex, credentials.username, refusal);
         const result = await withDeadline(

@@ -17,6 +17,11 @@ export interface Realm {
    */
   readonly hashesLocally: boolean;
   authenticate(username: string, password: string): Promise<Principal | undefined>;
+  /**
+   * For a realm whose users can change while it serves (the file realm's reloads): called with the names whose
+   * entry changed, so cached logins and sessions of those users are forgotten.
+   */
+  onChange?(listener: (changed: ReadonlySet<string>) => void): void;
   close(): void;
 }
 

@@ -76,6 +76,12 @@ export class SessionStore {
     }
   }
 
+  /** Ends the sessions of these users (their entry in a realm changed). */
+  dropUsers(names: ReadonlySet<string>): void {
+    if (names.size === 0) return;
+    for (const [key, session] of this.#sessions) if (names.has(session.user.name)) this.#sessions.delete(key);
+  }
+
   clear(): void {
     this.#sessions.clear();
   }
