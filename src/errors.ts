@@ -115,6 +115,35 @@ export const Catalog = {
     status: 503,
     message: 'The topology is being deployed; retry shortly',
   },
+  /**
+   * One service of a topology did not deploy (the topology serves its others): what went wrong, by kind. The
+   * gateway log, the admin API and `postern check` give the diagnostics; the client gets the code and the role.
+   */
+  serviceNotDeployed: {
+    code: 'POSTERN_ERR_SERVICE_NOT_DEPLOYED',
+    status: 503,
+    message: 'This service of the topology did not deploy',
+  },
+  serviceNoDefinition: {
+    code: 'POSTERN_ERR_SERVICE_NO_DEFINITION',
+    status: 503,
+    message: 'This service did not deploy: the gateway has no service definition for it',
+  },
+  serviceDispatchUnavailable: {
+    code: 'POSTERN_ERR_SERVICE_DISPATCH',
+    status: 503,
+    message: 'This service did not deploy: its dispatch is not available',
+  },
+  serviceBadUrl: {
+    code: 'POSTERN_ERR_SERVICE_URL',
+    status: 503,
+    message: 'This service did not deploy: its backend URL is not usable',
+  },
+  serviceBadRoute: {
+    code: 'POSTERN_ERR_SERVICE_ROUTE',
+    status: 503,
+    message: 'This service did not deploy: one of its routes is not usable',
+  },
   upstreamTimeout: {
     code: 'POSTERN_ERR_UPSTREAM_TIMEOUT',
     status: 504,
@@ -154,6 +183,16 @@ const make =
 export const Errors = Object.fromEntries(
   Object.entries(Catalog).map(([name, entry]) => [name, make(entry)]),
 ) as { readonly [K in ErrorName]: Maker };
+
+const byCode = new Map<string, CatalogEntry>(Object.values(Catalog).map((e) => [e.code, e]));
+
+/**
+ * The error of the catalog entry with this code (a failed service's diagnostic carries one), with the entry's
+ * message; {@link Catalog.internal} for a code the catalog does not list.
+ */
+export function errorOfCode(code: string | undefined, options?: ErrorOptions): GatewayError {
+  return make((code !== undefined && byCode.get(code)) || Catalog.internal)(undefined, options);
+}
 
 /**
  * The WebSocket close codes postern sends (RFC 6455 §7.4.1, and 4008 in the private range as AWX's channels use

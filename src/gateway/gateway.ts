@@ -240,10 +240,15 @@ export class Gateway implements GatewayHandle {
     this.operations.add(health.readyPath, (_req, res) => {
       const waiting = this.#waiting();
       const status = this.server.draining ? 'draining' : waiting.length > 0 ? 'not ready' : 'ready';
+      // A service that did not deploy does not make the node unready: it serves what it can, and says what not.
+      const failed = [...this.server.deployments.values()].flatMap((d) =>
+        d.failed.map((f) => ({ topology: d.name, service: f.label, code: f.code })),
+      );
       sendJson(res, status === 'ready' ? 200 : 503, {
         status,
         topologies: this.server.deployments.size,
         ...(waiting.length > 0 && { waiting }),
+        ...(failed.length > 0 && { failed }),
       });
     });
   }
@@ -273,12 +278,17 @@ export class Gateway implements GatewayHandle {
         diagnostics: status?.diagnostics ?? [],
         serving: serving && {
           since: serving.deployedAt,
-          services: serving.topology.services.map((s) => ({
-            role: s.role,
-            name: s.name,
-            version: s.version,
-            urls: s.urls.map((u) => u.url),
-          })),
+          services: serving.topology.services.map((s) => {
+            const failed = serving.failed.find((f) => f.role === s.role && f.name === s.name);
+            return {
+              role: s.role,
+              name: s.name,
+              version: s.version,
+              urls: s.urls.map((u) => u.url),
+              state: failed ? ('failed' as const) : ('deployed' as const),
+              ...(failed && { code: failed.code, diagnostics: failed.diagnostics }),
+            };
+          }),
           routes: serving.routes,
         },
       };
@@ -325,17 +335,34 @@ export class Gateway implements GatewayHandle {
     previous
       ?.retire('redeploy')
       .catch((err) => this.log.warn({ err }, `retiring the previous "${name}" failed`));
-    this.log.info(
-      { topology: name, routes: result.deployment.routes.length, file },
-      `${previous ? 'redeployed' : 'deployed'} topology ${name}`,
+    const failed = result.deployment.failed;
+    this.log[failed.length > 0 ? 'warn' : 'info'](
+      {
+        topology: name,
+        routes: result.deployment.routes.length,
+        file,
+        ...(failed.length > 0 && { failedServices: failed.map((f) => f.label) }),
+      },
+      `${previous ? 'redeployed' : 'deployed'} topology ${name}${
+        failed.length > 0 ? ` without ${failed.map((f) => f.label).join(', ')} (did not deploy)` : ''
+      }`,
     );
+    for (const f of failed) {
+      this.recentErrors.record({
+        kind: 'deployment',
+        topology: name,
+        service: f.role,
+        message: `service ${f.label} of topology ${name} did not deploy; it answers 503 ${f.code}`,
+        diagnostics: f.diagnostics.map(formatDiagnostic),
+      });
+    }
     if (deploymentEvents.hasSubscribers) {
       deploymentEvents.publish({
         event: previous ? 'redeployed' : 'deployed',
         topology: name,
         home: this.home.layout.home,
         file,
-        errors: 0,
+        errors: diagnostics.filter((d) => d.severity === 'error').length,
         warnings: diagnostics.filter((d) => d.severity === 'warning').length,
       } satisfies DeploymentEvent);
     }
@@ -395,9 +422,8 @@ export class Gateway implements GatewayHandle {
     read: ReturnType<typeof readTopologyFile>,
     sharedAcrossDeployments: Map<string, unknown>,
   ): { diagnostics: Diagnostic[]; deployment?: Deployment } {
-    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
-      return { diagnostics: read.diagnostics };
-    }
+    // Present unless an error is the topology's own; errors of single services fail those services alone.
+    if (!read.topology) return { diagnostics: read.diagnostics };
     const { settings, registry, catalog, layout } = this.home;
     const result = compileDeployment({
       topology: read.topology,
@@ -409,6 +435,7 @@ export class Gateway implements GatewayHandle {
       audit: this.audit,
       sharedAcrossDeployments,
       gateway: this,
+      serviceErrors: read.diagnostics,
     });
     return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
   }
@@ -656,7 +683,7 @@ export class Gateway implements GatewayHandle {
     const { layout } = this.home;
     const read = readDescriptorFile(descriptor, layout.sharedProviders);
     const name = topologyName(descriptor);
-    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
+    if (!read.topology) {
       this.#rejected(name, descriptor, read.diagnostics);
       return;
     }

@@ -37,6 +37,12 @@ export interface TopologyReport {
       readonly name?: string;
       readonly version?: string;
       readonly urls: readonly string[];
+      /** `failed`: the service did not deploy (the topology serves the others); its URLs answer 503 {@link code}. */
+      readonly state: 'deployed' | 'failed';
+      /** The catalog code a failed service answers with. */
+      readonly code?: string;
+      /** Why a failed service did not deploy. */
+      readonly diagnostics?: readonly Diagnostic[];
     }[];
     readonly routes: readonly RouteReport[];
   };

@@ -129,10 +129,10 @@ describe('Knox service definitions at deployment', () => {
         const kinds = errs.map((d) => kindOf(d) ?? `unexpected: ${d.message}`);
         outcome.set(def.role, {
           definition: `${def.name}/${def.version}`,
-          deploys: r.deployment !== undefined,
+          deploys: r.deployment !== undefined && r.deployment.failed.length === 0,
           reasons: [...new Set(kinds)],
         });
-        if (r.deployment) {
+        if (r.deployment && r.deployment.failed.length === 0) {
           assert.deepEqual(errs, []);
           // A definition that repeats a route path (Knox's yarn-rm/2.5.0, zeppelinui/0.8.1) serves it once.
           const paths = new Set(def.routes.map((route) => route.path.replace(/^\/?/, '/')));
@@ -144,6 +144,7 @@ describe('Knox service definitions at deployment', () => {
           await r.deployment.retire();
           return;
         }
+        await r.deployment?.retire();
         assert.ok(errs.length > 0, 'not deployed, yet no error says why');
         const unexpected = errs.filter(
           (d) => kindOf(d) === undefined || !d.file.startsWith(KNOX_SERVICES + sep),
