@@ -98,6 +98,13 @@ export interface CompileResult {
 
 const DEFAULT_DISPATCH = 'default';
 
+/** How a definition's source is named in the message about competing definitions. */
+const SOURCE_NAMES: Record<ServiceDefinition['source'], string> = {
+  home: "the home's data/services",
+  other: 'postern.services.dirs',
+  bundled: 'bundled with postern',
+};
+
 interface ChainStep {
   role: string;
   factory: ProviderFactory;
@@ -181,6 +188,15 @@ export function compileDeployment(input: CompileInput): CompileResult {
       continue;
     }
     build.definition = definition;
+    const passed = catalog.competing(service.role, service.name, service.version);
+    if (passed.length > 0) {
+      const from = (d: ServiceDefinition) => `${d.name}/${d.version} (${SOURCE_NAMES[d.source]}, ${d.dir})`;
+      sink.warn(
+        service.pos,
+        `service ${service.role} uses ${from(definition)}, not ${passed.map(from).join(' nor ')}: ` +
+          `without a <version>, the home's definitions come first; pin <version>${passed[0].version}</version> to use ${passed.length > 1 ? 'another' : 'that one'}`,
+      );
+    }
     if (service.urls.length === 0 && !answersItself(definition, service, registry)) {
       sink.warn(service.pos, `service "${service.role}" has no <url>`);
     }
