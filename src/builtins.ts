@@ -32,6 +32,7 @@ import { webAppSec } from './providers/webappsec/index.ts';
 import type { Registry } from './registry/index.ts';
 import { adminService } from './services/admin/index.ts';
 import { channelsService } from './services/channels/index.ts';
+import { knoxAdminService } from './services/knox-admin/index.ts';
 import { knoxSsoService } from './services/knoxsso/index.ts';
 import { knoxJwksService, knoxTokenService } from './services/knoxtoken/index.ts';
 
@@ -69,4 +70,5 @@ export function register(registry: Registry): void {
   registry.service(knoxJwksService);
   registry.service(channelsService);
   registry.service(adminService);
+  registry.service(knoxAdminService);
 }

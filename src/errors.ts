@@ -72,6 +72,12 @@ export const Catalog = {
     message: 'A client certificate the gateway trusts is required for this topology',
   },
   methodNotAllowed: { code: 'POSTERN_ERR_METHOD_NOT_ALLOWED', status: 405, message: 'Method not allowed' },
+  /** The Accept header names no media type the URL can answer with (Knox's Jersey resources answer 406). */
+  notAcceptable: {
+    code: 'POSTERN_ERR_NOT_ACCEPTABLE',
+    status: 406,
+    message: 'None of the media types the request accepts can be produced here',
+  },
   conflict: {
     code: 'POSTERN_ERR_CONFLICT',
     status: 409,
@@ -148,6 +154,12 @@ export const Catalog = {
     code: 'POSTERN_ERR_UPSTREAM_TIMEOUT',
     status: 504,
     message: 'The backend service did not answer in time',
+  },
+  /** A Knox API postern does not provide yet (the request names it; the message says what instead). */
+  notImplemented: {
+    code: 'POSTERN_ERR_NOT_IMPLEMENTED',
+    status: 501,
+    message: 'This API is not implemented by postern',
   },
   /** A request line of another HTTP version than 1.0 or 1.1 (`HTTP/2.0` on the HTTP/1 listener). */
   httpVersionNotSupported: {

@@ -29,6 +29,7 @@ import {
 } from '../observability/events.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
+import type { ServiceDefinition } from '../servicedef/model.ts';
 import type {
   AuditLog,
   ExplainRequest,
@@ -45,6 +46,7 @@ import {
   type HomeLayout,
   type LoadedHome,
   loadHome,
+  REPO_ROOT,
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 import { Operations, sendJson } from './operations.ts';
@@ -258,6 +260,17 @@ export class Gateway implements GatewayHandle {
     return this.home.layout;
   }
 
+  /** postern's version (package.json) and git revision when the code runs from a checkout (GatewayHandle). */
+  get build(): { version: string; hash: string } {
+    buildInfo ??= readBuildInfo();
+    return buildInfo;
+  }
+
+  /** Every loaded service definition (GatewayHandle). */
+  definitions(): readonly ServiceDefinition[] {
+    return this.home.catalog.all();
+  }
+
   /** Requests in flight, upgrades not counted (GatewayHandle). */
   get inflight(): number {
     return this.server.inflight;
@@ -278,6 +291,7 @@ export class Gateway implements GatewayHandle {
         diagnostics: status?.diagnostics ?? [],
         serving: serving && {
           since: serving.deployedAt,
+          topology: serving.topology,
           services: serving.topology.services.map((s) => {
             const failed = serving.failed.find((f) => f.role === s.role && f.name === s.name);
             return {
@@ -704,6 +718,41 @@ export class Gateway implements GatewayHandle {
     if (existsSync(target) && readFileSync(target, 'utf8') === xml) return;
     writeFileSync(target, xml);
   }
+}
+
+let buildInfo: { version: string; hash: string } | undefined;
+
+/** The version in package.json and, from a git checkout, the commit HEAD names (best effort: `unknown`). */
+function readBuildInfo(): { version: string; hash: string } {
+  let version = 'unknown';
+  let hash = 'unknown';
+  try {
+    version =
+      (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ??
+      version;
+  } catch {
+    // not from a package
+  }
+  try {
+    let gitDir = join(REPO_ROOT, '.git');
+    // A worktree's .git is a file naming its directory.
+    if (statSync(gitDir).isFile())
+      gitDir = readFileSync(gitDir, 'utf8')
+        .replace(/^gitdir:\s*/, '')
+        .trim();
+    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
+    if (!head.startsWith('ref: ')) hash = head;
+    else {
+      // A worktree keeps its refs in the common directory.
+      const common = existsSync(join(gitDir, 'commondir'))
+        ? join(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim())
+        : gitDir;
+      hash = readFileSync(join(common, head.slice(5)), 'utf8').trim();
+    }
+  } catch {
+    // not a checkout, or a packed ref: unknown
+  }
+  return { version, hash: /^[0-9a-f]{40}$/.test(hash) ? hash : 'unknown' };
 }
 
 function listFiles(dir: string, extensions: readonly string[]): string[] {

@@ -6,6 +6,8 @@
  */
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { ServiceDefinition } from '../servicedef/model.ts';
+import type { Topology } from '../topology/model.ts';
 
 /** One route of a deployed topology, as reports show it. */
 export interface RouteReport {
@@ -32,6 +34,8 @@ export interface TopologyReport {
   /** What serves now; undefined when no deployment of this topology does. */
   readonly serving?: {
     readonly since: Date;
+    /** The topology as it was read for the deployment that serves (providers, services, applications). */
+    readonly topology: Topology;
     readonly services: readonly {
       readonly role: string;
       readonly name?: string;
@@ -69,7 +73,16 @@ export interface ExplainRequest {
 export interface GatewayHandle {
   readonly settings: GatewaySettings;
   /** The gateway home's directories. */
-  readonly layout: { readonly home: string; readonly topologies: string; readonly descriptors: string };
+  readonly layout: {
+    readonly home: string;
+    readonly topologies: string;
+    readonly descriptors: string;
+    readonly sharedProviders: string;
+  };
+  /** What this gateway is: its version and the source revision it was built from (`unknown` when not known). */
+  readonly build: { readonly version: string; readonly hash: string };
+  /** Every service definition the gateway has loaded (bundled, configured directories, the home's). */
+  definitions(): readonly ServiceDefinition[];
   /** Every topology has deployed at least once (the readiness the operations endpoint reports). */
   readonly ready: boolean;
   /** Requests in flight, upgrades not counted. */

@@ -94,10 +94,18 @@ const EXPECTED: Record<string, string> = {
   'knoxtoken/1.0.0': 'KNOXTOKEN',
   'channels/1.0.0': 'CHANNELS',
   'admin/1.0.0': 'ADMIN',
+  'knox/1.0.0': 'KNOX',
 };
 
 /** Dispatches the gateway answers itself: their routes reach no backend, so they rewrite no URL. */
-const ANSWERED_BY_THE_GATEWAY = new Set(['KnoxSSO', 'KnoxToken', 'KnoxJWKS', 'Channels', 'Admin']);
+const ANSWERED_BY_THE_GATEWAY = new Set([
+  'KnoxSSO',
+  'KnoxToken',
+  'KnoxJWKS',
+  'Channels',
+  'Admin',
+  'KnoxAdmin',
+]);
 
 /**
  * Location rules whose URLs name other hosts by design: WebHDFS datanodes (the redirect is encrypted into the

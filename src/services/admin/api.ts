@@ -69,12 +69,12 @@ export function configOf(ctx: DispatchContext): AdminConfig {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A path relative to the gateway home when it lies below it (what an operator edits), else as is. */
-function homePath(gateway: GatewayHandle, file: string): string {
+export function homePath(gateway: GatewayHandle, file: string): string {
   const rel = relative(gateway.layout.home, file);
   return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel.split(sep).join('/') : file;
 }
 
-function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
+export function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
   const file = homePath(gateway, d.file);
   return {
     severity: d.severity,
