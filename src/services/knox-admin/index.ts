@@ -212,8 +212,8 @@ function getTopology(ex: Exchange, where: Where, name: string): void {
   const media = negotiate(ex);
   const bean = beanFor(where, name);
   // Knox's resource returns null: Jersey answers 204 No Content.
-  if (!bean) return send(ex, 204, undefined);
-  sendMedia(ex, media, beanJson(bean), () => beanXml(bean));
+  if (!bean) send(ex, 204, undefined);
+  else sendMedia(ex, media, beanJson(bean), () => beanXml(bean));
 }
 
 function generatedFrom(gateway: GatewayHandle, name: string): boolean {
