@@ -33,6 +33,7 @@ import type { Registry } from './registry/index.ts';
 import { adminService } from './services/admin/index.ts';
 import { channelsService } from './services/channels/index.ts';
 import { knoxAdminService } from './services/knox-admin/index.ts';
+import { knoxMetadataService, knoxSessionService, knoxSsoutService } from './services/knox-ui/index.ts';
 import { knoxSsoService } from './services/knoxsso/index.ts';
 import { knoxJwksService, knoxTokenService } from './services/knoxtoken/index.ts';
 
@@ -71,4 +72,7 @@ export function register(registry: Registry): void {
   registry.service(channelsService);
   registry.service(adminService);
   registry.service(knoxAdminService);
+  registry.service(knoxSessionService);
+  registry.service(knoxSsoutService);
+  registry.service(knoxMetadataService);
 }

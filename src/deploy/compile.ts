@@ -227,9 +227,10 @@ export function compileDeployment(input: CompileInput): CompileResult {
     return out;
   };
 
+  const rewriteSink = new DiagnosticSink();
   const rewrite = compileTopologyRewrite({
     definitions: used.map((u) => u.definition),
-    sink,
+    sink: rewriteSink,
     environment: {
       topology: topology.name,
       gatewayPath: settings.path,
@@ -239,6 +240,16 @@ export function compileDeployment(input: CompileInput): CompileResult {
       secret: topologyKey(input.masterSecret, topology.name, 'encrypt-query'),
     },
   });
+  // A rewrite error in one definition's files (a binding naming a rule nothing defines) fails the services that
+  // use that definition; one the topology's own, the topology.
+  for (const d of rewriteSink.items) {
+    const owners =
+      d.severity === 'error'
+        ? builds.filter((b) => b.definition && d.file.startsWith(`${b.definition.dir}/`))
+        : [];
+    if (owners.length === 0) sink.items.push(d);
+    for (const b of owners) b.sink.items.push({ ...d, code: Catalog.serviceBadRoute.code });
+  }
 
   const matcher = new TemplateMatcher<CompiledRoute>();
   const routes: CompiledRoute[] = [];
@@ -290,7 +301,10 @@ export function compileDeployment(input: CompileInput): CompileResult {
       }
       local.set(key, { role: service.role, pos: route.pos });
 
-      const base = { ...runtime, topology, service, definition, route, sink };
+      // What the providers report about this route goes to a sink of its own first: a problem in the definition's
+      // files (a binding naming a rule no rewrite.xml defines) fails the service; any other, the topology.
+      const stepSink = new DiagnosticSink();
+      const base = { ...runtime, topology, service, definition, route, sink: stepSink };
       // What the dispatch reports is this service's: it fails the service, not the topology.
       const dispatchBase = { ...base, sink: build.sink };
       const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
@@ -316,8 +330,13 @@ export function compileDeployment(input: CompileInput): CompileResult {
             filter,
           });
         } catch (err) {
-          report(sink, step.pos, `provider ${step.role}/${step.factory.name}`, err);
+          report(stepSink, step.pos, `provider ${step.role}/${step.factory.name}`, err);
         }
+      }
+      for (const d of stepSink.items) {
+        const mine = d.severity === 'error' && d.file.startsWith(`${definition.dir}/`);
+        if (mine) build.sink.items.push({ ...d, code: d.code ?? Catalog.serviceBadRoute.code });
+        else sink.items.push(d);
       }
       const dispatch = buildDispatch(
         topology,

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { makeHome, startGateway, type TestHome } from '../helpers/home.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 import { type SlapdFixture, startSlapd } from '../helpers/slapd.ts';
 
 const KNOX_CONF =
@@ -60,7 +61,8 @@ describe("Knox's stock conf, verbatim", () => {
       ...(free && { port: KNOX_LDAP_PORT }),
     });
     if (!free) movedTo = ldap.port;
-    home = makeHome();
+    // A Knox shop brings Knox's service definitions along (sandbox names WEBHCAT, OOZIE, HUE, …).
+    home = makeHome({ 'postern.services.dirs': KNOX_SERVICES });
     for (const name of STOCK) {
       let xml = readFileSync(join(KNOX_CONF, 'topologies', `${name}.xml`), 'utf8');
       if (movedTo) xml = xml.replaceAll(`localhost:${KNOX_LDAP_PORT}`, `localhost:${movedTo}`);
@@ -91,6 +93,55 @@ describe("Knox's stock conf, verbatim", () => {
       assert.equal(status?.deployed, true, `${name}: ${JSON.stringify(status?.diagnostics, null, 1)}`);
       assert.ok(gateway.server.deployments.has(name), name);
     }
+  });
+
+  it('serves every service of them but what postern does not have yet, and names those', (t) => {
+    const failed = Object.fromEntries(
+      STOCK.map((name) => [
+        name,
+        gateway.server.deployments.get(name)?.failed.map((f) => `${f.label}: ${f.code}`),
+      ]),
+    );
+    t.diagnostic(JSON.stringify(failed));
+    assert.deepEqual(failed, {
+      admin: [],
+      homepage: [],
+      knoxsso: [],
+      manager: [],
+      metadata: [],
+      // What postern does not have yet (branch knoxdispatch adds them): registry-only URLs, HiveDispatch, and the
+      // Druid definitions' bindings naming rules nothing defines. Each fails alone; sandbox serves the rest.
+      sandbox: [
+        'NAMENODE: POSTERN_ERR_SERVICE_URL',
+        'JOBTRACKER: POSTERN_ERR_SERVICE_URL',
+        'HIVE: POSTERN_ERR_SERVICE_DISPATCH',
+        'DRUID-BROKER: POSTERN_ERR_SERVICE_ROUTE',
+        'DRUID-ROUTER: POSTERN_ERR_SERVICE_ROUTE',
+      ],
+    });
+  });
+
+  it("answers KNOX-METADATA's info and KNOXSSOUT's logout as Knox's resources do", async () => {
+    const info = await request(`${gateway.url}/metadata/api/v1/metadata/info`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(info.statusCode, 200);
+    const body = (await info.body.json()) as { generalProxyInfo: Record<string, string> };
+    assert.deepEqual(Object.keys(body.generalProxyInfo), [
+      'version',
+      'hostname',
+      'adminUiUrl',
+      'webShellUrl',
+      'adminApiBookUrl',
+      'enableTokenManagement',
+      'enableWebshell',
+      'truststoreType',
+    ]);
+    assert.equal(body.generalProxyInfo.adminUiUrl, `${gateway.url}/manager/admin-ui/`);
+    // The home page's topologies answer only to a KnoxSSO cookie (SSOCookieProvider): without one, no logout.
+    const anonymous = await request(`${gateway.url}/homepage/knoxssout/api/v1/webssout`);
+    assert.notEqual(anonymous.statusCode, 200);
+    await anonymous.body.dump();
   });
 
   it('answers `curl -u admin:admin-password …/admin/api/v1/version` in Knox’s shape', async () => {

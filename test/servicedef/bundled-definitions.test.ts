@@ -95,6 +95,9 @@ const EXPECTED: Record<string, string> = {
   'channels/1.0.0': 'CHANNELS',
   'admin/1.0.0': 'ADMIN',
   'knox/1.0.0': 'KNOX',
+  'knox-session/1.0.0': 'KNOX-SESSION',
+  'knoxssout/1.0.0': 'KNOXSSOUT',
+  'knox-metadata/1.0.0': 'KNOX-METADATA',
 };
 
 /** Dispatches the gateway answers itself: their routes reach no backend, so they rewrite no URL. */
@@ -105,6 +108,9 @@ const ANSWERED_BY_THE_GATEWAY = new Set([
   'Channels',
   'Admin',
   'KnoxAdmin',
+  'KnoxSession',
+  'KnoxSSOut',
+  'KnoxMetadata',
 ]);
 
 /**
