@@ -33,6 +33,8 @@ import { webAppSec } from './providers/webappsec/index.ts';
 import type { Registry } from './registry/index.ts';
 import { adminService } from './services/admin/index.ts';
 import { channelsService } from './services/channels/index.ts';
+import { knoxAdminService } from './services/knox-admin/index.ts';
+import { knoxMetadataService, knoxSessionService, knoxSsoutService } from './services/knox-ui/index.ts';
 import { knoxSsoService } from './services/knoxsso/index.ts';
 import { knoxJwksService, knoxTokenService } from './services/knoxtoken/index.ts';
 
@@ -72,4 +74,8 @@ export function register(registry: Registry): void {
   registry.service(knoxJwksService);
   registry.service(channelsService);
   registry.service(adminService);
+  registry.service(knoxAdminService);
+  registry.service(knoxSessionService);
+  registry.service(knoxSsoutService);
+  registry.service(knoxMetadataService);
 }

@@ -72,6 +72,12 @@ export const Catalog = {
     message: 'A client certificate the gateway trusts is required for this topology',
   },
   methodNotAllowed: { code: 'POSTERN_ERR_METHOD_NOT_ALLOWED', status: 405, message: 'Method not allowed' },
+  /** The Accept header names no media type the URL can answer with (Knox's Jersey resources answer 406). */
+  notAcceptable: {
+    code: 'POSTERN_ERR_NOT_ACCEPTABLE',
+    status: 406,
+    message: 'None of the media types the request accepts can be produced here',
+  },
   conflict: {
     code: 'POSTERN_ERR_CONFLICT',
     status: 409,
@@ -115,10 +121,45 @@ export const Catalog = {
     status: 503,
     message: 'The topology is being deployed; retry shortly',
   },
+  /**
+   * One service of a topology did not deploy (the topology serves its others): what went wrong, by kind. The
+   * gateway log, the admin API and `postern check` give the diagnostics; the client gets the code and the role.
+   */
+  serviceNotDeployed: {
+    code: 'POSTERN_ERR_SERVICE_NOT_DEPLOYED',
+    status: 503,
+    message: 'This service of the topology did not deploy',
+  },
+  serviceNoDefinition: {
+    code: 'POSTERN_ERR_SERVICE_NO_DEFINITION',
+    status: 503,
+    message: 'This service did not deploy: the gateway has no service definition for it',
+  },
+  serviceDispatchUnavailable: {
+    code: 'POSTERN_ERR_SERVICE_DISPATCH',
+    status: 503,
+    message: 'This service did not deploy: its dispatch is not available',
+  },
+  serviceBadUrl: {
+    code: 'POSTERN_ERR_SERVICE_URL',
+    status: 503,
+    message: 'This service did not deploy: its backend URL is not usable',
+  },
+  serviceBadRoute: {
+    code: 'POSTERN_ERR_SERVICE_ROUTE',
+    status: 503,
+    message: 'This service did not deploy: one of its routes is not usable',
+  },
   upstreamTimeout: {
     code: 'POSTERN_ERR_UPSTREAM_TIMEOUT',
     status: 504,
     message: 'The backend service did not answer in time',
+  },
+  /** A Knox API postern does not provide yet (the request names it; the message says what instead). */
+  notImplemented: {
+    code: 'POSTERN_ERR_NOT_IMPLEMENTED',
+    status: 501,
+    message: 'This API is not implemented by postern',
   },
   /** A request line of another HTTP version than 1.0 or 1.1 (`HTTP/2.0` on the HTTP/1 listener). */
   httpVersionNotSupported: {
@@ -154,6 +195,16 @@ const make =
 export const Errors = Object.fromEntries(
   Object.entries(Catalog).map(([name, entry]) => [name, make(entry)]),
 ) as { readonly [K in ErrorName]: Maker };
+
+const byCode = new Map<string, CatalogEntry>(Object.values(Catalog).map((e) => [e.code, e]));
+
+/**
+ * The error of the catalog entry with this code (a failed service's diagnostic carries one), with the entry's
+ * message; {@link Catalog.internal} for a code the catalog does not list.
+ */
+export function errorOfCode(code: string | undefined, options?: ErrorOptions): GatewayError {
+  return make((code !== undefined && byCode.get(code)) || Catalog.internal)(undefined, options);
+}
 
 /**
  * The WebSocket close codes postern sends (RFC 6455 §7.4.1, and 4008 in the private range as AWX's channels use

@@ -104,6 +104,7 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
       registry,
       masterSecret: secret,
       home: layout.home,
+      serviceErrors: read.diagnostics.filter((d) => d.file === topology.file),
     });
     out.push(...result.diagnostics);
     if (result.deployment) {

@@ -92,6 +92,7 @@ export async function runExplain(argv: string[]): Promise<number> {
       registry,
       masterSecret: secret,
       home: layout.home,
+      serviceErrors: read.diagnostics.filter((d) => d.file === topology.file),
     });
     const mine = read.diagnostics.filter((d) => d.file === topology.file);
     if (result.deployment) deployments.set(topology.name, result.deployment);

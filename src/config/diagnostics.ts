@@ -14,8 +14,24 @@ export interface Position {
 /** One problem found in configuration. */
 export interface Diagnostic extends Position {
   message: string;
-  /** `error` problems stop a deployment; `warning` ones are only reported. */
+  /**
+   * `error` problems stop a deployment — of the whole topology, or only of the service named by {@link service};
+   * `warning` ones are only reported.
+   */
   severity: 'error' | 'warning';
+  /**
+   * The topology service the problem belongs to (`ROLE`, or `ROLE (name NAME)`), when it is one service's alone: an
+   * error of one service fails that service and the topology deploys the others (deploy/compile.ts).
+   */
+  service?: string;
+  /** The catalog code (src/errors.ts) the failed service answers with, when the problem fails a service. */
+  code?: string;
+}
+
+/** What a problem belongs to when it is one topology service's alone (see {@link Diagnostic.service}). */
+export interface DiagnosticScope {
+  service?: string;
+  code?: string;
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
@@ -40,8 +56,15 @@ export class ConfigError extends Error {
 /** Collects diagnostics while a reader goes on, so one run reports every problem, not just the first. */
 export class DiagnosticSink {
   readonly items: Diagnostic[] = [];
-  error(pos: Position, message: string): void {
-    this.items.push({ file: pos.file, line: pos.line, column: pos.column, message, severity: 'error' });
+  error(pos: Position, message: string, scope?: DiagnosticScope): void {
+    this.items.push({
+      file: pos.file,
+      line: pos.line,
+      column: pos.column,
+      message,
+      severity: 'error',
+      ...scope,
+    });
   }
   warn(pos: Position, message: string): void {
     this.items.push({ file: pos.file, line: pos.line, column: pos.column, message, severity: 'warning' });

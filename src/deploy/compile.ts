@@ -2,8 +2,10 @@
  * @module deploy/compile
  * Deployment: gateway settings + one topology + the service definitions it names + the provider registry
  * become one immutable {@link Deployment}. All the lookups, checks and parsing happen here, each problem reported
- * at the line of configuration at fault; a topology with any error is not deployed (the caller keeps the
- * previous deployment serving).
+ * at the line of configuration at fault. A topology with an error of its own (a provider, the XML) is not deployed
+ * (the caller keeps the previous deployment serving); a service with an error of its own (no definition, a
+ * dispatch postern lacks, a route that cannot be routed, a bad URL) fails alone: the deployment lists it in
+ * `failed`, its URLs answer 503 with the problem's catalog code, and the other services serve.
  *
  * Chain order: the route's `<policies>`, else the service's, else Knox's default order
  * webappsec → authentication → federation → rewrite → identity-assertion → authorization; or the named chain the
@@ -16,7 +18,7 @@ import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnos
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { DescribedHandler } from '../dispatch/http-dispatch.ts';
 import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
-import { GatewayError } from '../errors.ts';
+import { Catalog, errorOfCode, GatewayError } from '../errors.ts';
 import { errorShapeFor } from '../gateway/error-shape.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
@@ -42,11 +44,23 @@ import {
   type RouteAudit,
 } from '../spi/index.ts';
 import { isDispatchableUrl } from '../topology/check.ts';
-import type { Param, ProviderConfig, ServiceConfig, Topology } from '../topology/model.ts';
+import {
+  type Param,
+  type ProviderConfig,
+  type ServiceConfig,
+  serviceLabel,
+  type Topology,
+} from '../topology/model.ts';
 import { parseTemplate, TemplateMatcher } from '../urltemplate/index.ts';
 import { createWebSocketHandler } from '../websocket/ws-dispatch.ts';
 import { compose, type NamedFilter } from './chain.ts';
-import { type ChainStepInfo, type CompiledRoute, Deployment, type Release } from './deployment.ts';
+import {
+  type ChainStepInfo,
+  type CompiledRoute,
+  Deployment,
+  type FailedService,
+  type Release,
+} from './deployment.ts';
 import { topologyKey } from './secrets.ts';
 
 export interface CompileInput {
@@ -63,6 +77,21 @@ export interface CompileInput {
   sharedAcrossDeployments?: Map<string, unknown>;
   /** The running gateway (RouteContext.gateway); absent outside one. */
   gateway?: RouteContext['gateway'];
+  /**
+   * What reading the topology found wrong with single services (diagnostics with `service`, e.g. a bad URL): those
+   * services fail; the diagnostics are the reader's to report, not repeated here.
+   */
+  serviceErrors?: readonly Diagnostic[];
+}
+
+/** One topology service while it is compiled: its own problems go to its own sink. */
+interface ServiceBuild {
+  service: ServiceConfig;
+  label: string;
+  sink: DiagnosticSink;
+  definition?: ServiceDefinition;
+  readErrors: Diagnostic[];
+  routes: CompiledRoute[];
 }
 
 export interface CompileResult {
@@ -71,6 +100,13 @@ export interface CompileResult {
 }
 
 const DEFAULT_DISPATCH = 'default';
+
+/** How a definition's source is named in the message about competing definitions. */
+const SOURCE_NAMES: Record<ServiceDefinition['source'], string> = {
+  home: "the home's data/services",
+  other: 'postern.services.dirs',
+  bundled: 'bundled with postern',
+};
 
 interface ChainStep {
   role: string;
@@ -120,14 +156,25 @@ export function compileDeployment(input: CompileInput): CompileResult {
     enabled.push(p);
   }
 
-  // Services and their definitions.
-  const used: { service: ServiceConfig; definition: ServiceDefinition }[] = [];
+  // Services and their definitions. A problem of one service (no definition, a dispatch postern lacks, a route
+  // that cannot be routed, a bad URL the reader found) fails that service alone: it answers 503 with the
+  // problem's code and the topology deploys the others. A provider or the topology itself failing stays fatal.
+  const builds: ServiceBuild[] = [];
   const urlsByRole = new Map<string, string[]>();
   for (const service of topology.services) {
     urlsByRole.set(
       service.role,
       service.urls.map((u) => u.url),
     );
+    const label = serviceLabel(service);
+    const build: ServiceBuild = {
+      service,
+      label,
+      sink: new DiagnosticSink(),
+      readErrors: (input.serviceErrors ?? []).filter((d) => d.severity === 'error' && d.service === label),
+      routes: [],
+    };
+    builds.push(build);
     const definition = catalog.resolve(service.role, service.name, service.version);
     const dispatchable = service.urls.some((u) => isDispatchableUrl(u.url));
     if (!definition && service.urls.length > 0 && !dispatchable) {
@@ -148,17 +195,30 @@ export function compileDeployment(input: CompileInput): CompileResult {
       ]
         .filter(Boolean)
         .join(', ');
-      sink.error(
+      build.sink.error(
         service.pos,
         `no service definition for role "${service.role}"${which ? ` (${which})` : ''}`,
+        { code: Catalog.serviceNoDefinition.code },
       );
       continue;
+    }
+    build.definition = definition;
+    const passed = catalog.competing(service.role, service.name, service.version);
+    if (passed.length > 0) {
+      const from = (d: ServiceDefinition) => `${d.name}/${d.version} (${SOURCE_NAMES[d.source]}, ${d.dir})`;
+      sink.warn(
+        service.pos,
+        `service ${service.role} uses ${from(definition)}, not ${passed.map(from).join(' nor ')}: ` +
+          `without a <version>, the home's definitions come first; pin <version>${passed[0].version}</version> to use ${passed.length > 1 ? 'another' : 'that one'}`,
+      );
     }
     if (service.urls.length === 0 && !answersItself(definition, service, registry)) {
       sink.warn(service.pos, `service "${service.role}" has no <url>`);
     }
-    used.push({ service, definition });
   }
+  const used = builds.flatMap((b) =>
+    b.definition ? [{ service: b.service, definition: b.definition }] : [],
+  );
 
   // Topology-level contributors (HaProvider, hostmap: Knox's contributeProvider), by their key.
   const contributions = new Map<string, TopologyContribution>();
@@ -182,9 +242,10 @@ export function compileDeployment(input: CompileInput): CompileResult {
     return out;
   };
 
+  const rewriteSink = new DiagnosticSink();
   const rewrite = compileTopologyRewrite({
     definitions: used.map((u) => u.definition),
-    sink,
+    sink: rewriteSink,
     environment: {
       topology: topology.name,
       gatewayPath: settings.path,
@@ -194,6 +255,16 @@ export function compileDeployment(input: CompileInput): CompileResult {
       secret: topologyKey(input.masterSecret, topology.name, 'encrypt-query'),
     },
   });
+  // A rewrite error in one definition's files (a binding naming a rule nothing defines) fails the services that
+  // use that definition; one the topology's own, the topology.
+  for (const d of rewriteSink.items) {
+    const owners =
+      d.severity === 'error'
+        ? builds.filter((b) => b.definition && d.file.startsWith(`${b.definition.dir}/`))
+        : [];
+    if (owners.length === 0) sink.items.push(d);
+    for (const b of owners) b.sink.items.push({ ...d, code: Catalog.serviceBadRoute.code });
+  }
 
   const matcher = new TemplateMatcher<CompiledRoute>();
   const routes: CompiledRoute[] = [];
@@ -210,37 +281,47 @@ export function compileDeployment(input: CompileInput): CompileResult {
     masterSecret: input.masterSecret,
     gateway: input.gateway,
   };
-  for (const { service, definition } of used) {
+  for (const build of builds) {
+    const { service, definition } = build;
+    if (!definition || build.readErrors.length > 0) continue;
+    const local = new Map<string, { role: string; pos: Position }>();
     for (const route of definition.routes) {
       const path = route.path.startsWith('/') ? route.path : `/${route.path}`;
       let template: ReturnType<typeof parseTemplate>;
       try {
         template = parseTemplate(path);
       } catch (err) {
-        sink.error(
+        build.sink.error(
           route.pos,
           `route path "${route.path}" is not a valid URL template: ${(err as Error).message}`,
+          { code: Catalog.serviceBadRoute.code },
         );
         continue;
       }
       const key = template.toString();
-      const prior = seen.get(key);
+      const prior = seen.get(key) ?? local.get(key);
       if (prior) {
         const where = `${prior.pos.file}:${prior.pos.line}`;
         if (prior.role === service.role && prior.pos.file === route.pos.file) {
           // Knox's matcher keeps the first of identical templates; some of Knox's own definitions repeat a route.
           sink.warn(route.pos, `route "${route.path}" repeats the route at ${where}; the first one is used`);
         } else {
-          sink.error(
+          build.sink.error(
             route.pos,
             `route "${route.path}" of ${service.role} is already routed to ${prior.role} (${where})`,
+            { code: Catalog.serviceBadRoute.code },
           );
         }
         continue;
       }
-      seen.set(key, { role: service.role, pos: route.pos });
+      local.set(key, { role: service.role, pos: route.pos });
 
-      const base = { ...runtime, topology, service, definition, route, sink };
+      // What the providers report about this route goes to a sink of its own first: a problem in the definition's
+      // files (a binding naming a rule no rewrite.xml defines) fails the service; any other, the topology.
+      const stepSink = new DiagnosticSink();
+      const base = { ...runtime, topology, service, definition, route, sink: stepSink };
+      // What the dispatch reports is this service's: it fails the service, not the topology.
+      const dispatchBase = { ...base, sink: build.sink };
       const steps = chainSteps(topology, service, definition, route, enabled, registry, sink);
       const filters: NamedFilter[] = [];
       const stepInfos: ChainStepInfo[] = [];
@@ -264,8 +345,13 @@ export function compileDeployment(input: CompileInput): CompileResult {
             filter,
           });
         } catch (err) {
-          report(sink, step.pos, `provider ${step.role}/${step.factory.name}`, err);
+          report(stepSink, step.pos, `provider ${step.role}/${step.factory.name}`, err);
         }
+      }
+      for (const d of stepSink.items) {
+        const mine = d.severity === 'error' && d.file.startsWith(`${definition.dir}/`);
+        if (mine) build.sink.items.push({ ...d, code: d.code ?? Catalog.serviceBadRoute.code });
+        else sink.items.push(d);
       }
       const dispatch = buildDispatch(
         topology,
@@ -273,7 +359,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
         definition,
         route,
         registry,
-        sink,
+        build.sink,
         serviceContributions(service),
         runtime,
       );
@@ -307,7 +393,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
           tracedDispatch(
             audited(
               (dispatch.upgrade ?? createWebSocketHandler)({
-                ...base,
+                ...dispatchBase,
                 name: 'websocket',
                 params: paramMap(service.params),
                 dispatch: undefined,
@@ -326,14 +412,56 @@ export function compileDeployment(input: CompileInput): CompileResult {
           ),
         ),
       };
-      matcher.add(template, compiled);
+      build.routes.push(compiled);
+    }
+    if (build.sink.hasErrors) continue;
+    for (const compiled of build.routes) {
+      matcher.add(compiled.template, compiled);
+      routes.push(compiled);
+    }
+    for (const [key, value] of local) seen.set(key, value);
+  }
+
+  // The services that failed: their problems are reported as errors (check exits 1), and their URLs answer 503
+  // with the problem's code after the topology's security providers, so nothing is told to an unknown client.
+  const failed: FailedService[] = [];
+  for (const build of builds) {
+    const errors = [...build.readErrors, ...build.sink.items.filter((d) => d.severity === 'error')];
+    for (const d of build.sink.items) if (d.severity === 'warning') sink.items.push(d);
+    if (errors.length === 0) continue;
+    const code = errors.find((d) => d.code !== undefined)?.code ?? Catalog.serviceNotDeployed.code;
+    const tagged = build.sink.items
+      .filter((d) => d.severity === 'error')
+      .map((d) => ({ ...d, service: build.label, code: d.code ?? code }));
+    sink.items.push(...tagged);
+    failed.push({
+      role: build.service.role,
+      name: build.service.name,
+      label: build.label,
+      code,
+      diagnostics: [...build.readErrors, ...tagged],
+    });
+    const answer = failedServiceRoutes(
+      build,
+      code,
+      catalog,
+      topology,
+      enabled,
+      registry,
+      runtime,
+      rewrite,
+      seen,
+    );
+    for (const compiled of answer) {
+      matcher.add(compiled.template, compiled);
       routes.push(compiled);
     }
   }
 
   // A problem of a definition's dispatch or binding repeats for every route that shares it: report it once.
   const diagnostics = uniqueDiagnostics(sink.items);
-  if (sink.hasErrors) {
+  // An error of the topology (not of one service) fails it whole.
+  if (sink.items.some((d) => d.severity === 'error' && d.service === undefined)) {
     // Nothing of a broken deployment may stay open.
     for (const fn of releases) {
       void Promise.resolve()
@@ -351,8 +479,107 @@ export function compileDeployment(input: CompileInput): CompileResult {
     settings,
     rewrite,
     definitions: used.map((u) => u.definition),
+    failed,
   });
   return { deployment, diagnostics };
+}
+
+type Runtime = Pick<
+  DispatchContext,
+  | 'settings'
+  | 'shared'
+  | 'sharedAcrossDeployments'
+  | 'onRetire'
+  | 'audit'
+  | 'home'
+  | 'masterSecret'
+  | 'gateway'
+>;
+
+/**
+ * The routes a failed service answers on: its definition's (or, without one for its version, another version's
+ * of its role; else Knox's usual `/{role}` and `/{role}/**`), those no deployed service took. Each runs the
+ * topology's chain without rewrite, then answers 503 with the failure's code; a chain that cannot be built for it
+ * gives no route (a plain 404), never a route without its security providers.
+ */
+function failedServiceRoutes(
+  build: ServiceBuild,
+  code: string,
+  catalog: ServiceCatalog,
+  topology: Topology,
+  enabled: readonly ProviderConfig[],
+  registry: Registry,
+  runtime: Runtime,
+  rewrite: ProviderContext['rewrite'],
+  taken: ReadonlyMap<string, unknown>,
+): CompiledRoute[] {
+  const { service } = build;
+  const known = build.definition ?? catalog.resolve(service.role);
+  const lower = service.role.toLowerCase();
+  const definition: ServiceDefinition = known ?? {
+    role: service.role,
+    name: lower,
+    version: '0.0.0',
+    routes: [`/${lower}`, `/${lower}/**`].map((path) => ({ path, rewrites: [], pos: service.pos })),
+    rewrite: { file: '', rules: [], filters: [] },
+    dir: '',
+    source: 'other',
+    pos: service.pos,
+  };
+  const scratch = new DiagnosticSink();
+  const out: CompiledRoute[] = [];
+  const terminal: Handler = async (ex) => {
+    ex.req.resume();
+    throw errorOfCode(code, { details: { service: service.role } });
+  };
+  for (const route of definition.routes) {
+    let template: ReturnType<typeof parseTemplate>;
+    try {
+      template = parseTemplate(route.path.startsWith('/') ? route.path : `/${route.path}`);
+    } catch {
+      continue;
+    }
+    if (taken.has(template.toString()) || out.some((r) => r.template.toString() === template.toString())) {
+      continue;
+    }
+    const base = { ...runtime, topology, service, definition, route, sink: scratch };
+    const filters: NamedFilter[] = [];
+    const steps: ChainStepInfo[] = [];
+    for (const step of chainSteps(topology, service, definition, route, enabled, registry, scratch)) {
+      if (step.role === 'rewrite') continue;
+      try {
+        const filter = step.factory.create({
+          ...base,
+          role: step.role,
+          name: step.factory.name,
+          params: step.params,
+          pos: step.pos,
+          rewrite,
+        });
+        if (filter) filters.push({ name: `${step.role}/${step.factory.name}`, filter });
+        steps.push({ role: step.role, name: step.factory.name, params: step.params, pos: step.pos, filter });
+      } catch {
+        return [];
+      }
+    }
+    if (scratch.hasErrors) return [];
+    const run = compose(filters, terminal);
+    out.push({
+      role: service.role,
+      definition: `${definition.name}/${definition.version}`,
+      path: route.path,
+      template,
+      chain: [...filters.map((f) => f.name), 'dispatch/failed'],
+      pos: route.pos,
+      service,
+      route,
+      steps,
+      dispatch: { name: 'failed', params: new Map(), pos: service.pos },
+      run,
+      upgrade: run,
+    });
+  }
+  return out;
 }
 
 /** Whether the service's dispatch answers in the gateway (then it has no backend URL to name). */
@@ -539,6 +766,7 @@ function buildDispatch(
       pos,
       `dispatch "${names.join('" / "')}" is not available in postern (service ${service.role}); ` +
         `the Knox dispatch classes postern knows: ${knoxDispatchClasses(registry).join(', ')}`,
+      { code: Catalog.serviceDispatchUnavailable.code },
     );
     return undefined;
   }

@@ -5,7 +5,7 @@
  * changes the rules under a request in flight; the old deployment releases its pools when its last request ends.
  */
 
-import type { Position } from '../config/diagnostics.ts';
+import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { ErrorShape } from '../gateway/error-shape.ts';
 import type { CompiledRewriteRules } from '../rewrite/index.ts';
@@ -17,6 +17,17 @@ export type RetireReason = 'redeploy' | 'undeploy' | 'shutdown';
 export type Release = (reason: RetireReason) => void | Promise<void>;
 
 import type { Template, TemplateMatcher } from '../urltemplate/index.ts';
+
+/** A service of the topology that did not deploy (the others serve): its URLs answer 503 with {@link code}. */
+export interface FailedService {
+  readonly role: string;
+  readonly name?: string;
+  /** `ROLE` or `ROLE (name NAME)`, as diagnostics name it. */
+  readonly label: string;
+  /** The catalog code (src/errors.ts) its URLs answer with. */
+  readonly code: string;
+  readonly diagnostics: readonly Diagnostic[];
+}
 
 export interface CompiledRoute {
   /** Service role (`WEBHDFS`) and definition `name/version`, for logs and `explain`. */
@@ -68,6 +79,8 @@ export class Deployment {
   readonly settings: GatewaySettings;
   readonly rewrite: CompiledRewriteRules;
   readonly definitions: readonly ServiceDefinition[];
+  /** The services that did not deploy; the topology serves the others. */
+  readonly failed: readonly FailedService[];
   readonly deployedAt = new Date();
   #inflight = 0;
   #retiring = false;
@@ -84,6 +97,7 @@ export class Deployment {
     settings: GatewaySettings;
     rewrite: CompiledRewriteRules;
     definitions: readonly ServiceDefinition[];
+    failed?: readonly FailedService[];
   }) {
     this.name = init.name;
     this.topology = init.topology;
@@ -93,6 +107,7 @@ export class Deployment {
     this.settings = init.settings;
     this.rewrite = init.rewrite;
     this.definitions = init.definitions;
+    this.failed = init.failed ?? [];
     this.#releases = init.releases;
   }
 

@@ -29,6 +29,7 @@ import {
 } from '../observability/events.ts';
 import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
+import type { ServiceDefinition } from '../servicedef/model.ts';
 import type {
   AuditLog,
   ExplainRequest,
@@ -47,6 +48,7 @@ import {
   type HomeLayout,
   type LoadedHome,
   loadHome,
+  REPO_ROOT,
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 import { Operations, sendJson } from './operations.ts';
@@ -245,6 +247,9 @@ export class Gateway implements GatewayHandle {
         serving: deployments.has(name),
         failed: this.status.get(name)?.deployed === false,
       })),
+      failedServices: [...deployments.values()].flatMap((d) =>
+        d.failed.map((f) => ({ topology: d.name, service: f.label, code: f.code })),
+      ),
     });
   }
 
@@ -272,6 +277,17 @@ export class Gateway implements GatewayHandle {
     return this.home.layout;
   }
 
+  /** postern's version (package.json) and git revision when the code runs from a checkout (GatewayHandle). */
+  get build(): { version: string; hash: string } {
+    buildInfo ??= readBuildInfo();
+    return buildInfo;
+  }
+
+  /** Every loaded service definition (GatewayHandle). */
+  definitions(): readonly ServiceDefinition[] {
+    return this.home.catalog.all();
+  }
+
   /** Requests in flight, upgrades not counted (GatewayHandle). */
   get inflight(): number {
     return this.server.inflight;
@@ -292,12 +308,18 @@ export class Gateway implements GatewayHandle {
         diagnostics: status?.diagnostics ?? [],
         serving: serving && {
           since: serving.deployedAt,
-          services: serving.topology.services.map((s) => ({
-            role: s.role,
-            name: s.name,
-            version: s.version,
-            urls: s.urls.map((u) => u.url),
-          })),
+          topology: serving.topology,
+          services: serving.topology.services.map((s) => {
+            const failed = serving.failed.find((f) => f.role === s.role && f.name === s.name);
+            return {
+              role: s.role,
+              name: s.name,
+              version: s.version,
+              urls: s.urls.map((u) => u.url),
+              state: failed ? ('failed' as const) : ('deployed' as const),
+              ...(failed && { code: failed.code, diagnostics: failed.diagnostics }),
+            };
+          }),
           routes: serving.routes,
         },
       };
@@ -352,17 +374,34 @@ export class Gateway implements GatewayHandle {
     previous
       ?.retire('redeploy')
       .catch((err) => this.log.warn({ err }, `retiring the previous "${name}" failed`));
-    this.log.info(
-      { topology: name, routes: result.deployment.routes.length, file },
-      `${previous ? 'redeployed' : 'deployed'} topology ${name}`,
+    const failed = result.deployment.failed;
+    this.log[failed.length > 0 ? 'warn' : 'info'](
+      {
+        topology: name,
+        routes: result.deployment.routes.length,
+        file,
+        ...(failed.length > 0 && { failedServices: failed.map((f) => f.label) }),
+      },
+      `${previous ? 'redeployed' : 'deployed'} topology ${name}${
+        failed.length > 0 ? ` without ${failed.map((f) => f.label).join(', ')} (did not deploy)` : ''
+      }`,
     );
+    for (const f of failed) {
+      this.recentErrors.record({
+        kind: 'deployment',
+        topology: name,
+        service: f.role,
+        message: `service ${f.label} of topology ${name} did not deploy; it answers 503 ${f.code}`,
+        diagnostics: f.diagnostics.map(formatDiagnostic),
+      });
+    }
     if (deploymentEvents.hasSubscribers) {
       deploymentEvents.publish({
         event: previous ? 'redeployed' : 'deployed',
         topology: name,
         home: this.home.layout.home,
         file,
-        errors: 0,
+        errors: diagnostics.filter((d) => d.severity === 'error').length,
         warnings: diagnostics.filter((d) => d.severity === 'warning').length,
       } satisfies DeploymentEvent);
     }
@@ -422,9 +461,8 @@ export class Gateway implements GatewayHandle {
     read: ReturnType<typeof readTopologyFile>,
     sharedAcrossDeployments: Map<string, unknown>,
   ): { diagnostics: Diagnostic[]; deployment?: Deployment } {
-    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
-      return { diagnostics: read.diagnostics };
-    }
+    // Present unless an error is the topology's own; errors of single services fail those services alone.
+    if (!read.topology) return { diagnostics: read.diagnostics };
     const { settings, registry, catalog, layout } = this.home;
     const result = compileDeployment({
       topology: withAliases(read.topology, this.#demoAliases),
@@ -436,6 +474,7 @@ export class Gateway implements GatewayHandle {
       audit: this.audit,
       sharedAcrossDeployments,
       gateway: this,
+      serviceErrors: read.diagnostics,
     });
     return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
   }
@@ -718,7 +757,7 @@ export class Gateway implements GatewayHandle {
     const { layout } = this.home;
     const read = readDescriptorFile(descriptor, layout.sharedProviders);
     const name = topologyName(descriptor);
-    if (!read.topology || read.diagnostics.some((d) => d.severity === 'error')) {
+    if (!read.topology) {
       this.#rejected(name, descriptor, read.diagnostics);
       return;
     }
@@ -757,6 +796,41 @@ function withAliases<T extends { services: { urls: { url: string }[] }[] }>(
     ...topology,
     services: topology.services.map((s) => ({ ...s, urls: s.urls.map((u) => ({ ...u, url: move(u.url) })) })),
   };
+}
+
+let buildInfo: { version: string; hash: string } | undefined;
+
+/** The version in package.json and, from a git checkout, the commit HEAD names (best effort: `unknown`). */
+function readBuildInfo(): { version: string; hash: string } {
+  let version = 'unknown';
+  let hash = 'unknown';
+  try {
+    version =
+      (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ??
+      version;
+  } catch {
+    // not from a package
+  }
+  try {
+    let gitDir = join(REPO_ROOT, '.git');
+    // A worktree's .git is a file naming its directory.
+    if (statSync(gitDir).isFile())
+      gitDir = readFileSync(gitDir, 'utf8')
+        .replace(/^gitdir:\s*/, '')
+        .trim();
+    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
+    if (!head.startsWith('ref: ')) hash = head;
+    else {
+      // A worktree keeps its refs in the common directory.
+      const common = existsSync(join(gitDir, 'commondir'))
+        ? join(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim())
+        : gitDir;
+      hash = readFileSync(join(common, head.slice(5)), 'utf8').trim();
+    }
+  } catch {
+    // not a checkout, or a packed ref: unknown
+  }
+  return { version, hash: /^[0-9a-f]{40}$/.test(hash) ? hash : 'unknown' };
 }
 
 function listFiles(dir: string, extensions: readonly string[]): string[] {

@@ -18,10 +18,18 @@ export interface TopologyReadiness {
   failed: boolean;
 }
 
+/** A service that did not deploy inside a topology that did: it answers 503, the rest of its topology serves. */
+export interface FailedService {
+  topology: string;
+  service: string;
+  code: string;
+}
+
 export interface ReadinessInput {
   draining: boolean;
   strict: boolean;
   topologies: readonly TopologyReadiness[];
+  failedServices?: readonly FailedService[];
 }
 
 export interface Readiness {
@@ -35,11 +43,13 @@ export interface Readiness {
     failed?: string[];
     /** Topologies with nothing serving. */
     waiting?: string[];
+    /** Services that did not deploy in topologies that serve (never a reason to be unready: the rest serves). */
+    failedServices?: FailedService[];
     strict?: true;
   };
 }
 
-export function readiness({ draining, strict, topologies }: ReadinessInput): Readiness {
+export function readiness({ draining, strict, topologies, failedServices = [] }: ReadinessInput): Readiness {
   const waiting = topologies.filter((t) => !t.serving).map((t) => t.name);
   const failed = topologies.filter((t) => t.failed).map((t) => t.name);
   const status = draining ? 'draining' : strict && waiting.length > 0 ? 'not ready' : 'ready';
@@ -51,6 +61,7 @@ export function readiness({ draining, strict, topologies }: ReadinessInput): Rea
       topologies: topologies.length - waiting.length,
       ...(failed.length > 0 && { failed }),
       ...(waiting.length > 0 && { waiting }),
+      ...(failedServices.length > 0 && { failedServices: [...failedServices] }),
       ...(strict && { strict: true as const }),
     },
   };

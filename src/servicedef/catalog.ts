@@ -46,6 +46,12 @@ export interface ServiceCatalog {
   /** Every definition, by role, name, then ascending version. */
   all(): ServiceDefinition[];
   /**
+   * The definitions of another source that {@link resolve} passed over for the same request because the chosen
+   * one's source comes first (home before configured directories before bundled); empty when nothing competed
+   * (a pinned version, or one source only).
+   */
+  competing(role: string, name?: string, version?: string): ServiceDefinition[];
+  /**
    * A rewrite rule by name in any definition (Knox lets `route/rewrite/@apply` name another service's rule). When
    * several define it, the highest version of the alphabetically first role wins; inside one rewrite.xml the last
    * rule of that name wins, as in Knox's rule map.
@@ -53,6 +59,15 @@ export interface ServiceCatalog {
   findRule(name: string): { rule: RewriteRule; definition: ServiceDefinition } | undefined;
   /** A rewrite filter by name in any definition, chosen as for {@link ServiceCatalog.findRule}. */
   findFilter(name: string): { filter: RewriteFilter; definition: ServiceDefinition } | undefined;
+}
+
+/** Without a pinned version, a source of higher rank is chosen first. */
+const SOURCE_RANK: Record<ServiceDefinition['source'], number> = { home: 2, other: 1, bundled: 0 };
+
+function highest(defs: readonly ServiceDefinition[]): ServiceDefinition | undefined {
+  let best: ServiceDefinition | undefined;
+  for (const d of defs) if (!best || compareVersions(d.version, best.version) > 0) best = d;
+  return best;
 }
 
 function byRoleNameVersion(a: ServiceDefinition, b: ServiceDefinition): number {
@@ -73,18 +88,36 @@ class Catalog implements ServiceCatalog {
     );
   }
 
-  resolve(role: string, name?: string, version?: string): ServiceDefinition | undefined {
-    const candidates = this.#defs.filter(
+  #candidates(role: string, name?: string, version?: string): ServiceDefinition[] {
+    return this.#defs.filter(
       (d) =>
         d.role === role &&
         (name === undefined || d.name === name) &&
         (version === undefined || compareVersions(d.version, version) === 0),
     );
-    let best: ServiceDefinition | undefined;
-    for (const d of candidates) {
-      if (!best || compareVersions(d.version, best.version) > 0) best = d;
+  }
+
+  resolve(role: string, name?: string, version?: string): ServiceDefinition | undefined {
+    let candidates = this.#candidates(role, name, version);
+    if (version === undefined && candidates.length > 0) {
+      const first = Math.max(...candidates.map((d) => SOURCE_RANK[d.source]));
+      candidates = candidates.filter((d) => SOURCE_RANK[d.source] === first);
     }
-    return best;
+    return highest(candidates);
+  }
+
+  competing(role: string, name?: string, version?: string): ServiceDefinition[] {
+    if (version !== undefined) return [];
+    const chosen = this.resolve(role, name);
+    if (!chosen) return [];
+    const passed = new Map<string, ServiceDefinition>();
+    for (const d of this.#candidates(role, name)) {
+      if (d.source === chosen.source) continue;
+      // The best of each other source: what would have been used without the precedence.
+      const prior = passed.get(d.source);
+      if (!prior || compareVersions(d.version, prior.version) > 0) passed.set(d.source, d);
+    }
+    return [...passed.values()];
   }
 
   all(): ServiceDefinition[] {

@@ -6,6 +6,8 @@
  */
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import type { ServiceDefinition } from '../servicedef/model.ts';
+import type { Topology } from '../topology/model.ts';
 
 /** One route of a deployed topology, as reports show it. */
 export interface RouteReport {
@@ -32,11 +34,19 @@ export interface TopologyReport {
   /** What serves now; undefined when no deployment of this topology does. */
   readonly serving?: {
     readonly since: Date;
+    /** The topology as it was read for the deployment that serves (providers, services, applications). */
+    readonly topology: Topology;
     readonly services: readonly {
       readonly role: string;
       readonly name?: string;
       readonly version?: string;
       readonly urls: readonly string[];
+      /** `failed`: the service did not deploy (the topology serves the others); its URLs answer 503 {@link code}. */
+      readonly state: 'deployed' | 'failed';
+      /** The catalog code a failed service answers with. */
+      readonly code?: string;
+      /** Why a failed service did not deploy. */
+      readonly diagnostics?: readonly Diagnostic[];
     }[];
     readonly routes: readonly RouteReport[];
   };
@@ -73,7 +83,16 @@ export interface FileReload {
 export interface GatewayHandle {
   readonly settings: GatewaySettings;
   /** The gateway home's directories. */
-  readonly layout: { readonly home: string; readonly topologies: string; readonly descriptors: string };
+  readonly layout: {
+    readonly home: string;
+    readonly topologies: string;
+    readonly descriptors: string;
+    readonly sharedProviders: string;
+  };
+  /** What this gateway is: its version and the source revision it was built from (`unknown` when not known). */
+  readonly build: { readonly version: string; readonly hash: string };
+  /** Every service definition the gateway has loaded (bundled, configured directories, the home's). */
+  definitions(): readonly ServiceDefinition[];
   /** What the readiness endpoint reports (gateway/readiness.ts). */
   readonly ready: boolean;
   /** Requests in flight, upgrades not counted. */

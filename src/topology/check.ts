@@ -6,7 +6,8 @@
  */
 import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import { isAbsoluteUrl } from '../config/values.ts';
-import type { Topology } from './model.ts';
+import { Catalog } from '../errors.ts';
+import { serviceLabel, type Topology } from './model.ts';
 
 /** The chain every service uses unless it names another; it exists without being declared. */
 export const DEFAULT_CHAIN = 'default';
@@ -42,17 +43,16 @@ export function checkTopology(t: Topology, sink: DiagnosticSink): void {
 
   // A service URL of another scheme (Knox's sandbox: NAMENODE hdfs://, JOBTRACKER rpc://, a thrift:// HIVE) is
   // registry-only: it feeds rewrite functions ($serviceAddr, $serviceHost …) and is never dispatched to
-  // (deployment says so when such a service has routes). An application is always served over HTTP.
-  for (const u of t.services.flatMap((x) => x.urls)) {
-    if (!isRegistryUrl(u.url)) {
-      sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`);
-    }
+  // (deployment says so when such a service has routes). A bad URL fails its service alone (the topology deploys
+  // the others); an application's, which is always served over HTTP, the topology.
+  const urlError = (u: { url: string; pos: Position }, scope?: { service: string; code: string }) => {
+    const ok = scope ? isRegistryUrl(u.url) : isAbsoluteUrl(u.url, URL_SCHEMES);
+    if (!ok) sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`, scope);
+  };
+  for (const s of t.services) {
+    for (const u of s.urls) urlError(u, { service: serviceLabel(s), code: Catalog.serviceBadUrl.code });
   }
-  for (const u of t.applications.flatMap((x) => x.urls)) {
-    if (!isAbsoluteUrl(u.url, URL_SCHEMES)) {
-      sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`);
-    }
-  }
+  for (const u of t.applications.flatMap((a) => a.urls)) urlError(u);
 
   const chains = new Map<string, Position>();
   for (const c of t.chains) {

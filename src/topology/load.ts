@@ -16,7 +16,10 @@ import { parseYamlTopology } from './yaml-topology.ts';
 export const TOPOLOGY_EXTENSIONS = ['.xml', '.yaml', '.yml'] as const;
 
 export interface TopologyReadResult {
-  /** Present exactly when no diagnostic is an error. */
+  /**
+   * Present exactly when no diagnostic is an error of the whole topology (errors that belong to one service, such
+   * as its bad URL, fail that service alone when the topology deploys).
+   */
   topology?: Topology;
   diagnostics: Diagnostic[];
 }
@@ -46,8 +49,10 @@ function guarded<T>(sink: DiagnosticSink, read: () => T): T | undefined {
   }
 }
 
+/** The topology, unless an error is the topology's (one that belongs to a service fails only that service). */
 function result(topology: Topology | undefined, sink: DiagnosticSink): TopologyReadResult {
-  return sink.hasErrors || !topology ? { diagnostics: sink.items } : { topology, diagnostics: sink.items };
+  const fatal = sink.items.some((d) => d.severity === 'error' && d.service === undefined);
+  return fatal || !topology ? { diagnostics: sink.items } : { topology, diagnostics: sink.items };
 }
 
 /** Reads `conf/topologies/{name}.xml|.yaml|.yml`. */

@@ -73,6 +73,11 @@ export interface ServiceConfig {
   pos: Position;
 }
 
+/** How a service is named in diagnostics and reports: `ROLE`, or `ROLE (name NAME)` when it has a name. */
+export function serviceLabel(s: { role: string; name?: string }): string {
+  return s.name === undefined ? s.role : `${s.role} (name ${s.name})`;
+}
+
 /** `topology/application`. */
 export interface ApplicationConfig {
   name: string;

@@ -85,7 +85,8 @@ describe('hot redeploy', () => {
     assert.equal(diagnostics[0].file, file);
     assert.ok(diagnostics[0].line >= 3, `line ${diagnostics[0].line}`);
 
-    // A file that parses but names a service without a definition is refused too, at the service's line.
+    // A file that parses but names a service without a definition deploys without that service: the others
+    // serve, the broken one answers 503 with its code, and the diagnostic names the service's line.
     home.write(
       'conf/topologies/keep.xml',
       topologyXml({
@@ -98,9 +99,16 @@ describe('hot redeploy', () => {
     await within2s(async () =>
       (gateway.status.get('keep')?.diagnostics ?? []).some((d) => d.message.includes('NO-SUCH-ROLE')),
     );
-    assert.equal(await whoAnswers(url), 'one');
+    assert.equal(gateway.status.get('keep')?.deployed, true);
+    assert.equal(await whoAnswers(url), 'two');
+    const broken = await request(`${gateway.url}/keep/no-such-role/x`);
+    assert.equal(broken.statusCode, 503);
+    const body = (await broken.body.json()) as { error: { code: string }; service: string };
+    assert.equal(body.error.code, 'POSTERN_ERR_SERVICE_NO_DEFINITION');
+    assert.equal(body.service, 'NO-SUCH-ROLE');
     const d = gateway.status.get('keep')!.diagnostics.find((x) => x.message.includes('NO-SUCH-ROLE'))!;
     assert.equal(d.message, 'no service definition for role "NO-SUCH-ROLE"');
+    assert.equal(d.severity, 'error');
     assert.ok(d.line > 1);
   });
 

@@ -102,6 +102,10 @@ export const SEED_LDIF = [
 export interface SlapdOptions {
   /** Extra LDIF appended to {@link SEED_LDIF} (entries under {@link BASE_DN}). */
   extraLdif?: string;
+  /** LDIF that replaces {@link SEED_LDIF} (entries under {@link BASE_DN}), e.g. Knox's demo `users.ldif` as it is. */
+  ldif?: string;
+  /** The plain LDAP port (default: a free one), e.g. Knox's demo LDAP port 33389 that Knox's topologies name. */
+  port?: number;
   /** How long start() waits for slapd to answer (default 15 s). */
   startTimeoutMs?: number;
 }
@@ -214,13 +218,16 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdFixtu
     const conf = join(dir, 'slapd.conf');
     writeFileSync(conf, slapdConf(dir));
     const ldif = join(dir, 'seed.ldif');
-    writeFileSync(ldif, `${SEED_LDIF}\n${options.extraLdif ?? ''}`);
+    // slapadd wants `version: 1` before anything else; Knox's users.ldif has its licence comment first (ApacheDS,
+    // Knox's demo LDAP, does not mind). The line says nothing else: drop it.
+    const seed = options.ldif?.replace(/^version:\s*1\s*$/m, '') ?? SEED_LDIF;
+    writeFileSync(ldif, `${seed}\n${options.extraLdif ?? ''}`);
     execFileSync(SLAPADD_BIN, ['-q', '-f', conf, '-l', ldif], { stdio: 'pipe' });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const [port, ldapsPort] = [await freePort(), await freePort()];
+  const [port, ldapsPort] = [options.port ?? (await freePort()), await freePort()];
   const fixture = new Slapd(dir, port, ldapsPort, options.startTimeoutMs ?? 15_000);
   try {
     await fixture.start();

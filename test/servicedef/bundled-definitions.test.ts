@@ -94,10 +94,24 @@ const EXPECTED: Record<string, string> = {
   'knoxtoken/1.0.0': 'KNOXTOKEN',
   'channels/1.0.0': 'CHANNELS',
   'admin/1.0.0': 'ADMIN',
+  'knox/1.0.0': 'KNOX',
+  'knox-session/1.0.0': 'KNOX-SESSION',
+  'knoxssout/1.0.0': 'KNOXSSOUT',
+  'knox-metadata/1.0.0': 'KNOX-METADATA',
 };
 
 /** Dispatches the gateway answers itself: their routes reach no backend, so they rewrite no URL. */
-const ANSWERED_BY_THE_GATEWAY = new Set(['KnoxSSO', 'KnoxToken', 'KnoxJWKS', 'Channels', 'Admin']);
+const ANSWERED_BY_THE_GATEWAY = new Set([
+  'KnoxSSO',
+  'KnoxToken',
+  'KnoxJWKS',
+  'Channels',
+  'Admin',
+  'KnoxAdmin',
+  'KnoxSession',
+  'KnoxSSOut',
+  'KnoxMetadata',
+]);
 
 /**
  * Location rules whose URLs name other hosts by design: WebHDFS datanodes (the redirect is encrypted into the

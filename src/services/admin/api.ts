@@ -8,7 +8,7 @@
  * | route | what |
  * |---|---|
  * | `GET /api/v1/status` | everything below at once (what the console loads) |
- * | `GET /api/v1/topologies` | each topology: deployment state, when, its diagnostics (`at`: `path:line:col`), services, route count |
+ * | `GET /api/v1/topologies` | each topology: deployment state, when, its diagnostics (`at`: `path:line:col`), services (each `deployed` or `failed`, with its code and diagnostics), route count |
  * | `GET /api/v1/topologies/{name}` | one topology, with its routes |
  * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` and deployed (201 new, 200 replaced) |
  * | `DELETE /api/v1/topologies/{name}` | undeploy: removes `conf/topologies/{name}.*` (never the admin topology serving the request: 409) |
@@ -69,12 +69,12 @@ export function configOf(ctx: DispatchContext): AdminConfig {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A path relative to the gateway home when it lies below it (what an operator edits), else as is. */
-function homePath(gateway: GatewayHandle, file: string): string {
+export function homePath(gateway: GatewayHandle, file: string): string {
   const rel = relative(gateway.layout.home, file);
   return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel.split(sep).join('/') : file;
 }
 
-function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
+export function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
   const file = homePath(gateway, d.file);
   return {
     severity: d.severity,
@@ -119,7 +119,12 @@ function summaryOf(gateway: GatewayHandle, report: TopologyReport) {
       ...(s.name !== undefined && { name: s.name }),
       ...(s.version !== undefined && { version: s.version }),
       urls: s.urls.map(safeUrl),
+      /** `failed`: this service did not deploy and answers 503 `code`; the topology serves the others. */
+      state: s.state,
+      ...(s.code !== undefined && { code: s.code }),
+      ...(s.diagnostics && { diagnostics: s.diagnostics.map((d) => diagnosticJson(gateway, d)) }),
     })),
+    failedServices: (serving?.services ?? []).filter((s) => s.state === 'failed').length,
     routes: serving?.routes.length ?? 0,
   };
 }

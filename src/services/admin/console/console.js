@@ -50,7 +50,16 @@ function renderTopologies(topologies) {
         el('td', {}, t.serving ? 'yes' : 'no'),
         el('td', {}, t.deployedAt ? new Date(t.deployedAt).toLocaleString() : '—'),
         el('td', {}, t.routes),
-        el('td', {}, t.services.map((s) => s.role).join(', ')),
+        el(
+          'td',
+          {},
+          ...t.services.flatMap((s, i) => [
+            i > 0 ? ', ' : '',
+            s.state === 'failed'
+              ? el('span', { class: 'bad', title: `did not deploy: ${s.code}` }, `${s.role} (failed)`)
+              : s.role,
+          ]),
+        ),
         problems,
       ),
     );

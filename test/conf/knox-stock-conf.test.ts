@@ -1,0 +1,364 @@
+/**
+ * Knox's own stock configuration (`conf/topologies` of Knox's gateway-release: admin, homepage, knoxsso, manager,
+ * metadata, sandbox), read verbatim from `../shared/knox-conf` (test data, never copied into the repository),
+ * deploys in postern against Knox's demo LDAP: a real slapd seeded with Knox's own `users.ldif`, on port 33389 as
+ * Knox's topologies name it. Knox's admin curl lines then answer in Knox's shapes:
+ *
+ * ```
+ * curl -u admin:admin-password https://localhost:8443/gateway/admin/api/v1/version
+ * curl -u admin:admin-password https://localhost:8443/gateway/admin/api/v1/topologies
+ * ```
+ *
+ * and guest (not in the admin group of `knox.acl=admin;*;*`) gets 403. A PUT of a topology that does not deploy is
+ * refused with its diagnostics and nothing is written; a good one round-trips through Knox's JSON and XML beans.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import { makeHome, startGateway, type TestHome } from '../helpers/home.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
+import { type SlapdFixture, startSlapd } from '../helpers/slapd.ts';
+
+const KNOX_CONF =
+  process.env.KNOX_CONF_DIR ?? fileURLToPath(new URL('../../../shared/knox-conf', import.meta.url));
+const STOCK = ['admin', 'homepage', 'knoxsso', 'manager', 'metadata', 'sandbox'];
+/** Knox's demo LDAP port, as Knox's topologies and gateway-site name it. */
+const KNOX_LDAP_PORT = 33389;
+
+if (!existsSync(join(KNOX_CONF, 'topologies'))) {
+  throw new Error(`Knox's stock conf not found at ${KNOX_CONF}: clone postern with ../shared beside it`);
+}
+
+async function portFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const ADMIN = basic('admin', 'admin-password');
+const GUEST = basic('guest', 'guest-password');
+
+describe("Knox's stock conf, verbatim", () => {
+  let ldap: SlapdFixture;
+  let home: TestHome;
+  let gateway: Gateway;
+  /** Set when 33389 was taken and the copies name another port (the test says so). */
+  let movedTo: number | undefined;
+
+  before(async () => {
+    const free = await portFree(KNOX_LDAP_PORT);
+    ldap = await startSlapd({
+      ldif: readFileSync(join(KNOX_CONF, 'users.ldif'), 'utf8'),
+      ...(free && { port: KNOX_LDAP_PORT }),
+    });
+    if (!free) movedTo = ldap.port;
+    // A Knox shop brings Knox's service definitions along (sandbox names WEBHCAT, OOZIE, HUE, …).
+    home = makeHome({ 'postern.services.dirs': KNOX_SERVICES });
+    for (const name of STOCK) {
+      let xml = readFileSync(join(KNOX_CONF, 'topologies', `${name}.xml`), 'utf8');
+      if (movedTo) xml = xml.replaceAll(`localhost:${KNOX_LDAP_PORT}`, `localhost:${movedTo}`);
+      home.write(`conf/topologies/${name}.xml`, xml);
+    }
+    gateway = await startGateway(home);
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await ldap?.close();
+    home?.remove();
+  });
+
+  it('runs slapd with Knox’s users.ldif on Knox’s port 33389 (or says why not)', (t) => {
+    if (movedTo) t.diagnostic(`port ${KNOX_LDAP_PORT} was taken: the test's copies name ${movedTo} instead`);
+    else assert.equal(ldap.port, KNOX_LDAP_PORT);
+  });
+
+  it('deploys all six topologies', () => {
+    const names = readdirSync(join(KNOX_CONF, 'topologies'))
+      .filter((n) => n.endsWith('.xml'))
+      .map((n) => n.slice(0, -4))
+      .sort();
+    assert.deepEqual(names, STOCK);
+    for (const name of STOCK) {
+      const status = gateway.status.get(name);
+      assert.equal(status?.deployed, true, `${name}: ${JSON.stringify(status?.diagnostics, null, 1)}`);
+      assert.ok(gateway.server.deployments.has(name), name);
+    }
+  });
+
+  it('serves every service of them, sandbox included (no service fails)', (t) => {
+    const failed = Object.fromEntries(
+      STOCK.map((name) => [
+        name,
+        gateway.server.deployments.get(name)?.failed.map((f) => `${f.label}: ${f.code}`),
+      ]),
+    );
+    t.diagnostic(JSON.stringify(failed));
+    assert.deepEqual(failed, {
+      admin: [],
+      homepage: [],
+      knoxsso: [],
+      manager: [],
+      metadata: [],
+      // Every service of Knox's stock sandbox deploys: registry-only URLs (NAMENODE hdfs://, JOBTRACKER rpc://),
+      // HiveDispatch and the Druid definitions' unknown rules (a warning, as in Knox) included.
+      sandbox: [],
+    });
+  });
+
+  it("answers KNOX-METADATA's info and KNOXSSOUT's logout as Knox's resources do", async () => {
+    const info = await request(`${gateway.url}/metadata/api/v1/metadata/info`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(info.statusCode, 200);
+    const body = (await info.body.json()) as { generalProxyInfo: Record<string, string> };
+    assert.deepEqual(Object.keys(body.generalProxyInfo), [
+      'version',
+      'hostname',
+      'adminUiUrl',
+      'webShellUrl',
+      'adminApiBookUrl',
+      'enableTokenManagement',
+      'enableWebshell',
+      'truststoreType',
+    ]);
+    assert.equal(body.generalProxyInfo.adminUiUrl, `${gateway.url}/manager/admin-ui/`);
+    // The home page's topologies answer only to a KnoxSSO cookie (SSOCookieProvider): without one, no logout.
+    const anonymous = await request(`${gateway.url}/homepage/knoxssout/api/v1/webssout`);
+    assert.notEqual(anonymous.statusCode, 200);
+    await anonymous.body.dump();
+  });
+
+  it('answers `curl -u admin:admin-password …/admin/api/v1/version` in Knox’s shape', async () => {
+    const r = await request(`${gateway.url}/admin/api/v1/version`, { headers: { authorization: ADMIN } });
+    assert.equal(r.statusCode, 200);
+    assert.match(String(r.headers['content-type']), /^application\/json/);
+    const body = (await r.body.json()) as { ServerVersion: { version: string; hash: string } };
+    assert.deepEqual(Object.keys(body), ['ServerVersion']);
+    assert.deepEqual(Object.keys(body.ServerVersion), ['version', 'hash']);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.equal(body.ServerVersion.version, pkg.version);
+
+    const xml = await request(`${gateway.url}/admin/api/v1/version`, {
+      headers: { authorization: ADMIN, accept: 'application/xml' },
+    });
+    assert.equal(xml.statusCode, 200);
+    assert.match(
+      await xml.body.text(),
+      /<ServerVersion>\s*<version>[^<]+<\/version>\s*<hash>[^<]+<\/hash>\s*<\/ServerVersion>/,
+    );
+  });
+
+  it('answers `…/admin/api/v1/topologies` in Knox’s shape, JSON and XML', async () => {
+    const r = await request(`${gateway.url}/admin/api/v1/topologies`, { headers: { authorization: ADMIN } });
+    assert.equal(r.statusCode, 200);
+    const body = (await r.body.json()) as {
+      topologies: { topology: { href: string; name: string; timestamp: string; uri: string }[] };
+    };
+    const list = body.topologies.topology;
+    assert.deepEqual(
+      list.map((t) => t.name),
+      STOCK,
+    );
+    const origin = gateway.url.replace(/\/gateway$/, '');
+    for (const t of list) {
+      assert.deepEqual(Object.keys(t).sort(), ['href', 'name', 'timestamp', 'uri']);
+      assert.equal(t.uri, `${origin}/gateway/${t.name}`);
+      assert.equal(t.href, `${origin}/gateway/admin/api/v1/topologies/${t.name}`);
+      assert.match(t.timestamp, /^\d{13}$/);
+    }
+    const xml = await request(`${gateway.url}/admin/api/v1/topologies`, {
+      headers: { authorization: ADMIN, accept: 'application/xml' },
+    });
+    const text = await xml.body.text();
+    assert.equal((text.match(/<topology>/g) ?? []).length, STOCK.length);
+    assert.match(text, /^<\?xml[^>]*>\s*<topologies>\s*<topology>\s*<name>admin<\/name>/);
+
+    // One topology: Knox's bean, with its providers and services.
+    const one = await request(`${gateway.url}/admin/api/v1/topologies/sandbox`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(one.statusCode, 200);
+    const sandbox = (await one.body.json()) as {
+      topology: {
+        name: string;
+        uri: string;
+        timestamp: number;
+        gateway: { provider: { role: string; name: string; enabled: boolean }[] };
+        service: { role: string; url?: string[] }[];
+      };
+    };
+    assert.equal(sandbox.topology.name, 'sandbox');
+    assert.equal(typeof sandbox.topology.timestamp, 'number');
+    assert.deepEqual(
+      sandbox.topology.gateway.provider.map((p) => `${p.role}/${p.name}/${p.enabled}`),
+      ['authentication/ShiroProvider/true', 'identity-assertion/Default/true', 'hostmap/static/true'],
+    );
+    assert.deepEqual(sandbox.topology.service.find((s) => s.role === 'WEBHDFS')?.url, [
+      'http://localhost:50070/webhdfs',
+    ]);
+    const none = await request(`${gateway.url}/admin/api/v1/topologies/no-such`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(none.statusCode, 204);
+    await none.body.dump();
+  });
+
+  it('refuses guest (403) and an anonymous client (401), as Knox’s AclsAuthz and ShiroProvider do', async () => {
+    const guest = await request(`${gateway.url}/admin/api/v1/version`, { headers: { authorization: GUEST } });
+    assert.equal(guest.statusCode, 403);
+    await guest.body.dump();
+    const nobody = await request(`${gateway.url}/admin/api/v1/topologies`);
+    assert.equal(nobody.statusCode, 401);
+    await nobody.body.dump();
+  });
+
+  it('refuses a PUT of a topology that does not deploy, with its diagnostics, writing nothing', async () => {
+    const broken = `<topology><gateway><provider><role>authentication</role><name>NoSuchProvider</name><enabled>true</enabled></provider></gateway><service><role>KNOX</role></service></topology>`;
+    const r = await request(`${gateway.url}/admin/api/v1/topologies/broken`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN, 'content-type': 'application/xml' },
+      body: broken,
+    });
+    assert.equal(r.statusCode, 400);
+    const body = (await r.body.json()) as {
+      error: { code: string };
+      diagnostics: { severity: string; message: string; at: string }[];
+    };
+    assert.equal(body.error.code, 'POSTERN_ERR_INVALID_TOPOLOGY');
+    assert.ok(
+      body.diagnostics.some((d) => d.severity === 'error' && /NoSuchProvider/.test(d.message)),
+      JSON.stringify(body.diagnostics),
+    );
+    assert.ok(!existsSync(join(home.dir, 'conf/topologies/broken.xml')));
+    const bad = await request(`${gateway.url}/admin/api/v1/topologies/copy`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN, 'content-type': 'application/json' },
+      body: '{"topology": [1, 2]}',
+    });
+    assert.equal(bad.statusCode, 400);
+    await bad.body.dump();
+    const badName = await request(`${gateway.url}/admin/api/v1/topologies/test-put-!nvalid`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(badName.statusCode, 400);
+    await badName.body.dump();
+  });
+
+  it('PUTs a topology from Knox’s JSON bean, serves it, answers it as XML, and DELETEs it', async () => {
+    const json = await (
+      await request(`${gateway.url}/admin/api/v1/topologies/admin`, { headers: { authorization: ADMIN } })
+    ).body.text();
+    const put = await request(`${gateway.url}/admin/api/v1/topologies/copy`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN, 'content-type': 'application/json', accept: 'application/xml' },
+      body: json,
+    });
+    assert.equal(put.statusCode, 200);
+    const xml = await put.body.text();
+    assert.match(xml, /<topology>[\s\S]*<name>copy<\/name>[\s\S]*<provider>\s*<role>authentication<\/role>/);
+    assert.ok(existsSync(join(home.dir, 'conf/topologies/copy.xml')));
+    assert.ok(gateway.server.deployments.has('copy'));
+    // XML back in: the same topology.
+    const again = await request(`${gateway.url}/admin/api/v1/topologies/copy`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN, 'content-type': 'application/xml' },
+      body: xml,
+    });
+    assert.equal(again.statusCode, 200);
+    const bean = (await again.body.json()) as { topology: { name: string; service: { role: string }[] } };
+    assert.equal(bean.topology.name, 'copy');
+    assert.deepEqual(
+      bean.topology.service.map((s) => s.role),
+      ['KNOX'],
+    );
+    // The copy serves Knox's admin API too, with the copied ACL.
+    const version = await request(`${gateway.url}/copy/api/v1/version`, {
+      headers: { authorization: GUEST },
+    });
+    assert.equal(version.statusCode, 403);
+    await version.body.dump();
+
+    const del = await request(`${gateway.url}/admin/api/v1/topologies/copy`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(del.statusCode, 200);
+    assert.deepEqual(await del.body.json(), { deleted: true });
+    assert.ok(!existsSync(join(home.dir, 'conf/topologies/copy.xml')));
+    assert.ok(!gateway.server.deployments.has('copy'));
+    const gone = await request(`${gateway.url}/admin/api/v1/topologies/copy`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(gone.statusCode, 204);
+    await gone.body.dump();
+    // Knox never deletes the admin topology.
+    const admin = await request(`${gateway.url}/admin/api/v1/topologies/admin`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.deepEqual(await admin.body.json(), { deleted: false });
+    assert.ok(existsSync(join(home.dir, 'conf/topologies/admin.xml')));
+  });
+
+  it('lists descriptors and provider configurations as Knox’s HrefListing; aliases say 501', async () => {
+    home.write(
+      'conf/shared-providers/default-providers.json',
+      readFileSync(join(KNOX_CONF, 'shared-providers/default-providers.json'), 'utf8'),
+    );
+    const r = await request(`${gateway.url}/admin/api/v1/providerconfig`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(r.statusCode, 200);
+    const origin = gateway.url.replace(/\/gateway$/, '');
+    assert.deepEqual(await r.body.json(), {
+      href: `${origin}/gateway/admin/api/v1/providerconfig`,
+      items: [
+        {
+          href: `${origin}/gateway/admin/api/v1/providerconfig/default-providers`,
+          name: 'default-providers.json',
+        },
+      ],
+    });
+    const one = await request(`${gateway.url}/admin/api/v1/providerconfig/default-providers`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(one.statusCode, 200);
+    assert.match(String(one.headers['content-type']), /^application\/json/);
+    await one.body.dump();
+    const descriptors = await request(`${gateway.url}/admin/api/v1/descriptors`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.deepEqual(((await descriptors.body.json()) as { items: unknown[] }).items, []);
+    const aliases = await request(`${gateway.url}/admin/api/v1/aliases/sandbox`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(aliases.statusCode, 501);
+    assert.match(
+      ((await aliases.body.json()) as { error: { message: string } }).error.message,
+      /alias service/,
+    );
+    const defs = await request(`${gateway.url}/admin/api/v1/servicedefinitions/knox/KNOX`, {
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(defs.statusCode, 200);
+    const list = (await defs.body.json()) as {
+      serviceDefinitions: { serviceDefinition: { service: { role: string; name: string } }[] };
+    };
+    assert.deepEqual(
+      list.serviceDefinitions.serviceDefinition.map((d) => `${d.service.name}/${d.service.role}`),
+      ['knox/KNOX'],
+    );
+  });
+});
