@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type Diagnostic, DiagnosticSink, type Position } from './diagnostics.ts';
 import { type SettingsOf, walkTable } from './setting.ts';
 import { SETTINGS } from './settings-table.ts';
+import { tlsPolicy } from './tls-policy.ts';
 import { parseXml, warnUnknownChildren } from './xml.ts';
 
 /** One property as written in the file; `pos` is the `<value>` element (or the property, when it has none). */
@@ -192,6 +193,31 @@ function crossChecks(
       at('gateway.channels.broadcast.mtls'),
       'gateway.channels.broadcast.mtls needs ssl.enabled=true and gateway.client.auth.wanted (or .needed), so that peers are asked for their certificates',
     );
+  }
+  // Knox's TLS lists with Jetty's semantics (config/tls-policy.ts): an unknown protocol, a pattern that does not
+  // compile or lists that leave nothing to offer stop the gateway here, not at its first handshake.
+  const policy = tlsPolicy(p.ssl);
+  if ('problem' in policy) sink.error(at(policy.key), `${policy.key}: ${policy.problem}`);
+  const whitelist = p.dispatchWhitelist?.trim();
+  if (whitelist && !['DEFAULT', 'HTTPS_ONLY'].includes(whitelist.toUpperCase())) {
+    for (const part of whitelist.split(';')) {
+      try {
+        new RegExp(part);
+      } catch (err) {
+        sink.error(
+          at('gateway.dispatch.whitelist'),
+          `gateway.dispatch.whitelist: "${part}" is not a valid regular expression: ${(err as Error).message}`,
+        );
+      }
+    }
+  }
+  for (const [topology, port] of p.portMapping.ports) {
+    if (p.portMapping.enabled && port === p.port) {
+      sink.error(
+        at(`gateway.port.mapping.${topology}`),
+        `gateway.port.mapping.${topology}: ${port} is gateway.port; a mapped topology needs a port of its own`,
+      );
+    }
   }
   // The operational endpoints answer outside the gateway's path, where no topology can shadow them.
   const gatewayPrefix = `/${p.path}/`;

@@ -117,12 +117,27 @@ export const SETTINGS = {
     includeProtocols: list(
       'ssl.include.protocols',
       [],
-      'TLS protocols offered; empty means every protocol the runtime offers.',
+      'TLS protocols offered (JSSE names: `TLSv1.2`, `TLSv1.3`); empty means all. An exclusion wins; postern never offers less than TLSv1.2, and lists that leave nothing (or an unknown name) are an error.',
       /[,|]/,
     ),
-    excludeProtocols: list('ssl.exclude.protocols', ['SSLv3'], 'TLS protocols refused.', /[,|]/),
-    includeCiphers: list('ssl.include.ciphers', [], 'Cipher suites offered; empty means all.', /[,|]/),
-    excludeCiphers: list('ssl.exclude.ciphers', [], 'Cipher suites refused.', /[,|]/),
+    excludeProtocols: list(
+      'ssl.exclude.protocols',
+      ['SSLv3'],
+      'TLS protocols refused (wins over the include list).',
+      /[,|]/,
+    ),
+    includeCiphers: list(
+      'ssl.include.ciphers',
+      [],
+      "Cipher suites offered: regular expressions matching a suite's whole IANA/JSSE name (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, `.*_GCM_.*`) or OpenSSL name, as Jetty's; empty means the runtime's defaults. A protocol none of the chosen suites belongs to is not offered.",
+      /[,|]/,
+    ),
+    excludeCiphers: list(
+      'ssl.exclude.ciphers',
+      [],
+      'Cipher suites refused (patterns as for the include list; wins over it).',
+      /[,|]/,
+    ),
     renegotiation: bool(
       'ssl.renegotiation',
       false,
@@ -256,12 +271,16 @@ export const SETTINGS = {
     SAFE_MAX,
     'Milliseconds a client connection may stay idle before it is closed.',
   ),
-  serverHeaderEnabled: bool('gateway.server.header.enabled', false, 'Send a `Server` header.'),
+  serverHeaderEnabled: bool(
+    'gateway.server.header.enabled',
+    false,
+    'Send `Server: postern` on every answer.',
+  ),
   strictTransport: {
     enabled: bool(
       'gateway.strict.transport.enabled',
       false,
-      "Send `Strict-Transport-Security` on every answer (a topology's WebAppSec setting wins).",
+      "Send `Strict-Transport-Security` on every answer over TLS (a topology's WebAppSec `strict.transport.enabled` wins on that topology's routes).",
     ),
     option: text(
       'gateway.strict.transport.option',
@@ -276,12 +295,12 @@ export const SETTINGS = {
   ),
   dispatchWhitelist: optionalText(
     'gateway.dispatch.whitelist',
-    'Backend URLs a dispatch may reach: `;`-separated regexes, or `DEFAULT` / `HTTPS_ONLY`.',
+    'Backend URLs the covered services may be dispatched to: `;`-separated regexes, each matching the whole `scheme://host:port` of the backend URL; unset or `DEFAULT`: derived from the gateway host (its domain, else itself, else loopback); `HTTPS_ONLY`: the same, https only. A request to any other backend gets 400.',
   ),
   dispatchWhitelistServices: list(
     'gateway.dispatch.whitelist.services',
     [],
-    'Services the dispatch whitelist applies to.',
+    'Service roles the dispatch whitelist applies to, besides KNOXSSO (always covered).',
   ),
   globalRulesServices: list(
     'gateway.global.rules.services',
@@ -324,7 +343,7 @@ export const SETTINGS = {
       '{topology}',
       intIn(1, 65535),
       'an integer from 1 to 65535',
-      'A port serving that topology alone, without the topology segment in its URLs.',
+      'A port of its own serving that topology alone, at `https://host:{port}/` (paths with `/{gateway.path}/{topology}` work there too); needs `gateway.port.mapping.enabled`.',
     ),
   },
   scopeCookiesEnabled: bool(

@@ -15,6 +15,7 @@ import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { DescribedTerminal } from '../dispatch/http-dispatch.ts';
+import { withDispatchWhitelist } from '../dispatch/whitelist.ts';
 import { GatewayError } from '../errors.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
@@ -285,20 +286,30 @@ export function compileDeployment(input: CompileInput): CompileResult {
           pos: dispatch.pos,
           requestHeaders: (dispatch.run as DescribedTerminal).requestHeaders,
         },
-        run: compose(filters, tracedDispatch(audited(dispatch.run, dispatchAudit), 'http')),
+        run: compose(
+          filters,
+          tracedDispatch(
+            audited(withDispatchWhitelist(settings, service.role, dispatch.run), dispatchAudit),
+            'http',
+          ),
+        ),
         upgrade: compose(
           filters,
           tracedDispatch(
             audited(
-              (dispatch.upgrade ?? createWebSocketTerminal)({
-                ...base,
-                name: 'websocket',
-                params: paramMap(service.params),
-                dispatch: undefined,
-                pos: route.pos,
-                useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
-                contribution: dispatch.contribution,
-              }),
+              withDispatchWhitelist(
+                settings,
+                service.role,
+                (dispatch.upgrade ?? createWebSocketTerminal)({
+                  ...base,
+                  name: 'websocket',
+                  params: paramMap(service.params),
+                  dispatch: undefined,
+                  pos: route.pos,
+                  useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
+                  contribution: dispatch.contribution,
+                }),
+              ),
               audit.forRoute({
                 topology: topology.name,
                 service: service.role,

@@ -31,6 +31,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { tlsPolicy } from '../config/tls-policy.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 
 /** Client-certificate policy of the listener (absent: no certificate is asked for). */
@@ -110,7 +111,27 @@ export async function generateSelfSigned(certFile: string, keyFile: string): Pro
 
 export async function loadServerTls(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const identity = await loadIdentity(settings, home);
-  return { ...identity, ...clientAuthOptions(settings, home, identity), ...renegotiationOptions(settings) };
+  return {
+    ...identity,
+    ...protocolOptions(settings),
+    ...clientAuthOptions(settings, home, identity),
+    ...renegotiationOptions(settings),
+  };
+}
+
+/**
+ * `ssl.include.protocols` / `ssl.exclude.protocols` / `ssl.include.ciphers` / `ssl.exclude.ciphers` (Knox's names,
+ * Jetty's semantics; config/tls-policy.ts): the protocol range and cipher string offered. Never below TLS 1.2.
+ */
+function protocolOptions(settings: GatewaySettings): Partial<ServerTls> {
+  const policy = tlsPolicy(settings.ssl);
+  // gateway-site refused these lists already; a settings object built another way fails here, closed.
+  if ('problem' in policy) throw new Error(`${policy.key}: ${policy.problem}`);
+  return {
+    minVersion: policy.minVersion,
+    maxVersion: policy.maxVersion,
+    ...(policy.ciphers !== undefined && { ciphers: policy.ciphers }),
+  };
 }
 
 /**
@@ -167,6 +188,7 @@ function clientAuthOptions(settings: GatewaySettings, home: string, identity: Se
 
 async function loadIdentity(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const ssl = settings.ssl;
+  // The floor again here, so that an identity is never served below TLS 1.2 whatever protocolOptions says.
   const protocols = { minVersion: 'TLSv1.2' as const };
   if (ssl.certificatePath || ssl.keyPath) {
     if (!ssl.certificatePath || !ssl.keyPath) {
