@@ -12,6 +12,7 @@ import {
   bool,
   duration,
   family,
+  ignored,
   int,
   intIn,
   list,
@@ -109,10 +110,13 @@ export const SETTINGS = {
       'gateway-identity',
       "Alias of the gateway's key in the keystore.",
     ),
-    keyPassphraseAlias: text(
-      'gateway.tls.key.passphrase.alias',
-      'gateway-identity-passphrase',
-      "Alias of the key's passphrase.",
+    keyPassphraseAlias: ignored(
+      text(
+        'gateway.tls.key.passphrase.alias',
+        'gateway-identity-passphrase',
+        "Alias of the key's passphrase.",
+      ),
+      'the key of a PEM file or keystore is read with the keystore password (postern reads no separate key passphrase)',
     ),
     includeProtocols: list(
       'ssl.include.protocols',
@@ -164,10 +168,13 @@ export const SETTINGS = {
       'the identity keystore',
     ),
     truststoreType: text('gateway.truststore.type', 'JKS', 'Type of the client-certificate truststore.'),
-    truststorePasswordAlias: text(
-      'gateway.truststore.password.alias',
-      'gateway-truststore-password',
-      "Alias of the truststore's password.",
+    truststorePasswordAlias: ignored(
+      text(
+        'gateway.truststore.password.alias',
+        'gateway-truststore-password',
+        "Alias of the truststore's password.",
+      ),
+      'truststores are PEM files, which need no password',
     ),
     trustAllCerts: bool('gateway.trust.all.certs', false, 'Accept any client certificate.'),
   },
@@ -194,10 +201,13 @@ export const SETTINGS = {
       'Trust for https and wss backends; unset means the runtime and gateway trust.',
     ),
     truststoreType: text('gateway.httpclient.truststore.type', 'JKS', 'Type of the backend truststore.'),
-    truststorePasswordAlias: text(
-      'gateway.httpclient.truststore.password.alias',
-      'gateway-httpclient-truststore-password',
-      "Alias of the backend truststore's password.",
+    truststorePasswordAlias: ignored(
+      text(
+        'gateway.httpclient.truststore.password.alias',
+        'gateway-httpclient-truststore-password',
+        "Alias of the backend truststore's password.",
+      ),
+      'truststores are PEM files, which need no password',
     ),
   },
   xforwardedEnabled: bool(
@@ -205,10 +215,13 @@ export const SETTINGS = {
     true,
     'Add X-Forwarded-For/-Proto/-Host/-Port/-Server/-Context to backend requests.',
   ),
-  xforwardedContextAppendServices: list(
-    'gateway.xforwarded.header.context.append.servicename',
-    ['LIVYSERVER'],
-    'Services whose X-Forwarded-Context also names the service.',
+  xforwardedContextAppendServices: ignored(
+    list(
+      'gateway.xforwarded.header.context.append.servicename',
+      ['LIVYSERVER'],
+      'Services whose X-Forwarded-Context also names the service.',
+    ),
+    'X-Forwarded-Context is /{gateway.path}/{topology} for every service',
   ),
   frontendUrl: urlSetting(
     'gateway.frontend.url',
@@ -237,10 +250,13 @@ export const SETTINGS = {
     false,
     "Answer 400 to a request whose Host is malformed or not in postern.host.allowlist, instead of answering it with the gateway's own host.",
   ),
-  remoteIpHeaderName: text(
-    'gateway.remote.ip.header.name',
-    'X-Forwarded-For',
-    "Header naming the client's address when the gateway is behind a proxy.",
+  remoteIpHeaderName: ignored(
+    text(
+      'gateway.remote.ip.header.name',
+      'X-Forwarded-For',
+      "Header naming the client's address when the gateway is behind a proxy.",
+    ),
+    "the client's address is the connection's, or X-Forwarded-For's from postern.trusted.proxies",
   ),
   requestHeaderBufferBytes: int(
     'gateway.httpserver.requestHeaderBuffer',
@@ -250,19 +266,13 @@ export const SETTINGS = {
     'Largest request header block accepted, in bytes (Kerberos and AD tokens often need more).',
   ),
   requestBufferBytes: int('gateway.httpserver.requestBuffer', 16384, 1, INT_MAX, 'Request buffer, in bytes.'),
-  responseBufferBytes: int(
-    'gateway.httpserver.responseBuffer',
-    32768,
-    1,
-    INT_MAX,
-    'Response buffer, in bytes.',
+  responseBufferBytes: ignored(
+    int('gateway.httpserver.responseBuffer', 32768, 1, INT_MAX, 'Response buffer, in bytes.'),
+    'responses stream with backpressure; Node sizes its own buffers',
   ),
-  responseHeaderBufferBytes: int(
-    'gateway.httpserver.responseHeaderBuffer',
-    8192,
-    1,
-    INT_MAX,
-    'Response header buffer, in bytes.',
+  responseHeaderBufferBytes: ignored(
+    int('gateway.httpserver.responseHeaderBuffer', 8192, 1, INT_MAX, 'Response header buffer, in bytes.'),
+    'Node sizes its own response header buffer',
   ),
   idleTimeoutMs: int(
     'gateway.idle.timeout',
@@ -307,30 +317,26 @@ export const SETTINGS = {
     ['NAMENODE', 'JOBTRACKER', 'WEBHDFS', 'WEBHCAT', 'OOZIE', 'WEBHBASE', 'HIVE', 'RESOURCEMANAGER'],
     'Services whose rewrite rules apply to every service of a topology.',
   ),
-  strictTopologyValidation: bool(
-    'gateway.strict.topology.validation',
-    false,
-    'Validate topologies strictly.',
+  strictTopologyValidation: ignored(
+    bool('gateway.strict.topology.validation', false, 'Validate topologies strictly.'),
+    'topologies are always validated strictly: an unknown element is an error',
   ),
   topologyRedeployRequiresChanges: bool(
     'gateway.topology.redeploy.requires.changes',
     false,
     'Redeploy a topology only when its file changed in content, not just in time.',
   ),
-  readOnlyOverrideTopologies: list(
-    'gateway.read.only.override.topologies',
-    [],
-    'Topologies the admin API may not change.',
+  readOnlyOverrideTopologies: ignored(
+    list('gateway.read.only.override.topologies', [], 'Topologies the admin API may not change.'),
+    "postern's admin API does not check it",
   ),
-  autoDeployTopologies: list(
-    'gateway.auto.deploy.topologies',
-    ['manager', 'admin'],
-    'Topologies deployed automatically.',
+  autoDeployTopologies: ignored(
+    list('gateway.auto.deploy.topologies', ['manager', 'admin'], 'Topologies deployed automatically.'),
+    'every topology in conf/topologies deploys; postern writes no manager or admin topology itself',
   ),
-  defaultTopologyName: text(
-    'default.app.topology.name',
-    'homepage',
-    'Topology for URLs that omit the topology segment.',
+  defaultTopologyName: ignored(
+    text('default.app.topology.name', 'homepage', 'Topology for URLs that omit the topology segment.'),
+    'a URL without a topology segment is answered 404',
   ),
   portMapping: {
     enabled: bool(
@@ -373,21 +379,18 @@ export const SETTINGS = {
       INT_MAX,
       'Largest binary message relayed, in bytes (a service param of the same name overrides it).',
     ),
-    maxTextMessageBufferSize: int(
-      'gateway.websocket.max.text.buffer.size',
-      32768,
-      1,
-      INT_MAX,
-      'Text message buffer, in bytes.',
+    maxTextMessageBufferSize: ignored(
+      int('gateway.websocket.max.text.buffer.size', 32768, 1, INT_MAX, 'Text message buffer, in bytes.'),
+      'the ws library sizes its own buffers',
     ),
-    maxBinaryMessageBufferSize: int(
-      'gateway.websocket.max.binary.buffer.size',
-      32768,
-      1,
-      INT_MAX,
-      'Binary message buffer, in bytes.',
+    maxBinaryMessageBufferSize: ignored(
+      int('gateway.websocket.max.binary.buffer.size', 32768, 1, INT_MAX, 'Binary message buffer, in bytes.'),
+      'the ws library sizes its own buffers',
     ),
-    inputBufferSize: int('gateway.websocket.input.buffer.size', 4096, 1, INT_MAX, 'Input buffer, in bytes.'),
+    inputBufferSize: ignored(
+      int('gateway.websocket.input.buffer.size', 4096, 1, INT_MAX, 'Input buffer, in bytes.'),
+      'the ws library sizes its own buffers',
+    ),
     asyncWriteTimeoutMs: int(
       'gateway.websocket.async.write.timeout',
       60_000,
