@@ -8,6 +8,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { readMasterSecret } from '../config/aliases.ts';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
@@ -86,7 +87,9 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
   }
   const { layout, settings, registry, catalog } = loaded;
   const out: Diagnostic[] = [...loaded.diagnostics];
-  const secret = new Uint8Array(32);
+  // The home's own master secret when it has one, so that `${ALIAS=...}` values resolve as at start; check
+  // creates none.
+  const secret = readMasterSecret(layout.home) ?? new Uint8Array(32);
   const read = readHomeTopologies(layout);
   out.push(...read.diagnostics);
   const { topologies } = read;

@@ -11,6 +11,8 @@
  * registered contributor (`ha`, `hostmap`) add no filter: they contribute to the deployment instead (the
  * dispatches' `ctx.contribution(key)`, the rewrite functions' hostmap), and compile knows none of them by name.
  */
+
+import { AliasResolver } from '../config/aliases.ts';
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
@@ -186,6 +188,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
   const seen = new Map<string, { role: string; pos: Position }>();
 
   // What every factory of this deployment gets besides its route (RouteContext).
+  const aliases = new AliasResolver(home, input.masterSecret, topology.name);
   const runtime = {
     settings,
     shared,
@@ -194,6 +197,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
     audit,
     home,
     masterSecret: input.masterSecret,
+    secret: (value: string) => aliases.resolve(value),
     gateway: input.gateway,
   };
   for (const { service, definition } of used) {
@@ -493,6 +497,7 @@ function buildDispatch(
     | 'audit'
     | 'home'
     | 'masterSecret'
+    | 'secret'
     | 'gateway'
   >,
 ):

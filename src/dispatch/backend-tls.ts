@@ -15,6 +15,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { keystorePassword } from '../config/aliases.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 
 export interface BackendTlsOptions {
@@ -59,7 +60,7 @@ export function gatewayIdentity(settings: GatewaySettings, home: string): Backen
   if (ssl.keystorePath && existsSync(inHome(home, ssl.keystorePath))) {
     return {
       pfx: readFileSync(inHome(home, ssl.keystorePath)),
-      passphrase: process.env.POSTERN_KEYSTORE_PASSWORD,
+      passphrase: keystorePassword(settings, home),
     };
   }
   const cert = join(home, 'data', 'security', 'gateway.crt');

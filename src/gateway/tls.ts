@@ -29,7 +29,9 @@ import { constants } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
+import { keystorePassword } from '../config/aliases.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { tlsPolicy } from '../config/tls-policy.ts';
 import { Errors, type GatewayError } from '../errors.ts';
@@ -215,13 +217,17 @@ async function loadIdentity(settings: GatewaySettings, home: string): Promise<Se
           'Convert it with: keytool -importkeystore -srckeystore gateway.jks -destkeystore gateway.p12 -deststoretype PKCS12',
       );
     }
-    const passphrase = process.env.POSTERN_KEYSTORE_PASSWORD;
-    return {
-      pfx: readFileSync(inHome(home, ssl.keystorePath)),
-      passphrase,
-      ...protocols,
-      source: ssl.keystorePath,
-    };
+    const pfx = readFileSync(inHome(home, ssl.keystorePath));
+    const passphrase = keystorePassword(settings, home);
+    try {
+      // Opening it here turns a wrong password into a start-up error naming the keystore and the alias.
+      createSecureContext({ pfx, passphrase });
+    } catch (err) {
+      throw new Error(
+        `cannot open keystore ${ssl.keystorePath} (password from alias ${ssl.keystorePasswordAlias}): ${(err as Error).message}`,
+      );
+    }
+    return { pfx, passphrase, ...protocols, source: ssl.keystorePath };
   }
   const certFile = join(home, 'data', 'security', 'gateway.crt');
   const keyFile = join(home, 'data', 'security', 'gateway.key');
