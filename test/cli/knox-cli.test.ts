@@ -93,16 +93,16 @@ describe('postern cli: aliases and the master secret', () => {
     );
   });
 
-  it("resolves ${ALIAS=name} from the topology's store, then the gateway's, and names a missing alias", () => {
+  it("resolves an alias reference from the topology's store, then the gateway's, and names a missing alias", () => {
     const master = readMasterSecret(home.dir)!;
     new CredentialStore(home.dir, master, '__gateway').set('shared', 'gw-value');
     new CredentialStore(home.dir, master, '__gateway').set('ldcSystemPassword', 'gw-loses');
     const sandbox = new AliasResolver(home.dir, master, 'sandbox');
-    assert.equal(sandbox.resolve('${ALIAS=ldcSystemPassword}'), 's3cret-1');
-    assert.equal(sandbox.resolve('${ALIAS=shared}'), 'gw-value');
+    assert.equal(sandbox.resolve(`\${ALIAS=ldcSystemPassword}`), 's3cret-1');
+    assert.equal(sandbox.resolve(`\${ALIAS=shared}`), 'gw-value');
     assert.equal(sandbox.resolve('plain'), 'plain');
     assert.throws(
-      () => sandbox.resolve('${ALIAS=nope}'),
+      () => sandbox.resolve(`\${ALIAS=nope}`),
       /^Error: alias nope is not defined for topology sandbox or the gateway/,
     );
   });
@@ -135,7 +135,7 @@ describe("Knox's sandbox LDAP system password from an alias (real slapd)", () =>
     home.write(
       'conf/topologies/sandbox.xml',
       shiroTopology(
-        searchParams(ldap, { 'main.ldapRealm.contextFactory.systemPassword': '${ALIAS=ldcSystemPassword}' }),
+        searchParams(ldap, { 'main.ldapRealm.contextFactory.systemPassword': `\${ALIAS=ldcSystemPassword}` }),
         backend.url,
       ),
     );
