@@ -99,7 +99,11 @@ export const SETTINGS = {
       "The gateway's identity keystore.",
       '`data/security/keystores/gateway.jks`',
     ),
-    keystoreType: text('gateway.tls.keystore.type', 'JKS', 'Type of the identity keystore.'),
+    keystoreType: text(
+      'gateway.tls.keystore.type',
+      'JKS',
+      'Type of the identity keystore: JKS or PKCS12 (JCEKS is refused with the command that converts it).',
+    ),
     keystorePasswordAlias: text(
       'gateway.tls.keystore.password.alias',
       'gateway-identity-keystore-password',
@@ -110,13 +114,10 @@ export const SETTINGS = {
       'gateway-identity',
       "Alias of the gateway's key in the keystore.",
     ),
-    keyPassphraseAlias: ignored(
-      text(
-        'gateway.tls.key.passphrase.alias',
-        'gateway-identity-passphrase',
-        "Alias of the key's passphrase.",
-      ),
-      'the key of a PEM file or keystore is read with the keystore password (postern reads no separate key passphrase)',
+    keyPassphraseAlias: text(
+      'gateway.tls.key.passphrase.alias',
+      'gateway-identity-passphrase',
+      "Alias of the key's passphrase (JKS); when the alias is not set, the keystore password.",
     ),
     includeProtocols: list(
       'ssl.include.protocols',

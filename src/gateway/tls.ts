@@ -1,9 +1,11 @@
 /**
  * @module gateway/tls
  * The server's TLS identity, as gateway-site describes it: PEM certificate and key paths
- * (`gateway.tls.certificate.path`, `gateway.tls.key.path`), or a PKCS#12 keystore under Knox's names
- * (`gateway.tls.keystore.path`, `.type`). Without either, a self-signed certificate for localhost is generated
- * on first start into `data/security/` of the home, so a new installation answers on https at once.
+ * (`gateway.tls.certificate.path`, `gateway.tls.key.path`), or Knox's identity keystore (JKS or PKCS#12,
+ * `gateway.tls.keystore.*`, `gateway.tls.key.alias`, Knox's default `data/security/keystores/gateway.jks`;
+ * config/keystore.ts). Without either, a self-signed certificate for localhost is generated on first start into
+ * `data/security/` of the home, so a new installation answers on https at once. The protocol and cipher lists
+ * follow `ssl.include/exclude.protocols/ciphers` (config/tls-policy.ts).
  *
  * **Two-way TLS** (client certificates), under Knox's names: `gateway.client.auth.needed` (a client must present a
  * certificate the truststore accepts) or `gateway.client.auth.wanted` (asked for, not required), trust from
@@ -29,10 +31,9 @@ import { constants } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
-import { createSecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
-import { keystorePassword } from '../config/aliases.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { readIdentityKeystore } from '../config/keystore.ts';
 import { tlsPolicy } from '../config/tls-policy.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 
@@ -209,26 +210,9 @@ async function loadIdentity(settings: GatewaySettings, home: string): Promise<Se
     }
     return { cert: readFileSync(certFile), key: readFileSync(keyFile), ...protocols, source: certFile };
   }
-  if (ssl.keystorePath && existsSync(inHome(home, ssl.keystorePath))) {
-    const type = (ssl.keystoreType ?? 'JKS').toUpperCase();
-    if (type !== 'PKCS12' && type !== 'P12') {
-      throw new Error(
-        `keystore ${ssl.keystorePath} has type ${type}; postern reads PKCS12 keystores or PEM files. ` +
-          'Convert it with: keytool -importkeystore -srckeystore gateway.jks -destkeystore gateway.p12 -deststoretype PKCS12',
-      );
-    }
-    const pfx = readFileSync(inHome(home, ssl.keystorePath));
-    const passphrase = keystorePassword(settings, home);
-    try {
-      // Opening it here turns a wrong password into a start-up error naming the keystore and the alias.
-      createSecureContext({ pfx, passphrase });
-    } catch (err) {
-      throw new Error(
-        `cannot open keystore ${ssl.keystorePath} (password from alias ${ssl.keystorePasswordAlias}): ${(err as Error).message}`,
-      );
-    }
-    return { pfx, passphrase, ...protocols, source: ssl.keystorePath };
-  }
+  // Knox's identity keystore (config/keystore.ts): the configured one, else data/security/keystores/gateway.jks.
+  const fromKeystore = readIdentityKeystore(settings, home);
+  if (fromKeystore) return { ...fromKeystore, ...protocols };
   const certFile = join(home, 'data', 'security', 'gateway.crt');
   const keyFile = join(home, 'data', 'security', 'gateway.key');
   if (!existsSync(certFile) || !existsSync(keyFile)) await generateSelfSigned(certFile, keyFile);
