@@ -65,7 +65,8 @@ export function readIdentityKeystore(settings: GatewaySettings, home: string): K
   if (type !== 'JKS') throw failed('postern reads JKS and PKCS12 keystores');
   // jks-js reports a file of another kind with an internal error; say what the file is instead.
   const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
-  if (magic === 0xcececece) throw failed('the file is a JCEKS keystore: set gateway.tls.keystore.type to JCEKS');
+  if (magic === 0xcececece)
+    throw failed('the file is a JCEKS keystore: set gateway.tls.keystore.type to JCEKS');
   if (magic !== 0xfeedfeed) throw failed('the file is not a JKS keystore');
   if (password === undefined) {
     throw failed(`no password: postern cli create-alias ${ssl.keystorePasswordAlias}`);
