@@ -11,6 +11,8 @@ import { existsSync } from 'node:fs';
 const debianPackages: Record<string, string> = {
   // test/gateway/tls.test.ts builds a PKCS#12 keystore with it.
   openssl: '/usr/bin/openssl',
+  // test/gateway/keystore.test.ts: JKS, JCEKS and PKCS#12 keystores made by the JDK's own keytool.
+  'openjdk-17-jre-headless': '/usr/bin/keytool',
   // test/helpers/slapd.ts: a real OpenLDAP server for the LDAP realm, group lookup and their failures.
   slapd: '/usr/sbin/slapd',
   'ldap-utils': '/usr/bin/ldapadd',

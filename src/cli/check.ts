@@ -8,7 +8,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { readMasterSecret } from '../config/aliases.ts';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
+import { readIdentityKeystore } from '../config/keystore.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import {
@@ -91,7 +93,23 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
   }
   const { layout, settings, registry, catalog } = loaded;
   const out: Diagnostic[] = [...loaded.diagnostics];
-  const secret = new Uint8Array(32);
+  // The identity keystore opens as `start` would open it: a wrong password or a missing key alias is an error here.
+  if (settings.ssl.enabled && !settings.ssl.certificatePath && !settings.ssl.keyPath) {
+    try {
+      readIdentityKeystore(settings, layout.home);
+    } catch (err) {
+      out.push({
+        file: settings.file ?? join(layout.home, 'conf', 'gateway-site.xml'),
+        line: 1,
+        column: 1,
+        severity: 'error',
+        message: (err as Error).message,
+      });
+    }
+  }
+  // The home's own master secret when it has one, so that `${ALIAS=...}` values resolve as at start; check
+  // creates none.
+  const secret = readMasterSecret(layout.home) ?? new Uint8Array(32);
   const read = readHomeTopologies(layout);
   out.push(...read.diagnostics);
   const { topologies } = read;

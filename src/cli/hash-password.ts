@@ -7,7 +7,7 @@
  */
 import { hashPassword } from '../providers/authentication/shiro/password-hash.ts';
 
-async function readPiped(stdin: NodeJS.ReadStream): Promise<string> {
+export async function readPiped(stdin: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks)
@@ -15,8 +15,12 @@ async function readPiped(stdin: NodeJS.ReadStream): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-function readTyped(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream): Promise<string> {
-  stderr.write('Password: ');
+export function readTyped(
+  stdin: NodeJS.ReadStream,
+  stderr: NodeJS.WriteStream,
+  prompt = 'Password: ',
+): Promise<string> {
+  stderr.write(prompt);
   stdin.setRawMode(true);
   stdin.resume();
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@
  *   postern check [--home DIR]              validate gateway-site, topologies, descriptors and service
  *                                           definitions; one `path:line:column: message` line per problem
  *   postern hash-password                   print the scrypt hash of the password read from stdin (FileRealm)
+ *   postern cli COMMAND                     Knox's knoxcli commands (cli/knox-cli): aliases, master secret
  *   postern explain [METHOD] URL            what the gateway would do with a request (cli/explain)
  *   postern topology new NAME / service new ROLE   scaffold files `check` accepts (cli/scaffold)
  *
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { runCheck } from './check.ts';
 import { runExplain } from './explain.ts';
 import { runHashPassword } from './hash-password.ts';
+import { runKnoxCli } from './knox-cli.ts';
 import { runScaffold } from './scaffold.ts';
 import { runStart } from './start.ts';
 
@@ -24,6 +26,7 @@ commands:
   start   serve the topologies of a home
   check   validate a home's configuration and print each problem as path:line:column: message
   hash-password   print the scrypt hash of a password read from stdin, for postern.FileRealm users files
+  cli COMMAND            Knox's knoxcli commands: create-master, create-alias, list-alias, delete-alias
   explain [METHOD] URL   what the gateway would do with a request: route, chain, rewrites, backend request
   topology new NAME      write conf/topologies/NAME.xml (--service ROLE=URL..., --auth anonymous|file|ldap)
   service new ROLE       write a service definition into data/services (--version V, --path /x)
@@ -37,6 +40,7 @@ options:
 /** Commands that read their own options (`postern <command> --help` shows them). */
 const OWN_OPTIONS: Record<string, (argv: string[]) => Promise<number>> = {
   explain: runExplain,
+  cli: (argv) => runKnoxCli(argv),
   topology: (argv) => runScaffold('topology', argv),
   service: (argv) => runScaffold('service', argv),
 };

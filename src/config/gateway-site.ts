@@ -9,8 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, type Diagnostic, DiagnosticSink, type Position } from './diagnostics.ts';
+import { KNOX_PROPERTIES, notImplemented, readElsewhere } from './knox-properties.ts';
 import { type SettingsOf, walkTable } from './setting.ts';
 import { SETTINGS } from './settings-table.ts';
+import { didYouMean, nearest } from './suggest.ts';
+import { tlsPolicy } from './tls-policy.ts';
 import { parseXml, warnUnknownChildren } from './xml.ts';
 
 /** One property as written in the file; `pos` is the `<value>` element (or the property, when it has none). */
@@ -129,6 +132,7 @@ function buildSettings(
       sink.error(prop.pos, `${name}: expected ${family.expected}, found "${prop.value}"`);
     else families[i].set(name.slice(family.prefix.length), value);
   }
+  unusedProperties(props, raw, sink);
   const tree: Record<string, unknown> = {};
   for (const { path, entry } of ENTRIES) {
     let value: unknown;
@@ -157,6 +161,37 @@ function buildSettings(
   };
   return deepFreeze(settings);
 }
+
+/**
+ * No property is ignored without a word: a Knox property postern does not implement (config/knox-properties.ts),
+ * one it accepts but does not act on (`ignored` in the table), and a name neither Knox nor postern has (a typo,
+ * with the nearest known name) each get a warning at the property.
+ */
+function unusedProperties(
+  props: Map<string, SiteProperty>,
+  raw: Map<string, SiteProperty>,
+  sink: DiagnosticSink,
+): void {
+  for (const { entry } of ENTRIES) {
+    const prop = entry.kind === 'setting' && entry.ignored ? props.get(entry.key) : undefined;
+    if (prop && entry.kind === 'setting') {
+      sink.warn(prop.pos, `${entry.key} is accepted but postern does not act on it: ${entry.ignored}`);
+    }
+  }
+  for (const [name, prop] of raw) {
+    if (readElsewhere(name)) continue;
+    const instead = notImplemented(name);
+    if (instead) {
+      sink.warn(prop.pos, `${name} is Knox's and postern does not implement it: ${instead}`);
+      continue;
+    }
+    const near = nearest(name, ALL_NAMES);
+    sink.warn(prop.pos, `unknown property ${name}, ignored${near.length > 0 ? didYouMean(name, near) : ''}`);
+  }
+}
+
+/** Every property name postern or Knox has, for suggestions. */
+const ALL_NAMES = [...new Set([...KNOWN, ...KNOX_PROPERTIES.filter((k) => !k.endsWith('.'))])];
 
 /** Sets `value` at `path` in `tree`, making the nested objects on the way. */
 function place(tree: Record<string, unknown>, path: readonly string[], value: unknown): void {
@@ -192,6 +227,31 @@ function crossChecks(
       at('gateway.channels.broadcast.mtls'),
       'gateway.channels.broadcast.mtls needs ssl.enabled=true and gateway.client.auth.wanted (or .needed), so that peers are asked for their certificates',
     );
+  }
+  // Knox's TLS lists with Jetty's semantics (config/tls-policy.ts): an unknown protocol, a pattern that does not
+  // compile or lists that leave nothing to offer stop the gateway here, not at its first handshake.
+  const policy = tlsPolicy(p.ssl);
+  if ('problem' in policy) sink.error(at(policy.key), `${policy.key}: ${policy.problem}`);
+  const whitelist = p.dispatchWhitelist?.trim();
+  if (whitelist && !['DEFAULT', 'HTTPS_ONLY'].includes(whitelist.toUpperCase())) {
+    for (const part of whitelist.split(';')) {
+      try {
+        new RegExp(part);
+      } catch (err) {
+        sink.error(
+          at('gateway.dispatch.whitelist'),
+          `gateway.dispatch.whitelist: "${part}" is not a valid regular expression: ${(err as Error).message}`,
+        );
+      }
+    }
+  }
+  for (const [topology, port] of p.portMapping.ports) {
+    if (p.portMapping.enabled && port === p.port) {
+      sink.error(
+        at(`gateway.port.mapping.${topology}`),
+        `gateway.port.mapping.${topology}: ${port} is gateway.port; a mapped topology needs a port of its own`,
+      );
+    }
   }
   // The operational endpoints answer outside the gateway's path, where no topology can shadow them.
   const gatewayPrefix = `/${p.path}/`;

@@ -21,6 +21,11 @@ export interface Setting<T> {
   readonly doc: string;
   /** The default as the reference shows it, when the value alone would not say it (a derived default). */
   readonly shownDefault?: string;
+  /**
+   * Set for a Knox property postern accepts (its value is still checked) but does not act on: what postern does
+   * instead. gateway-site warns when a site file sets it, and docs/knox-settings.md says so.
+   */
+  readonly ignored?: string;
 }
 
 /** A family of properties sharing a prefix (`gateway.port.mapping.{topology}`), read into a map by suffix. */
@@ -86,6 +91,12 @@ export function setting<T>(
 ): Setting<T> {
   return { kind: 'setting', key, default: fallback, parse, expected, doc, shownDefault };
 }
+
+/** `setting`, accepted but not acted on: see {@link Setting.ignored}. */
+export const ignored = <T>(setting: Setting<T>, instead: string): Setting<T> => ({
+  ...setting,
+  ignored: instead,
+});
 
 export const text = (key: string, fallback: string, doc: string) =>
   setting(key, fallback, (t) => t.trim(), 'text', doc);

@@ -4,6 +4,8 @@
  * postern reads with the default and syntax the reader applies. `node scripts/gen-settings-doc.ts` writes it; a
  * test fails when the file and the table disagree.
  */
+
+import { KNOX_PROPERTIES, notImplemented, readElsewhere } from './knox-properties.ts';
 import { type Family, type Setting, type SettingsTable, walkTable } from './setting.ts';
 import { SETTINGS } from './settings-table.ts';
 
@@ -68,4 +70,46 @@ export function renderSettingsReference(table: SettingsTable = SETTINGS): string
     out.push('', `## ${title}`, '', '| Property | Default | Value | Meaning |', '|---|---|---|---|', ...rows);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The table of Knox's gateway-site properties with postern's status for each. */
+export const KNOX_SETTINGS_DOC = 'docs/knox-settings.md';
+
+/** How postern treats the Knox property `name` (a prefix when it ends in `.`), or undefined when unclassified. */
+export function knoxStatus(name: string): { status: string; what: string } | undefined {
+  const entry = [...walkTable(SETTINGS)].find(({ entry }) =>
+    entry.kind === 'setting' ? entry.key === name : entry.prefix === name,
+  )?.entry;
+  if (entry?.kind === 'setting' && entry.ignored)
+    return { status: 'accepted, not acted on', what: entry.ignored };
+  if (entry) return { status: 'implemented', what: entry.doc };
+  const where = readElsewhere(name);
+  if (where) return { status: 'implemented', what: `read by ${where}` };
+  const instead = notImplemented(name);
+  if (instead) return { status: 'not implemented (warning)', what: instead };
+  return undefined;
+}
+
+/** docs/knox-settings.md. */
+export function renderKnoxSettings(): string {
+  const rows = KNOX_PROPERTIES.map((name) => {
+    const s = knoxStatus(name);
+    const shown = name.endsWith('.') ? `${name}*` : name;
+    return `| \`${shown}\` | ${s?.status ?? 'unclassified'} | ${cell(s?.what ?? '')} |`;
+  });
+  return `${[
+    "# Knox's gateway-site properties in postern",
+    '',
+    '<!-- Generated from src/config/knox-properties.ts and src/config/settings-table.ts by `node scripts/gen-settings-doc.ts`; do not edit. -->',
+    '',
+    "Every property Knox's `GatewayConfigImpl` and `GatewayConfig` define (a name ending in `*` is a family), and",
+    "what postern does with it. **implemented**: read with Knox's name and meaning (defaults and syntax in",
+    '[settings.md](settings.md)). **accepted, not acted on** and **not implemented**: a site file that sets it loads,',
+    'and the gateway log and `postern check` print a warning at the property naming it and saying what postern does',
+    'instead. A property neither Knox nor postern has is warned about too, with the nearest known name.',
+    '',
+    '| Property | postern | What postern does |',
+    '|---|---|---|',
+    ...rows,
+  ].join('\n')}\n`;
 }

@@ -12,6 +12,7 @@ import {
   bool,
   duration,
   family,
+  ignored,
   int,
   intIn,
   list,
@@ -98,7 +99,11 @@ export const SETTINGS = {
       "The gateway's identity keystore.",
       '`data/security/keystores/gateway.jks`',
     ),
-    keystoreType: text('gateway.tls.keystore.type', 'JKS', 'Type of the identity keystore.'),
+    keystoreType: text(
+      'gateway.tls.keystore.type',
+      'JKS',
+      'Type of the identity keystore: JKS or PKCS12 (JCEKS is refused with the command that converts it).',
+    ),
     keystorePasswordAlias: text(
       'gateway.tls.keystore.password.alias',
       'gateway-identity-keystore-password',
@@ -112,17 +117,32 @@ export const SETTINGS = {
     keyPassphraseAlias: text(
       'gateway.tls.key.passphrase.alias',
       'gateway-identity-passphrase',
-      "Alias of the key's passphrase.",
+      "Alias of the key's passphrase (JKS); when the alias is not set, the keystore password.",
     ),
     includeProtocols: list(
       'ssl.include.protocols',
       [],
-      'TLS protocols offered; empty means every protocol the runtime offers.',
+      'TLS protocols offered (JSSE names: `TLSv1.2`, `TLSv1.3`); empty means all. An exclusion wins; postern never offers less than TLSv1.2, and lists that leave nothing (or an unknown name) are an error.',
       /[,|]/,
     ),
-    excludeProtocols: list('ssl.exclude.protocols', ['SSLv3'], 'TLS protocols refused.', /[,|]/),
-    includeCiphers: list('ssl.include.ciphers', [], 'Cipher suites offered; empty means all.', /[,|]/),
-    excludeCiphers: list('ssl.exclude.ciphers', [], 'Cipher suites refused.', /[,|]/),
+    excludeProtocols: list(
+      'ssl.exclude.protocols',
+      ['SSLv3'],
+      'TLS protocols refused (wins over the include list).',
+      /[,|]/,
+    ),
+    includeCiphers: list(
+      'ssl.include.ciphers',
+      [],
+      "Cipher suites offered: regular expressions matching a suite's whole IANA/JSSE name (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, `.*_GCM_.*`) or OpenSSL name, as Jetty's; empty means the runtime's defaults. A protocol none of the chosen suites belongs to is not offered.",
+      /[,|]/,
+    ),
+    excludeCiphers: list(
+      'ssl.exclude.ciphers',
+      [],
+      'Cipher suites refused (patterns as for the include list; wins over it).',
+      /[,|]/,
+    ),
     renegotiation: bool(
       'ssl.renegotiation',
       false,
@@ -149,10 +169,13 @@ export const SETTINGS = {
       'the identity keystore',
     ),
     truststoreType: text('gateway.truststore.type', 'JKS', 'Type of the client-certificate truststore.'),
-    truststorePasswordAlias: text(
-      'gateway.truststore.password.alias',
-      'gateway-truststore-password',
-      "Alias of the truststore's password.",
+    truststorePasswordAlias: ignored(
+      text(
+        'gateway.truststore.password.alias',
+        'gateway-truststore-password',
+        "Alias of the truststore's password.",
+      ),
+      'truststores are PEM files, which need no password',
     ),
     trustAllCerts: bool('gateway.trust.all.certs', false, 'Accept any client certificate.'),
   },
@@ -179,10 +202,13 @@ export const SETTINGS = {
       'Trust for https and wss backends; unset means the runtime and gateway trust.',
     ),
     truststoreType: text('gateway.httpclient.truststore.type', 'JKS', 'Type of the backend truststore.'),
-    truststorePasswordAlias: text(
-      'gateway.httpclient.truststore.password.alias',
-      'gateway-httpclient-truststore-password',
-      "Alias of the backend truststore's password.",
+    truststorePasswordAlias: ignored(
+      text(
+        'gateway.httpclient.truststore.password.alias',
+        'gateway-httpclient-truststore-password',
+        "Alias of the backend truststore's password.",
+      ),
+      'truststores are PEM files, which need no password',
     ),
   },
   xforwardedEnabled: bool(
@@ -190,10 +216,13 @@ export const SETTINGS = {
     true,
     'Add X-Forwarded-For/-Proto/-Host/-Port/-Server/-Context to backend requests.',
   ),
-  xforwardedContextAppendServices: list(
-    'gateway.xforwarded.header.context.append.servicename',
-    ['LIVYSERVER'],
-    'Services whose X-Forwarded-Context also names the service.',
+  xforwardedContextAppendServices: ignored(
+    list(
+      'gateway.xforwarded.header.context.append.servicename',
+      ['LIVYSERVER'],
+      'Services whose X-Forwarded-Context also names the service.',
+    ),
+    'X-Forwarded-Context is /{gateway.path}/{topology} for every service',
   ),
   frontendUrl: urlSetting(
     'gateway.frontend.url',
@@ -222,10 +251,13 @@ export const SETTINGS = {
     false,
     "Answer 400 to a request whose Host is malformed or not in postern.host.allowlist, instead of answering it with the gateway's own host.",
   ),
-  remoteIpHeaderName: text(
-    'gateway.remote.ip.header.name',
-    'X-Forwarded-For',
-    "Header naming the client's address when the gateway is behind a proxy.",
+  remoteIpHeaderName: ignored(
+    text(
+      'gateway.remote.ip.header.name',
+      'X-Forwarded-For',
+      "Header naming the client's address when the gateway is behind a proxy.",
+    ),
+    "the client's address is the connection's, or X-Forwarded-For's from postern.trusted.proxies",
   ),
   requestHeaderBufferBytes: int(
     'gateway.httpserver.requestHeaderBuffer',
@@ -235,19 +267,13 @@ export const SETTINGS = {
     'Largest request header block accepted, in bytes (Kerberos and AD tokens often need more).',
   ),
   requestBufferBytes: int('gateway.httpserver.requestBuffer', 16384, 1, INT_MAX, 'Request buffer, in bytes.'),
-  responseBufferBytes: int(
-    'gateway.httpserver.responseBuffer',
-    32768,
-    1,
-    INT_MAX,
-    'Response buffer, in bytes.',
+  responseBufferBytes: ignored(
+    int('gateway.httpserver.responseBuffer', 32768, 1, INT_MAX, 'Response buffer, in bytes.'),
+    'responses stream with backpressure; Node sizes its own buffers',
   ),
-  responseHeaderBufferBytes: int(
-    'gateway.httpserver.responseHeaderBuffer',
-    8192,
-    1,
-    INT_MAX,
-    'Response header buffer, in bytes.',
+  responseHeaderBufferBytes: ignored(
+    int('gateway.httpserver.responseHeaderBuffer', 8192, 1, INT_MAX, 'Response header buffer, in bytes.'),
+    'Node sizes its own response header buffer',
   ),
   idleTimeoutMs: int(
     'gateway.idle.timeout',
@@ -256,12 +282,16 @@ export const SETTINGS = {
     SAFE_MAX,
     'Milliseconds a client connection may stay idle before it is closed.',
   ),
-  serverHeaderEnabled: bool('gateway.server.header.enabled', false, 'Send a `Server` header.'),
+  serverHeaderEnabled: bool(
+    'gateway.server.header.enabled',
+    false,
+    'Send `Server: postern` on every answer.',
+  ),
   strictTransport: {
     enabled: bool(
       'gateway.strict.transport.enabled',
       false,
-      "Send `Strict-Transport-Security` on every answer (a topology's WebAppSec setting wins).",
+      "Send `Strict-Transport-Security` on every answer over TLS (a topology's WebAppSec `strict.transport.enabled` wins on that topology's routes).",
     ),
     option: text(
       'gateway.strict.transport.option',
@@ -276,42 +306,38 @@ export const SETTINGS = {
   ),
   dispatchWhitelist: optionalText(
     'gateway.dispatch.whitelist',
-    'Backend URLs a dispatch may reach: `;`-separated regexes, or `DEFAULT` / `HTTPS_ONLY`.',
+    'Backend URLs the covered services may be dispatched to: `;`-separated regexes, each matching the whole `scheme://host:port` of the backend URL; unset or `DEFAULT`: derived from the gateway host (its domain, else itself, else loopback); `HTTPS_ONLY`: the same, https only. A request to any other backend gets 400.',
   ),
   dispatchWhitelistServices: list(
     'gateway.dispatch.whitelist.services',
     [],
-    'Services the dispatch whitelist applies to.',
+    'Service roles the dispatch whitelist applies to, besides KNOXSSO (always covered).',
   ),
   globalRulesServices: list(
     'gateway.global.rules.services',
     ['NAMENODE', 'JOBTRACKER', 'WEBHDFS', 'WEBHCAT', 'OOZIE', 'WEBHBASE', 'HIVE', 'RESOURCEMANAGER'],
     'Services whose rewrite rules apply to every service of a topology.',
   ),
-  strictTopologyValidation: bool(
-    'gateway.strict.topology.validation',
-    false,
-    'Validate topologies strictly.',
+  strictTopologyValidation: ignored(
+    bool('gateway.strict.topology.validation', false, 'Validate topologies strictly.'),
+    'topologies are always validated strictly: an unknown element is an error',
   ),
   topologyRedeployRequiresChanges: bool(
     'gateway.topology.redeploy.requires.changes',
     false,
     'Redeploy a topology only when its file changed in content, not just in time.',
   ),
-  readOnlyOverrideTopologies: list(
-    'gateway.read.only.override.topologies',
-    [],
-    'Topologies the admin API may not change.',
+  readOnlyOverrideTopologies: ignored(
+    list('gateway.read.only.override.topologies', [], 'Topologies the admin API may not change.'),
+    "postern's admin API does not check it",
   ),
-  autoDeployTopologies: list(
-    'gateway.auto.deploy.topologies',
-    ['manager', 'admin'],
-    'Topologies deployed automatically.',
+  autoDeployTopologies: ignored(
+    list('gateway.auto.deploy.topologies', ['manager', 'admin'], 'Topologies deployed automatically.'),
+    'every topology in conf/topologies deploys; postern writes no manager or admin topology itself',
   ),
-  defaultTopologyName: text(
-    'default.app.topology.name',
-    'homepage',
-    'Topology for URLs that omit the topology segment.',
+  defaultTopologyName: ignored(
+    text('default.app.topology.name', 'homepage', 'Topology for URLs that omit the topology segment.'),
+    'a URL without a topology segment is answered 404',
   ),
   portMapping: {
     enabled: bool(
@@ -324,7 +350,7 @@ export const SETTINGS = {
       '{topology}',
       intIn(1, 65535),
       'an integer from 1 to 65535',
-      'A port serving that topology alone, without the topology segment in its URLs.',
+      'A port of its own serving that topology alone, at `https://host:{port}/` (paths with `/{gateway.path}/{topology}` work there too); needs `gateway.port.mapping.enabled`.',
     ),
   },
   scopeCookiesEnabled: bool(
@@ -354,21 +380,18 @@ export const SETTINGS = {
       INT_MAX,
       'Largest binary message relayed, in bytes (a service param of the same name overrides it).',
     ),
-    maxTextMessageBufferSize: int(
-      'gateway.websocket.max.text.buffer.size',
-      32768,
-      1,
-      INT_MAX,
-      'Text message buffer, in bytes.',
+    maxTextMessageBufferSize: ignored(
+      int('gateway.websocket.max.text.buffer.size', 32768, 1, INT_MAX, 'Text message buffer, in bytes.'),
+      'the ws library sizes its own buffers',
     ),
-    maxBinaryMessageBufferSize: int(
-      'gateway.websocket.max.binary.buffer.size',
-      32768,
-      1,
-      INT_MAX,
-      'Binary message buffer, in bytes.',
+    maxBinaryMessageBufferSize: ignored(
+      int('gateway.websocket.max.binary.buffer.size', 32768, 1, INT_MAX, 'Binary message buffer, in bytes.'),
+      'the ws library sizes its own buffers',
     ),
-    inputBufferSize: int('gateway.websocket.input.buffer.size', 4096, 1, INT_MAX, 'Input buffer, in bytes.'),
+    inputBufferSize: ignored(
+      int('gateway.websocket.input.buffer.size', 4096, 1, INT_MAX, 'Input buffer, in bytes.'),
+      'the ws library sizes its own buffers',
+    ),
     asyncWriteTimeoutMs: int(
       'gateway.websocket.async.write.timeout',
       60_000,

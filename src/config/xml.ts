@@ -7,6 +7,7 @@
  */
 import { SaxesParser } from 'saxes';
 import { ConfigError, type DiagnosticSink, type Position } from './diagnostics.ts';
+import { didYouMean } from './suggest.ts';
 
 /** A value read either from a child element's text or from an attribute, with where it was written. */
 export interface Located {
@@ -66,6 +67,53 @@ export class XmlElement {
 export function warnUnknownChildren(el: XmlElement, known: readonly string[], sink: DiagnosticSink): void {
   for (const c of el.children) {
     if (!known.includes(c.name)) sink.warn(c.pos, `unknown element <${c.name}> in <${el.name}>`);
+  }
+}
+
+/**
+ * What an element may hold: the attributes a reader takes from it and its child elements, each with its own shape.
+ * An element without `children` holds text only; `any` accepts whatever is inside (free-form descriptions).
+ */
+export interface XmlShape {
+  readonly attributes?: readonly string[];
+  readonly children?: { readonly [name: string]: XmlShape };
+  readonly any?: boolean;
+}
+
+/** Text only: no attribute, no child element. */
+export const TEXT: XmlShape = {};
+
+/** Namespace declarations and schema hints are part of XML, not of any format read here. */
+const isXmlAttribute = (name: string) =>
+  name === 'xmlns' || name.startsWith('xmlns:') || name.startsWith('xsi:');
+
+/**
+ * Checks `el` and everything below it against `shape`: each element or attribute the format does not have is an
+ * error at its position, with the nearest names the format does have ("did you mean <provider>?"). A misspelt
+ * `<provder>` that were only ignored would deploy a topology without its authentication provider.
+ */
+export function checkShape(el: XmlElement, shape: XmlShape, sink: DiagnosticSink): void {
+  if (shape.any) return;
+  const attributes = shape.attributes ?? [];
+  for (const name of Object.keys(el.attrs)) {
+    if (attributes.includes(name) || isXmlAttribute(name)) continue;
+    sink.error(
+      el.attrPos[name] ?? el.pos,
+      `unknown attribute ${name} on <${el.name}>${didYouMean(name, attributes)}`,
+    );
+  }
+  const children = shape.children ?? {};
+  const names = Object.keys(children);
+  for (const c of el.children) {
+    const child = Object.hasOwn(children, c.name) ? children[c.name] : undefined;
+    if (child) checkShape(c, child, sink);
+    else if (names.length === 0)
+      sink.error(c.pos, `unknown element <${c.name}> in <${el.name}>, which holds text only`);
+    else
+      sink.error(
+        c.pos,
+        `unknown element <${c.name}> in <${el.name}>${didYouMean(c.name, names, (k) => `<${k}>`)}`,
+      );
   }
 }
 

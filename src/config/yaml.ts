@@ -7,6 +7,7 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { DiagnosticSink, Position } from './diagnostics.ts';
+import { didYouMean } from './suggest.ts';
 
 type Path = readonly PropertyKey[];
 
@@ -57,39 +58,67 @@ export class YamlSource {
   }
 
   /**
-   * Validates the data with `schema`. Unknown keys (strict objects) become warnings and are dropped; any other
-   * issue is an error at the node concerned.
+   * Validates the data with `schema`. A key the schema does not have (strict objects) is an error at the key, with
+   * the nearest keys it does have ("did you mean "urls"?"): a misspelt key that were dropped would change what
+   * the file means without a word. Any other issue is an error at the node concerned.
    * @returns the parsed data, or `undefined` if there were errors
    */
   validate<S extends z.ZodType>(schema: S, sink: DiagnosticSink): z.output<S> | undefined {
-    let data = this.data;
-    // Each round drops the unknown keys zod reported; a second round can only fail for other reasons.
-    for (let round = 0; round < 2; round++) {
-      const result = schema.safeParse(data, { reportInput: true });
-      if (result.success) return result.data;
-      const unknownKeys = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
-      const others = result.error.issues.filter((i) => i.code !== 'unrecognized_keys');
-      if (round === 0) {
-        const warnings = unknownKeys.flatMap((issue) =>
-          issue.keys.map((key) => ({
+    const result = schema.safeParse(this.data, { reportInput: true });
+    if (result.success) return result.data;
+    const errors = result.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({
             pos: this.locateKey(issue.path, key),
-            message: `unknown key "${key}"`,
-          })),
-        );
-        for (const w of warnings.sort(byPosition)) sink.warn(w.pos, w.message);
-      }
-      if (others.length > 0) {
-        const errors = others.map((issue) => ({
-          pos: this.locate(issue.path),
-          message: describeIssue(issue),
-        }));
-        for (const e of errors.sort(byPosition)) sink.error(e.pos, e.message);
-        return undefined;
-      }
-      data = withoutKeys(data, unknownKeys);
-    }
+            message: `unknown key "${key}"${didYouMean(key, knownKeysAt(schema, issue.path))}`,
+          }))
+        : [{ pos: this.locate(issue.path), message: describeIssue(issue) }],
+    );
+    for (const e of errors.sort(byPosition)) sink.error(e.pos, e.message);
     return undefined;
   }
+}
+
+/** The keys the object schema at `path` of `schema` declares (through lists, optionals, defaults, unions). */
+function knownKeysAt(schema: z.ZodType, path: Path): string[] {
+  const objects = (s: unknown): unknown[] => {
+    const def = (s as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
+    if (!def) return [];
+    switch (def.type) {
+      case 'optional':
+      case 'default':
+      case 'prefault':
+      case 'nullable':
+        return objects(def.innerType);
+      case 'pipe':
+        return objects(def.in);
+      case 'union':
+        return (def.options as unknown[]).flatMap(objects);
+      default:
+        return [s];
+    }
+  };
+  let current: unknown[] = objects(schema);
+  for (const seg of path) {
+    current = current.flatMap((s) => {
+      const def = (s as { _zod: { def: Record<string, unknown> } })._zod.def;
+      if (def.type === 'object') {
+        const shape = def.shape as Record<string, unknown>;
+        return typeof seg === 'string' && Object.hasOwn(shape, seg) ? objects(shape[seg]) : [];
+      }
+      if (def.type === 'array') return objects(def.element);
+      if (def.type === 'record') return objects(def.valueType);
+      return [];
+    });
+  }
+  return [
+    ...new Set(
+      current.flatMap((s) => {
+        const def = (s as { _zod: { def: Record<string, unknown> } })._zod.def;
+        return def.type === 'object' ? Object.keys(def.shape as object) : [];
+      }),
+    ),
+  ];
 }
 
 /** Document order: zod reports nested issues before their siblings' parents. */
@@ -108,19 +137,6 @@ function child(node: unknown, seg: PropertyKey): { value: unknown; keyOffset?: n
     return seg < node.items.length ? { value: node.items[seg] } : undefined;
   }
   return undefined;
-}
-
-function withoutKeys(data: unknown, issues: z.core.$ZodIssue[]): unknown {
-  const copy = structuredClone(data);
-  for (const issue of issues) {
-    if (issue.code !== 'unrecognized_keys') continue;
-    const target = issue.path.reduce<unknown>(
-      (o, seg) => (o as Record<PropertyKey, unknown>)?.[seg as string],
-      copy,
-    ) as Record<string, unknown> | undefined;
-    for (const key of issue.keys) if (target) delete target[key];
-  }
-  return copy;
 }
 
 function describeValue(input: unknown): string {

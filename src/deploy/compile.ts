@@ -13,11 +13,14 @@
  * registered contributor (`ha`, `hostmap`) add no filter: they contribute to the deployment instead (the
  * dispatches' `ctx.contribution(key)`, the rewrite functions' hostmap), and compile knows none of them by name.
  */
+
+import { AliasResolver } from '../config/aliases.ts';
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { DescribedHandler } from '../dispatch/http-dispatch.ts';
 import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
+import { withDispatchWhitelist } from '../dispatch/whitelist.ts';
 import { Catalog, errorOfCode, GatewayError } from '../errors.ts';
 import { errorShapeFor } from '../gateway/error-shape.ts';
 import { silentAuditLog } from '../observability/audit.ts';
@@ -271,6 +274,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
   const seen = new Map<string, { role: string; pos: Position }>();
 
   // What every factory of this deployment gets besides its route (RouteContext).
+  const aliases = new AliasResolver(home, input.masterSecret, topology.name);
   const runtime = {
     settings,
     shared,
@@ -279,6 +283,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
     audit,
     home,
     masterSecret: input.masterSecret,
+    secret: (value: string) => aliases.resolve(value),
     gateway: input.gateway,
   };
   for (const build of builds) {
@@ -387,20 +392,30 @@ export function compileDeployment(input: CompileInput): CompileResult {
           pos: dispatch.pos,
           requestHeaders: (dispatch.run as DescribedHandler).requestHeaders,
         },
-        run: compose(filters, tracedDispatch(audited(dispatch.run, dispatchAudit), 'http')),
+        run: compose(
+          filters,
+          tracedDispatch(
+            audited(withDispatchWhitelist(settings, service.role, dispatch.run), dispatchAudit),
+            'http',
+          ),
+        ),
         upgrade: compose(
           filters,
           tracedDispatch(
             audited(
-              (dispatch.upgrade ?? createWebSocketHandler)({
-                ...dispatchBase,
-                name: 'websocket',
-                params: paramMap(service.params),
-                dispatch: undefined,
-                pos: route.pos,
-                useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
-                contribution: dispatch.contribution,
-              }),
+              withDispatchWhitelist(
+                settings,
+                service.role,
+                (dispatch.upgrade ?? createWebSocketHandler)({
+                  ...dispatchBase,
+                  name: 'websocket',
+                  params: paramMap(service.params),
+                  dispatch: undefined,
+                  pos: route.pos,
+                  useTwoWaySsl: useTwoWaySsl(service, route.dispatch ?? definition.dispatch),
+                  contribution: dispatch.contribution,
+                }),
+              ),
               audit.forRoute({
                 topology: topology.name,
                 service: service.role,
@@ -493,6 +508,7 @@ type Runtime = Pick<
   | 'audit'
   | 'home'
   | 'masterSecret'
+  | 'secret'
   | 'gateway'
 >;
 
@@ -725,6 +741,7 @@ function buildDispatch(
     | 'audit'
     | 'home'
     | 'masterSecret'
+    | 'secret'
     | 'gateway'
   >,
 ):

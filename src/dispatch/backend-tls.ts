@@ -8,7 +8,7 @@
  *   bundled CAs (and `NODE_EXTRA_CA_CERTS`) apply.
  * - **Client certificate** (two-way TLS) when the service's dispatch says `use-two-way-ssl="true"` or the
  *   service has the param `useTwoWaySsl=true` (Knox's two spellings): the gateway presents its own identity —
- *   the same certificate it serves (`gateway.tls.certificate.path`/`.key.path`, a PKCS#12 keystore, or the
+ *   the same certificate it serves (`gateway.tls.certificate.path`/`.key.path`, the identity keystore, or the
  *   generated `data/security/gateway.crt`).
  *
  * Certificates are always verified; there is no switch that turns verification off.
@@ -16,6 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { readIdentityKeystore } from '../config/keystore.ts';
 
 export interface BackendTlsOptions {
   ca?: Buffer;
@@ -56,11 +57,11 @@ export function gatewayIdentity(settings: GatewaySettings, home: string): Backen
       key: readFileSync(inHome(home, ssl.keyPath)),
     };
   }
-  if (ssl.keystorePath && existsSync(inHome(home, ssl.keystorePath))) {
-    return {
-      pfx: readFileSync(inHome(home, ssl.keystorePath)),
-      passphrase: process.env.POSTERN_KEYSTORE_PASSWORD,
-    };
+  const fromKeystore = readIdentityKeystore(settings, home);
+  if (fromKeystore) {
+    return 'pfx' in fromKeystore
+      ? { pfx: fromKeystore.pfx, passphrase: fromKeystore.passphrase }
+      : { cert: fromKeystore.cert, key: fromKeystore.key };
   }
   const cert = join(home, 'data', 'security', 'gateway.crt');
   const key = join(home, 'data', 'security', 'gateway.key');

@@ -21,6 +21,7 @@ import pino from 'pino';
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { editDistance } from '../config/suggest.ts';
 import type { CompiledRoute, Deployment } from '../deploy/deployment.ts';
 import { HOP_BY_HOP } from '../dispatch/headers.ts';
 import { REFUSED_METHODS } from '../dispatch/http-dispatch.ts';
@@ -216,20 +217,6 @@ function splitUrl(
   const upgrade = scheme === 'ws' || scheme === 'wss';
   const http = scheme === 'wss' ? 'https' : scheme === 'ws' ? 'http' : scheme;
   return { scheme: http, authority: m[2] || `localhost:${settings.port}`, target, upgrade };
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }
 
 function nearestNames(name: string, names: Iterable<string>): string[] {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { Deployment } from '../deploy/deployment.ts';
@@ -61,6 +61,9 @@ export class GatewayServer {
   /** Per request, with two-way TLS: the refusal of a client without an accepted certificate (tls.ts). */
   readonly #clientCertRefusal?: (socket: unknown, topology: string) => GatewayError | undefined;
   readonly #connections: ConnectionLimits;
+  /** `gateway.port.mapping.{topology}`: the extra listeners, and the topology each local port serves. */
+  readonly #mappedListeners: net.Server[] = [];
+  #mappedPorts: ReadonlyMap<number, string> = new Map();
 
   constructor(options: GatewayServerOptions) {
     this.#settings = options.settings;
@@ -74,7 +77,11 @@ export class GatewayServer {
       headersTimeout: 60_000,
       keepAliveTimeout: 65_000,
     };
-    const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.#mapPort(req);
+      this.#gatewayHeaders(res);
+      this.#handle(req, res);
+    };
     // A client that connects and never finishes its TLS handshake is cut after postern.tls.handshake.timeout.
     const handshakeTimeout = options.settings.limits.tlsHandshakeTimeoutMs || undefined;
     this.#server = options.tls
@@ -87,9 +94,10 @@ export class GatewayServer {
       this.#server.on('secureConnection', gate.onSecureConnection);
       this.#clientCertRefusal = gate.refusal;
     }
-    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.#upgrade(req, socket, head),
-    );
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#mapPort(req);
+      this.#upgrade(req, socket, head);
+    });
     this.#server.on('clientError', (err: Error & { code?: string }, socket) => {
       // Only an HTTP parse error gets an HTTP answer. Anything else (a TLS handshake that failed or timed out,
       // a reset) is on a socket where an HTTP answer cannot be written: `end()` on a TLS socket that never
@@ -142,7 +150,63 @@ export class GatewayServer {
     });
     const address = this.#server.address() as AddressInfo;
     this.#port = address.port;
+    await this.#listenMapped(host);
     return address;
+  }
+
+  /**
+   * Knox's topology port mapping (`gateway.port.mapping.enabled`, `gateway.port.mapping.{topology}={port}`): each
+   * mapped port gets a listener of its own whose connections go to this same server (same TLS, limits and
+   * handler), where a request is served as `/{gateway.path}/{topology}` + its path (see {@link #mapPort}).
+   */
+  async #listenMapped(host: string): Promise<void> {
+    const { enabled, ports } = this.#settings.portMapping;
+    if (!enabled || ports.size === 0) return;
+    const byPort = new Map<number, string>();
+    for (const [topology, port] of ports) {
+      const listener = net.createServer((socket) => this.#server.emit('connection', socket));
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(port, host, () => {
+          listener.off('error', reject);
+          resolve();
+        });
+      });
+      this.#mappedListeners.push(listener);
+      byPort.set((listener.address() as AddressInfo).port, topology);
+      this.#log.info({ topology, port }, 'topology port mapping listening');
+    }
+    this.#mappedPorts = byPort;
+  }
+
+  /**
+   * On a mapped port, the request is the mapped topology's: as Knox's `PortMappingHelperHandler`, a path that does
+   * not start with `/{gateway.path}/{topology}` gets it prepended, so `https://host:{port}/webhdfs/v1/?op=X` is
+   * `/gateway/{topology}/webhdfs/v1/?op=X` and URLs the gateway writes (with the prefix) still work there. No
+   * other topology, and no operational endpoint, is reachable on that port.
+   */
+  #mapPort(req: IncomingMessage): void {
+    if (this.#mappedPorts.size === 0) return;
+    const topology = this.#mappedPorts.get(req.socket?.localPort ?? -1);
+    if (topology === undefined) return;
+    const prefix = `/${this.#settings.path}/${topology}`;
+    const url = req.url ?? '/';
+    const rest = url.slice(prefix.length);
+    if (url.startsWith(prefix) && (rest === '' || rest[0] === '/' || rest[0] === '?')) return;
+    req.url = url.startsWith('/') ? `${prefix}${url}` : `${prefix}/${url}`;
+  }
+
+  /**
+   * Headers on every answer, as Knox's Jetty sends them: `Server` when `gateway.server.header.enabled`, and
+   * `Strict-Transport-Security` from `gateway.strict.transport.enabled`/`.option` (over TLS only, RFC 6797 §7.2;
+   * a topology's WebAppSec `strict.transport` replaces it on that topology's answers).
+   */
+  #gatewayHeaders(res: ServerResponse): void {
+    const settings = this.#settings;
+    if (settings.serverHeaderEnabled) res.setHeader('Server', 'postern');
+    if (settings.strictTransport.enabled && this.#scheme === 'https') {
+      res.setHeader('Strict-Transport-Security', settings.strictTransport.option);
+    }
   }
 
   /** Requests in flight (upgrades not counted). */
@@ -173,6 +237,7 @@ export class GatewayServer {
   async close(graceMs = Number.POSITIVE_INFINITY): Promise<number> {
     this.#draining = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const listener of this.#mappedListeners) listener.close();
     this.#server.closeIdleConnections();
     const idle = setInterval(() => this.#server.closeIdleConnections(), 50);
     let cut = 0;
@@ -219,6 +284,7 @@ export class GatewayServer {
     // response alive for as long as the socket lives (days, for a WebSocket).
     socket.on('error', destroyEmitter);
     const res = new ServerResponse(req);
+    this.#gatewayHeaders(res);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
     res.once('finish', () => socket.destroy());

@@ -1,9 +1,11 @@
 /**
  * @module gateway/tls
  * The server's TLS identity, as gateway-site describes it: PEM certificate and key paths
- * (`gateway.tls.certificate.path`, `gateway.tls.key.path`), or a PKCS#12 keystore under Knox's names
- * (`gateway.tls.keystore.path`, `.type`). Without either, a self-signed certificate for localhost is generated
- * on first start into `data/security/` of the home, so a new installation answers on https at once.
+ * (`gateway.tls.certificate.path`, `gateway.tls.key.path`), or Knox's identity keystore (JKS or PKCS#12,
+ * `gateway.tls.keystore.*`, `gateway.tls.key.alias`, Knox's default `data/security/keystores/gateway.jks`;
+ * config/keystore.ts). Without either, a self-signed certificate for localhost is generated on first start into
+ * `data/security/` of the home, so a new installation answers on https at once. The protocol and cipher lists
+ * follow `ssl.include/exclude.protocols/ciphers` (config/tls-policy.ts).
  *
  * **Two-way TLS** (client certificates), under Knox's names: `gateway.client.auth.needed` (a client must present a
  * certificate the truststore accepts) or `gateway.client.auth.wanted` (asked for, not required), trust from
@@ -31,6 +33,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { readIdentityKeystore } from '../config/keystore.ts';
+import { tlsPolicy } from '../config/tls-policy.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 
 /** Client-certificate policy of the listener (absent: no certificate is asked for). */
@@ -110,7 +114,27 @@ export async function generateSelfSigned(certFile: string, keyFile: string): Pro
 
 export async function loadServerTls(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const identity = await loadIdentity(settings, home);
-  return { ...identity, ...clientAuthOptions(settings, home, identity), ...renegotiationOptions(settings) };
+  return {
+    ...identity,
+    ...protocolOptions(settings),
+    ...clientAuthOptions(settings, home, identity),
+    ...renegotiationOptions(settings),
+  };
+}
+
+/**
+ * `ssl.include.protocols` / `ssl.exclude.protocols` / `ssl.include.ciphers` / `ssl.exclude.ciphers` (Knox's names,
+ * Jetty's semantics; config/tls-policy.ts): the protocol range and cipher string offered. Never below TLS 1.2.
+ */
+function protocolOptions(settings: GatewaySettings): Partial<ServerTls> {
+  const policy = tlsPolicy(settings.ssl);
+  // gateway-site refused these lists already; a settings object built another way fails here, closed.
+  if ('problem' in policy) throw new Error(`${policy.key}: ${policy.problem}`);
+  return {
+    minVersion: policy.minVersion,
+    maxVersion: policy.maxVersion,
+    ...(policy.ciphers !== undefined && { ciphers: policy.ciphers }),
+  };
 }
 
 /**
@@ -167,6 +191,7 @@ function clientAuthOptions(settings: GatewaySettings, home: string, identity: Se
 
 async function loadIdentity(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const ssl = settings.ssl;
+  // The floor again here, so that an identity is never served below TLS 1.2 whatever protocolOptions says.
   const protocols = { minVersion: 'TLSv1.2' as const };
   if (ssl.certificatePath || ssl.keyPath) {
     if (!ssl.certificatePath || !ssl.keyPath) {
@@ -185,22 +210,9 @@ async function loadIdentity(settings: GatewaySettings, home: string): Promise<Se
     }
     return { cert: readFileSync(certFile), key: readFileSync(keyFile), ...protocols, source: certFile };
   }
-  if (ssl.keystorePath && existsSync(inHome(home, ssl.keystorePath))) {
-    const type = (ssl.keystoreType ?? 'JKS').toUpperCase();
-    if (type !== 'PKCS12' && type !== 'P12') {
-      throw new Error(
-        `keystore ${ssl.keystorePath} has type ${type}; postern reads PKCS12 keystores or PEM files. ` +
-          'Convert it with: keytool -importkeystore -srckeystore gateway.jks -destkeystore gateway.p12 -deststoretype PKCS12',
-      );
-    }
-    const passphrase = process.env.POSTERN_KEYSTORE_PASSWORD;
-    return {
-      pfx: readFileSync(inHome(home, ssl.keystorePath)),
-      passphrase,
-      ...protocols,
-      source: ssl.keystorePath,
-    };
-  }
+  // Knox's identity keystore (config/keystore.ts): the configured one, else data/security/keystores/gateway.jks.
+  const fromKeystore = readIdentityKeystore(settings, home);
+  if (fromKeystore) return { ...fromKeystore, ...protocols };
   const certFile = join(home, 'data', 'security', 'gateway.crt');
   const keyFile = join(home, 'data', 'security', 'gateway.key');
   if (!existsSync(certFile) || !existsSync(keyFile)) await generateSelfSigned(certFile, keyFile);

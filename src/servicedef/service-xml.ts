@@ -6,8 +6,57 @@
  */
 import type { DiagnosticSink } from '../config/diagnostics.ts';
 import { parseBoolean } from '../config/values.ts';
-import { parseXml, warnUnknownChildren, type XmlElement } from '../config/xml.ts';
+import { checkShape, parseXml, TEXT, type XmlElement, type XmlShape } from '../config/xml.ts';
 import type { DefParam, DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from './model.ts';
+
+/**
+ * The elements and attributes of service.xml, as Knox's JAXB classes bind them (`ServiceDefinition`, `Route`,
+ * `Rewrite`, `Policy`, `CustomDispatch`, `Metadata`, `Sample`): anything else is an error with the nearest name.
+ * A `<param>` may also carry a `<description>` (postern's bundled definitions document their params).
+ */
+const DISPATCH: XmlShape = {
+  attributes: [
+    'contributor-name',
+    'ha-contributor-name',
+    'classname',
+    'ha-classname',
+    'http-client-factory',
+    'use-two-way-ssl',
+  ],
+  children: { param: { children: { name: TEXT, value: TEXT, description: { any: true } } } },
+};
+const POLICIES: XmlShape = { children: { policy: { attributes: ['role', 'name'] } } };
+export const SERVICE_SHAPE: XmlShape = {
+  attributes: ['role', 'name', 'version'],
+  children: {
+    metadata: {
+      children: {
+        context: TEXT,
+        type: TEXT,
+        shortDesc: TEXT,
+        description: { any: true },
+        samples: {
+          children: {
+            sample: {
+              children: { description: { any: true }, method: TEXT, path: TEXT, value: { any: true } },
+            },
+          },
+        },
+      },
+    },
+    routes: {
+      children: {
+        route: {
+          attributes: ['path'],
+          children: { rewrite: { attributes: ['apply', 'to'] }, dispatch: DISPATCH, policies: POLICIES },
+        },
+      },
+    },
+    dispatch: DISPATCH,
+    policies: POLICIES,
+    testURLs: { children: { testURL: TEXT } },
+  },
+};
 
 /** What service.xml alone says; the catalog adds the rewrite rules, directory and source. */
 export type ServiceXml = Omit<ServiceDefinition, 'rewrite' | 'dir' | 'source'>;
@@ -24,7 +73,6 @@ function requiredAttr(el: XmlElement, attr: string, sink: DiagnosticSink): strin
 function readParams(el: XmlElement, sink: DiagnosticSink): DefParam[] {
   const params: DefParam[] = [];
   for (const p of el.childrenNamed('param')) {
-    warnUnknownChildren(p, ['name', 'value', 'description'], sink);
     const name = p.field('name');
     if (!name || name.value === '') sink.error(p.pos, '<param> without a <name>');
     else params.push({ name: name.value, value: p.field('value')?.value ?? '', pos: p.pos });
@@ -33,7 +81,6 @@ function readParams(el: XmlElement, sink: DiagnosticSink): DefParam[] {
 }
 
 function readDispatch(el: XmlElement, sink: DiagnosticSink): DispatchDef {
-  warnUnknownChildren(el, ['param'], sink);
   const dispatch: DispatchDef = { params: readParams(el, sink), pos: el.pos };
   const a = el.attrs;
   if (a['contributor-name'] !== undefined) dispatch.contributorName = a['contributor-name'];
@@ -54,7 +101,6 @@ function readDispatch(el: XmlElement, sink: DiagnosticSink): DispatchDef {
 }
 
 function readPolicies(el: XmlElement, sink: DiagnosticSink): PolicyDef[] {
-  warnUnknownChildren(el, ['policy'], sink);
   const policies: PolicyDef[] = [];
   for (const p of el.childrenNamed('policy')) {
     const role = requiredAttr(p, 'role', sink);
@@ -66,7 +112,6 @@ function readPolicies(el: XmlElement, sink: DiagnosticSink): PolicyDef[] {
 }
 
 function readRoute(el: XmlElement, sink: DiagnosticSink): RouteDef | undefined {
-  warnUnknownChildren(el, ['rewrite', 'dispatch', 'policies'], sink);
   const path = requiredAttr(el, 'path', sink);
   const rewrites = [];
   for (const r of el.childrenNamed('rewrite')) {
@@ -83,8 +128,7 @@ function readRoute(el: XmlElement, sink: DiagnosticSink): RouteDef | undefined {
   return route;
 }
 
-function readMetadata(el: XmlElement, sink: DiagnosticSink): NonNullable<ServiceXml['metadata']> {
-  warnUnknownChildren(el, ['context', 'type', 'shortDesc', 'description', 'samples'], sink);
+function readMetadata(el: XmlElement): NonNullable<ServiceXml['metadata']> {
   const metadata: NonNullable<ServiceXml['metadata']> = {};
   for (const key of ['context', 'type', 'shortDesc', 'description'] as const) {
     const text = el.childText(key);
@@ -126,13 +170,12 @@ export function parseServiceXml(source: string, file: string, sink: DiagnosticSi
     sink.error(root.pos, `root element must be <service>, found <${root.name}>`);
     return undefined;
   }
-  warnUnknownChildren(root, ['metadata', 'routes', 'dispatch', 'policies', 'testURLs'], sink);
+  checkShape(root, SERVICE_SHAPE, sink);
   const role = requiredAttr(root, 'role', sink);
   const name = requiredAttr(root, 'name', sink);
   const version = requiredAttr(root, 'version', sink);
   const routes: RouteDef[] = [];
   for (const group of root.childrenNamed('routes')) {
-    warnUnknownChildren(group, ['route'], sink);
     for (const el of group.childrenNamed('route')) {
       const route = readRoute(el, sink);
       if (route) routes.push(route);
@@ -146,6 +189,6 @@ export function parseServiceXml(source: string, file: string, sink: DiagnosticSi
   const dispatch = root.child('dispatch');
   if (dispatch) def.dispatch = readDispatch(dispatch, sink);
   const metadata = root.child('metadata');
-  if (metadata) def.metadata = readMetadata(metadata, sink);
+  if (metadata) def.metadata = readMetadata(metadata);
   return def;
 }

@@ -62,6 +62,13 @@ export interface RouteContext {
    */
   readonly masterSecret: Uint8Array;
   /**
+   * Knox's `${ALIAS=name}`: a param value written that way becomes the secret stored under that alias (this
+   * topology's credential store, else the gateway's; `postern cli create-alias`); any other value is returned as
+   * it is. Resolve only the params Knox resolves (passwords), at deployment, and never log the result.
+   * @throws Error naming the alias (never a secret) when no store has it
+   */
+  secret(value: string): string;
+  /**
    * The running gateway that deploys this topology, for the services that report on it or manage it (the bundled
    * ADMIN service). Undefined when a topology is compiled outside a running gateway (`postern check`, `postern
    * explain`, tests compiling directly): such a factory must still build, and answer 503 at runtime.

@@ -7,7 +7,7 @@
 import { basename, extname } from 'node:path';
 import type { DiagnosticSink } from '../config/diagnostics.ts';
 import { parseBoolean } from '../config/values.ts';
-import { type Located, parseXml, warnUnknownChildren, type XmlElement } from '../config/xml.ts';
+import { checkShape, type Located, parseXml, TEXT, type XmlElement, type XmlShape } from '../config/xml.ts';
 import { checkTopology, DEFAULT_CHAIN } from './check.ts';
 import type {
   ApplicationConfig,
@@ -21,6 +21,59 @@ import type {
   ServiceConfig,
   Topology,
 } from './model.ts';
+
+/**
+ * The elements and attributes a topology may have. Knox's (`KnoxFormatXmlTopologyRules`, `topology-v1.xsd`): root
+ * `name`, `version`, `path`, `generated`, `redeployTime`, `gateway/provider`, `service`, `application`, and
+ * `<param>` as `<name>`/`<value>` children or `name`/`value` attributes. postern adds the named chains
+ * (`gateway/chain`, `service/chain-ref`), `<description>` in a param, and takes each field of a provider, service,
+ * application or dispatch as an attribute too (`field` below). Anything else is an error with the nearest name.
+ */
+const fields = (...names: string[]): XmlShape => ({
+  attributes: names,
+  children: Object.fromEntries(names.map((n) => [n, TEXT])),
+});
+const withChildren = (shape: XmlShape, children: Record<string, XmlShape>): XmlShape => ({
+  ...shape,
+  children: { ...shape.children, ...children },
+});
+const PARAM = withChildren(fields('name', 'value'), { description: { any: true } });
+const CHAIN_REF_PARAM = withChildren(fields('role', 'name', 'value'), { description: { any: true } });
+const DISPATCH = withChildren(
+  fields(
+    'contributor-name',
+    'ha-contributor-name',
+    'classname',
+    'ha-classname',
+    'http-client-factory',
+    'use-two-way-ssl',
+  ),
+  { param: PARAM },
+);
+export const TOPOLOGY_SHAPE: XmlShape = {
+  children: {
+    name: TEXT,
+    version: TEXT,
+    path: TEXT,
+    generated: TEXT,
+    redeployTime: TEXT,
+    gateway: {
+      children: {
+        provider: withChildren(fields('role', 'name', 'enabled'), { param: PARAM }),
+        chain: withChildren(fields('name'), {
+          'provider-ref': withChildren(fields('role', 'name'), { param: PARAM }),
+        }),
+      },
+    },
+    service: withChildren(fields('role', 'name', 'version'), {
+      url: TEXT,
+      param: PARAM,
+      dispatch: DISPATCH,
+      'chain-ref': withChildren(fields('name'), { param: CHAIN_REF_PARAM }),
+    }),
+    application: withChildren(fields('name', 'role', 'version'), { url: TEXT, param: PARAM }),
+  },
+};
 
 /** A topology is named after its file (`sandbox.xml` → `sandbox`), whatever its `<name>` says. */
 export function topologyNameFromFile(file: string): string {
@@ -38,11 +91,7 @@ export function parseXmlTopology(source: string, file: string, sink: DiagnosticS
     sink.error(root.pos, `root element must be <topology>, found <${root.name}>`);
     return undefined;
   }
-  warnUnknownChildren(
-    root,
-    ['name', 'path', 'generated', 'gateway', 'service', 'application', 'redeployTime'],
-    sink,
-  );
+  checkShape(root, TOPOLOGY_SHAPE, sink);
   const name = topologyNameFromFile(file);
   const declared = root.child('name');
   if (declared && declared.text !== '' && declared.text !== name) {
@@ -66,7 +115,6 @@ export function parseXmlTopology(source: string, file: string, sink: DiagnosticS
     pos: root.pos,
   };
   for (const gateway of root.childrenNamed('gateway')) {
-    warnUnknownChildren(gateway, ['provider', 'chain'], sink);
     for (const el of gateway.childrenNamed('provider')) {
       const p = readProvider(el, sink);
       if (p) topology.providers.push(p);
@@ -111,7 +159,6 @@ function booleanField(f: Located, label: string, sink: DiagnosticSink): boolean 
 function readParams(el: XmlElement, sink: DiagnosticSink): Param[] {
   const params: Param[] = [];
   for (const p of el.childrenNamed('param')) {
-    warnUnknownChildren(p, ['name', 'value', 'description'], sink);
     const name = required(p, 'name', sink);
     if (name) params.push({ name: name.value, value: p.field('value')?.value ?? '', pos: p.pos });
   }
@@ -119,7 +166,6 @@ function readParams(el: XmlElement, sink: DiagnosticSink): Param[] {
 }
 
 function readProvider(el: XmlElement, sink: DiagnosticSink): ProviderConfig | undefined {
-  warnUnknownChildren(el, ['role', 'name', 'enabled', 'param'], sink);
   const role = required(el, 'role', sink);
   const name = required(el, 'name', sink);
   const enabled = el.field('enabled');
@@ -135,11 +181,9 @@ function readProvider(el: XmlElement, sink: DiagnosticSink): ProviderConfig | un
 }
 
 function readChain(el: XmlElement, sink: DiagnosticSink): ChainConfig | undefined {
-  warnUnknownChildren(el, ['name', 'provider-ref'], sink);
   const name = required(el, 'name', sink);
   const providers: ProviderRef[] = [];
   for (const ref of el.childrenNamed('provider-ref')) {
-    warnUnknownChildren(ref, ['role', 'name', 'param'], sink);
     const role = required(ref, 'role', sink);
     const params = readParams(ref, sink);
     if (role)
@@ -153,7 +197,6 @@ function readUrls(el: XmlElement): { url: string; pos: ServiceConfig['pos'] }[] 
 }
 
 function readService(el: XmlElement, sink: DiagnosticSink): ServiceConfig | undefined {
-  warnUnknownChildren(el, ['role', 'name', 'version', 'url', 'param', 'dispatch', 'chain-ref'], sink);
   const role = required(el, 'role', sink);
   const chainRefs = el.childrenNamed('chain-ref');
   for (const extra of chainRefs.slice(1)) sink.error(extra.pos, 'a service can refer to one chain only');
@@ -180,7 +223,6 @@ const DISPATCH_FIELDS = [
 ] as const;
 
 function readDispatch(el: XmlElement, sink: DiagnosticSink): DispatchOverride {
-  warnUnknownChildren(el, [...DISPATCH_FIELDS.map(([xml]) => xml), 'use-two-way-ssl', 'param'], sink);
   const dispatch: DispatchOverride = { params: readParams(el, sink), pos: el.pos };
   for (const [xml, key] of DISPATCH_FIELDS) {
     const value = nonEmpty(el.field(xml)?.value);
@@ -192,10 +234,8 @@ function readDispatch(el: XmlElement, sink: DiagnosticSink): DispatchOverride {
 }
 
 function readChainRef(el: XmlElement, sink: DiagnosticSink): ChainRef {
-  warnUnknownChildren(el, ['name', 'param'], sink);
   const params: ChainRefParam[] = [];
   for (const p of el.childrenNamed('param')) {
-    warnUnknownChildren(p, ['role', 'name', 'value', 'description'], sink);
     const role = required(p, 'role', sink);
     const name = required(p, 'name', sink);
     if (role && name)
@@ -205,7 +245,6 @@ function readChainRef(el: XmlElement, sink: DiagnosticSink): ChainRef {
 }
 
 function readApplication(el: XmlElement, sink: DiagnosticSink): ApplicationConfig | undefined {
-  warnUnknownChildren(el, ['name', 'role', 'version', 'url', 'param'], sink);
   const name = required(el, 'name', sink);
   const app: ApplicationConfig = {
     name: name?.value ?? '',

@@ -7,9 +7,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { formatDiagnostic } from '../../src/config/diagnostics.ts';
 import { defaultSettings, parseGatewaySite } from '../../src/config/gateway-site.ts';
+import { KNOX_PROPERTIES } from '../../src/config/knox-properties.ts';
 import { type Setting, walkTable } from '../../src/config/setting.ts';
-import { renderSettingsReference, SETTINGS_DOC, shownDefault } from '../../src/config/settings-doc.ts';
+import {
+  KNOX_SETTINGS_DOC,
+  knoxStatus,
+  renderKnoxSettings,
+  renderSettingsReference,
+  SETTINGS_DOC,
+  shownDefault,
+} from '../../src/config/settings-doc.ts';
 import { SETTINGS } from '../../src/config/settings-table.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,5 +80,68 @@ describe('settings table', () => {
     );
     assert.equal(written.websocket.handshakeTimeoutMs, 5000);
     assert.equal(written.raw.size, 0);
+  });
+});
+
+describe("Knox's gateway-site properties", () => {
+  it('docs/knox-settings.md is up to date (run `node scripts/gen-settings-doc.ts`)', () => {
+    const written = readFileSync(`${REPO}${KNOX_SETTINGS_DOC}`, 'utf8');
+    assert.equal(written, renderKnoxSettings(), `${KNOX_SETTINGS_DOC} is out of date`);
+  });
+
+  it('classifies every property Knox defines, and lists every Knox property the table has', () => {
+    assert.deepEqual(
+      KNOX_PROPERTIES.filter((k) => knoxStatus(k) === undefined),
+      [],
+    );
+    for (const { entry } of entries) {
+      const key = entry.kind === 'setting' ? entry.key : entry.prefix;
+      if (
+        key.startsWith('postern.') ||
+        key.startsWith('gateway.channels.') ||
+        key.startsWith('gateway.tls.certificate') ||
+        key === 'gateway.tls.key.path'
+      )
+        continue;
+      assert.ok(KNOX_PROPERTIES.includes(key), `${key} is not in KNOX_PROPERTIES`);
+    }
+  });
+
+  it('warns at each Knox property postern does not implement or act on, naming it and what postern does instead', () => {
+    const names = KNOX_PROPERTIES.filter((k) => knoxStatus(k)?.status !== 'implemented').map((k) =>
+      k.endsWith('.') ? `${k}x` : k,
+    );
+    assert.ok(names.length > 100, String(names.length));
+    // Values each table setting accepts: its default as written (or a word for a text one).
+    const value = (k: string) => {
+      const s = settings.find(({ setting }) => setting.key === k)?.setting;
+      if (!s) return 'x';
+      const shown = shownDefault(s).replaceAll('`', '');
+      return shown === 'none' || shown === 'empty' || shown === 'unset' ? 'x' : shown;
+    };
+    const xml = `<configuration>\n${names.map((n) => `<property><name>${n}</name><value>${value(n)}</value></property>`).join('\n')}\n</configuration>`;
+    const site = parseGatewaySite(xml, 'gateway-site.xml');
+    const warned = site.warnings.map(formatDiagnostic);
+    for (const [i, n] of names.entries()) {
+      const line = warned.find((w) => w.startsWith(`gateway-site.xml:${i + 2}:`));
+      assert.ok(line, `no warning for ${n}`);
+      assert.match(
+        line,
+        new RegExp(
+          `warning: ${n.replaceAll('.', '\\.')} is (Knox's and postern does not implement it|accepted but postern does not act on it): .{10,}`,
+        ),
+      );
+    }
+    assert.equal(warned.length, names.length);
+  });
+
+  it('warns about a property neither Knox nor postern has, with the nearest name', () => {
+    const site = parseGatewaySite(
+      '<configuration><property><name>gateway.servr.header.enabled</name><value>true</value></property></configuration>',
+      'gateway-site.xml',
+    );
+    assert.deepEqual(site.warnings.map(formatDiagnostic), [
+      'gateway-site.xml:1:67: warning: unknown property gateway.servr.header.enabled, ignored; did you mean "gateway.server.header.enabled"?',
+    ]);
   });
 });

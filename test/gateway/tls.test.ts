@@ -1,6 +1,6 @@
 /**
  * TLS as gateway-site describes it: PEM certificate and key paths, a PKCS#12 keystore under Knox's names, a
- * self-signed certificate generated on first start, and a clear refusal of a Java keystore.
+ * self-signed certificate generated on first start, and a clear refusal of a keystore that cannot be opened.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -101,12 +101,13 @@ describe('gateway TLS', () => {
     }
   });
 
-  it('refuses a JKS keystore with a way out', async () => {
+  // JKS keystores are read (test/gateway/keystore.test.ts); one that cannot be opened stops the start, named.
+  it('refuses a JKS keystore it cannot open, with a way out', async () => {
     const h = home({ 'gateway.tls.keystore.path': 'data/security/keystores/gateway.jks' });
     h.write('data/security/keystores/gateway.jks', 'not really a keystore');
     await assert.rejects(
       startGateway(h),
-      /type JKS; postern reads PKCS12 keystores or PEM files.*keytool -importkeystore/,
+      /cannot open keystore .*gateway\.jks \(type JKS.*the file is not a JKS keystore/,
     );
   });
 });

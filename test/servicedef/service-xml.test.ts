@@ -73,10 +73,27 @@ describe('parseServiceXml', () => {
     );
   });
 
-  it('warns about unknown elements and reports a wrong root', () => {
+  it('refuses unknown elements and attributes with the nearest name, and reports a wrong root', () => {
     assert.deepEqual(
       read('<service role="X" name="x" version="1">', '  <route path="/x"/>', '</service>').messages,
-      [`${FILE}:2:3: warning: unknown element <route> in <service>`],
+      [`${FILE}:2:3: unknown element <route> in <service>; did you mean <routes>?`],
+    );
+    assert.deepEqual(
+      read(
+        '<service role="X" name="x" version="1" rol="Y">',
+        '  <routes><route path="/x"><rewrite aply="r" to="request.url"/></route></routes>',
+        '  <dispatch clasname="a.B"><param><name>n</name><valeu>v</valeu></param></dispatch>',
+        '  <metadata><shortdesc>x</shortdesc></metadata>',
+        '</service>',
+      ).messages,
+      [
+        `${FILE}:1:40: unknown attribute rol on <service>; did you mean "role"?`,
+        `${FILE}:2:37: unknown attribute aply on <rewrite>; did you mean "apply"?`,
+        `${FILE}:3:13: unknown attribute clasname on <dispatch>; did you mean "classname"?`,
+        `${FILE}:3:49: unknown element <valeu> in <param>; did you mean <value>?`,
+        `${FILE}:4:13: unknown element <shortdesc> in <metadata>; did you mean <shortDesc>?`,
+        `${FILE}:2:28: <rewrite> without the apply attribute`,
+      ],
     );
     assert.deepEqual(read('<rules/>').messages, [
       `${FILE}:1:1: root element must be <service>, found <rules>`,

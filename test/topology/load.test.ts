@@ -39,7 +39,10 @@ describe('readTopologyFile', () => {
     );
     assert.equal(bad.topology, undefined);
     assert.equal(bad.diagnostics[0].severity, 'error');
-    const warned = readTopologyFile(write('t.xml', '<topology><extra/></topology>'));
+    const misspelt = readTopologyFile(write('t.xml', '<topology><servise/></topology>'));
+    assert.equal(misspelt.topology, undefined);
+    assert.equal(misspelt.diagnostics[0].severity, 'error');
+    const warned = readTopologyFile(write('t.xml', '<topology><name>other</name></topology>'));
     assert.ok(warned.topology);
     assert.equal(warned.diagnostics[0].severity, 'warning');
   });

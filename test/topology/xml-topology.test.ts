@@ -219,7 +219,7 @@ describe('parseXmlTopology', () => {
     );
   });
 
-  it('warns about unknown elements and a <name> that differs from the file name', () => {
+  it('refuses unknown elements with the nearest name; warns about a <name> that differs from the file name', () => {
     const { topology, messages } = read(
       topo(
         '<name>other</name>',
@@ -230,10 +230,27 @@ describe('parseXmlTopology', () => {
     );
     assert.ok(topology);
     assert.deepEqual(messages, [
-      `${FILE}:5:1: warning: unknown element <extra> in <topology>`,
+      `${FILE}:3:48: unknown element <parm> in <provider>; did you mean <param>?`,
+      `${FILE}:4:24: unknown element <ulr> in <service>; did you mean <url>?`,
+      `${FILE}:5:1: unknown element <extra> in <topology>; expected one of <name>, <version>, <path>, <generated>, <redeployTime>, <gateway>, <service>, <application>`,
       `${FILE}:2:1: warning: <name> "other" is ignored; the topology is named "sandbox" after its file`,
-      `${FILE}:3:48: warning: unknown element <parm> in <provider>`,
-      `${FILE}:4:24: warning: unknown element <ulr> in <service>`,
+    ]);
+  });
+
+  it('refuses a misspelt provider (it would deploy without authentication) and unknown attributes', () => {
+    const { messages } = read(
+      topo(
+        '<gateway><provder><role>authentication</role><name>ShiroProvider</name></provder>',
+        '<provider role="identity-assertion" nmae="Default"><param name="a" vaule="b"/></provider></gateway>',
+        '<service><role>S</role><dispatch><classname>x</classname><use-two-way-sl>true</use-two-way-sl></dispatch></service>',
+      ),
+    );
+    assert.deepEqual(messages, [
+      `${FILE}:2:10: unknown element <provder> in <gateway>; did you mean <provider>?`,
+      `${FILE}:3:37: unknown attribute nmae on <provider>; did you mean "name"?`,
+      `${FILE}:3:68: unknown attribute vaule on <param>; did you mean "value"?`,
+      `${FILE}:4:58: unknown element <use-two-way-sl> in <dispatch>; did you mean <use-two-way-ssl>?`,
+      `${FILE}:3:1: <provider> without a <name>`,
     ]);
   });
 });

@@ -83,13 +83,16 @@ describe('parseYamlTopology', () => {
     );
   });
 
-  it('warns about unknown keys and still reads the rest', () => {
-    const { topology, messages } = read('servces: []\nservices:\n  - role: A\n    ulr: http://h/\n');
+  it('refuses unknown keys with the nearest known one', () => {
+    const { topology, messages } = read(
+      'servces: []\nservices:\n  - role: A\n    ulr: http://h/\n    dispatch: { clasname: x }\n',
+    );
     assert.deepEqual(messages, [
-      `${FILE}:1:1: warning: unknown key "servces"`,
-      `${FILE}:4:5: warning: unknown key "ulr"`,
+      `${FILE}:1:1: unknown key "servces"; did you mean "services"?`,
+      `${FILE}:4:5: unknown key "ulr"; did you mean "url"?`,
+      `${FILE}:5:17: unknown key "clasname"; did you mean "classname"?`,
     ]);
-    assert.equal(topology?.services[0].role, 'A');
+    assert.equal(topology, undefined);
   });
 
   it('reports an empty file', () => {

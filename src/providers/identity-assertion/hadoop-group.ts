@@ -158,8 +158,13 @@ function readLdapConfig(ctx: ProviderContext, conf: HadoopConf): LdapLookupConfi
       fail(`${LDAP}bind.password.file`, `cannot read it: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
   }
-  if (password !== undefined && /^\$\{ALIAS=/i.test(password)) {
-    fail(`${LDAP}bind.password`, `password aliases (\${ALIAS=...}) are not supported by postern yet`);
+  if (password !== undefined) {
+    // Knox's `${ALIAS=name}`: the topology's alias, else the gateway's.
+    try {
+      password = ctx.secret(password);
+    } catch (err) {
+      fail(`${LDAP}bind.password`, (err as Error).message);
+    }
   }
   if (user && password === undefined)
     fail(`${LDAP}bind.user`, `${LDAP}bind.password is required with a bind user`);

@@ -55,7 +55,7 @@ const BROKEN: Record<string, [Record<string, string>, string, RegExp]> = {
       'main.ldapRealm.contextFactory.systemPassword': `\${ALIAS=ldcSystemPassword}`,
     },
     'main.ldapRealm.contextFactory.systemPassword',
-    /aliases/,
+    /alias ldcSystemPassword is not defined for topology alias or the gateway \(postern cli create-alias ldcSystemPassword --cluster alias\)/,
   ],
   filter: [{ 'urls./http/**': 'authc', ...LDAP }, 'urls./http/**', /"authc" is not supported/],
   timeout: [{ ...LDAP, sessionTimeout: 'soon' }, 'sessionTimeout', /expected minutes/],

@@ -290,10 +290,20 @@ function ldapRealm(
   }
 
   const systemUser = cf('systemUsername');
-  const systemPassword = p.raw(cfParam('systemPassword'));
+  let systemPassword = p.raw(cfParam('systemPassword'));
   let system: { dn: string; password: string } | undefined;
-  if (systemPassword !== undefined && /^\s*\$\{ALIAS=/i.test(systemPassword)) {
-    p.error(cfParam('systemPassword'), `password aliases (\${ALIAS=...}) are not supported by postern yet`);
+  // Knox's `${ALIAS=name}` (KnoxLdapContextFactory): the topology's alias, else the gateway's.
+  let aliasFailed = false;
+  if (systemPassword !== undefined) {
+    try {
+      systemPassword = ctx.secret(systemPassword);
+    } catch (err) {
+      p.error(cfParam('systemPassword'), (err as Error).message);
+      aliasFailed = true;
+    }
+  }
+  if (aliasFailed) {
+    // reported above
   } else if (systemUser && systemPassword) system = { dn: systemUser, password: systemPassword };
   else if (systemUser || systemPassword) {
     p.error(

@@ -1,0 +1,93 @@
+/**
+ * @module config/keystore
+ * The gateway's identity keystore under Knox's settings: `gateway.tls.keystore.path` (default, as Knox,
+ * `data/security/keystores/gateway.jks`), `.type` (default `JKS`), the password from the gateway alias
+ * `gateway.tls.keystore.password.alias`, the key `gateway.tls.key.alias` (default `gateway-identity`) with its
+ * passphrase from the alias `gateway.tls.key.passphrase.alias` (else the keystore password, as keytool makes them).
+ *
+ * - **JKS** is read with `jks-js` (maintained, MIT; it checks the store's integrity digest with the password and
+ *   decrypts the key entry), giving PEM certificate chain and key.
+ * - **PKCS12** is given to Node's TLS as it is (`pfx`), after opening it once here so that a wrong password is a
+ *   start-up (and `postern check`) error.
+ * - **JCEKS** is refused with the command that converts it: its key entries are sealed with Sun's proprietary
+ *   `PBEWithMD5AndTripleDES`, which neither Node's crypto nor `jks-js` reads.
+ *
+ * Every failure names the keystore and the alias the password came from, never the password.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import jks from 'jks-js';
+import { AliasResolver, keystorePassword, readMasterSecret } from './aliases.ts';
+import type { GatewaySettings } from './gateway-site.ts';
+
+export type KeystoreIdentity =
+  | { source: string; cert: Buffer; key: Buffer }
+  | { source: string; pfx: Buffer; passphrase: string | undefined };
+
+/** Knox's default identity keystore, relative to the home. */
+export const DEFAULT_KEYSTORE = join('data', 'security', 'keystores', 'gateway.jks');
+
+/**
+ * The identity from the keystore, or undefined when no keystore is configured and Knox's default one does not
+ * exist (the caller then uses PEM files or generates an identity).
+ * @throws Error naming the keystore for a missing configured file, a wrong password, a missing alias, JCEKS
+ */
+export function readIdentityKeystore(settings: GatewaySettings, home: string): KeystoreIdentity | undefined {
+  const ssl = settings.ssl;
+  const path = ssl.keystorePath ?? DEFAULT_KEYSTORE;
+  const file = isAbsolute(path) ? path : resolve(home, path);
+  if (!existsSync(file)) {
+    if (ssl.keystorePath) throw new Error(`gateway.tls.keystore.path: ${file} does not exist`);
+    return undefined;
+  }
+  const type = ssl.keystoreType.trim().toUpperCase();
+  const password = keystorePassword(settings, home);
+  const failed = (why: string) =>
+    new Error(
+      `cannot open keystore ${file} (type ${type}, password from alias ${ssl.keystorePasswordAlias}): ${why}`,
+    );
+  const data = readFileSync(file);
+  if (type === 'PKCS12' || type === 'P12') {
+    try {
+      createSecureContext({ pfx: data, passphrase: password });
+    } catch (err) {
+      throw failed((err as Error).message);
+    }
+    return { source: file, pfx: data, passphrase: password };
+  }
+  if (type === 'JCEKS') {
+    throw failed(
+      'JCEKS key entries use a Sun-proprietary cipher postern cannot read; convert it with: keytool -importkeystore ' +
+        `-srckeystore ${file} -srcstoretype JCEKS -destkeystore gateway.p12 -deststoretype PKCS12`,
+    );
+  }
+  if (type !== 'JKS') throw failed('postern reads JKS and PKCS12 keystores');
+  // jks-js reports a file of another kind with an internal error; say what the file is instead.
+  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
+  if (magic === 0xcececece)
+    throw failed('the file is a JCEKS keystore: set gateway.tls.keystore.type to JCEKS');
+  if (magic !== 0xfeedfeed) throw failed('the file is not a JKS keystore');
+  if (password === undefined) {
+    throw failed(`no password: postern cli create-alias ${ssl.keystorePasswordAlias}`);
+  }
+  const keyPassword =
+    new AliasResolver(home, readMasterSecret(home)).lookup(ssl.keyPassphraseAlias) ?? password;
+  let entries: ReturnType<typeof jks.toPem>;
+  try {
+    entries = jks.toPem(data, password, keyPassword);
+  } catch (err) {
+    throw failed((err as Error).message);
+  }
+  const wanted = ssl.keyAlias.toLowerCase();
+  const entry = Object.entries(entries).find(([alias]) => alias.toLowerCase() === wanted)?.[1];
+  if (!entry?.cert || !entry.key) {
+    const keys = Object.entries(entries)
+      .filter(([, e]) => e.key)
+      .map(([a]) => a);
+    throw failed(
+      `no key entry "${ssl.keyAlias}" (gateway.tls.key.alias); key entries: ${keys.join(', ') || 'none'}`,
+    );
+  }
+  return { source: file, cert: Buffer.from(entry.cert), key: Buffer.from(entry.key) };
+}
