@@ -106,13 +106,19 @@ describe('postern explain', () => {
     homes.push(home);
     home.write(
       'conf/topologies/broken.xml',
-      topologyXml({ services: [{ role: 'NO-SUCH-ROLE', urls: ['http://127.0.0.1:1'] }] }),
+      topologyXml({
+        providers: [{ role: 'authentication', name: 'NoSuchProvider' }],
+        services: [{ role: 'HTTP', urls: ['http://127.0.0.1:1'] }],
+      }),
     );
     const r = postern('explain', '--home', home.dir, '--json', 'GET', '/gateway/broken/x');
     assert.equal(r.code, 1, r.stderr);
     const e = JSON.parse(r.stdout) as Explanation;
     assert.match(e.reason!, /^topology "broken" \(.*broken\.xml\) is not deployed: 1 error\(s\)$/);
-    assert.match(e.notes[0], /broken\.xml:\d+:\d+: no service definition for role "NO-SUCH-ROLE"$/);
+    assert.match(
+      e.notes[0],
+      /broken\.xml:\d+:\d+: no provider named "NoSuchProvider" for role "authentication"/,
+    );
     // No master secret created, no log written.
     assert.equal(existsSync(join(home.dir, 'data', 'security')), false);
     assert.deepEqual(readdirSync(join(home.dir, 'logs')), []);
