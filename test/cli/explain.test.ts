@@ -118,8 +118,6 @@ describe('postern explain', () => {
     homes.push(home);
     home.write(
       'conf/topologies/broken.xml',
-      // A topology-level error (a provider postern does not have): the whole topology stays undeployed (a broken
-      // service alone would only fail that service).
       topologyXml({
         providers: [{ role: 'authentication', name: 'NoSuchProvider' }],
         services: [{ role: 'HTTP', urls: ['http://127.0.0.1:1'] }],
@@ -129,7 +127,10 @@ describe('postern explain', () => {
     assert.equal(r.code, 1, r.stderr);
     const e = JSON.parse(r.stdout) as Explanation;
     assert.match(e.reason!, /^topology "broken" \(.*broken\.xml\) is not deployed: 1 error\(s\)$/);
-    assert.match(e.notes[0], /broken\.xml:\d+:\d+: .*NoSuchProvider/);
+    assert.match(
+      e.notes[0],
+      /broken\.xml:\d+:\d+: no provider named "NoSuchProvider" for role "authentication"/,
+    );
     // No master secret created, no log written.
     assert.equal(existsSync(join(home.dir, 'data', 'security')), false);
     assert.deepEqual(readdirSync(join(home.dir, 'logs')), []);

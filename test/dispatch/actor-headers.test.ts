@@ -143,11 +143,12 @@ describe('actor headers', () => {
     assert.ok(warnings.some((d) => /DefaultDispatch adds no actor headers/.test(d.message)));
   });
 
-  it('unreadable params are deployment errors', () => {
+  it('unreadable params are deployment errors (of the service: it answers 503, the topology deploys)', () => {
     const error = (name: string) => {
       const status = gw.gateway.status.get(name)!;
-      assert.equal(status.deployed, false, name);
-      return status.diagnostics.find((d) => d.severity === 'error')!.message;
+      const failed = gw.gateway.server.deployments.get(name)?.failed ?? [];
+      assert.equal(failed.length, 1, name);
+      return status.diagnostics.find((d) => d.severity === 'error' && d.service !== undefined)!.message;
     };
     assert.match(error('badpattern'), /groupFilterPattern: "\(" is not a valid regular expression/);
     assert.match(

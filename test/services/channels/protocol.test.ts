@@ -465,7 +465,8 @@ describe('CHANNELS client protocol (one node)', () => {
         gateway.deployFile(file);
         home.write(
           'conf/topologies/extra.xml',
-          '<topology><service><role>NO_SUCH_ROLE</role></service></topology>',
+          // A topology-level error (a provider postern lacks) fails it whole; a service's own fails only it.
+          '<topology><gateway><provider><role>authentication</role><name>NoSuchProvider</name><enabled>true</enabled></provider></gateway></topology>',
         );
         gateway.deployFile(file);
         gateway.undeploy('extra');
