@@ -34,10 +34,14 @@ import {
 const SECRET = 'backplane-test-secret';
 
 /** Opens a raw link to a node's broadcast endpoint; resolves with the socket or the refusal status. */
-/** A secret header no earlier link of this file used (the nodes accept each header once). */
+/**
+ * A secret header no earlier link of this file used (the nodes accept each header once), with a nonce older than
+ * any a node signs its own links with (`linkNonce`: up to 29 s back), so it never equals the header of the node's
+ * link to itself, which comes from the same address.
+ */
 let issued = 0;
 function fresh(): string {
-  return secretHeader(SECRET, Math.floor(Date.now() / 1000) - issued++);
+  return secretHeader(SECRET, Math.floor(Date.now() / 1000) - 60 - issued++);
 }
 
 function link(
