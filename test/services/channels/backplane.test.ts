@@ -40,8 +40,10 @@ const SECRET = 'backplane-test-secret';
  * link to itself, which comes from the same address.
  */
 let issued = 0;
+/** Fixed once: a nonce computed from the clock each time would repeat when a second passes between two calls. */
+const FRESH_BASE = Math.floor(Date.now() / 1000) - 60;
 function fresh(): string {
-  return secretHeader(SECRET, Math.floor(Date.now() / 1000) - 60 - issued++);
+  return secretHeader(SECRET, FRESH_BASE - issued++);
 }
 
 function link(
