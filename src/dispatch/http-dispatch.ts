@@ -165,13 +165,6 @@ export function trustedProxies(ctx: DispatchContext): IpMatcher | undefined {
     : ctx.shared(`trusted-proxies:${list.join(',')}`, () => parseIpList(list.join(',')));
 }
 
-/** `host[:port]` of an absolute URL, as written. */
-function authorityOf(url: string): string {
-  const start = url.indexOf('://') + 3;
-  const end = url.indexOf('/', start);
-  return end < 0 ? url.slice(start) : url.slice(start, end);
-}
-
 function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
   const inbound = ex.rewriteContext.inbound;
   const remote = ex.clientAddress ?? '';
@@ -179,7 +172,7 @@ function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context
   headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
   headers['x-forwarded-proto'] ??= inbound.scheme;
   // The host the gateway answered as (the Host header once checked, or gateway.frontend.url's), never a raw Host.
-  headers['x-forwarded-host'] ??= authorityOf(inbound.url);
+  headers['x-forwarded-host'] ??= inbound.authority;
   headers['x-forwarded-port'] ??= String(inbound.port);
   headers['x-forwarded-server'] ??= inbound.host;
   const priorContext = headers['x-forwarded-context'];

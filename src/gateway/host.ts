@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { splitAuthority } from './authority.ts';
 import type { Arrival } from './resolve.ts';
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
@@ -22,9 +23,7 @@ export interface HostVerdict {
 
 /** The host part of an authority, lower case, without the port (`[::1]:8443` → `[::1]`). */
 function hostnameOf(authority: string): string {
-  const colon = authority.lastIndexOf(':');
-  const bare = colon > 0 && !authority.endsWith(']') ? authority.slice(0, colon) : authority;
-  return bare.toLowerCase();
+  return splitAuthority(authority).hostname.toLowerCase();
 }
 
 function hostCount(raw: readonly string[]): number {

@@ -9,6 +9,7 @@ import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { CompiledRoute, Deployment } from '../deploy/deployment.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
 import { parseLiteral, type Template, type TemplateMatch } from '../urltemplate/index.ts';
+import { splitAuthority } from './authority.ts';
 import { encodedSlashRefusal, parseRequestTarget, targetUrl, whyRefused } from './request-target.ts';
 
 /** Where the request arrived: the listener's scheme and the authority the client named (validated Host). */
@@ -97,10 +98,7 @@ export function resolveRequest(
   const slashRefusal = encodedSlashRefusal(parsed.target, match.value.dispatch.params);
   if (slashRefusal) return { outcome: 'bad-path', reason: slashRefusal, topology };
   const { scheme, authority } = arrival;
-  const colon = authority.lastIndexOf(':');
-  const bracketed = authority.endsWith(']');
-  const hostname = colon > 0 && !bracketed ? authority.slice(0, colon) : authority;
-  const port = colon > 0 && !bracketed ? authority.slice(colon + 1) : scheme === 'https' ? '443' : '80';
+  const { hostname, port = scheme === 'https' ? '443' : '80' } = splitAuthority(authority);
   const origin = `${scheme}://${authority}`;
   const frontend = settings.frontendUrl;
   const gatewayUrl = frontend
@@ -117,6 +115,7 @@ export function resolveRequest(
       gatewayUrl,
       inbound: {
         scheme,
+        authority,
         host: hostname,
         port,
         path: requestTarget.split('?', 1)[0],

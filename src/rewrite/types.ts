@@ -46,6 +46,8 @@ export interface RewriteContext {
   /** The request as it arrived at the gateway. */
   inbound: {
     scheme: string;
+    /** `host[:port]` the gateway answered as (the checked Host header, or `gateway.frontend.url`'s). */
+    authority: string;
     host: string;
     port: string;
     /** Path as received, still percent-encoded: `/gateway/sandbox/webhdfs/v1/tmp`. */

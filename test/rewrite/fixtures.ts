@@ -39,7 +39,15 @@ export function ctx(path = '/gateway/sandbox/webhdfs/v1/tmp', query = '', userna
   const url = `https://localhost:8443${path}${query ? `?${query}` : ''}`;
   return {
     gatewayUrl: 'https://localhost:8443/gateway/sandbox',
-    inbound: { scheme: 'https', host: 'localhost', port: '8443', path, query, url },
+    inbound: {
+      scheme: 'https',
+      authority: 'localhost:8443',
+      host: 'localhost',
+      port: '8443',
+      path,
+      query,
+      url,
+    },
     username,
   };
 }
