@@ -11,6 +11,8 @@
 import { BlockList, isIP } from 'node:net';
 
 export interface IpMatcher {
+  /** The entries as written, trimmed, empty ones dropped. */
+  readonly entries: readonly string[];
   /** True when the list is `*` alone. */
   readonly any: boolean;
   matches(address: string | undefined): boolean;
@@ -38,9 +40,11 @@ export function parseIpList(list: string | undefined): IpMatcher {
   const prefixes: string[] = [];
   let subnets: BlockList | undefined;
   let any = false;
+  const entries: string[] = [];
   for (const raw of (list ?? '').split(',')) {
     const entry = raw.trim();
     if (!entry) continue;
+    entries.push(entry);
     if (entry === '*') any = true;
     else if (entry.includes('*')) prefixes.push(normalizeAddress(entry.slice(0, entry.indexOf('*'))));
     else {
@@ -52,6 +56,7 @@ export function parseIpList(list: string | undefined): IpMatcher {
     }
   }
   return {
+    entries,
     any,
     matches(address) {
       if (any) return true;

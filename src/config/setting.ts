@@ -5,6 +5,7 @@
  * (`SettingsOf`), the validation (config/gateway-site.ts) and the settings reference (config/settings-doc.ts),
  * so the three cannot disagree.
  */
+import { type IpMatcher, ipListProblems, parseIpList } from './ip-list.ts';
 import { parseBoolean, parseDurationMs, parseNonNegativeInt, splitList } from './values.ts';
 
 /** One gateway-site property. */
@@ -198,3 +199,17 @@ function showDuration(ms: number): string {
   if (ms !== 0 && ms % 1000 === 0) return `\`${ms / 1000}s\``;
   return `\`${ms}\``;
 }
+
+/**
+ * An IP list (addresses, prefix wildcards such as `10.0.*`, subnets such as `10.0.0.0/8`; config/ip-list.ts),
+ * parsed once into its matcher; unset or empty matches no address.
+ */
+export const ipList = (key: string, doc: string) =>
+  setting<IpMatcher>(
+    key,
+    parseIpList(''),
+    (t) => (ipListProblems(t).length === 0 ? parseIpList(t) : undefined),
+    'a comma-separated list of addresses, prefix wildcards (10.0.*) or subnets (10.0.0.0/8)',
+    doc,
+    'none',
+  );

@@ -7,7 +7,6 @@
  * all come from this table.
  */
 
-import { ipListProblems } from './ip-list.ts';
 import {
   bool,
   duration,
@@ -15,6 +14,7 @@ import {
   ignored,
   int,
   intIn,
+  ipList,
   list,
   oneOf,
   optionalDuration,
@@ -231,14 +231,8 @@ export const SETTINGS = {
     'an absolute URL',
     "The public URL rewrite writes instead of the request's own (a gateway behind a load balancer).",
   ),
-  trustedProxies: setting<readonly string[]>(
+  trustedProxies: ipList(
     'postern.trusted.proxies',
-    [],
-    (t) => {
-      const entries = splitList(t, /,/);
-      return ipListProblems(entries.join(',')).length === 0 ? entries : undefined;
-    },
-    'a comma-separated list of addresses, prefix wildcards (10.0.*) or subnets (10.0.0.0/8)',
     'The load balancers and proxies in front of the gateway: only a request from one of these addresses keeps the X-Forwarded-* headers it carries (its X-Forwarded-For is appended to). From anyone else they are replaced with what the gateway saw, so a client cannot tell a backend it came from elsewhere.',
   ),
   hostAllowlist: list(
@@ -549,14 +543,8 @@ export const SETTINGS = {
       'comma-separated base URLs such as ws://10.0.0.2:8443',
       'Base URLs of the other backplane nodes.',
     ),
-    allowedAddresses: setting<readonly string[]>(
+    allowedAddresses: ipList(
       'gateway.channels.broadcast.allowed.addresses',
-      [],
-      (t) => {
-        const entries = splitList(t, /,/);
-        return ipListProblems(entries.join(',')).length === 0 ? entries : undefined;
-      },
-      'a comma-separated list of addresses, prefix wildcards (10.0.*) or subnets (10.0.0.0/8)',
       "postern: addresses a backplane link may come from besides those of the peers' host names (peers behind NAT). A link from anywhere else is refused, whatever secret it carries.",
     ),
     reconnectMinMs: duration(

@@ -8,7 +8,6 @@
  * client limits in a deployment; they close when the deployment is retired and its last request is done.
  */
 import { Agent, type Dispatcher } from 'undici';
-import { type IpMatcher, parseIpList } from '../config/ip-list.ts';
 import { Errors } from '../errors.ts';
 import { type PoolEvent, poolEvents } from '../observability/events.ts';
 import {
@@ -157,14 +156,6 @@ function agentFor(ctx: DispatchContext, streaming = false): Dispatcher {
   });
 }
 
-/** The addresses whose X-Forwarded-* headers are kept (`postern.trusted.proxies`); undefined when none. */
-export function trustedProxies(ctx: DispatchContext): IpMatcher | undefined {
-  const list = ctx.settings.trustedProxies;
-  return list.length === 0
-    ? undefined
-    : ctx.shared(`trusted-proxies:${list.join(',')}`, () => parseIpList(list.join(',')));
-}
-
 function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
   const inbound = ex.rewriteContext.inbound;
   const remote = ex.clientAddress ?? '';
@@ -210,9 +201,9 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
       scopeCookies: ctx.settings.scopeCookiesEnabled,
     };
 
-    const proxies = trustedProxies(ctx);
+    const proxies = ctx.settings.trustedProxies;
     const requestHeaders = (ex: Exchange): Record<string, string> => {
-      const fromProxy = proxies?.matches(ex.clientAddress) === true;
+      const fromProxy = proxies.matches(ex.clientAddress);
       let headers = forwardRequestHeaders(ex.req.rawHeaders, policy, fromProxy);
       if (xforwarded) forwardedHeaders(ex, headers, context);
       // The gateway's id (the client's when it was acceptable) so backend logs join with ours.

@@ -26,7 +26,6 @@ import {
   type HeaderPolicy,
   isBlockedSetCookie,
 } from '../dispatch/headers.ts';
-import { trustedProxies } from '../dispatch/http-dispatch.ts';
 import { dispatchParams } from '../dispatch/params.ts';
 import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
@@ -69,7 +68,7 @@ const DEFLATE = { threshold: 1024 } as const;
 export function createWebSocketHandler(ctx: DispatchContext): Handler {
   const site = ctx.settings.websocket;
   const haService = ctx.contribution<HaService>(HA_CONTRIBUTION);
-  const proxies = trustedProxies(ctx);
+  const proxies = ctx.settings.trustedProxies;
   // gateway-site's names, overridable per service by a topology <param> of the same name, which is read with the
   // same syntax (the settings table's) and refused at the <param> as gateway-site refuses it at the <value>.
   const params = dispatchParams(ctx);
@@ -177,7 +176,7 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       let url = ex.target;
       if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const req: IncomingMessage = ex.req;
-      const fromProxy = proxies?.matches(ex.clientAddress) === true;
+      const fromProxy = proxies.matches(ex.clientAddress);
       let headers = forwardRequestHeaders(req.rawHeaders, POLICY, fromProxy);
       headers['x-request-id'] = ex.id;
       const remote = ex.clientAddress ?? '';

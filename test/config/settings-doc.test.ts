@@ -56,13 +56,9 @@ describe('settings table', () => {
       const shown = shownDefault(setting);
       const text = shown === 'none' || shown === 'empty' ? '' : shown.replaceAll('`', '');
       if (text === '') {
-        // An empty list or map: nothing to write, and the default is empty.
-        assert.equal(
-          (setting.default as { length?: number; size?: number }).length ??
-            (setting.default as Map<string, string>).size,
-          0,
-          setting.key,
-        );
+        // An empty list, map or IP list: nothing to write, and the default is empty.
+        const empty = setting.default as { length?: number; size?: number; entries?: readonly string[] };
+        assert.equal(empty.length ?? empty.size ?? empty.entries?.length, 0, setting.key);
         continue;
       }
       assert.deepEqual(setting.parse(text), setting.default, `${setting.key}: ${shown}`);

@@ -18,7 +18,6 @@
  *   (keeping a trailing `/`, the query and fragment of the `Location`).
  */
 import { addTo, type DispatchContext, type Exchange, type HeaderMap } from '../../spi/index.ts';
-import { trustedProxies } from '../http-dispatch.ts';
 import { backendTarget } from '../target-url.ts';
 import { effectivePrincipal, keepTrailingSlash, knoxDispatch, type Prepare, urlPath } from './extend.ts';
 
@@ -52,12 +51,12 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 function nifiPrepare(ctx: DispatchContext): Prepare {
-  const proxies = trustedProxies(ctx);
+  const proxies = ctx.settings.trustedProxies;
   const gatewayContext = `/${ctx.settings.path}/${ctx.topology.name}`;
   return (ex) => {
     const slash = keepTrailingSlash(ex);
     if (slash) addTo(ex, 'targetEdits', slash);
-    const fromProxy = proxies?.matches(ex.req.socket?.remoteAddress) === true;
+    const fromProxy = proxies.matches(ex.req.socket?.remoteAddress);
     const prior = fromProxy ? first(ex.req.headers[CHAIN]) : undefined;
     const chain = `${prior ?? ''}${proxiedEntity(effectivePrincipal(ex))}`;
     const inbound = ex.rewriteContext.inbound;

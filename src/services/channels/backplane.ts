@@ -34,7 +34,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type IpMatcher, normalizeAddress, parseIpList } from '../../config/ip-list.ts';
+import { type IpMatcher, normalizeAddress } from '../../config/ip-list.ts';
 import { CloseCodes } from '../../errors.ts';
 import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
 import { isValidKey, metricGroup } from './groups.ts';
@@ -113,7 +113,7 @@ export class Backplane implements Layer {
   readonly #replays = new ReplayCache();
   /** Addresses links may come from: the peers' host names resolved (refreshed), and the allowed list. */
   #peerAddresses = new Set<string>();
-  readonly #allowed: IpMatcher | undefined;
+  readonly #allowed: IpMatcher;
   readonly #peerHosts: string[];
   #resolver?: NodeJS.Timeout;
 
@@ -127,7 +127,7 @@ export class Backplane implements Layer {
     this.#mutualTls = s.mutualTls;
     this.#outgoing = s.peers.map((url) => new Outgoing(url));
     this.#peerHosts = [...new Set(s.peers.map((url) => new URL(url).hostname.replace(/^\[|\]$/g, '')))];
-    this.#allowed = s.allowedAddresses.length > 0 ? parseIpList(s.allowedAddresses.join(',')) : undefined;
+    this.#allowed = s.allowedAddresses;
     for (const host of this.#peerHosts) if (isIP(host)) this.#peerAddresses.add(normalizeAddress(host));
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -359,7 +359,7 @@ export class Backplane implements Layer {
   /** Whether a link may come from this address: a configured peer's, or one `allowed.addresses` lists. */
   #fromPeer(address: string | undefined): boolean {
     if (address === undefined) return false;
-    return this.#peerAddresses.has(normalizeAddress(address)) || this.#allowed?.matches(address) === true;
+    return this.#peerAddresses.has(normalizeAddress(address)) || this.#allowed.matches(address);
   }
 
   /** With mutual TLS, the certificate must name one of the configured peers (CN or subjectAltName). */
