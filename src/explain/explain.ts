@@ -425,6 +425,19 @@ async function explainRequest(
     return out;
   }
 
+  // A service that failed to deploy: its route answers 503 with its problem's code, after the chain.
+  if (route.dispatch.name === 'failed') {
+    const failed = deployment.failed.find((f) => f.role === route.service.role && f.name === route.service.name);
+    const code = failed?.code ?? Catalog.serviceNotDeployed.code;
+    const problem = failed?.diagnostics.find((d) => d.severity === 'error') ?? failed?.diagnostics[0];
+    return refused(
+      out,
+      503,
+      code,
+      `service ${failed?.label ?? route.service.role} failed to deploy${problem ? `: ${at(problem)}: ${problem.message}` : ''}`,
+    );
+  }
+
   // Dispatch.
   const dispatchName = parts.upgrade ? 'websocket' : route.dispatch.name;
   out.chain.push({

@@ -143,6 +143,21 @@ describe('a service that cannot deploy', () => {
     assert.match(broken.diagnostics?.[0].message ?? '', /com\.example\.NoSuchDispatch/);
   });
 
+  it('is explained as the 503 it answers, with the problem at its line', async () => {
+    const broken = await gateway.explain({ method: 'GET', url: '/gateway/mixed/broken/anything' });
+    assert.equal(broken.outcome, 'refused');
+    assert.equal(broken.status, 503);
+    assert.equal(broken.code, 'POSTERN_ERR_SERVICE_DISPATCH');
+    assert.match(String(broken.reason), /BROKEN failed to deploy: .*service\.xml:\d+:\d+: .*NoSuchDispatch/);
+    const guarded = await gateway.explain({
+      method: 'GET',
+      url: '/gateway/guarded/no-such-role/x',
+      headers: [['X-User', 'sam']],
+    });
+    assert.equal(guarded.status, 503);
+    assert.equal(guarded.code, 'POSTERN_ERR_SERVICE_NO_DEFINITION');
+  });
+
   it('still fails a topology whose provider postern lacks, whole', async () => {
     home.write(
       'conf/topologies/fatal.xml',
