@@ -36,6 +36,7 @@ import { dispatchParams } from './params.ts';
 import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
 import { bodyFailure, guardRequestBody, requestHasBody } from './request-body.ts';
 import { backendTarget, splitTarget } from './target-url.ts';
+import { keepTrailingSlash } from './trailing-slash.ts';
 import { decodeQueryOnce } from './url-encoding.ts';
 
 export { upstreamError } from './proxy-handler.ts';
@@ -181,6 +182,8 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
     const removeEncoding =
       opts.removeUrlEncoding === true ||
       (variant !== 'default' && dispatchParams(ctx).bool('removeUrlEncoding', false, 'warn'));
+    // postern's `keepTrailingSlash` (dispatch/trailing-slash): the client's trailing `/` survives the rewrite.
+    const keepSlash = dispatchParams(ctx).bool('keepTrailingSlash', false, 'warn');
     const withoutBody = opts.withoutBody === true;
     // ConfigurableDispatch and its PassAllHeaders subclass add the actor headers; DefaultDispatch does not.
     const actorHeaders = parseActorHeaders(ctx);
@@ -224,7 +227,7 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
         standby: opts.standby,
         withoutBody,
       });
-      const ha: DescribedHandler = removeEncoding ? withQueryDecoded(haHandler) : haHandler;
+      const ha = withTargetEdits(haHandler, keepSlash, removeEncoding);
       ha.requestHeaders = requestHeaders;
       return ha;
     }
@@ -274,16 +277,24 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
         if (body) body.ready.then(send, (err: unknown) => handler.fail(bodyFailure(err)));
         else send();
       });
-    const described: DescribedHandler = removeEncoding ? withQueryDecoded(forward) : forward;
+    const described = withTargetEdits(forward, keepSlash, removeEncoding);
     described.requestHeaders = requestHeaders;
     return described;
   };
 }
 
-/** The handler with Knox's `removeUrlEncoding` applied to the backend URL's query, last of the target edits. */
-function withQueryDecoded(forward: Handler): DescribedHandler {
+/**
+ * The handler with the dispatch's own target edits: the client's trailing slash put back, then Knox's
+ * `removeUrlEncoding` applied to the backend URL's query, last of all the target edits.
+ */
+function withTargetEdits(forward: Handler, keepSlash: boolean, removeEncoding: boolean): DescribedHandler {
+  if (!keepSlash && !removeEncoding) return forward;
   return (ex) => {
-    addTo(ex, 'targetEdits', decodeQueryOnce);
+    if (keepSlash) {
+      const slash = keepTrailingSlash(ex);
+      if (slash) addTo(ex, 'targetEdits', slash);
+    }
+    if (removeEncoding) addTo(ex, 'targetEdits', decodeQueryOnce);
     return forward(ex);
   };
 }

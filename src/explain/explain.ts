@@ -427,7 +427,9 @@ async function explainRequest(
 
   // A service that failed to deploy: its route answers 503 with its problem's code, after the chain.
   if (route.dispatch.name === 'failed') {
-    const failed = deployment.failed.find((f) => f.role === route.service.role && f.name === route.service.name);
+    const failed = deployment.failed.find(
+      (f) => f.role === route.service.role && f.name === route.service.name,
+    );
     const code = failed?.code ?? Catalog.serviceNotDeployed.code;
     const problem = failed?.diagnostics.find((d) => d.severity === 'error') ?? failed?.diagnostics[0];
     return refused(

@@ -22,7 +22,7 @@ describe('gateway proxy end to end', () => {
   before(async () => {
     backend = await startBackend((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname === '/echo') {
+      if (url.pathname === '/echo' || url.pathname.startsWith('/echo/')) {
         const hash = createHash('sha256');
         let length = 0;
         req.on('data', (c: Buffer) => {
@@ -123,6 +123,18 @@ describe('gateway proxy end to end', () => {
     const body = (await res.body.json()) as { url: string; headers: Record<string, string> };
     assert.equal(body.headers['x-request-id'], 'req-abc.1');
     assert.equal(body.url, '/echo?a=1&user.name=anonymous');
+  });
+
+  it('keeps a trailing slash of the path on the generic HTTP service, with or without a query', async () => {
+    for (const [path, sent] of [
+      ['/echo/me/', '/echo/me/?user.name=anonymous'],
+      ['/echo/me', '/echo/me?user.name=anonymous'],
+      ['/echo/me/?a=1', '/echo/me/?a=1&user.name=anonymous'],
+      ['/echo/', '/echo/?user.name=anonymous'],
+    ]) {
+      const res = await request(`${base}${path}`);
+      assert.equal(((await res.body.json()) as { url: string }).url, sent, path);
+    }
   });
 
   it('creates an X-Request-Id when the client sent none or an unsafe one', async () => {

@@ -10,6 +10,8 @@ import type { DispatchContext, DispatchFactory, Exchange } from '../../spi/index
 import type { DescribedHandler, HttpDispatchOptions } from '../http-dispatch.ts';
 import { createHttpDispatch } from '../http-dispatch.ts';
 
+export { keepTrailingSlash } from '../trailing-slash.ts';
+
 /** Readies one exchange for the backend; built once per route from the dispatch's context. */
 export type Prepare = (ex: Exchange) => void;
 
@@ -89,18 +91,4 @@ export function isEndpoint(ex: Exchange, endpoints: readonly string[]): boolean 
   const paths = [ex.path];
   if (ex.target !== undefined) paths.push(urlPath(ex.target));
   return paths.some((p) => names.includes(lastSegment(p)));
-}
-
-/**
- * Knox's `fixTrailingSlash` (HBaseRequestUtil, NiFiRequestUtil): when the client's path ends with `/` and the
- * rewritten one does not, the slash is put back (before the query).
- */
-export function keepTrailingSlash(ex: Exchange): ((url: string) => string) | undefined {
-  if (!ex.path.endsWith('/')) return undefined;
-  return (url) => {
-    const q = url.search(/[?#]/);
-    const base = q < 0 ? url : url.slice(0, q);
-    if (base.endsWith('/')) return url;
-    return q < 0 ? `${base}/` : `${base}/${url.slice(q)}`;
-  };
 }
