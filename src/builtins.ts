@@ -32,6 +32,7 @@ import { urlRewrite } from './providers/rewrite/url-rewrite.ts';
 import { webAppSec } from './providers/webappsec/index.ts';
 import type { Registry } from './registry/index.ts';
 import { adminService } from './services/admin/index.ts';
+import { applicationDispatch } from './services/application/index.ts';
 import { channelsService } from './services/channels/index.ts';
 import { knoxAdminService } from './services/knox-admin/index.ts';
 import { knoxMetadataService, knoxSessionService, knoxSsoutService } from './services/knox-ui/index.ts';
@@ -67,6 +68,7 @@ export function register(registry: Registry): void {
   registry.dispatch(haDefaultDispatch);
   registry.dispatch(haPassAllHeadersDispatch);
   registry.dispatch(headerPreAuthFederationDispatch);
+  registry.dispatch(applicationDispatch);
   // Knox's service-specific dispatches (Livy, NiFi, Hive, WebHDFS HA …): dispatch/knox.
   registerKnoxDispatches(registry);
   registry.service(knoxSsoService);

@@ -99,6 +99,11 @@ export const Catalog = {
     status: 408,
     message: 'The request body did not arrive in time',
   },
+  rangeNotSatisfiable: {
+    code: 'POSTERN_ERR_RANGE_NOT_SATISFIABLE',
+    status: 416,
+    message: 'The requested range is not within the file',
+  },
   tooManyRequests: {
     code: 'POSTERN_ERR_TOO_MANY_REQUESTS',
     status: 429,
@@ -144,6 +149,11 @@ export const Catalog = {
     code: 'POSTERN_ERR_SERVICE_URL',
     status: 503,
     message: 'This service did not deploy: its backend URL is not usable',
+  },
+  serviceApplication: {
+    code: 'POSTERN_ERR_SERVICE_APPLICATION',
+    status: 503,
+    message: 'This application of the topology did not deploy: its files are missing or unusable',
   },
   serviceBadRoute: {
     code: 'POSTERN_ERR_SERVICE_ROUTE',

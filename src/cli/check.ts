@@ -20,6 +20,7 @@ import {
   unreachableRoutes,
 } from '../explain/lint.ts';
 import {
+  applicationDirs,
   DESCRIPTOR_EXTENSIONS,
   type HomeLayout,
   loadHome,
@@ -123,6 +124,7 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
       masterSecret: secret,
       home: layout.home,
       serviceErrors: read.diagnostics.filter((d) => d.file === topology.file),
+      applicationDirs: applicationDirs(layout),
     });
     out.push(...result.diagnostics);
     if (result.deployment) {

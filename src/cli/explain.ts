@@ -14,7 +14,7 @@ import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagno
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import { explain, formatExplanation } from '../explain/index.ts';
-import { loadHome, REPO_ROOT, topologyName } from '../gateway/gateway.ts';
+import { applicationDirs, loadHome, REPO_ROOT, topologyName } from '../gateway/gateway.ts';
 import { readHomeTopologies } from './check.ts';
 
 export const EXPLAIN_USAGE = `usage: postern explain [--home DIR] [--user NAME] [--group GROUP]... [--header 'Name: value']... [--json] [METHOD] URL
@@ -93,6 +93,7 @@ export async function runExplain(argv: string[]): Promise<number> {
       masterSecret: secret,
       home: layout.home,
       serviceErrors: read.diagnostics.filter((d) => d.file === topology.file),
+      applicationDirs: applicationDirs(layout),
     });
     const mine = read.diagnostics.filter((d) => d.file === topology.file);
     if (result.deployment) deployments.set(topology.name, result.deployment);

@@ -280,7 +280,7 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
       'gateway.gateway.conf.dir',
     ],
     instead:
-      'the directories are fixed below the home (conf/, data/, data/security/, data/services/); more service definitions come from postern.services.dirs',
+      'the directories are fixed below the home (conf/, data/, data/security/, data/services/, data/applications/); more service definitions come from postern.services.dirs',
   },
   {
     keys: ['gateway.deployment.backup.'],

@@ -28,6 +28,7 @@ import { tracedDispatch } from '../observability/events.ts';
 import type { Registry } from '../registry/index.ts';
 import { compileTopologyRewrite } from '../rewrite/topology.ts';
 import type { RewriteEnvironment } from '../rewrite/types.ts';
+import { loadApplication, mountOf } from '../servicedef/application.ts';
 import type { ServiceCatalog } from '../servicedef/catalog.ts';
 import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type {
@@ -85,6 +86,11 @@ export interface CompileInput {
    * services fail; the diagnostics are the reader's to report, not repeated here.
    */
   serviceErrors?: readonly Diagnostic[];
+  /**
+   * Where the topology's `<application>`s are looked for, first match wins (servicedef/application.ts); default:
+   * none, so every application fails.
+   */
+  applicationDirs?: readonly string[];
 }
 
 /** One topology service while it is compiled: its own problems go to its own sink. */
@@ -95,6 +101,8 @@ interface ServiceBuild {
   definition?: ServiceDefinition;
   readErrors: Diagnostic[];
   routes: CompiledRoute[];
+  /** The routes a failed application answers 503 on (its mounts), when it has no definition. */
+  fallback?: ServiceDefinition;
 }
 
 export interface CompileResult {
@@ -218,6 +226,34 @@ export function compileDeployment(input: CompileInput): CompileResult {
     if (service.urls.length === 0 && !answersItself(definition, service, registry)) {
       sink.warn(service.pos, `service "${service.role}" has no <url>`);
     }
+  }
+  // Applications: each a service of the topology whose definition comes from its own directory.
+  for (const app of topology.applications) {
+    const appSink = new DiagnosticSink();
+    const loaded = loadApplication(app, input.applicationDirs ?? [], appSink);
+    const role = loaded?.role ?? app.role ?? app.name;
+    const service: ServiceConfig = {
+      role,
+      ...(role !== app.name && { name: app.name }),
+      urls: [],
+      params: app.params,
+      pos: app.pos,
+    };
+    const build: ServiceBuild = {
+      service,
+      label: serviceLabel(service),
+      sink: new DiagnosticSink(),
+      readErrors: [],
+      routes: [],
+    };
+    for (const d of appSink.items) {
+      build.sink.items.push(
+        d.severity === 'error' ? { ...d, code: d.code ?? Catalog.serviceApplication.code } : d,
+      );
+    }
+    if (loaded && !build.sink.hasErrors) build.definition = loaded.definition;
+    else build.fallback = loaded?.definition ?? applicationMounts(app);
+    builds.push(build);
   }
   const used = builds.flatMap((b) =>
     b.definition ? [{ service: b.service, definition: b.definition }] : [],
@@ -530,7 +566,7 @@ function failedServiceRoutes(
   taken: ReadonlyMap<string, unknown>,
 ): CompiledRoute[] {
   const { service } = build;
-  const known = build.definition ?? catalog.resolve(service.role);
+  const known = build.definition ?? build.fallback ?? catalog.resolve(service.role);
   const lower = service.role.toLowerCase();
   const definition: ServiceDefinition = known ?? {
     role: service.role,
@@ -599,6 +635,24 @@ function failedServiceRoutes(
 }
 
 /** Whether the service's dispatch answers in the gateway (then it has no backend URL to name). */
+/** The routes Knox would mount an application at (`/{url}/?**`, `/{url}/**?**`), for its 503 when it fails. */
+function applicationMounts(app: Topology['applications'][number]): ServiceDefinition {
+  const urls = app.urls.length > 0 ? app.urls.map((u) => u.url) : [app.name];
+  return {
+    role: app.role ?? app.name,
+    name: app.name,
+    version: '0.0.0',
+    routes: urls.flatMap((url) => {
+      const mount = mountOf(url);
+      return [`${mount}/?**`, `${mount}/**?**`].map((path) => ({ path, rewrites: [], pos: app.pos }));
+    }),
+    rewrite: { file: '', rules: [], filters: [] },
+    dir: '',
+    source: 'other',
+    pos: app.pos,
+  };
+}
+
 function answersItself(definition: ServiceDefinition, service: ServiceConfig, registry: Registry): boolean {
   const d = service.dispatch ?? definition.dispatch;
   const name = d?.contributorName ?? d?.className;

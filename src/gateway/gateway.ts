@@ -43,6 +43,7 @@ import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
 import { FileWatches } from './file-watches.ts';
 import {
+  applicationDirs,
   DESCRIPTOR_EXTENSIONS,
   definitionDirs,
   type HomeLayout,
@@ -58,6 +59,7 @@ import { GatewayServer } from './server.ts';
 import { compareSettings } from './site-reload.ts';
 
 export {
+  applicationDirs,
   DESCRIPTOR_EXTENSIONS,
   definitionDirs,
   type HomeLayout,
@@ -475,6 +477,7 @@ export class Gateway implements GatewayHandle {
       sharedAcrossDeployments,
       gateway: this,
       serviceErrors: read.diagnostics,
+      applicationDirs: applicationDirs(layout),
     });
     return { diagnostics: [...read.diagnostics, ...result.diagnostics], deployment: result.deployment };
   }

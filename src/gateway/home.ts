@@ -30,6 +30,8 @@ export interface HomeLayout {
   descriptors: string;
   sharedProviders: string;
   services: string;
+  /** The home's applications (Knox's `gateway.applications.dir` default, `{data}/applications`). */
+  applications: string;
   security: string;
   logs: string;
 }
@@ -43,6 +45,7 @@ export function homeLayout(home: string): HomeLayout {
     descriptors: join(h, 'conf', 'descriptors'),
     sharedProviders: join(h, 'conf', 'shared-providers'),
     services: join(h, 'data', 'services'),
+    applications: join(h, 'data', 'applications'),
     security: join(h, 'data', 'security'),
     logs: join(h, 'logs'),
   };
@@ -67,6 +70,11 @@ export function definitionDirs(layout: HomeLayout, settings: GatewaySettings): S
     })),
     { dir: layout.services, source: 'home' },
   ];
+}
+
+/** Where a topology's `<application>`s are looked for: the home's own first, then postern's bundled ones. */
+export function applicationDirs(layout: HomeLayout): string[] {
+  return [layout.applications, join(REPO_ROOT, 'applications')];
 }
 
 export async function loadHome(home: string, overrides?: Partial<GatewaySettings>): Promise<LoadedHome> {

@@ -44,7 +44,7 @@ export function checkTopology(t: Topology, sink: DiagnosticSink): void {
   // A service URL of another scheme (Knox's sandbox: NAMENODE hdfs://, JOBTRACKER rpc://, a thrift:// HIVE) is
   // registry-only: it feeds rewrite functions ($serviceAddr, $serviceHost …) and is never dispatched to
   // (deployment says so when such a service has routes). A bad URL fails its service alone (the topology deploys
-  // the others); an application's, which is always served over HTTP, the topology.
+  // the others). An application's <url> is a path below the topology where Knox mounts it (`static-app`, `/`).
   const urlError = (u: { url: string; pos: Position }, scope?: { service: string; code: string }) => {
     const ok = scope ? isRegistryUrl(u.url) : isAbsoluteUrl(u.url, URL_SCHEMES);
     if (!ok) sink.error(u.pos, `url must be an absolute http, https, ws or wss URL, found "${u.url}"`, scope);
@@ -52,7 +52,16 @@ export function checkTopology(t: Topology, sink: DiagnosticSink): void {
   for (const s of t.services) {
     for (const u of s.urls) urlError(u, { service: serviceLabel(s), code: Catalog.serviceBadUrl.code });
   }
-  for (const u of t.applications.flatMap((a) => a.urls)) urlError(u);
+  for (const u of t.applications.flatMap((a) => a.urls)) {
+    const path = u.url.replace(/^\/+|\/+$/g, '');
+    const segment = /^[A-Za-z0-9._~!$&'()*+,;=@%-]+$/;
+    if (path !== '' && path.split('/').some((s) => !segment.test(s) || s === '.' || s === '..')) {
+      sink.error(
+        u.pos,
+        `application url must be a path below the topology (where it is mounted), found "${u.url}"`,
+      );
+    }
+  }
 
   const chains = new Map<string, Position>();
   for (const c of t.chains) {

@@ -162,7 +162,7 @@ describe('parseXmlTopology', () => {
     );
   });
 
-  it('reports urls that are not absolute URLs (another scheme, such as ftp://h/x, is registry-only)', () => {
+  it('reports urls that are not absolute URLs (another scheme, such as ftp://h/x, is registry-only), and application urls that are not paths', () => {
     assert.deepEqual(
       read(
         topo(
@@ -171,12 +171,12 @@ describe('parseXmlTopology', () => {
           '  <url>https://ok:1/</url>',
           '  <url>ftp://h/x</url>',
           '</service>',
-          '<application><name>app</name><url>/relative</url></application>',
+          '<application><name>app</name><url>/relative</url><url>/</url><url>https://h/app</url></application>',
         ),
       ).messages,
       [
         `${FILE}:3:3: url must be an absolute http, https, ws or wss URL, found "nn:50070/webhdfs"`,
-        `${FILE}:7:30: url must be an absolute http, https, ws or wss URL, found "/relative"`,
+        `${FILE}:7:62: application url must be a path below the topology (where it is mounted), found "https://h/app"`,
       ],
     );
   });

@@ -102,6 +102,12 @@ const KNOX_ONLY_PROPS = [
 ];
 
 export interface ShiroConfig {
+  /**
+   * Knox's `redirectToUrl` (its RedirectToUrlFilter, put before Shiro on every route): a request without an
+   * Authorization header is sent there (302, with its query), `${GATEWAY_PATH}` replaced by gateway.path. The
+   * stock knoxsso topology sends browsers to the knoxauth login page this way.
+   */
+  readonly redirectToUrl?: string;
   readonly realms: readonly Realm[];
   readonly rules: readonly UrlRule[];
   readonly sessionTimeoutMs: number;
@@ -171,6 +177,7 @@ export function readShiroConfig(ctx: ProviderContext): ShiroConfig | undefined {
   }
 
   const sessionTimeoutMs = readSessionTimeout(p);
+  const redirectToUrl = readRedirectToUrl(p, ctx.settings.path);
   const cacheTtlS = p.int('main.cacheManager.timeToLiveSeconds', DEFAULT_CACHE_TTL_S, 1);
   if (
     realms.some((r) => r.cachingEnabled && p.has(`main.${r.name}.authenticationCachingEnabled`)) &&
@@ -187,7 +194,20 @@ export function readShiroConfig(ctx: ProviderContext): ShiroConfig | undefined {
     for (const r of realms) r.close();
     return undefined;
   }
-  return { realms, rules, sessionTimeoutMs, cacheTtlMs: cacheTtlS * 1000 };
+  return { redirectToUrl, realms, rules, sessionTimeoutMs, cacheTtlMs: cacheTtlS * 1000 };
+}
+
+/** Knox's RedirectToUrlFilter placeholder for gateway.path. */
+const GATEWAY_PATH_PLACEHOLDER = '$' + '{GATEWAY_PATH}';
+
+/** `redirectToUrl`: a path on this gateway or an absolute http(s) URL; `${GATEWAY_PATH}` is gateway.path. */
+function readRedirectToUrl(p: ParamReader, gatewayPath: string): string | undefined {
+  const written = p.text('redirectToUrl')?.trim();
+  if (!written) return undefined;
+  const url = written.replaceAll(GATEWAY_PATH_PLACEHOLDER, gatewayPath);
+  if (/^\/(?!\/)/.test(url) || (/^https?:\/\//i.test(url) && URL.canParse(url))) return url;
+  p.error('redirectToUrl', `expected a path starting with / or an absolute http(s) URL, found "${written}"`);
+  return undefined;
 }
 
 /**

@@ -12,8 +12,12 @@
  *   (`sessionTimeout` minutes idle, default 30) and sets the cookie: HttpOnly, SameSite=Lax, Secure over TLS,
  *   Path=/{gateway.path}/{topology}.
  * - missing, malformed or wrong credentials, an unknown or expired session: 401 with
- *   `WWW-Authenticate: BASIC realm="application"` (Shiro's default application name, which Knox keeps);
+ *   `WWW-Authenticate: BASIC realm="application"` (Shiro's default application name, which Knox keeps), except
+ *   to a page's script (`X-Requested-With: XMLHttpRequest`), which would otherwise get the browser's dialog;
  *   `roles[...]` the user lacks: 403.
+ *
+ * With `redirectToUrl` (Knox's RedirectToUrlFilter), a request without an Authorization header is redirected
+ * there first (the knoxauth login page of the stock knoxsso topology).
  *
  * The session cookie is removed from the request forwarded to the backend. Every outcome is audited
  * (`authentication` events); a password or session id never reaches a log line.
@@ -142,6 +146,10 @@ function withDeadline<T>(pending: Promise<T>, ms: number, onTimeout: () => T): P
   return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
 }
 
+function isScripted(ex: Exchange): boolean {
+  return String(ex.req.headers['x-requested-with'] ?? '').toLowerCase() === 'xmlhttprequest';
+}
+
 export const shiroProvider: ProviderFactory = {
   role: 'authentication',
   name: 'ShiroProvider',
@@ -167,12 +175,27 @@ export const shiroProvider: ProviderFactory = {
       `Path=${cookiePath}; HttpOnly; SameSite=Lax${secureAlways || ex.rewriteContext.inbound.scheme === 'https' ? '; Secure' : ''}`;
 
     const unauthenticated = (ex: Exchange, message: string, clearCookie: boolean): GatewayError => {
-      const headers: Record<string, string> = { 'WWW-Authenticate': CHALLENGE };
+      // A page's own script (X-Requested-With: XMLHttpRequest, as the knoxauth login page sends) gets no Basic
+      // challenge: a browser would answer it with its password dialog instead of letting the page say why.
+      const headers: Record<string, string> = isScripted(ex) ? {} : { 'WWW-Authenticate': CHALLENGE };
       if (clearCookie) headers['Set-Cookie'] = `${SESSION_COOKIE}=; Max-Age=0; ${cookieAttributes(ex)}`;
       return Errors.unauthenticated(message, { headers });
     };
 
     return async (ex, next) => {
+      if (config.redirectToUrl !== undefined && ex.req.headers.authorization === undefined) {
+        // Knox's RedirectToUrlFilter runs before Shiro on every route of the topology, anon paths included.
+        ex.req.resume();
+        const query = ex.rewriteContext.inbound.query;
+        audit(ex, 'failure', { reason: 'no credentials: redirected to redirectToUrl' });
+        ex.res.writeHead(302, {
+          location: query ? `${config.redirectToUrl}?${query}` : config.redirectToUrl,
+          'cache-control': 'no-store',
+          'content-length': '0',
+        });
+        ex.res.end();
+        return;
+      }
       const rule = config.rules.find((r) => r.matches(ex.path)) ?? DEFAULT_RULE;
       if (rule.anon) {
         ex.user = ANONYMOUS;
