@@ -533,6 +533,16 @@ export function tokenResource(ctx: DispatchContext): Handler {
         headers: { allow: allowed.join(', ') },
       });
     }
+    try {
+      return await dispatch(ex, op);
+    } catch (err) {
+      // Whatever operation met the outage: 503, never a 500 or a token without its state.
+      if (err instanceof TokenStateUnavailable) throw unavailable(err);
+      throw err;
+    }
+  };
+
+  async function dispatch(ex: Exchange, op: Op): Promise<void> {
     switch (op) {
       case 'issue':
         return issue(ex);
@@ -559,7 +569,7 @@ export function tokenResource(ctx: DispatchContext): Handler {
       case 'getTssStatus':
         return getTssStatus(ex);
     }
-  };
+  }
 }
 
 function ownedBy(record: TokenRecord, user: string): boolean {
