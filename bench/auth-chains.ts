@@ -20,6 +20,10 @@
  * - `postern-ldap-nosession`: the LDAP row with `urls./**=noSessionCreation, authcBasic` (no session per request);
  * - `postern-ldap-nocache`: the `nosession` row without the authentication cache (one LDAP bind per request);
  * - `postern-jwt-nocache`: the JWT row with `jwt.verified.cache.max=0` (an RS256 verification per request).
+ * - `postern-jwt-managed`: the JWT row with server-managed token state (`knox.token.exp.server-managed=true`,
+ *   the embedded SQLite store, `postern.token.state.cache.ttl` at its default 5 s): the token is recorded in the
+ *   home's `data/token-state.db` before the gateway starts, and every request also checks it (known, enabled,
+ *   unexpired) through the per-node cache. Its ratio to `postern-jwt` is the state check's cost.
  *
  * Per row: wrk warm-up, then the measured run (req/s, p50, p99, errors), the CPU of postern (and of slapd) per
  * request from /proc, and the ratios to `postern-anon`. With `cpuProfDir`, every row is run a second time under
@@ -30,6 +34,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { Agent, request } from 'undici';
+import { SqliteTokenStore } from '../src/tokenstate/sqlite.ts';
 import { epoch, makeKey, signToken } from '../test/helpers/jwks.ts';
 import { PEOPLE_DN, SLAPADD_BIN, SLAPD_BIN, type SlapdFixture, startSlapd } from '../test/helpers/slapd.ts';
 import { summarizeFile } from './profile-summary.ts';
@@ -59,7 +64,7 @@ export interface AuthHarness {
 }
 
 export const DEFAULT_AUTH_TARGETS = ['anon', 'ldap', 'jwt'];
-const KNOWN = ['anon', 'ldap', 'jwt', 'ldap-nosession', 'ldap-nocache', 'jwt-nocache'];
+const KNOWN = ['anon', 'ldap', 'jwt', 'ldap-nosession', 'ldap-nocache', 'jwt-nocache', 'jwt-managed'];
 
 interface WrkReport {
   requests: number;
@@ -116,6 +121,8 @@ interface Chain {
   providers: string;
   header?: string;
   ldap: boolean;
+  /** Runs on the home before the gateway starts (the managed row records its token there). */
+  prepare?(dir: string): Promise<void>;
 }
 
 function ldapParams(ldap: SlapdFixture, rule: string, cache: boolean): Record<string, string> {
@@ -180,6 +187,36 @@ async function chains(names: string[], ldap: SlapdFixture | undefined): Promise<
           providers: provider('federation', 'JWTProvider', params),
           header: `Authorization: Bearer ${token}`,
           ldap: false,
+        });
+        break;
+      }
+      case 'jwt-managed': {
+        // Signed with the same kind of key, checked with the same PEM, plus the token state.
+        const id = crypto.randomUUID();
+        const managed = await signToken(key!, {
+          claims: { sub: USER, iss: 'KNOXSSO', exp: epoch(24 * 3600), jti: id, 'knox.id': id },
+        });
+        out.push({
+          target,
+          chain: 'JWTProvider RS256 PEM, signature cache, server-managed state (SQLite, 5 s cache)',
+          providers: provider('federation', 'JWTProvider', {
+            'knox.token.verification.pem': key!.spki,
+            'knox.token.exp.server-managed': 'true',
+          }),
+          header: `Authorization: Bearer ${managed}`,
+          ldap: false,
+          async prepare(dir) {
+            const store = new SqliteTokenStore(join(dir, 'data', 'token-state.db'));
+            const now = Date.now();
+            await store.add({
+              tokenId: id,
+              issueTime: now,
+              expiration: now + 24 * 3600_000,
+              maxLifetime: -1,
+              metadata: { userName: USER, enabled: 'true', type: 'JWT' },
+            });
+            await store.close();
+          },
         });
         break;
       }
@@ -322,6 +359,7 @@ async function startPostern(
   const port = await h.freePort();
   const name = cpuProfDir ? `${c.target}-profile` : c.target;
   const dir = home(h, name, c, backendPort, port);
+  await c.prepare?.(dir);
   const node = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const proc = h.pinned(
     name,

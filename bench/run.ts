@@ -10,7 +10,7 @@
  *   npm run bench -- [--duration 10] [--quick] [--targets direct,floor,postern,postern+log,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
- *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt] [--auth-profile]
+ *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
  *                    [--rewrite-only | --no-rewrite]
  *                    [--json out.json] [--keep]
  *

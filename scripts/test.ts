@@ -20,6 +20,8 @@ const debianPackages: Record<string, string> = {
   chromium: '/usr/bin/chromium',
   // test/helpers/redis.ts: a real Redis for the channels' redis layer.
   'redis-server': '/usr/bin/redis-server',
+  // test/helpers/postgres.ts: a real PostgreSQL for the JDBC token state (test/services/knoxtoken/).
+  postgresql: '/usr/lib/postgresql/15/bin/postgres',
   // test/ops/load-balancer.test.ts: ops/nginx/postern-lb.conf in front of two postern nodes.
   nginx: '/usr/sbin/nginx',
 };

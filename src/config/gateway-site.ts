@@ -209,7 +209,31 @@ function crossChecks(
   at: (name: string) => Position,
   sink: DiagnosticSink,
 ): void {
-  const { channels } = p;
+  const { channels, tokenState, database } = p;
+  if (tokenState.impl === 'jdbc') {
+    if (database.type !== 'postgresql') {
+      sink.error(
+        at(database.type === 'none' ? 'gateway.service.tokenstate.impl' : 'gateway.database.type'),
+        `the JDBC token state needs gateway.database.type=postgresql (postern speaks PostgreSQL only), found "${database.type}"`,
+      );
+    } else if (!database.connectionUrl && !database.host) {
+      sink.error(
+        at('gateway.database.type'),
+        'the JDBC token state needs gateway.database.connection.url or gateway.database.host',
+      );
+    } else if (database.connectionUrl && !/^(jdbc:)?postgres(ql)?:\/\//i.test(database.connectionUrl)) {
+      sink.error(
+        at('gateway.database.connection.url'),
+        'gateway.database.connection.url must be a jdbc:postgresql:// URL',
+      );
+    }
+  }
+  if (tokenState.impl === 'redis' && !tokenState.redisUrl) {
+    sink.error(
+      at('gateway.service.tokenstate.impl'),
+      'the redis token state needs postern.token.state.redis.url',
+    );
+  }
   if (channels.layer === 'backplane' && !channels.secret) {
     sink.error(
       at('gateway.channels.layer'),

@@ -155,6 +155,7 @@ export const KNOX_PROPERTIES: readonly string[] = [
   'gateway.self.signing.cert.alg',
   'gateway.server.header.enabled',
   'gateway.service.',
+  'gateway.service.tokenstate.impl',
   'gateway.services.dir',
   'gateway.servlet.async.supported',
   'gateway.servlet.async.supported.topologies',
@@ -246,7 +247,7 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
       'postern has no cluster discovery (Ambari, Cloudera Manager): descriptors list their service URLs',
   },
   {
-    keys: ['gateway.remote.config.', 'gateway.database.'],
+    keys: ['gateway.remote.config.'],
     instead:
       'postern has no remote configuration registry or database: topologies, descriptors and provider configurations are files under conf/, watched for changes',
   },
@@ -255,9 +256,23 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
     instead: "aliases live in the home's own credential stores (postern cli create-alias)",
   },
   {
-    keys: ['gateway.knox.token', 'gateway.session.verification'],
+    keys: ['gateway.database.ssl.truststore.type'],
+    instead: 'gateway.database.ssl.truststore.file is a PEM file of CA certificates',
+  },
+  {
+    keys: [
+      'gateway.knox.token.migration.',
+      'gateway.knox.token.permissive.validation',
+      'gateway.knox.token.state.alias.persistence.interval',
+      'gateway.knox.token',
+    ],
     instead:
-      'postern keeps no server-side token or session state (no server-managed tokens, eviction, per-user limits, migration or session verification): tokens are checked against their own signature and expiry',
+      'postern keeps token state in its token state store only (docs/tokens.md): there is nothing to migrate from the credential store, no alias persistence, and unknown tokens are always refused',
+  },
+  {
+    keys: ['gateway.session.verification'],
+    instead:
+      'postern has no session verification; KNOXSSO cookies are checked against the token state instead',
   },
   { keys: ['gateway.webshell.'], instead: 'postern has no WebShell service' },
   {

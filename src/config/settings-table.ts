@@ -27,6 +27,26 @@ import {
 import { splitList } from './values.ts';
 
 const INT_MAX = 2147483647;
+
+/** `gateway.service.tokenstate.impl`: Knox's class names (and postern's short names) → postern's stores. */
+export const TOKEN_STATE_IMPLS = {
+  sqlite: 'sqlite',
+  memory: 'memory',
+  jdbc: 'jdbc',
+  redis: 'redis',
+  'org.apache.knox.gateway.services.token.impl.DerbyDBTokenStateService': 'sqlite',
+  'org.apache.knox.gateway.services.token.impl.AliasBasedTokenStateService': 'sqlite',
+  'org.apache.knox.gateway.services.token.impl.DefaultTokenStateService': 'memory',
+  'org.apache.knox.gateway.services.token.impl.JDBCTokenStateService': 'jdbc',
+} as const;
+export type TokenStateImpl = (typeof TOKEN_STATE_IMPLS)[keyof typeof TOKEN_STATE_IMPLS];
+
+function tokenStateImpl(text: string): TokenStateImpl | undefined {
+  const t = text.trim();
+  if (t === '') return 'sqlite';
+  const key = Object.keys(TOKEN_STATE_IMPLS).find((k) => k.toLowerCase() === t.toLowerCase());
+  return key === undefined ? undefined : TOKEN_STATE_IMPLS[key as keyof typeof TOKEN_STATE_IMPLS];
+}
 const SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -659,6 +679,100 @@ export const SETTINGS = {
       'postern.health.ready.strict',
       false,
       'postern: readiness is 503 while any topology has no deployment serving (a first deployment failed). By default a failed topology is reported in the body and the node stays ready: it serves what it served, and one bad file in a fleet with the same configuration does not take every node out.',
+    ),
+  },
+  tokenState: {
+    impl: setting(
+      'gateway.service.tokenstate.impl',
+      'sqlite' as TokenStateImpl,
+      tokenStateImpl,
+      `one of ${Object.keys(TOKEN_STATE_IMPLS).join(', ')} (Knox's class names or postern's short names)`,
+      "Knox's token state service: where server-managed token state is kept. Knox's `DerbyDBTokenStateService` (its default) and `AliasBasedTokenStateService` map to `sqlite` (a file in `data/`, this node alone), `DefaultTokenStateService` to `memory` (lost at restart), `JDBCTokenStateService` to `jdbc` (PostgreSQL, `gateway.database.*`, shared by nodes); `redis` (`postern.token.state.redis.url`) is postern's, shared by nodes too. See docs/tokens.md.",
+      '`sqlite`',
+    ),
+    serverManaged: bool(
+      'gateway.knox.token.exp.server-managed',
+      false,
+      "Default of the KNOXTOKEN/KNOXSSO services' and JWT providers' `knox.token.exp.server-managed` param: tokens are recorded and checked against the token state (revocation, renewal, disabling).",
+    ),
+    evictionIntervalSeconds: int(
+      'gateway.knox.token.eviction.interval',
+      300,
+      1,
+      INT_MAX,
+      'Seconds between two removals of expired token state.',
+    ),
+    evictionGraceSeconds: int(
+      'gateway.knox.token.eviction.grace.period',
+      86_400,
+      0,
+      INT_MAX,
+      "Seconds past a token's expiration before its state is removed (until then a renewal says it expired instead of that it is unknown).",
+    ),
+    limitPerUser: setting(
+      'gateway.knox.token.limit.per.user',
+      10,
+      (t) => (t.trim() === '-1' ? -1 : intIn(0, INT_MAX)(t)),
+      'an integer from 0, or -1 for no limit',
+      'Most KNOXTOKEN tokens one user may hold (KNOXSSO cookies not counted); the service param `knox.token.limit.per.user` overrides it.',
+    ),
+    hashAlgorithm: setting(
+      'gateway.knox.token.hash.algorithm',
+      'HmacSHA256',
+      (t) =>
+        ['HmacSHA256', 'HmacSHA384', 'HmacSHA512'].find((a) => a.toLowerCase() === t.trim().toLowerCase()),
+      'HmacSHA256, HmacSHA384 or HmacSHA512',
+      'The keyed hash passcodes are stored as (key: the alias `knox.token.hash.key`, else one derived from the master secret).',
+    ),
+    usersCanSeeAllTokens: list(
+      'gateway.knox.token.management.users.can.see.all.tokens',
+      [],
+      "Users who may list every user's tokens (`getUserTokens?allTokens=true` or another `userName`) and enable, disable or revoke them.",
+    ),
+    cacheTtlMs: duration(
+      'postern.token.state.cache.ttl',
+      5000,
+      'postern: longest time a node answers a token check from its cache: a token revoked or disabled on another node stops working within it (on the node that changed it, at once). 0 asks the store on every request.',
+    ),
+    cacheMax: int(
+      'postern.token.state.cache.max',
+      10_000,
+      1,
+      INT_MAX,
+      "postern: most token states a node's cache holds (least recently used dropped first).",
+    ),
+    redisUrl: urlSetting(
+      'postern.token.state.redis.url',
+      undefined,
+      /^rediss?:\/\//i,
+      'a redis:// or rediss:// URL',
+      'postern: the Redis of the `redis` token state (`redis://host:6379/0`, `rediss://` for TLS); password in the URL or the alias `postern_token_state_redis_password`.',
+    ),
+  },
+  database: {
+    type: setting(
+      'gateway.database.type',
+      'none',
+      (t) => t.trim().toLowerCase() || undefined,
+      'a database type',
+      "The JDBC token state's database. postern speaks `postgresql` only (Knox also names mysql, oracle, derby); the user and password are the aliases `gateway_database_user` and `gateway_database_password`.",
+    ),
+    connectionUrl: optionalText(
+      'gateway.database.connection.url',
+      'A JDBC URL (`jdbc:postgresql://host:5432/knox?user=…`); when set, host, port and name are not used.',
+    ),
+    host: optionalText('gateway.database.host', 'The database host.'),
+    port: int('gateway.database.port', 0, 0, 65535, 'The database port (0: the default, 5432).'),
+    name: text('gateway.database.name', 'GATEWAY_DATABASE', 'The database name.'),
+    sslEnabled: bool('gateway.database.ssl.enabled', false, 'TLS to the database.'),
+    sslVerifyServerCert: bool(
+      'gateway.database.ssl.verify.server.cert',
+      true,
+      "Verify the database's certificate (with TLS).",
+    ),
+    sslTruststoreFile: optionalText(
+      'gateway.database.ssl.truststore.file',
+      'PEM CA certificates the database certificate must chain to (Knox: a JKS truststore).',
     ),
   },
   shutdownGraceMs: duration(

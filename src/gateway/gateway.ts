@@ -39,6 +39,7 @@ import type {
   ServiceHost,
   TopologyReport,
 } from '../spi/index.ts';
+import { createTokenState, type GatewayTokenState } from '../tokenstate/index.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
 import { FileWatches } from './file-watches.ts';
@@ -126,6 +127,8 @@ export class Gateway implements GatewayHandle {
   readonly #monitors: DirectoryMonitor[] = [];
   /** State providers keep across redeployments (RouteContext.sharedAcrossDeployments). */
   readonly #sharedAcrossDeployments = new Map<string, unknown>();
+  /** Knox's token state service (GatewayHandle.tokenState), opened at first use. */
+  readonly tokenState: GatewayTokenState;
   #closeDemos?: () => Promise<void>;
   /** Service URL origins moved to where a demo backend bound (see GatewayOptions.startDemoBackends). */
   #demoAliases: ReadonlyMap<string, string> = new Map();
@@ -150,6 +153,7 @@ export class Gateway implements GatewayHandle {
     this.server = server;
     this.log = log;
     this.#masterSecret = secret;
+    this.tokenState = createTokenState(home.settings, home.layout.home, secret, log);
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -668,6 +672,11 @@ export class Gateway implements GatewayHandle {
       this.log.warn({ err: (err as Error).message }, 'closing telemetry failed');
     }
     await this.#closeDemos?.();
+    try {
+      await this.tokenState.close();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'closing the token state store failed');
+    }
     this.log.info({ cut }, 'postern stopped');
     lifecycle({ event: 'stopped' });
     return cut;

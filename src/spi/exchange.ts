@@ -72,6 +72,11 @@ export interface Exchange {
   /** The identity asserted to the backend (identity-assertion providers set it). */
   effectiveUser?: string;
   /**
+   * Set with {@link effectiveUser} when proxy-user impersonation (`doAs`) made it another user: the authenticated
+   * user acting for it (Knox's primary principal; KNOXTOKEN records it as the token's `createdBy`).
+   */
+  impersonatedBy?: string;
+  /**
    * The groups used for authorization: the user's groups plus those identity assertion maps or looks up
    * (`group.principal.mapping`, HadoopGroupProvider). Unset means {@link user}'s groups.
    */

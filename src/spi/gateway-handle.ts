@@ -8,6 +8,7 @@ import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { ServiceDefinition } from '../servicedef/model.ts';
 import type { Topology } from '../topology/model.ts';
+import type { TokenStateService } from './token-state.ts';
 
 /** One route of a deployed topology, as reports show it. */
 export interface RouteReport {
@@ -114,4 +115,9 @@ export interface GatewayHandle {
    * that stops watching (call it when the deployment retires).
    */
   watchFile(file: string, reload: () => FileReload): () => void;
+  /**
+   * Knox's token state service (gateway-site `gateway.service.tokenstate.impl`): one per gateway, shared by every
+   * topology; its store is opened at first use. Absent where no gateway runs.
+   */
+  readonly tokenState?: TokenStateService;
 }

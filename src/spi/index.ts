@@ -12,3 +12,4 @@ export * from './factories.ts';
 export * from './gateway-handle.ts';
 export * from './rewrite.ts';
 export * from './services.ts';
+export * from './token-state.ts';

@@ -49,7 +49,7 @@ import {
   type JWTPayload,
 } from 'jose';
 import { ConfigError } from '../../config/diagnostics.ts';
-import { parseDurationMs, parseNonNegativeInt, splitList } from '../../config/values.ts';
+import { parseBoolean, parseDurationMs, parseNonNegativeInt, splitList } from '../../config/values.ts';
 import { DEFAULT_ISSUER, type TokenKeyStore, tokenKeyStore } from '../../services/knoxtoken/keys.ts';
 import type { ProviderContext } from '../../spi/index.ts';
 
@@ -63,7 +63,10 @@ export type RejectReason =
   | 'token not yet valid'
   | 'issuer not accepted'
   | 'audience not accepted'
-  | 'no principal';
+  | 'no principal'
+  | 'unknown token'
+  | 'token disabled'
+  | 'invalid passcode';
 
 /** The token does not authenticate anyone (401). The reason is safe to log and to show. */
 export class TokenRejected extends Error {
@@ -88,6 +91,8 @@ export interface VerifiedToken {
   groups: readonly string[];
   /** `exp` in ms since the epoch; undefined for a token without expiry. */
   expiresAt: number | undefined;
+  /** Knox's token id (`knox.id`, else `jti`), when the token has one. */
+  tokenId?: string;
 }
 
 export type KeySource =
@@ -107,6 +112,11 @@ export interface VerifierOptions {
   groupsClaim: string;
   clockSkewSeconds: number;
   cacheMax: number;
+  /**
+   * Server-managed token state (`knox.token.exp.server-managed`): the expiry is the token state's, which a renewal
+   * moves past the token's `exp`, so `exp` is not checked here (token-common.ts `TokenStateCheck` checks both).
+   */
+  serverManaged?: boolean;
 }
 
 const ASYMMETRIC: Record<string, (key: KeyObject) => boolean> = {
@@ -223,7 +233,8 @@ export class TokenVerifier {
     }
     if (until !== undefined) this.#verified.delete(key);
     await this.#verifySignature(token);
-    this.#remember(key, Math.min(now + CACHE_TTL_MS, verified.expiresAt ?? Number.POSITIVE_INFINITY));
+    const trustedUntil = this.#o.serverManaged ? undefined : verified.expiresAt;
+    this.#remember(key, Math.min(now + CACHE_TTL_MS, trustedUntil ?? Number.POSITIVE_INFINITY));
     return verified;
   }
 
@@ -248,7 +259,9 @@ export class TokenVerifier {
     if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) {
       throw new TokenRejected('malformed token');
     }
-    if (exp !== undefined && seconds >= exp + o.clockSkewSeconds) throw new TokenRejected('expired token');
+    if (exp !== undefined && !o.serverManaged && seconds >= exp + o.clockSkewSeconds) {
+      throw new TokenRejected('expired token');
+    }
     if (nbf !== undefined && seconds + o.clockSkewSeconds < nbf)
       throw new TokenRejected('token not yet valid');
     if (iss !== o.issuer) throw new TokenRejected('issuer not accepted');
@@ -268,10 +281,12 @@ export class TokenVerifier {
     if (principal === undefined || principal.length > 1024 || hasControl(principal)) {
       throw new TokenRejected('no principal');
     }
+    const id = payload['knox.id'] ?? payload.jti;
     return {
       principal,
       groups: groupsOf(payload[o.groupsClaim]),
       expiresAt: exp === undefined ? undefined : exp * 1000,
+      ...(typeof id === 'string' && id !== '' ? { tokenId: id } : {}),
     };
   }
 
@@ -410,6 +425,17 @@ function durationParam(ctx: ProviderContext, name: string, fallback: number): nu
   return ms;
 }
 
+/** `knox.token.exp.server-managed`, defaulting to gateway-site's `gateway.knox.token.exp.server-managed` (Knox's `TokenUtils`). */
+export function serverManagedParam(ctx: ProviderContext): boolean {
+  const text = ctx.params.get('knox.token.exp.server-managed')?.trim();
+  if (text === undefined || text === '') return ctx.settings.tokenState.serverManaged;
+  const value = parseBoolean(text);
+  if (value === undefined) {
+    throw ConfigError.at(ctx.pos, `knox.token.exp.server-managed must be true or false, found "${text}"`);
+  }
+  return value;
+}
+
 function intParam(ctx: ProviderContext, name: string, fallback: number): number {
   const text = ctx.params.get(name);
   if (text === undefined) return fallback;
@@ -483,12 +509,6 @@ export function verifierFor(ctx: ProviderContext, names: VerifierParamNames): To
     keys = { kind: 'gateway', store: tokenKeyStore(ctx.home) };
     keyId = `gateway:${keys.store.file}`;
   }
-  if (p.get('knox.token.exp.server-managed')?.trim().toLowerCase() === 'true') {
-    ctx.sink.warn(
-      ctx.pos,
-      'knox.token.exp.server-managed is not supported: tokens are checked against their own exp (no revocation)',
-    );
-  }
 
   const audienceText = p.get(names.audiences);
   const audiences = audienceText === undefined ? undefined : splitList(audienceText, /,/);
@@ -506,6 +526,7 @@ export function verifierFor(ctx: ProviderContext, names: VerifierParamNames): To
     groupsClaim: p.get('postern.jwt.groups.claim')?.trim() || 'groups',
     clockSkewSeconds: intParam(ctx, 'postern.jwt.clock.skew.seconds', 30),
     cacheMax: intParam(ctx, 'jwt.verified.cache.max', 250),
+    serverManaged: serverManagedParam(ctx),
   };
   const signature = JSON.stringify([
     keyId,
@@ -517,6 +538,7 @@ export function verifierFor(ctx: ProviderContext, names: VerifierParamNames): To
     options.groupsClaim,
     options.clockSkewSeconds,
     options.cacheMax,
+    options.serverManaged,
   ]);
   const id = createHash('sha256').update(signature).digest('base64url');
   return ctx.shared(`federation/jwt-verifier:${id}`, () => new TokenVerifier(options));

@@ -7,9 +7,18 @@
  * 1. with `knox.token.use.cookie=true`, the cookie `knox.token.cookie.name` (default `hadoop-jwt`). When such
  *    cookies are present and none verifies, the request is refused without looking further, as Knox does;
  * 2. `Authorization: Bearer <jwt>`;
- * 3. `Authorization: Basic` with the user name `Token` (any case) and the JWT as the password (BI tools).
- *    The user name `Passcode` (Knox's server-managed passcode tokens) is refused: there is no token state here;
+ * 3. `Authorization: Basic` with the user name `Token` (any case) and the JWT as the password (BI tools), or
+ *    the user name `Passcode` and a passcode token as the password; a Bearer value that is not a JWT is taken
+ *    as a passcode too (Knox's KNOX-3109);
  * 4. the query parameter named by `knox.token.query.param.name` (none by default).
+ *
+ * With server-managed token state (`knox.token.exp.server-managed`, default gateway-site's
+ * `gateway.knox.token.exp.server-managed`) every token is also checked against the gateway's token state, as
+ * Knox's `AbstractJWTFilter` does: unknown (revoked, evicted) → 401, expired by the state's expiration (which a
+ * renewal extends past the token's `exp`) → 401, disabled → 401, the store unreachable → 503 (token-common.ts
+ * `TokenStateCheck`; answers come from a per-node cache of `postern.token.state.cache.ttl`). A passcode token
+ * (Knox's `base64(base64(tokenId)::base64(passcode))`) authenticates the user it was issued to when its passcode
+ * matches the stored keyed hash; without server-managed state it is refused with 401, as Knox does.
  * `jwt.unauthenticated.path.list` (plus Knox's default `/knoxtoken/api/v1/jwks.json`) names paths below the
  * topology that pass as `anonymous`, compared exactly.
  *
@@ -35,7 +44,7 @@ import {
   type ProviderFactory,
 } from '../../spi/index.ts';
 import { basicCredentials, bearerToken } from '../common/credentials.ts';
-import { JWT_PARAMS, KeysUnavailable, type VerifiedToken, verifierFor } from './jwt-verifier.ts';
+import { JWT_PARAMS, type VerifiedToken, verifierFor } from './jwt-verifier.ts';
 import {
   ANONYMOUS,
   authenticate,
@@ -43,7 +52,9 @@ import {
   dropAuthorization,
   dropCookies,
   failureReason,
+  isOutage,
   queryValue,
+  tokenStateCheck,
   unauthenticatedPaths,
   verificationError,
   verifyFirst,
@@ -55,17 +66,21 @@ import {
 const DEFAULT_UNAUTHENTICATED = ['/knoxtoken/api/v1/jwks.json'];
 export const DEFAULT_TOKEN_COOKIE = 'hadoop-jwt';
 
-type WireToken = { token: string; from: 'header' | 'query' } | { passcode: true } | undefined;
+type WireToken = { token: string; from: 'header' | 'query' } | { passcode: string } | undefined;
+
+/** Knox's `isJWT`: three dot-separated parts. */
+const looksLikeJwt = (value: string) => value.split('.').length === 3;
 
 function wireToken(ex: Exchange, queryParam: string | undefined): WireToken {
   const headers = ex.req.headers;
   const bearer = bearerToken(headers);
-  if (bearer !== undefined) return { token: bearer, from: 'header' };
+  if (bearer !== undefined)
+    return looksLikeJwt(bearer) ? { token: bearer, from: 'header' } : { passcode: bearer };
   const basic = basicCredentials(headers);
   if (basic) {
     const user = basic.username.toLowerCase();
     if (user === 'token' && basic.password !== '') return { token: basic.password, from: 'header' };
-    if (user === 'passcode') return { passcode: true };
+    if (user === 'passcode') return { passcode: basic.password };
   }
   if (queryParam !== undefined) {
     const value = queryValue(ex.query, queryParam);
@@ -96,9 +111,10 @@ export const jwtProvider: ProviderFactory = {
     const stripQuery =
       queryParam === undefined ? undefined : (url: string) => withoutQueryParam(url, queryParam);
     const audit = auditFor(ctx, 'federation');
+    const state = tokenStateCheck(ctx);
 
     const refuse = (ex: Exchange, err: unknown) => {
-      audit(ex, err instanceof KeysUnavailable ? 'unavailable' : 'failure', { reason: failureReason(err) });
+      audit(ex, isOutage(err) ? 'unavailable' : 'failure', { reason: failureReason(err) });
       return verificationError(err, challenge);
     };
 
@@ -117,7 +133,7 @@ export const jwtProvider: ProviderFactory = {
       if (useCookie) {
         const values = cookieValues(ex.req.headers, cookieName);
         if (values.length > 0) {
-          const result = await verifyFirst(ex, verifier, values);
+          const result = await verifyFirst(ex, verifier, values, state);
           if ('failure' in result) throw refuse(ex, result.failure);
           authenticate(ex, result.verified, 'cookie');
           audit(ex, 'success', { reason: 'jwt cookie' });
@@ -133,14 +149,28 @@ export const jwtProvider: ProviderFactory = {
         });
       }
       if ('passcode' in found) {
-        audit(ex, 'failure', { reason: 'passcode tokens are not supported' });
-        throw Errors.unauthenticated('Passcode tokens are not supported; present the JWT', {
-          headers: { 'www-authenticate': `${challenge}, error="invalid_token"` },
-        });
+        if (!state) {
+          audit(ex, 'failure', { reason: 'passcode without server-managed token state' });
+          // Knox's TOKEN_STATE_SERVICE_DISABLED_ERROR.
+          throw Errors.unauthenticated(
+            'Error in token provider config: passcode use with knox.token.exp.server-managed set to false.',
+            { headers: { 'www-authenticate': `${challenge}, error="invalid_token"` } },
+          );
+        }
+        let verified: VerifiedToken;
+        try {
+          verified = await state.passcode(found.passcode);
+        } catch (err) {
+          throw refuse(ex, err);
+        }
+        authenticate(ex, verified, 'jwt');
+        addTo(ex, 'requestHeaderFilters', dropAuthorization);
+        audit(ex, 'success', { reason: 'passcode' });
+        return next();
       }
       let verified: VerifiedToken;
       try {
-        verified = await verifyFor(ex, verifier, found.token);
+        verified = await verifyFor(ex, verifier, found.token, state);
       } catch (err) {
         throw refuse(ex, err);
       }

@@ -23,6 +23,10 @@
  * cookie passes as `anonymous`, as Knox lets it. A cookie that cannot be verified because the JWKS is
  * unreachable gives 503, not a redirect (logging in again would not help).
  *
+ * With server-managed token state (`knox.token.exp.server-managed`, default gateway-site's) the cookie's token
+ * must also be known to the token state, unexpired by it and enabled (KNOXSSO records the cookies it issues when
+ * its own `knox.token.exp.server-managed` is on); a store that cannot answer gives 503 (token-common.ts).
+ *
  * The SSO cookie is removed from the `Cookie` header forwarded to the backend. Not supported (warned):
  * `sso.idle.timeout.seconds`, `sso.use.original.url.from.header*`.
  */
@@ -38,13 +42,15 @@ import {
   type ProviderContext,
   type ProviderFactory,
 } from '../../spi/index.ts';
-import { KeysUnavailable, SSO_PARAMS, verifierFor } from './jwt-verifier.ts';
+import { SSO_PARAMS, verifierFor } from './jwt-verifier.ts';
 import {
   ANONYMOUS,
   authenticate,
   cookieValues,
   dropCookies,
   failureReason,
+  isOutage,
+  tokenStateCheck,
   unauthenticatedPaths,
   verificationError,
   verifyFirst,
@@ -116,6 +122,7 @@ export const ssoCookieProvider: ProviderFactory = {
     const dropCookie = dropCookies(new Set([cookieName]));
     const challenge = `KnoxSSO realm="${ctx.topology.name}"`;
     const audit = auditFor(ctx, 'federation');
+    const state = tokenStateCheck(ctx);
 
     /** Redirects a browser to log in, or refuses anything else with 401. */
     const loginOrRefuse = (ex: Exchange, reason: string, err?: unknown): Promise<void> => {
@@ -154,10 +161,10 @@ export const ssoCookieProvider: ProviderFactory = {
         }
         return loginOrRefuse(ex, 'no sso cookie');
       }
-      const result = await verifyFirst(ex, verifier, values);
+      const result = await verifyFirst(ex, verifier, values, state);
       if ('failure' in result) {
         const { failure } = result;
-        if (failure instanceof KeysUnavailable) {
+        if (isOutage(failure)) {
           audit(ex, 'unavailable', { reason: failureReason(failure) });
           throw verificationError(failure, challenge);
         }

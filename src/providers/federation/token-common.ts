@@ -6,10 +6,25 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Errors, type GatewayError } from '../../errors.ts';
-import type { AuthMethod, Exchange, HeaderFilter, HeaderMap, Principal } from '../../spi/index.ts';
+import {
+  type AuthMethod,
+  type Exchange,
+  type HeaderFilter,
+  type HeaderMap,
+  type Principal,
+  type ProviderContext,
+  type TokenRecord,
+  TokenStateUnavailable,
+} from '../../spi/index.ts';
 import { withoutCookies } from '../common/credentials.ts';
 import { isUpgrade } from '../webappsec/feature.ts';
-import { KeysUnavailable, TokenRejected, type TokenVerifier, type VerifiedToken } from './jwt-verifier.ts';
+import {
+  KeysUnavailable,
+  serverManagedParam,
+  TokenRejected,
+  type TokenVerifier,
+  type VerifiedToken,
+} from './jwt-verifier.ts';
 
 export const ANONYMOUS: Principal = Object.freeze({
   name: 'anonymous',
@@ -118,8 +133,10 @@ export async function verifyFor(
   ex: Exchange,
   verifier: TokenVerifier,
   token: string,
+  state?: TokenStateCheck,
 ): Promise<VerifiedToken> {
-  const verified = await verifier.verify(token);
+  let verified = await verifier.verify(token);
+  if (state) verified = await state.jwt(verified);
   if (verified.expiresAt !== undefined && verified.expiresAt <= Date.now() && isUpgrade(ex)) {
     throw new TokenRejected('expired token');
   }
@@ -135,13 +152,14 @@ export async function verifyFirst(
   ex: Exchange,
   verifier: TokenVerifier,
   tokens: readonly string[],
+  state?: TokenStateCheck,
 ): Promise<{ verified: VerifiedToken } | { failure: unknown }> {
   let failure: unknown;
   for (const token of tokens) {
     try {
-      return { verified: await verifyFor(ex, verifier, token) };
+      return { verified: await verifyFor(ex, verifier, token, state) };
     } catch (err) {
-      if (!(failure instanceof KeysUnavailable)) failure = err;
+      if (!(failure instanceof KeysUnavailable || failure instanceof TokenStateUnavailable)) failure = err;
     }
   }
   return { failure };
@@ -156,6 +174,12 @@ export function authenticate(ex: Exchange, token: VerifiedToken, method: AuthMet
 
 /** The client's error for a verification failure: 401 with a challenge, or 503 when the JWKS is unreachable. */
 export function verificationError(err: unknown, challenge: string): GatewayError {
+  if (err instanceof TokenStateUnavailable) {
+    return Errors.unavailable('The token state cannot be checked now; retry shortly', {
+      cause: err,
+      headers: { 'retry-after': '5' },
+    });
+  }
   if (err instanceof KeysUnavailable) {
     return Errors.unavailable('The keys needed to verify the token could not be fetched; retry shortly', {
       cause: err,
@@ -174,5 +198,76 @@ export function verificationError(err: unknown, challenge: string): GatewayError
 export function failureReason(err: unknown): string {
   if (err instanceof TokenRejected) return err.reason;
   if (err instanceof KeysUnavailable) return 'jwks unreachable';
+  if (err instanceof TokenStateUnavailable) return 'token state unreachable';
   return 'verification error';
+}
+
+/** Whether a failure is the gateway's (503: JWKS or token state unreachable), not the client's. */
+export function isOutage(err: unknown): boolean {
+  return err instanceof KeysUnavailable || err instanceof TokenStateUnavailable;
+}
+
+/**
+ * Knox's server-managed checks of `AbstractJWTFilter.validateToken` (JWT) and its passcode form, against the
+ * gateway's token state (`ctx.gateway.tokenState`, answered from its bounded cache): the token must be known
+ * (not revoked or evicted), unexpired by the server's clock (the state's expiration, which renewals move; the
+ * token's own `exp` when the state has none), and enabled. Failures are TokenRejected (401); a store that cannot
+ * answer is TokenStateUnavailable (503, fail closed).
+ */
+export interface TokenStateCheck {
+  /** The verified JWT, its expiry replaced by the server's. */
+  jwt(verified: VerifiedToken): Promise<VerifiedToken>;
+  /** Knox's passcode token (`base64(base64(id)::base64(passcode))`): the user it was issued to. */
+  passcode(value: string): Promise<VerifiedToken>;
+}
+
+/** The provider's state check when `knox.token.exp.server-managed` is on (param, else gateway-site), or undefined. */
+export function tokenStateCheck(ctx: ProviderContext): TokenStateCheck | undefined {
+  if (!serverManagedParam(ctx)) return undefined;
+  const service = () => {
+    const tss = ctx.gateway?.tokenState;
+    if (!tss) throw new TokenStateUnavailable('no token state service outside a running gateway');
+    return tss;
+  };
+  const current = async (
+    tokenId: string | undefined,
+    ownExpiry: number | undefined,
+  ): Promise<{ record: TokenRecord; expiresAt: number | undefined }> => {
+    if (tokenId === undefined) throw new TokenRejected('unknown token');
+    const record = await service().check(tokenId);
+    if (!record) throw new TokenRejected('unknown token');
+    const expiresAt = record.expiration > 0 ? record.expiration : ownExpiry;
+    if (expiresAt !== undefined && Date.now() >= expiresAt) throw new TokenRejected('expired token');
+    if (record.metadata.enabled !== 'true') throw new TokenRejected('token disabled');
+    return { record, expiresAt };
+  };
+  return {
+    async jwt(verified) {
+      const { expiresAt } = await current(verified.tokenId, verified.expiresAt);
+      return { ...verified, expiresAt };
+    },
+    async passcode(value) {
+      const parsed = parsePasscode(value);
+      if (!parsed) throw new TokenRejected('malformed token');
+      const { record, expiresAt } = await current(parsed.tokenId, undefined);
+      if (!service().passcodeMatches(record, parsed.passcode)) throw new TokenRejected('invalid passcode');
+      const user = record.metadata.userName;
+      if (!user) throw new TokenRejected('no principal');
+      return { principal: user, groups: [], expiresAt, tokenId: parsed.tokenId };
+    },
+  };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** `base64(base64(tokenId) + "::" + base64(passcode))` → its two parts, or undefined. */
+export function parsePasscode(value: string): { tokenId: string; passcode: string } | undefined {
+  if (value.length > 1024 || !BASE64.test(value)) return undefined;
+  const inner = Buffer.from(value, 'base64').toString('utf8');
+  const parts = inner.split('::');
+  if (parts.length !== 2 || !BASE64.test(parts[0]) || !BASE64.test(parts[1])) return undefined;
+  const tokenId = Buffer.from(parts[0], 'base64').toString('utf8');
+  const passcode = Buffer.from(parts[1], 'base64').toString('utf8');
+  if (tokenId === '' || passcode === '') return undefined;
+  return { tokenId, passcode };
 }

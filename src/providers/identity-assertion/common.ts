@@ -406,6 +406,7 @@ export function createIdentityAssertion(
     }
 
     ex.effectiveUser = name;
+    if (impersonated) ex.impersonatedBy = user.name;
     ex.effectiveGroups = unique(all);
     if (assertToBackend) {
       const assertion = `${assertParam}=${encodeURIComponent(name)}`;

@@ -20,6 +20,9 @@
  * As Knox, query parameters other than `originalUrl` and the expected ones are appended to it (clients that do
  * not encode `originalUrl` split its own query into separate parameters).
  *
+ * With `knox.token.exp.server-managed` (service param, default gateway-site's) the cookie's token is recorded in
+ * the token state as a `KNOXSSO_COOKIE` (Knox's `saveToken`); a store that cannot answer gives 503, no cookie.
+ *
  * Issuance is audited as an `authentication` event of the provider `KnoxSSO` (the deployment
  * audits every dispatch besides): the user, the outcome and why (`sso cookie issued`, the whitelist refusal);
  * the token never is.
@@ -143,6 +146,9 @@ export const knoxSsoService: ServiceFactory = {
 
     const store = tokenKeyStore(ctx.home);
     const audit = auditFor(ctx, 'authentication');
+    // Knox's WebSSOResource.saveToken: with server-managed state the cookie's token is recorded (type
+    // KNOXSSO_COOKIE), so SSOCookieProvider can refuse it once it is disabled or evicted.
+    const managed = boolParam(ctx, 'knox.token.exp.server-managed', ctx.settings.tokenState.serverManaged);
 
     return async (ex) => {
       methodAllowed(ex, ['GET', 'POST']);
@@ -163,6 +169,29 @@ export const knoxSsoService: ServiceFactory = {
         throw Errors.badRequest(`The original URL is not allowed: ${check.reason}`);
       }
       const issued = await issueToken(await store.getOrCreate(), { subject, ttlMs, audiences, issuer });
+      if (managed) {
+        const tss = ctx.gateway?.tokenState;
+        if (!tss) throw Errors.unavailable('Token management is not available outside a running gateway');
+        const now = Date.now();
+        try {
+          await tss.addToken(
+            {
+              tokenId: issued.id,
+              issueTime: now,
+              expiration: issued.expiresAt ?? -1,
+              maxLifetimeDuration: tss.defaultMaxLifetime,
+            },
+            {
+              userName: subject,
+              enabled: 'true',
+              type: 'KNOXSSO_COOKIE',
+              lastUsedAt: new Date(now).toISOString(),
+            },
+          );
+        } catch (err) {
+          throw Errors.unavailable('The token state store is unreachable; retry shortly', { cause: err });
+        }
+      }
       const parts = [`${cookieName}=${issued.token}`, 'Path=/'];
       const domain = cookieDomain(new URL(check.url).hostname, domainSuffix);
       if (domain) parts.push(`Domain=${domain}`);

@@ -3,11 +3,13 @@
  * The KNOXTOKEN service's two resources, answered by the gateway (no backend) and signed with the gateway key
  * (keys.ts), so JWTProvider verifies their tokens with no key configured at all:
  *
- * **KNOXTOKEN** (`KnoxToken`, Knox's `TokenResource`, route `/knoxtoken/api/v1/token`): GET or POST answers
- * `{"access_token", "token_id", "token_type": "Bearer", "expires_in"}` (+ `target_url` with
- * `knox.token.target.url`). As Knox, `expires_in` is the expiry time in ms since the epoch (not a duration;
- * -1 for a token without expiry). Params: `knox.token.ttl` (ms, default 30000, as Knox), `knox.token.audiences`,
- * `knox.token.issuer`.
+ * **KNOXTOKEN** (`KnoxToken`, Knox's `TokenResource` and `TokenResourceV2`, routes `/knoxtoken/api/v1/token…`
+ * and `/knoxtoken/api/v2/token…`): issuing, and with server-managed state renewal, revocation, enabling and
+ * listing (token-resource.ts). GET or POST answers `{"access_token", "token_id", "managed", "token_type":
+ * "Bearer", "expires_in"}` (+ `target_url`, `passcode`, …). As Knox, `expires_in` is the expiry time in ms since
+ * the epoch (not a duration; -1 for a token without expiry). Params: `knox.token.ttl` (ms, default 30000, as
+ * Knox), `knox.token.audiences`, `knox.token.issuer`, `knox.token.exp.server-managed` and the rest in
+ * token-resource.ts.
  *
  * **JWKS** (`KnoxJWKS`, Knox's `JWKSResource`, route `/knoxtoken/api/v1/jwks.json`): the gateway's public key
  * set `{"keys": [{kty, n, e, kid, alg: RS256, use: sig}]}`; public, its route pins the Anonymous provider.
@@ -16,53 +18,18 @@
  * token never is.
  */
 
-import { Errors } from '../../errors.ts';
 import type { DispatchContext, Handler, ServiceFactory } from '../../spi/index.ts';
-import { auditFor } from '../../spi/index.ts';
-import { audiencesParam, checkSigAlg, KNOX_SERVICE, methodAllowed, subjectOf, ttlParam } from './issuing.ts';
-import { DEFAULT_ISSUER, issueToken, tokenKeyStore } from './keys.ts';
+import { KNOX_SERVICE, methodAllowed } from './issuing.ts';
+import { tokenKeyStore } from './keys.ts';
+import { tokenResource } from './token-resource.ts';
 
-/** Knox's `TokenResource.TOKEN_TTL_DEFAULT` (30 seconds). */
-export const KNOXTOKEN_TTL_DEFAULT = 30_000;
+export { KNOXTOKEN_TTL_DEFAULT } from './token-resource.ts';
 
 export const knoxTokenService: ServiceFactory = {
   name: 'KnoxToken',
   roles: ['KNOXTOKEN'],
-  classNames: [`${KNOX_SERVICE}knoxtoken.TokenResource`],
-  create(ctx: DispatchContext): Handler {
-    const ttlMs = ttlParam(ctx, 'knox.token.ttl', KNOXTOKEN_TTL_DEFAULT);
-    const audiences = audiencesParam(ctx, 'knox.token.audiences');
-    const issuer = ctx.params.get('knox.token.issuer')?.trim() || DEFAULT_ISSUER;
-    const targetUrl = ctx.params.get('knox.token.target.url')?.trim() || undefined;
-    checkSigAlg(ctx, 'knox.token.sigalg');
-    const store = tokenKeyStore(ctx.home);
-    const audit = auditFor(ctx, 'authentication');
-    return async (ex) => {
-      methodAllowed(ex, ['GET', 'POST']);
-      ex.req.resume();
-      const subject = subjectOf(ex);
-      if (!subject) {
-        audit(ex, 'failure', { reason: 'no authenticated user' });
-        throw Errors.unauthenticated('No authenticated user to issue a token for');
-      }
-      const issued = await issueToken(await store.getOrCreate(), { subject, ttlMs, audiences, issuer });
-      const body = JSON.stringify({
-        access_token: issued.token,
-        token_id: issued.id,
-        token_type: 'Bearer',
-        expires_in: issued.expiresAt ?? -1,
-        ...(targetUrl ? { target_url: targetUrl } : {}),
-      });
-      ex.res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        pragma: 'no-cache',
-      });
-      ex.res.end(body);
-      audit(ex, 'success', { user: subject, reason: 'token issued', status: 200 });
-    };
-  },
+  classNames: [`${KNOX_SERVICE}knoxtoken.TokenResource`, `${KNOX_SERVICE}knoxtoken.TokenResourceV2`],
+  create: tokenResource,
 };
 
 export const knoxJwksService: ServiceFactory = {

@@ -135,6 +135,12 @@ export interface IssueOptions {
   ttlMs: number;
   audiences?: readonly string[];
   issuer?: string;
+  /** Expiry in ms since the epoch, instead of now + `ttlMs` (KNOXTOKEN computes it for the token state too). */
+  expiresAt?: number;
+  /** The issue time (ms) when the caller fixed it; default now. */
+  issuedAt?: number;
+  /** More claims (`groups`, Knox's `managed.token`). */
+  claims?: Record<string, unknown>;
 }
 
 export interface IssuedToken {
@@ -147,9 +153,9 @@ export interface IssuedToken {
 
 /** Signs a JWT with the gateway key: header `{alg: RS256, kid, typ: JWT}`, claims iss/sub/aud/iat/exp/jti. */
 export async function issueToken(keys: TokenKeys, options: IssueOptions): Promise<IssuedToken> {
-  const now = Date.now();
+  const now = options.issuedAt ?? Date.now();
   const id = crypto.randomUUID();
-  const jwt = new SignJWT({ 'knox.id': id })
+  const jwt = new SignJWT({ ...options.claims, 'knox.id': id })
     .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: keys.kid, typ: 'JWT' })
     .setIssuer(options.issuer ?? DEFAULT_ISSUER)
     .setSubject(options.subject)
@@ -159,8 +165,8 @@ export async function issueToken(keys: TokenKeys, options: IssueOptions): Promis
     jwt.setAudience(options.audiences.length === 1 ? options.audiences[0] : [...options.audiences]);
   }
   let expiresAt: number | undefined;
-  if (options.ttlMs >= 0) {
-    const exp = Math.floor((now + options.ttlMs) / 1000);
+  if (options.expiresAt !== undefined || options.ttlMs >= 0) {
+    const exp = Math.floor((options.expiresAt ?? now + options.ttlMs) / 1000);
     jwt.setExpirationTime(exp);
     expiresAt = exp * 1000;
   }
