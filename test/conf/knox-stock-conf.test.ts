@@ -316,7 +316,7 @@ describe("Knox's stock conf, verbatim", () => {
     assert.ok(existsSync(join(home.dir, 'conf/topologies/admin.xml')));
   });
 
-  it('lists descriptors and provider configurations as Knox’s HrefListing; aliases say 501', async () => {
+  it('lists descriptors and provider configurations as Knox’s HrefListing', async () => {
     home.write(
       'conf/shared-providers/default-providers.json',
       readFileSync(join(KNOX_CONF, 'shared-providers/default-providers.json'), 'utf8'),
@@ -345,14 +345,6 @@ describe("Knox's stock conf, verbatim", () => {
       headers: { authorization: ADMIN },
     });
     assert.deepEqual(((await descriptors.body.json()) as { items: unknown[] }).items, []);
-    const aliases = await request(`${gateway.url}/admin/api/v1/aliases/sandbox`, {
-      headers: { authorization: ADMIN },
-    });
-    assert.equal(aliases.statusCode, 501);
-    assert.match(
-      ((await aliases.body.json()) as { error: { message: string } }).error.message,
-      /alias service/,
-    );
     const defs = await request(`${gateway.url}/admin/api/v1/servicedefinitions/knox/KNOX`, {
       headers: { authorization: ADMIN },
     });
@@ -463,5 +455,49 @@ describe("Knox's stock conf, verbatim", () => {
     // The credentials travelled in a header only: no URL the browser asked for holds the password.
     assert.ok(posted.some((p) => p.startsWith('POST ') && p.includes('/knoxsso/api/v1/websso')));
     assert.ok(posted.every((p) => !p.includes('guest-password') && !p.includes('wrong-password')));
+  });
+
+  it('manages aliases with Knox’s AliasResource: PUT, POST, list, DELETE, names only, admins only', async () => {
+    const api = `${gateway.url}/admin/api/v1/aliases`;
+    const put = await request(`${api}/sandbox/LDAP-Password`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN, 'content-type': 'text/plain' },
+      body: 's3cret-value',
+    });
+    assert.equal(put.statusCode, 201);
+    assert.deepEqual(await put.body.json(), { created: { topology: 'sandbox', alias: 'ldap-password' } });
+    const post = await request(`${api}/sandbox/other`, {
+      method: 'POST',
+      headers: { authorization: ADMIN, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'value=another',
+    });
+    assert.equal(post.statusCode, 201);
+    await post.body.dump();
+    const list = await request(`${api}/sandbox`, { headers: { authorization: ADMIN } });
+    assert.equal(list.statusCode, 200);
+    const listed = await list.body.text();
+    assert.deepEqual(JSON.parse(listed), { topology: 'sandbox', aliases: ['ldap-password', 'other'] });
+    assert.doesNotMatch(listed, /s3cret|another/);
+    // The value is in the home's store, encrypted, and resolves for the topology.
+    const { AliasResolver, readMasterSecret } = await import('../../src/config/aliases.ts');
+    const resolver = new AliasResolver(home.dir, readMasterSecret(home.dir), 'sandbox');
+    assert.equal(resolver.lookup('ldap-password'), 's3cret-value');
+    const empty = await request(`${api}/sandbox/blank`, {
+      method: 'PUT',
+      headers: { authorization: ADMIN },
+      body: '',
+    });
+    assert.equal(empty.statusCode, 400);
+    await empty.body.dump();
+    const guest = await request(`${api}/sandbox`, { headers: { authorization: GUEST } });
+    assert.equal(guest.statusCode, 403);
+    await guest.body.dump();
+    const deleted = await request(`${api}/sandbox/other`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.deepEqual(await deleted.body.json(), { deleted: { topology: 'sandbox', alias: 'other' } });
+    const after = await request(`${api}/sandbox`, { headers: { authorization: ADMIN } });
+    assert.deepEqual(((await after.body.json()) as { aliases: string[] }).aliases, ['ldap-password']);
   });
 });

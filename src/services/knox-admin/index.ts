@@ -15,7 +15,7 @@
  * | | `GET descriptors`, `GET providerconfig` | Knox's `HrefListing` `{"href","items":[{"href","name"}]}` |
  * | | `GET descriptors/{name}`, `GET providerconfig/{name}` | the file (JSON, XML or YAML as text/plain); 404 |
  * | ServiceDefinitionsResource | `GET servicedefinitions[/{name}[/{role}[/{version}]]]` | `{"serviceDefinitions":{"serviceDefinition":[{"service":{...}}]}}` |
- * | AliasResource | `aliases/...` | 501: postern has no alias service yet |
+ * | AliasResource | `GET aliases/{topology}`, `PUT`/`POST`/`DELETE aliases/{topology}/{alias}` | Knox's answers over postern's alias service (aliases.ts) |
  *
  * Not done: PUT and DELETE of descriptors and provider configurations, POST/PUT/DELETE of service definitions
  * (501), ServiceDiscoveryResource.
@@ -43,6 +43,7 @@ import type {
 } from '../../spi/index.ts';
 import { diagnosticJson } from '../admin/api.ts';
 import { noGateway, userOf } from '../admin/common.ts';
+import { answerAliases } from './aliases.ts';
 import {
   BeanError,
   beanFromJson,
@@ -332,7 +333,7 @@ function allow(ex: Exchange, methods: readonly string[]): void {
 
 const READ = ['GET', 'HEAD'];
 
-async function answer(ex: Exchange, gateway: GatewayHandle, self: string): Promise<void> {
+async function answer(ex: Exchange, gateway: GatewayHandle, self: string, master: Uint8Array): Promise<void> {
   if (!ex.path.startsWith(API)) throw Errors.notFound();
   const parts = ex.path
     .slice(API.length)
@@ -401,10 +402,7 @@ async function answer(ex: Exchange, gateway: GatewayHandle, self: string): Promi
       );
     }
     case 'aliases':
-      ex.req.resume();
-      throw Errors.notImplemented(
-        "postern has no alias service yet (Knox's AliasResource needs one): keep secrets in gateway-site or environment variables",
-      );
+      return answerAliases(ex, gateway.layout.home, master, name, more[0], more.slice(1));
     default:
       ex.req.resume();
       throw Errors.notFound();
@@ -423,7 +421,7 @@ export const knoxAdminService: ServiceFactory = {
     const self = ctx.topology.name;
     return async (ex) => {
       if (!gateway) throw noGateway();
-      return answer(ex, gateway, self);
+      return answer(ex, gateway, self, ctx.masterSecret);
     };
   },
 };
