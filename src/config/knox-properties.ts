@@ -276,8 +276,9 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
   },
   { keys: ['gateway.webshell.'], instead: 'postern has no WebShell service' },
   {
-    keys: ['knox.homepage.', 'knox.global.logout.page.url', 'gateway.ui.banner.text'],
-    instead: "postern has no Knox homepage UI; its admin console is the ADMIN service's",
+    keys: ['knox.homepage.logout.enabled', 'knox.global.logout.page.url', 'gateway.ui.banner.text'],
+    instead:
+      "postern has no Knox homepage UI (its admin console is the ADMIN service's); KNOX-METADATA reads the other knox.homepage.* properties",
   },
   {
     keys: ['gateway.metrics.enabled', 'gateway.jmx.metrics.reporting.enabled', 'gateway.graphite.metrics.'],

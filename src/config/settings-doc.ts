@@ -23,6 +23,7 @@ const TITLES: Record<string, string> = {
   metrics: 'Metrics',
   tracing: 'Tracing',
   health: 'Health and readiness',
+  homepage: 'Knox home page metadata (KNOX-METADATA)',
 };
 
 /** The default as the reference shows it. */

@@ -775,6 +775,35 @@ export const SETTINGS = {
       'PEM CA certificates the database certificate must chain to (Knox: a JKS truststore).',
     ),
   },
+  homepage: {
+    hiddenTopologies: list(
+      'knox.homepage.hidden.topologies',
+      ['admin', 'manager', 'knoxsso', 'metadata', 'homepage'],
+      "Topologies KNOX-METADATA's `topologies` leaves out (Knox's home page list); empty means Knox's default.",
+    ),
+    pinnedTopologies: list(
+      'knox.homepage.pinned.topologies',
+      [],
+      "Topologies KNOX-METADATA's `topologies` marks pinned and lists first.",
+    ),
+    apiServicesViewVersion: text(
+      'knox.homepage.api.services.view.version',
+      'v1',
+      "The `apiServicesViewVersion` KNOX-METADATA's `topologies` gives each topology (how Knox's home page lays out API services).",
+    ),
+    groupUiServices: bool(
+      'knox.homepage.group.ui.services',
+      false,
+      "KNOX-METADATA's `topologies` lists a service once, with all its URLs, instead of once per backend URL.",
+    ),
+    profiles: family(
+      'knox.homepage.profile.',
+      '{profile}',
+      (t) => splitList(t, /,/),
+      'a comma-separated list of gpi_* elements and top_{topology} names',
+      "A home page profile KNOX-METADATA's `profiles/{profile}` answers (Knox's `full`, `thin` and `token` are built in, and may be redefined).",
+    ),
+  },
   shutdownGraceMs: duration(
     'postern.shutdown.grace',
     30_000,

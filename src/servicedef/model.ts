@@ -64,8 +64,14 @@ export interface ServiceDefinition {
   /** Absent when service.xml has no `<policies>`; deployment then uses the default order. */
   policies?: PolicyDef[];
   dispatch?: DispatchDef;
-  /** `metadata/context`, `type`, `shortDesc`, `description`, when present. */
-  metadata?: { context?: string; type?: string; shortDesc?: string; description?: string };
+  /** `metadata/context`, `type`, `shortDesc`, `description` and `samples/sample`, when present. */
+  metadata?: {
+    context?: string;
+    type?: string;
+    shortDesc?: string;
+    description?: string;
+    samples?: { description?: string; method?: string; path?: string; value?: string }[];
+  };
   rewrite: RewriteRules;
   /** Directory that holds service.xml and rewrite.xml. */
   dir: string;

@@ -134,6 +134,17 @@ function readMetadata(el: XmlElement): NonNullable<ServiceXml['metadata']> {
     const text = el.childText(key);
     if (text !== undefined) metadata[key] = text;
   }
+  const samples = el.child('samples')?.childrenNamed('sample') ?? [];
+  if (samples.length > 0) {
+    metadata.samples = samples.map((sample) => {
+      const out: NonNullable<NonNullable<ServiceXml['metadata']>['samples']>[number] = {};
+      for (const key of ['description', 'method', 'path', 'value'] as const) {
+        const text = sample.childText(key);
+        if (text !== undefined) out[key] = text;
+      }
+      return out;
+    });
+  }
   return metadata;
 }
 

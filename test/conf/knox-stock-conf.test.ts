@@ -500,4 +500,70 @@ describe("Knox's stock conf, verbatim", () => {
     const after = await request(`${api}/sandbox`, { headers: { authorization: ADMIN } });
     assert.deepEqual(((await after.body.json()) as { aliases: string[] }).aliases, ['ldap-password']);
   });
+
+  it("answers KNOX-METADATA's topologies, profiles and publicCert in Knox's shapes", async () => {
+    const origin = gateway.url.replace(/\/gateway$/, '');
+    const get = (path: string) =>
+      request(`${gateway.url}/metadata/api/v1/metadata/${path}`, { headers: { authorization: ADMIN } });
+    const r = await get('topologies');
+    assert.equal(r.statusCode, 200);
+    const body = (await r.body.json()) as {
+      topologyInformations: {
+        topologyInformation: {
+          topology: string;
+          pinned: boolean;
+          apiServicesViewVersion: string;
+          apiServices: {
+            service: {
+              serviceName: string;
+              serviceUrls: string[];
+              samples: { sample: { value: string }[] };
+            }[];
+          };
+          uiServices: { service: { serviceName: string }[] };
+        }[];
+      };
+    };
+    // Knox's default knox.homepage.hidden.topologies leaves only the sandbox.
+    const [sandbox, ...others] = body.topologyInformations.topologyInformation;
+    assert.deepEqual(others, []);
+    assert.equal(sandbox.topology, 'sandbox');
+    assert.equal(sandbox.pinned, false);
+    assert.equal(sandbox.apiServicesViewVersion, 'v1');
+    const api = new Map(sandbox.apiServices.service.map((s) => [s.serviceName, s]));
+    assert.ok(!api.has('NAMENODE') && !api.has('JOBTRACKER'), 'registry-only services are not listed');
+    assert.deepEqual(api.get('WEBHDFS')?.serviceUrls, [`${origin}/gateway/sandbox/webhdfs`]);
+    assert.match(
+      api.get('WEBHDFS')?.samples.sample[0]?.value ?? '',
+      /^curl -iv -X GET "http:\/\/.*\/gateway\/sandbox\/webhdfs\//,
+    );
+    const port = new URL(origin).port;
+    assert.deepEqual(api.get('HIVE')?.serviceUrls, [
+      `jdbc:hive2://${new URL(origin).hostname}:${port}/;ssl=true;transportMode=http;httpPath=gateway/sandbox/hive`,
+    ]);
+    const one = await get('topologies/sandbox');
+    assert.equal(((await one.body.json()) as typeof body).topologyInformations.topologyInformation.length, 1);
+    const full = await get('profiles/full');
+    assert.deepEqual(await full.body.json(), {
+      gpi_version: 'true',
+      gpi_hostname: 'true',
+      gpi_cert: 'true',
+      gpi_admin_ui: 'true',
+      gpi_admin_api: 'true',
+      gpi_md_api: 'true',
+      gpi_tokens: 'true',
+      gpi_webshell: 'true',
+      topologies: '',
+    });
+    const thin = (await (await get('profiles/THIN')).body.json()) as Record<string, string>;
+    assert.equal(thin.gpi_tokens, 'false');
+    assert.deepEqual(await (await get('profiles/none')).body.json(), {});
+    // This gateway listens without TLS: Knox answers 503 when it has no certificate to give.
+    const cert = await get('publicCert?type=pem');
+    assert.equal(cert.statusCode, 503);
+    await cert.body.dump();
+    const bad = await get('publicCert?type=p12');
+    assert.equal(bad.statusCode, 400);
+    await bad.body.dump();
+  });
 });

@@ -80,6 +80,19 @@ describe('loadServiceDefinitions on Knox definitions', () => {
       type: 'API',
       shortDesc: 'Web HDFS',
       description: 'An HTTP REST API which supports the complete FileSystem interface for HDFS.',
+      samples: [
+        { description: "List all files under 'testPath'", method: 'GET', path: '/v1/testPath?op=LISTSTATUS' },
+        {
+          description: 'Rename a File/Directory under',
+          method: 'PUT',
+          path: '/v1/testPath/testFile?op=RENAME&destination=testPath/renamedFile',
+        },
+        { description: 'Get Home Directory', method: 'GET', path: '/v1/?op=GETHOMEDIRECTORY' },
+        {
+          description: "You may check out Apache WebHDFS's REST API documentation here",
+          value: 'https://hadoop.apache.org/docs/current/hadoop-project-dist/hadoop-hdfs/WebHDFS.html',
+        },
+      ],
     });
   });
 

@@ -10,13 +10,16 @@
  * | KNOXSSOUT | `WebSSOutResource` | `GET`/`POST knoxssout/api/v1/webssout` | expires the KnoxSSO cookie (`knoxsso.cookie.name`, `hadoop-jwt`; Path `/`, Domain as Knox's `Urls.getDomainName`) and answers `{ "loggedOut" : true }` |
  * | KNOX-METADATA | `KnoxMetadataResource` | `GET api/v1/metadata/info` | `{"generalProxyInfo":{"version","hostname","adminUiUrl","webShellUrl","adminApiBookUrl","enableTokenManagement","enableWebshell","truststoreType"}}` |
  *
- * Not done: KNOX-METADATA's `topologies`, `publicCert` and `profiles` (501), the session's token-management fields.
+ * KNOX-METADATA's `topologies`, `profiles/{profile}` and `publicCert` are in metadata.ts.
+ *
+ * Not done: the session's token-management fields.
  */
 import { hostname } from 'node:os';
 import { Errors } from '../../errors.ts';
 import type { DispatchContext, Exchange, Handler, ServiceFactory } from '../../spi/index.ts';
 import { noGateway } from '../admin/common.ts';
 import { cookieDomain } from '../knoxsso/index.ts';
+import { profileJson, sendPublicCert, topologiesJson } from './metadata.ts';
 
 const KNOX = 'org.apache.knox.gateway.service.';
 
@@ -77,12 +80,20 @@ export const knoxMetadataService: ServiceFactory = {
     const gateway = ctx.gateway;
     return async (ex) => {
       if (!gateway) throw noGateway();
-      if (ex.path.replace(/\/+$/, '') !== '/api/v1/metadata/info') {
-        ex.req.resume();
-        if (ex.path.startsWith('/api/v1/metadata/')) {
-          throw Errors.notImplemented("postern answers only api/v1/metadata/info of Knox's metadata API yet");
-        }
-        throw Errors.notFound();
+      const path = ex.path.replace(/\/+$/, '');
+      const topologies = /^\/api\/v1\/metadata\/topologies(?:\/([^/]+))?$/.exec(path);
+      const profile = /^\/api\/v1\/metadata\/profiles\/([^/]+)$/.exec(path);
+      if (topologies) {
+        only(ex, path, ['GET', 'HEAD']);
+        return sendJson(ex, topologiesJson(ex, gateway, topologies[1] && decodeURIComponent(topologies[1])));
+      }
+      if (profile) {
+        only(ex, path, ['GET', 'HEAD']);
+        return sendJson(ex, profileJson(gateway, decodeURIComponent(profile[1])));
+      }
+      if (path === '/api/v1/metadata/publicCert') {
+        only(ex, path, ['GET', 'HEAD']);
+        return sendPublicCert(ex);
       }
       only(ex, '/api/v1/metadata/info', ['GET', 'HEAD']);
       const { version, hash } = gateway.build;
