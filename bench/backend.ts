@@ -1,15 +1,18 @@
 /**
  * @module bench/backend
  * The benchmark's backend: a minimal keep-alive Node `http` server. `GET /small` answers a ~100-byte text body,
- * `GET /big` a 1 MiB body from one preallocated Buffer (any query is ignored), `GET /rewrite/…` the bodies of the
- * body-rewrite rows (bench/rewrite-bodies.ts); anything else is a 404. Every proxy under test (postern,
+ * `GET /big` a 1 MiB body from one preallocated Buffer (any query is ignored), `GET /big64` 64 MiB the same way,
+ * `PUT /upload` reads and counts a body and answers 201 (the large-body rows, bench/bodies.ts), `GET /rewrite/…`
+ * the bodies of the body-rewrite rows (bench/rewrite-bodies.ts); anything else is a 404. Every proxy under test (postern,
  * nginx, @fastify/http-proxy) and the `direct` row talk to this same server.
  *
- *   node bench/backend.ts [--port N] [--host 127.0.0.1]
+ *   node bench/backend.ts [--port N] [--host 127.0.0.1] [--tls-cert cert.pem --tls-key key.pem]
  *
  * Prints `listening <port>` on stdout once bound (port 0 picks a free one).
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { REWRITE_BODIES } from './rewrite-bodies.ts';
@@ -18,6 +21,9 @@ export const SMALL_BODY = Buffer.from(
   `${'postern bench: a small response body of about one hundred bytes, the shape of a JSON status'.padEnd(99, '.')}\n`,
 );
 export const BIG_BODY = Buffer.alloc(1024 * 1024, 'x');
+/** The 64 MiB body of the large-body rows (bench/bodies.ts): one allocation, made at the first request for it. */
+let huge: Buffer | undefined;
+const HUGE_BYTES = 64 * 1024 * 1024;
 
 const SMALL_HEADERS = { 'content-type': 'text/plain', 'content-length': String(SMALL_BODY.length) };
 /** The body-rewrite rows (bench/rewrite-bodies.ts): each body as its own type, and as bytes no filter reads. */
@@ -29,8 +35,10 @@ const REWRITE_PATHS = new Map<string, [Buffer, string]>([
 ]);
 const BIG_HEADERS = { 'content-type': 'application/octet-stream', 'content-length': String(BIG_BODY.length) };
 
-export function createBackend(): http.Server {
-  const server = http.createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => {
+/** `{ cert, key }` (PEM) serves https: the TLS-backend rows of bench/bodies.ts. */
+export function createBackend(tls?: { cert: Buffer; key: Buffer }): http.Server {
+  const options = { keepAliveTimeout: 120_000, requestTimeout: 0 };
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     // The path without the query: postern's Default identity assertion appends `user.name=…`, as Knox does.
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -41,6 +49,24 @@ export function createBackend(): http.Server {
     } else if (path === '/big') {
       res.writeHead(200, BIG_HEADERS);
       res.end(BIG_BODY);
+    } else if (path === '/big64') {
+      huge ??= Buffer.alloc(HUGE_BYTES, 'y');
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(HUGE_BYTES),
+      });
+      res.end(huge);
+    } else if (path === '/upload' && (req.method === 'PUT' || req.method === 'POST')) {
+      // A sink, as a datanode answers a CREATE: the body is read and counted, then 201 with a small JSON body.
+      let bytes = 0;
+      req.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      req.once('end', () => {
+        const body = `{"bytes":${bytes}}`;
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': String(body.length) });
+        res.end(body);
+      });
     } else if (REWRITE_PATHS.has(path)) {
       const [body, type] = REWRITE_PATHS.get(path)!;
       res.writeHead(200, { 'content-type': type, 'content-length': String(body.length) });
@@ -49,16 +75,28 @@ export function createBackend(): http.Server {
       res.writeHead(404, { 'content-type': 'text/plain', 'content-length': '10' });
       res.end('not found\n');
     }
-  });
+  };
+  const server = tls
+    ? https.createServer({ ...options, ...tls }, handler)
+    : http.createServer(options, handler);
   server.keepAliveTimeout = 120_000;
   return server;
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      port: { type: 'string', default: '0' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
   });
-  const server = createBackend();
+  const tls =
+    values['tls-cert'] && values['tls-key']
+      ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
+      : undefined;
+  const server = createBackend(tls);
   server.listen(Number(values.port), values.host, () => {
     process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
   });

@@ -52,6 +52,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from './auth-chains.ts';
+import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from './bodies.ts';
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
 import { summarizeFile } from './profile-summary.ts';
@@ -93,6 +94,13 @@ const { values: args } = parseArgs({
     // Body-rewrite rows (bench/rewrite-bodies.ts).
     'rewrite-only': { type: 'boolean', default: false },
     'no-rewrite': { type: 'boolean', default: false },
+    // Large-body rows (bench/bodies.ts).
+    'bodies-only': { type: 'boolean', default: false },
+    'no-bodies': { type: 'boolean', default: false },
+    'bodies-targets': { type: 'string', default: DEFAULT_BODY_TARGETS.join(',') },
+    'bodies-modes': { type: 'string', default: 'plain,tls' },
+    'bodies-duration': { type: 'string' },
+    'knox-warmup': { type: 'string', default: '30' },
     // CHANNELS fan-out rows (bench/channels-fanout.ts).
     'channels-only': { type: 'boolean', default: false },
     'no-channels': { type: 'boolean', default: false },
@@ -115,12 +123,14 @@ const WS_ONLY = args['ws-only'];
 const AUTH_ONLY = args['auth-only'];
 const REWRITE_ONLY = args['rewrite-only'];
 const CHANNELS_ONLY = args['channels-only'];
-const AUTH = (!args['no-auth'] && !WS_ONLY && !REWRITE_ONLY && !CHANNELS_ONLY) || AUTH_ONLY;
-const WS = (!args['no-ws'] && !AUTH_ONLY && !REWRITE_ONLY && !CHANNELS_ONLY) || WS_ONLY;
-const REWRITE = (!args['no-rewrite'] && !WS_ONLY && !AUTH_ONLY && !CHANNELS_ONLY) || REWRITE_ONLY;
-const CHANNELS = (!args['no-channels'] && !WS_ONLY && !AUTH_ONLY && !REWRITE_ONLY) || CHANNELS_ONLY;
+const BODIES_ONLY = args['bodies-only'];
 /** Only one group of rows: not the HTTP rows, nor the profile. */
-const ONLY = WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY;
+const ONLY = WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY || BODIES_ONLY;
+const AUTH = (!args['no-auth'] && !ONLY) || AUTH_ONLY;
+const WS = (!args['no-ws'] && !ONLY) || WS_ONLY;
+const REWRITE = (!args['no-rewrite'] && !ONLY) || REWRITE_ONLY;
+const CHANNELS = (!args['no-channels'] && !ONLY) || CHANNELS_ONLY;
+const BODIES = (!args['no-bodies'] && !ONLY) || BODIES_ONLY;
 const WS_TARGETS = args['ws-targets'].split(',').map((t) => t.trim());
 const WS_DURATION = Number(args['ws-duration'] ?? (args.quick ? 3 : 10));
 const WS_BIG_DURATION = Number(args['ws-big-duration'] ?? (args.quick ? 3 : 5));
@@ -358,7 +368,7 @@ let wsBackendPort: number | undefined;
 
 function posternHome(
   name: string,
-  backendPort: number,
+  backend: number | string,
   port: number,
   tls: boolean,
   site: Record<string, string> = {},
@@ -387,7 +397,7 @@ function posternHome(
   </gateway>
   <service>
     <role>HTTP</role>
-    <url>http://127.0.0.1:${backendPort}</url>
+    <url>${typeof backend === 'number' ? `http://127.0.0.1:${backend}` : backend}</url>
   </service>
 ${
   wsBackendPort === undefined
@@ -1036,6 +1046,24 @@ async function main(): Promise<void> {
     );
     log(`body-rewrite rows took ${((Date.now() - rewriteStartedAt) / 1000).toFixed(0)} s`);
   }
+  let bodies: BodyResult[] | undefined;
+  if (BODIES) {
+    const bodiesStartedAt = Date.now();
+    bodies = await runBodyRows(
+      {
+        ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU },
+        duration: Number(args['bodies-duration'] ?? (args.quick ? 3 : 8)),
+        warmup: args.quick ? 1 : 2,
+        knoxWarmup: args.quick ? 4 : Number(args['knox-warmup']),
+        ...{ pinned, run, freePort, log, waitReady, cpuTimes, which, posternHome },
+      },
+      {
+        targets: args['bodies-targets'].split(',').map((t) => t.trim()),
+        modes: args['bodies-modes'].split(',').map((t) => t.trim()),
+      },
+    );
+    log(`large-body rows took ${((Date.now() - bodiesStartedAt) / 1000).toFixed(0)} s`);
+  }
   const profile = ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
   const wsRows: WsRow[] = [];
   if (wsBackend) {
@@ -1103,6 +1131,13 @@ async function main(): Promise<void> {
         `${rewriteTable(rewrite)}\n`,
     );
   }
+  if (bodies) {
+    process.stdout.write(
+      `\nlarge bodies — wrk -t1 (core ${LOADGEN_CPU}), proxy + backend on core ${SERVER_CPU}; 1 MiB c=16, 64 MiB c=4; ` +
+        "tls: HTTPS listener and HTTPS backend; CPU is the proxy's user+system (all threads) per request and per MiB; " +
+        `knox-stack warmed ${args['knox-warmup']}s per mode first\n\n${bodiesTable(bodies)}\n`,
+    );
+  }
   if (profile) process.stdout.write(`\n${profile}\n`);
   if (wsRows.length > 0) process.stdout.write(`\n${wsHeader}\n\n${wsTable(wsRows)}\n\n${wsNotes(wsRows)}\n`);
   if (fanoutRows.length > 0)
@@ -1111,7 +1146,7 @@ async function main(): Promise<void> {
   if (args.json) {
     writeFileSync(
       args.json,
-      `${JSON.stringify({ header, noise, rows, auth, rewrite, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows } }, null, 2)}\n`,
+      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows } }, null, 2)}\n`,
     );
   }
 }

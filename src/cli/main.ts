@@ -12,6 +12,8 @@
  *
  * The home can also come from POSTERN_HOME (or Knox's GATEWAY_HOME).
  */
+// First, for its side effect: `postern start` re-executes itself with its V8 flags before loading the rest.
+import './node-flags.ts';
 import { parseArgs } from 'node:util';
 import { runCheck } from './check.ts';
 import { runExplain } from './explain.ts';

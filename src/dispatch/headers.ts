@@ -25,9 +25,9 @@ export const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Request headers the gateway answers itself and never forwards: Node's server has already sent the client its
- * `100 Continue` (RFC 9110 §10.1.1) by the time the request reaches a route, and the backend request streams
- * the body without waiting.
+ * Request headers the gateway answers itself and never forwards: the gateway sends the client its `100 Continue`
+ * (RFC 9110 §10.1.1) when the dispatch starts reading the body, after the chain accepted the request
+ * (spi/expect-continue), and the backend request streams the body without waiting.
  */
 const ANSWERED_HERE = new Set(['expect']);
 

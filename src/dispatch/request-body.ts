@@ -19,6 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { Errors, type GatewayError } from '../errors.ts';
+import { awaitingContinue } from '../spi/index.ts';
 
 export class RequestBodyTimeoutError extends Error {
   readonly code = 'POSTERN_REQUEST_BODY_TIMEOUT';
@@ -168,7 +169,8 @@ export function bodyFailure(err: unknown): GatewayError {
 /**
  * Whether the client's request has a body to send. When the dispatch sends none (`withoutBody` was decided by the
  * caller), the body's length header is removed and what the client sends is read and dropped, so the
- * connection stays usable.
+ * connection stays usable — unless the client waits for `100 Continue` (spi/expect-continue), which it then
+ * never gets.
  */
 export function requestHasBody(
   req: IncomingMessage,
@@ -181,6 +183,8 @@ export function requestHasBody(
       : req.headers['transfer-encoding'] !== undefined;
   if (!withoutBody) return has;
   delete headers['content-length'];
-  if (has) req.resume();
+  // A client waiting for `100 Continue` is not asked for the body it would send for nothing (a WebHDFS namenode
+  // step: the answer is a redirect to where the body goes); Node closes the connection after the answer.
+  if (has && !awaitingContinue(req)) req.resume();
   return false;
 }

@@ -20,8 +20,9 @@ import {
   traceRequest,
 } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { ServiceEndpoint, UpgradeRequest } from '../spi/index.ts';
+import { continueOnRead, type ServiceEndpoint, type UpgradeRequest } from '../spi/index.ts';
 import { ConnectionLimits } from './connection-limits.ts';
+
 import { GatewayExchange } from './exchange.ts';
 import { hostOf } from './host.ts';
 import { resolveRequest } from './resolve.ts';
@@ -87,6 +88,11 @@ export class GatewayServer {
     this.#server = options.tls
       ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout }, handler)
       : http.createServer(serverOptions, handler);
+    // `Expect: 100-continue`: the 100 goes out when the body is first read, after the chain accepted the request.
+    this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      continueOnRead(req, res);
+      handler(req, res);
+    });
     this.#server.setTimeout(options.settings.idleTimeoutMs);
     this.#connections = new ConnectionLimits(this.#server, options.settings.limits, this.#log);
     if (options.tls?.clientAuth) {

@@ -30,7 +30,7 @@
 import { constants } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { DEFAULT_CIPHERS, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { readIdentityKeystore } from '../config/keystore.ts';
@@ -123,8 +123,22 @@ export async function loadServerTls(settings: GatewaySettings, home: string): Pr
 }
 
 /**
+ * The cipher order when gateway-site names none: Node's default list (forward secrecy and AEAD first) with the
+ * AES-128-GCM suites ahead of the AES-256 ones, and the server's order honoured. With AES-NI, AES-128-GCM costs
+ * about a fifth less CPU per byte than AES-256-GCM at the same 128-bit security level that the ECDHE key
+ * exchange gives either; clients (curl, wrk, browsers, Java) otherwise pick AES-256-GCM, their first choice.
+ */
+export const PREFERRED_CIPHERS = (() => {
+  const all = DEFAULT_CIPHERS.split(':');
+  const aes128 = all.filter((c) => /^(TLS_AES_128_GCM|ECDHE-\w+-AES128-GCM)/.test(c));
+  return [...aes128, ...all.filter((c) => !aes128.includes(c))].join(':');
+})();
+
+/**
  * `ssl.include.protocols` / `ssl.exclude.protocols` / `ssl.include.ciphers` / `ssl.exclude.ciphers` (Knox's names,
  * Jetty's semantics; config/tls-policy.ts): the protocol range and cipher string offered. Never below TLS 1.2.
+ * Without cipher lists, {@link PREFERRED_CIPHERS} in the server's order. Session resumption is Node's default:
+ * TLS 1.3 and 1.2 session tickets, with keys made at start and rotated with the process.
  */
 function protocolOptions(settings: GatewaySettings): Partial<ServerTls> {
   const policy = tlsPolicy(settings.ssl);
@@ -133,7 +147,8 @@ function protocolOptions(settings: GatewaySettings): Partial<ServerTls> {
   return {
     minVersion: policy.minVersion,
     maxVersion: policy.maxVersion,
-    ...(policy.ciphers !== undefined && { ciphers: policy.ciphers }),
+    ciphers: policy.ciphers ?? PREFERRED_CIPHERS,
+    honorCipherOrder: true,
   };
 }
 

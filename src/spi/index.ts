@@ -8,6 +8,7 @@
  */
 export * from './audit.ts';
 export * from './exchange.ts';
+export * from './expect-continue.ts';
 export * from './factories.ts';
 export * from './gateway-handle.ts';
 export * from './rewrite.ts';

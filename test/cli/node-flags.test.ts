@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_NODE_FLAGS, missingNodeFlags } from '../../src/cli/node-flags.ts';
+
+const START = ['node', 'main.ts', 'start'];
+
+test('postern start wants the default V8 flags; other commands none', () => {
+  assert.deepEqual(missingNodeFlags(START, [], {}), DEFAULT_NODE_FLAGS);
+  assert.deepEqual(missingNodeFlags(['node', 'main.ts', 'check'], [], {}), []);
+});
+
+test('flags already given on the command line or in NODE_OPTIONS (any value, either spelling) are kept', () => {
+  assert.deepEqual(missingNodeFlags(START, ['--max-semi-space-size=8'], {}), []);
+  assert.deepEqual(missingNodeFlags(START, [], { NODE_OPTIONS: '--max_semi_space_size=4 --trace-gc' }), []);
+});
+
+test('POSTERN_NODE_FLAGS replaces the list; empty turns the re-exec off; once applied, never again', () => {
+  assert.deepEqual(missingNodeFlags(START, [], { POSTERN_NODE_FLAGS: '' }), []);
+  assert.deepEqual(missingNodeFlags(START, [], { POSTERN_NODE_FLAGS: ' --a=1  --b ' }), ['--a=1', '--b']);
+  assert.deepEqual(missingNodeFlags(START, [], { POSTERN_NODE_FLAGS_APPLIED: '1' }), []);
+});
+
+test('the re-executed process keeps its pid, its arguments and gets the flags', () => {
+  // The module's side effect, in a real process: argv[2] is `start`, the script prints what it ran with.
+  const module = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'node-flags.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'postern-node-flags-'));
+  const script = join(dir, 'main.mjs');
+  writeFileSync(
+    script,
+    `await import(${JSON.stringify(module)});\n` +
+      'console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, argv: process.argv.slice(2) }));\n',
+  );
+  const env = { ...process.env };
+  delete env.POSTERN_NODE_FLAGS;
+  delete env.POSTERN_NODE_FLAGS_APPLIED;
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [script, 'start', '--home', 'x'], { env, encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { pid: number; execArgv: string[]; argv: string[] };
+  assert.deepEqual(out.argv, ['start', '--home', 'x']);
+  for (const f of DEFAULT_NODE_FLAGS)
+    assert.ok(out.execArgv.includes(f), `${f} in ${out.execArgv.join(' ')}`);
+  assert.equal(out.pid, r.pid);
+});
