@@ -3,8 +3,10 @@
  * (../shared/knox-services, loaded from there), and small fakes that record what reaches them. Each test checks
  * what the Knox dispatch guarantees: Livy's `proxyUser` and JKG's `KERNEL_USERNAME` come from the gateway, NiFi's
  * proxied-entities chain and proxy headers, OZONE's URL decoding, AMBARI's query decoding, HIVE's preemptive
- * Basic, WebHDFS's namenode never getting a body, HBASEJARS's trailing slash, and failover when a WebHDFS namenode
- * or a ResourceManager answers as a standby.
+ * Basic (and IMPALA's), WebHDFS's namenode never getting a body, HBASEJARS's trailing slash, STORM's
+ * WWW-Authenticate reaching the client, ICEBERG-REST's actor header and metadata headers, Server-Sent Events with
+ * no timeout between events, and failover when a WebHDFS namenode, a ResourceManager or an Atlas server answers
+ * as a standby or passive.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -78,6 +80,10 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
   let activeNn: Fake;
   let standbyRm: Fake;
   let activeRm: Fake;
+  let storm: Fake;
+  let passiveAtlas: Fake;
+  let activeAtlas: Fake;
+  let events: Fake;
 
   const request = (
     topology: string,
@@ -118,7 +124,48 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
       res.writeHead(307, { location: `${activeRm.url}/ws/v1/cluster/info`, 'content-type': 'text/plain' });
       res.end(`This is standby RM. The redirect url is: ${activeRm.url}/ws/v1/cluster/info`);
     });
-    home = makeHome({ 'postern.services.dirs': KNOX_SERVICES });
+    // Storm asks for Negotiate itself; a ConfigurableDispatch would drop its WWW-Authenticate.
+    storm = await fake((_s, res) => {
+      res.writeHead(401, { 'www-authenticate': 'Negotiate', 'content-type': 'application/json' });
+      res.end('{"error":"storm wants Kerberos"}');
+    });
+    activeAtlas = await fake();
+    passiveAtlas = await fake((s, res) => {
+      res.writeHead(302, { location: `${activeAtlas.url}${s.url}` });
+      res.end();
+    });
+    // Server-Sent Events with a pause longer than the backend socket timeout (1 s here) between two events.
+    events = await fake((_s, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write('data: one\n\n');
+      setTimeout(() => res.end('data: two\n\n'), 1600);
+    });
+    home = makeHome({ 'postern.services.dirs': KNOX_SERVICES, 'gateway.httpclient.socketTimeout': '1s' });
+    // Knox ships no definition naming SSEDispatch; a service of one's own does, as Knox's docs describe.
+    home.write(
+      'data/services/events/1.0.0/service.xml',
+      `<service role="EVENTS" name="events" version="1.0.0">
+        <routes><route path="/events/**"/></routes>
+        <dispatch classname="org.apache.knox.gateway.sse.SSEDispatch"/>
+      </service>`,
+    );
+    home.write(
+      'data/services/events/1.0.0/rewrite.xml',
+      `<rules><rule dir="IN" name="EVENTS/in" pattern="*://*:*/**/events/{path=**}?{**}">
+        <rewrite template="{$serviceUrl[EVENTS]}/{path=**}?{**}"/></rule></rules>`,
+    );
+    home.write(
+      'data/services/plainevents/1.0.0/service.xml',
+      `<service role="PLAINEVENTS" name="plainevents" version="1.0.0">
+        <routes><route path="/plainevents/**"/></routes>
+        <dispatch classname="org.apache.knox.gateway.dispatch.ConfigurableDispatch"/>
+      </service>`,
+    );
+    home.write(
+      'data/services/plainevents/1.0.0/rewrite.xml',
+      `<rules><rule dir="IN" name="PLAINEVENTS/in" pattern="*://*:*/**/plainevents/{path=**}?{**}">
+        <rewrite template="{$serviceUrl[PLAINEVENTS]}/{path=**}?{**}"/></rule></rules>`,
+    );
     // The gateway's certificate, which NIFI's definition presents (use-two-way-ssl).
     mkdirSync(join(home.dir, 'data', 'security'), { recursive: true });
     makeAuthority(join(home.dir, 'data', 'security'), 'gateway');
@@ -157,6 +204,12 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
       hdfsha: ha('WEBHDFS', 'webhdfs', '2.4.0', [`${standbyNn.url}/webhdfs`, `${activeNn.url}/webhdfs`]),
       hdfsstandby: ha('WEBHDFS', 'webhdfs', '2.4.0', [`${standbyNn.url}/webhdfs`]),
       rmha: ha('RESOURCEMANAGER', 'resourcemanager', '2.5.0', [`${standbyRm.url}/ws`, `${activeRm.url}/ws`]),
+      storm: one('STORM', 'storm', '0.9.3', [storm.url]),
+      impala: one('IMPALA', 'impala', '1.0.0', [`${echo.url}/impala`], { basicAuthPreemptive: 'true' }),
+      atlasha: ha('ATLAS-API', 'atlas-api', '2.0.0', [passiveAtlas.url, activeAtlas.url]),
+      iceberg: one('ICEBERG-REST', 'iceberg-rest', '0.0.1', [echo.url]),
+      events: one('EVENTS', 'events', '1.0.0', [events.url]),
+      plainevents: one('PLAINEVENTS', 'plainevents', '1.0.0', [events.url]),
     };
     for (const [name, xml] of Object.entries(topologies)) home.write(`conf/topologies/${name}.xml`, xml);
     gateway = await startGateway(home);
@@ -164,7 +217,11 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
 
   after(async () => {
     await gateway?.close();
-    await Promise.all([echo, standbyNn, activeNn, standbyRm, activeRm].map((f) => f?.close()));
+    await Promise.all(
+      [echo, standbyNn, activeNn, standbyRm, activeRm, storm, passiveAtlas, activeAtlas, events].map((f) =>
+        f?.close(),
+      ),
+    );
     home?.remove();
   });
 
@@ -288,6 +345,58 @@ describe("Knox's service-specific dispatches through a running gateway", () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(last().headers.authorization, `Basic ${Buffer.from('alice:*').toString('base64')}`);
     assert.equal(last().body, 'thrift');
+  });
+
+  it("StormDispatch: Storm's WWW-Authenticate reaches the client (its exclude list is empty)", async () => {
+    const r = await request('storm', 'GET', '/storm/api/v1/cluster/summary');
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['www-authenticate'], 'Negotiate');
+    assert.match(r.text, /storm wants Kerberos/);
+  });
+
+  it('ImpalaDispatch with basicAuthPreemptive: Basic of the effective user, password *', async () => {
+    const r = await request('impala', 'POST', '/impala', 'thrift', { Authorization: 'Basic Zm9vOmJhcg==' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(last().headers.authorization, `Basic ${Buffer.from('alice:*').toString('base64')}`);
+    assert.equal(last().body, 'thrift');
+  });
+
+  it('AtlasApiTrustedProxyHaDispatch: fails over from a passive Atlas, without the client’s Authorization', async () => {
+    const before = activeAtlas.seen.length;
+    const r = await request('atlasha', 'GET', '/atlas/api/atlas/v2/types/typedefs', undefined, {
+      Authorization: 'Basic Zm9vOmJhcg==',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(passiveAtlas.seen.length > 0, 'the passive server was asked first');
+    assert.equal(activeAtlas.seen.length, before + 1);
+    const seen = activeAtlas.seen.at(-1)!;
+    assert.equal(seen.headers.authorization, undefined);
+    assert.match(seen.url, /^\/api\/atlas\/v2\/types\/typedefs\?(.*&)?(user\.name|doAs)=alice/);
+  });
+
+  it('RestCatalogDispatch (ICEBERG-REST): the actor header is the user’s; a client’s X-Knox-Meta-* never passes', async () => {
+    const r = await request('iceberg', 'GET', '/iceberg-rest/v1/config', undefined, {
+      'X-Knox-Meta-userName': 'admin',
+      'x-actor-username': 'admin',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(last().headers['x-knox-meta-username'], undefined);
+    assert.equal(last().headers['x-actor-username'], 'alice');
+  });
+
+  it('SSEDispatch: events stream through with no timeout between two of them; a plain dispatch times out', async () => {
+    const r = await request('events', 'GET', '/events/stream');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, 'data: one\n\ndata: two\n\n');
+    assert.match(String(r.headers['content-type']), /^text\/event-stream/);
+    assert.equal(events.seen.at(-1)?.headers.accept, 'text/event-stream');
+    // The same backend through ConfigurableDispatch: the pause is longer than gateway.httpclient.socketTimeout.
+    // The answer had started, so the gateway can only cut it: the client sees the stream end early.
+    const plain = await request('plainevents', 'GET', '/plainevents/stream').then(
+      (a) => a.text,
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    assert.notEqual(plain, 'data: one\n\ndata: two\n\n');
   });
 
   it('HBaseUIDispatch (HBASEJARS): the trailing slash the rewrite drops is put back', async () => {
