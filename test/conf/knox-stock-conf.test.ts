@@ -104,12 +104,12 @@ describe("Knox's stock conf, verbatim", () => {
       ]),
     );
     t.diagnostic(JSON.stringify(failed));
-    // Knox's own web applications (its Angular home page, token pages, web shell and admin UI) are not bundled:
-    // each fails alone, with its code, and the topology serves the rest. knoxauth, the login page, is bundled.
+    // Knox's token pages, web shell and admin UI are not bundled: each fails alone, with its code, and the topology
+    // serves the rest. knoxauth (the login page) and home (the home page) are bundled, written for postern.
     const missing = (...apps: string[]) => apps.map((a) => `${a}: POSTERN_ERR_SERVICE_APPLICATION`);
     assert.deepEqual(failed, {
       admin: [],
-      homepage: missing('token-generation', 'home', 'token-management', 'webshell-ui'),
+      homepage: missing('token-generation', 'token-management', 'webshell-ui'),
       knoxsso: [],
       manager: missing('admin-ui'),
       metadata: [],
@@ -452,6 +452,14 @@ describe("Knox's stock conf, verbatim", () => {
     const cookies = await context.cookies();
     const jwt = cookies.find((c) => c.name === 'hadoop-jwt');
     assert.ok(jwt?.httpOnly, 'the KnoxSSO cookie is HttpOnly');
+    // The home page application of the same topology shows who is signed in and the visible topologies.
+    await page.goto(`${gateway.url}/homepage/home/`);
+    await page.waitForSelector('[data-topology="sandbox"] [data-service="WEBHDFS"]');
+    assert.match((await page.textContent('#user')) ?? '', /Signed in as guest/);
+    assert.deepEqual(
+      await page.$$eval('[data-topology]', (els) => els.map((e) => e.getAttribute('data-topology'))),
+      ['sandbox'],
+    );
     // The credentials travelled in a header only: no URL the browser asked for holds the password.
     assert.ok(posted.some((p) => p.startsWith('POST ') && p.includes('/knoxsso/api/v1/websso')));
     assert.ok(posted.every((p) => !p.includes('guest-password') && !p.includes('wrong-password')));
