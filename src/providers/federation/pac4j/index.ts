@@ -53,6 +53,7 @@ import {
   type Profile,
 } from './client.ts';
 import { createOidcClient, OIDC_CLIENT } from './oidc.ts';
+import { createSamlClient, SAML_CLIENT } from './saml.ts';
 import { CookieSession, SESSION_PREFIX } from './session.ts';
 
 /** pac4j's session keys, as Knox's cookies name them after `pac4j.session.`. */
@@ -63,7 +64,6 @@ const PROFILE_TTL_MS = 2 * 60_000;
 /** A SAML response is a form of a few kB; refuse anything much larger before parsing it. */
 const FORM_LIMIT = 256 * 1024;
 
-const SAML_CLIENT = 'SAML2Client';
 const UNSUPPORTED_CLIENTS = [
   'FacebookClient',
   'TwitterClient',
@@ -187,7 +187,12 @@ export const pac4jFederation: ProviderFactory = {
 
     const clients = new Map<string, IdentityClient>();
     for (const name of new Set(wanted)) {
-      const client = name === OIDC_CLIENT ? createOidcClient(params, callbackBase) : undefined;
+      const client =
+        name === OIDC_CLIENT
+          ? createOidcClient(params, callbackBase)
+          : name === SAML_CLIENT
+            ? createSamlClient(params, callbackBase, ctx)
+            : undefined;
       if (client) clients.set(name, client);
     }
     if (params.failed || clients.size === 0) return undefined;
