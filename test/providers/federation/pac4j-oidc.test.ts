@@ -24,6 +24,8 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { request } from 'undici';
+import { CredentialStore, masterSecretFile } from '../../../src/config/aliases.ts';
+import { loadOrCreateMasterSecret } from '../../../src/deploy/secrets.ts';
 import { Gateway } from '../../../src/gateway/gateway.ts';
 import { auditLogOn } from '../../../src/observability/audit.ts';
 import { type Backend, closedPort, startBackend } from '../../helpers/backend.ts';
@@ -164,7 +166,13 @@ describe('pac4j federation with OpenID Connect (OidcClient) against oidc-provide
         ],
         services: [{ role: 'KNOXSSO', urls: [], params: { 'knoxsso.token.ttl': '120000' } }],
       });
-    home.write('conf/topologies/knoxsso.xml', ssoTopology('knoxsso', op.discoveryUri));
+    // The client secret as Knox admins keep it: an alias of the topology's credential store.
+    const master = loadOrCreateMasterSecret(masterSecretFile(home.dir));
+    new CredentialStore(home.dir, master, 'knoxsso').set('oidc.client.secret', CLIENT_SECRET);
+    home.write(
+      'conf/topologies/knoxsso.xml',
+      ssoTopology('knoxsso', op.discoveryUri, { 'oidc.secret': `\${ALIAS=oidc.client.secret}` }),
+    );
     home.write('conf/topologies/ssoiss.xml', ssoTopology('ssoiss', fakeUri));
     home.write('conf/topologies/ssolate.xml', ssoTopology('ssolate', lateOp.discoveryUri));
     home.write(

@@ -64,6 +64,13 @@ const PROFILE_TTL_MS = 2 * 60_000;
 /** A SAML response is a form of a few kB; refuse anything much larger before parsing it. */
 const FORM_LIMIT = 256 * 1024;
 
+/** Knox/pac4j params postern reads but does not act on (docs/sso.md says why). */
+const UNSUPPORTED_PARAMS = [
+  'oidc.type',
+  'oidc.logoutUrl',
+  'pac4j.cookie.max.age',
+  'saml.maximumAuthenticationLifetime',
+];
 const UNSUPPORTED_CLIENTS = [
   'FacebookClient',
   'TwitterClient',
@@ -165,6 +172,10 @@ export const pac4jFederation: ProviderFactory = {
       );
     }
 
+    for (const name of UNSUPPORTED_PARAMS) {
+      if (params.has(name)) params.warn(name, 'not supported by postern; ignored (see docs/sso.md)');
+    }
+
     const defined: string[] = [];
     if (params.has('oidc.id') || params.has('oidc.discoveryUri')) defined.push(OIDC_CLIENT);
     if (params.has('saml.identityProviderMetadataPath')) defined.push(SAML_CLIENT);
@@ -189,7 +200,7 @@ export const pac4jFederation: ProviderFactory = {
     for (const name of new Set(wanted)) {
       const client =
         name === OIDC_CLIENT
-          ? createOidcClient(params, callbackBase)
+          ? createOidcClient(params, callbackBase, (v) => ctx.secret(v))
           : name === SAML_CLIENT
             ? createSamlClient(params, callbackBase, ctx)
             : undefined;

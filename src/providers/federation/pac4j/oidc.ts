@@ -64,10 +64,22 @@ export function reasonOf(err: unknown): string {
   return `${err.message}${cause}`;
 }
 
-export function createOidcClient(params: ParamReader, callbackBase: string): IdentityClient | undefined {
+export function createOidcClient(
+  params: ParamReader,
+  callbackBase: string,
+  resolveSecret: (value: string) => string,
+): IdentityClient | undefined {
   const clientId = params.text('oidc.id');
   if (!clientId) params.error('oidc.id', 'the OpenID Connect client id is required');
-  const secret = params.text('oidc.secret');
+  // Knox resolves `${ALIAS=name}` in every pac4j param; the secret is the one that holds a password.
+  let secret = params.text('oidc.secret');
+  if (secret) {
+    try {
+      secret = resolveSecret(secret);
+    } catch (err) {
+      params.error('oidc.secret', (err as Error).message);
+    }
+  }
   const discoveryText = params.text('oidc.discoveryUri');
   let discoveryUri: URL | undefined;
   if (!discoveryText) {
