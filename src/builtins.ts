@@ -16,6 +16,7 @@ import { aclsAuthorization } from './providers/authorization/acls.ts';
 import { pathAclsAuthorization } from './providers/authorization/path-acls.ts';
 import { headerPreAuthFederation } from './providers/federation/header-preauth.ts';
 import { jwtProvider } from './providers/federation/jwt.ts';
+import { pac4jFederation } from './providers/federation/pac4j/index.ts';
 import { ssoCookieProvider } from './providers/federation/sso-cookie.ts';
 import { haContributor, haProvider } from './providers/ha/index.ts';
 import { hostmapContributor, staticHostmap } from './providers/hostmap/static.ts';
@@ -56,6 +57,7 @@ export function register(registry: Registry): void {
   registry.provider(headerPreAuthFederation);
   registry.provider(jwtProvider);
   registry.provider(ssoCookieProvider);
+  registry.provider(pac4jFederation);
   registry.provider(aclsAuthorization);
   registry.provider(pathAclsAuthorization);
   registry.provider(webAppSec);

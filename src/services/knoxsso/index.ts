@@ -200,9 +200,13 @@ export const knoxSsoService: ServiceFactory = {
       if (maxAge >= 0) parts.push(`Max-Age=${maxAge}`);
       parts.push(`SameSite=${sameSite}`);
       const status = ex.req.method === 'POST' ? 303 : 307;
+      // Cookies a provider of the chain set on the response (pac4j clearing its session) are kept.
+      const prior = ex.res.getHeader('set-cookie');
+      const cookies = prior === undefined ? [] : Array.isArray(prior) ? prior : [String(prior)];
+      ex.res.removeHeader('set-cookie');
       ex.res.writeHead(status, {
         location: check.url,
-        'set-cookie': parts.join('; '),
+        'set-cookie': [...cookies, parts.join('; ')],
         'cache-control': 'no-store',
         'content-length': '0',
       });
