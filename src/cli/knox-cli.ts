@@ -8,6 +8,9 @@
  *   create-alias NAME [--cluster T] [--value V | --generate]   store a secret (T: a topology; default __gateway)
  *   list-alias [--cluster T]                       the aliases of a store
  *   delete-alias NAME [--cluster T]                remove one
+ *   create-cert, export-cert                       the gateway's certificate (knox-cli-cert.ts)
+ *   list-topologies, validate-topology, redeploy   topologies (knox-cli-topologies.ts)
+ *   user-auth-test, system-user-auth-test          a login with a topology's ShiroProvider (knox-cli-auth.ts)
  *
  * A secret is read from standard input (a pipe, or typed at a terminal without echo) unless `--value` gives it on
  * the command line, which other users of the machine may see (`ps`): postern then warns. `--generate` makes a
@@ -21,7 +24,10 @@ import { parseArgs } from 'node:util';
 import { CredentialStore, GATEWAY_CLUSTER, keystoresDir, masterSecretFile } from '../config/aliases.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { REPO_ROOT } from '../gateway/gateway.ts';
-import { readPiped, readTyped } from './hash-password.ts';
+import { systemUserAuthTest, userAuthTest } from './knox-cli-auth.ts';
+import { createCert, exportCert } from './knox-cli-cert.ts';
+import { CliError, type Io, readSecret } from './knox-cli-io.ts';
+import { listTopologies, redeploy, validateTopology } from './knox-cli-topologies.ts';
 
 const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands)
 
@@ -29,24 +35,17 @@ const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands
   create-alias NAME [--cluster TOPOLOGY] [--value V | --generate]
   list-alias [--cluster TOPOLOGY]
   delete-alias NAME [--cluster TOPOLOGY]
+  create-cert [--hostname H] [--force]
+  export-cert [--type PEM|PKCS12]
+  list-topologies
+  validate-topology [--cluster TOPOLOGY | --path FILE]
+  redeploy [--cluster TOPOLOGY]
+  user-auth-test --cluster TOPOLOGY [--u USER] [--p PASSWORD] [--g]
+  system-user-auth-test --cluster TOPOLOGY [--d]
 
 options: --home DIR (default $POSTERN_HOME, $GATEWAY_HOME, or the repository's sample home)
 Without --value, --master or --generate the secret is read from standard input.
 `;
-
-interface Io {
-  stdin: NodeJS.ReadStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WriteStream;
-}
-
-class CliError extends Error {}
-
-async function readSecret(io: Io, prompt: string): Promise<string> {
-  const value = io.stdin.isTTY ? await readTyped(io.stdin, io.stderr, prompt) : await readPiped(io.stdin);
-  if (value === '') throw new CliError('the value is empty');
-  return value;
-}
 
 /** A random secret, as Knox's `--generate` (printable, 32 bytes of randomness). */
 const generated = () => randomBytes(32).toString('base64url');
@@ -109,16 +108,46 @@ export async function runKnoxCli(argv: string[], io: Io = process): Promise<numb
         io.stdout.write(`${name} has been successfully deleted.\n`);
         return 0;
       }
-      default:
-        throw new CliError(
-          `unknown command "${command}" (create-master, create-alias, list-alias, delete-alias)`,
+      case 'create-cert':
+        return await createCert(home, { hostname: values.hostname, force: values.force }, io);
+      case 'export-cert':
+        return await exportCert(home, values.type, io);
+      case 'list-topologies':
+        return await listTopologies(home, io);
+      case 'validate-topology':
+        return await validateTopology(home, { cluster: values.cluster, path: values.path }, io);
+      case 'redeploy':
+        return await redeploy(home, values.cluster, io);
+      case 'user-auth-test':
+        return await userAuthTest(
+          home,
+          { cluster: values.cluster, u: values.u, p: values.p, g: values.g },
+          io,
         );
+      case 'system-user-auth-test':
+        return await systemUserAuthTest(home, { cluster: values.cluster, d: values.d }, io);
+      default:
+        throw new CliError(`unknown command "${command}" (${COMMANDS.join(', ')})`);
     }
   } catch (err) {
     io.stderr.write(`postern cli ${command}: ${(err as Error).message}\n`);
     return 1;
   }
 }
+
+const COMMANDS = [
+  'create-master',
+  'create-alias',
+  'list-alias',
+  'delete-alias',
+  'create-cert',
+  'export-cert',
+  'list-topologies',
+  'validate-topology',
+  'redeploy',
+  'user-auth-test',
+  'system-user-auth-test',
+];
 
 function parse(argv: string[]) {
   return parseArgs({
@@ -131,6 +160,13 @@ function parse(argv: string[]) {
       master: { type: 'string' },
       generate: { type: 'boolean' },
       force: { type: 'boolean' },
+      hostname: { type: 'string' },
+      type: { type: 'string' },
+      path: { type: 'string' },
+      u: { type: 'string' },
+      p: { type: 'string' },
+      g: { type: 'boolean' },
+      d: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

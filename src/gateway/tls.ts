@@ -82,10 +82,18 @@ function inHome(home: string, path: string): string {
   return isAbsolute(path) ? path : resolve(home, path);
 }
 
-/** Generates a self-signed certificate for localhost / 127.0.0.1 / ::1, valid for one year. */
-export async function generateSelfSigned(certFile: string, keyFile: string): Promise<void> {
+/**
+ * Generates a self-signed certificate for `host` (default localhost) and localhost / 127.0.0.1 / ::1, valid for
+ * one year (knoxcli's `create-cert --hostname` names another host).
+ */
+export async function generateSelfSigned(
+  certFile: string,
+  keyFile: string,
+  host = 'localhost',
+): Promise<void> {
   const now = new Date();
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+  const names = [...new Set([host, 'localhost'])].map((value) => ({ type: 2 as const, value }));
+  const pems = await generate([{ name: 'commonName', value: host }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
@@ -98,11 +106,7 @@ export async function generateSelfSigned(certFile: string, keyFile: string): Pro
       { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-          { type: 7, ip: '::1' },
-        ],
+        altNames: [...names, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }],
       },
     ],
   });

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -179,5 +180,110 @@ describe("Knox's sandbox LDAP system password from an alias (real slapd)", () =>
     } finally {
       await gateway.close();
     }
+  });
+
+  it('tests a user login and the system bind as knoxcli does (user-auth-test, system-user-auth-test)', () => {
+    assert.equal(
+      cli(home.dir, [
+        'create-alias',
+        'ldcSystemPassword',
+        '--cluster',
+        'sandbox',
+        '--value',
+        'guest-password',
+      ]).code,
+      0,
+    );
+    const ok = cli(
+      home.dir,
+      ['user-auth-test', '--cluster', 'sandbox', '--u', 'sam', '--g'],
+      'sam-password\n',
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^LDAP authentication successful!\nsam is a member of: .+\n$/);
+    const wrong = cli(home.dir, ['user-auth-test', '--cluster', 'sandbox', '--u', 'sam'], 'nope\n');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stdout, /ERR: Unable to authenticate user: sam/);
+    assert.doesNotMatch(wrong.stdout + wrong.stderr, /nope|guest-password/);
+    const system = cli(home.dir, ['system-user-auth-test', '--cluster', 'sandbox']);
+    assert.equal(system.code, 0, system.stderr);
+    assert.equal(system.stdout, 'System LDAP Bind successful.\n');
+    // A wrong system password in the alias: the bind fails, and says so.
+    cli(home.dir, ['create-alias', 'ldcSystemPassword', '--cluster', 'sandbox', '--value', 'not-it']);
+    const bad = cli(home.dir, ['system-user-auth-test', '--cluster', 'sandbox', '--d']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /Unable to successfully bind to LDAP server with topology credentials/);
+    cli(home.dir, ['create-alias', 'ldcSystemPassword', '--cluster', 'sandbox', '--value', 'guest-password']);
+    const none = cli(home.dir, ['user-auth-test', '--cluster', 'nosuch', '--u', 'sam', '--p', 'x']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /Topology nosuch does not exist/);
+  });
+});
+
+describe('postern cli: topologies and the gateway certificate', () => {
+  let home: TestHome;
+  before(() => {
+    home = makeHome();
+    home.write(
+      'conf/topologies/good.xml',
+      '<topology><gateway><provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider></gateway><service><role>HTTP</role><url>http://127.0.0.1:1/</url></service></topology>',
+    );
+    home.write(
+      'conf/topologies/typo.xml',
+      '<topology><gateway><provder><role>authentication</role></provder></gateway></topology>',
+    );
+  });
+  after(() => home?.remove());
+
+  it('lists, validates and redeploys topologies with knoxcli’s words', () => {
+    const list = cli(home.dir, ['list-topologies']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stdout, 'List of files available in the topologies directory\ngood\ntypo\n');
+    const good = cli(home.dir, ['validate-topology', '--cluster', 'good']);
+    assert.equal(good.code, 0, good.stdout);
+    assert.match(good.stdout, /Topology file validated successfully/);
+    const typo = cli(home.dir, ['validate-topology', '--path', join(home.dir, 'conf/topologies/typo.xml')]);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stdout, /typo\.xml:1:\d+: .*provder.*\n.*Topology validation unsuccessful/s);
+    const file = join(home.dir, 'conf/topologies/good.xml');
+    const before = statSync(file).mtimeMs;
+    const redeployed = cli(home.dir, ['redeploy', '--cluster', 'good']);
+    assert.equal(redeployed.code, 0, redeployed.stderr);
+    assert.ok(statSync(file).mtimeMs > before, 'the file was touched');
+    assert.equal(cli(home.dir, ['redeploy', '--cluster', 'nosuch']).code, 1);
+  });
+
+  it('creates the gateway certificate for a host name and exports it as PEM and PKCS#12', () => {
+    const made = cli(home.dir, ['create-cert', '--hostname', 'gw.example.org']);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(cli(home.dir, ['create-cert']).code, 1, 'refuses to replace it without --force');
+    const pem = cli(home.dir, ['export-cert']);
+    assert.equal(pem.code, 0, pem.stderr);
+    const exported = readFileSync(join(home.dir, 'data/security/keystores/gateway-client-trust.pem'), 'utf8');
+    const cert = new X509Certificate(exported);
+    assert.match(cert.subject, /CN=gw\.example\.org/);
+    assert.match(cert.subjectAltName ?? '', /DNS:gw\.example\.org/);
+    const p12 = cli(home.dir, ['export-cert', '--type', 'PKCS12']);
+    assert.equal(p12.code, 0, p12.stderr);
+    const info = spawnSync(
+      'openssl',
+      [
+        'pkcs12',
+        '-in',
+        join(home.dir, 'data/security/keystores/gateway-client-trust.pkcs12'),
+        '-nokeys',
+        '-passin',
+        'pass:',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(info.status, 0, info.stderr);
+    assert.equal(
+      new X509Certificate(info.stdout.slice(info.stdout.indexOf('-----BEGIN'))).fingerprint256,
+      cert.fingerprint256,
+    );
+    const jks = cli(home.dir, ['export-cert', '--type', 'JKS']);
+    assert.equal(jks.code, 1);
+    assert.match(jks.stderr, /keytool -importcert/);
   });
 });

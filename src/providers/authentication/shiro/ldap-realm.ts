@@ -96,6 +96,21 @@ export class LdapRealm implements Realm {
     }
   }
 
+  /**
+   * Binds as the configured system user (knoxcli's `system-user-auth-test`).
+   * @throws RealmUnavailableError with the directory's reason, or when no system user is configured
+   */
+  async checkSystemUser(): Promise<void> {
+    if (!this.#config.system || !this.#system) {
+      throw new RealmUnavailableError('no system user is configured (contextFactory.systemUsername)');
+    }
+    try {
+      await this.#system.run(async () => undefined);
+    } catch (err) {
+      throw new RealmUnavailableError((err as Error).message, { cause: err });
+    }
+  }
+
   async #userDn(username: string): Promise<string | undefined> {
     const { userSearch, userDnTemplate } = this.#config;
     if (!userSearch) return expandTemplate(userDnTemplate ?? '{0}', escapeDnValue(username));

@@ -22,6 +22,8 @@ export interface Realm {
    * entry changed, so cached logins and sessions of those users are forgotten.
    */
   onChange?(listener: (changed: ReadonlySet<string>) => void): void;
+  /** Binds as the realm's system user, for an LDAP realm that has one (knoxcli's `system-user-auth-test`). */
+  checkSystemUser?(): Promise<void>;
   close(): void;
 }
 
