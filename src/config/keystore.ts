@@ -91,3 +91,55 @@ export function readIdentityKeystore(settings: GatewaySettings, home: string): K
   }
   return { source: file, cert: Buffer.from(entry.cert), key: Buffer.from(entry.key) };
 }
+
+/** Where a truststore is configured: the setting naming its path, its type and its password alias. */
+export interface TrustStoreSetting {
+  /** The property naming the path (`gateway.truststore.path`), for errors. */
+  readonly key: string;
+  readonly path: string;
+  readonly type: string;
+  readonly passwordAlias: string;
+}
+
+/**
+ * A truststore's certificates as PEM: a PEM file as it is, or the trusted certificates of a JKS or PKCS#12 store
+ * (jks-js, which checks the store's integrity with the password), the password from the gateway alias the
+ * setting names (Knox: `gateway-truststore-password`, `gateway-httpclient-truststore-password`). The file's
+ * content decides PEM; the type decides between JKS and PKCS#12. A JCEKS store is refused with the command that
+ * converts it.
+ * @throws Error naming the property, the file and what to do
+ */
+export function readTrustStore(setting: TrustStoreSetting, home: string): Buffer {
+  const file = isAbsolute(setting.path) ? setting.path : resolve(home, setting.path);
+  if (!existsSync(file)) throw new Error(`${setting.key}: ${file} does not exist`);
+  const data = readFileSync(file);
+  if (data.subarray(0, 64).toString('latin1').includes('-----BEGIN')) return data;
+  const type = setting.type.trim().toUpperCase();
+  const failed = (why: string) =>
+    new Error(`${setting.key}: cannot open truststore ${file} (type ${type}): ${why}`);
+  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
+  if (type === 'JCEKS' || magic === 0xcececece) {
+    throw failed(
+      `postern reads JKS, PKCS12 and PEM truststores; convert it with: keytool -importkeystore -srckeystore ${file} ` +
+        '-srcstoretype JCEKS -destkeystore truststore.p12 -deststoretype PKCS12',
+    );
+  }
+  if (type !== 'JKS' && type !== 'PKCS12' && type !== 'P12') {
+    throw failed('postern reads JKS, PKCS12 and PEM truststores');
+  }
+  const password = new AliasResolver(home, readMasterSecret(home)).lookup(setting.passwordAlias);
+  if (password === undefined) {
+    throw failed(`no password: postern cli create-alias ${setting.passwordAlias}`);
+  }
+  let entries: ReturnType<typeof jks.toPem>;
+  try {
+    entries = jks.toPem(data, password);
+  } catch (err) {
+    throw failed((err as Error).message);
+  }
+  const pems = Object.values(entries)
+    .map((e) => ('ca' in e && e.ca ? e.ca : 'cert' in e ? e.cert : undefined))
+    .filter((pem): pem is string => typeof pem === 'string' && pem.includes('-----BEGIN'));
+  if (pems.length === 0) throw failed('it holds no certificate');
+  return Buffer.from(pems.join('\n'));
+}

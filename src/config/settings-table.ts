@@ -189,13 +189,10 @@ export const SETTINGS = {
       'the identity keystore',
     ),
     truststoreType: text('gateway.truststore.type', 'JKS', 'Type of the client-certificate truststore.'),
-    truststorePasswordAlias: ignored(
-      text(
-        'gateway.truststore.password.alias',
-        'gateway-truststore-password',
-        "Alias of the truststore's password.",
-      ),
-      'truststores are PEM files, which need no password',
+    truststorePasswordAlias: text(
+      'gateway.truststore.password.alias',
+      'gateway-truststore-password',
+      "The gateway alias holding the truststore's password (a JKS or PKCS12 truststore; a PEM one needs none).",
     ),
     trustAllCerts: bool('gateway.trust.all.certs', false, 'Accept any client certificate.'),
   },
@@ -222,13 +219,10 @@ export const SETTINGS = {
       'Trust for https and wss backends; unset means the runtime and gateway trust.',
     ),
     truststoreType: text('gateway.httpclient.truststore.type', 'JKS', 'Type of the backend truststore.'),
-    truststorePasswordAlias: ignored(
-      text(
-        'gateway.httpclient.truststore.password.alias',
-        'gateway-httpclient-truststore-password',
-        "Alias of the backend truststore's password.",
-      ),
-      'truststores are PEM files, which need no password',
+    truststorePasswordAlias: text(
+      'gateway.httpclient.truststore.password.alias',
+      'gateway-httpclient-truststore-password',
+      "The gateway alias holding the backend truststore's password (JKS or PKCS12; a PEM one needs none).",
     ),
   },
   xforwardedEnabled: bool(

@@ -3,9 +3,9 @@
  * TLS towards backends (https and wss), as gateway-site describes it, for every dispatch alike:
  *
  * - **Trust**: `gateway.httpclient.truststore.path` (relative to the home) replaces the runtime's default CAs,
- *   as Knox's HTTP-client truststore replaces the JDK's. postern reads PEM files (one or more certificates);
- *   a PKCS#12 or JKS truststore is refused at deployment with the command that converts it. Without it, Node's
- *   bundled CAs (and `NODE_EXTRA_CA_CERTS`) apply.
+ *   as Knox's HTTP-client truststore replaces the JDK's: a PEM file (one or more certificates), or a JKS or
+ *   PKCS#12 store whose password is the gateway alias `gateway.httpclient.truststore.password.alias` names
+ *   (config/keystore.ts `readTrustStore`). Without it, Node's bundled CAs (and `NODE_EXTRA_CA_CERTS`) apply.
  * - **Client certificate** (two-way TLS) when the service's dispatch says `use-two-way-ssl="true"` or the
  *   service has the param `useTwoWaySsl=true` (Knox's two spellings): the gateway presents its own identity —
  *   the same certificate it serves (`gateway.tls.certificate.path`/`.key.path`, the identity keystore, or the
@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import { readIdentityKeystore } from '../config/keystore.ts';
+import { readIdentityKeystore, readTrustStore } from '../config/keystore.ts';
 
 export interface BackendTlsOptions {
   ca?: Buffer;
@@ -32,20 +32,13 @@ function inHome(home: string, path: string): string {
 
 /** The CAs backends must chain to, or undefined for the runtime's defaults. Throws with a usable message. */
 export function backendTrust(settings: GatewaySettings, home: string): Buffer | undefined {
-  const path = settings.httpclient.truststorePath;
+  const {
+    truststorePath: path,
+    truststoreType: type,
+    truststorePasswordAlias: passwordAlias,
+  } = settings.httpclient;
   if (!path) return undefined;
-  const file = inHome(home, path);
-  if (!existsSync(file)) throw new Error(`gateway.httpclient.truststore.path: ${file} does not exist`);
-  const data = readFileSync(file);
-  if (!data.subarray(0, 64).toString('latin1').includes('-----BEGIN')) {
-    throw new Error(
-      `gateway.httpclient.truststore.path: ${file} is not a PEM file (type ${settings.httpclient.truststoreType}); ` +
-        'postern reads PEM truststores. Convert it with: ' +
-        'keytool -exportcert -rfc -keystore truststore.jks -alias <alias> -file truststore.pem ' +
-        '(or: openssl pkcs12 -in truststore.p12 -nokeys -out truststore.pem)',
-    );
-  }
-  return data;
+  return readTrustStore({ key: 'gateway.httpclient.truststore.path', path, type, passwordAlias }, home);
 }
 
 /** The gateway's own identity, presented to backends that ask for a client certificate. */

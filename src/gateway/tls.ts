@@ -33,7 +33,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_CIPHERS, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
-import { readIdentityKeystore } from '../config/keystore.ts';
+import { readIdentityKeystore, readTrustStore } from '../config/keystore.ts';
 import { tlsPolicy } from '../config/tls-policy.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 
@@ -178,16 +178,15 @@ function clientAuthOptions(settings: GatewaySettings, home: string, identity: Se
   }
   let ca: Buffer;
   if (ssl.truststorePath) {
-    const file = inHome(home, ssl.truststorePath);
-    if (!existsSync(file)) throw new Error(`gateway.truststore.path: ${file} does not exist`);
-    ca = readFileSync(file);
-    if (!ca.subarray(0, 64).toString('latin1').includes('-----BEGIN')) {
-      throw new Error(
-        `gateway.truststore.path: ${file} is not a PEM file (type ${ssl.truststoreType}); postern reads PEM ` +
-          'truststores. Convert it with: keytool -exportcert -rfc -keystore truststore.jks -alias <alias> ' +
-          '-file truststore.pem (or: openssl pkcs12 -in truststore.p12 -nokeys -out truststore.pem)',
-      );
-    }
+    ca = readTrustStore(
+      {
+        key: 'gateway.truststore.path',
+        path: ssl.truststorePath,
+        type: ssl.truststoreType,
+        passwordAlias: ssl.truststorePasswordAlias,
+      },
+      home,
+    );
   } else if (identity.cert) {
     // Knox's default: the identity keystore is the truststore.
     ca = identity.cert as Buffer;

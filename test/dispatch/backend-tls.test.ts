@@ -5,6 +5,7 @@
  * cannot read stops the deployment with a message saying how to convert it.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
+import { CredentialStore, GATEWAY_CLUSTER, masterSecretFile } from '../../src/config/aliases.ts';
+import { loadOrCreateMasterSecret } from '../../src/deploy/secrets.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
@@ -151,31 +154,70 @@ describe('TLS to backends: trust and two-way TLS', () => {
     assert.equal(await upgrade(`${gateway.url.replace('http', 'ws')}/oneway/echo/ws`), 502);
   });
 
-  it('does not deploy with a truststore that is not PEM, and says how to convert it', async () => {
+  it("reads a JKS truststore made by keytool, its password from Knox's alias; says what to do without it", async () => {
     const other = makeHome({
       'gateway.websocket.feature.enabled': true,
       'gateway.httpclient.truststore.path': 'truststore.jks',
     });
     try {
-      other.write('truststore.jks', Buffer.from([0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]).toString('latin1'));
+      const made = spawnSync('keytool', [
+        '-importcert',
+        '-noprompt',
+        '-alias',
+        'backend',
+        '-file',
+        `${home.dir}/backend.crt`,
+        '-keystore',
+        `${other.dir}/truststore.jks`,
+        '-storetype',
+        'JKS',
+        '-storepass',
+        'trust-pass',
+      ]);
+      assert.equal(made.status, 0, String(made.stderr));
       other.write(
         'conf/topologies/t.xml',
-        topologyXml({ services: [{ role: 'ECHOWS', urls: ['wss://127.0.0.1:1'] }] }),
+        topologyXml({ services: [{ role: 'HTTP', urls: [`https://${plainTls}`] }] }),
       );
-      const g = await startGateway(other);
-      try {
-        const st = g.status.get('t');
-        // The service does not deploy (it answers 503); the topology does.
-        assert.deepEqual(
-          g.server.deployments.get('t')?.failed.map((f) => f.role),
-          ['ECHOWS'],
+      const store = () =>
+        new CredentialStore(
+          other.dir,
+          loadOrCreateMasterSecret(masterSecretFile(other.dir)),
+          GATEWAY_CLUSTER,
         );
-        const messages = st?.diagnostics.map((d) => d.message).join('\n') ?? '';
-        assert.match(messages, /not a PEM file/);
-        assert.match(messages, /keytool -exportcert/);
-      } finally {
-        await g.close();
-      }
+      const attempt = async () => {
+        const g = await startGateway(other);
+        try {
+          const r = await request(`${g.url}/t/http/x`);
+          const text = await r.body.text();
+          const messages =
+            g.status
+              .get('t')
+              ?.diagnostics.map((d) => d.message)
+              .join('\n') ?? '';
+          return { status: r.statusCode, text, messages };
+        } finally {
+          await g.close();
+        }
+      };
+      // No password: the service does not deploy (503), and the diagnostic names the alias to create.
+      const none = await attempt();
+      assert.equal(none.status, 503);
+      assert.match(
+        none.messages,
+        /no password: postern cli create-alias gateway-httpclient-truststore-password/,
+      );
+      store().set('gateway-httpclient-truststore-password', 'wrong');
+      const wrong = await attempt();
+      assert.equal(wrong.status, 503);
+      assert.match(
+        wrong.messages,
+        /gateway\.httpclient\.truststore\.path: cannot open truststore .*truststore\.jks/,
+      );
+      store().set('gateway-httpclient-truststore-password', 'trust-pass');
+      const ok = await attempt();
+      assert.equal(ok.status, 200, ok.messages);
+      assert.match(ok.text, /hello over https/);
     } finally {
       other.remove();
     }

@@ -7,11 +7,14 @@
  * cannot read, and `gateway.trust.all.certs`, stop the start with a message that says what to do.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
+import { CredentialStore, GATEWAY_CLUSTER, masterSecretFile } from '../../src/config/aliases.ts';
+import { loadOrCreateMasterSecret } from '../../src/deploy/secrets.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { rawTls } from '../dispatch/federation-fixture.ts';
 import type { Backend } from '../helpers/backend.ts';
@@ -261,17 +264,45 @@ describe('two-way TLS on the listener', () => {
     }
   });
 
-  it('refuses a truststore that is not PEM, with the command that converts it', async () => {
+  it("reads a PKCS12 truststore made by keytool, its password from Knox's alias; refuses it without one", async () => {
     const h = home(
       {
         'gateway.client.auth.needed': true,
-        'gateway.truststore.path': 'truststore.jks',
-        'gateway.truststore.type': 'JKS',
+        'gateway.truststore.path': 'truststore.p12',
+        'gateway.truststore.type': 'PKCS12',
       },
       { t: open() },
     );
-    h.write('truststore.jks', Buffer.from([0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]).toString('latin1'));
-    await assert.rejects(startGateway(h), /not a PEM file \(type JKS\).*keytool -exportcert.*openssl pkcs12/);
+    const made = spawnSync('keytool', [
+      '-importcert',
+      '-noprompt',
+      '-alias',
+      'clients-ca',
+      '-file',
+      ca.certFile,
+      '-keystore',
+      join(h.dir, 'truststore.p12'),
+      '-storetype',
+      'PKCS12',
+      '-storepass',
+      'trust-pass',
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    await assert.rejects(
+      startGateway(h),
+      /gateway\.truststore\.path: cannot open truststore .*no password: postern cli create-alias gateway-truststore-password/,
+    );
+    new CredentialStore(h.dir, loadOrCreateMasterSecret(masterSecretFile(h.dir)), GATEWAY_CLUSTER).set(
+      'gateway-truststore-password',
+      'trust-pass',
+    );
+    const g = await startGateway(h);
+    try {
+      assert.equal(await answer(g, '/gateway/t/http/x', client), 'HTTP/1.1 200 OK');
+      assert.equal(await answer(g, '/gateway/t/http/x', stranger), '');
+    } finally {
+      await g.close();
+    }
   });
 
   it('refuses gateway.trust.all.certs with client authentication on', async () => {

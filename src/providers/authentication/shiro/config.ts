@@ -23,6 +23,8 @@
  * `main.<realm>.authenticationCachingEnabled` (default false as in Knox; true for `postern.FileRealm`) with postern's `main.cacheManager.timeToLiveSeconds` (default 120,
  * the time-to-idle of Knox's ehcache default), and `urls.*` (see urls.ts; without any, `/**` needs `authcBasic`).
  */
+
+import { readTrustStore } from '../../../config/keystore.ts';
 import { parseDurationMs } from '../../../config/values.ts';
 import type { ProviderContext } from '../../../spi/index.ts';
 import { isValidFilter, type LdapEndpoint, parseLdapUrls, readPemTrust } from '../../common/ldap.ts';
@@ -355,7 +357,16 @@ function ldapRealm(
     }
   } else if (ctx.settings.ssl.truststorePath && urls?.some((u) => u.startsWith('ldaps:'))) {
     try {
-      ca = readPemTrust(ctx.settings.ssl.truststorePath, ctx.home);
+      const ssl = ctx.settings.ssl;
+      ca = readTrustStore(
+        {
+          key: 'gateway.truststore.path',
+          path: ssl.truststorePath!,
+          type: ssl.truststoreType,
+          passwordAlias: ssl.truststorePasswordAlias,
+        },
+        ctx.home,
+      ).toString();
     } catch (err) {
       p.warn(urlParam, `gateway.truststore.path is not used for LDAP: ${(err as Error).message}`);
     }
