@@ -18,6 +18,7 @@ import { AliasResolver } from '../config/aliases.ts';
 import type { Diagnostic, Position } from '../config/diagnostics.ts';
 import { ConfigError, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
+import { TrackedParams } from '../config/tracked-params.ts';
 import type { DescribedHandler } from '../dispatch/http-dispatch.ts';
 import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
 import { withDispatchWhitelist } from '../dispatch/whitelist.ts';
@@ -367,16 +368,24 @@ export function compileDeployment(input: CompileInput): CompileResult {
       const filters: NamedFilter[] = [];
       const stepInfos: ChainStepInfo[] = [];
       for (const step of steps) {
+        const params = new TrackedParams(step.params);
         const ctx: ProviderContext = {
           ...base,
           role: step.role,
           name: step.factory.name,
-          params: step.params,
+          params,
           pos: step.pos,
           rewrite,
         };
         try {
           const filter = step.factory.create(ctx);
+          // A param the provider never looked at does nothing: say so (Knox's params postern lacks, typos).
+          for (const name of params.unread()) {
+            stepSink.warn(
+              step.pos,
+              `${step.role} provider ${step.factory.name}: param "${name}" is not one postern reads; it is ignored`,
+            );
+          }
           if (filter) filters.push({ name: `${step.role}/${step.factory.name}`, filter });
           stepInfos.push({
             role: step.role,

@@ -12,6 +12,7 @@
  * the service's params (dispatch/params.ts).
  */
 import type { DiagnosticSink, Position } from '../../config/diagnostics.ts';
+import { TrackedParams } from '../../config/tracked-params.ts';
 import { parseBoolean, parseDurationMs } from '../../config/values.ts';
 import type { ProviderContext } from '../../spi/index.ts';
 
@@ -39,11 +40,20 @@ export class ParamReader {
   /** A provider's params (from its context), or params of any other source. */
   constructor(from: ProviderContext | ParamSource) {
     this.#source = 'position' in from ? from : providerSource(from);
-    for (const [name, value] of this.#source.params) this.#byName.set(this.#key(name), [name, value]);
+    const params = this.#source.params;
+    const all = params instanceof TrackedParams ? params.untracked() : params;
+    for (const [name, value] of all) this.#byName.set(this.#norm(name), [name, value]);
   }
 
-  #key(name: string): string {
+  #norm(name: string): string {
     return this.#source.ignoreCase ? name.toLowerCase() : name;
+  }
+
+  /** The lookup key of a name; the lookup counts as a read of the param (deploy/compile's unread-param warning). */
+  #key(name: string): string {
+    const params = this.#source.params;
+    if (params instanceof TrackedParams) params.mark(name);
+    return this.#norm(name);
   }
 
   /** True once any value was reported as an error. */
@@ -53,6 +63,8 @@ export class ParamReader {
 
   /** Every param, with its name as written. */
   entries(): [string, string][] {
+    const params = this.#source.params;
+    if (params instanceof TrackedParams) params.markAll();
     return [...this.#byName.values()];
   }
 
