@@ -10,13 +10,20 @@
  * | `GET /api/v1/status` | everything below at once (what the console loads) |
  * | `GET /api/v1/topologies` | each topology: deployment state, when, its diagnostics (`at`: `path:line:col`), services (each `deployed` or `failed`, with its code and diagnostics), route count |
  * | `GET /api/v1/topologies/{name}` | one topology, with its routes |
- * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` and deployed (201 new, 200 replaced) |
+ * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` (the replaced file kept under `data/history/topologies/{name}/`) and deployed (201 new, 200 replaced) |
  * | `DELETE /api/v1/topologies/{name}` | undeploy: removes `conf/topologies/{name}.*` (never the admin topology serving the request: 409) |
  * | `GET /api/v1/routes?q=` | the route table of every deployment, filtered by a case-insensitive substring |
  * | `GET /api/v1/health` | HA backends' states |
  * | `GET /api/v1/connections` | open proxied WebSockets, channel subscribers, live console feeds, by topology |
  * | `GET /api/v1/errors` | the gateway's recent errors (gateway/recent-errors.ts) |
  * | `GET /api/v1/explain?method=&url=&user=&groups=` | explain/explain's answer for a gateway URL (absolute, or a path on this gateway) |
+ * | `GET /api/v1/traffic?window=60` | requests/s, error rate, p50/p95/p99, status classes, bytes, WebSockets per topology and service (traffic.ts) |
+ * | `GET /api/v1/backends` | every backend URL of every serving topology: HA state, a connection/TLS probe, the service's last 5xx (backends.ts) |
+ * | `GET /api/v1/tls` | the listener's certificate and the truststores' (backends.ts) |
+ * | `GET /api/v1/topologies/{name}/source`, `POST …/check`, `GET …/history[/{version}]` | editing: the file, a check without writing, the versions kept for undo (history.ts) |
+ * | `GET /api/v1/whoami` | who is signed in |
+ * | `GET /api/v1/logout` | 401 with a Basic challenge: the browser forgets the credentials (HTML for a browser) |
+ * | `GET /api/v1/tokens` | the topologies whose KNOXTOKEN a token page can use |
  * | WebSocket `/api/v1/events/` | the live feed (feed.ts) |
  * | `GET /console/` | the web console (console.ts) |
  *
