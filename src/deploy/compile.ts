@@ -23,7 +23,7 @@ import type { DescribedHandler } from '../dispatch/http-dispatch.ts';
 import { knoxDispatchClasses } from '../dispatch/knox/index.ts';
 import { withDispatchWhitelist } from '../dispatch/whitelist.ts';
 import { Catalog, errorOfCode, GatewayError } from '../errors.ts';
-import { errorShapeFor } from '../gateway/error-shape.ts';
+import { errorShapeFor, servicePageShape } from '../gateway/error-shape.ts';
 import { silentAuditLog } from '../observability/audit.ts';
 import { tracedDispatch } from '../observability/events.ts';
 import type { Registry } from '../registry/index.ts';
@@ -430,7 +430,9 @@ export function compileDeployment(input: CompileInput): CompileResult {
         service,
         route,
         steps: stepInfos,
-        errorShape: errorShapeFor(service.role),
+        errorShape:
+          errorShapeFor(service.role) ??
+          servicePageShape(registry.services().find((s) => s.name === dispatch.name)),
         dispatch: {
           name: dispatch.name,
           params: dispatch.params,

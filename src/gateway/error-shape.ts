@@ -6,10 +6,19 @@
  * deployment by the service's role; the status, code and request id stay the gateway's (the request id and code
  * travel in headers, `x-request-id` and `x-postern-error`).
  */
+import type { IncomingMessage } from 'node:http';
 import type { GatewayError } from '../errors.ts';
+import type { ServiceFactory } from '../spi/index.ts';
 
-/** Writes an error's body for one route's clients. */
-export type ErrorShape = (error: GatewayError, requestId: string) => { contentType: string; body: string };
+/**
+ * Writes an error's body for one route's clients; undefined leaves the gateway's JSON body. `headers` are added
+ * to the answer (an HTML page's Content-Security-Policy).
+ */
+export type ErrorShape = (
+  error: GatewayError,
+  requestId: string,
+  req?: IncomingMessage,
+) => { contentType: string; body: string; headers?: Record<string, string> } | undefined;
 
 /** Hadoop's exception for a status, as its WebHDFS ExceptionHandler maps them the other way. */
 function hadoopException(status: number): [string, string] {
@@ -41,4 +50,32 @@ export const webHdfsErrorShape: ErrorShape = (error) => {
 /** The error shape of a service role's routes, when its clients expect one. */
 export function errorShapeFor(role: string): ErrorShape | undefined {
   return role === 'WEBHDFS' ? webHdfsErrorShape : undefined;
+}
+
+/**
+ * The error shape of a service the gateway answers itself that renders errors as a page for browsers
+ * ({@link ServiceFactory.errorPage}: the admin console's HTML 403); other clients keep the JSON body.
+ */
+export function servicePageShape(service: ServiceFactory | undefined): ErrorShape | undefined {
+  const page = service?.errorPage;
+  if (!page) return undefined;
+  return (error, requestId, req) => {
+    const accept = req?.headers.accept;
+    const html = page.call(
+      service,
+      { status: error.status, code: error.code, message: error.message, requestId },
+      typeof accept === 'string' ? accept : undefined,
+    );
+    return html === undefined
+      ? undefined
+      : {
+          contentType: 'text/html; charset=utf-8',
+          body: html,
+          headers: {
+            'content-security-policy':
+              "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            'x-content-type-options': 'nosniff',
+          },
+        };
+  };
 }

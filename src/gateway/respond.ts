@@ -47,11 +47,11 @@ export function sendError(
     if (!res.destroyed) res.destroy();
     return;
   }
-  const shaped = shape?.(error, requestId);
+  const shaped = shape?.(error, requestId, res.req);
   const body = shaped?.body ?? JSON.stringify(errorBody(requestId, error));
   res.writeHead(error.status, {
     'content-type': shaped ? shaped.contentType : 'application/json; charset=utf-8',
-    ...(shaped ? { 'x-postern-error': error.code } : {}),
+    ...(shaped ? { 'x-postern-error': error.code, ...shaped.headers } : {}),
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-request-id': requestId,

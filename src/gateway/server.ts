@@ -404,6 +404,10 @@ export class GatewayServer {
       } else {
         deployment.enter();
         this.#inflight++;
+        // What this response wrote to the connection (head and body) is the socket's count now and at the end:
+        // HTTP/1.1 answers a connection's requests one after another.
+        const socket = req.socket;
+        const writtenBefore = socket ? socket.bytesWritten : 0;
         res.once('close', () => {
           ex.onClientClose?.();
           deployment.leave();
@@ -419,6 +423,7 @@ export class GatewayServer {
             route.role,
             ex.user?.name,
             ex.traceId,
+            socket ? socket.bytesWritten - writtenBefore : 0,
           );
         });
         running = route.run(ex);
@@ -510,6 +515,7 @@ export class GatewayServer {
     role: string | undefined,
     user: string | undefined,
     traceId: string | undefined,
+    bytesOut = 0,
   ): void {
     this.#accessLine(
       {
@@ -521,6 +527,8 @@ export class GatewayServer {
         user,
         traceId,
         upgrade: false,
+        bytesIn: declaredLength(req.headers['content-length']),
+        bytesOut,
       },
       id,
       started,
@@ -549,6 +557,8 @@ export class GatewayServer {
         ms,
         aborted: !line.finished,
         upgrade: line.upgrade,
+        bytesIn: line.bytesIn ?? 0,
+        bytesOut: line.bytesOut ?? 0,
       } satisfies RequestEvent);
     }
     // The query is left out: it can carry delegation tokens and encrypted gateway state.
@@ -582,6 +592,17 @@ interface AccessLine {
   user: string | undefined;
   traceId: string | undefined;
   upgrade: boolean;
+  /** The request body's declared length (Content-Length), 0 when unknown. */
+  bytesIn?: number;
+  /** Bytes of the response written to the connection (head and body). */
+  bytesOut?: number;
+}
+
+/** A Content-Length header's value as a number of bytes, 0 when absent or not a length. */
+function declaredLength(value: string | string[] | undefined): number {
+  if (value === undefined) return 0;
+  const n = Number(Array.isArray(value) ? value[0] : value);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
 /** Ends an upgrade's trace once its handshake is decided (a refusal's answer is written just after). */

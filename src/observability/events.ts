@@ -55,6 +55,13 @@ export interface RequestEvent {
   aborted: boolean;
   /** A WebSocket upgrade: `ms` is the connection's lifetime, not a latency. */
   upgrade: boolean;
+  /**
+   * `bytesIn`: the request body's declared length (`Content-Length`; 0 when chunked or absent). `bytesOut`: what
+   * the response wrote to the connection, head and body (the socket's count at the end minus at the start). Both
+   * cost no hook on the body streams.
+   */
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 export const requestEvents = diagnostics_channel.channel('postern:request');

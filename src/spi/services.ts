@@ -73,6 +73,15 @@ export interface ServiceFactory {
   stop?(host: ServiceHost): void | Promise<void>;
   /** More metric families in Prometheus text, appended to each scrape of the metrics endpoint. */
   metricsText?(host: Pick<ServiceHost, 'settings'>): string;
+  /**
+   * An error on its routes (its own, or a provider's in the chain: a 403 from authorization) as an HTML page,
+   * for a browser (`accept` is the request's Accept header); undefined keeps the gateway's JSON error body. The
+   * page is sent with a Content-Security-Policy that allows no script, style or image of any origin.
+   */
+  errorPage?(
+    error: { status: number; code: string; message: string; requestId: string },
+    accept: string | undefined,
+  ): string | undefined;
 }
 
 /** What a contributor is given at deployment. */

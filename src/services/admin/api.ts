@@ -10,20 +10,27 @@
  * | `GET /api/v1/status` | everything below at once (what the console loads) |
  * | `GET /api/v1/topologies` | each topology: deployment state, when, its diagnostics (`at`: `path:line:col`), services (each `deployed` or `failed`, with its code and diagnostics), route count |
  * | `GET /api/v1/topologies/{name}` | one topology, with its routes |
- * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` and deployed (201 new, 200 replaced) |
+ * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` (the replaced file kept under `data/history/topologies/{name}/`) and deployed (201 new, 200 replaced) |
  * | `DELETE /api/v1/topologies/{name}` | undeploy: removes `conf/topologies/{name}.*` (never the admin topology serving the request: 409) |
  * | `GET /api/v1/routes?q=` | the route table of every deployment, filtered by a case-insensitive substring |
  * | `GET /api/v1/health` | HA backends' states |
  * | `GET /api/v1/connections` | open proxied WebSockets, channel subscribers, live console feeds, by topology |
  * | `GET /api/v1/errors` | the gateway's recent errors (gateway/recent-errors.ts) |
  * | `GET /api/v1/explain?method=&url=&user=&groups=` | explain/explain's answer for a gateway URL (absolute, or a path on this gateway) |
+ * | `GET /api/v1/traffic?window=60` | requests/s, error rate, p50/p95/p99, status classes, bytes, WebSockets per topology and service (traffic.ts) |
+ * | `GET /api/v1/backends` | every backend URL of every serving topology: HA state, a connection/TLS probe, the service's last 5xx (backends.ts) |
+ * | `GET /api/v1/tls` | the listener's certificate and the truststores' (backends.ts) |
+ * | `GET /api/v1/topologies/{name}/source`, `POST …/check`, `GET …/history[/{version}]` | editing: the file, a check without writing, the versions kept for undo (history.ts) |
+ * | `GET /api/v1/whoami` | who is signed in |
+ * | `GET /api/v1/logout` | 401 with a Basic challenge: the browser forgets the credentials (HTML for a browser) |
+ * | `GET /api/v1/tokens` | the topologies whose KNOXTOKEN a token page can use |
  * | WebSocket `/api/v1/events/` | the live feed (feed.ts) |
  * | `GET /console/` | the web console (console.ts) |
  *
  * Service params: `admin.csrf.header`, `admin.max.body.bytes` (1 MiB: a larger topology is 413).
  */
 import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { ConfigError, type Diagnostic } from '../../config/diagnostics.ts';
 import { backendHealth } from '../../dispatch/ha/service.ts';
 import { Errors } from '../../errors.ts';
@@ -31,8 +38,11 @@ import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../../gateway/home.t
 import { readText } from '../../gateway/read-body.ts';
 import type { DispatchContext, Exchange, GatewayHandle, TopologyReport } from '../../spi/index.ts';
 import { channelNodeFor } from '../channels/nodes.ts';
-import { API, allow, sendJson, userOf } from './common.ts';
+import { backendsOf, tlsOf } from './backends.ts';
+import { API, allow, homePath, safeUrl, sendJson, userOf } from './common.ts';
 import { feedCounts } from './feed.ts';
+import { keepVersion, sourceOf, versionSource, versionsOf } from './history.ts';
+import { traffic } from './traffic.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -68,12 +78,6 @@ export function configOf(ctx: DispatchContext): AdminConfig {
 // What the API reports
 // ---------------------------------------------------------------------------------------------------------------
 
-/** A path relative to the gateway home when it lies below it (what an operator edits), else as is. */
-export function homePath(gateway: GatewayHandle, file: string): string {
-  const rel = relative(gateway.layout.home, file);
-  return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel.split(sep).join('/') : file;
-}
-
 export function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
   const file = homePath(gateway, d.file);
   return {
@@ -84,11 +88,6 @@ export function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
     column: d.column,
     at: `${file}:${d.line}:${d.column}`,
   };
-}
-
-/** A URL without its userinfo (a service URL may carry credentials). */
-function safeUrl(url: string): string {
-  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1');
 }
 
 function topologyNames(gateway: GatewayHandle): string[] {
@@ -237,6 +236,8 @@ async function deploy(
     });
   }
   const existed = existsSync(file);
+  // The bytes it replaces are kept for undo (history.ts).
+  const previous = existed ? keepVersion(gateway, name, file) : undefined;
   // Written whole then renamed, so the topology monitor never reads half a file.
   const temporary = join(gateway.layout.topologies, `.${name}.xml.admin-tmp`);
   writeFileSync(temporary, source);
@@ -252,6 +253,7 @@ async function deploy(
     ...topologySummary(gateway, name),
     deployed,
     created: !existed,
+    ...(previous && { previousVersion: previous }),
   });
 }
 
@@ -268,7 +270,10 @@ async function undeploy(ex: Exchange, gateway: GatewayHandle, self: string, name
   }
   const files = topologyFiles(gateway, name);
   if (files.length === 0) throw Errors.notFound(`No topology file named ${name}`);
-  for (const f of files) unlinkSync(f);
+  for (const f of files) {
+    if (f.endsWith('.xml')) keepVersion(gateway, name, f);
+    unlinkSync(f);
+  }
   await gateway.rescan();
   ex.log.info({ topology: name, user: userOf(ex) }, `admin API removed topology ${name}`);
   sendJson(ex, 200, {
@@ -276,6 +281,40 @@ async function undeploy(ex: Exchange, gateway: GatewayHandle, self: string, name
     removed: files.map((f) => homePath(gateway, f)),
     serving: gateway.topologies().some((t) => t.name === name && t.serving !== undefined),
   });
+}
+
+/** Checks a topology's source as deploying it would; nothing is written. */
+async function check(ex: Exchange, gateway: GatewayHandle, config: AdminConfig, name: string): Promise<void> {
+  const source = await readText(ex.req, config.maxBodyBytes);
+  const file = join(gateway.layout.topologies, `${name}.xml`);
+  const diagnostics = (await gateway.checkTopology(file, source)).map((d) => diagnosticJson(gateway, d));
+  sendJson(ex, 200, { name, ok: !diagnostics.some((d) => d.severity === 'error'), diagnostics });
+}
+
+/** Who is signed in to the console (the topology's authentication decided). */
+function whoami(ex: Exchange) {
+  return {
+    user: userOf(ex) ?? null,
+    groups: [...(ex.effectiveGroups ?? ex.user?.groups ?? [])],
+    authMethod: ex.authMethod ?? null,
+  };
+}
+
+/** The topologies whose KNOXTOKEN service a token page can use, and whether they have the token-management page. */
+function tokenHosts(gateway: GatewayHandle) {
+  const base = `/${gateway.settings.path}`;
+  return gateway
+    .topologies()
+    .filter((t) => t.serving?.services.some((s) => s.role === 'KNOXTOKEN' && s.state === 'deployed'))
+    .map((t) => {
+      const applications = t.serving?.topology.applications ?? [];
+      const management = applications.some((a) => a.name === 'token-management');
+      return {
+        topology: t.name,
+        api: `${base}/${t.name}/knoxtoken/api/v1/token`,
+        ...(management && { page: `${base}/${t.name}/token-management/` }),
+      };
+    });
 }
 
 /** Answers one request below `{API}/` (the CSRF check is done). */
@@ -293,6 +332,33 @@ export async function answerApi(
   const slash = rest.indexOf('/');
   const head = slash < 0 ? rest : rest.slice(0, slash);
   const tail = slash < 0 ? undefined : decodeURIComponent(rest.slice(slash + 1));
+  if (head === 'topologies' && tail?.includes('/')) {
+    const [name, what, version, ...more] = tail.split('/');
+    if (!NAME.test(name)) throw Errors.badRequest('A topology name is letters, digits, ".", "_" and "-"');
+    if (more.length > 0 || (version !== undefined && what !== 'history')) throw Errors.notFound();
+    if (what === 'check') {
+      allow(ex, ['POST']);
+      return check(ex, gateway, config, name);
+    }
+    allow(ex, ['GET', 'HEAD']);
+    ex.req.resume();
+    if (what === 'source') return sendJson(ex, 200, sourceOf(gateway, name));
+    if (what === 'history' && version === undefined) {
+      return sendJson(ex, 200, { name, versions: versionsOf(gateway, name) });
+    }
+    if (what === 'history' && version) {
+      return sendJson(ex, 200, { name, version, source: versionSource(gateway, name, version) });
+    }
+    throw Errors.notFound();
+  }
+  if (head === 'logout') {
+    // HTTP Basic has no sign-out: answering the credentials the browser remembers with 401 and a challenge makes
+    // it forget them (the next page asks again). A browser gets the HTML page (error-page.ts).
+    ex.req.resume();
+    throw Errors.unauthenticated('Signed out', {
+      headers: { 'WWW-Authenticate': 'BASIC realm="application"', 'cache-control': 'no-store' },
+    });
+  }
   if (head === 'topologies' && tail !== undefined && tail !== '') {
     if (!NAME.test(tail)) throw Errors.badRequest('A topology name is letters, digits, ".", "_" and "-"');
     allow(ex, ['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -322,6 +388,22 @@ export async function answerApi(
       return sendJson(ex, 200, connectionsOf(gateway));
     case 'errors':
       return sendJson(ex, 200, errorsOf(gateway));
+    case 'traffic': {
+      const window = Number(params.get('window') ?? 60);
+      return sendJson(ex, 200, {
+        ...traffic.snapshot(Number.isFinite(window) ? window : 60),
+        websockets: Object.fromEntries(gateway.openWebSockets()),
+        inflight: gateway.inflight,
+      });
+    }
+    case 'backends':
+      return sendJson(ex, 200, await backendsOf(gateway));
+    case 'tls':
+      return sendJson(ex, 200, tlsOf(ex, gateway));
+    case 'whoami':
+      return sendJson(ex, 200, whoami(ex));
+    case 'tokens':
+      return sendJson(ex, 200, { hosts: tokenHosts(gateway) });
     case 'explain': {
       const url = params.get('url')?.trim();
       if (!url) throw Errors.badRequest('Give the URL to explain: ?url=');

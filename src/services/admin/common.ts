@@ -3,8 +3,9 @@
  * What the admin API, the console and the live feed share: the API's base path, who the request is from, the
  * method check, and the JSON answer.
  */
+import { relative, sep } from 'node:path';
 import { Errors, type GatewayError } from '../../errors.ts';
-import type { Exchange } from '../../spi/index.ts';
+import type { Exchange, GatewayHandle } from '../../spi/index.ts';
 
 export const API = '/api/v1';
 
@@ -38,4 +39,15 @@ export function allow(ex: Exchange, methods: readonly string[]): void {
     ex.req.resume();
     throw Errors.methodNotAllowed(`Use ${methods.join(' or ')}`, { headers: { allow: methods.join(', ') } });
   }
+}
+
+/** A path relative to the gateway home when it lies below it (what an operator edits), else as is. */
+export function homePath(gateway: GatewayHandle, file: string): string {
+  const rel = relative(gateway.layout.home, file);
+  return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel.split(sep).join('/') : file;
+}
+
+/** A URL without its userinfo (a service URL may carry credentials). */
+export function safeUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1');
 }

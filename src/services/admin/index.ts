@@ -12,7 +12,9 @@ import type { DispatchContext, Handler, ServiceFactory } from '../../spi/index.t
 import { answerApi, configOf } from './api.ts';
 import { noGateway } from './common.ts';
 import { consoleFiles, serveConsole } from './console.ts';
+import { adminErrorPage } from './error-page.ts';
 import { createFeed } from './feed.ts';
+import { traffic } from './traffic.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -25,6 +27,11 @@ export const adminService: ServiceFactory = {
     const gateway = ctx.gateway;
     const self = ctx.topology.name;
     const files = ctx.shared('admin:console', consoleFiles);
+    // The traffic recorder listens while an ADMIN deployment lives (a redeploy holds it before the old one lets go).
+    ctx.shared('admin:traffic', () => {
+      ctx.onRetire(traffic.hold());
+      return true;
+    });
     return async (ex) => {
       if (!gateway) throw noGateway();
       const method = ex.req.method ?? '';
@@ -41,4 +48,5 @@ export const adminService: ServiceFactory = {
     };
   },
   createUpgrade: createFeed,
+  errorPage: adminErrorPage,
 };

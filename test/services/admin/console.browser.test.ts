@@ -74,7 +74,8 @@ describe('the admin console (Chromium)', () => {
       assert.match((await row.textContent()) ?? '', /deployed\s*yes/);
       await page.locator('#feed-state', { hasText: 'feed: live' }).waitFor({ timeout: 10_000 });
 
-      // The route table, searched.
+      // The route table (its own page), searched.
+      await page.click('#nav a[data-page="routes"]');
       await page.fill('#route-search', 'apps/http');
       const routeRows = page.locator('#routes tbody tr');
       await page.locator('#route-count', { hasText: '4 route(s)' }).waitFor({ timeout: 10_000 });
@@ -84,6 +85,7 @@ describe('the admin console (Chromium)', () => {
       await page.screenshot({ path: join(ARTIFACTS, '1-topologies-and-routes.png'), fullPage: true });
 
       // Explain.
+      await page.click('#nav a[data-page="explain"]');
       await page.fill('#explain-url', '/gateway/apps/http/items?id=7');
       await page.click('#explain-form button[type=submit]');
       await page.locator('#explain-summary', { hasText: 'proxied' }).waitFor({ timeout: 10_000 });
@@ -97,6 +99,7 @@ describe('the admin console (Chromium)', () => {
         topologyXml({ services: [{ role: 'HTTP', urls: [backendUrl], params: { note: 'changed' } }] }),
       );
       await gateway.rescan();
+      await page.click('#nav a[data-page="overview"]');
       const item = page.locator('#feed li', { hasText: 'topology apps redeployed' });
       await item.waitFor({ timeout: 10_000 });
       await page.screenshot({ path: join(ARTIFACTS, '3-live-redeploy.png'), fullPage: true });

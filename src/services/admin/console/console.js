@@ -1,15 +1,18 @@
 // postern console: plain JavaScript, no build step. It reads the admin API next to it (../api/v1/) and listens to
 // the live feed (../api/v1/events/, a WebSocket relaying postern's own events). Data is only ever put into the page
-// as text (textContent), never as HTML.
+// as text (textContent) or as SVG attributes, never as HTML. Pages are sections shown by the URL's #fragment.
 
 const api = new URL('../api/v1/', location.href);
 const $ = (selector) => document.querySelector(selector);
+const CSRF = { 'X-XSRF-Header': 'console' };
+const SVG = 'http://www.w3.org/2000/svg';
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
     if (k === 'class') node.className = v;
-    else node.setAttribute(k, v);
+    else node.setAttribute(k, v === true ? '' : v);
   }
   for (const c of children) {
     if (c === undefined || c === null) continue;
@@ -18,17 +21,124 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function getJson(path) {
-  const response = await fetch(new URL(path, api), { credentials: 'same-origin' });
-  const body = await response.json().catch(() => ({}));
-  // Every error answer has one shape: {"error": {"status", "code", "message", "requestId"}}.
-  if (!response.ok) throw new Error(body.error?.message || `${response.status}`);
+async function call(path, options = {}, base = api) {
+  const response = await fetch(new URL(path, base), { credentials: 'same-origin', ...options });
+  const text = await response.text();
+  let body = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { text };
+  }
+  // Every error answer of the gateway has one shape: {"error": {"status", "code", "message", "requestId"}};
+  // KNOXTOKEN answers Knox's {"error": "…"}.
+  if (!response.ok) {
+    const message = typeof body.error === 'string' ? body.error : body.error?.message;
+    const err = new Error(message || `${response.status}`);
+    err.status = response.status;
+    err.body = body;
+    throw err;
+  }
   return body;
 }
+const getJson = (path) => call(path);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small formats and an SVG sparkline
+// ---------------------------------------------------------------------------------------------------------------
+
+function bytes(n) {
+  if (!n) return '0 B';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n < 10 && i > 0 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+const ms = (v) =>
+  v === undefined || v === null ? '—' : v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`;
+const percent = (v) => `${(v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 1)} %`;
+
+/** A sparkline of per-second counts (and errors in red), drawn as SVG elements. */
+function sparkline(values, errors, width = 180, height = 28) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height));
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('role', 'img');
+  const max = Math.max(1, ...values);
+  svg.setAttribute('aria-label', `requests per second, last ${values.length} s, peak ${max}`);
+  const x = (i) => (values.length <= 1 ? 0 : (i / (values.length - 1)) * (width - 2) + 1);
+  const y = (v) => height - 1 - (v / max) * (height - 4);
+  const line = (series, cls) => {
+    const path = document.createElementNS(SVG, 'polyline');
+    path.setAttribute('points', series.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
+    path.setAttribute('class', cls);
+    svg.append(path);
+  };
+  const base = document.createElementNS(SVG, 'line');
+  base.setAttribute('x1', '0');
+  base.setAttribute('x2', String(width));
+  base.setAttribute('y1', String(height - 0.5));
+  base.setAttribute('y2', String(height - 0.5));
+  base.setAttribute('class', 'axis');
+  svg.append(base);
+  line(values, 'requests');
+  if (errors?.some((v) => v > 0)) line(errors, 'errors');
+  return svg;
+}
+
+/** Status classes as a small stacked bar plus their counts. */
+function statusBar(classes) {
+  const total = Object.values(classes).reduce((a, b) => a + b, 0);
+  const box = el('div', { class: 'statuses' });
+  if (total === 0) {
+    box.textContent = '—';
+    return box;
+  }
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('width', '80');
+  svg.setAttribute('height', '8');
+  svg.setAttribute('class', 'statusbar');
+  let at = 0;
+  for (const name of ['2xx', '3xx', '1xx', '4xx', '5xx', 'other']) {
+    const n = classes[name] ?? 0;
+    if (!n) continue;
+    const rect = document.createElementNS(SVG, 'rect');
+    const w = (n / total) * 80;
+    rect.setAttribute('x', at.toFixed(2));
+    rect.setAttribute('width', w.toFixed(2));
+    rect.setAttribute('height', '8');
+    rect.setAttribute('class', `s${name}`);
+    svg.append(rect);
+    at += w;
+  }
+  box.append(svg);
+  box.append(
+    el(
+      'span',
+      { class: 'mono' },
+      Object.entries(classes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' · '),
+    ),
+  );
+  return box;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Overview
+// ---------------------------------------------------------------------------------------------------------------
+
+let lastTraffic;
 
 function renderTopologies(topologies) {
   const body = $('#topologies tbody');
   body.replaceChildren();
+  const rates = new Map((lastTraffic?.topologies ?? []).map((t) => [t.topology, t]));
   for (const t of topologies) {
     const problems = el('td');
     if (t.diagnostics.length > 0) {
@@ -41,6 +151,7 @@ function renderTopologies(topologies) {
       problems.append(list);
     }
     const failed = t.state === 'failed';
+    const r = rates.get(t.name);
     body.append(
       el(
         'tr',
@@ -50,9 +161,11 @@ function renderTopologies(topologies) {
         el('td', {}, t.serving ? 'yes' : 'no'),
         el('td', {}, t.deployedAt ? new Date(t.deployedAt).toLocaleString() : '—'),
         el('td', {}, t.routes),
+        el('td', {}, r ? sparkline(r.perSecond, r.errorsPerSecond, 90, 20) : '', r ? ` ${r.rate}` : '—'),
+        el('td', { class: r?.errorRate > 0 ? 'bad' : '' }, r ? percent(r.errorRate) : '—'),
         el(
           'td',
-          {},
+          { class: 'services' },
           ...t.services.flatMap((s, i) => [
             i > 0 ? ', ' : '',
             s.state === 'failed'
@@ -64,28 +177,6 @@ function renderTopologies(topologies) {
       ),
     );
   }
-}
-
-function renderHealth(status) {
-  const body = $('#health tbody');
-  body.replaceChildren();
-  for (const h of status.health) {
-    body.append(
-      el(
-        'tr',
-        {},
-        el('td', {}, h.topology),
-        el('td', {}, h.service),
-        el('td', {}, el('code', {}, h.url)),
-        el('td', { class: h.state === 'up' ? 'ok' : 'bad' }, h.state),
-      ),
-    );
-  }
-  if (status.health.length === 0) body.append(el('tr', {}, el('td', { colspan: '4' }, 'no HA backends')));
-  const c = status.connections;
-  $('#connections').textContent =
-    `WebSockets open: ${c.websocketsTotal} · channel subscribers: ${c.channelsTotal} · ` +
-    `requests in flight: ${c.inflight}`;
 }
 
 function renderErrors(errors) {
@@ -107,27 +198,161 @@ function renderErrors(errors) {
   if (errors.errors.length === 0) list.append(el('li', {}, 'none'));
 }
 
+let lastStatus;
 async function loadStatus() {
   try {
     const status = await getJson('status');
+    lastStatus = status;
     const ready = $('#ready');
     ready.textContent = status.gateway.ready ? 'ready' : 'not ready';
     ready.className = `badge ${status.gateway.ready ? 'ok' : 'bad'}`;
     renderTopologies(status.topologies);
-    renderHealth(status);
     renderErrors(status.errors);
+    const c = status.connections;
+    $('#connections').textContent =
+      `WebSockets open: ${c.websocketsTotal} · channel subscribers: ${c.channelsTotal} · ` +
+      `requests in flight: ${c.inflight}`;
+    fillTopologySelect(status.topologies);
   } catch (err) {
     $('#ready').textContent = `error: ${err.message}`;
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Traffic
+// ---------------------------------------------------------------------------------------------------------------
+
+function trafficRow(s, total) {
+  const name = total
+    ? el('td', {}, el('strong', {}, s.topology || '(no topology)'))
+    : el('td', { class: 'indent' }, s.service || '(no route)');
+  return el(
+    'tr',
+    { class: total ? 'total' : '', 'data-series': `${s.topology}/${s.service}` },
+    name,
+    el('td', { class: 'num' }, s.rate),
+    el('td', {}, sparkline(s.perSecond, s.errorsPerSecond)),
+    el('td', { class: s.errorRate > 0 ? 'bad num' : 'num' }, percent(s.errorRate)),
+    el('td', { class: 'num' }, ms(s.p50)),
+    el('td', { class: 'num' }, ms(s.p95)),
+    el('td', { class: 'num' }, ms(s.p99)),
+    el('td', {}, statusBar(s.classes)),
+    el('td', { class: 'num' }, `${bytes(s.bytesIn)} / ${bytes(s.bytesOut)}`),
+    el('td', { class: 'num' }, s.websockets),
+  );
+}
+
+async function loadTraffic() {
+  try {
+    const t = await getJson('traffic?window=60');
+    lastTraffic = t;
+    $('#traffic-window').textContent = `(last ${t.windowSeconds} s, live)`;
+    const total = t.topologies.reduce((a, s) => a + s.requests, 0);
+    $('#traffic-summary').textContent =
+      `${total} request(s) in the last ${t.windowSeconds} s · in flight: ${t.inflight} · ` +
+      `WebSockets open: ${Object.values(t.websockets).reduce((a, b) => a + b, 0)}`;
+    const body = $('#traffic tbody');
+    body.replaceChildren();
+    for (const topo of t.topologies) {
+      body.append(trafficRow(topo, true));
+      for (const s of t.series.filter((x) => x.topology === topo.topology)) body.append(trafficRow(s, false));
+    }
+    if (t.topologies.length === 0) body.append(el('tr', {}, el('td', { colspan: '10' }, 'no requests yet')));
+    if (lastStatus) renderTopologies(lastStatus.topologies);
+  } catch (err) {
+    $('#traffic-summary').textContent = `error: ${err.message}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backends and TLS
+// ---------------------------------------------------------------------------------------------------------------
+
+function certText(c) {
+  return c ? `${c.subject} (expires ${c.validTo.slice(0, 10)}, ${c.daysLeft} d)` : '';
+}
+
+async function loadBackends() {
+  const body = $('#backends tbody');
+  try {
+    const { backends } = await getJson('backends');
+    body.replaceChildren();
+    for (const b of backends) {
+      const tls = b.probe?.tls;
+      body.append(
+        el(
+          'tr',
+          { 'data-backend': b.url },
+          el('td', {}, b.topology),
+          el('td', {}, b.service),
+          el('td', { class: 'url' }, el('code', {}, b.url)),
+          el('td', { class: b.state === 'up' ? 'ok' : 'bad' }, b.state, b.ha ? ' (HA)' : ''),
+          el(
+            'td',
+            { class: 'mono' },
+            b.probe ? `${b.probe.ms} ms, ${new Date(b.probe.checkedAt).toLocaleTimeString()}` : '—',
+          ),
+          el(
+            'td',
+            { class: tls && !tls.authorized ? 'bad' : '' },
+            tls ? certText(tls.certificate) : '—',
+            tls && !tls.authorized ? el('div', {}, `not trusted: ${tls.error}`) : null,
+          ),
+          el(
+            'td',
+            { class: 'bad' },
+            b.probe?.error ?? '',
+            b.lastError
+              ? el('div', {}, `${new Date(b.lastError.time).toLocaleTimeString()} ${b.lastError.message}`)
+              : null,
+          ),
+        ),
+      );
+    }
+    if (backends.length === 0) body.append(el('tr', {}, el('td', { colspan: '7' }, 'no backends')));
+  } catch (err) {
+    body.replaceChildren(el('tr', {}, el('td', { colspan: '7', class: 'bad' }, `error: ${err.message}`)));
+  }
+  try {
+    const tls = await getJson('tls');
+    const rows = $('#tls tbody');
+    rows.replaceChildren();
+    const row = (what, c, error) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, what),
+        el('td', {}, c?.subject ?? error ?? ''),
+        el('td', {}, c?.issuer ?? ''),
+        el('td', {}, c ? c.validTo.slice(0, 10) : ''),
+        el('td', { class: c && c.daysLeft < 30 ? 'bad' : 'ok' }, c ? c.daysLeft : ''),
+      );
+    if (!tls.enabled) rows.append(el('tr', {}, el('td', { colspan: '5' }, 'TLS is off (ssl.enabled=false)')));
+    if (tls.listener) rows.append(row('listener certificate', tls.listener.certificate));
+    for (const store of tls.truststores) {
+      if (store.error) rows.append(row(`${store.setting}: ${store.file}`, undefined, store.error));
+      for (const c of store.certificates) rows.append(row(`${store.setting}: ${store.file}`, c));
+    }
+  } catch (err) {
+    $('#tls tbody').replaceChildren(el('tr', {}, el('td', { colspan: '5' }, `error: ${err.message}`)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Routes: filtered on the server, paginated here
+// ---------------------------------------------------------------------------------------------------------------
+
+const ROUTES_PER_PAGE = 15;
+let routes = [];
+let routePage = 0;
 let searchTimer;
-async function loadRoutes() {
-  const q = $('#route-search').value;
-  const { routes } = await getJson(`routes?q=${encodeURIComponent(q)}`);
+
+function renderRoutes() {
+  const pages = Math.max(1, Math.ceil(routes.length / ROUTES_PER_PAGE));
+  routePage = Math.min(routePage, pages - 1);
   const body = $('#routes tbody');
   body.replaceChildren();
-  for (const r of routes) {
+  for (const r of routes.slice(routePage * ROUTES_PER_PAGE, (routePage + 1) * ROUTES_PER_PAGE)) {
     body.append(
       el(
         'tr',
@@ -141,7 +366,269 @@ async function loadRoutes() {
     );
   }
   $('#route-count').textContent = `${routes.length} route(s)`;
+  $('#route-page').textContent = `page ${routePage + 1} of ${pages}`;
+  $('#route-prev').disabled = routePage === 0;
+  $('#route-next').disabled = routePage >= pages - 1;
 }
+
+async function loadRoutes() {
+  const q = $('#route-search').value;
+  ({ routes } = await getJson(`routes?q=${encodeURIComponent(q)}`));
+  renderRoutes();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Editing: check, diff, apply, undo
+// ---------------------------------------------------------------------------------------------------------------
+
+let editing = { name: '', source: '', checked: undefined };
+
+function fillTopologySelect(topologies) {
+  const select = $('#edit-topology');
+  const current = select.value;
+  const names = topologies.map((t) => t.name);
+  if ([...select.options].map((o) => o.value).join('\n') === names.join('\n')) return;
+  select.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+  if (names.includes(current)) select.value = current;
+}
+
+/** A line diff (longest common subsequence), as lines prefixed with ' ', '-' or '+'. */
+function lineDiff(before, after) {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  const n = a.length;
+  const m = b.length;
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) {
+      out.push([' ', a[i++]]);
+      j++;
+    } else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) out.push(['+', b[j++]]);
+    else out.push(['-', a[i++]]);
+  }
+  return out;
+}
+
+function renderDiff(before, after) {
+  const pre = $('#edit-diff');
+  pre.replaceChildren();
+  const diff = lineDiff(before, after);
+  const changed = diff.some(([k]) => k !== ' ');
+  if (!changed) {
+    pre.append(el('span', { class: 'muted' }, 'no change'));
+    return false;
+  }
+  // Changed lines with two lines of context around them.
+  const keep = diff.map(
+    ([k], i) => diff.slice(Math.max(0, i - 2), i + 3).some(([x]) => x !== ' ') && k !== undefined,
+  );
+  let skipped = false;
+  diff.forEach(([kind, line], i) => {
+    if (!keep[i]) {
+      if (!skipped) pre.append(el('span', { class: 'skip' }, '…\n'));
+      skipped = true;
+      return;
+    }
+    skipped = false;
+    pre.append(
+      el('span', { class: kind === '+' ? 'add' : kind === '-' ? 'del' : 'same' }, `${kind} ${line}\n`),
+    );
+  });
+  return true;
+}
+
+async function loadSource(name) {
+  const s = await getJson(`topologies/${encodeURIComponent(name)}/source`);
+  editing = { name, source: s.source, checked: undefined };
+  $('#edit-source').value = s.source;
+  $('#edit-source').readOnly = !!s.generatedFrom;
+  $('#edit-state').textContent = s.generatedFrom
+    ? `${s.file} is generated from ${s.generatedFrom}: edit the descriptor`
+    : `${s.file} loaded`;
+  $('#edit-diagnostics').replaceChildren();
+  $('#edit-diff').replaceChildren();
+  $('#edit-apply').disabled = true;
+  await loadHistory(name);
+}
+
+async function loadHistory(name) {
+  const { versions } = await getJson(`topologies/${encodeURIComponent(name)}/history`);
+  const list = $('#edit-history');
+  list.replaceChildren();
+  for (const v of versions) {
+    const undo = el('button', { type: 'button', 'data-version': v.version }, 'Restore');
+    undo.addEventListener('click', async () => {
+      const { source } = await getJson(`topologies/${encodeURIComponent(name)}/history/${v.version}`);
+      $('#edit-source').value = source;
+      $('#edit-state').textContent = `version ${v.version} in the editor: check, then apply to restore it`;
+      await checkEdit();
+    });
+    list.append(
+      el('li', {}, el('span', { class: 'mono' }, new Date(v.time).toLocaleString()), ` ${v.bytes} B `, undo),
+    );
+  }
+  if (versions.length === 0) list.append(el('li', { class: 'muted' }, 'none kept yet'));
+}
+
+async function checkEdit() {
+  const name = editing.name;
+  const source = $('#edit-source').value;
+  $('#edit-apply').disabled = true;
+  const list = $('#edit-diagnostics');
+  list.replaceChildren();
+  try {
+    const result = await call(`topologies/${encodeURIComponent(name)}/check`, {
+      method: 'POST',
+      headers: { ...CSRF, 'content-type': 'application/xml' },
+      body: source,
+    });
+    for (const d of result.diagnostics) {
+      list.append(
+        el('li', { class: d.severity === 'error' ? 'bad' : 'warn' }, el('code', {}, d.at), ' ', d.message),
+      );
+    }
+    if (result.diagnostics.length === 0) list.append(el('li', { class: 'ok' }, 'the topology deploys'));
+    const changed = renderDiff(editing.source, source);
+    editing.checked = result.ok && changed ? source : undefined;
+    $('#edit-apply').disabled = editing.checked === undefined;
+    $('#edit-state').textContent = result.ok
+      ? changed
+        ? 'checked: review the diff, then apply'
+        : 'checked: nothing to apply'
+      : 'the check found errors: nothing can be applied';
+  } catch (err) {
+    list.append(el('li', { class: 'bad' }, `error: ${err.message}`));
+  }
+}
+
+async function applyEdit() {
+  const source = editing.checked;
+  if (source === undefined || source !== $('#edit-source').value) {
+    $('#edit-state').textContent = 'the text changed since the check: check again';
+    $('#edit-apply').disabled = true;
+    return;
+  }
+  try {
+    const result = await call(`topologies/${encodeURIComponent(editing.name)}`, {
+      method: 'PUT',
+      headers: { ...CSRF, 'content-type': 'application/xml' },
+      body: source,
+    });
+    await loadSource(editing.name);
+    $('#edit-state').textContent = `applied: ${result.deployed ? 'deployed' : 'written, not deployed'}${
+      result.previousVersion ? ` (previous version kept as ${result.previousVersion})` : ''
+    }`;
+  } catch (err) {
+    $('#edit-state').textContent = `not applied: ${err.message}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tokens, through the KNOXTOKEN API of a topology that has it
+// ---------------------------------------------------------------------------------------------------------------
+
+let tokenHosts = [];
+
+async function loadTokenHosts() {
+  const { hosts } = await getJson('tokens');
+  tokenHosts = hosts;
+  const select = $('#token-host');
+  const current = select.value;
+  select.replaceChildren(...hosts.map((h) => el('option', { value: h.topology }, h.topology)));
+  if (hosts.some((h) => h.topology === current)) select.value = current;
+  if (hosts.length === 0) {
+    $('#token-state').textContent = 'no deployed topology has a KNOXTOKEN service';
+    $('#tokens tbody').replaceChildren();
+    return;
+  }
+  await loadTokens();
+}
+
+function tokenApi() {
+  const host = tokenHosts.find((h) => h.topology === $('#token-host').value);
+  return host ? new URL(`${host.api}/`, location.origin) : undefined;
+}
+
+async function tokenAction(op, id) {
+  const base = tokenApi();
+  const method = op === 'revoke' ? 'POST' : 'PUT';
+  try {
+    await call(op, { method, headers: { ...CSRF, 'content-type': 'text/plain' }, body: id }, base);
+    $('#token-state').textContent = `${op}: done`;
+  } catch (err) {
+    $('#token-state').textContent = `${op} failed: ${err.message}`;
+  }
+  await loadTokens(false);
+}
+
+async function loadTokens(clear = true) {
+  const base = tokenApi();
+  if (!base) return;
+  const host = tokenHosts.find((h) => h.topology === $('#token-host').value);
+  const page = $('#token-page');
+  page.replaceChildren();
+  if (host?.page)
+    page.append(
+      "Users manage their own tokens on this topology's page: ",
+      el('a', { href: host.page }, host.page),
+    );
+  if (clear) $('#token-state').textContent = '';
+  const body = $('#tokens tbody');
+  try {
+    const all = $('#token-all').checked;
+    const { tokens } = await call(`getUserTokens${all ? '?allTokens=true' : ''}`, {}, base);
+    body.replaceChildren();
+    for (const t of tokens) {
+      const md = t.metadata;
+      const actions = el('td', { class: 'actions' });
+      const button = (op, label) => {
+        const b = el('button', { type: 'button', 'data-op': op }, label);
+        b.addEventListener('click', () => tokenAction(op, t.tokenId));
+        actions.append(b);
+      };
+      button(md.enabled ? 'disable' : 'enable', md.enabled ? 'Disable' : 'Enable');
+      button('revoke', 'Revoke');
+      const expired = t.expirationLong > 0 && t.expirationLong < Date.now();
+      body.append(
+        el(
+          'tr',
+          { 'data-token': t.tokenId },
+          el('td', { class: 'mono' }, t.tokenId),
+          el('td', {}, md.userName ?? ''),
+          el('td', {}, md.createdBy ?? ''),
+          el('td', {}, new Date(t.issueTimeLong).toLocaleString()),
+          el(
+            'td',
+            { class: expired ? 'bad' : '' },
+            t.expirationLong < 0 ? 'never' : new Date(t.expirationLong).toLocaleString(),
+          ),
+          el('td', {}, md.comment ?? ''),
+          el(
+            'td',
+            { class: md.enabled ? 'ok' : 'bad' },
+            expired ? 'expired' : md.enabled ? 'enabled' : 'disabled',
+          ),
+          actions,
+        ),
+      );
+    }
+    if (tokens.length === 0) body.append(el('tr', {}, el('td', { colspan: '8' }, 'no tokens')));
+  } catch (err) {
+    body.replaceChildren(el('tr', {}, el('td', { colspan: '8', class: 'bad' }, `error: ${err.message}`)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Explain
+// ---------------------------------------------------------------------------------------------------------------
 
 async function runExplain(event) {
   event.preventDefault();
@@ -169,6 +656,10 @@ async function runExplain(event) {
     $('#explain-json').textContent = '';
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The live feed
+// ---------------------------------------------------------------------------------------------------------------
 
 function describeEvent(e) {
   if (e.type === 'topology') {
@@ -209,7 +700,8 @@ function connectFeed() {
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(() => {
       loadStatus();
-      loadRoutes();
+      if (currentPage() === 'routes') loadRoutes();
+      if (currentPage() === 'backends') loadBackends();
     }, 200);
   };
   ws.onclose = () => {
@@ -219,15 +711,75 @@ function connectFeed() {
   };
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Pages
+// ---------------------------------------------------------------------------------------------------------------
+
+const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'tokens', 'explain'];
+const currentPage = () => {
+  const page = location.hash.slice(1);
+  return PAGES.includes(page) ? page : 'overview';
+};
+
+function showPage() {
+  const page = currentPage();
+  for (const div of document.querySelectorAll('main > .page')) div.hidden = div.dataset.page !== page;
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (page === 'routes') loadRoutes();
+  if (page === 'backends') loadBackends();
+  if (page === 'traffic' || page === 'overview') loadTraffic();
+  if (page === 'tokens') loadTokenHosts();
+  if (page === 'edit' && !editing.name && $('#edit-topology').value) loadSource($('#edit-topology').value);
+}
+
+async function loadWhoami() {
+  try {
+    const me = await getJson('whoami');
+    $('#whoami').textContent = me.user ? `signed in as ${me.user}` : '';
+  } catch {
+    $('#whoami').textContent = '';
+  }
+}
+
 $('#refresh').addEventListener('click', () => {
   loadStatus();
-  loadRoutes();
+  showPage();
 });
 $('#route-search').addEventListener('input', () => {
   clearTimeout(searchTimer);
+  routePage = 0;
   searchTimer = setTimeout(loadRoutes, 150);
 });
+$('#route-prev').addEventListener('click', () => {
+  routePage--;
+  renderRoutes();
+});
+$('#route-next').addEventListener('click', () => {
+  routePage++;
+  renderRoutes();
+});
 $('#explain-form').addEventListener('submit', runExplain);
-loadStatus();
-loadRoutes();
+$('#edit-load').addEventListener('click', () => loadSource($('#edit-topology').value));
+$('#edit-topology').addEventListener('change', () => loadSource($('#edit-topology').value));
+$('#edit-check').addEventListener('click', checkEdit);
+$('#edit-apply').addEventListener('click', applyEdit);
+$('#edit-source').addEventListener('input', () => {
+  $('#edit-apply').disabled = true;
+});
+$('#token-host').addEventListener('change', () => loadTokens());
+$('#token-all').addEventListener('change', () => loadTokens());
+$('#token-reload').addEventListener('click', () => loadTokens());
+window.addEventListener('hashchange', showPage);
+
+// Traffic is live: polled every 2 s while its numbers are on screen.
+setInterval(() => {
+  if (document.visibilityState === 'visible' && ['traffic', 'overview'].includes(currentPage()))
+    loadTraffic();
+}, 2000);
+
+loadWhoami();
+loadStatus().then(showPage);
 connectFeed();
