@@ -33,7 +33,7 @@ function sendJson(ex: Exchange, status: number, body: string): void {
   ex.res.end(ex.req.method === 'HEAD' ? undefined : body);
 }
 
-async function valueOf(ex: Exchange): Promise<string> {
+async function readAliasValue(ex: Exchange): Promise<string> {
   const text = await readText(ex.req, MAX_VALUE_BYTES);
   if (ex.req.method === 'PUT') return text;
   const type = String(ex.req.headers['content-type'] ?? '').toLowerCase();
@@ -83,7 +83,7 @@ export async function answerAliases(
     ex.req.resume();
     throw Errors.methodNotAllowed('Use PUT, POST or DELETE', { headers: { allow: 'PUT, POST, DELETE' } });
   }
-  const value = await valueOf(ex);
+  const value = await readAliasValue(ex);
   if (value === '') throw Errors.badRequest('Alias value cannot be null or blank');
   store().set(alias, value);
   ex.log.info({ topology, alias: alias.toLowerCase() }, 'alias set through the Knox admin API');
