@@ -24,6 +24,10 @@ const debianPackages: Record<string, string> = {
   postgresql: '/usr/lib/postgresql/15/bin/postgres',
   // test/ops/load-balancer.test.ts: ops/nginx/postern-lb.conf in front of two postern nodes.
   nginx: '/usr/sbin/nginx',
+  // test/helpers/jupyter.ts: a real Jupyter server (the kernels REST API and channels WebSocket that Jupyter
+  // Kernel Gateway serves) behind Knox's JKG and JKGWS definitions, and the IPython kernel it runs.
+  'jupyter-server': '/usr/bin/jupyter-server',
+  'python3-ipykernel': '/usr/share/jupyter/kernels/python3/kernel.json',
 };
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {

@@ -33,7 +33,7 @@ import type { RewriteContext } from '../rewrite/index.ts';
 import type { AuthMethod, Exchange, HeaderFilter, Principal } from '../spi/index.ts';
 import { kDryRun } from '../spi/index.ts';
 import { diagnoseMatch, whyLost } from '../urltemplate/index.ts';
-import { toWebSocketUrl } from '../websocket/ws-dispatch.ts';
+import { toWebSocketUrl, withClientQuery } from '../websocket/ws-dispatch.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The answer
@@ -462,7 +462,7 @@ async function explainRequest(
     }
     return refused(out, 404, Catalog.noRewrite.code, 'no rewrite rule maps this URL to a backend');
   }
-  let backendUrl = ex.target;
+  let backendUrl = parts.upgrade ? withClientQuery(ex.target, ex.query) : ex.target;
   for (const e of editsApplied(out, ex, backendUrl)) backendUrl = e;
   otherBindings(out, deployment, route);
   if (parts.upgrade) backendUrl = toWebSocketUrl(backendUrl);

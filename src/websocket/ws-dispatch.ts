@@ -5,8 +5,8 @@
  * the client get its 101 — so an unreachable backend is a clean 502, a refused handshake relays the backend's
  * status, and nothing is ever accepted and then dropped.
  *
- * The backend URL is the rewritten one with Knox's scheme rule (http → ws, https → wss; ws/wss as given) and its
- * query kept. The subprotocols the client offers are offered to the backend, and the one it picks is the one
+ * The backend URL is the rewritten one with Knox's scheme rule (http → ws, https → wss; ws/wss as given) and the
+ * client's query kept (`withClientQuery`). The subprotocols the client offers are offered to the backend, and the one it picks is the one
  * the client gets. permessage-deflate is negotiated the same way: offered to the backend only when the client
  * offered it, and accepted from the client only when the backend accepted it (each leg then compresses on its
  * own, since the gateway relays messages, not frames). `postern.websocket.permessage-deflate=false` (gateway-site
@@ -60,6 +60,18 @@ export function toWebSocketUrl(url: string): string {
   if (url.startsWith('http://')) return `ws://${url.slice(7)}`;
   if (url.startsWith('https://')) return `wss://${url.slice(8)}`;
   return url;
+}
+
+/**
+ * The backend URL of an upgrade before the providers' edits: the rewritten `target`, with the client's raw `query`
+ * appended when the rewrite left none. Knox's GatewayWebsocketHandler applies no rewrite rule to an upgrade and
+ * appends the request's query to every backend URL, so a route rule whose template drops the query (Knox's JKGWS
+ * `inboundrule`, `{$serviceUrl[JKGWS]}/api/kernels/{**}`) must not drop a Jupyter client's `session_id`. The
+ * providers' edits run after this (identity assertion's scrubbing of `doAs`/`user.name`, the JWT provider's
+ * removal of a token parameter), so they still apply to what the client sent.
+ */
+export function withClientQuery(target: string, query: string): string {
+  return query === '' || target.includes('?') ? target : `${target}?${query}`;
 }
 
 /** What `ws` may use per compressing leg: its defaults, with small messages left uncompressed. */
@@ -173,7 +185,7 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
         );
         return;
       }
-      let url = ex.target;
+      let url = withClientQuery(ex.target, ex.query);
       if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const req: IncomingMessage = ex.req;
       const fromProxy = proxies.matches(ex.clientAddress);
