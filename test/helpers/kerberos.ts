@@ -32,6 +32,7 @@
  * guard reading the test process's pipe (as test/helpers/slapd.ts does), so no server outlives its test.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,8 +79,10 @@ export interface KerberosFixture {
   readonly kdcRunning: boolean;
   startKdc(): Promise<void>;
   stopKdc(): Promise<void>;
-  /** The backend's access log lines so far. */
+  /** The backend's access log lines so far (`%r %>s auth=… cookie=… user=…`). */
   accessLog(): string[];
+  /** The KDC's log lines so far (one `AS_REQ` / `TGS_REQ` line per ticket issued). */
+  kdcLog(): string[];
   close(): Promise<void>;
 }
 
@@ -251,7 +254,7 @@ LogLevel warn auth_gssapi:debug
 LogFormat "%r %>s auth=%{Authorization}i cookie=%{Cookie}i user=%u" postern
 CustomLog ${join(dir, 'httpd-access.log')} postern
 DocumentRoot ${join(dir, 'www')}
-AliasMatch ^/(secure|session)(/.*)?$ ${join(dir, 'www', 'ok.txt')}
+AliasMatch ^/(secure|session|wrongkey)(/.*)?$ ${join(dir, 'www', 'ok.txt')}
 <Directory ${join(dir, 'www')}>
     Require all granted
 </Directory>
@@ -266,6 +269,10 @@ ${gssapi}
     SessionCookieName hadoop.auth path=/session;httponly
 ${echo}
 </Location>
+<Location /wrongkey>
+${gssapi.replace('http.keytab', 'other.keytab')}
+${echo}
+</Location>
 ${
   wsBackend
     ? `<Location /ws>
@@ -276,6 +283,54 @@ ${gssapi}
     : ''
 }
 `;
+}
+
+/** A keytab file's bytes (format 0x0502) holding `principal` (`a/b@REALM`) with a random AES-256 key. */
+export function keytabBytes(principal: string, kvno = 1): Buffer {
+  const [name, realm] = principal.split('@');
+  const str = (s: string) => {
+    const b = Buffer.from(s);
+    const out = Buffer.alloc(2 + b.length);
+    out.writeUInt16BE(b.length);
+    b.copy(out, 2);
+    return out;
+  };
+  const components = name.split('/');
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(components.length);
+  const tail = Buffer.alloc(4 + 4 + 1 + 2 + 2);
+  tail.writeUInt32BE(1, 0); // KRB5_NT_PRINCIPAL
+  tail.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
+  tail.writeUInt8(kvno, 8);
+  tail.writeUInt16BE(18, 9); // aes256-cts-hmac-sha1-96
+  tail.writeUInt16BE(32, 11);
+  const entry = Buffer.concat([head, str(realm), ...components.map(str), tail, randomBytes(32)]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(entry.length);
+  return Buffer.concat([Buffer.from([5, 2]), size, entry]);
+}
+
+/**
+ * gateway-site properties for a Kerberos-secured gateway whose login is valid on disk (a JAAS file, a keytab
+ * holding {@link GATEWAY_PRINCIPAL}, a krb5.conf) but with no KDC: for tests of what `secured` changes besides
+ * SPNEGO (doAs), against backends that never ask for Negotiate.
+ */
+export function offlineKerberosSite(dir: string): Record<string, string | boolean> {
+  mkdirSync(dir, { recursive: true });
+  const keytab = join(dir, 'knox.keytab');
+  writeFileSync(keytab, keytabBytes(GATEWAY_PRINCIPAL));
+  const krb5 = join(dir, 'krb5.conf');
+  writeFileSync(krb5, krb5Conf(9));
+  const jaas = join(dir, 'krb5JAASLogin.conf');
+  writeFileSync(
+    jaas,
+    `com.sun.security.jgss.initiate {\n  ${'com.sun.security.auth.module.Krb5LoginModule'} required useKeyTab=true keyTab="${keytab}" principal="${GATEWAY_PRINCIPAL}" storeKey=true useTicketCache=false;\n};\n`,
+  );
+  return {
+    'gateway.hadoop.kerberos.secured': true,
+    'java.security.krb5.conf': krb5,
+    'java.security.auth.login.config': jaas,
+  };
 }
 
 /** Starts a KDC (and httpd unless told not to); resolves once both answer. */
@@ -350,6 +405,7 @@ class Kerberos implements KerberosFixture {
     this.kadmin(`ktadd -k ${this.keytabs.other} other/localhost`);
     // The backend's children (user nobody) read its keytab; a test realm's keys are no secret.
     chmodSync(this.keytabs.http, 0o644);
+    chmodSync(this.keytabs.other, 0o644);
   }
 
   kadmin(query: string): string {
@@ -360,7 +416,11 @@ class Kerberos implements KerberosFixture {
   }
 
   env(ccache?: string): NodeJS.ProcessEnv {
-    return { ...process.env, KRB5_CONFIG: this.krb5Conf, ...(ccache ? { KRB5CCNAME: `FILE:${ccache}` } : {}) };
+    return {
+      ...process.env,
+      KRB5_CONFIG: this.krb5Conf,
+      ...(ccache ? { KRB5CCNAME: `FILE:${ccache}` } : {}),
+    };
   }
 
   kinit(user: string, ccache: string): void {
@@ -411,8 +471,16 @@ class Kerberos implements KerberosFixture {
   }
 
   accessLog(): string[] {
+    return this.#lines('httpd-access.log');
+  }
+
+  kdcLog(): string[] {
+    return this.#lines('kdc.log');
+  }
+
+  #lines(name: string): string[] {
     try {
-      return readFileSync(join(this.dir, 'httpd-access.log'), 'utf8').split('\n').filter(Boolean);
+      return readFileSync(join(this.dir, name), 'utf8').split('\n').filter(Boolean);
     } catch {
       return [];
     }

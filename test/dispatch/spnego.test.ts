@@ -1,0 +1,213 @@
+/**
+ * SPNEGO towards Kerberos-secured backends (`gateway.hadoop.kerberos.secured=true`, dispatch/spnego) against a
+ * real MIT KDC and Apache httpd with mod_auth_gssapi (test/helpers/kerberos.ts): the backend sees the gateway's
+ * principal and `doAs=<end user>`; its auth cookie is kept and sent back instead of a new token; a body goes with
+ * a token at once; a backend that refuses a fresh token is a 502 (one attempt); the gateway's ticket is renewed
+ * from its keytab; a JAAS file naming a keytab without the principal does not deploy; a KDC that is down is a 503
+ * and the gateway recovers when it is back.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { request } from 'undici';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { makeHome, type TestHome } from '../helpers/home.ts';
+import { GATEWAY_PRINCIPAL, type KerberosFixture, startKerberos } from '../helpers/kerberos.ts';
+import { topology } from '../providers/identity-assertion/fixture.ts';
+
+const TEST_USER_PLUGIN = `
+export function register(registry) {
+  registry.provider({
+    role: 'authentication',
+    name: 'TestUser',
+    create() {
+      return (ex, next) => {
+        const name = ex.req.headers['x-test-user'];
+        if (typeof name === 'string') ex.user = { name, groups: [] };
+        return next();
+      };
+    },
+  });
+}
+`;
+
+const IA = [{ role: 'identity-assertion', name: 'Default' }];
+/** The gateway's ticket lives 8 s: MIT's GSSAPI gets a new one from the keytab after half of it. */
+const TICKET_LIFE_S = 8;
+
+interface Running {
+  gateway: Gateway;
+  home: TestHome;
+  logs: Record<string, unknown>[];
+  get(path: string, options?: { topology?: string; method?: 'GET' | 'POST'; body?: string }): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+async function startSecured(krb: KerberosFixture, jaas: string, backend = krb.backendUrl): Promise<Running> {
+  const home = makeHome({
+    'postern.plugins': './plugins/test-user.mjs',
+    'gateway.hadoop.kerberos.secured': true,
+    'java.security.krb5.conf': krb.krb5Conf,
+    'java.security.auth.login.config': jaas,
+  });
+  home.write('plugins/test-user.mjs', TEST_USER_PLUGIN);
+  home.write('conf/topologies/secure.xml', topology(backend, IA, {}));
+  // The same backend by its address: another origin, which the gateway has not seen yet.
+  home.write('conf/topologies/fresh.xml', topology(backend.replace('localhost', '127.0.0.1'), IA, {}));
+  const logs: Record<string, unknown>[] = [];
+  const log = createLogger({ level: process.env.POSTERN_TEST_LOG ?? 'silent', stdout: true });
+  const capture = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  const gateway = await Gateway.start({
+    home: home.dir,
+    port: 0,
+    host: '127.0.0.1',
+    log: process.env.POSTERN_TEST_LOG ? log : capture,
+    watch: false,
+  });
+  return {
+    gateway,
+    home,
+    logs,
+    async get(path, options = {}) {
+      const r = await request(`${gateway.url}/${options.topology ?? 'secure'}/http${path}`, {
+        method: options.method ?? 'GET',
+        headers: { 'x-test-user': 'alice' },
+        body: options.body,
+      });
+      return { status: r.statusCode, headers: r.headers, body: await r.body.text() };
+    },
+    async close() {
+      await gateway.close();
+      home.remove();
+    },
+  };
+}
+
+describe('SPNEGO to Kerberos-secured backends', () => {
+  let krb: KerberosFixture;
+  let gw: Running;
+
+  before(async () => {
+    krb = await startKerberos({ gatewayTicketLife: `${TICKET_LIFE_S}s` });
+    gw = await startSecured(krb, krb.jaas(krb.keytabs.knox, GATEWAY_PRINCIPAL));
+  });
+
+  after(async () => {
+    await gw?.close();
+    await krb?.close();
+  });
+
+  it("authenticates as the gateway's principal and names the end user as doAs", async () => {
+    const r = await gw.get('/secure/x?a=1');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['x-remote-user'], GATEWAY_PRINCIPAL);
+    const query = new URLSearchParams(String(r.headers['x-query']));
+    assert.equal(query.get('doAs'), 'alice');
+    assert.equal(query.get('a'), '1');
+    assert.equal(query.get('user.name'), null);
+  });
+
+  it("keeps the backend's hadoop.auth cookie and sends it instead of a second Negotiate", async () => {
+    const before = krb.accessLog().length;
+    const first = await gw.get('/session/one');
+    const second = await gw.get('/session/two');
+    assert.equal(first.status, 200, first.body);
+    assert.equal(second.status, 200, second.body);
+    // The cookie is the gateway's: never handed to the client.
+    assert.equal(first.headers['set-cookie'], undefined);
+    assert.equal(second.headers['x-remote-user'], GATEWAY_PRINCIPAL);
+    assert.equal(second.headers['x-negotiated'], undefined, 'the second request negotiated again');
+    const lines = krb.accessLog().slice(before);
+    const one = lines.filter((l) => l.startsWith('GET /session/one'));
+    const two = lines.filter((l) => l.startsWith('GET /session/two'));
+    assert.ok(
+      one.some((l) => /auth=Negotiate /.test(l) && / 200 /.test(l)),
+      one.join('\n'),
+    );
+    assert.equal(two.length, 1, `one request, no second round trip: ${two.join('\n')}`);
+    assert.match(two[0], / 200 auth=- cookie=hadoop\.auth=/);
+  });
+
+  it('sends a request with a body with a token at once (no replay of the body)', async () => {
+    const before = krb.accessLog().length;
+    const r = await gw.get('/secure/upload', {
+      topology: 'fresh',
+      method: 'POST',
+      body: 'x'.repeat(100_000),
+    });
+    assert.equal(r.headers['x-remote-user'], GATEWAY_PRINCIPAL, `${r.status} ${r.body}`);
+    const lines = krb.accessLog().slice(before);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0], /^POST \/secure\/upload\S* HTTP\/1.1 \d+ auth=Negotiate /);
+  });
+
+  it('answers 502, without retrying, when the backend refuses a fresh token', async () => {
+    const before = krb.accessLog().length;
+    const r = await gw.get('/wrongkey/x');
+    assert.equal(r.status, 502, r.body);
+    assert.equal(JSON.parse(r.body).error.code, 'POSTERN_ERR_UPSTREAM_AUTH');
+    const lines = krb.accessLog().slice(before);
+    // At most a probe without credentials (an origin not seen yet) and one attempt with a token: no retry storm.
+    const withToken = lines.filter((l) => / 401 auth=Negotiate /.test(l));
+    assert.equal(withToken.length, 1, lines.join('\n'));
+    assert.ok(lines.length <= 2 && lines.at(-1) === withToken[0], lines.join('\n'));
+    const logged = gw.logs.find((l) => String(l.msg).includes('refused') || String(l.msg).includes('401'));
+    assert.ok(logged, JSON.stringify(gw.logs.slice(-3)));
+    assert.doesNotMatch(JSON.stringify(gw.logs), /Negotiate [A-Za-z0-9+/]{20}/, 'a token was logged');
+  });
+
+  it('renews the gateway ticket from its keytab before it expires', async () => {
+    const first = await gw.get('/secure/renew-1');
+    assert.equal(first.status, 200);
+    const asReqs = () => krb.kdcLog().filter((l) => /AS_REQ.*knox\/localhost@/.test(l)).length;
+    const before = asReqs();
+    await new Promise((r) => setTimeout(r, (TICKET_LIFE_S + 2) * 1000));
+    const second = await gw.get('/secure/renew-2');
+    assert.equal(second.status, 200, second.body);
+    assert.equal(second.headers['x-remote-user'], GATEWAY_PRINCIPAL);
+    assert.ok(asReqs() > before, 'no new ticket was obtained from the keytab');
+  });
+
+  it('fails the service at deployment when the keytab does not hold the principal', async () => {
+    const jaas = krb.jaas(krb.keytabs.other, GATEWAY_PRINCIPAL, 'wrong-keytab.conf');
+    const wrong = await startSecured(krb, jaas);
+    try {
+      const r = await wrong.get('/secure/x');
+      assert.equal(r.status, 503, r.body);
+      assert.equal(JSON.parse(r.body).error.code, 'POSTERN_ERR_SERVICE_NOT_DEPLOYED');
+      const text = JSON.stringify(wrong.logs);
+      assert.match(text, /wrong-keytab.conf:7:\d+: .*does not hold knox\/localhost@POSTERN.TEST/);
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  it('answers 503 while the KDC is down on first use, and recovers when it is back', async () => {
+    // Another JAAS file: a new login with an empty credential cache, as after a restart.
+    const jaas = join(krb.dir, 'fresh.conf');
+    copyFileSync(krb.jaas(krb.keytabs.knox, GATEWAY_PRINCIPAL), jaas);
+    await krb.stopKdc();
+    const fresh = await startSecured(krb, jaas);
+    try {
+      const down = await fresh.get('/secure/kdc-down');
+      assert.equal(down.status, 503, down.body);
+      assert.equal(JSON.parse(down.body).error.code, 'POSTERN_ERR_KERBEROS_UNAVAILABLE');
+      await krb.startKdc();
+      const up = await fresh.get('/secure/kdc-up');
+      assert.equal(up.status, 200, up.body);
+      assert.equal(up.headers['x-remote-user'], GATEWAY_PRINCIPAL);
+    } finally {
+      await krb.startKdc();
+      await fresh.close();
+    }
+  });
+});
