@@ -15,12 +15,12 @@
  * HttpClient's SPNEGO clients do, SPNEGO-wrapped (RFC 4559).
  */
 import { lookup, lookupService } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import { bindingProblem, gssapi } from './gssapi.ts';
 import { type KerberosLogin, readKerberosLogin } from './jaas.ts';
 import { readKeytab } from './keytab.ts';
+import { readKrb5Conf } from './krb5-conf.ts';
 
 export interface KerberosSettings {
   readonly secured: boolean;
@@ -88,41 +88,17 @@ export function checkKerberosLogin(
   }
   if (settings.krb5Conf) {
     try {
-      readKrb5ConfCheck(settings.krb5Conf);
+      readKrb5Conf(settings.krb5Conf);
     } catch (err) {
-      sink.error(at, `java.security.krb5.conf: ${(err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      sink.error(
+        at,
+        `java.security.krb5.conf: ${e.code ? `cannot read ${settings.krb5Conf}: ${e.code}` : e.message}`,
+      );
       return undefined;
     }
   }
   return login;
-}
-
-/** A light syntax check of a krb5.conf (MIT's profile format): sections, relations and balanced braces. */
-export function readKrb5ConfCheck(file: string): void {
-  const text = readFileSync(file, 'utf8');
-  let depth = 0;
-  let section = false;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    if (line.startsWith('include ') || line.startsWith('includedir ') || line.startsWith('module ')) continue;
-    if (/^\[[^\]]+\]$/.test(line)) {
-      if (depth !== 0) throw new Error(`${file}:${i + 1}:1: a section starts inside a { … } block`);
-      section = true;
-      continue;
-    }
-    if (!section) throw new Error(`${file}:${i + 1}:1: a relation before any [section]`);
-    if (line === '}') {
-      if (depth === 0) throw new Error(`${file}:${i + 1}:1: "}" closes nothing`);
-      depth--;
-      continue;
-    }
-    if (!/^[^=\s][^=]*=/.test(line))
-      throw new Error(`${file}:${i + 1}:1: expected name = value, found "${line}"`);
-    if (/=\s*\{$/.test(line)) depth++;
-  }
-  if (depth !== 0) throw new Error(`${file}: a { … } block is not closed`);
 }
 
 let current: { key: string; kerberos: GatewayKerberos } | undefined;
