@@ -15,7 +15,8 @@ export interface Krb5Conf {
 }
 
 export function parseKrb5Conf(text: string, file: string): Krb5Conf {
-  let depth = 0;
+  /** The lines (0-based) of the `{` of the blocks open now. */
+  const open: number[] = [];
   let section: string | undefined;
   let defaultRealm: string | undefined;
   const sections = new Set<string>();
@@ -27,25 +28,25 @@ export function parseKrb5Conf(text: string, file: string): Krb5Conf {
     if (/^(include|includedir|module)\s/.test(line)) continue;
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) {
-      if (depth !== 0) throw fail(i, `[${header[1]}] starts inside a { … } block`);
+      if (open.length > 0) throw fail(i, `[${header[1]}] starts inside a { … } block`);
       section = header[1].trim();
       sections.add(section);
       continue;
     }
     if (section === undefined) throw fail(i, 'a relation before any [section]');
     if (line === '}') {
-      if (depth === 0) throw fail(i, '"}" closes nothing');
-      depth--;
+      if (open.length === 0) throw fail(i, '"}" closes nothing');
+      open.pop();
       continue;
     }
     const relation = /^([^=\s]+)\s*=\s*(.*)$/.exec(line);
     if (!relation) throw fail(i, `expected name = value, found "${line}"`);
-    if (relation[2] === '{') depth++;
-    else if (depth === 0 && section === 'libdefaults' && relation[1] === 'default_realm') {
+    if (relation[2] === '{') open.push(i);
+    else if (open.length === 0 && section === 'libdefaults' && relation[1] === 'default_realm') {
       defaultRealm = relation[2].trim();
     }
   }
-  if (depth !== 0) throw new Error(`${file}:${lines.length}:1: a { … } block is not closed`);
+  if (open.length > 0) throw fail(open[open.length - 1], 'the { … } block opened here is not closed');
   return { defaultRealm, sections };
 }
 
