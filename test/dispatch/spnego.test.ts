@@ -7,14 +7,19 @@
  * and the gateway recovers when it is back.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { copyFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { request } from 'undici';
+import { WebSocket, WebSocketServer } from 'ws';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { makeHome, type TestHome } from '../helpers/home.ts';
+import { closedPort } from '../helpers/backend.ts';
+import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 import { GATEWAY_PRINCIPAL, type KerberosFixture, startKerberos } from '../helpers/kerberos.ts';
 import { topology } from '../providers/identity-assertion/fixture.ts';
 
@@ -53,14 +58,39 @@ interface Answer {
 }
 
 async function startSecured(krb: KerberosFixture, jaas: string, backend = krb.backendUrl): Promise<Running> {
+  const closed = await closedPort();
   const home = makeHome({
     'postern.plugins': './plugins/test-user.mjs',
     'gateway.hadoop.kerberos.secured': true,
     'java.security.krb5.conf': krb.krb5Conf,
     'java.security.auth.login.config': jaas,
+    'gateway.websocket.feature.enabled': true,
   });
   home.write('plugins/test-user.mjs', TEST_USER_PLUGIN);
   home.write('conf/topologies/secure.xml', topology(backend, IA, {}));
+  // WebSockets: httpd's /ws/ (Negotiate) proxies the upgrade to the test's WebSocket server.
+  home.write(
+    'conf/topologies/wst.xml',
+    topologyXml({ services: [{ role: 'ECHOWS', urls: [`${backend.replace(/^http/, 'ws')}/ws`] }] }),
+  );
+  // HA: the first URL refuses connections, the second is httpd by its address (an origin not seen yet).
+  home.write(
+    'conf/topologies/ha.xml',
+    topologyXml({
+      providers: [
+        { role: 'authentication', name: 'Anonymous' },
+        { role: 'identity-assertion', name: 'Default' },
+        {
+          role: 'ha',
+          name: 'HaProvider',
+          params: { HTTP: 'enabled=true;maxFailoverAttempts=2;failoverSleep=10' },
+        },
+      ],
+      services: [
+        { role: 'HTTP', urls: [`http://127.0.0.1:${closed}`, backend.replace('localhost', '127.0.0.1')] },
+      ],
+    }),
+  );
   // The same backend by its address: another origin, which the gateway has not seen yet.
   home.write('conf/topologies/fresh.xml', topology(backend.replace('localhost', '127.0.0.1'), IA, {}));
   const logs: Record<string, unknown>[] = [];
@@ -95,15 +125,61 @@ async function startSecured(krb: KerberosFixture, jaas: string, backend = krb.ba
 describe('SPNEGO to Kerberos-secured backends', () => {
   let krb: KerberosFixture;
   let gw: Running;
+  let wss: WebSocketServer;
+  const upgrades: { url?: string; headers: IncomingHttpHeaders }[] = [];
 
   before(async () => {
-    krb = await startKerberos({ gatewayTicketLife: `${TICKET_LIFE_S}s` });
+    // The WebSocket backend behind httpd: echoes messages, records each upgrade request.
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    wss.on('connection', (socket, req) => {
+      upgrades.push({ url: req.url, headers: req.headers });
+      socket.on('message', (data, binary) => socket.send(data, { binary }));
+    });
+    const wsPort = (wss.address() as AddressInfo).port;
+    krb = await startKerberos({
+      gatewayTicketLife: `${TICKET_LIFE_S}s`,
+      wsBackend: `ws://127.0.0.1:${wsPort}`,
+    });
     gw = await startSecured(krb, krb.jaas(krb.keytabs.knox, GATEWAY_PRINCIPAL));
   });
 
   after(async () => {
     await gw?.close();
     await krb?.close();
+    wss?.close();
+  });
+
+  it("upgrades a WebSocket through a Negotiate-protected backend as the gateway's principal", async () => {
+    const before = upgrades.length;
+    const socket = new WebSocket(`${gw.gateway.url.replace(/^http/, 'ws')}/wst/echo/ws/room?x=1`);
+    await once(socket, 'open');
+    socket.send('hello');
+    const [reply] = await once(socket, 'message');
+    assert.equal(String(reply), 'hello');
+    socket.close();
+    const seen = upgrades.slice(before);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].headers['x-remote-user'], GATEWAY_PRINCIPAL);
+    const query = new URLSearchParams(seen[0].url?.split('?')[1]);
+    assert.equal(query.get('doAs'), 'anonymous');
+    assert.equal(query.get('x'), '1');
+  });
+
+  it('authenticates each HA attempt to the URL it goes to (a probe, then one retry with a token)', async () => {
+    const before = krb.accessLog().length;
+    const r = await gw.get('/secure/ha?b=2', { topology: 'ha' });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['x-remote-user'], GATEWAY_PRINCIPAL);
+    const query = new URLSearchParams(String(r.headers['x-query']));
+    assert.equal(query.get('doAs'), 'anonymous');
+    // (A WebSocket's line is written when it closes: only this request's lines count.)
+    const lines = krb
+      .accessLog()
+      .slice(before)
+      .filter((l) => l.startsWith('GET /secure/ha'));
+    assert.ok(lines.length <= 2, lines.join('\n'));
+    assert.match(lines.at(-1)!, / 200 auth=Negotiate /);
   });
 
   it("authenticates as the gateway's principal and names the end user as doAs", async () => {
@@ -145,7 +221,10 @@ describe('SPNEGO to Kerberos-secured backends', () => {
       body: 'x'.repeat(100_000),
     });
     assert.equal(r.headers['x-remote-user'], GATEWAY_PRINCIPAL, `${r.status} ${r.body}`);
-    const lines = krb.accessLog().slice(before);
+    const lines = krb
+      .accessLog()
+      .slice(before)
+      .filter((l) => l.includes(' /secure/upload'));
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(lines[0], /^POST \/secure\/upload\S* HTTP\/1.1 \d+ auth=Negotiate /);
   });
@@ -155,7 +234,10 @@ describe('SPNEGO to Kerberos-secured backends', () => {
     const r = await gw.get('/wrongkey/x');
     assert.equal(r.status, 502, r.body);
     assert.equal(JSON.parse(r.body).error.code, 'POSTERN_ERR_UPSTREAM_AUTH');
-    const lines = krb.accessLog().slice(before);
+    const lines = krb
+      .accessLog()
+      .slice(before)
+      .filter((l) => l.startsWith('GET /wrongkey'));
     // At most a probe without credentials (an origin not seen yet) and one attempt with a token: no retry storm.
     const withToken = lines.filter((l) => / 401 auth=Negotiate /.test(l));
     assert.equal(withToken.length, 1, lines.join('\n'));
