@@ -7,7 +7,7 @@
  * request to a secured backend.
  */
 import { type Diagnostic, DiagnosticSink } from '../config/diagnostics.ts';
-import { gatewayKerberos } from '../kerberos/login.ts';
+import { gatewayKerberos, sitePosition } from '../kerberos/login.ts';
 import type { RouteContext } from '../spi/index.ts';
 import { BackendSpnego } from './spnego.ts';
 
@@ -24,7 +24,10 @@ export function backendSpnego(ctx: RouteContext): BackendSpnego | undefined {
   if (!settings.secured) return undefined;
   const login = ctx.shared<Login>('kerberos-login', () => {
     const sink = new DiagnosticSink();
-    const at = { file: ctx.settings.file ?? 'conf/gateway-site.xml', line: 1, column: 1 };
+    const at = sitePosition(
+      ctx.settings.file,
+      settings.loginConfig ? 'java.security.auth.login.config' : 'gateway.hadoop.kerberos.secured',
+    );
     const kerberos = gatewayKerberos(settings, sink, at);
     const spnego = kerberos
       ? ctx.sharedAcrossDeployments(

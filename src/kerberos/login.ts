@@ -15,6 +15,7 @@
  * HttpClient's SPNEGO clients do, SPNEGO-wrapped (RFC 4559).
  */
 import { lookup, lookupService } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DiagnosticSink, Position } from '../config/diagnostics.ts';
 import { bindingProblem, gssapi } from './gssapi.ts';
@@ -99,6 +100,21 @@ export function checkKerberosLogin(
     }
   }
   return login;
+}
+
+/**
+ * Where gateway-site sets `name` (the line and column of its `<name>`), for problems about the file it names;
+ * the file's start when it does not say (a default).
+ */
+export function sitePosition(file: string | undefined, name: string): Position {
+  const at = { file: file ?? 'conf/gateway-site.xml', line: 1, column: 1 };
+  if (!file) return at;
+  try {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.includes(`<name>${name}</name>`));
+    if (i >= 0) return { file, line: i + 1, column: lines[i].indexOf('<name>') + 1 };
+  } catch {}
+  return at;
 }
 
 let current: { key: string; kerberos: GatewayKerberos } | undefined;
