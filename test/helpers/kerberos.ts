@@ -18,6 +18,7 @@
  *   `X-Negotiated: yes` when the request carried `Authorization: Negotiate`;
  * - `/session/…`: the same, with mod_auth_gssapi's session kept in a cookie named `hadoop.auth` (as Hadoop's
  *   AuthenticationFilter names its own), so a client that sends the cookie back is not asked to negotiate again;
+ * - `/plain/…`: the same without authentication (the benchmark's Kerberos-off row);
  * - `/ws/…`: a WebSocket upgrade proxied (mod_proxy_http, `upgrade=websocket`) to {@link KerberosOptions.wsBackend}
  *   with `X-Remote-User` added to the upgrade request.
  *
@@ -254,7 +255,7 @@ LogLevel warn auth_gssapi:debug
 LogFormat "%r %>s auth=%{Authorization}i cookie=%{Cookie}i user=%u" postern
 CustomLog ${join(dir, 'httpd-access.log')} postern
 DocumentRoot ${join(dir, 'www')}
-AliasMatch ^/(secure|session|wrongkey)(/.*)?$ ${join(dir, 'www', 'ok.txt')}
+AliasMatch ^/(secure|session|wrongkey|plain)(/.*)?$ ${join(dir, 'www', 'ok.txt')}
 <Directory ${join(dir, 'www')}>
     Require all granted
 </Directory>
@@ -267,6 +268,9 @@ ${gssapi}
     GssapiUseSessions On
     Session On
     SessionCookieName hadoop.auth path=/session;httponly
+${echo}
+</Location>
+<Location /plain>
 ${echo}
 </Location>
 <Location /wrongkey>
