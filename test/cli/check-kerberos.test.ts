@@ -14,10 +14,17 @@ import { GATEWAY_PRINCIPAL, keytabBytes, offlineKerberosSite } from '../helpers/
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-function check(home: string): { code: number | null; lines: string[]; stderr: string } {
+function check(
+  home: string,
+  env: NodeJS.ProcessEnv = {},
+): { code: number | null; lines: string[]; stderr: string } {
   const args = [join(REPO, 'bin/postern.js'), 'check', '--home', home];
-  // No KDC anywhere: check must not need one (an unreachable krb5.conf KDC would make kinit hang or fail).
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+  // No KDC anywhere: check must not need one.
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, lines: r.stdout.split('\n').filter(Boolean), stderr: r.stderr };
 }
 
@@ -46,6 +53,25 @@ describe('postern check: Kerberos', () => {
     );
     const r = check(h.dir);
     assert.equal(r.code, 0, r.lines.join('\n') + r.stderr);
+  });
+
+  it('names libkrb5-dev and the rebuild command when the GSSAPI binding does not load', () => {
+    const h = home();
+    h.write(
+      'conf/gateway-site.xml',
+      siteXml({ ...BASE, ...offlineKerberosSite(join(h.dir, 'conf', 'krb')) }),
+    );
+    // As on a machine where `npm ci` could not build the optional binding.
+    const r = check(h.dir, { POSTERN_GSSAPI_MODULE: join(h.dir, 'no-such-binding.node') });
+    assert.equal(r.code, 1, r.lines.join('\n') + r.stderr);
+    assert.ok(
+      r.lines.some((l) =>
+        /gateway-site.xml:\d+:\d+: gateway.hadoop.kerberos.secured is true but the GSSAPI binding \(npm package kerberos\) is not installed or was not built: install Debian's libkrb5-dev \(apt-get install libkrb5-dev\) and build the binding: npm rebuild kerberos/.test(
+          l,
+        ),
+      ),
+      r.lines.join('\n'),
+    );
   });
 
   it('reports a keytab without the principal at the JAAS line, once', () => {
