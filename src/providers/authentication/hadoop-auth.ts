@@ -15,6 +15,10 @@
  * - `cookie.domain`, `cookie.path`: the cookie's attributes (none by default, as Hadoop);
  * - `simple.anonymous.allowed`: accepted for Knox's configurations; only used by Hadoop's `simple` handler.
  *
+ * And, unprefixed as in Knox, `hadoop.proxyuser.{user}.users|groups|hosts`: an inbound `doAs` naming another user
+ * is honoured (the request goes on as that user) only when these rules let the authenticated user impersonate
+ * it from the client's address (identity-assertion/proxyuser, Hadoop's rules), else 403; without rules, never.
+ *
  * A request proceeds as the short name of a valid, unexpired `hadoop.auth` cookie, or of the client principal of
  * a valid `Authorization: Negotiate` token, in which case the response carries the new cookie (and the
  * acceptor's mutual-authentication token). No credential → 401 `WWW-Authenticate: Negotiate`; a bad token or
@@ -30,9 +34,11 @@ import { bindingProblem, gssapi } from '../../kerberos/gssapi.ts';
 import { readKeytab } from '../../kerberos/keytab.ts';
 import { krb5ConfPath, readKrb5Conf } from '../../kerberos/krb5-conf.ts';
 import { type NameRule, NoMatchingRule, parseNameRules, shortName } from '../../kerberos/name-rules.ts';
-import { addTo, auditFor, type Filter, type ProviderFactory } from '../../spi/index.ts';
+import { addTo, auditFor, type Exchange, type Filter, type ProviderFactory } from '../../spi/index.ts';
 import { cookieValue, withoutCookies } from '../common/credentials.ts';
 import { ParamReader } from '../common/param-reader.ts';
+import { doAsValues } from '../identity-assertion/common.ts';
+import { osGroupLookup, PROXYUSER_PREFIX, parseProxyUserRules } from '../identity-assertion/proxyuser.ts';
 
 const COOKIE = 'hadoop.auth';
 const COOKIES = new Set([COOKIE]);
@@ -145,6 +151,18 @@ export const hadoopAuthProvider: ProviderFactory = {
         `HadoopAuth: the krb5.conf ${conf} ${e.code ? `cannot be read: ${e.code}` : `does not parse: ${e.message}`}`,
       );
     }
+    const proxyUserParams = params
+      .entries()
+      .filter(([name]) => name.toLowerCase().startsWith(PROXYUSER_PREFIX))
+      .map(([name, value]) => ({ name, value, pos: params.pos(name) }));
+    const proxyUsers =
+      proxyUserParams.length > 0
+        ? parseProxyUserRules(proxyUserParams, {
+            error: (pos, message) => ctx.sink.error(pos, message),
+            warn: (pos, message) => ctx.sink.warn(pos, message),
+          })
+        : undefined;
+    const groupLookup = ctx.shared('identity-assertion:os-groups', osGroupLookup);
     const problem = bindingProblem();
     if (problem) ctx.sink.error(ctx.pos, `HadoopAuth: ${problem}`);
     if (params.failed || problem || !principal || !keytab || !secret || ctx.sink.hasErrors) {
@@ -170,6 +188,30 @@ export const hadoopAuthProvider: ProviderFactory = {
       return Errors.unauthenticated(message, { headers });
     };
 
+    /** The request goes on as `user`, or as the user its `doAs` names when the proxy-user rules allow it. */
+    const proceed = async (ex: Exchange, user: string, how: string, next: () => Promise<void>) => {
+      const requested = doAsValues(ex.query);
+      let name = user;
+      if (requested.length > 0 && !(requested.length === 1 && requested[0] === user)) {
+        const doAs = requested[0];
+        if (doAs === '' || requested.some((v) => v !== doAs)) {
+          audit(ex, 'denied', { user, reason: 'empty or conflicting doAs' });
+          throw Errors.badRequest('The doAs parameter must name one user');
+        }
+        const denied = proxyUsers
+          ? await proxyUsers.authorize(user, doAs, ex.clientAddress, groupLookup)
+          : `User: ${user} is not allowed to impersonate ${doAs}`;
+        if (denied) {
+          audit(ex, 'denied', { user, reason: denied });
+          throw Errors.forbidden('The authenticated user may not act as the doAs user');
+        }
+        name = doAs;
+      }
+      ex.user = { name, groups: [] };
+      audit(ex, 'success', { user: name, reason: name === user ? how : `${how}, doAs by ${user}` });
+      return next();
+    };
+
     return async (ex, next) => {
       const secure = secureAlways || ex.rewriteContext.inbound.scheme === 'https';
       // The client's hadoop.auth cookie and Authorization are the gateway's business, never the backend's.
@@ -186,11 +228,9 @@ export const hadoopAuthProvider: ProviderFactory = {
         else if (token.type !== 'kerberos') cookieProblem = `token of type ${token.type}`;
         else if (token.expires !== -1 && Date.now() > token.expires) cookieProblem = 'expired token';
         else {
-          ex.user = { name: token.user, groups: [] };
           ex.authMethod = 'cookie';
           ex.credentialExpiresAt = token.expires;
-          audit(ex, 'success', { user: token.user, reason: 'hadoop.auth cookie' });
-          return next();
+          return proceed(ex, token.user, 'hadoop.auth cookie', next);
         }
       }
       const authorization = ex.req.headers.authorization;
@@ -234,11 +274,9 @@ export const hadoopAuthProvider: ProviderFactory = {
         const out = { ...h, 'set-cookie': [...list, setCookie] };
         return reply ? { ...out, 'www-authenticate': `${CHALLENGE} ${reply}` } : out;
       });
-      ex.user = { name: user, groups: [] };
       ex.authMethod = 'kerberos';
       ex.credentialExpiresAt = token.expires;
-      audit(ex, 'success', { user, reason: `Negotiate as ${client}` });
-      return next();
+      return proceed(ex, user, `Negotiate as ${client}`, next);
     };
   },
 };

@@ -205,7 +205,7 @@ const BASE_PARAMS = new Set([
 ]);
 
 /** Every value of the query parameter `doAs` (any case of the name, percent-encoded or not). */
-function doAsValues(query: string): string[] {
+export function doAsValues(query: string): string[] {
   const values: string[] = [];
   if (!query) return values;
   for (const part of query.split('&')) {

@@ -63,6 +63,9 @@ describe('HadoopAuth (front-door SPNEGO)', () => {
               'hadoop.auth.config.token.validity': '3600',
               'hadoop.auth.config.cookie.path': '/',
               'hadoop.auth.config.simple.anonymous.allowed': 'false',
+              // Knox's proxy-user rules, unprefixed: alice may act as carol.
+              'hadoop.proxyuser.alice.users': 'carol',
+              'hadoop.proxyuser.alice.hosts': '*',
             },
           },
           { role: 'identity-assertion', name: 'Default' },
@@ -177,6 +180,43 @@ describe('HadoopAuth (front-door SPNEGO)', () => {
     assert.equal(r.statusCode, 200);
     const echo = (await r.body.json()) as { url: string };
     assert.equal(new URL(echo.url, 'http://x').searchParams.get('user.name'), 'carol');
+  });
+
+  it('honours a doAs the proxy-user rules allow, and refuses one they do not with 403', async () => {
+    const cookie = (user: string) => {
+      const text = `u=${user}&p=${user}@${REALM}&t=kerberos&e=${Date.now() + 60_000}`;
+      return `hadoop.auth="${text}&s=${createHmac('sha256', SECRET).update(text).digest('base64')}"`;
+    };
+    const allowed = await request(`${gateway.url}/t/http/as?doAs=carol`, {
+      headers: { cookie: cookie('alice') },
+    });
+    assert.equal(allowed.statusCode, 200);
+    const echo = (await allowed.body.json()) as { url: string };
+    const query = new URL(echo.url, 'http://x').searchParams;
+    assert.equal(query.get('user.name'), 'carol');
+    assert.equal(query.get('doAs'), null, "the client's doAs reached the backend");
+    const before = seen.length;
+    const denied = await request(`${gateway.url}/t/http/as?doAs=admin`, {
+      headers: { cookie: cookie('alice') },
+    });
+    assert.equal(denied.statusCode, 403);
+    await denied.body.text();
+    const noRules = await request(`${gateway.url}/t/http/as?doAs=carol`, {
+      headers: { cookie: cookie('bob') },
+    });
+    assert.equal(noRules.statusCode, 403);
+    await noRules.body.text();
+    assert.equal(seen.length, before, 'a refused doAs reached the backend');
+    assert.ok(
+      audit.some(
+        (a) => a.outcome === 'success' && a.user === 'carol' && /doAs by alice/.test(a.reason ?? ''),
+      ),
+    );
+    assert.ok(
+      audit.some(
+        (a) => a.outcome === 'denied' && a.reason === 'User: alice is not allowed to impersonate admin',
+      ),
+    );
   });
 
   it('refuses a tampered or expired cookie and a bad token with 401, audited, and forwards nothing', async () => {
