@@ -142,7 +142,9 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
       // The exchange goes on through another handler (dispatch/spnego); this one is done without a word.
       this.#settled = true;
       this.#ex.onClientClose = undefined;
-      if (!this.#res.destroyed) this.hook!.retry();
+      // A client that went away meanwhile has nobody to answer: the exchange ends here.
+      if (this.#res.destroyed) this.#resolve();
+      else this.hook!.retry();
       return;
     }
     if (dropped) {

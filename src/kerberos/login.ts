@@ -117,6 +117,45 @@ export function sitePosition(file: string | undefined, name: string): Position {
   return at;
 }
 
+/**
+ * GSSAPI calls run on libuv's thread pool (four threads by default, shared with fs and dns.lookup); one that
+ * waits on a KDC that does not answer holds its thread for MIT's whole timeout. At most two run at once, so a
+ * hanging KDC never takes the pool; the others wait their turn.
+ */
+class Slots {
+  readonly #max: number;
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(max: number) {
+    this.#max = max;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#max) await new Promise<void>((r) => this.#waiting.push(r));
+    this.#running++;
+    try {
+      return await fn();
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+const gssCalls = new Slots(2);
+/** How long a request waits for its token (a turn and the call) before it is answered 503. */
+const TOKEN_DEADLINE_MS = 15_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new KerberosTokenError(`no Kerberos token within ${ms} ms (the KDC does not answer)`, true)),
+      ms,
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 let current: { key: string; kerberos: GatewayKerberos } | undefined;
 
 /**
@@ -156,16 +195,19 @@ export function gatewayKerberos(
     login,
     async token(host) {
       const canonical = await canonicalHost(host);
-      try {
-        const client = await binding.initializeClient(`HTTP@${canonical}`, {
-          principal: login.principal,
-          mechOID: binding.GSS_MECH_OID_SPNEGO,
-        });
-        return await client.step('');
-      } catch (err) {
-        const message = (err as Error).message;
-        throw new KerberosTokenError(message, KDC_UNREACHABLE.test(message));
-      }
+      const make = async () => {
+        try {
+          const client = await binding.initializeClient(`HTTP@${canonical}`, {
+            principal: login.principal,
+            mechOID: binding.GSS_MECH_OID_SPNEGO,
+          });
+          return await client.step('');
+        } catch (err) {
+          const message = (err as Error).message;
+          throw new KerberosTokenError(message, KDC_UNREACHABLE.test(message));
+        }
+      };
+      return withDeadline(gssCalls.run(make), TOKEN_DEADLINE_MS);
     },
     async servicePrincipal(host) {
       return `HTTP/${await canonicalHost(host)}`;
