@@ -8,6 +8,7 @@
  *   create-alias NAME [--cluster T] [--value V | --generate]   store a secret (T: a topology; default __gateway)
  *   list-alias [--cluster T]                       the aliases of a store
  *   delete-alias NAME [--cluster T]                remove one
+ *   kerberos-test [--service-host HOST]            the gateway's Kerberos login as a dry run (cli/kerberos-test)
  *
  * A secret is read from standard input (a pipe, or typed at a terminal without echo) unless `--value` gives it on
  * the command line, which other users of the machine may see (`ps`): postern then warns. `--generate` makes a
@@ -22,6 +23,7 @@ import { CredentialStore, GATEWAY_CLUSTER, keystoresDir, masterSecretFile } from
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { REPO_ROOT } from '../gateway/gateway.ts';
 import { readPiped, readTyped } from './hash-password.ts';
+import { kerberosTest } from './kerberos-test.ts';
 
 const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands)
 
@@ -29,6 +31,7 @@ const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands
   create-alias NAME [--cluster TOPOLOGY] [--value V | --generate]
   list-alias [--cluster TOPOLOGY]
   delete-alias NAME [--cluster TOPOLOGY]
+  kerberos-test [--service-host HOST]   log in from the JAAS file's keytab and get a ticket for HTTP/HOST
 
 options: --home DIR (default $POSTERN_HOME, $GATEWAY_HOME, or the repository's sample home)
 Without --value, --master or --generate the secret is read from standard input.
@@ -109,9 +112,12 @@ export async function runKnoxCli(argv: string[], io: Io = process): Promise<numb
         io.stdout.write(`${name} has been successfully deleted.\n`);
         return 0;
       }
+      case 'kerberos-test':
+        if (name) throw new CliError(`unexpected argument "${name}"`);
+        return await kerberosTest(home, values['service-host'], io.stdout);
       default:
         throw new CliError(
-          `unknown command "${command}" (create-master, create-alias, list-alias, delete-alias)`,
+          `unknown command "${command}" (create-master, create-alias, list-alias, delete-alias, kerberos-test)`,
         );
     }
   } catch (err) {
@@ -131,6 +137,7 @@ function parse(argv: string[]) {
       master: { type: 'string' },
       generate: { type: 'boolean' },
       force: { type: 'boolean' },
+      'service-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -12,10 +12,12 @@ import { copyFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
+import { runKnoxCli } from '../../src/cli/knox-cli.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { closedPort } from '../helpers/backend.ts';
@@ -257,6 +259,38 @@ describe('SPNEGO to Kerberos-secured backends', () => {
     assert.equal(second.status, 200, second.body);
     assert.equal(second.headers['x-remote-user'], GATEWAY_PRINCIPAL);
     assert.ok(asReqs() > before, 'no new ticket was obtained from the keytab');
+  });
+
+  it('postern cli kerberos-test logs in from the keytab and gets a service ticket, or says why not', async () => {
+    const run = async (home: string) => {
+      let out = '';
+      const stdout = new Writable({
+        write(chunk, _enc, done) {
+          out += String(chunk);
+          done();
+        },
+      });
+      const io = { stdin: process.stdin, stdout, stderr: process.stderr };
+      const code = await runKnoxCli(['kerberos-test', '--home', home, '--service-host', 'localhost'], io);
+      return { code, out };
+    };
+    const ok = await run(gw.home.dir);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /obtained a ticket for HTTP\/localhost/);
+    const wrongHome = makeHome({
+      'java.security.krb5.conf': krb.krb5Conf,
+      'java.security.auth.login.config': krb.jaas(krb.keytabs.other, GATEWAY_PRINCIPAL, 'cli-wrong.conf'),
+    });
+    try {
+      const wrong = await run(wrongHome.dir);
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.out,
+        /cli-wrong.conf:7:\d+: the keytab .*other.keytab does not hold knox\/localhost@POSTERN.TEST/,
+      );
+    } finally {
+      wrongHome.remove();
+    }
   });
 
   it('fails the service at deployment when the keytab does not hold the principal', async () => {
