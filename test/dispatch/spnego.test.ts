@@ -23,6 +23,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { closedPort } from '../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 import { GATEWAY_PRINCIPAL, type KerberosFixture, startKerberos } from '../helpers/kerberos.ts';
+import { KNOX_SERVICES } from '../helpers/knox.ts';
 import { topology } from '../providers/identity-assertion/fixture.ts';
 
 const TEST_USER_PLUGIN = `
@@ -67,6 +68,7 @@ async function startSecured(krb: KerberosFixture, jaas: string, backend = krb.ba
     'java.security.krb5.conf': krb.krb5Conf,
     'java.security.auth.login.config': jaas,
     'gateway.websocket.feature.enabled': true,
+    'postern.services.dirs': KNOX_SERVICES,
   });
   home.write('plugins/test-user.mjs', TEST_USER_PLUGIN);
   home.write('conf/topologies/secure.xml', topology(backend, IA, {}));
@@ -74,6 +76,21 @@ async function startSecured(krb: KerberosFixture, jaas: string, backend = krb.ba
   home.write(
     'conf/topologies/wst.xml',
     topologyXml({ services: [{ role: 'ECHOWS', urls: [`${backend.replace(/^http/, 'ws')}/ws`] }] }),
+  );
+  // Knox's HIVE (HiveDispatch, its HTTP transport's POSTs), basicAuthPreemptive on as a Knox topology may have it.
+  home.write(
+    'conf/topologies/hive.xml',
+    topologyXml({
+      services: [
+        {
+          role: 'HIVE',
+          name: 'hive',
+          version: '0.13.0',
+          urls: [`${backend}/secure/cliservice`],
+          params: { basicAuthPreemptive: 'true' },
+        },
+      ],
+    }),
   );
   // HA: the first URL refuses connections, the second is httpd by its address (an origin not seen yet).
   home.write(
@@ -182,6 +199,25 @@ describe('SPNEGO to Kerberos-secured backends', () => {
       .filter((l) => l.startsWith('GET /secure/ha'));
     assert.ok(lines.length <= 2, lines.join('\n'));
     assert.match(lines.at(-1)!, / 200 auth=Negotiate /);
+  });
+
+  it("HiveDispatch authenticates with SPNEGO, never with its preemptive Basic (Knox's Kerberos rule)", async () => {
+    const before = krb.accessLog().length;
+    // A GET first: to an origin this topology has not seen, it goes without a token (then retried with one).
+    const probe = await request(`${gw.gateway.url}/hive/hive`);
+    await probe.body.text();
+    assert.equal(probe.headers['x-remote-user'], GATEWAY_PRINCIPAL, String(probe.statusCode));
+    const r = await request(`${gw.gateway.url}/hive/hive`, { method: 'POST', body: 'thrift bytes' });
+    await r.body.text();
+    assert.equal(r.headers['x-remote-user'], GATEWAY_PRINCIPAL, String(r.statusCode));
+    assert.equal(new URLSearchParams(String(r.headers['x-query'])).get('doAs'), 'anonymous');
+    const lines = krb
+      .accessLog()
+      .slice(before)
+      .filter((l) => l.includes(' /secure/cliservice'));
+    assert.equal(lines.length, 3, lines.join('\n'));
+    assert.match(lines[0], /^GET \S+ HTTP\/1.1 401 auth=- /, 'the probe carried credentials');
+    assert.match(lines[2], /^POST \S+ HTTP\/1.1 \d+ auth=Negotiate /);
   });
 
   it("authenticates as the gateway's principal and names the end user as doAs", async () => {
