@@ -11,7 +11,7 @@
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
- *                    [--rewrite-only | --no-rewrite]
+ *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only]
  *                    [--json out.json] [--keep]
  *
  * Then the security-provider rows (bench/auth-chains.ts): postern with an Anonymous, a ShiroProvider-LDAP (slapd,
@@ -35,6 +35,10 @@
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
  * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
  *
+ * With `--kerberos` (or only them: `--kerberos-only`), the Kerberos rows (bench/kerberos.ts): req/s through postern
+ * to httpd with mod_auth_gssapi with Kerberos off, with SPNEGO and the backend's cached cookie, and with a fresh
+ * token per request.
+ *
  * Then the CHANNELS fan-out rows (bench/channels-fanout.ts): one publisher to 1,000 subscribers over three
  * nodes, deliveries/s and p99 publish-to-delivery latency, for the backplane mesh and for Redis, against a bare
  * `ws` broadcast server. `--channels-only` runs just those rows, `--no-channels` skips them
@@ -55,6 +59,7 @@ import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from '.
 import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from './bodies.ts';
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
+import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
 import type { EchoResult, IdleResult } from './ws-load.ts';
@@ -101,6 +106,9 @@ const { values: args } = parseArgs({
     'bodies-modes': { type: 'string', default: 'plain,tls' },
     'bodies-duration': { type: 'string' },
     'knox-warmup': { type: 'string', default: '30' },
+    // Kerberos rows (bench/kerberos.ts): a KDC and httpd with mod_auth_gssapi; only on request.
+    kerberos: { type: 'boolean', default: false },
+    'kerberos-only': { type: 'boolean', default: false },
     // CHANNELS fan-out rows (bench/channels-fanout.ts).
     'channels-only': { type: 'boolean', default: false },
     'no-channels': { type: 'boolean', default: false },
@@ -124,13 +132,15 @@ const AUTH_ONLY = args['auth-only'];
 const REWRITE_ONLY = args['rewrite-only'];
 const CHANNELS_ONLY = args['channels-only'];
 const BODIES_ONLY = args['bodies-only'];
+const KERBEROS_ONLY = args['kerberos-only'];
 /** Only one group of rows: not the HTTP rows, nor the profile. */
-const ONLY = WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY || BODIES_ONLY;
+const ONLY = WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY || BODIES_ONLY || KERBEROS_ONLY;
 const AUTH = (!args['no-auth'] && !ONLY) || AUTH_ONLY;
 const WS = (!args['no-ws'] && !ONLY) || WS_ONLY;
 const REWRITE = (!args['no-rewrite'] && !ONLY) || REWRITE_ONLY;
 const CHANNELS = (!args['no-channels'] && !ONLY) || CHANNELS_ONLY;
 const BODIES = (!args['no-bodies'] && !ONLY) || BODIES_ONLY;
+const KERBEROS = args.kerberos || KERBEROS_ONLY;
 const WS_TARGETS = args['ws-targets'].split(',').map((t) => t.trim());
 const WS_DURATION = Number(args['ws-duration'] ?? (args.quick ? 3 : 10));
 const WS_BIG_DURATION = Number(args['ws-big-duration'] ?? (args.quick ? 3 : 5));
@@ -1111,6 +1121,13 @@ async function main(): Promise<void> {
     log(`channels fan-out rows took ${((Date.now() - channelsStartedAt) / 1000).toFixed(0)} s`);
   }
 
+  let kerberosRows: KerberosRow[] = [];
+  if (KERBEROS) {
+    const kerberosStartedAt = Date.now();
+    kerberosRows = await runKerberosRows({ duration: DURATION, warmup: WARMUP, connections: SMALL_C, log });
+    log(`Kerberos rows took ${((Date.now() - kerberosStartedAt) / 1000).toFixed(0)} s`);
+  }
+
   const header =
     `postern bench — node ${process.versions.node}, wrk -t1 (core ${LOADGEN_CPU}), proxy + backend on core ${SERVER_CPU}; ` +
     `small: -c${SMALL_C} ${DURATION}s, 1MiB: -c${BIG_C} ${DURATION}s, fixed rate: ${RATE}/s, median of ` +
@@ -1142,11 +1159,16 @@ async function main(): Promise<void> {
   if (wsRows.length > 0) process.stdout.write(`\n${wsHeader}\n\n${wsTable(wsRows)}\n\n${wsNotes(wsRows)}\n`);
   if (fanoutRows.length > 0)
     process.stdout.write(`\n${fanoutHeader(fanout)}\n\n${fanoutTable(fanoutRows)}\n`);
+  if (kerberosRows.length > 0) {
+    process.stdout.write(
+      `\nKerberos — wrk -t1 -c${SMALL_C} ${DURATION}s (core ${LOADGEN_CPU}) → postern (core ${SERVER_CPU}) → httpd + mod_auth_gssapi (bench/kerberos.ts)\n\n${kerberosTable(kerberosRows)}\n`,
+    );
+  }
   process.stdout.write(`\ntotal time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
   if (args.json) {
     writeFileSync(
       args.json,
-      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows } }, null, 2)}\n`,
+      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows }, kerberos: kerberosRows }, null, 2)}\n`,
     );
   }
 }

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** Debian packages the tests use, by the command that proves each is present. */
 const debianPackages: Record<string, string> = {
@@ -28,6 +29,16 @@ const debianPackages: Record<string, string> = {
   // Kernel Gateway serves) behind Knox's JKG and JKGWS definitions, and the IPython kernel it runs.
   'jupyter-server': '/usr/bin/jupyter-server',
   'python3-ipykernel': '/usr/share/jupyter/kernels/python3/kernel.json',
+  // test/helpers/kerberos.ts: a real MIT KDC (krb5kdc, kdb5_util; kadmin.local exports keytabs), kinit for the
+  // users' tickets, and Apache httpd with mod_auth_gssapi as the Kerberized backend (apache2-bin: the server and
+  // its modules without Debian's service setup).
+  'krb5-kdc': '/usr/sbin/krb5kdc',
+  'krb5-admin-server': '/usr/sbin/kadmin.local',
+  'krb5-user': '/usr/bin/kinit',
+  'apache2-bin': '/usr/sbin/apache2',
+  'libapache2-mod-auth-gssapi': '/usr/lib/apache2/modules/mod_auth_gssapi.so',
+  // The headers the GSSAPI binding (npm's optional `kerberos`) is built against; see ensureGssapiBinding().
+  'libkrb5-dev': '/usr/include/gssapi/gssapi.h',
 };
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {
@@ -55,6 +66,37 @@ if (missing.length > 0) {
     DEBIAN_FRONTEND: 'noninteractive',
   });
 }
+
+/**
+ * The GSSAPI binding (optional dependency `kerberos`) is built from source at `npm ci`; on a machine without
+ * libkrb5-dev that build fails and npm leaves the optional package out. Now that the headers are installed, the
+ * missing package is installed again from the lockfile (built against them), or an installed one that does not
+ * load is rebuilt, with the Node headers of the pinned `node` package (N-API: no download).
+ */
+function ensureGssapiBinding(): void {
+  const loads = () =>
+    spawnSync(process.execPath, ['-e', "require('kerberos')"], { stdio: 'ignore' }).status === 0;
+  if (loads()) return;
+  const nodedir = dirname(dirname(process.execPath));
+  const env = {
+    ...process.env,
+    ...(existsSync(join(nodedir, 'include', 'node', 'node_api.h')) && { npm_config_nodedir: nodedir }),
+  };
+  if (existsSync('node_modules/kerberos/package.json')) {
+    console.log('Rebuilding the GSSAPI binding (kerberos) against libkrb5-dev');
+    run('npm', ['rebuild', 'kerberos'], env);
+  } else {
+    console.log('Installing the GSSAPI binding (kerberos, an optional dependency) against libkrb5-dev');
+    run('npm', ['install', '--no-save', '--no-audit', '--no-fund'], env);
+  }
+  if (!loads()) {
+    console.error(
+      'The GSSAPI binding (npm package kerberos) still does not load: the Kerberos tests need it.',
+    );
+    process.exit(1);
+  }
+}
+ensureGssapiBinding();
 
 const extra = process.argv.slice(2);
 if (extra.length === 0) {

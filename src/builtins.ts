@@ -11,6 +11,7 @@ import { haDefaultDispatch, haDispatch, haPassAllHeadersDispatch } from './dispa
 import { configurableDispatch, defaultDispatch, passAllHeadersDispatch } from './dispatch/http-dispatch.ts';
 import { register as registerKnoxDispatches } from './dispatch/knox/index.ts';
 import { anonymousAuthentication } from './providers/authentication/anonymous.ts';
+import { hadoopAuthProvider } from './providers/authentication/hadoop-auth.ts';
 import { shiroProvider } from './providers/authentication/shiro/index.ts';
 import { aclsAuthorization } from './providers/authorization/acls.ts';
 import { pathAclsAuthorization } from './providers/authorization/path-acls.ts';
@@ -43,6 +44,7 @@ import { knoxJwksService, knoxTokenService } from './services/knoxtoken/index.ts
 export function register(registry: Registry): void {
   registry.provider(anonymousAuthentication);
   registry.provider(shiroProvider);
+  registry.provider(hadoopAuthProvider);
   registry.provider(defaultIdentityAssertion);
   registry.provider(pseudoIdentityAssertion);
   registry.provider(hadoopGroupIdentityAssertion);

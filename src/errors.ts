@@ -121,6 +121,21 @@ export const Catalog = {
     status: 502,
     message: 'The backend refused the WebSocket handshake',
   },
+  /**
+   * A Kerberos-secured backend refused the gateway's fresh SPNEGO token (clock skew, a wrong service principal, a
+   * keytab the backend does not share): the log says which; the gateway never retries it.
+   */
+  upstreamAuthRefused: {
+    code: 'POSTERN_ERR_UPSTREAM_AUTH',
+    status: 502,
+    message: "The backend refused the gateway's Kerberos authentication",
+  },
+  /** The gateway could not obtain a Kerberos ticket for a secured backend (its KDC does not answer). */
+  kerberosUnavailable: {
+    code: 'POSTERN_ERR_KERBEROS_UNAVAILABLE',
+    status: 503,
+    message: 'The gateway could not obtain Kerberos credentials for the backend; retry shortly',
+  },
   unavailable: {
     code: 'POSTERN_ERR_UNAVAILABLE',
     status: 503,

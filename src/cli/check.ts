@@ -9,7 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { readMasterSecret } from '../config/aliases.ts';
-import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
+import { ConfigError, type Diagnostic, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
 import { readIdentityKeystore } from '../config/keystore.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
@@ -28,6 +28,8 @@ import {
   TOPOLOGY_EXTENSIONS,
   topologyName,
 } from '../gateway/gateway.ts';
+import { bindingProblem } from '../kerberos/gssapi.ts';
+import { checkKerberosLogin, sitePosition } from '../kerberos/login.ts';
 import { readDescriptorFile, readTopologyFile } from '../topology/load.ts';
 import type { Topology } from '../topology/model.ts';
 
@@ -107,6 +109,20 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
         message: (err as Error).message,
       });
     }
+  }
+  // gateway.hadoop.kerberos.secured: the JAAS file, the keytab holding its principal, the krb5.conf and the GSSAPI
+  // binding, checked without contacting the KDC (the topologies' dispatches report the same once: deduplicated).
+  if (settings.kerberos.secured) {
+    const sink = new DiagnosticSink();
+    const at = sitePosition(
+      settings.file,
+      settings.kerberos.loginConfig ? 'java.security.auth.login.config' : 'gateway.hadoop.kerberos.secured',
+    );
+    if (checkKerberosLogin(settings.kerberos, sink, at)) {
+      const problem = bindingProblem();
+      if (problem) sink.error(at, `gateway.hadoop.kerberos.secured is true but ${problem}`);
+    }
+    out.push(...sink.items);
   }
   // The home's own master secret when it has one, so that `${ALIAS=...}` values resolve as at start; check
   // creates none.

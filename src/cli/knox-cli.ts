@@ -11,6 +11,7 @@
  *   create-cert, export-cert                       the gateway's certificate (knox-cli-cert.ts)
  *   list-topologies, validate-topology, redeploy   topologies (knox-cli-topologies.ts)
  *   user-auth-test, system-user-auth-test          a login with a topology's ShiroProvider (knox-cli-auth.ts)
+ *   kerberos-test [--service-host HOST]            the gateway's Kerberos login as a dry run (cli/kerberos-test)
  *
  * A secret is read from standard input (a pipe, or typed at a terminal without echo) unless `--value` gives it on
  * the command line, which other users of the machine may see (`ps`): postern then warns. `--generate` makes a
@@ -24,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { CredentialStore, GATEWAY_CLUSTER, keystoresDir, masterSecretFile } from '../config/aliases.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import { REPO_ROOT } from '../gateway/gateway.ts';
+import { kerberosTest } from './kerberos-test.ts';
 import { systemUserAuthTest, userAuthTest } from './knox-cli-auth.ts';
 import { createCert, exportCert } from './knox-cli-cert.ts';
 import { CliError, type Io, readSecret } from './knox-cli-io.ts';
@@ -42,6 +44,7 @@ const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands
   redeploy [--cluster TOPOLOGY]
   user-auth-test --cluster TOPOLOGY [--u USER] [--p PASSWORD] [--g]
   system-user-auth-test --cluster TOPOLOGY [--d]
+  kerberos-test [--service-host HOST]   log in from the JAAS file's keytab and get a ticket for HTTP/HOST
 
 options: --home DIR (default $POSTERN_HOME, $GATEWAY_HOME, or the repository's sample home)
 Without --value, --master or --generate the secret is read from standard input.
@@ -126,6 +129,9 @@ export async function runKnoxCli(argv: string[], io: Io = process): Promise<numb
         );
       case 'system-user-auth-test':
         return await systemUserAuthTest(home, { cluster: values.cluster, d: values.d }, io);
+      case 'kerberos-test':
+        if (name) throw new CliError(`unexpected argument "${name}"`);
+        return await kerberosTest(home, values['service-host'], io.stdout);
       default:
         throw new CliError(`unknown command "${command}" (${COMMANDS.join(', ')})`);
     }
@@ -147,6 +153,7 @@ const COMMANDS = [
   'redeploy',
   'user-auth-test',
   'system-user-auth-test',
+  'kerberos-test',
 ];
 
 function parse(argv: string[]) {
@@ -167,6 +174,7 @@ function parse(argv: string[]) {
       p: { type: 'string' },
       g: { type: 'boolean' },
       d: { type: 'boolean' },
+      'service-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -227,11 +227,6 @@ export const READ_ELSEWHERE: readonly { keys: readonly string[]; where: string }
     keys: ['gateway.group.config.'],
     where: "HadoopGroupProvider's central group mapping (providers/identity-assertion/hadoop-group.ts)",
   },
-  {
-    keys: ['gateway.hadoop.kerberos.secured'],
-    where:
-      "the identity-assertion providers' user.name / doAs choice (providers/identity-assertion/common.ts)",
-  },
 ];
 
 /** Knox properties postern does not implement, by group, with what postern does instead. */
@@ -379,10 +374,6 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
     instead: "a WebSocket upgrade runs its route's whole provider chain, JWT federation included",
   },
   { keys: ['gateway.application.path.alias.'], instead: 'postern has no application path aliases' },
-  {
-    keys: ['java.security.krb5.conf', 'java.security.auth.login.config', 'sun.security.krb5.debug'],
-    instead: 'postern does no Kerberos (no SPNEGO towards clients or backends)',
-  },
 ];
 
 const matches = (key: string, name: string) =>

@@ -444,6 +444,27 @@ export const SETTINGS = {
     [],
     'postern: npm package names or paths (relative to the home) whose modules register providers and dispatches.',
   ),
+  kerberos: {
+    secured: bool(
+      'gateway.hadoop.kerberos.secured',
+      false,
+      'The backends are Kerberos-secured: the gateway authenticates to them with SPNEGO as the principal of `java.security.auth.login.config` and names the end user as `doAs` (not `user.name`).',
+    ),
+    krb5Conf: optionalText(
+      'java.security.krb5.conf',
+      "The krb5.conf the gateway's Kerberos library reads (as `KRB5_CONFIG`).",
+      "the library's: `KRB5_CONFIG` or `/etc/krb5.conf`",
+    ),
+    loginConfig: optionalText(
+      'java.security.auth.login.config',
+      "The JAAS file whose `com.sun.security.jgss.initiate` entry names the gateway's `keyTab` and `principal` (Knox's `krb5JAASLogin.conf`); needed when `gateway.hadoop.kerberos.secured` is true.",
+    ),
+    debug: bool(
+      'sun.security.krb5.debug',
+      false,
+      "Trace the Kerberos library (MIT's `KRB5_TRACE`) to the gateway's standard error.",
+    ),
+  },
   demoBackends: bool('postern.demo.backends.enabled', false, 'postern: start the built-in demo backends.'),
   serviceDefinitionDirs: list(
     'postern.services.dirs',

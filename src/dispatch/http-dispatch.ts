@@ -35,6 +35,8 @@ import {
 import { dispatchParams } from './params.ts';
 import { type DispatchSettings, ProxyHandler } from './proxy-handler.ts';
 import { bodyFailure, guardRequestBody, requestHasBody } from './request-body.ts';
+import { sendWithSpnego } from './spnego.ts';
+import { backendSpnego } from './spnego-context.ts';
 import { backendTarget, splitTarget } from './target-url.ts';
 import { keepTrailingSlash } from './trailing-slash.ts';
 import { decodeQueryOnce } from './url-encoding.ts';
@@ -205,6 +207,8 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
     };
 
     const proxies = ctx.settings.trustedProxies;
+    // gateway.hadoop.kerberos.secured: SPNEGO towards the backend (dispatch/spnego); undefined otherwise.
+    const spnego = backendSpnego(ctx);
     const requestHeaders = (ex: Exchange): Record<string, string> => {
       const fromProxy = proxies.matches(ex.clientAddress);
       let headers = forwardRequestHeaders(ex.req.rawHeaders, policy, fromProxy);
@@ -255,25 +259,38 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
         const handler = new ProxyHandler(ex, method, settings, resolve, reject);
         // A body is guarded (dispatch/request-body): the backend connection is taken once it flows.
         const body = hasBody ? guardRequestBody(req, ctx.settings) : null;
-        const send = () => {
+        const dispatchWith = (h: ProxyHandler, sent: Record<string, string>) => {
           try {
             agent.dispatch(
               {
                 origin: target.origin,
                 path: target.path,
                 method: method as Dispatcher.HttpMethod,
-                headers,
-                body: body ? requestBodyFor(ex, body, headers) : null,
+                headers: sent,
+                body: body ? requestBodyFor(ex, body, sent) : null,
                 // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
                 idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
               },
-              handler,
+              h,
             );
           } catch (err) {
             // undici refuses a request target it cannot send (a control character the rewrite let through).
-            handler.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
+            h.fail(Errors.internal('The rewritten backend URL is not valid', { cause: err }));
           }
         };
+        const send = spnego
+          ? () =>
+              sendWithSpnego({
+                spnego,
+                ex,
+                target,
+                headers,
+                hasBody: body !== null,
+                first: handler,
+                makeHandler: () => new ProxyHandler(ex, method, settings, resolve, reject),
+                send: dispatchWith,
+              })
+          : () => dispatchWith(handler, headers);
         if (body) body.ready.then(send, (err: unknown) => handler.fail(bodyFailure(err)));
         else send();
       });

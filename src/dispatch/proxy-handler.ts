@@ -15,6 +15,7 @@ import type { Exchange, HeaderMap } from '../spi/index.ts';
 import { ResponseBodyRewrite } from './body-rewrite.ts';
 import { filterResponseHeaders, type HeaderPolicy } from './headers.ts';
 import { RequestBodyTimeoutError, requestTimeout } from './request-body.ts';
+import type { ResponseHook } from './spnego.ts';
 
 /** What a route's dispatch fixes at deployment and every exchange of it shares. */
 export interface DispatchSettings {
@@ -54,6 +55,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   #body: ResponseBodyRewrite | undefined;
   #responded = false;
   #settled = false;
+  /** Set by dispatch/spnego: sees the response first and may have it dropped (a 401 asking for Negotiate). */
+  hook?: ResponseHook;
+  /** The hook's verdict on a dropped response: its body is read and discarded, then this happens. */
+  #dropped: 'retry' | GatewayError | undefined;
 
   constructor(
     ex: Exchange,
@@ -84,6 +89,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     if (statusCode < 200) return; // 1xx: undici reports interim responses; Node writes its own 100.
+    if (this.hook) {
+      this.#dropped = this.hook.head(statusCode, resHeaders);
+      if (this.#dropped) return;
+    }
     const ex = this.#ex;
     let out = filterResponseHeaders(resHeaders, this.#settings.policy);
     if (ex.responseHeaderFilters) for (const f of ex.responseHeaderFilters) out = f(out, statusCode);
@@ -116,6 +125,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#dropped) return;
     if (this.#body) {
       this.#body.write(controller, chunk);
       return;
@@ -127,6 +137,20 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    const dropped = this.#dropped;
+    if (dropped === 'retry') {
+      // The exchange goes on through another handler (dispatch/spnego); this one is done without a word.
+      this.#settled = true;
+      this.#ex.onClientClose = undefined;
+      // A client that went away meanwhile has nobody to answer: the exchange ends here.
+      if (this.#res.destroyed) this.#resolve();
+      else this.hook!.retry();
+      return;
+    }
+    if (dropped) {
+      this.#finish(dropped);
+      return;
+    }
     if (this.#body) {
       // The rewrite finishes the exchange once its last byte is written.
       this.#body.end();
@@ -138,6 +162,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const clientGone = isClientGone(err);
+    if (this.#dropped && !clientGone) {
+      this.#finish(this.#dropped === 'retry' ? upstreamError(err) : this.#dropped);
+      return;
+    }
     this.#body?.abort();
     if (this.#responded || this.#res.destroyed || clientGone) {
       // Headers are gone (or nobody is listening): the only honest signal left is to cut the connection.

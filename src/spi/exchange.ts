@@ -19,7 +19,15 @@ export interface Principal {
  * `cookie` (an SSO JWT cookie), `header` (trusted pre-authenticated header), `client-cert`, `anonymous`. Channels
  * need it (the `xrftoken` check applies only to cookie-authenticated connections).
  */
-export type AuthMethod = 'basic' | 'session' | 'jwt' | 'cookie' | 'header' | 'client-cert' | 'anonymous';
+export type AuthMethod =
+  | 'basic'
+  | 'session'
+  | 'jwt'
+  | 'cookie'
+  | 'header'
+  | 'client-cert'
+  | 'anonymous'
+  | 'kerberos';
 
 /** The raw connection of a WebSocket upgrade request, given to the route's upgrade handler. */
 export interface UpgradeRequest {

@@ -27,6 +27,8 @@ import {
   isBlockedSetCookie,
 } from '../dispatch/headers.ts';
 import { dispatchParams } from '../dispatch/params.ts';
+import { type SpnegoAttempt, tokenFailure } from '../dispatch/spnego.ts';
+import { backendSpnego } from '../dispatch/spnego-context.ts';
 import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
@@ -167,6 +169,8 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
   // still count against the limit.
   const counter = ctx.sharedAcrossDeployments(`websocket-open:${topology}`, () => ({ open: 0 }));
   const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service, counter };
+  // gateway.hadoop.kerberos.secured: the handshake authenticates with SPNEGO as any GET (dispatch/spnego).
+  const spnego = backendSpnego(ctx);
 
   return (ex: Exchange) =>
     new Promise<void>((resolve, reject) => {
@@ -211,10 +215,13 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       const failover = haService && webSocketFailover(haService, req, url, headers);
 
       let backend: WebSocket;
-      const connect = (): boolean => {
+      /** With SPNEGO: what authenticated the current attempt, and whether it is the retry after a 401. */
+      let attempt: SpnegoAttempt | undefined;
+      let retried = false;
+      const open = (target: string, sent: Record<string, string>): boolean => {
         try {
-          backend = new WebSocket(toWebSocketUrl(failover ? failover.target() : url), offered, {
-            headers,
+          backend = new WebSocket(target, offered, {
+            headers: sent,
             handshakeTimeout,
             maxPayload,
             perMessageDeflate: offersDeflate ? DEFLATE : false,
@@ -233,9 +240,38 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
         backend.once('open', onOpen);
         return true;
       };
+      /** The backend's origin as the SPNEGO state keys it (its HTTP origin: one cookie for HTTP and WebSocket). */
+      const spnegoTarget = (target: string) => {
+        const u = new URL(target.replace(/^ws/, 'http'));
+        return { origin: u.origin, path: `${u.pathname}${u.search}` };
+      };
+      const connect = (): boolean => {
+        const target = toWebSocketUrl(failover ? failover.target() : url);
+        if (!spnego) return open(target, headers);
+        let at: { origin: string; path: string };
+        try {
+          at = spnegoTarget(target);
+        } catch (err) {
+          reject(Errors.internal('The rewritten backend URL is not a WebSocket URL', { cause: err }));
+          return false;
+        }
+        spnego.authorize(at, headers, { hasBody: false, force: retried }).then(
+          (a) => {
+            attempt = a;
+            if (upgrade.socket.destroyed) resolve();
+            else open(target, a.headers);
+          },
+          (err: unknown) => reject(tokenFailure(ex, err, at.origin)),
+        );
+        return true;
+      };
       const onClientGone = () => backend.terminate();
 
       const onUpgrade = (response: IncomingMessage) => {
+        // The backend's auth cookie on its 101 is kept for the next handshakes and requests (never relayed).
+        if (spnego && attempt) {
+          spnego.verdict(ex, spnegoTarget(backend.url), attempt, 101, response.headers, false);
+        }
         const relayed: string[] = [];
         for (let i = 0; i < response.rawHeaders.length; i += 2) {
           const name = response.rawHeaders[i];
@@ -256,6 +292,25 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
         response.resume();
         const status = response.statusCode ?? 502;
         backend.terminate();
+        if (spnego && attempt) {
+          const verdict = spnego.verdict(
+            ex,
+            spnegoTarget(backend.url),
+            attempt,
+            status,
+            response.headers,
+            !retried,
+          );
+          if (verdict === 'retry') {
+            retried = true;
+            connect();
+            return;
+          }
+          if (verdict) {
+            reject(verdict);
+            return;
+          }
+        }
         reject(Errors.upstreamRefusedUpgrade(undefined, { status: status >= 400 ? status : 502 }));
       };
       const onError = (err: Error) => {

@@ -12,13 +12,15 @@
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { hashPassword } from '../../src/providers/authentication/shiro/password-hash.ts';
-import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import { makeHome, siteXml, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 import { epoch, type JwksServer, makeKey, signToken, startJwks, type TestKey } from '../helpers/jwks.ts';
+import { offlineKerberosSite } from '../helpers/kerberos.ts';
 
 const ISSUER = 'https://issuer.ws.test';
 const APP = 'https://app.example.com';
@@ -214,10 +216,18 @@ describe('the provider chain on WebSocket upgrades', () => {
     home = makeHome({ 'gateway.websocket.feature.enabled': true });
     home.write('conf/users.yaml', users);
     for (const [name, providers] of Object.entries(topologies)) write(home, name, providers);
-    kerberosHome = makeHome({
-      'gateway.websocket.feature.enabled': true,
-      'gateway.hadoop.kerberos.secured': true,
-    });
+    kerberosHome = makeHome({ 'gateway.websocket.feature.enabled': true });
+    // A login valid on disk: secured=true deploys only with one (the echo backend never asks for Negotiate).
+    kerberosHome.write(
+      'conf/gateway-site.xml',
+      siteXml({
+        'gateway.port': 0,
+        'gateway.host': '127.0.0.1',
+        'ssl.enabled': false,
+        'gateway.websocket.feature.enabled': true,
+        ...offlineKerberosSite(join(kerberosHome.dir, 'conf', 'kerberos')),
+      }),
+    );
     kerberosHome.write('conf/users.yaml', users);
     write(kerberosHome, 'shiro', topologies.shiro);
     write(kerberosHome, 'jwt', topologies.jwt);

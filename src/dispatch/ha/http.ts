@@ -30,6 +30,8 @@ import {
   requestHasBody,
   requestTimeout,
 } from '../request-body.ts';
+import { type BackendSpnego, type SpnegoAttempt, tokenFailure } from '../spnego.ts';
+import { backendSpnego } from '../spnego-context.ts';
 import { backendTarget, splitTarget } from '../target-url.ts';
 import { retarget } from './retarget.ts';
 import { type HaRequest, type HaService, withoutCookie } from './service.ts';
@@ -62,6 +64,8 @@ interface HaRoute {
   stripSticky: boolean;
   /** How a standby's answer is recognised (the service-specific HA dispatches); none: only errors fail over. */
   standby: StandbyCheck | undefined;
+  /** gateway.hadoop.kerberos.secured: each attempt authenticates with SPNEGO to its URL (dispatch/spnego). */
+  spnego: BackendSpnego | undefined;
 }
 
 /** What a service-specific HA dispatch changes (dispatch/http-dispatch's HttpDispatchOptions). */
@@ -101,6 +105,7 @@ export function createHaHandler(
     cookiePath: settings.scopeCookies ? '/' : settings.context,
     stripSticky: ha.settings.enableLoadBalancing && ha.settings.enableStickySession,
     standby: options.standby,
+    spnego: backendSpnego(ctx),
   };
   return (ex: Exchange) =>
     new Promise<void>((resolve, reject) => {
@@ -142,6 +147,10 @@ class HaExchange implements Dispatcher.DispatchHandler {
   #replayable = true;
   #started = false;
   #held: Held | undefined;
+  /** SPNEGO: what authenticated the current attempt; whether it is the retry with a token after a 401. */
+  #spnego: { attempt: SpnegoAttempt; target: { origin: string }; forced: boolean } | undefined;
+  /** SPNEGO's verdict on the current answer (a 401 asking for Negotiate): its body is dropped, then this. */
+  #dropped: 'retry' | GatewayError | undefined;
   #gone = false;
   #timer: NodeJS.Timeout | undefined;
 
@@ -254,6 +263,23 @@ class HaExchange implements Dispatcher.DispatchHandler {
       this.#proxy.fail(Errors.internal('The rewritten backend URL is not absolute'));
       return;
     }
+    const spnego = this.#route.spnego;
+    if (spnego) {
+      const forced = this.#dropped === 'retry';
+      this.#dropped = undefined;
+      spnego.authorize(target, this.#headers, { hasBody: this.#body !== null, force: forced }).then(
+        (attempt) => {
+          this.#spnego = { attempt, target, forced };
+          this.#send(target, attempt.headers);
+        },
+        (err: unknown) => this.#proxy.fail(tokenFailure(this.#ex, err, target.origin)),
+      );
+      return;
+    }
+    this.#send(target, this.#headers);
+  }
+
+  #send(target: { origin: string; path: string }, headers: Record<string, string>): void {
     const method = this.#method;
     try {
       this.#route.agent.dispatch(
@@ -261,7 +287,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
           origin: target.origin,
           path: target.path,
           method: method as Dispatcher.HttpMethod,
-          headers: this.#headers,
+          headers,
           body: this.#body,
           idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
         },
@@ -283,6 +309,20 @@ class HaExchange implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     const request = this.#request;
+    const spnego = this.#spnego;
+    if (spnego && statusCode >= 200 && !this.#started) {
+      // A 401 asking for Negotiate: retried once with a token (no body), else the 502; the body is dropped.
+      const canRetry = !spnego.forced && this.#body === null;
+      this.#dropped = this.#route.spnego!.verdict(
+        this.#ex,
+        spnego.target,
+        spnego.attempt,
+        statusCode,
+        headers,
+        canRetry,
+      );
+      if (this.#dropped) return;
+    }
     if (statusCode >= 200 && request && !this.#started && this.#route.standby?.suspect(statusCode, headers)) {
       // Perhaps a standby's answer: held until its body says (bounded by PEEK_LIMIT).
       this.#held = { controller, status: statusCode, headers, message: statusMessage, chunks: [], size: 0 };
@@ -317,6 +357,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#dropped) return;
     const held = this.#held;
     if (held) {
       held.chunks.push(chunk);
@@ -329,6 +370,17 @@ class HaExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    const dropped = this.#dropped;
+    if (dropped === 'retry') {
+      if (this.#gone || this.#ex.res.destroyed) this.#resolve();
+      else this.#attempt();
+      return;
+    }
+    if (dropped) {
+      this.#dropped = undefined;
+      this.#proxy.fail(dropped);
+      return;
+    }
     const held = this.#held;
     if (held) {
       this.#held = undefined;
@@ -348,6 +400,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
     this.#held = undefined;
+    this.#dropped = undefined;
     const request = this.#request;
     // The gateway's own refusal of the request (a body edit's) is not the backend's failure.
     const refused = err instanceof GatewayError;

@@ -205,7 +205,7 @@ const BASE_PARAMS = new Set([
 ]);
 
 /** Every value of the query parameter `doAs` (any case of the name, percent-encoded or not). */
-function doAsValues(query: string): string[] {
+export function doAsValues(query: string): string[] {
   const values: string[] = [];
   if (!query) return values;
   for (const part of query.split('&')) {
@@ -326,18 +326,7 @@ export function createIdentityAssertion(
   addScrub(ctx.service.params.find((p) => p.name.toLowerCase() === 'impersonation.params')?.value);
   const userParam = params.get('user.name.param')?.trim() || 'user.name';
   scrub.add(userParam.toLowerCase());
-  const kerberosSetting = ctx.settings.raw.get('gateway.hadoop.kerberos.secured');
-  let kerberos = false;
-  if (kerberosSetting) {
-    const value = parseBoolean(kerberosSetting.value);
-    if (value === undefined) {
-      params.errorAt(
-        kerberosSetting.pos,
-        `gateway.hadoop.kerberos.secured: expected true or false, found "${kerberosSetting.value}"`,
-      );
-    }
-    kerberos = value ?? false;
-  }
+  const kerberos = ctx.settings.kerberos.secured;
   const assertParam = encodeURIComponent(kerberos ? 'doAs' : userParam);
   const assertToBackend = hooks.assertToBackend ?? true;
 

@@ -5,12 +5,17 @@
  * and from the topology service; the legacy name Pseudo; NoImpersonationProvider; audit of a mapped identity.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { offlineKerberosSite } from '../../helpers/kerberos.ts';
 import { actorGroups, type IdentityGateway, startIdentityGateway, topology } from './fixture.ts';
 
 describe('Default identity assertion', () => {
   let gw: IdentityGateway;
   let kerberos: IdentityGateway;
+  const krbDir = mkdtempSync(join(tmpdir(), 'postern-krb-offline-'));
 
   before(async () => {
     const ia = (name: string, params?: Record<string, string>) => ({
@@ -46,13 +51,15 @@ describe('Default identity assertion', () => {
         mapped: (b) => topology(b, [ia('Default', { 'principal.mapping': 'guest=hdfs' })]),
         noimp: (b) => topology(b, [ia('NoImpersonationProvider')]),
       },
-      { 'gateway.hadoop.kerberos.secured': true },
+      // A login that is valid on disk: secured=true deploys only with one (the echo backend never asks for it).
+      offlineKerberosSite(krbDir),
     );
   });
 
   after(async () => {
     await gw?.close();
     await kerberos?.close();
+    rmSync(krbDir, { recursive: true, force: true });
   });
 
   it('sends the authenticated user as user.name and keeps the other parameters in order', async () => {
