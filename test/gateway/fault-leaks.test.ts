@@ -119,7 +119,9 @@ describe('faults do not leak', () => {
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
-  it('10,000 failing and aborted requests: sockets, fds and heap stay flat', async () => {
+  it('10,000 failing and aborted requests: sockets, fds and heap stay flat', {
+    timeout: 300_000,
+  }, async () => {
     const warm = new Map<number, number>();
     await run(1000, 50, warm);
     const baseline = await settle();
