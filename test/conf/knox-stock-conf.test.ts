@@ -574,4 +574,67 @@ describe("Knox's stock conf, verbatim", () => {
     assert.equal(bad.statusCode, 400);
     await bad.body.dump();
   });
+
+  it('writes and deletes descriptors and provider configurations as Knox’s TopologiesResource does', async () => {
+    const api = `${gateway.url}/admin/api/v1`;
+    const put = (path: string, body: string, type = 'application/json') =>
+      request(`${api}/${path}`, {
+        method: 'PUT',
+        headers: { authorization: ADMIN, 'content-type': type },
+        body,
+      });
+    const shared = JSON.stringify({
+      providers: [{ role: 'authentication', name: 'Anonymous', enabled: 'true' }],
+    });
+    const made = await put('providerconfig/adminapi-providers', shared);
+    assert.equal(made.statusCode, 201);
+    assert.equal(made.headers.location, `${api}/providerconfig/adminapi-providers`);
+    await made.body.dump();
+    const descriptor = JSON.stringify({
+      'provider-config-ref': 'adminapi-providers',
+      services: [{ name: 'HTTP', urls: ['http://127.0.0.1:1'] }],
+    });
+    const created = await put('descriptors/fromapi', descriptor);
+    assert.equal(created.statusCode, 201);
+    await created.body.dump();
+    // The generated topology deploys: its dead backend answers 502 through it, not 404.
+    const through = await request(`${gateway.url}/fromapi/http/x`);
+    assert.equal(through.statusCode, 502);
+    await through.body.dump();
+    const updated = await put('descriptors/fromapi', descriptor);
+    assert.equal(updated.statusCode, 204);
+    await updated.body.dump();
+    // A body that does not parse is refused with its diagnostics, and nothing is written.
+    const broken = await put('descriptors/broken', '{"services": "not a list"');
+    assert.equal(broken.statusCode, 400);
+    assert.match(await broken.body.text(), /diagnostics/);
+    const listed = await request(`${api}/descriptors`, { headers: { authorization: ADMIN } });
+    const names = ((await listed.body.json()) as { items: { name: string }[] }).items.map((i) => i.name);
+    assert.deepEqual(names, ['fromapi.json']);
+    // A provider configuration a descriptor names is kept (304) unless forced, as Knox does.
+    const kept = await request(`${api}/providerconfig/adminapi-providers`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(kept.statusCode, 304);
+    await kept.body.dump();
+    const gone = await request(`${api}/descriptors/fromapi`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.deepEqual(await gone.body.json(), { deleted: 'descriptor fromapi' });
+    const dropped = await request(`${api}/providerconfig/adminapi-providers`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.deepEqual(await dropped.body.json(), { deleted: 'provider config adminapi-providers' });
+    // Only admins: guest is refused before anything is looked at.
+    const asGuest = await request(`${api}/descriptors/anything`, {
+      method: 'PUT',
+      headers: { authorization: GUEST, 'content-type': 'application/json' },
+      body: descriptor,
+    });
+    assert.equal(asGuest.statusCode, 403);
+    await asGuest.body.dump();
+  });
 });

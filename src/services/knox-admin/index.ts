@@ -14,11 +14,11 @@
  * | | `DELETE topologies/{id}` | `{ "deleted" : true }` (false for `admin`, which Knox never deletes, and for an unknown one) |
  * | | `GET descriptors`, `GET providerconfig` | Knox's `HrefListing` `{"href","items":[{"href","name"}]}` |
  * | | `GET descriptors/{name}`, `GET providerconfig/{name}` | the file (JSON, XML or YAML as text/plain); 404 |
+ * | | `PUT`/`DELETE descriptors/{name}`, `providerconfig/{name}` | config-files.ts |
  * | ServiceDefinitionsResource | `GET servicedefinitions[/{name}[/{role}[/{version}]]]` | `{"serviceDefinitions":{"serviceDefinition":[{"service":{...}}]}}` |
  * | AliasResource | `GET aliases/{topology}`, `PUT`/`POST`/`DELETE aliases/{topology}/{alias}` | Knox's answers over postern's alias service (aliases.ts) |
  *
- * Not done: PUT and DELETE of descriptors and provider configurations, POST/PUT/DELETE of service definitions
- * (501), ServiceDiscoveryResource.
+ * Not done: POST/PUT/DELETE of service definitions (501), ServiceDiscoveryResource.
  */
 import {
   existsSync,
@@ -53,6 +53,7 @@ import {
   beanXml,
   type TopologyBean,
 } from './beans.ts';
+import { deleteConfigFile, putConfigFile } from './config-files.ts';
 import { serviceDefinitionsJson, serviceDefinitionsXml } from './definitions.ts';
 
 const API = '/api/v1/';
@@ -370,12 +371,10 @@ async function answer(ex: Exchange, gateway: GatewayHandle, self: string, master
     case 'providerconfig': {
       const dir = head === 'descriptors' ? gateway.layout.descriptors : gateway.layout.sharedProviders;
       const extensions = head === 'descriptors' ? DESCRIPTOR_EXTENSIONS : PROVIDER_CONFIG_EXTENSIONS;
-      if (name !== undefined && (ex.req.method === 'PUT' || ex.req.method === 'DELETE')) {
-        ex.req.resume();
-        throw Errors.notImplemented(
-          `postern does not ${ex.req.method === 'PUT' ? 'write' : 'delete'} ${head} through Knox's admin API yet; edit ${head === 'descriptors' ? 'conf/descriptors' : 'conf/shared-providers'} (the gateway redeploys on change)`,
-        );
+      if (name !== undefined && ex.req.method === 'PUT') {
+        return putConfigFile(ex, gateway, head, name, `${where.api}/${head}/${encodeURIComponent(name)}`);
       }
+      if (name !== undefined && ex.req.method === 'DELETE') return deleteConfigFile(ex, gateway, head, name);
       allow(ex, READ);
       ex.req.resume();
       if (name === undefined) return listing(ex, where, head, dir, extensions);
