@@ -94,6 +94,8 @@ export interface GatewayHandle {
   readonly build: { readonly version: string; readonly hash: string };
   /** Every service definition the gateway has loaded (bundled, configured directories, the home's). */
   definitions(): readonly ServiceDefinition[];
+  /** Rereads the service definitions and redeploys every topology (a definition was written or removed). */
+  reloadDefinitions(): void;
   /** What the readiness endpoint reports (gateway/readiness.ts). */
   readonly ready: boolean;
   /** Requests in flight, upgrades not counted. */

@@ -637,4 +637,60 @@ describe("Knox's stock conf, verbatim", () => {
     assert.equal(asGuest.statusCode, 403);
     await asGuest.body.dump();
   });
+
+  it('adds, replaces and removes service definitions as Knox’s ServiceDefinitionsResource does', async () => {
+    const api = `${gateway.url}/admin/api/v1/servicedefinitions`;
+    const pair = (path: string) => `<serviceDefinition>
+      <service role="ADMINAPI" name="adminapi" version="1.0.0">
+        <routes><route path="${path}"/></routes>
+      </service>
+      <rules>
+        <rule dir="IN" name="ADMINAPI/in" pattern="*://*:*/**/adminapi/{path=**}?{**}">
+          <rewrite template="{$serviceUrl[ADMINAPI]}/{path=**}?{**}"/>
+        </rule>
+      </rules>
+    </serviceDefinition>`;
+    const send = (method: string, body: string) =>
+      request(api, { method, headers: { authorization: ADMIN, 'content-type': 'application/xml' }, body });
+    const created = await send('POST', pair('/adminapi/**'));
+    assert.equal(created.statusCode, 201);
+    assert.match(String(created.headers.location), /\/servicedefinitions\/adminapi\/ADMINAPI\/1\.0\.0$/);
+    await created.body.dump();
+    const again = await send('POST', pair('/adminapi/**'));
+    assert.equal(again.statusCode, 409);
+    await again.body.dump();
+    const broken = await send(
+      'PUT',
+      pair('/adminapi/**').replace('<routes>', '<routs>').replace('</routes>', '</routs>'),
+    );
+    assert.equal(broken.statusCode, 400);
+    assert.match(await broken.body.text(), /routs/);
+    const replaced = await send('PUT', pair('/adminapi/**?**'));
+    assert.equal(replaced.statusCode, 201);
+    await replaced.body.dump();
+    // The gateway's definition watcher loads it within a second or two.
+    const listed = async () => {
+      const r = await request(`${api}/adminapi`, { headers: { authorization: ADMIN } });
+      const body = (await r.body.json()) as { serviceDefinitions: { serviceDefinition: unknown[] } };
+      return body.serviceDefinitions.serviceDefinition.length;
+    };
+    let seen = 0;
+    for (let i = 0; i < 50 && seen === 0; i++) {
+      seen = await listed();
+      if (seen === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(seen, 1);
+    const deleted = await request(`${api}/adminapi/ADMINAPI/1.0.0`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(deleted.statusCode, 200);
+    await deleted.body.dump();
+    const bundled = await request(`${api}/knox/KNOX/1.0.0`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    assert.equal(bundled.statusCode, 404, 'a bundled definition is not the home’s to delete');
+    await bundled.body.dump();
+  });
 });

@@ -18,7 +18,9 @@
  * | ServiceDefinitionsResource | `GET servicedefinitions[/{name}[/{role}[/{version}]]]` | `{"serviceDefinitions":{"serviceDefinition":[{"service":{...}}]}}` |
  * | AliasResource | `GET aliases/{topology}`, `PUT`/`POST`/`DELETE aliases/{topology}/{alias}` | Knox's answers over postern's alias service (aliases.ts) |
  *
- * Not done: POST/PUT/DELETE of service definitions (501), ServiceDiscoveryResource.
+ * | | `POST`/`PUT servicedefinitions`, `DELETE servicedefinitions/{name}/{role}/{version}` | definition-writes.ts |
+ *
+ * Not done: ServiceDiscoveryResource (postern discovers no cluster).
  */
 import {
   existsSync,
@@ -54,6 +56,7 @@ import {
   type TopologyBean,
 } from './beans.ts';
 import { deleteConfigFile, putConfigFile } from './config-files.ts';
+import { deleteDefinition, writeDefinition } from './definition-writes.ts';
 import { serviceDefinitionsJson, serviceDefinitionsXml } from './definitions.ts';
 
 const API = '/api/v1/';
@@ -381,12 +384,15 @@ async function answer(ex: Exchange, gateway: GatewayHandle, self: string, master
       return oneFile(ex, dir, extensions, name);
     }
     case 'servicedefinitions': {
-      if (ex.req.method !== 'GET' && ex.req.method !== 'HEAD') {
-        ex.req.resume();
-        throw Errors.notImplemented(
-          "postern does not change service definitions through Knox's admin API; put them in the home's data/services (the gateway redeploys on change)",
-        );
+      if (ex.req.method === 'POST' || ex.req.method === 'PUT') {
+        if (name !== undefined) {
+          ex.req.resume();
+          throw Errors.notFound();
+        }
+        return writeDefinition(ex, gateway, where.api);
       }
+      if (ex.req.method === 'DELETE') return deleteDefinition(ex, gateway, where.api, name, more[0], more[1]);
+      allow(ex, READ);
       ex.req.resume();
       const [defName, role, defVersion] = [name, ...more];
       const query = new URLSearchParams(ex.query);
