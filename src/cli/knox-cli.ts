@@ -11,6 +11,8 @@
  *   create-cert, export-cert                       the gateway's certificate (knox-cli-cert.ts)
  *   list-topologies, validate-topology, redeploy   topologies (knox-cli-topologies.ts)
  *   user-auth-test, system-user-auth-test          a login with a topology's ShiroProvider (knox-cli-auth.ts)
+ *   import-knox-master FILE                        Knox's data/security/master: its password becomes the aliases Knox
+ *                                                  falls back to it for (keystore, key, truststores), where unset
  *   kerberos-test [--service-host HOST]            the gateway's Kerberos login as a dry run (cli/kerberos-test)
  *
  * A secret is read from standard input (a pipe, or typed at a terminal without echo) unless `--value` gives it on
@@ -23,8 +25,9 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CredentialStore, GATEWAY_CLUSTER, keystoresDir, masterSecretFile } from '../config/aliases.ts';
+import { readKnoxMaster } from '../config/knox-master.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
-import { REPO_ROOT } from '../gateway/gateway.ts';
+import { loadHome, REPO_ROOT } from '../gateway/gateway.ts';
 import { kerberosTest } from './kerberos-test.ts';
 import { systemUserAuthTest, userAuthTest } from './knox-cli-auth.ts';
 import { createCert, exportCert } from './knox-cli-cert.ts';
@@ -44,6 +47,7 @@ const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands
   redeploy [--cluster TOPOLOGY]
   user-auth-test --cluster TOPOLOGY [--u USER] [--p PASSWORD] [--g]
   system-user-auth-test --cluster TOPOLOGY [--d]
+  import-knox-master FILE
   kerberos-test [--service-host HOST]   log in from the JAAS file's keytab and get a ticket for HTTP/HOST
 
 options: --home DIR (default $POSTERN_HOME, $GATEWAY_HOME, or the repository's sample home)
@@ -129,6 +133,27 @@ export async function runKnoxCli(argv: string[], io: Io = process): Promise<numb
         );
       case 'system-user-auth-test':
         return await systemUserAuthTest(home, { cluster: values.cluster, d: values.d }, io);
+      case 'import-knox-master': {
+        if (!name) throw new CliError("import-knox-master needs the path of Knox's data/security/master");
+        const master = readKnoxMaster(name);
+        const gatewayStore = store(home, GATEWAY_CLUSTER);
+        const { settings } = await loadHome(home);
+        // Knox's DefaultKeystoreService uses the master secret wherever these aliases are not set.
+        for (const alias of [
+          settings.ssl.keystorePasswordAlias,
+          settings.ssl.keyPassphraseAlias,
+          settings.ssl.truststorePasswordAlias,
+          settings.httpclient.truststorePasswordAlias,
+        ]) {
+          if (gatewayStore.has(alias)) {
+            io.stdout.write(`${alias} is already set; kept.\n`);
+            continue;
+          }
+          gatewayStore.set(alias, master);
+          io.stdout.write(`${alias} has been set from Knox's master secret.\n`);
+        }
+        return 0;
+      }
       case 'kerberos-test':
         if (name) throw new CliError(`unexpected argument "${name}"`);
         return await kerberosTest(home, values['service-host'], io.stdout);
@@ -153,6 +178,7 @@ const COMMANDS = [
   'redeploy',
   'user-auth-test',
   'system-user-auth-test',
+  'import-knox-master',
   'kerberos-test',
 ];
 

@@ -5,10 +5,12 @@
  * check` failing, as `start` does, on a wrong password, a missing key alias and a JCEKS keystore.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createCipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { checkHome } from '../../src/cli/check.ts';
 import { CredentialStore } from '../../src/config/aliases.ts';
@@ -144,5 +146,63 @@ describe('identity keystores under Knox settings (keytool-made)', () => {
   it('fails when a configured keystore does not exist (no silent self-signed fallback)', async () => {
     const h = home({ 'gateway.tls.keystore.path': 'missing.jks' });
     assert.match((await errors(h))[0], /gateway\.tls\.keystore\.path: .*missing\.jks does not exist/);
+  });
+
+  /**
+   * A master file as Knox's CMFMasterService writes it, made here from Knox's source (Knox's own code does not run
+   * in these tests): PBKDF2WithHmacSHA1 of "masterpassphrase" (65,536 rounds, 8-byte salt, 128-bit key),
+   * AES/CBC/PKCS5Padding, Base64 of "salt::iv::cipher" after a "#1.0#" line.
+   */
+  function knoxMasterFile(file: string, master: string): void {
+    const salt = randomBytes(8);
+    const iv = randomBytes(16);
+    const key = pbkdf2Sync('masterpassphrase', salt, 65_536, 16, 'sha1');
+    const cipher = createCipheriv('aes-128-cbc', key, iv);
+    const sealed = Buffer.concat([cipher.update(master, 'utf8'), cipher.final()]);
+    const line = [salt, iv, sealed].map((b) => b.toString('base64')).join('::');
+    writeFileSync(file, `#1.0# Mon, Dec 01 2026 10:00:00.000\n${Buffer.from(line).toString('base64')}\n`);
+  }
+
+  it("serves a Knox installation's gateway.jks after import-knox-master, its password Knox's master secret", async () => {
+    const h = home();
+    const master = 'knox-master-secret-1';
+    knoxMasterFile(join(h.dir, 'knox-master'), master);
+    const cert = keytool(
+      join(h.dir, 'data/security/keystores/gateway.jks'),
+      'JKS',
+      'gateway-identity',
+      master,
+    );
+    assert.match(
+      (await errors(h))[0] ?? '',
+      /no password: postern cli create-alias gateway-identity-keystore-password/,
+    );
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const run = (file: string) =>
+      spawnSync(process.execPath, [main, 'cli', 'import-knox-master', file, '--home', h.dir], {
+        encoding: 'utf8',
+      });
+    const imported = run(join(h.dir, 'knox-master'));
+    assert.equal(imported.status, 0, imported.stderr);
+    assert.match(
+      imported.stdout,
+      /gateway-identity-keystore-password has been set from Knox's master secret/,
+    );
+    assert.doesNotMatch(imported.stdout + imported.stderr, new RegExp(master));
+    assert.deepEqual(await errors(h), []);
+    const gateway = await startGateway(h);
+    const agent = new Agent({ connect: { ca: cert, servername: 'localhost' } });
+    try {
+      const res = await request(`${gateway.url}/t/none`, { dispatcher: agent });
+      await res.body.dump();
+      assert.equal(res.statusCode, 404);
+    } finally {
+      await agent.close();
+      await gateway.close();
+    }
+    writeFileSync(join(h.dir, 'not-master'), '#1.0# x\nbm90IGl0\n');
+    const bad = run(join(h.dir, 'not-master'));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /is not salt::iv::cipher|does not decrypt/);
   });
 });
