@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { readMasterSecret } from '../config/aliases.ts';
 import { ConfigError, type Diagnostic, DiagnosticSink, formatDiagnostic } from '../config/diagnostics.ts';
-import { readIdentityKeystore } from '../config/keystore.ts';
+import { readIdentityKeystore, readTrustStore } from '../config/keystore.ts';
 import { compileDeployment } from '../deploy/compile.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import {
@@ -100,6 +100,29 @@ export async function checkHome(home: string): Promise<Diagnostic[]> {
   if (settings.ssl.enabled && !settings.ssl.certificatePath && !settings.ssl.keyPath) {
     try {
       readIdentityKeystore(settings, layout.home);
+    } catch (err) {
+      out.push({
+        file: settings.file ?? join(layout.home, 'conf', 'gateway-site.xml'),
+        line: 1,
+        column: 1,
+        severity: 'error',
+        message: (err as Error).message,
+      });
+    }
+  }
+  // The client-certificate truststore opens as `start` opens it (the backend truststore is read at deployment).
+  const ssl = settings.ssl;
+  if (ssl.enabled && (ssl.clientAuthNeeded || ssl.clientAuthWanted) && ssl.truststorePath) {
+    try {
+      readTrustStore(
+        {
+          key: 'gateway.truststore.path',
+          path: ssl.truststorePath,
+          type: ssl.truststoreType,
+          passwordAlias: ssl.truststorePasswordAlias,
+        },
+        layout.home,
+      );
     } catch (err) {
       out.push({
         file: settings.file ?? join(layout.home, 'conf', 'gateway-site.xml'),

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
+import { checkHome } from '../../src/cli/check.ts';
 import { CredentialStore, GATEWAY_CLUSTER, masterSecretFile } from '../../src/config/aliases.ts';
 import { loadOrCreateMasterSecret } from '../../src/deploy/secrets.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
@@ -292,6 +293,9 @@ describe('two-way TLS on the listener', () => {
       startGateway(h),
       /gateway\.truststore\.path: cannot open truststore .*no password: postern cli create-alias gateway-truststore-password/,
     );
+    // postern check says the same, as start does.
+    const checked = (await checkHome(h.dir)).filter((d) => d.severity === 'error').map((d) => d.message);
+    assert.match(checked.join('\n'), /cannot open truststore .*no password/);
     new CredentialStore(h.dir, loadOrCreateMasterSecret(masterSecretFile(h.dir)), GATEWAY_CLUSTER).set(
       'gateway-truststore-password',
       'trust-pass',
