@@ -73,7 +73,7 @@ export function loadApplication(
     sink.error(
       app.pos,
       `application "${app.name}" not found: no directory ${app.name}/ in ${dirs.join(' or ')} ` +
-        `(postern bundles home and knoxauth; put another application's files in ${join(dirs[0] ?? '', app.name, 'app')}/)`,
+        `(postern bundles home, knoxauth and token-management; put another application's files in ${join(dirs[0] ?? '', app.name, 'app')}/)`,
     );
     return undefined;
   }

@@ -104,12 +104,12 @@ describe("Knox's stock conf, verbatim", () => {
       ]),
     );
     t.diagnostic(JSON.stringify(failed));
-    // Knox's token pages, web shell and admin UI are not bundled: each fails alone, with its code, and the topology
-    // serves the rest. knoxauth (the login page) and home (the home page) are bundled, written for postern.
+    // Knox's token generation page, web shell and admin UI are not bundled: each fails alone, with its code, and the
+    // topology serves the rest. knoxauth, home and token-management are bundled, written for postern.
     const missing = (...apps: string[]) => apps.map((a) => `${a}: POSTERN_ERR_SERVICE_APPLICATION`);
     assert.deepEqual(failed, {
       admin: [],
-      homepage: missing('token-generation', 'token-management', 'webshell-ui'),
+      homepage: missing('token-generation', 'webshell-ui'),
       knoxsso: [],
       manager: missing('admin-ui'),
       metadata: [],
@@ -460,6 +460,23 @@ describe("Knox's stock conf, verbatim", () => {
       await page.$$eval('[data-topology]', (els) => els.map((e) => e.getAttribute('data-topology'))),
       ['sandbox'],
     );
+    // The token management application: guest gets a token (KNOXTOKEN with the KnoxSSO cookie), sees it,
+    // disables it and revokes it, in the page.
+    const issued = await context.request.get(
+      `${gateway.url}/homepage/knoxtoken/api/v1/token?comment=from-the-test`,
+    );
+    assert.equal(issued.status(), 200, await issued.text());
+    const { token_id: tokenId } = (await issued.json()) as { token_id: string };
+    await page.goto(`${gateway.url}/homepage/token-management/`);
+    const row = `tr[data-token-id="${tokenId}"]`;
+    await page.waitForSelector(`${row}[data-state="enabled"]`);
+    assert.match((await page.textContent(row)) ?? '', /from-the-test/);
+    await page.click(`${row} button:has-text("Disable")`);
+    await page.waitForSelector(`${row}[data-state="disabled"]`);
+    await page.click(`${row} button:has-text("Revoke")`);
+    await page.waitForSelector(row, { state: 'detached' });
+    const left = await context.request.get(`${gateway.url}/homepage/knoxtoken/api/v1/token/getUserTokens`);
+    assert.deepEqual(((await left.json()) as { tokens: unknown[] }).tokens, []);
     // The credentials travelled in a header only: no URL the browser asked for holds the password.
     assert.ok(posted.some((p) => p.startsWith('POST ') && p.includes('/knoxsso/api/v1/websso')));
     assert.ok(posted.every((p) => !p.includes('guest-password') && !p.includes('wrong-password')));
