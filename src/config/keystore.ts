@@ -143,3 +143,50 @@ export function readTrustStore(setting: TrustStoreSetting, home: string): Buffer
   if (pems.length === 0) throw failed('it holds no certificate');
   return Buffer.from(pems.join('\n'));
 }
+
+/** The signing keystore Knox's `gateway.signing.*` settings name. */
+export interface SigningKeystoreSetting {
+  readonly keystoreName: string;
+  readonly keystoreType: string;
+  readonly keyAlias: string;
+  readonly keystorePasswordAlias: string;
+  readonly keyPassphraseAlias: string;
+}
+
+/**
+ * The private key (PEM) of the signing keystore: `data/security/keystores/{name}`, JKS or PKCS#12, the passwords
+ * from the gateway aliases the settings name.
+ * @throws Error naming the keystore and what to do
+ */
+export function readSigningKey(setting: SigningKeystoreSetting, home: string): string {
+  const file = resolve(home, 'data', 'security', 'keystores', setting.keystoreName);
+  const failed = (why: string) =>
+    new Error(`gateway.signing.keystore.name: cannot open signing keystore ${file}: ${why}`);
+  if (!existsSync(file)) throw failed('it does not exist');
+  const data = readFileSync(file);
+  if (
+    (data.length >= 4 && data.readUInt32BE(0) === 0xcececece) ||
+    setting.keystoreType.toUpperCase() === 'JCEKS'
+  ) {
+    throw failed(
+      `postern reads JKS and PKCS12 keystores; convert it with: keytool -importkeystore -srckeystore ${file} -srcstoretype JCEKS -destkeystore signing.p12 -deststoretype PKCS12`,
+    );
+  }
+  const aliases = new AliasResolver(home, readMasterSecret(home));
+  const password = aliases.lookup(setting.keystorePasswordAlias);
+  if (password === undefined)
+    throw failed(`no password: postern cli create-alias ${setting.keystorePasswordAlias}`);
+  const keyPassword = aliases.lookup(setting.keyPassphraseAlias) ?? password;
+  let entries: ReturnType<typeof jks.toPem>;
+  try {
+    entries = jks.toPem(data, password, keyPassword);
+  } catch (err) {
+    throw failed((err as Error).message);
+  }
+  const wanted = setting.keyAlias.toLowerCase();
+  const entry = Object.entries(entries).find(([alias]) => alias.toLowerCase() === wanted)?.[1];
+  if (!entry || !('key' in entry) || !entry.key) {
+    throw failed(`no key entry "${setting.keyAlias}" (gateway.signing.key.alias)`);
+  }
+  return entry.key;
+}

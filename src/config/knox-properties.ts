@@ -337,11 +337,6 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
       "with use-two-way-ssl a backend connection presents the gateway's own identity (dispatch/backend-tls.ts); there is no separate client keystore",
   },
   {
-    keys: ['gateway.signing.'],
-    instead:
-      'KNOXSSO and KNOXTOKEN sign with the token key postern keeps in data/security (services/knoxtoken/keys.ts)',
-  },
-  {
     keys: ['gateway.jdk.tls.ephemeralDHKeySize'],
     instead: "OpenSSL's defaults apply (ECDHE first; DHE with its built-in groups)",
   },

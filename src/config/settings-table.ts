@@ -790,6 +790,29 @@ export const SETTINGS = {
       'PEM CA certificates the database certificate must chain to (Knox: a JKS truststore).',
     ),
   },
+  signing: {
+    keystoreName: optionalText(
+      'gateway.signing.keystore.name',
+      "A keystore file in `data/security/keystores/` whose key KNOXSSO and KNOXTOKEN sign with (RS256, so an RSA key), and JWTProvider and SSOCookieProvider verify with by default. Unset: postern's own RSA key, `data/security/token-signing-key.pem`, made on first use (Knox signs with the identity keystore's key instead).",
+      "postern's own token key",
+    ),
+    keystoreType: text(
+      'gateway.signing.keystore.type',
+      'PKCS12',
+      'JKS or PKCS12 (the file itself is probed; JCEKS is refused with the command that converts it).',
+    ),
+    keyAlias: text('gateway.signing.key.alias', 'gateway-identity', 'The key entry in the signing keystore.'),
+    keystorePasswordAlias: text(
+      'gateway.signing.keystore.password.alias',
+      'signing.keystore.password',
+      "The gateway alias holding the signing keystore's password.",
+    ),
+    keyPassphraseAlias: text(
+      'gateway.signing.key.passphrase.alias',
+      'signing.key.passphrase',
+      "The gateway alias holding the signing key's passphrase; when unset, the keystore password.",
+    ),
+  },
   homepage: {
     hiddenTopologies: list(
       'knox.homepage.hidden.topologies',

@@ -506,7 +506,7 @@ export function verifierFor(ctx: ProviderContext, names: VerifierParamNames): To
     };
     keyId = `jwks:${JSON.stringify([urls.map((u) => u.href), keys.timeoutMs, keys.cooldownMs, keys.maxAgeMs])}`;
   } else {
-    keys = { kind: 'gateway', store: tokenKeyStore(ctx.home) };
+    keys = { kind: 'gateway', store: tokenKeyStore(ctx.home, ctx.settings) };
     keyId = `gateway:${keys.store.file}`;
   }
 

@@ -144,7 +144,7 @@ export const knoxSsoService: ServiceFactory = {
       return list;
     };
 
-    const store = tokenKeyStore(ctx.home);
+    const store = tokenKeyStore(ctx.home, ctx.settings);
     const audit = auditFor(ctx, 'authentication');
     // Knox's WebSSOResource.saveToken: with server-managed state the cookie's token is recorded (type
     // KNOXSSO_COOKIE), so SSOCookieProvider can refuse it once it is disabled or evicted.

@@ -37,7 +37,7 @@ export const knoxJwksService: ServiceFactory = {
   roles: ['KNOXTOKEN'],
   classNames: [`${KNOX_SERVICE}knoxtoken.JWKSResource`],
   create(ctx: DispatchContext): Handler {
-    const store = tokenKeyStore(ctx.home);
+    const store = tokenKeyStore(ctx.home, ctx.settings);
     return async (ex) => {
       methodAllowed(ex, ['GET', 'HEAD']);
       const keys = await store.getOrCreate();

@@ -23,6 +23,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
+import type { GatewaySettings } from '../../config/gateway-site.ts';
+import { readSigningKey } from '../../config/keystore.ts';
 import { homeLayout } from '../../gateway/home.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -68,16 +70,23 @@ function fromPrivateKey(privateKey: KeyObject): TokenKeys {
 /** One store per security directory, shared by every deployment of the process. */
 export class TokenKeyStore {
   readonly file: string;
+  /** The key from a signing keystore (`gateway.signing.keystore.name`), instead of the key file; never created. */
+  readonly #fromKeystore: (() => string) | undefined;
   #keys: TokenKeys | undefined;
   #creating: Promise<TokenKeys> | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, fromKeystore?: () => string) {
     this.file = file;
+    this.#fromKeystore = fromKeystore;
   }
 
   /** The keys when the key file exists (read once), else undefined. Never creates anything. */
   load(): TokenKeys | undefined {
     if (this.#keys) return this.#keys;
+    if (this.#fromKeystore) {
+      this.#keys = fromPrivateKey(createPrivateKey(this.#fromKeystore()));
+      return this.#keys;
+    }
     let pem: string;
     try {
       pem = readFileSync(this.file, 'utf8');
@@ -118,8 +127,23 @@ export class TokenKeyStore {
 
 const stores = new Map<string, TokenKeyStore>();
 
-/** The token key store of a gateway home (`{home}/data/security/token-signing-key.pem`). */
-export function tokenKeyStore(home: string): TokenKeyStore {
+/**
+ * The token key store of a gateway home: the signing keystore gateway-site names (`gateway.signing.keystore.name`,
+ * config/keystore.ts), else postern's own `{home}/data/security/token-signing-key.pem`.
+ */
+export function tokenKeyStore(home: string, settings?: Pick<GatewaySettings, 'signing'>): TokenKeyStore {
+  const signing = settings?.signing;
+  if (signing?.keystoreName) {
+    const keystore = { ...signing, keystoreName: signing.keystoreName };
+    const file = join(homeLayout(home).security, 'keystores', keystore.keystoreName);
+    const key = `${file}#${keystore.keyAlias}`;
+    let store = stores.get(key);
+    if (!store) {
+      store = new TokenKeyStore(file, () => readSigningKey(keystore, home));
+      stores.set(key, store);
+    }
+    return store;
+  }
   const file = join(homeLayout(home).security, TOKEN_KEY_FILE);
   let store = stores.get(file);
   if (!store) {

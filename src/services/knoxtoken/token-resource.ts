@@ -187,7 +187,7 @@ export function tokenResource(ctx: DispatchContext): Handler {
         (x) => x.name.toLowerCase() === 'hadoop.proxyuser.impersonation.enabled' && x.value.trim() === 'true',
       ),
   );
-  const keys = tokenKeyStore(ctx.home);
+  const keys = tokenKeyStore(ctx.home, ctx.settings);
   const audit = auditFor(ctx, 'authentication');
 
   /** The token state when this service manages tokens; 503 when it should and cannot. */
