@@ -40,7 +40,16 @@ describe('the admin console (Chromium)', () => {
       'conf/topologies/admin.xml',
       readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
     );
-    home.write('conf/topologies/apps.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backendUrl] }] }));
+    // With a service that cannot deploy: the topology serves the other, and the console lists it as failed.
+    home.write(
+      'conf/topologies/apps.xml',
+      topologyXml({
+        services: [
+          { role: 'HTTP', urls: [backendUrl] },
+          { role: 'NO-SUCH-ROLE', urls: [backendUrl] },
+        ],
+      }),
+    );
     gateway = await startGateway(home);
     browser = await launchChromium();
   });
@@ -72,6 +81,11 @@ describe('the admin console (Chromium)', () => {
       const row = page.locator('#topologies tr[data-topology="apps"]');
       await row.waitFor({ timeout: 10_000 });
       assert.match((await row.textContent()) ?? '', /deployed\s*yes/);
+      assert.match((await row.textContent()) ?? '', /NO-SUCH-ROLE \(failed\)/);
+      assert.equal(
+        await row.locator('span.bad', { hasText: 'NO-SUCH-ROLE (failed)' }).getAttribute('title'),
+        'did not deploy: POSTERN_ERR_SERVICE_NO_DEFINITION',
+      );
       await page.locator('#feed-state', { hasText: 'feed: live' }).waitFor({ timeout: 10_000 });
 
       // The route table (its own page), searched.
