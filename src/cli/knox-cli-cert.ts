@@ -4,16 +4,18 @@
  * `start` generates when no certificate or keystore is configured):
  *
  *   create-cert [--hostname H] [--force]   a new self-signed identity for H (default: this machine's name)
- *   export-cert [--type PEM|PKCS12]        the certificate, for clients to trust, as
- *                                          data/security/keystores/gateway-client-trust.<pem|pkcs12>
+ *   export-cert [--type PEM|JKS|PKCS12]    the certificate, for clients to trust, as
+ *                                          data/security/keystores/gateway-client-trust.<pem|jks|pkcs12>
+ *                                          (JKS and PKCS12 with Knox's password `changeit`)
  *
  * A configured identity (gateway.tls.certificate.path, or a keystore) is the operator's: create-cert refuses to
  * touch one, and export-cert exports the certificate `start` would serve. PKCS#12 is written (and a PKCS#12
- * keystore read) by Debian's `openssl`. JKS, JCEKS and BCFKS are Java formats postern does not write:
- * `keytool -importcert` turns the PEM into one (the error says how).
+ * keystore read) by Debian's `openssl`; a JKS truststore is written here (its format is small and fixed). JCEKS and
+ * BCFKS are not written: `keytool -importcert` turns the PEM into one (the error says how).
  */
 
 import { spawnSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +24,50 @@ import { readIdentityKeystore } from '../config/keystore.ts';
 import { loadHome } from '../gateway/gateway.ts';
 import { generateSelfSigned } from '../gateway/tls.ts';
 import { CliError, type Io } from './knox-cli-io.ts';
+
+/** Knox's password for the exported truststores (KnoxCLI's export-cert: "The password … is `changeit`"). */
+const TRUST_PASSWORD = 'changeit';
+
+/** Java's "modified UTF-8" string as DataOutputStream.writeUTF writes it (aliases here are ASCII). */
+function javaUtf(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+/**
+ * A JKS truststore with one trusted-certificate entry, in the format Sun's JavaKeyStore writes: magic 0xFEEDFEED,
+ * version 2, the entry (tag 2, alias, timestamp, "X.509", the DER), then the SHA-1 integrity digest over the
+ * password's UTF-16BE bytes, "Mighty Aphrodite" and everything before it.
+ */
+function jksTrustStore(alias: string, der: Buffer, password: string): Buffer {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const timestamp = Buffer.alloc(8);
+  timestamp.writeBigUInt64BE(BigInt(Date.now()));
+  const body = Buffer.concat([
+    u32(0xfeedfeed),
+    u32(2),
+    u32(1),
+    u32(2),
+    javaUtf(alias),
+    timestamp,
+    javaUtf('X.509'),
+    u32(der.length),
+    der,
+  ]);
+  const passwordBytes = Buffer.from(password, 'utf16le').swap16();
+  const digest = createHash('sha1')
+    .update(passwordBytes)
+    .update(Buffer.from('Mighty Aphrodite', 'utf8'))
+    .update(body)
+    .digest();
+  return Buffer.concat([body, digest]);
+}
 
 /** Runs Debian's `openssl` (PKCS#12 is its job here); its output, or a one-line reason. */
 function openssl(args: string[], input: string | Buffer, env: Record<string, string> = {}): string {
@@ -91,17 +137,32 @@ export async function exportCert(home: string, type: string | undefined, io: Io)
     writeFileSync(file, pem, { mode: 0o644 });
   } else if (kind === 'PKCS12') {
     file = join(dir, 'gateway-client-trust.pkcs12');
-    // A truststore: the certificate alone, no key, no password (as Knox writes it; `keytool -storepasswd` sets one).
+    // A truststore: the certificate alone, no key, Knox's password `changeit` (`keytool -storepasswd` changes it).
     openssl(
-      ['pkcs12', '-export', '-nokeys', '-name', 'gateway-identity', '-out', file, '-passout', 'pass:'],
+      [
+        'pkcs12',
+        '-export',
+        '-nokeys',
+        '-name',
+        'gateway-identity',
+        '-out',
+        file,
+        '-passout',
+        `pass:${TRUST_PASSWORD}`,
+      ],
       pem,
     );
-  } else if (kind === 'JKS' || kind === 'JCEKS' || kind === 'BCFKS') {
+  } else if (kind === 'JKS') {
+    file = join(dir, 'gateway-client-trust.jks');
+    writeFileSync(file, jksTrustStore('gateway-identity', new X509Certificate(pem).raw, TRUST_PASSWORD), {
+      mode: 0o644,
+    });
+  } else if (kind === 'JCEKS' || kind === 'BCFKS') {
     throw new CliError(
       `postern does not write ${kind}; export PEM and run: keytool -importcert -noprompt -alias gateway-identity -file ${join(dir, 'gateway-client-trust.pem')} -keystore gateway-client-trust.${kind.toLowerCase()} -storetype ${kind}`,
     );
   } else {
-    throw new CliError(`unknown --type ${type} (PEM or PKCS12)`);
+    throw new CliError(`unknown --type ${type} (PEM, JKS or PKCS12)`);
   }
   io.stdout.write(`Certificate gateway-identity has been successfully exported to: ${file}\n`);
   return 0;

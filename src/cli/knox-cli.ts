@@ -41,7 +41,7 @@ const USAGE = `usage: postern cli <command> [options]   (Knox's knoxcli commands
   list-alias [--cluster TOPOLOGY]
   delete-alias NAME [--cluster TOPOLOGY]
   create-cert [--hostname H] [--force]
-  export-cert [--type PEM|PKCS12]
+  export-cert [--type PEM|JKS|PKCS12]
   list-topologies
   validate-topology [--cluster TOPOLOGY | --path FILE]
   redeploy [--cluster TOPOLOGY]

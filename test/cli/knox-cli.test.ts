@@ -273,7 +273,7 @@ describe('postern cli: topologies and the gateway certificate', () => {
         join(home.dir, 'data/security/keystores/gateway-client-trust.pkcs12'),
         '-nokeys',
         '-passin',
-        'pass:',
+        'pass:changeit',
       ],
       { encoding: 'utf8' },
     );
@@ -282,8 +282,31 @@ describe('postern cli: topologies and the gateway certificate', () => {
       new X509Certificate(info.stdout.slice(info.stdout.indexOf('-----BEGIN'))).fingerprint256,
       cert.fingerprint256,
     );
+    // JKS, with Knox's password: the JDK's own keytool reads it and finds the same certificate.
     const jks = cli(home.dir, ['export-cert', '--type', 'JKS']);
-    assert.equal(jks.code, 1);
-    assert.match(jks.stderr, /keytool -importcert/);
+    assert.equal(jks.code, 0, jks.stderr);
+    const listed = spawnSync(
+      'keytool',
+      [
+        '-list',
+        '-rfc',
+        '-keystore',
+        join(home.dir, 'data/security/keystores/gateway-client-trust.jks'),
+        '-storepass',
+        'changeit',
+        '-storetype',
+        'JKS',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(listed.status, 0, listed.stderr + listed.stdout);
+    assert.match(listed.stdout, /Alias name: gateway-identity/);
+    assert.equal(
+      new X509Certificate(listed.stdout.slice(listed.stdout.indexOf('-----BEGIN'))).fingerprint256,
+      cert.fingerprint256,
+    );
+    const jceks = cli(home.dir, ['export-cert', '--type', 'JCEKS']);
+    assert.equal(jceks.code, 1);
+    assert.match(jceks.stderr, /keytool -importcert/);
   });
 });
