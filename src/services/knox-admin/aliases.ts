@@ -18,20 +18,11 @@ import { CredentialStore } from '../../config/aliases.ts';
 import { Errors } from '../../errors.ts';
 import { readText } from '../../gateway/read-body.ts';
 import type { Exchange } from '../../spi/index.ts';
+import { JSON_TYPE, send } from './send.ts';
 
 /** The largest alias value accepted (a password, a key): far more than any needs. */
 const MAX_VALUE_BYTES = 64 * 1024;
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
-
-function sendJson(ex: Exchange, status: number, body: string): void {
-  ex.res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-  ex.res.end(ex.req.method === 'HEAD' ? undefined : body);
-}
 
 async function aliasValue(ex: Exchange): Promise<string> {
   const text = await readText(ex.req, MAX_VALUE_BYTES);
@@ -71,13 +62,13 @@ export async function answerAliases(
     if (method !== 'GET' && method !== 'HEAD') {
       throw Errors.methodNotAllowed('Use GET', { headers: { allow: 'GET, HEAD' } });
     }
-    return sendJson(ex, 200, JSON.stringify({ topology, aliases: store().list() }));
+    return send(ex, 200, JSON_TYPE, JSON.stringify({ topology, aliases: store().list() }));
   }
   const named = JSON.stringify({ topology, alias: alias.toLowerCase() });
   if (method === 'DELETE') {
     ex.req.resume();
     store().delete(alias);
-    return sendJson(ex, 200, `{ "deleted" : ${named} }`);
+    return send(ex, 200, JSON_TYPE, `{ "deleted" : ${named} }`);
   }
   if (method !== 'PUT' && method !== 'POST') {
     ex.req.resume();
@@ -87,5 +78,5 @@ export async function answerAliases(
   if (value === '') throw Errors.badRequest('Alias value cannot be null or blank');
   store().set(alias, value);
   ex.log.info({ topology, alias: alias.toLowerCase() }, 'alias set through the Knox admin API');
-  return sendJson(ex, 201, `{ "created" : ${named} }`);
+  return send(ex, 201, JSON_TYPE, `{ "created" : ${named} }`);
 }

@@ -22,6 +22,7 @@ import type { Exchange, GatewayHandle } from '../../spi/index.ts';
 import { parseDescriptor, parseSharedProviders } from '../../topology/descriptor.ts';
 import { diagnosticJson } from '../admin/api.ts';
 import { userOf } from '../admin/common.ts';
+import { JSON_TYPE, send } from './send.ts';
 
 const MAX_BODY = 1024 * 1024;
 const EXTENSIONS = ['.json', '.yml', '.yaml'];
@@ -43,18 +44,6 @@ function existing(dir: string, name: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function answer(ex: Exchange, status: number, body?: string, headers: Record<string, string> = {}): void {
-  ex.res.writeHead(status, {
-    ...(body !== undefined && {
-      'content-type': 'application/json',
-      'content-length': String(Buffer.byteLength(body)),
-    }),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  ex.res.end(body);
 }
 
 export async function putConfigFile(
@@ -93,8 +82,8 @@ export async function putConfigFile(
   renameSync(temporary, file);
   await gateway.rescan();
   ex.log.info({ file, user: userOf(ex) }, `Knox admin API wrote ${kind} ${name}`);
-  if (old) return answer(ex, 204);
-  answer(ex, 201, undefined, { location: href });
+  if (old) return send(ex, 204, undefined);
+  send(ex, 201, undefined, '', { location: href });
 }
 
 /** Whether a descriptor of the home names this provider configuration. */
@@ -127,11 +116,11 @@ export async function deleteConfigFile(
     !found ||
     (kind === 'descriptors' && name === 'admin') ||
     (kind === 'providerconfig' && !force && referenced(gateway, name));
-  if (blocked) return answer(ex, 304);
+  if (blocked) return send(ex, 304, undefined);
   const file = join(dir, found);
   if (existsSync(file)) unlinkSync(file);
   await gateway.rescan();
   ex.log.info({ file, user: userOf(ex) }, `Knox admin API removed ${kind} ${name}`);
   const what = kind === 'descriptors' ? 'descriptor' : 'provider config';
-  answer(ex, 200, `{ "deleted" : "${what} ${name}" }`);
+  send(ex, 200, JSON_TYPE, `{ "deleted" : "${what} ${name}" }`);
 }

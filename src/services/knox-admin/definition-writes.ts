@@ -24,6 +24,7 @@ import { parseServiceXml } from '../../servicedef/service-xml.ts';
 import type { Exchange, GatewayHandle } from '../../spi/index.ts';
 import { diagnosticJson } from '../admin/api.ts';
 import { userOf } from '../admin/common.ts';
+import { send } from './send.ts';
 
 const MAX_BODY = 1024 * 1024;
 const SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -90,12 +91,9 @@ export async function writeDefinition(ex: Exchange, gateway: GatewayHandle, api:
     { definition: `${service.name}/${service.version}`, user: userOf(ex) },
     'Knox admin API wrote a service definition',
   );
-  ex.res.writeHead(201, {
+  send(ex, 201, undefined, '', {
     location: `${api}/servicedefinitions/${service.name}/${service.role}/${service.version}`,
-    'content-length': '0',
-    'cache-control': 'no-store',
   });
-  ex.res.end();
 }
 
 export function deleteDefinition(
@@ -122,10 +120,5 @@ export function deleteDefinition(
     { definition: `${name}/${version}`, user: userOf(ex) },
     'Knox admin API removed a service definition',
   );
-  ex.res.writeHead(200, {
-    location: `${api}/servicedefinitions/${name}/${role}/${version}`,
-    'content-length': '0',
-    'cache-control': 'no-store',
-  });
-  ex.res.end();
+  send(ex, 200, undefined, '', { location: `${api}/servicedefinitions/${name}/${role}/${version}` });
 }

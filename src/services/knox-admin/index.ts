@@ -58,6 +58,7 @@ import {
 import { deleteConfigFile, putConfigFile } from './config-files.ts';
 import { deleteDefinition, writeDefinition } from './definition-writes.ts';
 import { serviceDefinitionsJson, serviceDefinitionsXml } from './definitions.ts';
+import { JSON_TYPE, send } from './send.ts';
 
 const API = '/api/v1/';
 /** Knox's `RESOURCE_NAME_PATTERN` (`^[\w-/.]+$`, at most 100), without `/`: a name is one file here. */
@@ -87,17 +88,6 @@ function negotiate(ex: Exchange, offered: readonly Media[] = ['json', 'xml']): M
   throw Errors.notAcceptable(`Ask for ${offered.map((m) => `application/${m}`).join(' or ')}`);
 }
 
-function send(ex: Exchange, status: number, type: string | undefined, body?: string): void {
-  ex.res.writeHead(status, {
-    ...(type && { 'content-type': type }),
-    ...(body !== undefined && { 'content-length': Buffer.byteLength(body) }),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-  ex.res.end(ex.req.method === 'HEAD' || body === undefined ? undefined : body);
-}
-
-const JSON_TYPE = 'application/json';
 const XML_TYPE = 'application/xml';
 
 function sendMedia(ex: Exchange, media: Media, json: string, xml: () => string): void {
