@@ -29,7 +29,7 @@ import { tracedDispatch } from '../observability/events.ts';
 import type { Registry } from '../registry/index.ts';
 import { compileTopologyRewrite } from '../rewrite/topology.ts';
 import type { RewriteEnvironment } from '../rewrite/types.ts';
-import { loadApplication, mountOf } from '../servicedef/application.ts';
+import { failedApplicationRoutes, loadApplication } from '../servicedef/application.ts';
 import type { ServiceCatalog } from '../servicedef/catalog.ts';
 import type { DispatchDef, PolicyDef, RouteDef, ServiceDefinition } from '../servicedef/model.ts';
 import type {
@@ -253,7 +253,7 @@ export function compileDeployment(input: CompileInput): CompileResult {
       );
     }
     if (loaded && !build.sink.hasErrors) build.definition = loaded.definition;
-    else build.fallback = loaded?.definition ?? applicationMounts(app);
+    else build.fallback = loaded?.definition ?? failedApplicationRoutes(app);
     builds.push(build);
   }
   const used = builds.flatMap((b) =>
@@ -646,24 +646,6 @@ function failedServiceRoutes(
 }
 
 /** Whether the service's dispatch answers in the gateway (then it has no backend URL to name). */
-/** The routes Knox would mount an application at (`/{url}/?**`, `/{url}/**?**`), for its 503 when it fails. */
-function applicationMounts(app: Topology['applications'][number]): ServiceDefinition {
-  const urls = app.urls.length > 0 ? app.urls.map((u) => u.url) : [app.name];
-  return {
-    role: app.role ?? app.name,
-    name: app.name,
-    version: '0.0.0',
-    routes: urls.flatMap((url) => {
-      const mount = mountOf(url);
-      return [`${mount}/?**`, `${mount}/**?**`].map((path) => ({ path, rewrites: [], pos: app.pos }));
-    }),
-    rewrite: { file: '', rules: [], filters: [] },
-    dir: '',
-    source: 'other',
-    pos: app.pos,
-  };
-}
-
 function answersItself(definition: ServiceDefinition, service: ServiceConfig, registry: Registry): boolean {
   const d = service.dispatch ?? definition.dispatch;
   const name = d?.contributorName ?? d?.className;

@@ -45,12 +45,41 @@ function withoutRewrite(policies: readonly PolicyDef[] | undefined, pos: PolicyD
   return list.filter((p) => p.role.trim().toLowerCase() !== 'rewrite');
 }
 
+/** Knox's routes for an application without a service.xml (ApplicationDeploymentContributor). */
+function defaultRoutes(app: ApplicationConfig): RouteDef[] {
+  return ['/?**', '/**?**'].map((path) => ({ path, rewrites: [], pos: app.pos }));
+}
+
+/** Where the application is mounted: each `<url>`, else `/{name}`. */
+function mountsOf(app: ApplicationConfig): string[] {
+  return (app.urls.length > 0 ? app.urls.map((u) => u.url) : [app.name]).map(mountOf);
+}
+
+/**
+ * The routes an application that cannot be served answers its 503 on (Knox's default routes at each mount), when
+ * not even its service.xml could be read.
+ */
+export function failedApplicationRoutes(app: ApplicationConfig): ServiceDefinition {
+  return {
+    role: app.role ?? app.name,
+    name: app.name,
+    version: '0.0.0',
+    routes: mountsOf(app).flatMap((mount) =>
+      defaultRoutes(app).map((route) => ({ ...route, path: `${mount}${route.path}` })),
+    ),
+    rewrite: { file: '', rules: [], filters: [] },
+    dir: '',
+    source: 'other',
+    pos: app.pos,
+  };
+}
+
 function isDirectory(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();
 }
 
 /** `/{url}` without trailing slashes: `knoxauth` → `/knoxauth`, `/a/b/` → `/a/b`, `/` → `` (the topology's root). */
-export function mountOf(url: string): string {
+function mountOf(url: string): string {
   const trimmed = url.replace(/^\/+|\/+$/g, '');
   return trimmed ? `/${trimmed}` : '';
 }
@@ -104,13 +133,9 @@ export function loadApplication(
     if (!xml) return undefined;
   }
   const role = xml?.role ?? app.role ?? app.name;
-  const base: readonly RouteDef[] = xml?.routes.length
-    ? xml.routes
-    : ['/?**', '/**?**'].map((path) => ({ path, rewrites: [], pos: app.pos }));
-  const urls = app.urls.length > 0 ? app.urls.map((u) => u.url) : [app.name];
+  const base: readonly RouteDef[] = xml?.routes.length ? xml.routes : defaultRoutes(app);
   const routes: RouteDef[] = [];
-  for (const url of urls) {
-    const mount = mountOf(url);
+  for (const mount of mountsOf(app)) {
     for (const route of base) {
       const relative = route.path.startsWith('/') ? route.path : `/${route.path}`;
       routes.push({
