@@ -32,12 +32,12 @@
  * `POSTERN_TEST_KEEP_KRB=1` keeps the directory (logs, configs) after close(). Both servers run under a small `sh`
  * guard reading the test process's pipe (as test/helpers/slapd.ts does), so no server outlives its test.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { accepts, freePort, GuardedProcess, waitUntilUp } from './guarded-process.ts';
 
 export const REALM = 'POSTERN.TEST';
 export const USER_PASSWORD = 'user-password';
@@ -85,93 +85,6 @@ export interface KerberosFixture {
   /** The KDC's log lines so far (one `AS_REQ` / `TGS_REQ` line per ticket issued). */
   kdcLog(): string[];
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** A server under a guard that kills it when the test process's pipe closes. */
-class Guarded {
-  readonly #signal: 'KILL' | 'TERM';
-  #guard?: ChildProcess;
-  #pid?: number;
-  #exited?: Promise<void>;
-  readonly #onExit = () => this.kill();
-
-  /** `TERM` for httpd, whose parent takes its children with it only when it is terminated, not killed. */
-  constructor(signal: 'KILL' | 'TERM' = 'KILL') {
-    this.#signal = signal;
-  }
-
-  get running(): boolean {
-    return this.#guard !== undefined;
-  }
-
-  async start(cmd: string[], env: NodeJS.ProcessEnv, log: string): Promise<void> {
-    const script = `"$@" 2>>"$LOGFILE" >>"$LOGFILE" & pid=$!; echo $pid; read _; kill -$SIGNAL $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0`;
-    const guard = spawn('sh', ['-c', script, 'guard', ...cmd], {
-      stdio: ['pipe', 'pipe', 'ignore'],
-      env: { ...env, LOGFILE: log, SIGNAL: this.#signal },
-    });
-    this.#guard = guard;
-    this.#exited = new Promise<void>((resolve) => guard.once('exit', () => resolve()));
-    process.once('exit', this.#onExit);
-    this.#pid = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      guard.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const nl = out.indexOf('\n');
-        if (nl >= 0) resolve(Number(out.slice(0, nl)));
-      });
-      guard.once('exit', () => reject(new Error(`guard of ${cmd[0]} exited before starting it`)));
-    });
-  }
-
-  /** Whether the server died (the guard outlives it, waiting on the pipe). */
-  get exited(): boolean {
-    if (!this.#pid) return true;
-    try {
-      // A dead server stays a zombie until the guard, blocked on the pipe, reaps it.
-      return /\) [ZX] /.test(readFileSync(`/proc/${this.#pid}/stat`, 'utf8'));
-    } catch {
-      return true;
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (!this.#guard) return;
-    const exited = this.#exited;
-    this.kill();
-    await exited;
-    process.removeListener('exit', this.#onExit);
-    this.#guard = undefined;
-    this.#pid = undefined;
-  }
-
-  kill(): void {
-    if (this.#pid) {
-      try {
-        process.kill(this.#pid, `SIG${this.#signal}`);
-      } catch {}
-    }
-    this.#guard?.stdin?.end();
-  }
 }
 
 function krb5Conf(kdcPort: number): string {
@@ -363,8 +276,9 @@ class Kerberos implements KerberosFixture {
   readonly backendPort: number;
   readonly backendUrl: string;
   readonly keytabs: { knox: string; http: string; other: string };
-  readonly #kdc = new Guarded();
-  readonly #httpd = new Guarded('TERM');
+  readonly #kdc = new GuardedProcess('krb5kdc', 'KILL');
+  // TERM: httpd's parent takes its children with it only when it is terminated, not killed.
+  readonly #httpd = new GuardedProcess('httpd', 'TERM');
   readonly #kdcEnv: NodeJS.ProcessEnv;
 
   constructor(dir: string, kdcPort: number, backendPort: number, options: KerberosOptions) {
@@ -457,7 +371,10 @@ class Kerberos implements KerberosFixture {
 
   async startKdc(): Promise<void> {
     if (this.#kdc.running) return;
-    await this.#kdc.start([KRB5KDC, '-n', '-r', REALM], this.#kdcEnv, join(this.dir, 'kdc.out'));
+    await this.#kdc.start([KRB5KDC, '-n', '-r', REALM], {
+      env: this.#kdcEnv,
+      log: join(this.dir, 'kdc.out'),
+    });
     await this.#waitFor(this.kdcPort, this.#kdc, 'kdc.log');
   }
 
@@ -466,11 +383,10 @@ class Kerberos implements KerberosFixture {
   }
 
   async startHttpd(): Promise<void> {
-    await this.#httpd.start(
-      [APACHE, '-f', join(this.dir, 'httpd.conf'), '-DFOREGROUND'],
-      { ...this.#kdcEnv, KRB5RCACHEDIR: join(this.dir, 'rcache') },
-      join(this.dir, 'httpd.out'),
-    );
+    await this.#httpd.start([APACHE, '-f', join(this.dir, 'httpd.conf'), '-DFOREGROUND'], {
+      env: { ...this.#kdcEnv, KRB5RCACHEDIR: join(this.dir, 'rcache') },
+      log: join(this.dir, 'httpd.out'),
+    });
     await this.#waitFor(this.backendPort, this.#httpd, 'httpd-error.log');
   }
 
@@ -490,22 +406,13 @@ class Kerberos implements KerberosFixture {
     }
   }
 
-  async #waitFor(port: number, server: Guarded, log: string): Promise<void> {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (await answers(port)) return;
-      if (Date.now() > deadline || server.exited) {
-        let text = '';
-        for (const f of [log, 'kdc.out', 'httpd.out']) {
-          try {
-            text += readFileSync(join(this.dir, f), 'utf8');
-          } catch {}
-        }
-        await server.stop();
-        throw new Error(`server on port ${port} did not start: ${text.trim().slice(-2000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  #waitFor(port: number, server: GuardedProcess, log: string): Promise<void> {
+    return waitUntilUp(server, () => accepts(port), {
+      timeoutMs: 15_000,
+      intervalMs: 25,
+      log: [log, 'kdc.out', 'httpd.out'].map((f) => join(this.dir, f)),
+      what: `${server.name} on port ${port}`,
+    });
   }
 
   async close(): Promise<void> {

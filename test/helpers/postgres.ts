@@ -11,15 +11,15 @@
  * await pg.stop(); await pg.start();  // the same cluster and port: for "the database is down" tests
  * ```
  *
- * postgres runs under a small `sh` guard reading the test process's pipe: when the test process exits in any way
- * the pipe closes and the guard stops the server (SIGQUIT: immediate shutdown), so no server outlives its test.
+ * postgres runs under a guard (guarded-process.ts; SIGQUIT, PostgreSQL's immediate shutdown), so no server
+ * outlives its test.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './redis.ts';
+import { freePort, GuardedProcess, waitUntilUp } from './guarded-process.ts';
 
 export const PG_BIN = process.env.POSTGRES_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
 export const PG_USER = 'knox';
@@ -66,10 +66,8 @@ class Postgres implements PostgresFixture {
   readonly dir: string;
   readonly port: number;
   readonly url: string;
-  #guard?: ChildProcess;
-  #exited?: Promise<void>;
+  readonly #server = new GuardedProcess('postgres', 'QUIT');
   #created = false;
-  readonly #onExit = () => this.#guard?.kill('SIGKILL');
 
   constructor(dir: string, port: number) {
     this.dir = dir;
@@ -78,7 +76,7 @@ class Postgres implements PostgresFixture {
   }
 
   get running(): boolean {
-    return this.#guard !== undefined;
+    return this.#server.running;
   }
 
   init(): void {
@@ -106,7 +104,7 @@ class Postgres implements PostgresFixture {
   }
 
   async start(): Promise<void> {
-    if (this.#guard) return;
+    if (this.#server.running) return;
     const [cmd, args] = asOwner(join(PG_BIN, 'postgres'), [
       '-D',
       join(this.dir, 'data'),
@@ -123,25 +121,14 @@ class Postgres implements PostgresFixture {
       '-c',
       'logging_collector=off',
     ]);
-    // The guard starts postgres, then stops it at once (SIGQUIT) when its stdin closes.
-    const script = `"$0" "$@" 2>>"${join(this.dir, 'postgres.log')}" & pid=$!; read _; kill -QUIT $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0`;
-    const guard = spawn('sh', ['-c', script, cmd, ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
-    this.#guard = guard;
-    this.#exited = new Promise<void>((resolve) => guard.once('exit', () => resolve()));
-    process.once('exit', this.#onExit);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (await connects(this.port, 'postgres')) break;
-      if (Date.now() > deadline || guard.exitCode !== null) {
-        let log = '';
-        try {
-          log = readFileSync(join(this.dir, 'postgres.log'), 'utf8');
-        } catch {}
-        await this.stop();
-        throw new Error(`postgres did not start on port ${this.port}: ${log.trim().slice(-2000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const log = join(this.dir, 'postgres.log');
+    await this.#server.start([cmd, ...args], { log });
+    await waitUntilUp(this.#server, () => connects(this.port, 'postgres'), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      log,
+      what: `postgres on port ${this.port}`,
+    });
     if (!this.#created) {
       const client = new pg.Client({
         host: '127.0.0.1',
@@ -158,12 +145,8 @@ class Postgres implements PostgresFixture {
   }
 
   async stop(): Promise<void> {
-    const guard = this.#guard;
-    if (!guard) return;
-    this.#guard = undefined;
-    process.off('exit', this.#onExit);
-    guard.stdin?.end();
-    await this.#exited;
+    if (!this.#server.running) return;
+    await this.#server.stop();
     while (await connects(this.port, 'postgres')) await new Promise((r) => setTimeout(r, 50));
   }
 

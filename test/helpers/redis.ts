@@ -8,14 +8,15 @@
  * await redis.stop(); await redis.start();   // the same port, for "Redis is down" tests
  * ```
  *
- * redis-server runs under a small `sh` guard reading the test process's pipe: when the test process exits in any
- * way (even SIGKILL) the pipe closes and the guard kills redis-server, so no server outlives its test.
+ * redis-server runs under a guard (guarded-process.ts), so no server outlives its test.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, GuardedProcess, waitUntilUp } from './guarded-process.ts';
+
+export { freePort };
 
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 
@@ -28,14 +29,6 @@ export interface RedisFixture {
   /** Kills redis-server (SIGKILL) and waits until it is gone. */
   stop(): Promise<void>;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Sends PING and resolves true on +PONG. */
@@ -57,9 +50,7 @@ class Redis implements RedisFixture {
   readonly dir: string;
   readonly port: number;
   readonly url: string;
-  #guard?: ChildProcess;
-  #exited?: Promise<void>;
-  readonly #onExit = () => this.#guard?.kill('SIGKILL');
+  readonly #server = new GuardedProcess('redis-server', 'KILL');
 
   constructor(dir: string, port: number) {
     this.dir = dir;
@@ -68,11 +59,12 @@ class Redis implements RedisFixture {
   }
 
   get running(): boolean {
-    return this.#guard !== undefined;
+    return this.#server.running;
   }
 
   async start(): Promise<void> {
-    if (this.#guard) return;
+    if (this.#server.running) return;
+    const log = join(this.dir, 'redis.log');
     const args = [
       '--port',
       String(this.port),
@@ -87,36 +79,19 @@ class Redis implements RedisFixture {
       '--daemonize',
       'no',
       '--logfile',
-      join(this.dir, 'redis.log'),
+      log,
     ];
-    // The guard starts redis-server, then kills it when its stdin (the test process's pipe) closes.
-    const script = `"$0" "$@" & pid=$!; read _; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0`;
-    const guard = spawn('sh', ['-c', script, REDIS_BIN, ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
-    this.#guard = guard;
-    this.#exited = new Promise<void>((resolve) => guard.once('exit', () => resolve()));
-    process.once('exit', this.#onExit);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (await pings(this.port)) return;
-      if (Date.now() > deadline || guard.exitCode !== null) {
-        let log = '';
-        try {
-          log = readFileSync(join(this.dir, 'redis.log'), 'utf8');
-        } catch {}
-        await this.stop();
-        throw new Error(`redis-server did not start on ${this.url}: ${log.trim().slice(-2000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await this.#server.start([REDIS_BIN, ...args], { log });
+    await waitUntilUp(this.#server, () => pings(this.port), {
+      timeoutMs: 15_000,
+      log,
+      what: `redis-server on ${this.url}`,
+    });
   }
 
   async stop(): Promise<void> {
-    const guard = this.#guard;
-    if (!guard) return;
-    this.#guard = undefined;
-    process.off('exit', this.#onExit);
-    guard.stdin?.end();
-    await this.#exited;
+    if (!this.#server.running) return;
+    await this.#server.stop();
     // The port is free once redis-server is gone.
     while (await pings(this.port)) await new Promise((r) => setTimeout(r, 20));
   }

@@ -31,12 +31,12 @@
  * slapd runs under a small `sh` guard reading the test process's pipe: when the test process exits in any way
  * (even SIGKILL) the pipe closes and the guard kills slapd, so no server outlives its test.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
+import { freePort, GuardedProcess, waitUntilUp } from './guarded-process.ts';
 
 export const SLAPD_BIN = process.env.SLAPD_BIN ?? '/usr/sbin/slapd';
 export const SLAPADD_BIN = process.env.SLAPADD_BIN ?? '/usr/sbin/slapadd';
@@ -136,14 +136,6 @@ export interface SlapdFixture {
   resume(): void;
   /** Stops slapd and removes its directory. */
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function makeCertificates(dir: string): void {
@@ -250,10 +242,7 @@ class Slapd implements SlapdFixture {
   readonly rootDn = ROOT_DN;
   readonly rootPassword = ROOT_PASSWORD;
   readonly #startTimeoutMs: number;
-  #guard?: ChildProcess;
-  #pid?: number;
-  #exited?: Promise<void>;
-  readonly #onExit = () => this.#kill();
+  readonly #server = new GuardedProcess('slapd', 'KILL');
 
   constructor(dir: string, port: number, ldapsPort: number, startTimeoutMs: number) {
     this.dir = dir;
@@ -267,69 +256,39 @@ class Slapd implements SlapdFixture {
   }
 
   get running(): boolean {
-    return this.#guard !== undefined;
+    return this.#server.running;
   }
 
   async start(): Promise<void> {
-    if (this.#guard) return;
+    if (this.#server.running) return;
+    const log = join(this.dir, 'slapd.log');
+    // slapd in the foreground (-d 0), so that the guard holds it.
     const urls = `${this.url}/ ${this.ldapsUrl}/`;
-    // The guard starts slapd in the foreground (-d 0), prints its pid, and kills it when stdin closes.
-    const script = `"$0" -d 0 -f "$1" -h "$2" 2>"$3" & pid=$!; echo $pid; read _; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0`;
-    const guard = spawn(
-      'sh',
-      ['-c', script, SLAPD_BIN, join(this.dir, 'slapd.conf'), urls, join(this.dir, 'slapd.log')],
+    await this.#server.start([SLAPD_BIN, '-d', '0', '-f', join(this.dir, 'slapd.conf'), '-h', urls], { log });
+    await waitUntilUp(
+      this.#server,
+      async () => (await this.#answers(this.url)) && (await this.#answers(this.ldapsUrl)),
       {
-        stdio: ['pipe', 'pipe', 'ignore'],
+        timeoutMs: this.#startTimeoutMs,
+        intervalMs: 25,
+        log,
+        what: `slapd on ${this.url}`,
       },
     );
-    this.#guard = guard;
-    this.#exited = new Promise<void>((resolve) => guard.once('exit', () => resolve()));
-    process.once('exit', this.#onExit);
-    this.#pid = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      guard.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const nl = out.indexOf('\n');
-        if (nl >= 0) resolve(Number(out.slice(0, nl)));
-      });
-      guard.once('exit', () => reject(new Error('slapd guard exited before starting slapd')));
-    });
-    const deadline = Date.now() + this.#startTimeoutMs;
-    for (;;) {
-      if ((await this.#answers(this.url)) && (await this.#answers(this.ldapsUrl))) return;
-      if (Date.now() > deadline || guard.exitCode !== null) {
-        let log = '';
-        try {
-          log = readFileSync(join(this.dir, 'slapd.log'), 'utf8');
-        } catch {}
-        await this.stop();
-        throw new Error(`slapd did not start on ${this.url}: ${log.trim().slice(-2000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
   }
 
   async stop(): Promise<void> {
-    const exited = this.#exited;
-    if (!this.#guard) return;
+    if (!this.#server.running) return;
     this.resume();
-    this.#kill();
-    await exited;
-    process.removeListener('exit', this.#onExit);
-    this.#guard = undefined;
-    this.#pid = undefined;
+    await this.#server.stop();
   }
 
   pause(): void {
-    if (this.#pid) process.kill(this.#pid, 'SIGSTOP');
+    this.#server.signal('SIGSTOP');
   }
 
   resume(): void {
-    if (this.#pid) {
-      try {
-        process.kill(this.#pid, 'SIGCONT');
-      } catch {}
-    }
+    this.#server.signal('SIGCONT');
   }
 
   async close(): Promise<void> {
@@ -350,15 +309,5 @@ class Slapd implements SlapdFixture {
     } finally {
       await client.unbind().catch(() => {});
     }
-  }
-
-  /** Synchronous, so that it also works in a process 'exit' handler. */
-  #kill(): void {
-    if (this.#pid) {
-      try {
-        process.kill(this.#pid, 'SIGKILL');
-      } catch {}
-    }
-    this.#guard?.stdin?.end();
   }
 }
