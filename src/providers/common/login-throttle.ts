@@ -17,6 +17,7 @@
  * drops its oldest first.
  */
 import type { ResourceLimits } from '../../config/gateway-site.ts';
+import { TokenBuckets } from './token-buckets.ts';
 
 /** Keys per table: an attacker with many addresses evicts old entries instead of growing memory. */
 export const MAX_KEYS = 50_000;
@@ -60,37 +61,17 @@ class FailureCounter {
   }
 }
 
-class TokenBuckets {
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-
-  /** Takes a token from `key`'s bucket; false when it is empty. */
-  take(key: string, ratePerS: number, now: number): boolean {
-    if (ratePerS <= 0) return true;
-    let b = this.#buckets.get(key);
-    if (b) {
-      b.tokens = Math.min(ratePerS, b.tokens + ((now - b.at) / 1000) * ratePerS);
-      b.at = now;
-    } else {
-      if (this.#buckets.size >= MAX_KEYS) this.#buckets.delete(this.#buckets.keys().next().value as string);
-      b = { tokens: ratePerS, at: now };
-      this.#buckets.set(key, b);
-    }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
-}
-
 export class LoginThrottle {
   readonly #limits: ResourceLimits;
   readonly #now: () => number;
   readonly #byAddress = new FailureCounter();
   readonly #byUser = new FailureCounter();
-  readonly #checks = new TokenBuckets();
+  readonly #checks: TokenBuckets;
 
   constructor(limits: ResourceLimits, now: () => number = () => performance.now()) {
     this.#limits = limits;
     this.#now = now;
+    this.#checks = new TokenBuckets(Math.max(limits.authVerifyRatePerAddress, 1), 1000, MAX_KEYS);
   }
 
   /** Before anything is checked: a refusal when the address or the user has failed too often lately. */
@@ -106,7 +87,8 @@ export class LoginThrottle {
 
   /** Before a realm checks a password (not for a cache hit): a refusal when the address is over its rate. */
   spend(address: string): Refusal | undefined {
-    if (this.#checks.take(address, this.#limits.authVerifyRatePerAddress, this.#now())) return undefined;
+    if (this.#limits.authVerifyRatePerAddress <= 0 || this.#checks.take(address, this.#now()) >= 0)
+      return undefined;
     return { retryAfterS: 1, reason: 'too many password checks per second from this address' };
   }
 

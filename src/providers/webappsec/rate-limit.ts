@@ -26,67 +26,10 @@ import { ipListProblems, parseIpList } from '../../config/ip-list.ts';
 import { Errors } from '../../errors.ts';
 import type { ProviderContext } from '../../spi/index.ts';
 import type { ParamReader } from '../common/param-reader.ts';
+import { TokenBuckets } from '../common/token-buckets.ts';
 import type { Feature, Verdict } from './feature.ts';
 
 const MAX_TRACKED = 100_000;
-/** How often (in requests) idle buckets are swept. */
-const SWEEP_EVERY = 1024;
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-/** Token buckets by client key, least recently used first (Map keeps insertion order; a use re-inserts). */
-export class TokenBuckets {
-  readonly #rate: number;
-  readonly #idleMs: number;
-  readonly #max: number;
-  readonly #buckets = new Map<string, Bucket>();
-  #uses = 0;
-
-  constructor(ratePerSec: number, idleMs: number, max = MAX_TRACKED) {
-    this.#rate = ratePerSec;
-    // A bucket idle long enough to refill completely is the same as no bucket.
-    this.#idleMs = Math.max(idleMs, 1000);
-    this.#max = max;
-  }
-
-  get size(): number {
-    return this.#buckets.size;
-  }
-
-  /** Takes a token: the tokens left (≥ 0), or -ms until one is available. */
-  take(key: string, now: number): number {
-    const capacity = this.#rate;
-    let bucket = this.#buckets.get(key);
-    if (bucket) {
-      this.#buckets.delete(key);
-      bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) * this.#rate) / 1000);
-      bucket.at = now;
-    } else {
-      bucket = { tokens: capacity, at: now };
-    }
-    this.#buckets.set(key, bucket);
-    if (++this.#uses % SWEEP_EVERY === 0 || this.#buckets.size > this.#max) this.#sweep(now);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return Math.floor(bucket.tokens);
-    }
-    return -Math.ceil(((1 - bucket.tokens) * 1000) / this.#rate);
-  }
-
-  #sweep(now: number): void {
-    for (const [key, b] of this.#buckets) {
-      if (now - b.at < this.#idleMs) break; // the rest were used more recently
-      this.#buckets.delete(key);
-    }
-    while (this.#buckets.size > this.#max) {
-      const oldest = this.#buckets.keys().next().value as string;
-      this.#buckets.delete(oldest);
-    }
-  }
-}
 
 const IGNORED_NUMBERS: [string, number, number][] = [
   ['rate.limiting.delayMs', 100, -1],
@@ -112,7 +55,7 @@ export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Featu
 
   const buckets = ctx.shared(
     `webappsec/rate-limit/${rate}/${idleMs}/${byPort}`,
-    () => new TokenBuckets(rate, idleMs),
+    () => new TokenBuckets(rate, idleMs, MAX_TRACKED),
   );
   const limit = String(rate);
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import type { Gateway } from '../../../src/gateway/gateway.ts';
-import { TokenBuckets } from '../../../src/providers/webappsec/rate-limit.ts';
+import { TokenBuckets } from '../../../src/providers/common/token-buckets.ts';
 import type { Backend } from '../../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import {
@@ -23,7 +23,7 @@ import {
 
 describe('token buckets', () => {
   it('allows a burst of the rate, then one request per 1/rate seconds', () => {
-    const b = new TokenBuckets(5, 30000);
+    const b = new TokenBuckets(5, 30000, 100_000);
     const left = [0, 0, 0, 0, 0].map(() => b.take('a', 1000));
     assert.deepEqual(left, [4, 3, 2, 1, 0]);
     assert.equal(b.take('a', 1000), -200);
