@@ -2,7 +2,8 @@
  * @module bench/backend
  * The benchmark's backend: a minimal keep-alive Node `http` server. `GET /small` answers a ~100-byte text body,
  * `GET /big` a 1 MiB body from one preallocated Buffer (any query is ignored), `GET /big64` 64 MiB the same way,
- * `PUT /upload` reads and counts a body and answers 201 (the large-body rows, bench/bodies.ts), `GET /rewrite/…`
+ * `PUT /upload` reads and counts a body and answers 201 (the large-body rows, bench/bodies.ts), `GET /stream/N`
+ * N bytes written 64 KiB at a time as the client takes them (bench/flat-memory.ts: a GiB without holding it), `GET /rewrite/…`
  * the bodies of the body-rewrite rows (bench/rewrite-bodies.ts); anything else is a 404. Every proxy under test (postern,
  * nginx, @fastify/http-proxy) and the `direct` row talk to this same server.
  *
@@ -35,6 +36,31 @@ const REWRITE_PATHS = new Map<string, [Buffer, string]>([
 ]);
 const BIG_HEADERS = { 'content-type': 'application/octet-stream', 'content-length': String(BIG_BODY.length) };
 
+const CHUNK = Buffer.alloc(64 * 1024, 'z');
+
+/** Writes `total` bytes from one 64 KiB buffer, waiting for 'drain' whenever the socket is full. */
+function streamBytes(res: http.ServerResponse, total: number): void {
+  if (!Number.isSafeInteger(total) || total < 0) {
+    res.writeHead(400, { 'content-length': '0' });
+    res.end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+  let left = total;
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, CHUNK.length);
+      left -= n;
+      if (!res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  res.once('close', () => {
+    left = 0;
+  });
+  pump();
+}
+
 /** `{ cert, key }` (PEM) serves https: the TLS-backend rows of bench/bodies.ts. */
 export function createBackend(tls?: { cert: Buffer; key: Buffer }): http.Server {
   const options = { keepAliveTimeout: 120_000, requestTimeout: 0 };
@@ -56,6 +82,8 @@ export function createBackend(tls?: { cert: Buffer; key: Buffer }): http.Server 
         'content-length': String(HUGE_BYTES),
       });
       res.end(huge);
+    } else if (path.startsWith('/stream/')) {
+      streamBytes(res, Number(path.slice('/stream/'.length)));
     } else if (path === '/upload' && (req.method === 'PUT' || req.method === 'POST')) {
       // A sink, as a datanode answers a CREATE: the body is read and counted, then 201 with a small JSON body.
       let bytes = 0;
