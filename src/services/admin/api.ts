@@ -352,11 +352,14 @@ export async function answerApi(
     // the answer clears it. HTTP Basic itself has no sign-out: answering the credentials the browser remembers
     // with 401 and a challenge makes it forget them (the next page asks again). A browser gets the HTML page
     // (error-page.ts).
+    // A request signed in by its cookie alone has no credentials for the browser to forget: no challenge, so the
+    // browser shows the signed-out page instead of asking for a password at once.
     ex.req.resume();
     const cleared = ex.endSession?.();
+    const basic = /^basic\s/i.test(ex.req.headers.authorization ?? '');
     throw Errors.unauthenticated('Signed out', {
       headers: {
-        'WWW-Authenticate': 'BASIC realm="application"',
+        ...(basic && { 'WWW-Authenticate': 'BASIC realm="application"' }),
         'cache-control': 'no-store',
         ...(cleared !== undefined && { 'set-cookie': cleared }),
       },

@@ -604,7 +604,7 @@ async function loadConfigLists() {
 function fillConfigNames() {
   const kind = $('#config-kind').value;
   const select = $('#config-name');
-  const current = configEdit.kind === kind ? configEdit.name : select.value;
+  const current = configEdit.kind === kind ? configEdit.name : '';
   const present = configLists[kind].map((f) => f.name);
   const options = present.map((n) => el('option', { value: n }, n));
   for (const n of configLists.deleted[kind]) options.push(el('option', { value: n }, `${n} (deleted)`));
@@ -1143,7 +1143,7 @@ $('#edit-source').addEventListener('input', () => {
   $('#edit-apply').disabled = true;
 });
 $('#config-kind').addEventListener('change', async () => {
-  configEdit = { ...configEdit, name: '' };
+  configEdit = { ...configEdit, kind: $('#config-kind').value, name: '' };
   fillConfigNames();
   await loadConfig($('#config-kind').value, $('#config-name').value);
 });
