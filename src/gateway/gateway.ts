@@ -42,6 +42,7 @@ import type {
 import { createTokenState, type GatewayTokenState } from '../tokenstate/index.ts';
 import { toTopologyXml } from '../topology/descriptor.ts';
 import { readDescriptorFile, readTopologyFile, readTopologySource } from '../topology/load.ts';
+import type { Topology } from '../topology/model.ts';
 import { FileWatches } from './file-watches.ts';
 import {
   applicationDirs,
@@ -442,6 +443,15 @@ export class Gateway implements GatewayHandle {
     if (duplicate) return [duplicate];
     const result = this.#compile(readTopologySource(file, source), new Map());
     // 'redeploy': nothing replaced it, but its retirement must not close what the serving deployment holds.
+    await result.deployment?.retire('redeploy');
+    return result.diagnostics;
+  }
+
+  async checkTopologyModel(read: {
+    topology?: Topology;
+    diagnostics: readonly Diagnostic[];
+  }): Promise<Diagnostic[]> {
+    const result = this.#compile({ ...read, diagnostics: [...read.diagnostics] }, new Map());
     await result.deployment?.retire('redeploy');
     return result.diagnostics;
   }

@@ -77,6 +77,12 @@ export interface Exchange {
    * proxied WebSocket is closed with 1008 at that moment. (A session's idle timeout is not such an end.)
    */
   credentialExpiresAt?: number;
+  /**
+   * Set by an authentication provider that authenticated the request with a session, or opened one for it: ends
+   * that session now (a sign-out: its cookie is refused from then on) and returns the `Set-Cookie` value that
+   * clears the cookie.
+   */
+  endSession?: () => string;
   /** The identity asserted to the backend (identity-assertion providers set it). */
   effectiveUser?: string;
   /**

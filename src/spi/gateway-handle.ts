@@ -107,6 +107,14 @@ export interface GatewayHandle {
   readonly recentErrors: { readonly total: number; list(limit?: number): readonly RecentErrorReport[] };
   /** Checks a topology's source exactly as deploying it would, without deploying it. */
   checkTopology(file: string, source: string): Promise<Diagnostic[]>;
+  /**
+   * Checks a topology already read — a simple descriptor's, generated with its provider configuration, either of
+   * them possibly text not yet written — exactly as deploying it would; `diagnostics` are the reading's.
+   */
+  checkTopologyModel(read: {
+    topology?: Topology;
+    diagnostics: readonly Diagnostic[];
+  }): Promise<Diagnostic[]>;
   /** Looks at the topology directories now (after a file was written or removed). */
   rescan(): Promise<void>;
   /** What `postern explain` would say about a request on this gateway (a JSON-ready object). */

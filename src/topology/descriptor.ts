@@ -102,6 +102,8 @@ export function parseDescriptor(
   file: string,
   sharedProvidersDir: string,
   sink: DiagnosticSink,
+  /** Text to read for this provider configuration file instead of the file's (an edit being checked). */
+  proposed?: { file: string; source: string },
 ): DescriptorTopology {
   const src = parseYaml(source, file, sink);
   if (!src) return {};
@@ -123,7 +125,9 @@ export function parseDescriptor(
     );
   } else {
     try {
-      providers = parseSharedProviders(readFileSync(providerConfigFile, 'utf8'), providerConfigFile, sink);
+      const text =
+        proposed?.file === providerConfigFile ? proposed.source : readFileSync(providerConfigFile, 'utf8');
+      providers = parseSharedProviders(text, providerConfigFile, sink);
     } catch (err) {
       sink.error(
         refPos,

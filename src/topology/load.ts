@@ -101,7 +101,23 @@ export function readDescriptorFile(file: string, sharedProvidersDir: string): De
   }
   const source = readText(file, sink);
   if (source === undefined) return result(undefined, sink);
-  const { topology, providerConfigFile } = parseDescriptor(source, file, sharedProvidersDir, sink);
+  return readDescriptorSource(file, source, sharedProvidersDir, undefined, sink);
+}
+
+/**
+ * Reads a simple descriptor from its text as if it were the file `file`, with `proposed` read in place of that
+ * provider configuration file: how the admin API checks a descriptor or a provider configuration before writing it.
+ */
+export function readDescriptorSource(
+  file: string,
+  source: string,
+  sharedProvidersDir: string,
+  proposed?: { file: string; source: string },
+  sink = new DiagnosticSink(),
+): DescriptorReadResult {
+  const { topology, providerConfigFile } = guarded(sink, () =>
+    parseDescriptor(source, file, sharedProvidersDir, sink, proposed),
+  ) ?? { topology: undefined };
   const out: DescriptorReadResult = result(topology, sink);
   if (providerConfigFile !== undefined) out.providerConfigFile = providerConfigFile;
   return out;

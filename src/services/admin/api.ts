@@ -21,17 +21,19 @@
  * | `GET /api/v1/backends` | every backend URL of every serving topology: HA state, a connection/TLS probe, the service's last 5xx (backends.ts) |
  * | `GET /api/v1/tls` | the listener's certificate and the truststores' (backends.ts) |
  * | `GET /api/v1/topologies/{name}/source`, `POST …/check`, `GET …/history[/{version}]` | editing: the file, a check without writing, the versions kept for undo (history.ts) |
+ * | `GET|POST|PUT|DELETE /api/v1/descriptors[/{name}[/…]]`, `…/shared-providers[/…]` | editing simple descriptors and shared provider configurations as topologies are edited (config-files.ts) |
  * | `GET /api/v1/whoami` | who is signed in |
- * | `GET /api/v1/logout` | 401 with a Basic challenge: the browser forgets the credentials (HTML for a browser) |
+ * | `GET /api/v1/logout` | ends the request's session server-side (its cookie cleared and refused from then on), then 401 with a Basic challenge: the browser forgets the credentials (HTML for a browser) |
  * | `GET /api/v1/tokens` | the topologies whose KNOXTOKEN a token page can use |
  * | WebSocket `/api/v1/events/` | the live feed (feed.ts) |
+ * | `GET /api/v1/feed?after=` | the same events, polled where the WebSocket cannot open, and why it cannot (feed.ts) |
  * | `GET /console/` | the web console (console.ts) |
  *
  * Service params: `admin.csrf.header`, `admin.max.body.bytes` (1 MiB: a larger topology is 413).
  */
 import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, type Diagnostic } from '../../config/diagnostics.ts';
+import { ConfigError } from '../../config/diagnostics.ts';
 import { backendHealth } from '../../dispatch/ha/service.ts';
 import { Errors } from '../../errors.ts';
 import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../../gateway/home.ts';
@@ -39,10 +41,13 @@ import { readText } from '../../gateway/read-body.ts';
 import type { DispatchContext, Exchange, GatewayHandle, TopologyReport } from '../../spi/index.ts';
 import { channelNodeFor } from '../channels/nodes.ts';
 import { backendsOf, tlsOf } from './backends.ts';
-import { API, allow, homePath, safeUrl, sendJson, userOf } from './common.ts';
-import { feedCounts } from './feed.ts';
+import { API, allow, diagnosticJson, homePath, safeUrl, sendJson, userOf } from './common.ts';
+import { answerConfigFiles } from './config-files.ts';
+import { feedCounts, polledFeed } from './feed.ts';
 import { keepVersion, sourceOf, versionSource, versionsOf } from './history.ts';
 import { traffic } from './traffic.ts';
+
+export { diagnosticJson } from './common.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -77,18 +82,6 @@ export function configOf(ctx: DispatchContext): AdminConfig {
 // ---------------------------------------------------------------------------------------------------------------
 // What the API reports
 // ---------------------------------------------------------------------------------------------------------------
-
-export function diagnosticJson(gateway: GatewayHandle, d: Diagnostic) {
-  const file = homePath(gateway, d.file);
-  return {
-    severity: d.severity,
-    message: d.message,
-    file,
-    line: d.line,
-    column: d.column,
-    at: `${file}:${d.line}:${d.column}`,
-  };
-}
 
 function topologyNames(gateway: GatewayHandle): string[] {
   return gateway.topologies().map((t) => t.name);
@@ -332,6 +325,9 @@ export async function answerApi(
   const slash = rest.indexOf('/');
   const head = slash < 0 ? rest : rest.slice(0, slash);
   const tail = slash < 0 ? undefined : decodeURIComponent(rest.slice(slash + 1));
+  if (head === 'descriptors' || head === 'shared-providers') {
+    return answerConfigFiles(ex, gateway, config, self, head, tail);
+  }
   if (head === 'topologies' && tail?.includes('/')) {
     const [name, what, version, ...more] = tail.split('/');
     if (!NAME.test(name)) throw Errors.badRequest('A topology name is letters, digits, ".", "_" and "-"');
@@ -352,11 +348,21 @@ export async function answerApi(
     throw Errors.notFound();
   }
   if (head === 'logout') {
-    // HTTP Basic has no sign-out: answering the credentials the browser remembers with 401 and a challenge makes
-    // it forget them (the next page asks again). A browser gets the HTML page (error-page.ts).
+    // The session the request came with (or opened) ends on the server: its cookie is refused from now on, and
+    // the answer clears it. HTTP Basic itself has no sign-out: answering the credentials the browser remembers
+    // with 401 and a challenge makes it forget them (the next page asks again). A browser gets the HTML page
+    // (error-page.ts).
+    // A request signed in by its cookie alone has no credentials for the browser to forget: no challenge, so the
+    // browser shows the signed-out page instead of asking for a password at once.
     ex.req.resume();
+    const cleared = ex.endSession?.();
+    const basic = /^basic\s/i.test(ex.req.headers.authorization ?? '');
     throw Errors.unauthenticated('Signed out', {
-      headers: { 'WWW-Authenticate': 'BASIC realm="application"', 'cache-control': 'no-store' },
+      headers: {
+        ...(basic && { 'WWW-Authenticate': 'BASIC realm="application"' }),
+        'cache-control': 'no-store',
+        ...(cleared !== undefined && { 'set-cookie': cleared }),
+      },
     });
   }
   if (head === 'topologies' && tail !== undefined && tail !== '') {
@@ -421,6 +427,8 @@ export async function answerApi(
       });
       return sendJson(ex, 200, explanation);
     }
+    case 'feed':
+      return sendJson(ex, 200, polledFeed(gateway, params.get('after')));
     case 'events':
       throw Errors.badRequest('Open a WebSocket here (Upgrade: websocket)');
     default:

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Errors } from '../../errors.ts';
 import type { Exchange } from '../../spi/index.ts';
-import { allow } from './common.ts';
+import { allow, writeHead } from './common.ts';
 
 /** The console's files: a fixed list, so no request path ever reaches the file system. */
 const CONSOLE_FILES: Record<string, string> = {
@@ -37,9 +37,9 @@ export function serveConsole(ex: Exchange, files: Map<string, Buffer>, rest: str
   const name = rest === '/' ? 'index.html' : rest.slice(1);
   const body = files.get(name);
   if (!body) throw Errors.notFound();
-  ex.res.writeHead(200, {
+  writeHead(ex, 200, {
     'content-type': CONSOLE_FILES[name],
-    'content-length': body.length,
+    'content-length': String(body.length),
     'cache-control': 'no-cache',
     'content-security-policy': CSP,
     'x-content-type-options': 'nosniff',

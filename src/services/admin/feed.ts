@@ -7,6 +7,9 @@
  * channels cluster reach it. A feed connection first receives `{"accept": true, "user"}` (as CHANNELS does). A
  * WebSocket whose `Origin` is another host is refused (403): a cookie-authenticated feed must not be readable by
  * other sites. A feed that does not keep up is closed as a slow consumer, as CHANNELS' subscribers are.
+ *
+ * Where the WebSocket cannot open (the gateway's WebSocket support is off, or a proxy in between does not pass
+ * upgrades), the console polls `GET {gateway}/{topology}/api/v1/feed?after=` ({@link FeedLog}) instead.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -47,6 +50,90 @@ export function feedCounts(gateway: GatewayHandle, topologies: readonly string[]
     if (set?.size) feeds[name] = set.size;
   }
   return feeds;
+}
+
+/** Events a polling console can still fetch (the newest). */
+const POLL_KEEP = 200;
+
+/**
+ * The feed for a console whose WebSocket cannot open (the gateway's WebSocket support is off, or something in
+ * between does not pass upgrades): the same events, numbered, kept in a ring of the last {@link POLL_KEEP} and
+ * fetched with `GET {API}/feed?after={seq}`. It listens while at least one ADMIN deployment holds it.
+ */
+export class FeedLog {
+  readonly #events: { seq: number; event: Record<string, unknown> }[] = [];
+  #seq = 0;
+  #holders = 0;
+  readonly #node: ReturnType<typeof channelNodeFor>;
+  readonly #subscriber: Subscriber = {
+    topology: '',
+    deliver: (text) => {
+      try {
+        this.#events.push({ seq: ++this.#seq, event: JSON.parse(text) as Record<string, unknown> });
+      } catch {
+        return true;
+      }
+      if (this.#events.length > POLL_KEEP) this.#events.shift();
+      return true;
+    },
+  };
+
+  constructor(node: ReturnType<typeof channelNodeFor>) {
+    this.#node = node;
+  }
+
+  /** Subscribes on the first hold; returns the release (unsubscribes with the last). */
+  hold(): () => void {
+    if (this.#holders++ === 0) this.#node.subscribe(POSTERN_EVENTS_GROUP, this.#subscriber);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.#holders === 0) this.#node.unsubscribe(POSTERN_EVENTS_GROUP, this.#subscriber);
+    };
+  }
+
+  /**
+   * The events after `after` (none when it is not given: a poller starts from `next`), `next` to ask from, and
+   * `missed` when events after `after` are no longer kept.
+   */
+  since(after: number | undefined) {
+    const next = this.#seq;
+    if (after === undefined || after >= next) return { next, events: [] };
+    const events = this.#events.filter((e) => e.seq > after).map((e) => ({ seq: e.seq, ...e.event }));
+    const oldest = this.#events[0]?.seq ?? next + 1;
+    return { next, events, ...(after < oldest - 1 && { missed: oldest - 1 - after }) };
+  }
+}
+
+const feedLogs = new WeakMap<GatewayHandle, FeedLog>();
+
+export function feedLogOf(gateway: GatewayHandle): FeedLog {
+  let log = feedLogs.get(gateway);
+  if (!log) {
+    log = new FeedLog(channelNodeFor(gateway.settings));
+    feedLogs.set(gateway, log);
+  }
+  return log;
+}
+
+/** `GET {API}/feed?after=`: the polled feed, and whether (and why not) the WebSocket feed can work here. */
+export function polledFeed(gateway: GatewayHandle, afterText: string | null) {
+  const after = afterText === null || afterText === '' ? undefined : Number(afterText);
+  if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) {
+    throw Errors.badRequest("after is the number of the last event seen (the answer's next)");
+  }
+  const enabled = gateway.settings.websocketFeatureEnabled;
+  return {
+    websocket: enabled
+      ? { enabled: true }
+      : {
+          enabled: false,
+          reason:
+            'WebSocket support is disabled on this gateway (gateway-site gateway.websocket.feature.enabled is false)',
+        },
+    ...feedLogOf(gateway).since(after),
+  };
 }
 
 /** The upgrade handler of the admin service's routes: the live feed. */

@@ -21,19 +21,24 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { Errors } from '../../errors.ts';
 import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../../gateway/home.ts';
 import type { GatewayHandle } from '../../spi/index.ts';
 import { homePath } from './common.ts';
 
-/** Versions kept per topology. */
+/** Versions kept per file. */
 export const KEEP = 20;
 /** A version's name: the UTC time it was replaced, filename-safe (`2026-12-06T11-18-47-123Z`). */
 const VERSION = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z(?:-\d+)?$/;
+/** What a version's file may end with: a topology's `.xml`, a descriptor's or provider configuration's. */
+const VERSION_EXTENSIONS = ['.xml', '.json', '.yml', '.yaml'];
 
-export function historyDir(gateway: GatewayHandle, name: string): string {
-  return join(gateway.layout.home, 'data', 'history', 'topologies', name);
+/** The kinds of files the console edits, each with its history under `data/history/{kind}/{name}/`. */
+export type EditedKind = 'topologies' | 'descriptors' | 'shared-providers';
+
+export function historyDir(gateway: GatewayHandle, name: string, kind: EditedKind = 'topologies'): string {
+  return join(gateway.layout.home, 'data', 'history', kind, name);
 }
 
 /** The topology file of a name, if there is one (any of the topology extensions). */
@@ -49,23 +54,37 @@ export function descriptorFile(gateway: GatewayHandle, name: string): string | u
   );
 }
 
-/** Keeps the current bytes of `file` as the newest version of `name`; drops versions beyond {@link KEEP}. */
-export function keepVersion(gateway: GatewayHandle, name: string, file: string): string | undefined {
+/**
+ * Keeps the current bytes of `file` as the newest version of `name` (with the file's extension); drops versions
+ * beyond {@link KEEP}.
+ */
+export function keepVersion(
+  gateway: GatewayHandle,
+  name: string,
+  file: string,
+  kind: EditedKind = 'topologies',
+): string | undefined {
   if (!existsSync(file)) return undefined;
-  const dir = historyDir(gateway, name);
+  const dir = historyDir(gateway, name, kind);
   mkdirSync(dir, { recursive: true });
+  const ext = VERSION_EXTENSIONS.includes(extname(file).toLowerCase()) ? extname(file).toLowerCase() : '.xml';
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   let version = stamp;
-  for (let n = 1; existsSync(join(dir, `${version}.xml`)); n++) version = `${stamp}-${n}`;
-  writeFileSync(join(dir, `${version}.xml`), readFileSync(file));
-  const all = versionsOf(gateway, name);
-  for (const old of all.slice(KEEP)) unlinkSync(join(dir, `${old.version}.xml`));
+  for (let n = 1; versionFile(dir, version); n++) version = `${stamp}-${n}`;
+  writeFileSync(join(dir, `${version}${ext}`), readFileSync(file));
+  const all = versionsOf(gateway, name, kind);
+  for (const old of all.slice(KEEP)) unlinkSync(join(dir, old.file));
   return version;
 }
 
-/** The kept versions of a topology, newest first. */
-export function versionsOf(gateway: GatewayHandle, name: string) {
-  const dir = historyDir(gateway, name);
+/** The file of a version in a history directory, whatever its extension. */
+function versionFile(dir: string, version: string): string | undefined {
+  return VERSION_EXTENSIONS.map((ext) => `${version}${ext}`).find((f) => existsSync(join(dir, f)));
+}
+
+/** The kept versions of a file, newest first. */
+export function versionsOf(gateway: GatewayHandle, name: string, kind: EditedKind = 'topologies') {
+  const dir = historyDir(gateway, name, kind);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -73,21 +92,26 @@ export function versionsOf(gateway: GatewayHandle, name: string) {
     return [];
   }
   return names
-    .filter((n) => n.endsWith('.xml') && VERSION.test(n.slice(0, -4)))
-    .map((n) => n.slice(0, -4))
-    .sort()
-    .reverse()
-    .map((version) => {
-      const stat = statSync(join(dir, `${version}.xml`));
-      return { version, time: stat.mtime.toISOString(), bytes: stat.size };
+    .filter((n) => VERSION_EXTENSIONS.includes(extname(n)) && VERSION.test(basename(n, extname(n))))
+    .map((file) => ({ file, version: basename(file, extname(file)) }))
+    .sort((a, b) => (a.version < b.version ? 1 : a.version > b.version ? -1 : 0))
+    .map(({ file, version }) => {
+      const stat = statSync(join(dir, file));
+      return { version, file, time: stat.mtime.toISOString(), bytes: stat.size };
     });
 }
 
-export function versionSource(gateway: GatewayHandle, name: string, version: string): string {
+export function versionSource(
+  gateway: GatewayHandle,
+  name: string,
+  version: string,
+  kind: EditedKind = 'topologies',
+): string {
   if (!VERSION.test(version)) throw Errors.badRequest('A version is a timestamp as the history lists it');
-  const file = join(historyDir(gateway, name), `${version}.xml`);
-  if (!existsSync(file)) throw Errors.notFound(`No version ${version} of topology ${name}`);
-  return readFileSync(file, 'utf8');
+  const dir = historyDir(gateway, name, kind);
+  const file = versionFile(dir, version);
+  if (!file) throw Errors.notFound(`No version ${version} of ${name}`);
+  return readFileSync(join(dir, file), 'utf8');
 }
 
 /** The topology's source as on disk, and whether it is generated from a descriptor (then not editable here). */

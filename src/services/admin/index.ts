@@ -13,7 +13,7 @@ import { answerApi, configOf } from './api.ts';
 import { noGateway } from './common.ts';
 import { consoleFiles, serveConsole } from './console.ts';
 import { adminErrorPage } from './error-page.ts';
-import { createFeed } from './feed.ts';
+import { createFeed, feedLogOf } from './feed.ts';
 import { traffic } from './traffic.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -30,6 +30,11 @@ export const adminService: ServiceFactory = {
     // The traffic recorder listens while an ADMIN deployment lives (a redeploy holds it before the old one lets go).
     ctx.shared('admin:traffic', () => {
       ctx.onRetire(traffic.hold());
+      return true;
+    });
+    // So does the polled feed's log (feed.ts), for consoles whose WebSocket cannot open.
+    ctx.shared('admin:feed-log', () => {
+      if (gateway) ctx.onRetire(feedLogOf(gateway).hold());
       return true;
     });
     return async (ex) => {

@@ -221,6 +221,11 @@ export const shiroProvider: ProviderFactory = {
       if (session && (!credentials || credentials.username === session.user.name)) {
         user = session.user;
         ex.authMethod = 'session';
+        const id = sessionId as string;
+        ex.endSession = () => {
+          sessions.end(id);
+          return `${SESSION_COOKIE}=; Max-Age=0; ${cookieAttributes(ex)}`;
+        };
         // No credentialExpiresAt: a session ends after idle time, and an open WebSocket is use, not idleness.
       } else {
         if (!credentials) {
@@ -256,6 +261,10 @@ export const shiroProvider: ProviderFactory = {
         // An upgrade's 101 carries no Set-Cookie: a session opened for it could never be used.
         if (!rule.noSessionCreation && ex.req.headers.upgrade === undefined) {
           const opened = sessions.create(user);
+          ex.endSession = () => {
+            sessions.end(opened.id);
+            return `${SESSION_COOKIE}=; Max-Age=0; ${cookieAttributes(ex)}`;
+          };
           const cookie = `${SESSION_COOKIE}=${opened.id}; ${cookieAttributes(ex)}`;
           addTo(ex, 'responseHeaderFilters', (h) => {
             const existing = h['set-cookie'];

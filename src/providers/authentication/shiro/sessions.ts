@@ -67,6 +67,11 @@ export class SessionStore {
     return session;
   }
 
+  /** Ends a session now (a sign-out). */
+  end(id: string): void {
+    if (/^[A-Za-z0-9_-]{43}$/.test(id)) this.#sessions.delete(digest(id));
+  }
+
   /** Drops expired sessions (from the front of the map, up to the first live one). */
   sweep(): void {
     const now = this.#now();

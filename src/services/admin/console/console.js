@@ -417,8 +417,7 @@ function lineDiff(before, after) {
   return out;
 }
 
-function renderDiff(before, after) {
-  const pre = $('#edit-diff');
+function renderDiff(before, after, pre = $('#edit-diff')) {
   pre.replaceChildren();
   const diff = lineDiff(before, after);
   const changed = diff.some(([k]) => k !== ' ');
@@ -528,6 +527,312 @@ async function applyEdit() {
     }`;
   } catch (err) {
     $('#edit-state').textContent = `not applied: ${err.message}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Descriptors and shared provider configurations: the same check, diff, apply and undo, plus new and delete
+// ---------------------------------------------------------------------------------------------------------------
+
+let configEdit = {
+  kind: 'descriptors',
+  name: '',
+  source: '',
+  exists: false,
+  format: 'json',
+  checked: undefined,
+};
+let configLists = {
+  descriptors: [],
+  'shared-providers': [],
+  deleted: { descriptors: [], 'shared-providers': [] },
+};
+const configPath = (kind, name, rest = '') => `${kind}/${encodeURIComponent(name)}${rest}`;
+
+function topologyBadge(t) {
+  const cls = t.state === 'deployed' && t.serving ? 'ok' : t.state === 'absent' ? 'muted' : 'bad';
+  return el(
+    'span',
+    { class: cls, 'data-topology': t.name },
+    `${t.name} (${t.serving ? t.state : 'not serving'})`,
+  );
+}
+
+async function loadConfigLists() {
+  const [d, p] = await Promise.all([getJson('descriptors'), getJson('shared-providers')]);
+  configLists = {
+    descriptors: d.descriptors,
+    'shared-providers': p.providerConfigs,
+    deleted: { descriptors: d.deleted, 'shared-providers': p.deleted },
+  };
+  const body = $('#config-files tbody');
+  body.replaceChildren();
+  for (const f of d.descriptors) {
+    body.append(
+      el(
+        'tr',
+        { 'data-kind': 'descriptors', 'data-name': f.name },
+        el('td', {}, 'descriptor'),
+        el('td', {}, f.name),
+        el('td', {}, el('code', {}, f.file)),
+        el('td', {}, f.providerConfig ? `uses ${f.providerConfig}` : ''),
+        el('td', {}, topologyBadge(f.topology)),
+      ),
+    );
+  }
+  for (const f of p.providerConfigs) {
+    const feeds = el('td', {});
+    f.topologies.forEach((t, i) => {
+      feeds.append(i ? ', ' : '', topologyBadge(t));
+    });
+    if (f.topologies.length === 0) feeds.append(el('span', { class: 'muted' }, 'none'));
+    body.append(
+      el(
+        'tr',
+        { 'data-kind': 'shared-providers', 'data-name': f.name },
+        el('td', {}, 'provider configuration'),
+        el('td', {}, f.name),
+        el('td', {}, el('code', {}, f.file)),
+        el('td', {}, f.descriptors.length ? `used by ${f.descriptors.join(', ')}` : 'used by no descriptor'),
+        feeds,
+      ),
+    );
+  }
+  fillConfigNames();
+}
+
+function fillConfigNames() {
+  const kind = $('#config-kind').value;
+  const select = $('#config-name');
+  const current = configEdit.kind === kind ? configEdit.name : '';
+  const present = configLists[kind].map((f) => f.name);
+  const options = present.map((n) => el('option', { value: n }, n));
+  for (const n of configLists.deleted[kind]) options.push(el('option', { value: n }, `${n} (deleted)`));
+  if (current && !present.includes(current) && !configLists.deleted[kind].includes(current)) {
+    options.push(el('option', { value: current }, `${current} (new)`));
+  }
+  select.replaceChildren(...options);
+  if (current) select.value = current;
+}
+
+function configStateText(text) {
+  $('#config-state').textContent = text;
+}
+
+function resetConfigResults() {
+  $('#config-diagnostics').replaceChildren();
+  $('#config-diff').replaceChildren();
+  $('#config-topologies').replaceChildren();
+  $('#config-apply').disabled = true;
+  $('#config-confirm').hidden = true;
+}
+
+async function loadConfig(kind, name) {
+  if (!name) return;
+  const s = await getJson(configPath(kind, name, '/source'));
+  const format = s.file && /\.ya?ml$/i.test(s.file) ? 'yaml' : 'json';
+  configEdit = { kind, name, source: s.source, exists: s.exists, format, checked: undefined };
+  $('#config-source').value = s.source;
+  resetConfigResults();
+  $('#config-delete').disabled = !s.exists;
+  configStateText(
+    s.exists ? `${s.file} loaded` : `${name} was deleted: restore a previous version to create it again`,
+  );
+  await loadConfigHistory();
+}
+
+async function loadConfigHistory() {
+  const { kind, name } = configEdit;
+  const list = $('#config-history');
+  list.replaceChildren();
+  const { versions } =
+    configEdit.exists || configLists.deleted[kind].includes(name)
+      ? await getJson(configPath(kind, name, '/history'))
+      : { versions: [] };
+  for (const v of versions) {
+    const undo = el('button', { type: 'button', 'data-version': v.version }, 'Restore');
+    undo.addEventListener('click', async () => {
+      const { source } = await getJson(configPath(kind, name, `/history/${v.version}`));
+      $('#config-source').value = source;
+      configStateText(`version ${v.version} in the editor: check, then apply to restore it`);
+      await checkConfig();
+    });
+    list.append(
+      el('li', {}, el('span', { class: 'mono' }, new Date(v.time).toLocaleString()), ` ${v.bytes} B `, undo),
+    );
+  }
+  if (versions.length === 0) list.append(el('li', { class: 'muted' }, 'none kept yet'));
+}
+
+/** The body's Content-Type: the file's format (a new file's from the format chosen). */
+const configType = () => (configEdit.format === 'yaml' ? 'application/yaml' : 'application/json');
+
+/** A diagnostic of the text being edited, shown against that text: the line and a caret under the column. */
+function diagnosticItem(d, text, file) {
+  const item = el(
+    'li',
+    { class: d.severity === 'error' ? 'bad' : 'warn' },
+    el('code', {}, d.at),
+    ' ',
+    d.message,
+  );
+  const line = text.split('\n')[d.line - 1];
+  if (file && d.file === file && line !== undefined) {
+    const number = String(d.line);
+    const caret = `${' '.repeat(number.length + 3 + Math.max(0, d.column - 1))}^`;
+    item.append(el('pre', { class: 'excerpt' }, `${number} | ${line}\n${caret}`));
+  }
+  return item;
+}
+
+async function checkConfig() {
+  const { kind, name } = configEdit;
+  const source = $('#config-source').value;
+  resetConfigResults();
+  const list = $('#config-diagnostics');
+  try {
+    const result = await call(configPath(kind, name, '/check'), {
+      method: 'POST',
+      headers: { ...CSRF, 'content-type': configType() },
+      body: source,
+    });
+    const file = configFileName();
+    for (const d of result.diagnostics) list.append(diagnosticItem(d, source, file));
+    if (result.diagnostics.length === 0) list.append(el('li', { class: 'ok' }, 'deploys'));
+    const feeds = $('#config-topologies');
+    for (const t of result.topologies) feeds.append(el('li', { 'data-topology': t }, t));
+    if (result.topologies.length === 0) feeds.append(el('li', { class: 'muted' }, 'feeds no topology'));
+    const changed = renderDiff(configEdit.source, source, $('#config-diff'));
+    configEdit.checked = result.ok && changed ? source : undefined;
+    $('#config-apply').disabled = configEdit.checked === undefined;
+    configStateText(
+      result.ok
+        ? changed
+          ? `checked: review the diff, then apply (regenerates ${result.topologies.join(', ') || 'no topology'})`
+          : 'checked: nothing to apply'
+        : 'the check found errors: nothing can be applied',
+    );
+  } catch (err) {
+    list.append(el('li', { class: 'bad' }, `error: ${err.message}`));
+  }
+}
+
+/** The edited file's path as diagnostics name it (a new file's is the one it will get). */
+function configFileName() {
+  const { kind, name } = configEdit;
+  const current = configLists[kind].find((f) => f.name === name);
+  if (current) return current.file;
+  const dir = kind === 'descriptors' ? 'conf/descriptors' : 'conf/shared-providers';
+  return `${dir}/${name}${configEdit.format === 'yaml' ? '.yml' : '.json'}`;
+}
+
+async function applyConfig() {
+  const source = configEdit.checked;
+  if (source === undefined || source !== $('#config-source').value) {
+    configStateText('the text changed since the check: check again');
+    $('#config-apply').disabled = true;
+    return;
+  }
+  const { kind, name } = configEdit;
+  try {
+    const result = await call(configPath(kind, name), {
+      method: 'PUT',
+      headers: { ...CSRF, 'content-type': configType() },
+      body: source,
+    });
+    await loadConfigLists();
+    await loadConfig(kind, name);
+    const feeds = $('#config-topologies');
+    feeds.replaceChildren();
+    for (const t of result.topologies) {
+      feeds.append(
+        el(
+          'li',
+          { 'data-topology': t.name, class: t.serving && t.state === 'deployed' ? 'ok' : 'bad' },
+          `${t.name}: ${t.state}${t.redeployed ? ', redeployed' : t.serving ? ', unchanged' : ''}${
+            t.deployedAt ? ` at ${new Date(t.deployedAt).toLocaleTimeString()}` : ''
+          }`,
+        ),
+      );
+    }
+    const redeployed = result.topologies.filter((t) => t.redeployed).map((t) => t.name);
+    configStateText(
+      `applied: ${result.created ? 'created' : 'written'} ${result.file}` +
+        (redeployed.length ? `; redeployed ${redeployed.join(', ')}` : '; no topology redeployed') +
+        (result.previousVersion ? ` (previous version kept as ${result.previousVersion})` : ''),
+    );
+  } catch (err) {
+    configStateText(`not applied: ${err.message}`);
+  }
+}
+
+function askDeleteConfig() {
+  const { kind, name } = configEdit;
+  const what =
+    kind === 'descriptors'
+      ? `descriptor ${name} (its topology is undeployed)`
+      : `provider configuration ${name}`;
+  $('#config-confirm-text').textContent = `Delete ${what}? Its current version is kept and can be restored.`;
+  $('#config-confirm').hidden = false;
+}
+
+async function deleteConfig() {
+  $('#config-confirm').hidden = true;
+  const { kind, name } = configEdit;
+  try {
+    const result = await call(configPath(kind, name), { method: 'DELETE', headers: CSRF });
+    await loadConfigLists();
+    await loadConfig(kind, name);
+    configStateText(
+      `deleted ${result.removed}${result.topology ? `; topology ${result.topology} ${result.serving ? 'still serving' : 'undeployed'}` : ''}`,
+    );
+  } catch (err) {
+    configStateText(`not deleted: ${err.message}`);
+  }
+}
+
+const CONFIG_TEMPLATES = {
+  descriptors: {
+    json: '{\n  "provider-config-ref": "",\n  "services": [\n    { "name": "", "urls": [""] }\n  ]\n}\n',
+    yaml: 'provider-config-ref: \nservices:\n  - name: \n    urls:\n      - \n',
+  },
+  'shared-providers': {
+    json: '{\n  "providers": [\n    { "role": "authentication", "name": "Anonymous", "enabled": "true" },\n    { "role": "identity-assertion", "name": "Default", "enabled": "true" }\n  ]\n}\n',
+    yaml: 'providers:\n  - role: authentication\n    name: Anonymous\n    enabled: true\n  - role: identity-assertion\n    name: Default\n    enabled: true\n',
+  },
+};
+
+function newConfig() {
+  const kind = $('#config-kind').value;
+  const name = $('#config-new-name').value.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    configStateText('a name is letters, digits, ".", "_" and "-"');
+    return;
+  }
+  if (configLists[kind].some((f) => f.name === name)) {
+    configStateText(`${name} exists: it is loaded instead`);
+    $('#config-name').value = name;
+    loadConfig(kind, name);
+    return;
+  }
+  const format = $('#config-new-format').value;
+  configEdit = { kind, name, source: '', exists: false, format, checked: undefined };
+  fillConfigNames();
+  $('#config-source').value = CONFIG_TEMPLATES[kind][format];
+  resetConfigResults();
+  $('#config-delete').disabled = true;
+  $('#config-history').replaceChildren();
+  configStateText(
+    `new ${kind === 'descriptors' ? 'descriptor' : 'provider configuration'} ${name}: write it, check, then apply`,
+  );
+}
+
+async function showConfigPage() {
+  await loadConfigLists();
+  const kind = $('#config-kind').value;
+  if (configEdit.kind !== kind || !configEdit.name) {
+    const first = $('#config-name').value;
+    if (first) await loadConfig(kind, first);
   }
 }
 
@@ -670,14 +975,90 @@ function describeEvent(e) {
 }
 
 let reloadTimer;
+function showEvent(e) {
+  const time = e.time ? new Date(e.time).toLocaleTimeString() : '';
+  const item = el(
+    'li',
+    { class: 'new', 'data-type': e.type ?? '', 'data-event': e.event ?? e.state ?? '' },
+    el('span', { class: 'mono' }, time),
+    ' ',
+    describeEvent(e),
+  );
+  $('#feed').prepend(item);
+  // A burst of events reloads once.
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => {
+    loadStatus();
+    if (currentPage() === 'routes') loadRoutes();
+    if (currentPage() === 'backends') loadBackends();
+    if (currentPage() === 'config') loadConfigLists();
+  }, 200);
+}
+
+function feedState(text, cls, title = '') {
+  const state = $('#feed-state');
+  state.textContent = text;
+  state.className = `badge ${cls}`;
+  state.title = title || 'live feed';
+}
+
+function feedNote(text) {
+  $('#feed-note').textContent = text ?? '';
+  $('#feed-note').hidden = !text;
+}
+
+// Where the WebSocket cannot open, the same events are polled from ../api/v1/feed every POLL_MS.
+const POLL_MS = 3000;
+const RETRY_WEBSOCKET_MS = 30000;
+let polling;
+
+async function pollFeed() {
+  try {
+    const r = await getJson(`feed${polling.next === undefined ? '' : `?after=${polling.next}`}`);
+    if (!polling) return;
+    if (polling.next !== undefined) for (const e of r.events) showEvent(e);
+    polling.next = r.next;
+    return r;
+  } catch (err) {
+    feedState('feed: polling failed', 'bad', err.message);
+    return undefined;
+  }
+}
+
+async function startPolling() {
+  if (polling) return;
+  polling = { next: undefined };
+  const first = await pollFeed();
+  if (!polling) return;
+  const disabled = first && !first.websocket.enabled;
+  const why = disabled
+    ? first.websocket.reason
+    : 'The live feed’s WebSocket could not be opened (a proxy between the browser and the gateway may not pass WebSockets)';
+  feedState('feed: polling', 'warn', why);
+  feedNote(
+    `${why}. The feed polls every ${POLL_MS / 1000} s instead${disabled ? '' : ' and retries the WebSocket'}.`,
+  );
+  polling.timer = setInterval(pollFeed, POLL_MS);
+  // With WebSockets on, the WebSocket is tried again now and then; with them off it would never open.
+  if (!disabled) setTimeout(connectFeed, RETRY_WEBSOCKET_MS);
+}
+
+function stopPolling() {
+  if (!polling) return;
+  clearInterval(polling.timer);
+  polling = undefined;
+  feedNote(undefined);
+}
+
 function connectFeed() {
   const url = new URL('../api/v1/events/', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(url);
-  const state = $('#feed-state');
+  let opened = false;
   ws.onopen = () => {
-    state.textContent = 'feed: live';
-    state.className = 'badge ok';
+    opened = true;
+    stopPolling();
+    feedState('feed: live', 'ok');
   };
   ws.onmessage = (message) => {
     let e;
@@ -687,27 +1068,18 @@ function connectFeed() {
       return;
     }
     if (e.accept) return;
-    const time = e.time ? new Date(e.time).toLocaleTimeString() : '';
-    const item = el(
-      'li',
-      { class: 'new', 'data-type': e.type ?? '', 'data-event': e.event ?? e.state ?? '' },
-      el('span', { class: 'mono' }, time),
-      ' ',
-      describeEvent(e),
-    );
-    $('#feed').prepend(item);
-    // A burst of events reloads once.
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => {
-      loadStatus();
-      if (currentPage() === 'routes') loadRoutes();
-      if (currentPage() === 'backends') loadBackends();
-    }, 200);
+    showEvent(e);
   };
   ws.onclose = () => {
-    state.textContent = 'feed: reconnecting';
-    state.className = 'badge bad';
-    setTimeout(connectFeed, 2000);
+    if (opened) {
+      // It worked and dropped (a restart, a network blip): reconnect.
+      feedState('feed: reconnecting', 'bad');
+      setTimeout(connectFeed, 2000);
+    } else if (!polling) {
+      startPolling();
+    } else {
+      setTimeout(connectFeed, RETRY_WEBSOCKET_MS);
+    }
   };
 }
 
@@ -715,7 +1087,7 @@ function connectFeed() {
 // Pages
 // ---------------------------------------------------------------------------------------------------------------
 
-const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'tokens', 'explain'];
+const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'config', 'tokens', 'explain'];
 const currentPage = () => {
   const page = location.hash.slice(1);
   return PAGES.includes(page) ? page : 'overview';
@@ -732,6 +1104,7 @@ function showPage() {
   if (page === 'backends') loadBackends();
   if (page === 'traffic' || page === 'overview') loadTraffic();
   if (page === 'tokens') loadTokenHosts();
+  if (page === 'config') showConfigPage();
   if (page === 'edit' && !editing.name && $('#edit-topology').value) loadSource($('#edit-topology').value);
 }
 
@@ -768,6 +1141,25 @@ $('#edit-check').addEventListener('click', checkEdit);
 $('#edit-apply').addEventListener('click', applyEdit);
 $('#edit-source').addEventListener('input', () => {
   $('#edit-apply').disabled = true;
+});
+$('#config-kind').addEventListener('change', async () => {
+  configEdit = { ...configEdit, kind: $('#config-kind').value, name: '' };
+  fillConfigNames();
+  await loadConfig($('#config-kind').value, $('#config-name').value);
+});
+$('#config-name').addEventListener('change', () =>
+  loadConfig($('#config-kind').value, $('#config-name').value),
+);
+$('#config-check').addEventListener('click', checkConfig);
+$('#config-apply').addEventListener('click', applyConfig);
+$('#config-delete').addEventListener('click', askDeleteConfig);
+$('#config-confirm-yes').addEventListener('click', deleteConfig);
+$('#config-confirm-no').addEventListener('click', () => {
+  $('#config-confirm').hidden = true;
+});
+$('#config-new').addEventListener('click', newConfig);
+$('#config-source').addEventListener('input', () => {
+  $('#config-apply').disabled = true;
 });
 $('#token-host').addEventListener('change', () => loadTokens());
 $('#token-all').addEventListener('change', () => loadTokens());
