@@ -382,6 +382,24 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
     assert.ok(!browser.cookies.has('hadoop-jwt'));
   });
 
+  it('warns, over plain http and with KNOXSSO keeping hadoop-jwt Strict, that browser logins cannot complete', () => {
+    const warnings = (status('samlp12')?.diagnostics ?? [])
+      .filter((d) => d.severity === 'warning')
+      .map((d) => d.message);
+    assert.ok(
+      warnings.some((w) =>
+        /param pac4j\.callbackUrl: SAML2Client over plain http: .*SameSite=None; Secure, which needs https/.test(
+          w,
+        ),
+      ),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => /SameSite=Strict .* set KNOXSSO's param knoxsso\.cookie\.samesite=Lax/.test(w)),
+      warnings.join('\n'),
+    );
+  });
+
   it('fails the topology, at the param and naming the file, for keystores it cannot use', () => {
     const cases: [string, string, RegExp][] = [
       ['badpass', 'saml.keystorePassword', /sp\.jks: wrong keystore password/],

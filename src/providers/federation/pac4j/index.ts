@@ -232,6 +232,18 @@ export const pac4jFederation: ProviderFactory = {
         'SAML2Client over plain http: the IdP posts its answer back cross-site, and browsers send the login cookie with that only when it is SameSite=None; Secure, which needs https; browser logins fail (serve the gateway over https)',
       );
     }
+    // KNOXSSO's hadoop-jwt is SameSite=Strict by default (Knox's WebSSOResource): the redirects that follow the
+    // IdP's cross-site POST carry no Strict cookie, so the application would not see the token it was just given.
+    const knoxsso = ctx.topology.services.find((s) => s.role === 'KNOXSSO');
+    const ssoSameSite =
+      knoxsso?.params.find((p) => p.name.toLowerCase() === 'knoxsso.cookie.samesite')?.value.trim() ||
+      'Strict';
+    if (clients.get(SAML_CLIENT) && knoxsso && ssoSameSite.toLowerCase() === 'strict') {
+      params.warn(
+        'clientName',
+        "SAML2Client with KNOXSSO's hadoop-jwt SameSite=Strict (Knox's default): the IdP answers with a cross-site POST, browsers send no Strict cookie along the redirects that follow it, and the user comes back to the login instead of the application; set KNOXSSO's param knoxsso.cookie.samesite=Lax",
+      );
+    }
     const audit = auditFor(ctx, 'federation');
     const dropSessionCookies = dropCookies(
       new Set([`${SESSION_PREFIX}${PENDING_KEY}`, `${SESSION_PREFIX}${PROFILE_KEY}`]),
