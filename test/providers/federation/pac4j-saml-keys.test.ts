@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -422,6 +422,56 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
       );
       assert.ok(!errors.join('\n').includes('jks-store-pass'), 'no password in a diagnostic');
     }
+  });
+
+  it('defaults, as Knox, to the gateway identity keystore (gateway.jks, its alias passwords and key alias)', async (t) => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/gateway`;
+    const other = makeHome();
+    t.after(() => other.remove());
+    const gatewayJks = join(other.dir, 'data/security/keystores/gateway.jks');
+    mkdirSync(join(other.dir, 'data/security/keystores'), { recursive: true });
+    const cert = keytool(gatewayJks, { type: 'JKS', alias: 'gateway-identity', storepass: 'gw-store-pass' });
+    const master = loadOrCreateMasterSecret(masterSecretFile(other.dir));
+    new CredentialStore(other.dir, master, '__gateway').set(
+      'gateway-identity-keystore-password',
+      'gw-store-pass',
+    );
+    other.write('conf/idp-strict.xml', strictIdp.metadata);
+    other.write(
+      'conf/topologies/knoxsso.xml',
+      topologyXml({
+        providers: [
+          {
+            role: 'federation',
+            name: 'pac4j',
+            params: {
+              'pac4j.callbackUrl': `${url}/knoxsso/api/v1/websso`,
+              clientName: 'SAML2Client',
+              'saml.identityProviderMetadataPath': 'conf/idp-strict.xml',
+              'saml.serviceProviderMetadataPath': 'data/sp.xml',
+            },
+          },
+        ],
+        services: [{ role: 'KNOXSSO', urls: [] }],
+      }),
+    );
+    const second = await Gateway.start({
+      home: other.dir,
+      port,
+      host: '127.0.0.1',
+      log: createLogger({ level: 'silent' }),
+      watch: false,
+    });
+    t.after(() => second.close());
+    assert.equal(second.status.get('knoxsso')?.deployed, true, JSON.stringify(second.status.get('knoxsso')));
+    const metadata = readFileSync(join(other.dir, 'data/sp.xml'), 'utf8');
+    assert.equal(bare(/<ds:X509Certificate>([^<]+)</.exec(metadata)?.[1] ?? ''), bare(cert));
+    const start = await new Browserish().go(
+      `${url}/knoxsso/api/v1/websso?originalUrl=${encodeURIComponent(url)}`,
+    );
+    assert.equal(start.status, 302, start.body);
+    assert.ok(await strictIdp.requestId(start.location as string, metadata));
   });
 
   it('keeps the working deployment when its keystore param breaks', async () => {
