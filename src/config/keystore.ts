@@ -190,3 +190,75 @@ export function readSigningKey(setting: SigningKeystoreSetting, home: string): s
   }
   return entry.key;
 }
+
+/** One key entry of a keystore: its alias as stored, its private key and its certificate (PEM). */
+export interface KeyPair {
+  readonly alias: string;
+  readonly key: string;
+  /** The entry's own certificate (the first of its chain). */
+  readonly cert: string;
+}
+
+/**
+ * The key entry `alias` (compared case-insensitively, as Java's keystores keep aliases) of a JKS or PKCS#12
+ * keystore, read with jks-js (which checks the store's integrity with the password); without an alias, the
+ * store's only key entry. `type` is the configured keystore type: JKS and PKCS12 are read (by their content),
+ * JCEKS is refused with the command that converts it.
+ * @throws Error saying what is wrong (never a password): a missing file, JCEKS, not a keystore, a wrong store or
+ *   key password, no such alias, an alias that is not a key entry, no key entry, several without an alias
+ */
+export function readKeyPair(
+  file: string,
+  options: { type?: string; password: string; keyPassword?: string; alias?: string },
+): KeyPair {
+  if (!existsSync(file)) throw new Error('the file does not exist');
+  const data = readFileSync(file);
+  const type = (options.type ?? 'JKS').trim().toUpperCase();
+  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
+  if (type === 'JCEKS' || magic === 0xcececece) {
+    throw new Error(
+      `postern reads JKS and PKCS12 keystores; convert it with: keytool -importkeystore -srckeystore ${file} ` +
+        '-srcstoretype JCEKS -destkeystore keystore.p12 -deststoretype PKCS12',
+    );
+  }
+  if (type !== 'JKS' && type !== 'PKCS12' && type !== 'P12') {
+    throw new Error(`type ${type}: postern reads JKS and PKCS12 keystores`);
+  }
+  let entries: ReturnType<typeof jks.toPem>;
+  try {
+    entries = jks.toPem(data, options.password, options.keyPassword ?? options.password);
+  } catch (err) {
+    const why = (err as Error).message;
+    if (/Invalid keystore format/i.test(why)) throw new Error('the file is not a JKS or PKCS12 keystore');
+    if (/Password verification failed|MAC could not be verified/i.test(why)) {
+      throw new Error(`wrong keystore password (${why})`);
+    }
+    if (/Cannot recover key/i.test(why)) throw new Error(`wrong private key password (${why})`);
+    throw new Error(why);
+  }
+  const keyAliases = Object.entries(entries)
+    .filter(([, e]) => e.key && e.cert)
+    .map(([a]) => a);
+  let alias: string | undefined;
+  if (options.alias !== undefined) {
+    const wanted = options.alias.toLowerCase();
+    alias = Object.keys(entries).find((a) => a.toLowerCase() === wanted);
+    if (alias === undefined || !keyAliases.includes(alias)) {
+      throw new Error(
+        `${alias === undefined ? 'no entry' : 'no private key in the entry'} "${options.alias}"; key entries: ${keyAliases.join(', ') || 'none'}`,
+      );
+    }
+  } else if (keyAliases.length === 1) {
+    alias = keyAliases[0];
+  } else {
+    throw new Error(
+      keyAliases.length === 0
+        ? 'it holds no private key entry'
+        : `it holds several key entries (${keyAliases.join(', ')}): name one`,
+    );
+  }
+  const entry = entries[alias] as { key: string; cert: string };
+  const cert = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(entry.cert)?.[0];
+  if (!cert) throw new Error(`the entry "${alias}" has no certificate`);
+  return { alias, key: entry.key, cert: `${cert}\n` };
+}

@@ -217,13 +217,33 @@ export const pac4jFederation: ProviderFactory = {
       secure,
       domainSuffix,
     });
-    // SAML's HTTP-POST binding comes back as a cross-site POST, which carries only SameSite=None cookies.
+    // SAML's HTTP-POST binding comes back as a cross-site POST, which carries only SameSite=None cookies, and
+    // browsers keep those only when Secure: None; Secure over https, the configured SameSite over plain http.
     const postSession = new CookieSession(ctx.masterSecret, ctx.topology.name, {
       path: cookiePath,
-      sameSite: 'None',
-      secure: true,
+      sameSite,
+      secure,
       domainSuffix,
+      crossSite: true,
     });
+    if (clients.get(SAML_CLIENT) && !secure && new URL(callbackBase).protocol === 'http:') {
+      params.warn(
+        'pac4j.callbackUrl',
+        'SAML2Client over plain http: the IdP posts its answer back cross-site, and browsers send the login cookie with that only when it is SameSite=None; Secure, which needs https; browser logins fail (serve the gateway over https)',
+      );
+    }
+    // KNOXSSO's hadoop-jwt is SameSite=Strict by default (Knox's WebSSOResource): the redirects that follow the
+    // IdP's cross-site POST carry no Strict cookie, so the application would not see the token it was just given.
+    const knoxsso = ctx.topology.services.find((s) => s.role === 'KNOXSSO');
+    const ssoSameSite =
+      knoxsso?.params.find((p) => p.name.toLowerCase() === 'knoxsso.cookie.samesite')?.value.trim() ||
+      'Strict';
+    if (clients.get(SAML_CLIENT) && knoxsso && ssoSameSite.toLowerCase() === 'strict') {
+      params.warn(
+        'clientName',
+        "SAML2Client with KNOXSSO's hadoop-jwt SameSite=Strict (Knox's default): the IdP answers with a cross-site POST, browsers send no Strict cookie along the redirects that follow it, and the user comes back to the login instead of the application; set KNOXSSO's param knoxsso.cookie.samesite=Lax",
+      );
+    }
     const audit = auditFor(ctx, 'federation');
     const dropSessionCookies = dropCookies(
       new Set([`${SESSION_PREFIX}${PENDING_KEY}`, `${SESSION_PREFIX}${PROFILE_KEY}`]),
@@ -296,8 +316,12 @@ export const pac4jFederation: ProviderFactory = {
       const pending = store.read<PendingLogin>(ex, PENDING_KEY);
       if (!pending || pending.client !== client.name) {
         audit(ex, 'failure', { reason: 'callback without a login in progress' });
+        const why =
+          client.postCallback && !store.secureFor(ex)
+            ? ` (over plain http the browser does not send the login cookie with the identity provider's cross-site POST: the gateway must be served over https)`
+            : '';
         throw Errors.badRequest(
-          'No login is in progress in this browser, or it expired: start again from the application',
+          `No login is in progress in this browser, or it expired: start again from the application${why}`,
         );
       }
       let profile: Profile;

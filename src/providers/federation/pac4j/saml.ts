@@ -7,21 +7,39 @@
  * The IdP comes from its metadata (`saml.identityProviderMetadataPath`, relative to the gateway home): its
  * entity id (the Response's and Assertion's `Issuer` must be it), its signing certificates (the Assertion must be
  * signed by one of them; with `saml.wantsResponsesSigned` the Response too), its HTTP-Redirect
- * SingleSignOnService. node-saml also checks the audience (`saml.serviceProviderEntityId`, default the callback
- * URL, as pac4j), the Destination/Recipient, the validity window (`saml.acceptedSkew` seconds of clock skew,
- * default 300 as pac4j) and `InResponseTo`, which must be the id of the request this browser was sent with: the
- * id travels in the provider's encrypted login cookie, not in gateway memory, so any node can take the answer.
+ * SingleSignOnService, and whether it wants signed AuthnRequests. node-saml also checks the audience
+ * (`saml.serviceProviderEntityId`, default the callback URL), the Destination/Recipient, the validity window
+ * (`saml.acceptedSkew` seconds of clock skew, default 300 as pac4j) and `InResponseTo`, which must be the id of
+ * the request this browser was sent with: the id travels in the provider's encrypted login cookie, not in
+ * gateway memory, so any node can take the answer.
  *
- * With `saml.serviceProviderMetadataPath` the SP metadata (entity id, the POST assertion consumer service) is
- * written there at deployment, as pac4j does, for the IdP administrator. Not supported (warned): signing
- * AuthnRequests and decrypting assertions with `saml.keystorePath` (requests go unsigned; an IdP that requires
- * signed requests or encrypts assertions cannot be used yet).
+ * **The SP's key pair** (pac4j's `SAML2Configuration` keystore): `saml.keystorePath` (JKS or PKCS12, relative to
+ * the home; `saml.keyStoreType` as Knox's decorator, JCEKS refused with the command that converts it),
+ * `saml.keystorePassword` and `saml.privateKeyPassword` (`${ALIAS=name}` resolved as every pac4j param in Knox),
+ * the entry `saml.keystoreAlias`, else the keystore's only key entry. Without `saml.keystorePath`, as Knox's
+ * `Pac4jDispatcherFilter.addDefaultConfig`, the gateway's identity keystore when it has one
+ * (`gateway.tls.keystore.*`, Knox's `data/security/keystores/gateway.jks`) with its passwords and key alias. The
+ * passwords default, as Knox's, to the gateway identity keystore's (its password alias, then its key passphrase
+ * alias, else the store password). The key must be RSA. With it:
+ * - the AuthnRequest is signed (HTTP-Redirect binding: `SigAlg` RSA-SHA256 and `Signature` over the query), unless
+ *   `saml.authnRequestSigned=false` and the IdP does not want signed requests (pac4j's rule);
+ * - an `EncryptedAssertion` is decrypted with the key (an assertion encrypted for another key is refused);
+ * - the SP metadata names the certificate for signing and for encryption.
+ * A configured keystore that cannot be read (missing file, wrong password, no private key, not RSA) fails the
+ * topology with an error at the param naming the file; the gateway's default keystore only warns (and requests
+ * then go unsigned). An IdP whose metadata wants signed requests without any SP key fails the topology.
+ *
+ * With `saml.serviceProviderMetadataPath` the SP metadata (entity id, the POST assertion consumer service,
+ * `AuthnRequestsSigned`, the key descriptors) is written there at deployment, as pac4j does, for the IdP
+ * administrator.
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type CacheProvider, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { XMLParser } from 'fast-xml-parser';
+import { AliasResolver, keystorePassword, readMasterSecret } from '../../../config/aliases.ts';
+import { DEFAULT_KEYSTORE, type KeyPair, readKeyPair } from '../../../config/keystore.ts';
 import type { ProviderContext } from '../../../spi/index.ts';
 import type { ParamReader } from '../../common/param-reader.ts';
 import { clientCallbackUrl, type IdentityClient, LoginRefused, type Profile } from './client.ts';
@@ -33,6 +51,8 @@ export interface IdpMetadata {
   entityId: string;
   ssoUrl: string;
   certificates: string[];
+  /** The IDPSSODescriptor's `WantAuthnRequestsSigned`. */
+  wantsSignedRequests: boolean;
 }
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -74,11 +94,128 @@ export function readIdpMetadata(xml: string): IdpMetadata {
     }
   }
   if (certificates.length === 0) throw new Error('the IdP metadata names no signing certificate');
-  return { entityId, ssoUrl: sso['@Location'], certificates };
+  const wantsSignedRequests = String(idp['@WantAuthnRequestsSigned'] ?? '').trim() === 'true';
+  return { entityId, ssoUrl: sso['@Location'], certificates, wantsSignedRequests };
 }
 
 function homePath(ctx: ProviderContext, path: string): string {
   return isAbsolute(path) ? path : resolve(ctx.home, path);
+}
+
+/** The SP's key pair and where it came from (for messages). */
+interface SpKey extends KeyPair {
+  readonly file: string;
+}
+
+/** Resolves a password param (`${ALIAS=name}` as Knox resolves every pac4j param); undefined when absent. */
+function passwordParam(params: ParamReader, ctx: ProviderContext, name: string): string | undefined {
+  const value = params.raw(name);
+  if (value === undefined || value === '') return undefined;
+  try {
+    return ctx.secret(value);
+  } catch (err) {
+    params.error(name, (err as Error).message);
+    return undefined;
+  }
+}
+
+/** Checks the key can do what SAML asks of it here (RSA-SHA256, RSA-OAEP) and belongs to the certificate. */
+function keyProblem(pair: KeyPair): string | undefined {
+  const key = createPrivateKey(pair.key);
+  if (key.asymmetricKeyType !== 'rsa') {
+    return `the entry "${pair.alias}" holds an ${String(key.asymmetricKeyType).toUpperCase()} key: SAML signing (RSA-SHA256) and decryption (RSA-OAEP) need an RSA key`;
+  }
+  const fromKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const fromCert = createPublicKey(pair.cert).export({ type: 'spki', format: 'der' });
+  if (!fromKey.equals(fromCert)) return `the entry "${pair.alias}": the certificate is not the key's`;
+  return undefined;
+}
+
+/**
+ * The SP's key pair: `saml.keystorePath`, else (Knox's default) the gateway's identity keystore when it has one.
+ * A configured keystore that cannot be used is an error at its param; the default one only a warning.
+ */
+function readSpKey(params: ParamReader, ctx: ProviderContext): SpKey | undefined {
+  const configured = params.text('saml.keystorePath');
+  const type = params.text('saml.keyStoreType');
+  const alias = params.text('saml.keystoreAlias') || undefined;
+  const storePassword = passwordParam(params, ctx, 'saml.keystorePassword');
+  const keyPassword = passwordParam(params, ctx, 'saml.privateKeyPassword');
+  if (params.failed) return undefined;
+  const ssl = ctx.settings.ssl;
+  const aliases = () => new AliasResolver(ctx.home, readMasterSecret(ctx.home));
+  // Knox: the gateway identity keystore's password and key passphrase unless the topology gives its own.
+  const password = () => storePassword ?? keystorePassword(ctx.settings, ctx.home);
+  const passphrase = (pw: string) => keyPassword ?? aliases().lookup(ssl.keyPassphraseAlias) ?? pw;
+
+  if (configured) {
+    if (/^(https?|classpath|resource):/i.test(configured)) {
+      params.error('saml.keystorePath', `"${configured}": postern reads the keystore from a file`);
+      return undefined;
+    }
+    const file = homePath(ctx, configured.replace(/^file:/i, ''));
+    const pw = password();
+    if (pw === undefined) {
+      params.error(
+        'saml.keystorePath',
+        `no password for ${file}: set saml.keystorePassword (a \${ALIAS=name} keeps it out of the topology)`,
+      );
+      return undefined;
+    }
+    let pair: KeyPair;
+    try {
+      pair = readKeyPair(file, { type: type || 'JKS', password: pw, keyPassword: passphrase(pw), alias });
+    } catch (err) {
+      const why = (err as Error).message;
+      const param =
+        /^wrong keystore password/.test(why) && storePassword !== undefined
+          ? 'saml.keystorePassword'
+          : /^wrong private key password/.test(why) && keyPassword !== undefined
+            ? 'saml.privateKeyPassword'
+            : /^no (entry|private key in the entry)/.test(why) && alias
+              ? 'saml.keystoreAlias'
+              : 'saml.keystorePath';
+      const hint = /several key entries/.test(why) ? ' with saml.keystoreAlias' : '';
+      params.error(param, `cannot use keystore ${file}: ${why}${hint}`);
+      return undefined;
+    }
+    const problem = keyProblem(pair);
+    if (problem) {
+      params.error(
+        alias ? 'saml.keystoreAlias' : 'saml.keystorePath',
+        `cannot use keystore ${file}: ${problem}`,
+      );
+      return undefined;
+    }
+    return { ...pair, file };
+  }
+
+  const gatewayPath = ssl.keystorePath ?? DEFAULT_KEYSTORE;
+  const file = homePath(ctx, gatewayPath);
+  if (!existsSync(file)) return undefined;
+  const pw = password();
+  const skip = (why: string) => {
+    params.warn(
+      'clientName',
+      `SAML2Client: the gateway identity keystore ${file} (Knox's default SP keystore) cannot be used: ${why}; AuthnRequests go unsigned and encrypted assertions cannot be read (set saml.keystorePath)`,
+    );
+    return undefined;
+  };
+  if (pw === undefined) return skip(`no password (alias ${ssl.keystorePasswordAlias})`);
+  let pair: KeyPair;
+  try {
+    pair = readKeyPair(file, {
+      type: type || ssl.keystoreType,
+      password: pw,
+      keyPassword: passphrase(pw),
+      alias: alias ?? ssl.keyAlias,
+    });
+  } catch (err) {
+    return skip((err as Error).message);
+  }
+  const problem = keyProblem(pair);
+  if (problem) return skip(problem);
+  return { ...pair, file };
 }
 
 export function createSamlClient(
@@ -111,13 +248,16 @@ export function createSamlClient(
   const entityId = params.text('saml.serviceProviderEntityId') || callbackUrl;
   const skewSeconds = params.int('saml.acceptedSkew', 300, 0, { max: 3600 });
   const wantResponseSigned = params.bool('saml.wantsResponsesSigned', false);
-  for (const name of ['saml.keystorePath', 'saml.keystorePassword', 'saml.privateKeyPassword']) {
-    if (params.has(name)) {
-      params.warn(
-        name,
-        'postern does not sign AuthnRequests or decrypt assertions yet: requests go unsigned',
-      );
-    }
+  const spKey = readSpKey(params, ctx);
+  const signRequests =
+    params.bool('saml.authnRequestSigned', spKey !== undefined) || idp?.wantsSignedRequests === true;
+  if (signRequests && !spKey && !params.failed) {
+    params.error(
+      idp?.wantsSignedRequests && !params.has('saml.authnRequestSigned')
+        ? 'saml.identityProviderMetadataPath'
+        : 'saml.authnRequestSigned',
+      `${idp?.wantsSignedRequests ? 'the IdP wants signed AuthnRequests (WantAuthnRequestsSigned)' : 'signed AuthnRequests'} need the SP's key: set saml.keystorePath`,
+    );
   }
   if (params.failed || !idp) return undefined;
 
@@ -135,12 +275,22 @@ export function createSamlClient(
     disableRequestedAuthnContext: true,
     validateInResponseTo: ValidateInResponseTo.always,
     requestIdExpirationPeriodMs: 10 * 60_000,
+    ...(spKey && { decryptionPvk: spKey.key }),
+    ...(spKey &&
+      signRequests && {
+        privateKey: spKey.key,
+        publicCert: spKey.cert,
+        signatureAlgorithm: 'sha256' as const,
+      }),
   };
 
   const spMetadataPath = params.text('saml.serviceProviderMetadataPath');
   if (spMetadataPath) {
     try {
-      const xml = new SAML({ ...base }).generateServiceProviderMetadata(null);
+      const xml = new SAML({ ...base }).generateServiceProviderMetadata(
+        spKey?.cert ?? null,
+        spKey && signRequests ? spKey.cert : undefined,
+      );
       writeFileSync(homePath(ctx, spMetadataPath), xml);
     } catch (err) {
       params.warn('saml.serviceProviderMetadataPath', `not written: ${(err as Error).message}`);

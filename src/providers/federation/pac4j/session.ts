@@ -12,7 +12,11 @@
  * decrypt, or has expired, reads as absent.
  *
  * Cookies are HttpOnly, Path = the topology's path, SameSite as configured (`Lax` by default: the identity
- * provider's redirect back is a top-level GET that Lax cookies accompany), Secure over TLS.
+ * provider's redirect back is a top-level GET that Lax cookies accompany), Secure over TLS. A `crossSite` session
+ * (the login in progress of SAML's HTTP-POST binding, which comes back as a cross-site POST that only
+ * `SameSite=None` cookies accompany) is `SameSite=None; Secure` when the cookie is Secure (over https, or with
+ * `secure`); browsers refuse `SameSite=None` without Secure, so over plain http it keeps the configured SameSite
+ * and the IdP's POST arrives without it.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Exchange } from '../../../spi/index.ts';
@@ -30,6 +34,8 @@ export interface CookieOptions {
   secure: boolean;
   /** `pac4j.cookie.domain.suffix`: the Domain attribute when the host ends with it. */
   domainSuffix?: string;
+  /** The cookie must come back with a cross-site POST: SameSite=None whenever it is Secure. */
+  crossSite?: boolean;
 }
 
 export class CookieSession {
@@ -97,8 +103,14 @@ export class CookieSession {
       parts.push(`Domain=${o.domainSuffix.startsWith('.') ? o.domainSuffix : `.${o.domainSuffix}`}`);
     }
     parts.push('HttpOnly');
-    if (o.secure || ex.rewriteContext.inbound.scheme === 'https') parts.push('Secure');
-    parts.push(`SameSite=${o.sameSite}`);
+    const secure = this.secureFor(ex);
+    if (secure) parts.push('Secure');
+    parts.push(`SameSite=${o.crossSite && secure ? 'None' : o.sameSite}`);
     return parts.join('; ');
+  }
+
+  /** Whether the cookies written for this request are Secure: over https, or always with `secure`. */
+  secureFor(ex: Exchange): boolean {
+    return this.#options.secure || ex.rewriteContext.inbound.scheme === 'https';
   }
 }
