@@ -28,6 +28,86 @@ export type KeystoreIdentity =
 /** Knox's default identity keystore, relative to the home. */
 export const DEFAULT_KEYSTORE = join('data', 'security', 'keystores', 'gateway.jks');
 
+type Entries = ReturnType<typeof jks.toPem>;
+const JCEKS_MAGIC = 0xcececece;
+const JKS_MAGIC = 0xfeedfeed;
+
+/** The keytool command that turns a JCEKS store into PKCS#12 (its key entries use a cipher postern cannot read). */
+function isJceks(type: string, data: Buffer): boolean {
+  return type.trim().toUpperCase() === 'JCEKS' || (data.length >= 4 && data.readUInt32BE(0) === JCEKS_MAGIC);
+}
+
+function convertJceks(file: string, to: string): string {
+  return `keytool -importkeystore -srckeystore ${file} -srcstoretype JCEKS -destkeystore ${to} -deststoretype PKCS12`;
+}
+
+/**
+ * A JKS or PKCS#12 store's entries as PEM, read with jks-js (which checks the store's integrity with the
+ * password). `type` is the configured type (its content decides between JKS and PKCS#12); JCEKS is refused with
+ * the command that converts it to `convertTo`.
+ * @throws Error saying why, never with a password
+ */
+function openStore(
+  file: string,
+  data: Buffer,
+  options: { type: string; password: string; keyPassword?: string; what: string; convertTo: string },
+): Entries {
+  const type = options.type.trim().toUpperCase();
+  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
+  if (type === 'JCEKS' || magic === JCEKS_MAGIC) {
+    throw new Error(
+      `postern reads ${options.what}; convert it with: ${convertJceks(file, options.convertTo)}`,
+    );
+  }
+  if (type !== 'JKS' && type !== 'PKCS12' && type !== 'P12') {
+    throw new Error(`type ${type}: postern reads ${options.what}`);
+  }
+  try {
+    return jks.toPem(data, options.password, options.keyPassword ?? options.password);
+  } catch (err) {
+    const why = (err as Error).message;
+    if (/Invalid keystore format/i.test(why)) throw new Error('the file is not a JKS or PKCS12 keystore');
+    if (/Password verification failed|MAC could not be verified/i.test(why)) {
+      throw new Error(`wrong keystore password (${why})`);
+    }
+    if (/Cannot recover key/i.test(why)) throw new Error(`wrong private key password (${why})`);
+    throw new Error(why);
+  }
+}
+
+/**
+ * The key entry `alias` (compared case-insensitively, as Java's keystores keep aliases), or without one the
+ * store's only key entry. `setting` names the property the alias came from, for the error.
+ */
+function keyEntry(entries: Entries, alias: string | undefined, setting?: string): KeyPair {
+  const keyAliases = Object.entries(entries)
+    .filter(([, e]) => 'key' in e && e.key && 'cert' in e && e.cert)
+    .map(([a]) => a);
+  let found: string | undefined;
+  if (alias !== undefined) {
+    const wanted = alias.toLowerCase();
+    found = Object.keys(entries).find((a) => a.toLowerCase() === wanted);
+    if (found === undefined || !keyAliases.includes(found)) {
+      throw new Error(
+        `${found === undefined ? 'no key entry' : 'no private key in the entry'} "${alias}"${setting ? ` (${setting})` : ''}; key entries: ${keyAliases.join(', ') || 'none'}`,
+      );
+    }
+  } else if (keyAliases.length === 1) {
+    found = keyAliases[0];
+  } else {
+    throw new Error(
+      keyAliases.length === 0
+        ? 'it holds no private key entry'
+        : `it holds several key entries (${keyAliases.join(', ')}): name one`,
+    );
+  }
+  const entry = entries[found] as { key: string; cert: string };
+  // The entry's own certificate: the first of its chain.
+  const cert = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(entry.cert)?.[0];
+  if (!cert) throw new Error(`the entry "${found}" has no certificate`);
+  return { alias: found, key: entry.key, cert: `${cert}\n`, chain: entry.cert };
+}
+
 /**
  * The identity from the keystore, or undefined when no keystore is configured and Knox's default one does not
  * exist (the caller then uses PEM files or generates an identity).
@@ -58,38 +138,34 @@ export function readIdentityKeystore(settings: GatewaySettings, home: string): K
   }
   if (type === 'JCEKS') {
     throw failed(
-      'JCEKS key entries use a Sun-proprietary cipher postern cannot read; convert it with: keytool -importkeystore ' +
-        `-srckeystore ${file} -srcstoretype JCEKS -destkeystore gateway.p12 -deststoretype PKCS12`,
+      `JCEKS key entries use a Sun-proprietary cipher postern cannot read; convert it with: ${convertJceks(file, 'gateway.p12')}`,
     );
   }
   if (type !== 'JKS') throw failed('postern reads JKS and PKCS12 keystores');
   // jks-js reports a file of another kind with an internal error; say what the file is instead.
   const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
-  if (magic === 0xcececece)
+  if (magic === JCEKS_MAGIC)
     throw failed('the file is a JCEKS keystore: set gateway.tls.keystore.type to JCEKS');
-  if (magic !== 0xfeedfeed) throw failed('the file is not a JKS keystore');
+  if (magic !== JKS_MAGIC) throw failed('the file is not a JKS keystore');
   if (password === undefined) {
     throw failed(`no password: postern cli create-alias ${ssl.keystorePasswordAlias}`);
   }
   const keyPassword =
     new AliasResolver(home, readMasterSecret(home)).lookup(ssl.keyPassphraseAlias) ?? password;
-  let entries: ReturnType<typeof jks.toPem>;
+  let entry: KeyPair;
   try {
-    entries = jks.toPem(data, password, keyPassword);
+    const entries = openStore(file, data, {
+      type,
+      password,
+      keyPassword,
+      what: 'JKS and PKCS12 keystores',
+      convertTo: 'gateway.p12',
+    });
+    entry = keyEntry(entries, ssl.keyAlias, 'gateway.tls.key.alias');
   } catch (err) {
     throw failed((err as Error).message);
   }
-  const wanted = ssl.keyAlias.toLowerCase();
-  const entry = Object.entries(entries).find(([alias]) => alias.toLowerCase() === wanted)?.[1];
-  if (!entry?.cert || !entry.key) {
-    const keys = Object.entries(entries)
-      .filter(([, e]) => e.key)
-      .map(([a]) => a);
-    throw failed(
-      `no key entry "${ssl.keyAlias}" (gateway.tls.key.alias); key entries: ${keys.join(', ') || 'none'}`,
-    );
-  }
-  return { source: file, cert: Buffer.from(entry.cert), key: Buffer.from(entry.key) };
+  return { source: file, cert: Buffer.from(entry.chain), key: Buffer.from(entry.key) };
 }
 
 /** Where a truststore is configured: the setting naming its path, its type and its password alias. */
@@ -117,23 +193,18 @@ export function readTrustStore(setting: TrustStoreSetting, home: string): Buffer
   const type = setting.type.trim().toUpperCase();
   const failed = (why: string) =>
     new Error(`${setting.key}: cannot open truststore ${file} (type ${type}): ${why}`);
-  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
-  if (type === 'JCEKS' || magic === 0xcececece) {
-    throw failed(
-      `postern reads JKS, PKCS12 and PEM truststores; convert it with: keytool -importkeystore -srckeystore ${file} ` +
-        '-srcstoretype JCEKS -destkeystore truststore.p12 -deststoretype PKCS12',
-    );
-  }
-  if (type !== 'JKS' && type !== 'PKCS12' && type !== 'P12') {
-    throw failed('postern reads JKS, PKCS12 and PEM truststores');
-  }
   const password = new AliasResolver(home, readMasterSecret(home)).lookup(setting.passwordAlias);
-  if (password === undefined) {
-    throw failed(`no password: postern cli create-alias ${setting.passwordAlias}`);
-  }
-  let entries: ReturnType<typeof jks.toPem>;
+  let entries: Entries;
   try {
-    entries = jks.toPem(data, password);
+    if (password === undefined && !isJceks(type, data)) {
+      throw new Error(`no password: postern cli create-alias ${setting.passwordAlias}`);
+    }
+    entries = openStore(file, data, {
+      type,
+      password: password ?? '',
+      what: 'JKS, PKCS12 and PEM truststores',
+      convertTo: 'truststore.p12',
+    });
   } catch (err) {
     throw failed((err as Error).message);
   }
@@ -163,32 +234,23 @@ export function readSigningKey(setting: SigningKeystoreSetting, home: string): s
   const failed = (why: string) =>
     new Error(`gateway.signing.keystore.name: cannot open signing keystore ${file}: ${why}`);
   if (!existsSync(file)) throw failed('it does not exist');
-  const data = readFileSync(file);
-  if (
-    (data.length >= 4 && data.readUInt32BE(0) === 0xcececece) ||
-    setting.keystoreType.toUpperCase() === 'JCEKS'
-  ) {
-    throw failed(
-      `postern reads JKS and PKCS12 keystores; convert it with: keytool -importkeystore -srckeystore ${file} -srcstoretype JCEKS -destkeystore signing.p12 -deststoretype PKCS12`,
-    );
-  }
   const aliases = new AliasResolver(home, readMasterSecret(home));
   const password = aliases.lookup(setting.keystorePasswordAlias);
-  if (password === undefined)
-    throw failed(`no password: postern cli create-alias ${setting.keystorePasswordAlias}`);
-  const keyPassword = aliases.lookup(setting.keyPassphraseAlias) ?? password;
-  let entries: ReturnType<typeof jks.toPem>;
   try {
-    entries = jks.toPem(data, password, keyPassword);
+    if (password === undefined && !isJceks(setting.keystoreType, readFileSync(file))) {
+      throw new Error(`no password: postern cli create-alias ${setting.keystorePasswordAlias}`);
+    }
+    return readKeyPair(file, {
+      type: setting.keystoreType,
+      password: password ?? '',
+      keyPassword: aliases.lookup(setting.keyPassphraseAlias) ?? password,
+      alias: setting.keyAlias,
+      aliasSetting: 'gateway.signing.key.alias',
+      convertTo: 'signing.p12',
+    }).key;
   } catch (err) {
     throw failed((err as Error).message);
   }
-  const wanted = setting.keyAlias.toLowerCase();
-  const entry = Object.entries(entries).find(([alias]) => alias.toLowerCase() === wanted)?.[1];
-  if (!entry || !('key' in entry) || !entry.key) {
-    throw failed(`no key entry "${setting.keyAlias}" (gateway.signing.key.alias)`);
-  }
-  return entry.key;
 }
 
 /** One key entry of a keystore: its alias as stored, its private key and its certificate (PEM). */
@@ -197,6 +259,8 @@ export interface KeyPair {
   readonly key: string;
   /** The entry's own certificate (the first of its chain). */
   readonly cert: string;
+  /** The entry's whole certificate chain (PEM), as a TLS server sends it. */
+  readonly chain: string;
 }
 
 /**
@@ -209,56 +273,24 @@ export interface KeyPair {
  */
 export function readKeyPair(
   file: string,
-  options: { type?: string; password: string; keyPassword?: string; alias?: string },
+  options: {
+    type?: string;
+    password: string;
+    keyPassword?: string;
+    alias?: string;
+    /** The property naming the alias, for the error. */
+    aliasSetting?: string;
+    /** The file name in the JCEKS conversion command. */
+    convertTo?: string;
+  },
 ): KeyPair {
   if (!existsSync(file)) throw new Error('the file does not exist');
-  const data = readFileSync(file);
-  const type = (options.type ?? 'JKS').trim().toUpperCase();
-  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0;
-  if (type === 'JCEKS' || magic === 0xcececece) {
-    throw new Error(
-      `postern reads JKS and PKCS12 keystores; convert it with: keytool -importkeystore -srckeystore ${file} ` +
-        '-srcstoretype JCEKS -destkeystore keystore.p12 -deststoretype PKCS12',
-    );
-  }
-  if (type !== 'JKS' && type !== 'PKCS12' && type !== 'P12') {
-    throw new Error(`type ${type}: postern reads JKS and PKCS12 keystores`);
-  }
-  let entries: ReturnType<typeof jks.toPem>;
-  try {
-    entries = jks.toPem(data, options.password, options.keyPassword ?? options.password);
-  } catch (err) {
-    const why = (err as Error).message;
-    if (/Invalid keystore format/i.test(why)) throw new Error('the file is not a JKS or PKCS12 keystore');
-    if (/Password verification failed|MAC could not be verified/i.test(why)) {
-      throw new Error(`wrong keystore password (${why})`);
-    }
-    if (/Cannot recover key/i.test(why)) throw new Error(`wrong private key password (${why})`);
-    throw new Error(why);
-  }
-  const keyAliases = Object.entries(entries)
-    .filter(([, e]) => e.key && e.cert)
-    .map(([a]) => a);
-  let alias: string | undefined;
-  if (options.alias !== undefined) {
-    const wanted = options.alias.toLowerCase();
-    alias = Object.keys(entries).find((a) => a.toLowerCase() === wanted);
-    if (alias === undefined || !keyAliases.includes(alias)) {
-      throw new Error(
-        `${alias === undefined ? 'no entry' : 'no private key in the entry'} "${options.alias}"; key entries: ${keyAliases.join(', ') || 'none'}`,
-      );
-    }
-  } else if (keyAliases.length === 1) {
-    alias = keyAliases[0];
-  } else {
-    throw new Error(
-      keyAliases.length === 0
-        ? 'it holds no private key entry'
-        : `it holds several key entries (${keyAliases.join(', ')}): name one`,
-    );
-  }
-  const entry = entries[alias] as { key: string; cert: string };
-  const cert = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(entry.cert)?.[0];
-  if (!cert) throw new Error(`the entry "${alias}" has no certificate`);
-  return { alias, key: entry.key, cert: `${cert}\n` };
+  const entries = openStore(file, readFileSync(file), {
+    type: options.type ?? 'JKS',
+    password: options.password,
+    keyPassword: options.keyPassword,
+    what: 'JKS and PKCS12 keystores',
+    convertTo: options.convertTo ?? 'keystore.p12',
+  });
+  return keyEntry(entries, options.alias, options.aliasSetting);
 }
