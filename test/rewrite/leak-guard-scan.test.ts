@@ -13,6 +13,8 @@ const SERVICES = [
   { role: 'OOZIE', urls: ['https://oozie.internal/oozie'] },
   { role: 'HBASEUI', urls: ['http://hbase.internal:16010', 'http://hbase2.internal:16010'] },
   { role: 'NAMENODE', urls: ['hdfs://nn.internal:8020'] },
+  // A service that points back at the gateway itself: its origin is the gateway's, never a leak.
+  { role: 'SELF', urls: ['https://localhost:8443/gateway/other/webhdfs'] },
 ];
 
 function guard(mode: LeakGuardMode = 'report'): LeakGuard {
@@ -48,6 +50,12 @@ describe('LeakGuard matching', () => {
     assert.deepEqual(found(g, '<a href="//hbase2.internal:16010/rs">'), ['//hbase2.internal:16010/rs']);
   });
 
+  it("never reports the gateway's own origin, even when a service points at it", () => {
+    const g = guard();
+    assert.deepEqual(found(g, `see ${GW}/hbase/webui/ and https://localhost:8443/gateway/other/webhdfs`), []);
+    assert.equal(g.targetOf('https', 'localhost', '8443')?.role, 'SELF');
+  });
+
   it('ignores other ports, other schemes, longer hosts, bare host:port, non-http URLs and the gateway', () => {
     const g = guard();
     for (const text of [
@@ -59,6 +67,7 @@ describe('LeakGuard matching', () => {
       'hbase.internal:16010 is the master',
       'hdfs://nn.internal:8020/tmp',
       `${GW}/hbase/webui/`,
+      'https://LOCALHOST:443/gateway/other/webhdfs',
       'ftp://hbase.internal:16010/',
     ]) {
       assert.deepEqual(found(g, text), [], text);

@@ -53,7 +53,7 @@ const oozieAnswers = (path: string, origin: string): [number, Record<string, str
   if (path.startsWith('/oozie/v1/jobs'))
     return [
       200,
-      { 'content-type': 'application/json;charset=UTF-8' },
+      { 'content-type': 'application/json;charset=UTF-8', etag: '"v1"' },
       JSON.stringify({ workflows: [{ id: 'wf-1', consoleUrl: `${origin}/oozie?job=wf-1&secret=x` }] }),
     ];
   return [404, { 'content-type': 'text/plain' }, 'not found'];
@@ -190,6 +190,7 @@ describe('leak guard on Knox UI definitions', () => {
       assert.equal(res.status, 200);
       assert.equal(res.body, oozieAnswers('/oozie/v1/jobs', oozie.origin)[2]);
       assert.equal(res.headers['content-length'], String(Buffer.byteLength(res.body)));
+      assert.equal(res.headers.etag, '"v1"', 'a body only looked at keeps its strong validator');
       const seen = since(n);
       assert.equal(seen.length, 1);
       assert.equal(seen[0].where, 'body');
