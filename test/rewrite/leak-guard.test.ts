@@ -16,6 +16,7 @@ import { request } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { Gateway as GatewayClass } from '../../src/gateway/gateway.ts';
 import type { RewriteLeakEvent } from '../../src/observability/events.ts';
+import { GatewayMetrics } from '../../src/observability/metrics.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 import { KNOX_SERVICES } from '../helpers/knox.ts';
 
@@ -124,6 +125,7 @@ describe('leak guard on Knox UI definitions', () => {
   const events: RewriteLeakEvent[] = [];
   const listener = (e: unknown) => events.push(e as RewriteLeakEvent);
   const running: Running[] = [];
+  const metrics = new GatewayMetrics({ defaultMetrics: false });
 
   before(async () => {
     oozie = await fake(oozieAnswers);
@@ -133,6 +135,7 @@ describe('leak guard on Knox UI definitions', () => {
 
   after(async () => {
     diagnostics_channel.unsubscribe('postern:rewrite-leak', listener);
+    metrics.close();
     for (const r of running) {
       await r.gateway.close();
       r.home.remove();
@@ -169,6 +172,11 @@ describe('leak guard on Knox UI definitions', () => {
           path: '/gateway/ui/oozie',
           action: 'reported',
         },
+      );
+      const text = await metrics.registry.getSingleMetricAsString('postern_rewrite_leaks_total');
+      assert.match(
+        text,
+        /postern_rewrite_leaks_total\{topology="ui",service="OOZIEUI",route="\/oozie\?\*\*",where="location",action="reported"\} 1/,
       );
     });
 
