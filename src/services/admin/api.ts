@@ -20,6 +20,7 @@
  * | `GET /api/v1/traffic?window=60` | requests/s, error rate, p50/p95/p99, status classes, bytes, WebSockets per topology and service (traffic.ts) |
  * | `GET /api/v1/backends` | every backend URL of every serving topology: HA state, a connection/TLS probe, the service's last 5xx (backends.ts) |
  * | `GET /api/v1/tls` | the listener's certificate and the truststores' (backends.ts) |
+ * | `GET /api/v1/leaks` | backend addresses left in responses after the outbound rules, per route and where, and the guard's mode (leaks.ts) |
  * | `GET /api/v1/topologies/{name}/source`, `POST …/check`, `GET …/history[/{version}]` | editing: the file, a check without writing, the versions kept for undo (history.ts) |
  * | `GET /api/v1/whoami` | who is signed in |
  * | `GET /api/v1/logout` | 401 with a Basic challenge: the browser forgets the credentials (HTML for a browser) |
@@ -42,6 +43,7 @@ import { backendsOf, tlsOf } from './backends.ts';
 import { API, allow, homePath, safeUrl, sendJson, userOf } from './common.ts';
 import { feedCounts } from './feed.ts';
 import { keepVersion, sourceOf, versionSource, versionsOf } from './history.ts';
+import { leaks } from './leaks.ts';
 import { traffic } from './traffic.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -398,6 +400,8 @@ export async function answerApi(
     }
     case 'backends':
       return sendJson(ex, 200, await backendsOf(gateway));
+    case 'leaks':
+      return sendJson(ex, 200, { mode: gateway.settings.rewriteLeakGuard, leaks: leaks.list(() => true) });
     case 'tls':
       return sendJson(ex, 200, tlsOf(ex, gateway));
     case 'whoami':

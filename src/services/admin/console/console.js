@@ -715,7 +715,7 @@ function connectFeed() {
 // Pages
 // ---------------------------------------------------------------------------------------------------------------
 
-const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'tokens', 'explain'];
+const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'tokens', 'explain', 'leaks'];
 const currentPage = () => {
   const page = location.hash.slice(1);
   return PAGES.includes(page) ? page : 'overview';
