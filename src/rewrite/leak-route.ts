@@ -12,7 +12,7 @@
  * would have to be inflated and compressed again for it) and binary bodies never are: they pay nothing.
  */
 import { type RewriteLeakEvent, rewriteLeakEvents } from '../observability/events.ts';
-import type { Exchange, HeaderFilter, ProviderContext } from '../spi/index.ts';
+import { type Exchange, type HeaderFilter, kDryRun, type ProviderContext } from '../spi/index.ts';
 import { bodyKind, isAsciiCompatible, parseMediaType } from './body/media-type.ts';
 import type { TextRewriter } from './body/values.ts';
 import { LeakGuard, type LeakGuardMode, type LeakHit, servicePathOf, withoutQuery } from './leak-guard.ts';
@@ -33,6 +33,14 @@ export interface RouteLeakGuard {
     inner: TextRewriter | undefined,
     identity: boolean,
   ): TextRewriter | undefined;
+}
+
+/** The guard's own header filters, which explain runs apart from the outbound rules' (explain/leak). */
+const leakFilters = new WeakSet<HeaderFilter>();
+
+/** Whether a response header filter of an exchange is the leak guard's. */
+export function isLeakFilter(f: HeaderFilter): boolean {
+  return leakFilters.has(f);
 }
 
 /** The topology's guard: one per deployment, shared by its routes (each teaches it its service's gateway path). */
@@ -63,6 +71,8 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
   const limit = ctx.settings.rewriteBodyMaxBytes;
 
   const found = (ex: Exchange, where: string, hits: readonly LeakHit[]) => {
+    // explain's dry run neither counts nor logs.
+    if ((ex as { [kDryRun]?: true })[kDryRun]) return;
     const rc = ex.rewriteContext;
     const rewrite = guard.mode === 'rewrite';
     const action = !rewrite
@@ -108,7 +118,7 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
     mode: guard.mode,
     headers(ex) {
       const rc = ex.rewriteContext;
-      return (headers) => {
+      const filter: HeaderFilter = (headers) => {
         let byWhere: Map<string, LeakHit[]> | undefined;
         const out = guard.headers(headers, rc, service, (where, hit) => {
           byWhere ??= new Map();
@@ -119,6 +129,8 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
         if (byWhere) for (const [where, hits] of byWhere) found(ex, where, hits);
         return out;
       };
+      leakFilters.add(filter);
+      return filter;
     },
     body(ex, contentType, inner, identity) {
       if (inner === undefined) {
