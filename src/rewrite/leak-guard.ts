@@ -53,6 +53,8 @@ export interface LeakHit {
   readonly by?: string;
 }
 
+/** What a backend URL in text starts with, before its host. */
+const LEADS = ['http://', 'https://', 'ws://', 'wss://', '//'];
 const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
 /** Longest `:65535` after a host. */
 const PORT_LENGTH = 6;
@@ -174,6 +176,25 @@ export class LeakGuard {
     this.#probe = new RegExp(this.pattern);
     this.maxOriginLength =
       'https://'.length + Math.max(...[...this.#hosts].map((h) => h.length)) + PORT_LENGTH;
+  }
+
+  /**
+   * Whether `fragment` (the end of a chunk) could be the start of a backend URL the next chunk completes: a prefix
+   * of `scheme://host:port` or `//host:port`. A streaming rewrite holds back only such an end, so text that ends
+   * a chunk (an event of a stream) is not kept waiting for the next one.
+   */
+  couldStart(fragment: string): boolean {
+    const f = fragment.toLowerCase();
+    for (const lead of LEADS) {
+      if (lead.startsWith(f)) return true;
+      if (!f.startsWith(lead)) continue;
+      const rest = f.slice(lead.length);
+      for (const host of this.#hosts) {
+        if (host.startsWith(rest)) return true;
+        if (rest.startsWith(host) && /^(?::\d{0,5})?$/.test(rest.slice(host.length))) return true;
+      }
+    }
+    return false;
   }
 
   /** Registers the gateway path of a service's routes (`/oozie`), used by the plain mapping. */

@@ -17,6 +17,9 @@ import type { RewriteContext } from './types.ts';
 /** The longest URL held back to see where it ends; a longer one is decided on what there is of it. */
 export const MAX_URL = 4096;
 
+/** Characters a backend URL in text can start with (`h`ttp, `w`s, `/`/), in either case. */
+const URL_LEADS = new Set([0x68, 0x48, 0x77, 0x57, 0x2f]);
+
 export interface ScanOptions {
   guard: LeakGuard;
   rc: RewriteContext;
@@ -105,13 +108,19 @@ export class LeakScanner {
     }
     // Keep what could still start a match: from an undecided one, else the last origin-length of the text.
     const keepFrom = hold >= 0 ? hold : Math.max(decided, s.length - this.#keep, from);
-    this.#before = keepFrom > 0 ? s[keepFrom - 1] : '';
     if (!this.#rewrite) {
+      this.#before = keepFrom > 0 ? s[keepFrom - 1] : '';
       this.#tail = s.slice(keepFrom);
       return text;
     }
-    const cut = Math.max(keepFrom, sent);
+    // Held back from the client: only an undecided URL, or an end that could still begin one.
+    let cut = Math.max(keepFrom, sent);
+    if (hold < 0) {
+      while (cut < s.length && !(URL_LEADS.has(s.charCodeAt(cut)) && this.#guard.couldStart(s.slice(cut))))
+        cut++;
+    }
     out += s.slice(sent, cut);
+    this.#before = cut > 0 ? s[cut - 1] : '';
     this.#tail = s.slice(cut);
     return out;
   }

@@ -168,6 +168,18 @@ describe('LeakScanner across chunks', () => {
     }
   });
 
+  it('in rewrite mode holds back only an end that could begin a backend URL', () => {
+    const g = guard('rewrite');
+    const scan = new LeakScanner({ guard: g, rc, scope: 'HBASEUI', onHits: () => {} });
+    assert.equal(scan.push('data: hello world\n\n'), 'data: hello world\n\n', 'an event goes out whole');
+    assert.equal(scan.push('see http://hbase.inter'), 'see ');
+    assert.equal(scan.held(), 'http://hbase.inter');
+    assert.equal(scan.push('nal:16010/master/x done'), `${GW}/hbase/webui/master/x done`);
+    assert.equal(scan.push('at http://www.example.org/ ok'), 'at http://www.example.org/ ok');
+    assert.equal(scan.push(' //'), ' ');
+    assert.equal(scan.end(), '//');
+  });
+
   it('holds no more than the longest origin in report mode between chunks', () => {
     const g = guard('report');
     let hits = 0;

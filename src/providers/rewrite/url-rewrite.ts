@@ -80,8 +80,14 @@ function bodyRewrite(
         report('encoding', `a body with Content-Encoding "${headers['content-encoding']}" is not rewritten`);
         return undefined;
       }
-      const streams = openBodyStreams(rewriter, coding, { report, inflate: options.inflate });
-      return filtered === undefined && leak?.mode === 'report' ? { ...streams, unchanged: true } : streams;
+      // A body only looked at (report mode, no filter) needs no fallback window: it goes on as it comes.
+      const looked = filtered === undefined && leak?.mode === 'report';
+      const streams = openBodyStreams(rewriter, coding, {
+        report,
+        inflate: options.inflate,
+        ...(looked && { window: 0 }),
+      });
+      return looked ? { ...streams, unchanged: true } : streams;
     },
   };
 }
