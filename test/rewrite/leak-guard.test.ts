@@ -86,7 +86,10 @@ interface Running {
 }
 
 async function start(mode: string, oozie: Fake, rm: Fake): Promise<Running> {
-  const home = makeHome({ 'postern.services.dirs': KNOX_SERVICES, 'postern.rewrite.leak.guard': mode });
+  const home = makeHome({
+    'postern.services.dirs': KNOX_SERVICES,
+    'postern.rewrite.leak.guard': mode,
+  });
   home.write(
     'conf/topologies/ui.xml',
     topologyXml({
@@ -265,14 +268,22 @@ describe('leak guard on Knox UI definitions', () => {
       assert.equal(body.workflows[0].consoleUrl, `${r.gateway.url}/ui/oozie?job=wf-1&secret=x`);
     });
 
-    it('follows X-Forwarded-* as $frontend does', async () => {
-      const res = await request(`${r.gateway.url}/ui/oozie`, {
-        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'lb.example.com:9443' },
-      });
-      await res.body.dump();
-      const location = String(res.headers.location);
-      assert.ok(!location.startsWith(oozie.origin), location);
-      assert.ok(location.endsWith('/gateway/ui/oozie/'), location);
+    it('uses the gateway URL $frontend gives the rules, whatever the request carries', async () => {
+      for (const headers of [
+        {},
+        { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'lb.example.com:9443' },
+      ]) {
+        const oozieRes = await request(`${r.gateway.url}/ui/oozie`, { headers });
+        await oozieRes.body.dump();
+        const yarnRes = await request(`${r.gateway.url}/ui/yarn/proxy/application_1_0001/`, { headers });
+        await yarnRes.body.dump();
+        // The Oozie mapping is the guard's own (service URL → gateway path); YARN's is YARNUI's rule with
+        // $frontend[url]: both must name the same gateway.
+        const oozieBase = String(oozieRes.headers.location).replace(/\/oozie\/$/, '');
+        const yarnBase = String(yarnRes.headers.location).replace(/\/yarn\/proxy\/application_1_0001\/$/, '');
+        assert.equal(oozieBase, yarnBase, JSON.stringify(headers));
+        if (!('x-forwarded-host' in headers)) assert.equal(oozieBase, `${r.gateway.url}/ui`);
+      }
     });
 
     it('changes nothing in pages without leaks', async () => {
