@@ -61,6 +61,7 @@ export function explainLeaks(input: {
       mode,
       services: deployment.topology.services.map((s) => ({ role: s.role, urls: s.urls.map((u) => u.url) })),
       rules: deployment.rewrite,
+      frontend: { url: deployment.settings.frontendUrl, topology: deployment.name },
     });
     for (const d of deployment.definitions) guard.learn(d.role, servicePathOf(d));
     return guard;

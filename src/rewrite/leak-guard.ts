@@ -122,6 +122,8 @@ export class LeakGuard {
   readonly #byHostPort = new Map<string, LeakTarget[]>();
   readonly #hosts = new Set<string>();
   readonly #paths = new Map<string, string>();
+  /** `gateway.frontend.url` + `/{topology}`, as `$frontend[url]` has it; absent: the request's gateway URL. */
+  readonly #frontend: string | undefined;
   /** A copy of {@link pattern} for {@link leaks}, which runs inside a scan (a global RegExp keeps its position). */
   readonly #probe: RegExp | undefined;
 
@@ -129,9 +131,19 @@ export class LeakGuard {
     mode: LeakGuardMode;
     services: readonly { role: string; urls: readonly string[] }[];
     rules: RewriteRules;
+    /** `gateway.frontend.url` and the topology's name: the gateway URL `$frontend[url]` writes. */
+    frontend?: { url: string | undefined; topology: string };
   }) {
     this.mode = options.mode;
     this.#rules = options.rules;
+    const fixed = options.frontend?.url?.replace(/\/+$/, '');
+    const topology = options.frontend?.topology;
+    this.#frontend =
+      fixed && topology !== undefined
+        ? fixed.endsWith(`/${topology}`)
+          ? fixed
+          : `${fixed}/${topology}`
+        : fixed;
     const targets: LeakTarget[] = [];
     for (const service of options.services) {
       for (const raw of service.urls) {
@@ -258,7 +270,7 @@ export class LeakGuard {
       // What follows the service URL's path: '', '/x', '?q' or '#f'.
       const rest = absolute.slice(authorityEnd(absolute) + t.path.length);
       const restPath = rest === '' || /^[/?#]/.test(rest) ? rest : `/${rest}`;
-      let base = `${rc.gatewayUrl.replace(/\/+$/, '')}${servicePath}`;
+      let base = `${(this.#frontend ?? rc.gatewayUrl).replace(/\/+$/, '')}${servicePath}`;
       if (t.scheme === 'ws' || t.scheme === 'wss') base = base.replace(/^http/, 'ws');
       return { url: `${base}${restPath}`, by: 'service-url' };
     }
@@ -267,7 +279,7 @@ export class LeakGuard {
 
   /** The gateway's own origin for a request (never a leak). */
   gatewayOrigin(rc: RewriteContext): string | undefined {
-    return originOf(rc.gatewayUrl);
+    return originOf(this.#frontend ?? rc.gatewayUrl);
   }
 
   /** Whether a text still holds a backend URL (not the gateway's own). */

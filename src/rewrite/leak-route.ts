@@ -54,6 +54,7 @@ export function topologyLeakGuard(ctx: ProviderContext): LeakGuard | undefined {
         mode,
         services: ctx.topology.services.map((s) => ({ role: s.role, urls: s.urls.map((u) => u.url) })),
         rules: ctx.rewrite,
+        frontend: { url: ctx.settings.frontendUrl, topology: ctx.topology.name },
       }),
   );
   guard.learn(ctx.service.role, servicePathOf(ctx.definition));

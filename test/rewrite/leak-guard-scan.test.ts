@@ -93,6 +93,22 @@ describe('LeakGuard matching', () => {
     assert.equal(g.map('https://oozie.internal/other', oozie, rc), undefined, 'outside the service path');
   });
 
+  it('maps to gateway.frontend.url when it is set, as $frontend[url] does', () => {
+    const { rules } = compile('');
+    const g = new LeakGuard({
+      mode: 'rewrite',
+      services: SERVICES,
+      rules,
+      frontend: { url: 'https://lb.example.com/gateway/', topology: 'sandbox' },
+    });
+    g.learn('OOZIE', '/oozie');
+    const oozie = g.targetOf('https', 'oozie.internal', undefined)!;
+    assert.deepEqual(g.map('https://oozie.internal/oozie/x', oozie, rc), {
+      url: 'https://lb.example.com/gateway/sandbox/oozie/x',
+      by: 'service-url',
+    });
+  });
+
   it('checks Location, Link, Refresh and a Set-Cookie Domain, and leaves other headers alone', () => {
     const g = guard('rewrite');
     const hits: string[] = [];
