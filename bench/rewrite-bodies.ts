@@ -17,6 +17,10 @@
  *
  * Each row: wrk -c10 warm-up then the measured run; MiB/s = responses/s × body size; the ratio is rewrite ÷
  * pass-through.
+ *
+ * `npm run bench -- --rewrite-only --leak-guard off,report,rewrite` runs the HTML row once per
+ * `postern.rewrite.leak.guard` mode and prints each mode against `off` ({@link leakGuardTable}): the page's
+ * `rm.internal` links are no backend of the topology, so this is the guard's cost on a page without leaks.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -163,10 +167,17 @@ export interface RewriteRow {
   errors: number;
 }
 
-/** Starts postern on the BENCHRW topology, measures the four URLs, stops it. */
-export async function runRewriteRows(h: RewriteHarness, backendPort: number): Promise<RewriteRow[]> {
+/**
+ * Starts postern on the BENCHRW topology, measures the four URLs (or only the bodies in `options.bodies`), stops
+ * it. `options.leakGuard` sets `postern.rewrite.leak.guard` (default: the gateway's, `report`).
+ */
+export async function runRewriteRows(
+  h: RewriteHarness,
+  backendPort: number,
+  options: { leakGuard?: 'off' | 'report' | 'rewrite'; bodies?: readonly ('html' | 'json')[] } = {},
+): Promise<RewriteRow[]> {
   const port = await h.freePort();
-  const home = join(h.tmp, 'postern-rewrite');
+  const home = join(h.tmp, `postern-rewrite${options.leakGuard ? `-${options.leakGuard}` : ''}`);
   mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
   mkdirSync(join(home, 'data', 'services', 'benchrw', '1.0.0'), { recursive: true });
   writeFileSync(join(home, 'data', 'services', 'benchrw', '1.0.0', 'service.xml'), SERVICE);
@@ -174,7 +185,7 @@ export async function runRewriteRows(h: RewriteHarness, backendPort: number): Pr
   const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
   writeFileSync(
     join(home, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', 'false')}</configuration>\n`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', 'false')}${options.leakGuard ? prop('postern.rewrite.leak.guard', options.leakGuard) : ''}</configuration>\n`,
   );
   writeFileSync(
     join(home, 'conf', 'topologies', 'bench.xml'),
@@ -209,6 +220,7 @@ export async function runRewriteRows(h: RewriteHarness, backendPort: number): Pr
       ['html', 'page'],
       ['json', 'doc'],
     ] as const) {
+      if (options.bodies && !options.bodies.includes(body)) continue;
       const bytes = REWRITE_BODIES[body].length;
       const measure = async (url: string, what: string) => {
         h.log(`postern-rewrite ${body} ${what}: warm-up ${h.warmup}s, ${h.duration}s (c=${h.connections}) …`);
@@ -262,4 +274,22 @@ export function rewriteTable(rows: RewriteRow[]): string {
   const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   const errors = rows.filter((r) => r.errors > 0).map((r) => `! ${r.body}: ${r.errors} errors`);
   return [line(head), sep, ...body.map(line), ...errors].join('\n');
+}
+
+/** The HTML row per leak-guard mode, each against the first (`off`): MiB/s and postern's CPU per MiB. */
+export function leakGuardTable(rows: readonly { mode: string; row: RewriteRow }[]): string {
+  const base = rows[0].row;
+  const lines = [
+    '| postern.rewrite.leak.guard | rewrite MiB/s | ÷ first | CPU ms/MiB | ÷ first | pass-through MiB/s |',
+    '|:--|--:|--:|--:|--:|--:|',
+  ];
+  for (const { mode, row } of rows) {
+    lines.push(
+      `| ${mode} | ${row.rewriteMiBps.toFixed(1)} | ${(row.rewriteMiBps / base.rewriteMiBps).toFixed(3)}× | ` +
+        `${row.rewriteCpuMsPerMiB.toFixed(1)} | ${(row.rewriteCpuMsPerMiB / base.rewriteCpuMsPerMiB).toFixed(3)}× | ` +
+        `${row.passMiBps.toFixed(1)} |`,
+    );
+  }
+  const errors = rows.filter((r) => r.row.errors > 0).map((r) => `! ${r.mode}: ${r.row.errors} errors`);
+  return [...lines, ...errors].join('\n');
 }

@@ -20,7 +20,8 @@
  *
  * Then the body-rewrite rows (bench/rewrite-bodies.ts): MiB/s of a ~1 MiB HTML page and a ~1 MiB JSON document
  * through postern's streaming rewrite filters, against the same bytes passed through, as a ratio.
- * `--rewrite-only` runs just those rows.
+ * `--rewrite-only` runs just those rows; `--leak-guard off,report,rewrite` runs the HTML row once per leak-guard
+ * mode instead, each against the first.
  *
  * Then the WebSocket rows (bench/ws-backend.ts, an echo; bench/ws-load.ts, the `ws` client on core 0): 64-byte
  * text round trips/s over 100 connections, 64 KiB binary MiB/s over 10, and the proxy's RSS per idle proxied
@@ -61,7 +62,7 @@ import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './chan
 import type { FixedRateResult } from './fixed-rate.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
 import { summarizeFile } from './profile-summary.ts';
-import { type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
+import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
 import type { EchoResult, IdleResult } from './ws-load.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -98,6 +99,8 @@ const { values: args } = parseArgs({
     'auth-profile': { type: 'boolean', default: false },
     // Body-rewrite rows (bench/rewrite-bodies.ts).
     'rewrite-only': { type: 'boolean', default: false },
+    // With the rewrite rows: the HTML row once per postern.rewrite.leak.guard mode (off,report,rewrite).
+    'leak-guard': { type: 'string' },
     'no-rewrite': { type: 'boolean', default: false },
     // Large-body rows (bench/bodies.ts).
     'bodies-only': { type: 'boolean', default: false },
@@ -1037,23 +1040,30 @@ async function main(): Promise<void> {
     log(`security-provider rows took ${((Date.now() - authStartedAt) / 1000).toFixed(0)} s`);
   }
   let rewrite: RewriteRow[] | undefined;
+  let leakGuard: { mode: string; row: RewriteRow }[] | undefined;
   if (REWRITE) {
     const rewriteStartedAt = Date.now();
-    rewrite = await runRewriteRows(
-      {
-        ...{ repo: REPO, node: NODE, tmp, duration: DURATION, warmup: WARMUP, connections: BIG_C },
-        ...{ pinned, freePort, log, waitReady, cpuTimes },
-        wrk: async (url, c, seconds) => {
-          const r = await wrk(url, c, seconds);
-          return {
-            rps: r.rps,
-            requests: r.requests,
-            errors: r.connect + r.read + r.write + r.status + r.timeout,
-          };
-        },
+    const harness = {
+      ...{ repo: REPO, node: NODE, tmp, duration: DURATION, warmup: WARMUP, connections: BIG_C },
+      ...{ pinned, freePort, log, waitReady, cpuTimes },
+      wrk: async (url: string, c: number, seconds: number) => {
+        const r = await wrk(url, c, seconds);
+        return {
+          rps: r.rps,
+          requests: r.requests,
+          errors: r.connect + r.read + r.write + r.status + r.timeout,
+        };
       },
-      backend.port,
-    );
+    };
+    if (args['leak-guard']) {
+      leakGuard = [];
+      for (const mode of args['leak-guard'].split(',').map((m) => m.trim())) {
+        if (mode !== 'off' && mode !== 'report' && mode !== 'rewrite')
+          throw new Error(`--leak-guard: ${mode}?`);
+        const [row] = await runRewriteRows(harness, backend.port, { leakGuard: mode, bodies: ['html'] });
+        leakGuard.push({ mode, row });
+      }
+    } else rewrite = await runRewriteRows(harness, backend.port);
     log(`body-rewrite rows took ${((Date.now() - rewriteStartedAt) / 1000).toFixed(0)} s`);
   }
   let bodies: BodyResult[] | undefined;
@@ -1146,6 +1156,12 @@ async function main(): Promise<void> {
       `\nbody rewrite — postern (warn, no access log) with the BENCHRW service (bench/rewrite-bodies.ts), wrk -c${BIG_C} ` +
         `${DURATION}s after ${WARMUP}s warm-up; pass-through is the same body as application/octet-stream on the same route\n\n` +
         `${rewriteTable(rewrite)}\n`,
+    );
+  }
+  if (leakGuard) {
+    process.stdout.write(
+      `\nleak guard — the HTML row of bench/rewrite-bodies.ts per postern.rewrite.leak.guard mode, wrk -c${BIG_C} ` +
+        `${DURATION}s after ${WARMUP}s warm-up\n\n${leakGuardTable(leakGuard)}\n`,
     );
   }
   if (bodies) {

@@ -1,6 +1,6 @@
 /**
  * @module cli/explain
- * `postern explain [--home DIR] [--user NAME] [--group G]… [--header 'Name: value']… [--json] METHOD URL`:
+ * `postern explain [--home DIR] [--user NAME] [--group G]… [--header 'Name: value']… [--response-header 'Name: value']… [--json] METHOD URL`:
  * compiles the home's topologies as `start` would (nothing is served, nothing is sent, no file is written) and
  * explains what the gateway would do with the request (see explain/explain). Exit status: 0 when the request
  * would be proxied or answered by the gateway, 1 when it would be refused or matches nothing (or the home has
@@ -17,7 +17,7 @@ import { explain, formatExplanation } from '../explain/index.ts';
 import { applicationDirs, loadHome, REPO_ROOT, topologyName } from '../gateway/gateway.ts';
 import { readHomeTopologies } from './check.ts';
 
-export const EXPLAIN_USAGE = `usage: postern explain [--home DIR] [--user NAME] [--group GROUP]... [--header 'Name: value']... [--json] [METHOD] URL
+export const EXPLAIN_USAGE = `usage: postern explain [--home DIR] [--user NAME] [--group GROUP]... [--header 'Name: value']... [--response-header 'Name: value']... [--json] [METHOD] URL
 
 Explains what the gateway would do with the request: topology, route (and the routes not chosen, with why),
 provider chain, each rewrite with its before and after, and the backend URL with the headers it would get.
@@ -29,6 +29,9 @@ URL is a gateway URL (https://localhost:8443/gateway/sandbox/http/items, wss://�
                   challenge that says which ones it needs (credentials in a --header are checked for real)
   --group GROUP   a group of that user (for ACLs); repeatable
   --header H      a client request header, 'Name: value'; repeatable
+  --response-header H
+                  a header of the backend's answer, 'Name: value' (repeatable): what the route's outbound
+                  rules and the leak guard (postern.rewrite.leak.guard) make of it
   --json          print the explanation as JSON (shape: src/explain/explain.ts, version 1)
 `;
 
@@ -61,13 +64,19 @@ export async function runExplain(argv: string[]): Promise<number> {
   }
   const [method, url] = positionals.length === 2 ? positionals : ['GET', positionals[0]];
   const headers: [string, string][] = [];
-  for (const h of values.header ?? []) {
-    const colon = h.indexOf(':');
-    if (colon <= 0) {
-      process.stderr.write(`postern explain: --header wants 'Name: value', got "${h}"\n`);
-      return 2;
+  const responseHeaders: [string, string][] = [];
+  for (const [option, list] of [
+    ['--header', headers],
+    ['--response-header', responseHeaders],
+  ] as const) {
+    for (const h of (option === '--header' ? values.header : values['response-header']) ?? []) {
+      const colon = h.indexOf(':');
+      if (colon <= 0) {
+        process.stderr.write(`postern explain: ${option} wants 'Name: value', got "${h}"\n`);
+        return 2;
+      }
+      list.push([h.slice(0, colon).trim(), h.slice(colon + 1).trim()]);
     }
-    headers.push([h.slice(0, colon).trim(), h.slice(colon + 1).trim()]);
   }
 
   const home = values.home ?? process.env.POSTERN_HOME ?? process.env.GATEWAY_HOME ?? REPO_ROOT;
@@ -113,6 +122,7 @@ export async function runExplain(argv: string[]): Promise<number> {
       user: values.user,
       groups: values.group,
       headers,
+      responseHeaders,
     });
     process.stdout.write(
       values.json
@@ -134,6 +144,7 @@ function parse(argv: string[]) {
       user: { type: 'string' },
       group: { type: 'string', multiple: true },
       header: { type: 'string', short: 'H', multiple: true },
+      'response-header': { type: 'string', multiple: true },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -478,6 +478,12 @@ export const SETTINGS = {
     INT_MAX,
     'postern: the largest piece of a body a rewrite filter holds at once (an attribute value, a JSON string, a line of script); bodies stream, and a larger piece passes unchanged.',
   ),
+  rewriteLeakGuard: oneOf(
+    'postern.rewrite.leak.guard',
+    ['off', 'report', 'rewrite'],
+    'report',
+    "postern: a backend origin of the topology still in a response's Location, Content-Location, Refresh, Link, Set-Cookie Domain or text body after the outbound rules: `report` counts and logs it (docs/ui-leaks.md), `rewrite` also maps it back to its gateway URL, `off` does neither.",
+  ),
   /**
    * What a client may hold or cause without doing anything useful (docs/security.md "Security model › Limits"). Knox names no
    * connection cap, body timeout or login throttle, so these are `postern.*` names; 0 turns a cap or timeout off.

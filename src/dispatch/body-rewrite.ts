@@ -60,11 +60,15 @@ export class ResponseBodyRewrite {
     this.#message = init.message || undefined;
     this.#original = init.headers;
     this.#headers = { ...init.headers };
-    for (const h of BODY_HEADERS) delete this.#headers[h];
-    // A strong validator promises these exact bytes, which a rewrite changes: it becomes weak (RFC 9110 §8.8.1),
-    // still good for revalidation, as nginx does for the bodies it compresses.
-    const etag = this.#headers.etag;
-    if (typeof etag === 'string' && !etag.startsWith('W/')) this.#headers.etag = `W/${etag}`;
+    // A pipeline that only looks (the leak guard's report mode) sends the backend's bytes: its headers stay true.
+    const unchanged = init.streams.unchanged === true;
+    if (!unchanged) {
+      for (const h of BODY_HEADERS) delete this.#headers[h];
+      // A strong validator promises these exact bytes, which a rewrite changes: it becomes weak (RFC 9110 §8.8.1),
+      // still good for revalidation, as nginx does for the bodies it compresses.
+      const etag = this.#headers.etag;
+      if (typeof etag === 'string' && !etag.startsWith('W/')) this.#headers.etag = `W/${etag}`;
+    }
     this.#streams = init.streams;
     this.#done = init.done;
     const out = init.streams.output;
@@ -77,6 +81,7 @@ export class ResponseBodyRewrite {
       this.abort();
       this.#done();
     });
+    if (unchanged) this.#commit();
   }
 
   /** A chunk of the backend's body. */

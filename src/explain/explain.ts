@@ -34,6 +34,7 @@ import type { AuthMethod, Exchange, HeaderFilter, Principal } from '../spi/index
 import { kDryRun } from '../spi/index.ts';
 import { diagnoseMatch, whyLost } from '../urltemplate/index.ts';
 import { toWebSocketUrl, withClientQuery } from '../websocket/ws-dispatch.ts';
+import { explainLeaks, type LeakExplained } from './leak.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The answer
@@ -122,6 +123,11 @@ export interface Explanation {
     /** Client headers that do not reach the backend, and why. */
     notForwarded: { name: string; reason: string }[];
   };
+  /**
+   * With {@link ExplainOptions.responseHeaders}: those backend response headers through the route's outbound
+   * header rules and the leak guard (explain/leak).
+   */
+  response?: LeakExplained;
   /** What explain assumed, where it could not know (credentials, browser protections). */
   assumptions: string[];
   notes: string[];
@@ -160,6 +166,8 @@ export interface ExplainOptions {
   timeoutMs?: number;
   /** How many routes that did not match to list; default 10 (routes that matched too are always listed). */
   limit?: number;
+  /** A sample of the backend's response headers: what the outbound rules and the leak guard do with them. */
+  responseHeaders?: readonly (readonly [string, string])[];
 }
 
 function isDeployment(x: unknown): x is Deployment {
@@ -258,6 +266,7 @@ const KEY_ORDER: readonly (keyof Explanation)[] = [
   'chain',
   'rewrites',
   'backend',
+  'response',
   'assumptions',
   'notes',
 ];
@@ -488,6 +497,16 @@ async function explainRequest(
       ? []
       : notForwarded(clientHeaders, headers, dispatchName, route.dispatch.params),
   };
+  if (options.responseHeaders && options.responseHeaders.length > 0) {
+    out.response = explainLeaks({
+      deployment,
+      mode: settings.rewriteLeakGuard,
+      headers: options.responseHeaders,
+      filters: ex.responseHeaderFilters,
+      rc: ex.rewriteContext,
+      scope: route.service.role,
+    });
+  }
   return out;
 }
 

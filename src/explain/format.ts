@@ -113,6 +113,27 @@ export function formatExplanation(e: Explanation, options: FormatOptions = {}): 
     push('assumed:');
     for (const a of e.assumptions) push(`  - ${a}`);
   }
+  if (e.response) {
+    const r = e.response;
+    const show = (h: Record<string, string | string[]>) =>
+      Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `    ${k}: ${x}`));
+    push();
+    push('backend response headers:');
+    push(...show(r.backend));
+    push('  after the outbound rules:');
+    push(...show(r.afterRules));
+    if (r.leaks.length === 0) push('  leak guard: no backend address left');
+    for (const l of r.leaks) {
+      const fix =
+        l.rewrite !== undefined
+          ? `rewrite mode makes it ${l.rewrite} (${l.by})`
+          : 'rewrite mode cannot map it';
+      push(`  leak guard: ${l.where} holds ${l.origin} (${l.service}): ${fix}`);
+    }
+    push(`  the client gets (postern.rewrite.leak.guard=${r.mode}):`);
+    push(...show(r.client));
+  }
+
   if (e.notes.length > 0) {
     push();
     push('notes:');

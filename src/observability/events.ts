@@ -12,6 +12,7 @@
  * | `postern:pool` | {@link PoolEvent} | a dispatch connection pool was made or closed |
  * | `postern:lifecycle` | {@link LifecycleEvent} | the gateway is ready, draining, stopped, or reloaded its site |
  * | `postern:channels` | {@link ChannelEvent} | a channels message was delivered to a subscriber or dropped |
+ * | `postern:rewrite-leak` | {@link RewriteLeakEvent} | a backend address was left in a response after its outbound rules |
  * | `tracing:postern:request:*` | {@link RequestTrace} | a routed request starts (`start`) and ends (`asyncEnd`) |
  * | `tracing:postern:dispatch:*` | {@link DispatchTrace} | a route's dispatch runs (`tracePromise`) |
  *
@@ -119,6 +120,29 @@ export interface ChannelEvent {
 }
 
 export const channelEvents = diagnostics_channel.channel('postern:channels');
+
+/**
+ * The leak guard (rewrite/leak-guard) found backend addresses in one place of one response (a header, or a chunk
+ * of its body) after the outbound rules ran. No query string is ever in it.
+ */
+export interface RewriteLeakEvent {
+  topology: string;
+  service: string;
+  /** The route's path template (`yarn/proxy/**`). */
+  route: string;
+  /** A header name in lower case (`location`, `set-cookie` …) or `body`. */
+  where: string;
+  /** How many addresses were found there. */
+  count: number;
+  /** The backend origin of the first of them (`http://rm:8088`). */
+  origin: string;
+  /** The request's path, without its query. */
+  path: string;
+  /** `reported` (report mode), `rewritten` (mapped back) or `unmapped` (rewrite mode, no mapping applied). */
+  action: 'reported' | 'rewritten' | 'unmapped';
+}
+
+export const rewriteLeakEvents = diagnostics_channel.channel('postern:rewrite-leak');
 
 /** One routed request, from its match to the end of its response (or of its upgrade handshake). */
 export interface RequestTrace {

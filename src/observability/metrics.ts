@@ -21,6 +21,7 @@
  * | `postern_topology_serving` | gauge | topology |
  * | `postern_topology_config_errors` / `…_warnings` | gauge | topology (of its last deployment attempt) |
  * | `postern_site_reloads_total` | counter | result (ok, failed) |
+ * | `postern_rewrite_leaks_total` | counter | topology, service, route, where (a header name or `body`), action (reported, rewritten, unmapped) |
  * | `postern_ready` | gauge | |
  * | `process_*`, `nodejs_*` | prom-client's defaults | |
  *
@@ -39,6 +40,7 @@ import type {
   PoolStatName,
   PoolStatsSource,
   RequestEvent,
+  RewriteLeakEvent,
   WebSocketEvent,
 } from './events.ts';
 
@@ -337,6 +339,19 @@ export class GatewayMetrics {
     this.#on('postern:lifecycle', (e: LifecycleEvent) => {
       if (e.event === 'reloaded') reloads.inc({ result: 'ok' });
       else if (e.event === 'reload-failed') reloads.inc({ result: 'failed' });
+    });
+
+    const leaks = new client.Counter({
+      name: 'postern_rewrite_leaks_total',
+      help: 'Backend addresses left in responses after the outbound rules (postern.rewrite.leak.guard), by topology, service, route, where (a header or body) and action (reported, rewritten, unmapped).',
+      labelNames: ['topology', 'service', 'route', 'where', 'action'],
+      registers: register,
+    });
+    this.#on('postern:rewrite-leak', (e: RewriteLeakEvent) => {
+      leaks.inc(
+        { topology: e.topology, service: e.service, route: e.route, where: e.where, action: e.action },
+        e.count,
+      );
     });
 
     const backendUp = new client.Gauge({

@@ -115,6 +115,11 @@ export interface BodyStreams {
   onError(listener: (err: Error) => void): void;
   /** Tears the pipeline down (the client or the backend went away). */
   destroy(): void;
+  /**
+   * The output is the input byte for byte (the pipeline only looks at the body: the leak guard's `report` mode),
+   * so the backend's Content-Length and validators stay and the headers need not wait for the body.
+   */
+  readonly unchanged?: boolean;
 }
 
 /**

@@ -21,6 +21,7 @@ import { prefixSegments } from '../../gateway/request-target.ts';
 import { type BodyPlan, compileBodyPlan } from '../../rewrite/body/plan.ts';
 import { type InflateLimits, openBodyStreams, parseCoding } from '../../rewrite/body/stream.ts';
 import { type RewriteContext, RewriteDecryptError } from '../../rewrite/index.ts';
+import { type RouteLeakGuard, routeLeakGuard } from '../../rewrite/leak-route.ts';
 import type { RewriteBinding } from '../../servicedef/model.ts';
 import {
   addTo,
@@ -55,25 +56,38 @@ function bodyRewrite(
     report: (ex: Exchange, what: string, detail: string) => void;
     inflate: InflateLimits;
   },
+  leak?: RouteLeakGuard,
 ): BodyRewrite {
   const rc = ex.rewriteContext;
   const report = (what: string, detail: string) => options.report(ex, what, detail);
   return {
     open(headers) {
-      const type = headers['content-type'];
-      const rewriter = plan.rewriter(Array.isArray(type) ? type[0] : type, {
-        rewrite: (value, rule) => options.rewriteValue(value, rule, rc),
-        bestMatchMayApply: options.bestMatchMayApply,
-        limit: options.limit,
-        report,
-      });
-      if (!rewriter) return undefined;
+      const raw = headers['content-type'];
+      const type = Array.isArray(raw) ? raw[0] : raw;
+      const filtered = plan.active
+        ? plan.rewriter(type, {
+            rewrite: (value, rule) => options.rewriteValue(value, rule, rc),
+            bestMatchMayApply: options.bestMatchMayApply,
+            limit: options.limit,
+            report,
+          })
+        : undefined;
       const coding = parseCoding(headers['content-encoding']);
+      // The leak guard scans the filter's output, or a text body of its own (rewrite/leak-route).
+      const rewriter = leak ? (leak.body(ex, type, filtered, coding === 'identity') ?? filtered) : filtered;
+      if (!rewriter) return undefined;
       if (coding === undefined) {
         report('encoding', `a body with Content-Encoding "${headers['content-encoding']}" is not rewritten`);
         return undefined;
       }
-      return openBodyStreams(rewriter, coding, { report, inflate: options.inflate });
+      // A body only looked at (report mode, no filter) needs no fallback window: it goes on as it comes.
+      const looked = filtered === undefined && leak?.mode === 'report';
+      const streams = openBodyStreams(rewriter, coding, {
+        report,
+        inflate: options.inflate,
+        ...(looked && { window: 0 }),
+      });
+      return looked ? { ...streams, unchanged: true } : streams;
     },
   };
 }
@@ -175,6 +189,8 @@ export const urlRewrite: ProviderFactory = {
     });
     const outValues = valueRewriter('OUT');
     const inValues = valueRewriter('IN');
+    // postern.rewrite.leak.guard: backend addresses the outbound rules left (rewrite/leak-guard).
+    const leak = routeLeakGuard(ctx);
 
     return (ex, next) => {
       const rc = ex.rewriteContext;
@@ -194,7 +210,8 @@ export const urlRewrite: ProviderFactory = {
       ex.target = target;
       for (const f of inHeaders) addTo(ex, 'requestHeaderFilters', (h) => f(h, rc));
       for (const f of outHeaders) addTo(ex, 'responseHeaderFilters', (h) => f(h, rc));
-      if (responsePlan.active) ex.responseBody = bodyRewrite(responsePlan, ex, outValues);
+      if (leak) addTo(ex, 'responseHeaderFilters', leak.headers(ex));
+      if (responsePlan.active || leak) ex.responseBody = bodyRewrite(responsePlan, ex, outValues, leak);
       if (requestPlan?.active) ex.requestBody = bodyRewrite(requestPlan, ex, inValues);
       return next();
     };

@@ -240,6 +240,8 @@ export interface BodyStreams {
   onError(listener: (err: Error) => void): void;
   /** Tears the pipeline down (the client or the backend went away). */
   destroy(): void;
+  /** The output is the input byte for byte (a scan only): see the contract's BodyStreams. */
+  readonly unchanged?: boolean;
 }
 
 /** Builds decode → rewrite → encode for a body in `coding`. */

@@ -20,6 +20,7 @@
  * | `GET /api/v1/traffic?window=60` | requests/s, error rate, p50/p95/p99, status classes, bytes, WebSockets per topology and service (traffic.ts) |
  * | `GET /api/v1/backends` | every backend URL of every serving topology: HA state, a connection/TLS probe, the service's last 5xx (backends.ts) |
  * | `GET /api/v1/tls` | the listener's certificate and the truststores' (backends.ts) |
+ * | `GET /api/v1/leaks` | backend addresses left in responses after the outbound rules, per route and where, and the guard's mode (leaks.ts) |
  * | `GET /api/v1/topologies/{name}/source`, `POST …/check`, `GET …/history[/{version}]` | editing: the file, a check without writing, the versions kept for undo (history.ts) |
  * | `GET|POST|PUT|DELETE /api/v1/descriptors[/{name}[/…]]`, `…/shared-providers[/…]` | editing simple descriptors and shared provider configurations as topologies are edited (config-files.ts) |
  * | `GET /api/v1/whoami` | who is signed in |
@@ -45,6 +46,7 @@ import { API, allow, diagnosticJson, homePath, safeUrl, sendJson, userOf } from 
 import { answerConfigFiles } from './config-files.ts';
 import { feedCounts, polledFeed } from './feed.ts';
 import { keepVersion, sourceOf, versionSource, versionsOf } from './history.ts';
+import { leaks } from './leaks.ts';
 import { traffic } from './traffic.ts';
 
 export { diagnosticJson } from './common.ts';
@@ -404,6 +406,8 @@ export async function answerApi(
     }
     case 'backends':
       return sendJson(ex, 200, await backendsOf(gateway));
+    case 'leaks':
+      return sendJson(ex, 200, { mode: gateway.settings.rewriteLeakGuard, leaks: leaks.list(() => true) });
     case 'tls':
       return sendJson(ex, 200, tlsOf(ex, gateway));
     case 'whoami':

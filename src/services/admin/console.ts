@@ -13,6 +13,7 @@ const CONSOLE_FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'console.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
+  'leaks.js': 'text/javascript; charset=utf-8',
 };
 const CONSOLE_DIR = new URL('./console/', import.meta.url);
 const CSP =

@@ -14,6 +14,7 @@ import { noGateway } from './common.ts';
 import { consoleFiles, serveConsole } from './console.ts';
 import { adminErrorPage } from './error-page.ts';
 import { createFeed, feedLogOf } from './feed.ts';
+import { leaks } from './leaks.ts';
 import { traffic } from './traffic.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -30,6 +31,8 @@ export const adminService: ServiceFactory = {
     // The traffic recorder listens while an ADMIN deployment lives (a redeploy holds it before the old one lets go).
     ctx.shared('admin:traffic', () => {
       ctx.onRetire(traffic.hold());
+      // The leak guard's findings (leaks.ts), listened to the same way.
+      ctx.onRetire(leaks.hold());
       return true;
     });
     // So does the polled feed's log (feed.ts), for consoles whose WebSocket cannot open.

@@ -1087,7 +1087,7 @@ function connectFeed() {
 // Pages
 // ---------------------------------------------------------------------------------------------------------------
 
-const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'config', 'tokens', 'explain'];
+const PAGES = ['overview', 'traffic', 'backends', 'routes', 'edit', 'config', 'tokens', 'explain', 'leaks'];
 const currentPage = () => {
   const page = location.hash.slice(1);
   return PAGES.includes(page) ? page : 'overview';
