@@ -5,8 +5,8 @@
  * negotiates `h2` is an HTTP/2 session; one that negotiates `http/1.1` (or no ALPN at all) goes to Node's own
  * HTTP/1.1 connection handling, exactly as on `https.createServer` — the same parser, timeouts, `upgrade` event
  * (WebSockets stay on HTTP/1.1) and `clientError`, because {@link applyHttp1Options} gives the HTTP/2 server the
- * HTTP/1 options an `https.Server` would have (Node's HTTP/2 server leaves most of them unset: no Host check,
- * 16 KiB headers, 5 s keep-alive).
+ * HTTP/1 options an `https.Server` would have (Node 22's HTTP/2 server leaves most of them unset: no Host check,
+ * 16 KiB headers, 5 s keep-alive; Node 24 takes them as `http1Options`, to the same effect).
  *
  * Requests and responses use Node's compatibility API, so the gateway sees one request shape for both protocols.
  * Two subclasses make an HTTP/2 exchange look like the HTTP/1.1 exchange it stands for:
@@ -263,7 +263,10 @@ export class H2Sessions {
     return this.#open.size;
   }
 
-  /** GOAWAY to every session: streams in flight finish, no new ones are accepted, then each session closes. */
+  /**
+   * GOAWAY to every session: streams in flight finish, no new ones are accepted, then each session closes (Node 24's
+   * `server.close()` does it too; Node 22's does not, and neither covers a session that arrives after it).
+   */
   closeAll(): void {
     this.#closing = true;
     for (const s of this.#open) if (!s.closed) s.close();

@@ -8,7 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +21,8 @@ import { Agent, request } from 'undici';
 import { WebSocket } from 'ws';
 import { type RunningBackend, startWsEcho } from '../../src/demo/index.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
+import { createH2Server } from '../../src/gateway/http2.ts';
+import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { type Backend, closedPort, startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
@@ -560,8 +564,9 @@ describe('HTTP/2 to clients', () => {
       const stream = session.request({ ':path': '/gateway/open/http/slow' });
       stream.on('error', () => {});
       await new Promise((resolve) => stream.once('data', resolve));
-      const closing = g.shutdown(1500);
-      await goaway;
+      const closing = g.shutdown(3000);
+      // At once, not when the grace period ends.
+      assert.equal(await Promise.race([goaway.then(() => 'goaway'), sleep(1000, 'late')]), 'goaway');
       // The stream in flight is still served after GOAWAY (until the grace period ends it).
       let more = 0;
       stream.on('data', (c: Buffer) => {
@@ -596,6 +601,67 @@ describe('HTTP/2 to clients', () => {
         await g.close();
       }
     } finally {
+      h.remove();
+    }
+  });
+
+  it('an h2 answer drops connection-specific headers and the reason phrase whoever writes them', async () => {
+    // The dispatch already filters a backend's hop-by-hop headers; this is the response object itself, for any
+    // other writer (a service, an error with `connection: close`), where Node would throw on most of them.
+    const h = makeHome();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      await generateSelfSigned(join(h.dir, 'c.crt'), join(h.dir, 'c.key'));
+      const server = createH2Server(
+        { cert: readFileSync(join(h.dir, 'c.crt')), key: readFileSync(join(h.dir, 'c.key')) },
+        { maxHeaderSize: 8192, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
+        (req, res) => {
+          if (req.url === '/set') {
+            res.setHeader('keep-alive', 'timeout=5');
+            res.setHeader('upgrade', 'h2c');
+            res.setHeader('x-kept', 'set');
+            res.end('set');
+            return;
+          }
+          res.writeHead(408, 'Request Timeout', {
+            connection: 'close',
+            'keep-alive': 'timeout=5',
+            'transfer-encoding': 'chunked',
+            'proxy-connection': 'close',
+            upgrade: 'h2c',
+            'x-kept': 'yes',
+          });
+          res.end('late');
+        },
+      );
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as { port: number };
+      const session = await connect(`https://127.0.0.1:${port}`);
+      try {
+        for (const [path, status, kept, body] of [
+          ['/head', 408, 'yes', 'late'],
+          ['/set', 200, 'set', 'set'],
+        ] as const) {
+          const answer = await exchange(session, { ':path': path });
+          assert.equal(answer.status, status);
+          assert.equal(answer.headers['x-kept'], kept);
+          assert.equal(answer.body.toString(), body);
+          for (const name of ['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade'])
+            assert.equal(answer.headers[name], undefined, name);
+        }
+      } finally {
+        session.close();
+        await new Promise((resolve) => server.close(resolve));
+      }
+      // Node warns (once per process) when a reason phrase reaches an HTTP/2 response.
+      assert.deepEqual(
+        warnings.filter((w) => /status message|connection header/i.test(w)),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
       h.remove();
     }
   });
