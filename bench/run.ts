@@ -11,7 +11,7 @@
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
- *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only]
+ *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only] [--http2-only | --no-http2]
  *                    [--json out.json] [--keep]
  *
  * Then the security-provider rows (bench/auth-chains.ts): postern with an Anonymous, a ShiroProvider-LDAP (slapd,
@@ -28,6 +28,9 @@
  * connection with 8,000 open, for `direct` (client → echo backend), `postern` (the same start as the HTTP rows:
  * its topology has an ECHOWS service) and `nginx` (a `location /echo/ws` with the Upgrade headers).
  * `--ws-only` runs just those rows.
+ *
+ * HTTP/2 rows (bench/http2.ts): postern's TLS listener over HTTP/2 (`h2load -c16 -m10`) and over HTTP/1.1
+ * (`h2load --h1 -c160`), nginx with `http2` on its TLS listener as the reference. `--http2-only` runs just those.
  *
  * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent, POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
@@ -60,6 +63,7 @@ import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from '.
 import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from './bodies.ts';
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
+import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
@@ -112,6 +116,9 @@ const { values: args } = parseArgs({
     // Kerberos rows (bench/kerberos.ts): a KDC and httpd with mod_auth_gssapi; only on request.
     kerberos: { type: 'boolean', default: false },
     'kerberos-only': { type: 'boolean', default: false },
+    // HTTP/2 rows (bench/http2.ts): h2load against postern's TLS listener and nginx with http2 on.
+    'http2-only': { type: 'boolean', default: false },
+    'no-http2': { type: 'boolean', default: false },
     // CHANNELS fan-out rows (bench/channels-fanout.ts).
     'channels-only': { type: 'boolean', default: false },
     'no-channels': { type: 'boolean', default: false },
@@ -136,8 +143,11 @@ const REWRITE_ONLY = args['rewrite-only'];
 const CHANNELS_ONLY = args['channels-only'];
 const BODIES_ONLY = args['bodies-only'];
 const KERBEROS_ONLY = args['kerberos-only'];
+const HTTP2_ONLY = args['http2-only'];
 /** Only one group of rows: not the HTTP rows, nor the profile. */
-const ONLY = WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY || BODIES_ONLY || KERBEROS_ONLY;
+const ONLY =
+  WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY || BODIES_ONLY || KERBEROS_ONLY || HTTP2_ONLY;
+const HTTP2 = (!args['no-http2'] && !ONLY) || HTTP2_ONLY;
 const AUTH = (!args['no-auth'] && !ONLY) || AUTH_ONLY;
 const WS = (!args['no-ws'] && !ONLY) || WS_ONLY;
 const REWRITE = (!args['no-rewrite'] && !ONLY) || REWRITE_ONLY;
@@ -1084,6 +1094,18 @@ async function main(): Promise<void> {
     );
     log(`large-body rows took ${((Date.now() - bodiesStartedAt) / 1000).toFixed(0)} s`);
   }
+  let http2Rows: Http2Row[] = [];
+  if (HTTP2) {
+    const http2StartedAt = Date.now();
+    http2Rows = await runHttp2Rows(
+      {
+        ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU, duration: DURATION, warmup: WARMUP },
+        ...{ pinned, run, freePort, log, waitReady, cpuTimes, which, posternHome },
+      },
+      backend.port,
+    );
+    log(`HTTP/2 rows took ${((Date.now() - http2StartedAt) / 1000).toFixed(0)} s`);
+  }
   const profile = ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
   const wsRows: WsRow[] = [];
   if (wsBackend) {
@@ -1171,6 +1193,13 @@ async function main(): Promise<void> {
         `knox-stack warmed ${args['knox-warmup']}s per mode first\n\n${bodiesTable(bodies)}\n`,
     );
   }
+  if (http2Rows.length > 0) {
+    process.stdout.write(
+      `\nHTTP/2 — h2load -t1 (core ${LOADGEN_CPU}) → TLS listener (core ${SERVER_CPU}) → bench/backend.ts over HTTP/1.1; ` +
+        `small GETs, ${DURATION}s after ${WARMUP}s warm-up; 160 requests in flight either way (bench/http2.ts)\n\n` +
+        `${http2Table(http2Rows)}\n`,
+    );
+  }
   if (profile) process.stdout.write(`\n${profile}\n`);
   if (wsRows.length > 0) process.stdout.write(`\n${wsHeader}\n\n${wsTable(wsRows)}\n\n${wsNotes(wsRows)}\n`);
   if (fanoutRows.length > 0)
@@ -1184,7 +1213,7 @@ async function main(): Promise<void> {
   if (args.json) {
     writeFileSync(
       args.json,
-      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows }, kerberos: kerberosRows }, null, 2)}\n`,
+      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows }, kerberos: kerberosRows, http2: http2Rows }, null, 2)}\n`,
     );
   }
 }

@@ -25,6 +25,8 @@ const debianPackages: Record<string, string> = {
   postgresql: '/usr/lib/postgresql/15/bin/postgres',
   // test/ops/load-balancer.test.ts: ops/nginx/postern-lb.conf in front of two postern nodes.
   nginx: '/usr/sbin/nginx',
+  // bench/http2.ts: h2load, the HTTP/2 load generator of the bench's HTTP/2 rows.
+  'nghttp2-client': '/usr/bin/h2load',
   // test/helpers/jupyter.ts: a real Jupyter server (the kernels REST API and channels WebSocket that Jupyter
   // Kernel Gateway serves) behind Knox's JKG and JKGWS definitions, and the IPython kernel it runs.
   'jupyter-server': '/usr/bin/jupyter-server',

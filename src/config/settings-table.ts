@@ -283,6 +283,11 @@ export const SETTINGS = {
     int('gateway.httpserver.responseHeaderBuffer', 8192, 1, INT_MAX, 'Response header buffer, in bytes.'),
     'Node sizes its own response header buffer',
   ),
+  http2Enabled: bool(
+    'gateway.http2.enabled',
+    true,
+    'postern: offer HTTP/2 (ALPN `h2`) beside HTTP/1.1 on the TLS listener; WebSockets stay on HTTP/1.1, backends are spoken to over HTTP/1.1 (docs/http2.md). No effect without `ssl.enabled`.',
+  ),
   idleTimeoutMs: int(
     'gateway.idle.timeout',
     300_000,

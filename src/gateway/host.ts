@@ -45,6 +45,9 @@ export function hostOf(
     : { scheme, authority: allow.length > 0 ? `${allow[0]}:${listenerPort}` : `localhost:${listenerPort}` };
   if (hostCount(req.rawHeaders) > 1)
     return { arrival: own, refused: 'the request has more than one Host header' };
+  // HTTP/2 (gateway/http2): `:authority` is the Host; a Host header that says otherwise is refused (RFC 9113 §8.3.1).
+  if ((req as { authorityConflict?: boolean }).authorityConflict === true)
+    return { arrival: own, refused: 'the Host header and :authority disagree' };
   const given = req.headers.host;
   const wellFormed = given !== undefined && HOST.test(given);
   const allowed =

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -25,6 +26,7 @@ import { ConnectionLimits } from './connection-limits.ts';
 
 import { GatewayExchange } from './exchange.ts';
 import { hostOf } from './host.ts';
+import { createH2Server, type H2Response, H2Sessions, isH2Request } from './http2.ts';
 import { resolveRequest } from './resolve.ts';
 import { sendError, toGatewayError } from './respond.ts';
 import { clientCertGate, type ServerTls } from './tls.ts';
@@ -47,7 +49,10 @@ export class GatewayServer {
   #settings: GatewaySettings;
   readonly #log: Logger;
   readonly #accessLog: Logger;
-  readonly #server: Server;
+  /** `https.Server`, or with `gateway.http2.enabled` an HTTP/2 server that also speaks HTTP/1.1 (gateway/http2). */
+  readonly #server: Server | Http2SecureServer;
+  /** The HTTP/2 sessions, when the listener offers h2. */
+  readonly #h2: H2Sessions | undefined;
   readonly #scheme: 'http' | 'https';
   #deployments: ReadonlyMap<string, Deployment> = new Map();
   #port = 0;
@@ -71,7 +76,7 @@ export class GatewayServer {
     this.#log = options.log;
     this.#accessLog = options.accessLog ?? options.log;
     this.#scheme = options.tls ? 'https' : 'http';
-    const serverOptions: http.ServerOptions = {
+    const serverOptions = {
       maxHeaderSize: options.settings.requestHeaderBufferBytes,
       // Streaming bodies may take long; idleness, not total time, ends a connection.
       requestTimeout: 0,
@@ -85,9 +90,19 @@ export class GatewayServer {
     };
     // A client that connects and never finishes its TLS handshake is cut after postern.tls.handshake.timeout.
     const handshakeTimeout = options.settings.limits.tlsHandshakeTimeoutMs || undefined;
-    this.#server = options.tls
-      ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout }, handler)
-      : http.createServer(serverOptions, handler);
+    if (options.tls && options.settings.http2Enabled) {
+      const h2 = createH2Server({ ...options.tls, handshakeTimeout }, serverOptions, handler as never);
+      this.#server = h2;
+      this.#h2 = new H2Sessions(h2, {
+        headersMs: serverOptions.headersTimeout,
+        keepAliveMs: serverOptions.keepAliveTimeout,
+        idleMs: options.settings.idleTimeoutMs,
+      });
+    } else {
+      this.#server = options.tls
+        ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout }, handler)
+        : http.createServer(serverOptions, handler);
+    }
     // `Expect: 100-continue`: the 100 goes out when the body is first read, after the chain accepted the request.
     this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       continueOnRead(req, res);
@@ -128,7 +143,7 @@ export class GatewayServer {
     });
   }
 
-  get server(): Server {
+  get server(): Server | Http2SecureServer {
     return this.#server;
   }
 
@@ -231,6 +246,7 @@ export class GatewayServer {
   reconfigure(settings: GatewaySettings): void {
     this.#settings = settings;
     this.#server.setTimeout(settings.idleTimeoutMs);
+    this.#h2?.setStreamIdle(settings.idleTimeoutMs);
     this.#connections.apply(settings.limits);
   }
 
@@ -244,8 +260,10 @@ export class GatewayServer {
     this.#draining = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const listener of this.#mappedListeners) listener.close();
-    this.#server.closeIdleConnections();
-    const idle = setInterval(() => this.#server.closeIdleConnections(), 50);
+    // HTTP/2 sessions get GOAWAY: their streams in flight finish, new ones go to another connection.
+    this.#h2?.closeAll();
+    this.#closeIdleConnections();
+    const idle = setInterval(() => this.#closeIdleConnections(), 50);
     let cut = 0;
     try {
       if (this.#inflight > 0) {
@@ -261,7 +279,7 @@ export class GatewayServer {
         await Promise.race([drained, expired]);
         clearTimeout(timer);
         cut = this.#inflight;
-        if (cut > 0) this.#server.closeAllConnections();
+        if (cut > 0) this.#closeAllConnections();
       }
     } finally {
       clearInterval(idle);
@@ -271,9 +289,23 @@ export class GatewayServer {
     this.#deployments = new Map();
     await Promise.allSettled(all.map((d) => d.retire('shutdown')));
     // Upgraded sockets keep the listener open until their WebSockets are closed by the retirement above.
-    this.#server.closeAllConnections();
+    this.#closeAllConnections();
     await closed;
     return cut;
+  }
+
+  /** HTTP/1.1 keep-alive connections with no request in progress (on either kind of server). */
+  #closeIdleConnections(): void {
+    (this.#server as Server).closeIdleConnections();
+  }
+
+  /**
+   * Every connection, now. `Http2SecureServer` has no `closeAllConnections`, but tracks its HTTP/1.1 connections
+   * the way `http.Server` does (its own `closeIdleConnections` is `http.Server`'s, applied the same way).
+   */
+  #closeAllConnections(): void {
+    http.Server.prototype.closeAllConnections.call(this.#server as Server);
+    this.#h2?.destroyAll();
   }
 
   #requestDone(): void {
@@ -351,8 +383,9 @@ export class GatewayServer {
     // Now: `req.socket` is null once the request has been consumed (undici, as a body).
     const remote = req.socket?.remoteAddress;
     if (this.#draining) res.shouldKeepAlive = false;
-    // Node's parser reads any `HTTP/d.d` request line; this listener speaks HTTP/1.x only (RFC 9110 §15.6.6).
-    if (req.httpVersionMajor !== 1) {
+    // Node's parser reads any `HTTP/d.d` request line; HTTP/1 connections speak HTTP/1.x only (RFC 9110 §15.6.6).
+    // HTTP/2 is a request of an h2 session (gateway/http2), never a request line that says `HTTP/2.0`.
+    if (req.httpVersionMajor !== 1 && !isH2Request(req)) {
       res.shouldKeepAlive = false;
       this.#fail(req, res, remote, id, started, Errors.httpVersionNotSupported(), undefined);
       return;
@@ -405,8 +438,10 @@ export class GatewayServer {
         deployment.enter();
         this.#inflight++;
         // What this response wrote to the connection (head and body) is the socket's count now and at the end:
-        // HTTP/1.1 answers a connection's requests one after another.
-        const socket = req.socket;
+        // HTTP/1.1 answers a connection's requests one after another. An HTTP/2 connection interleaves its
+        // streams: the response counts its own body bytes (gateway/http2).
+        const h2 = isH2Request(req) ? (res as unknown as H2Response) : undefined;
+        const socket = h2 ? undefined : req.socket;
         const writtenBefore = socket ? socket.bytesWritten : 0;
         res.once('close', () => {
           ex.onClientClose?.();
@@ -423,7 +458,7 @@ export class GatewayServer {
             route.role,
             ex.user?.name,
             ex.traceId,
-            socket ? socket.bytesWritten - writtenBefore : 0,
+            h2 ? h2.bytesOut : socket ? socket.bytesWritten - writtenBefore : 0,
           );
         });
         running = route.run(ex);
@@ -459,6 +494,7 @@ export class GatewayServer {
   ): void {
     const line: AccessLine = {
       method: req.method,
+      protocol: req.httpVersion,
       url: req.url ?? '',
       remote: ex.clientAddress,
       status: 0,
@@ -520,6 +556,7 @@ export class GatewayServer {
     this.#accessLine(
       {
         method: req.method,
+        protocol: req.httpVersion,
         url: req.url ?? '',
         remote,
         status: res.statusCode,
@@ -568,6 +605,7 @@ export class GatewayServer {
         reqId: id,
         traceId: line.traceId,
         method: line.method,
+        protocol: `HTTP/${line.protocol}`,
         path: q < 0 ? url : url.slice(0, q),
         topology,
         role,
@@ -585,6 +623,8 @@ export class GatewayServer {
 /** What an access line says about a request. */
 interface AccessLine {
   method: string | undefined;
+  /** `1.1`, `1.0`, `2.0`. */
+  protocol: string;
   url: string;
   remote: string | undefined;
   status: number;
