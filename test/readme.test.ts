@@ -24,7 +24,12 @@ const EXPECTED: [RegExp, RegExp[]][] = [
   [/admin\/api\/v1\/topologies/, [/"topologies":/, /"outcome":\s*"proxied"/]],
   [
     /sandbox\/http\/items/,
-    [/"items":/, /HTTP\/(1\.1|2) 201 /, /HTTP\/(1\.1|2) 401 /, /www-authenticate: BASIC realm="application"/i],
+    [
+      /"items":/,
+      /HTTP\/(1\.1|2) 201 /,
+      /HTTP\/(1\.1|2) 401 /,
+      /www-authenticate: BASIC realm="application"/i,
+    ],
   ],
   [/echo\/ws hello/, [/^hello$/m]],
   [
