@@ -489,6 +489,12 @@ export const SETTINGS = {
     'report',
     "postern: a backend origin of the topology still in a response's Location, Content-Location, Refresh, Link, Set-Cookie Domain or text body after the outbound rules: `report` counts and logs it (docs/ui-leaks.md), `rewrite` also maps it back to its gateway URL, `off` does neither.",
   ),
+  rewriteLeakGuardBodies: oneOf(
+    'postern.rewrite.leak.guard.bodies',
+    ['filtered', 'text'],
+    'filtered',
+    "postern: which bodies the leak guard scans: `filtered`, those a body filter of the route rewrites anyway (the scan runs in the same pass, a few % of the filter); `text` also every uncompressed text body no filter reads (JSON APIs, Oozie's consoleUrl), which then goes through the body pipeline: tens of µs per small response (docs/ui-leaks.md).",
+  ),
   /**
    * What a client may hold or cause without doing anything useful (docs/security.md "Security model › Limits"). Knox names no
    * connection cap, body timeout or login throttle, so these are `postern.*` names; 0 turns a cap or timeout off.

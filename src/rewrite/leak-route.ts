@@ -7,8 +7,9 @@
  * (never a query string).
  *
  * Which bodies are scanned (mode ≠ off): every body a filter rewrites anyway (the scan runs on the filter's
- * output, in the same pass); and a text body no filter reads (`text/*`, JSON, XML, JavaScript, CSS, forms, an
- * ASCII-compatible charset) when it is not compressed. A compressed body without a filter is not scanned (it
+ * output, in the same pass); and with `postern.rewrite.leak.guard.bodies=text` a text body no filter reads
+ * (`text/*`, JSON, XML, JavaScript, CSS, forms, an ASCII-compatible charset) when it is not compressed (by
+ * default not: the body pipeline costs a small response tens of µs). A compressed body without a filter is not scanned (it
  * would have to be inflated and compressed again for it) and binary bodies never are: they pay nothing.
  */
 import { type RewriteLeakEvent, rewriteLeakEvents } from '../observability/events.ts';
@@ -21,6 +22,8 @@ import type { RewriteContext } from './types.ts';
 
 export interface RouteLeakGuard {
   readonly mode: LeakGuardMode;
+  /** `postern.rewrite.leak.guard.bodies=text`: text bodies no filter reads are scanned too. */
+  readonly unfilteredBodies: boolean;
   /** The response header filter of an exchange (after the outbound header rules). */
   headers(ex: Exchange): HeaderFilter;
   /**
@@ -115,8 +118,10 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
     );
   };
 
+  const unfilteredBodies = ctx.settings.rewriteLeakGuardBodies === 'text';
   return {
     mode: guard.mode,
+    unfilteredBodies,
     headers(ex) {
       const rc = ex.rewriteContext;
       const filter: HeaderFilter = (headers) => {
@@ -135,6 +140,7 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
     },
     body(ex, contentType, inner, identity) {
       if (inner === undefined) {
+        if (!unfilteredBodies) return undefined;
         const mt = parseMediaType(contentType);
         if (!identity || !mt || !isAsciiCompatible(mt.charset)) return undefined;
         if (mt.type !== 'text' && bodyKind(mt) === undefined) return undefined;

@@ -96,7 +96,9 @@ describe("Knox's gateway-site properties", () => {
         key.startsWith('postern.') ||
         key.startsWith('gateway.channels.') ||
         key.startsWith('gateway.tls.certificate') ||
-        key === 'gateway.tls.key.path'
+        key === 'gateway.tls.key.path' ||
+        // postern's own, named by its issue in Knox's namespace (Knox has no HTTP/2 setting).
+        key === 'gateway.http2.enabled'
       )
         continue;
       assert.ok(KNOX_PROPERTIES.includes(key), `${key} is not in KNOX_PROPERTIES`);

@@ -85,10 +85,11 @@ interface Running {
   logs: string[];
 }
 
-async function start(mode: string, oozie: Fake, rm: Fake): Promise<Running> {
+async function start(mode: string, oozie: Fake, rm: Fake, bodies = 'text'): Promise<Running> {
   const home = makeHome({
     'postern.services.dirs': KNOX_SERVICES,
     'postern.rewrite.leak.guard': mode,
+    'postern.rewrite.leak.guard.bodies': bodies,
   });
   home.write(
     'conf/topologies/ui.xml',
@@ -149,7 +150,7 @@ describe('leak guard on Knox UI definitions', () => {
 
   const since = (n: number) => events.slice(n);
 
-  describe('report mode (the default)', () => {
+  describe('report mode (the default), every text body scanned', () => {
     let r: Running;
     before(async () => {
       r = await start('report', oozie, rm);
@@ -289,6 +290,27 @@ describe('leak guard on Knox UI definitions', () => {
     it('changes nothing in pages without leaks', async () => {
       const res = await get(`${r.gateway.url}/ui/oozie/index.html`);
       assert.equal(res.body, oozieAnswers('/oozie/index.html', oozie.origin)[2]);
+    });
+  });
+
+  describe('report mode with the default bodies (filtered)', () => {
+    let r: Running;
+    before(async () => {
+      r = await start('report', oozie, rm, 'filtered');
+      running.push(r);
+    });
+
+    it('still reports a redirect, and leaves a body no filter reads out of the body pipeline', async () => {
+      const n = events.length;
+      const redirect = await get(`${r.gateway.url}/ui/oozie`);
+      assert.equal(redirect.headers.location, `${oozie.origin}/oozie/`);
+      const json = await get(`${r.gateway.url}/ui/oozie/v1/jobs?len=50`);
+      assert.equal(json.body, oozieAnswers('/oozie/v1/jobs', oozie.origin)[2]);
+      assert.deepEqual(
+        since(n).map((e) => e.where),
+        ['location'],
+        'the unfiltered consoleUrl JSON is scanned only with postern.rewrite.leak.guard.bodies=text',
+      );
     });
   });
 

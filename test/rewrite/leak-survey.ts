@@ -128,6 +128,7 @@ export async function survey(dir: string, options: { servicesDirs?: string } = {
       const home = makeHome({
         ...(servicesDirs !== '' && { 'postern.services.dirs': servicesDirs }),
         'postern.rewrite.leak.guard': mode,
+        'postern.rewrite.leak.guard.bodies': 'text',
       });
       // The gateway's own certificate, which a running Knox always has (NIFI's two-way TLS asks for it).
       mkdirSync(join(home.dir, 'data', 'security'), { recursive: true });

@@ -211,7 +211,8 @@ export const urlRewrite: ProviderFactory = {
       for (const f of inHeaders) addTo(ex, 'requestHeaderFilters', (h) => f(h, rc));
       for (const f of outHeaders) addTo(ex, 'responseHeaderFilters', (h) => f(h, rc));
       if (leak) addTo(ex, 'responseHeaderFilters', leak.headers(ex));
-      if (responsePlan.active || leak) ex.responseBody = bodyRewrite(responsePlan, ex, outValues, leak);
+      if (responsePlan.active || leak?.unfilteredBodies)
+        ex.responseBody = bodyRewrite(responsePlan, ex, outValues, leak);
       if (requestPlan?.active) ex.requestBody = bodyRewrite(requestPlan, ex, inValues);
       return next();
     };
