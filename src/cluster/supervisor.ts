@@ -144,7 +144,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         }
         resolveStart(0);
       } else if (started) {
-        log.info({ worker: slot.n, pid: worker.process.pid }, `worker ${slot.n} listening again`);
+        log.info({ worker: slot.n, workerPid: worker.process.pid }, `worker ${slot.n} listening again`);
       }
     });
     rpc.on('worker.crash', ({ stack }: { stack: string }) => {
@@ -184,7 +184,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     slot.failures = lived >= STABLE_MS ? 1 : slot.failures + 1;
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (slot.failures - 1));
     log.error(
-      { worker: slot.n, pid: worker.process.pid, code, signal, stack: slot.crashStack, restartInMs: delay },
+      {
+        worker: slot.n,
+        workerPid: worker.process.pid,
+        code,
+        signal,
+        stack: slot.crashStack,
+        restartInMs: delay,
+      },
       `worker ${slot.n} ${how}; restarting it in ${delay} ms`,
     );
     slot.restartTimer = setTimeout(() => fork(slot), delay);

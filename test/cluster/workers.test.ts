@@ -9,12 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { call, type Node, startNode } from '../helpers/cluster.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 import { type PosternProcess, startPostern } from '../helpers/postern-process.ts';
 import { basic, Client, channelsTopology, PUBLISHERS, writeUsers } from '../services/channels/fixture.ts';
 
+const PLUGIN = fileURLToPath(new URL('./crash-plugin.ts', import.meta.url));
 let counter = 0;
 
 describe('postern start with two workers', () => {
@@ -72,6 +74,7 @@ describe('postern start with two workers', () => {
       'gateway.websocket.feature.enabled': true,
       'postern.metrics.enabled': true,
       'postern.metrics.gateway.listener': true,
+      'postern.plugins': PLUGIN,
     });
     await writeUsers(home);
     home.write('conf/topologies/plain.xml', topologyXml({ services: [{ role: 'HTTP', urls: [one.url] }] }));
@@ -95,6 +98,20 @@ describe('postern start with two workers', () => {
       'conf/topologies/ws.xml',
       topologyXml({
         services: [{ role: 'ECHOWS', urls: [one.url], params: { 'postern.websocket.max.connections': '1' } }],
+      }),
+    );
+    home.write(
+      'conf/topologies/crashy.xml',
+      topologyXml({
+        providers: [
+          { role: 'authentication', name: 'Anonymous' },
+          { role: 'identity-assertion', name: 'Default' },
+          { role: 'authorization', name: 'CrashTest' },
+        ],
+        services: [
+          { role: 'HTTP', urls: [one.url] },
+          { role: 'ECHOWS', urls: [one.url] },
+        ],
       }),
     );
     // Basic login, a session, channels (publishers may publish, anyone subscribe), and a backend.
@@ -282,6 +299,50 @@ describe('postern start with two workers', () => {
       if (r.status === 200) seen.add(r.worker);
       return seen.size === 2;
     }, 'both workers serving again');
+  });
+
+  it('replaces a crashed worker: its stack logged by the primary, its WebSockets closed with 1011', async () => {
+    const url = `ws://127.0.0.1:${postern.port}/gateway/crashy/echo/ws`;
+    const sockets: { ws: WebSocket; closed: Promise<number> }[] = [];
+    // Consecutive connections alternate between the workers: one socket on each.
+    for (let i = 0; i < 2; i++) {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      sockets.push({ ws, closed });
+    }
+    const before = workerPids();
+    const r = await send('/crashy/http/crash');
+    assert.equal(r.status, 200);
+    const code = await Promise.race(sockets.map((s) => s.closed));
+    assert.equal(code, 1011, 'the crashed worker closes its WebSockets with 1011');
+    // The primary's line, with the stack the worker sent before dying.
+    const crashLine = (line: string) => {
+      const entry = (line.startsWith('{') ? JSON.parse(line) : {}) as { component?: string; msg?: string };
+      return (
+        entry.component === 'primary' &&
+        /^worker \d crashed: Error: the crash test provider failed on purpose\n\s+at /.test(
+          entry.msg ?? '',
+        ) &&
+        entry.msg!.startsWith(`worker ${r.worker} `)
+      );
+    };
+    await until(() => gatewayLog().split('\n').some(crashLine), 'the stack in the primary’s log');
+    // The other worker's socket is still open and relaying.
+    const alive = sockets.find((s) => s.ws.readyState === WebSocket.OPEN);
+    assert.ok(alive, 'the other worker keeps its WebSocket');
+    for (const s of sockets) s.ws.terminate();
+    await until(() => {
+      const now = workerPids();
+      return now.length === 2 && now.some((p) => !before.includes(p));
+    }, 'a replacement worker');
+    await until(
+      async () => (await send('/counted/http/after-crash')).worker === r.worker,
+      'the replacement serving',
+    );
   });
 
   it('stops every worker gracefully on SIGTERM', async () => {
