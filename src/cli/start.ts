@@ -4,13 +4,49 @@
  * finish within `postern.shutdown.grace`, closes WebSockets with 1001 and exits 0; a second signal exits at
  * once. SIGHUP rereads the users files and gateway-site and applies what it safely can (Gateway.reloadSite). On the repository's own
  * home it also starts the bundled demo backends (gateway-site enables them).
+ *
+ * With `postern.workers` = `auto` or N > 1 the process becomes the primary of N worker processes sharing the
+ * listener (cluster/supervisor.ts); each worker comes back here and runs the gateway (cluster/worker.ts).
  */
+import { existsSync } from 'node:fs';
+import { workerNumber } from '../cluster/ipc.ts';
+import { runPrimary, workerCount } from '../cluster/supervisor.ts';
+import { runWorker } from '../cluster/worker.ts';
 import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
-import { startDemoBackends } from '../demo/index.ts';
-import { Gateway, REPO_ROOT } from '../gateway/gateway.ts';
+import { loadGatewaySite } from '../config/gateway-site.ts';
+import { startDemoBackends as startDemos } from '../demo/index.ts';
+import { Gateway, homeLayout, type LoadedHome, loadHome, REPO_ROOT } from '../gateway/gateway.ts';
 import { startTelemetry } from '../observability/telemetry.ts';
 
 export async function runStart(options: { home?: string; port?: number }): Promise<number> {
+  const home = options.home ?? REPO_ROOT;
+  // A worker the primary forked (cluster/worker.ts) runs the gateway under the primary's orders.
+  if (workerNumber() !== undefined) return runWorker({ home, port: options.port });
+  let workers: number;
+  try {
+    const { siteFile } = homeLayout(home);
+    workers = workerCount(loadGatewaySite(existsSync(siteFile) ? siteFile : undefined).workers);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (workers > 1) {
+    // The primary (cluster/supervisor.ts): checks the configuration once, then forks the workers.
+    let loaded: LoadedHome;
+    try {
+      loaded = await loadHome(home);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    return runPrimary({ loaded, workers, startDemoBackends });
+  }
   // A SIGHUP while starting (a `systemctl reload` right after start) must not end the process: it is applied
   // once the gateway runs.
   let reloadAsked = false;
@@ -20,19 +56,7 @@ export async function runStart(options: { home?: string; port?: number }): Promi
   process.on('SIGHUP', early);
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start({
-      home: options.home ?? REPO_ROOT,
-      port: options.port,
-      startDemoBackends: async () => {
-        // Another postern may hold the demo ports: take free ones, say so, and let the sandbox's URLs follow.
-        const demos = await startDemoBackends({ fallback: true });
-        for (const m of demos.moved) {
-          process.stdout.write(`demo ${m.name} on ${m.to} (${new URL(m.from).port} is in use)\n`);
-        }
-        return { close: () => demos.close(), aliases: new Map(demos.moved.map((m) => [m.from, m.to])) };
-      },
-      startTelemetry,
-    });
+    gateway = await Gateway.start({ home, port: options.port, startDemoBackends, startTelemetry });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -83,6 +107,15 @@ export async function runStart(options: { home?: string; port?: number }): Promi
   process.off('SIGHUP', early);
   if (reloadAsked) reload();
   return 0;
+}
+
+/** Another postern may hold the demo ports: take free ones, say so, and let the sandbox's URLs follow. */
+async function startDemoBackends(): Promise<{ close: () => Promise<void>; aliases: Map<string, string> }> {
+  const demos = await startDemos({ fallback: true });
+  for (const m of demos.moved) {
+    process.stdout.write(`demo ${m.name} on ${m.to} (${new URL(m.from).port} is in use)\n`);
+  }
+  return { close: () => demos.close(), aliases: new Map(demos.moved.map((m) => [m.from, m.to])) };
 }
 
 /** Exits once the logs are written (pino's destinations are asynchronous). */

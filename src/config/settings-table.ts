@@ -859,6 +859,17 @@ export const SETTINGS = {
       "A home page profile KNOX-METADATA's `profiles/{profile}` answers (Knox's `full`, `thin` and `token` are built in, and may be redefined).",
     ),
   },
+  workers: setting<'auto' | number>(
+    'postern.workers',
+    1,
+    (t) => {
+      const v = t.trim().toLowerCase();
+      if (v === 'auto') return 'auto';
+      return /^[1-9][0-9]{0,3}$/.test(v) ? Number(v) : undefined;
+    },
+    '`auto` or a whole number from 1',
+    'postern: worker processes `postern start` runs on the shared listener (`auto`: one per available core; 1: a single process, as before). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (docs/workers.md). Needs a restart.',
+  ),
   shutdownGraceMs: duration(
     'postern.shutdown.grace',
     30_000,

@@ -20,6 +20,7 @@ const RESTART_EXACT = new Set([
   'postern.plugins',
   'postern.demo.backends.enabled',
   'postern.services.dirs',
+  'postern.workers',
 ]);
 
 const RESTART_PREFIXES = [
@@ -58,6 +59,7 @@ const RESTART_FIELDS = [
   'tracing',
   'health',
   'channels',
+  'workers',
 ] as const satisfies readonly (keyof GatewaySettings)[];
 
 export interface SiteChanges {

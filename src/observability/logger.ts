@@ -5,10 +5,12 @@
  * human lines (pino-pretty: time, level, message, then the fields) instead of JSON; files and pipes keep JSON,
  * which is what log collectors read. `POSTERN_LOG_FORMAT=json|pretty` overrides the choice.
  */
+
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { workerNumber } from '../cluster/ipc.ts';
 
 export type { Logger };
 
@@ -103,12 +105,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /**
  * The access log: one line per request in `logs/access.log` (stdout without a log directory). A logger of its
  * own, without the redaction paths of the gateway log: an access line carries no header or body, and redaction
- * with wildcards runs over every field of every line. `POSTERN_ACCESS_LOG=silent` turns it off.
+ * with wildcards runs over every field of every line. `POSTERN_ACCESS_LOG=silent` turns it off. In a worker of
+ * a multi-process gateway every line carries `worker` (its number).
  */
 export function createAccessLog(options: { logDir?: string; level?: string } = {}): Logger {
   const level = options.level ?? process.env.POSTERN_ACCESS_LOG ?? 'info';
   const stream = options.logDir
     ? logFile(options.logDir, 'access.log')
     : pino.destination({ dest: 1, sync: false });
-  return pino({ level, base: undefined }, stream);
+  // With several workers (cluster/supervisor.ts), each line says which one served.
+  const worker = workerNumber();
+  return pino({ level, base: worker === undefined ? undefined : { worker } }, stream);
 }

@@ -31,6 +31,7 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import client from 'prom-client';
+import { hub } from '../cluster/ipc.ts';
 import type {
   BackendHealthEvent,
   ChannelEvent,
@@ -215,6 +216,8 @@ export class GatewayMetrics {
         name: 'postern_ready',
         help: '1 when /readyz answers 200: started and not stopping (and, with postern.health.ready.strict, every topology serving).',
         registers: register,
+        // Over several workers: ready only when every one is.
+        aggregator: 'min',
         collect() {
           this.set(ready() ? 1 : 0);
         },
@@ -379,13 +382,20 @@ export class GatewayMetrics {
 
     // Last: the hot one.
     this.#on('postern:request', (e: RequestEvent) => store.record(e));
+    // A worker of a multi-process gateway: the primary collects every worker's values for one scrape.
+    hub()?.on('metrics.collect', () => this.registry.getMetricsAsJSON());
   }
 
   readonly #extraText: (() => string) | undefined;
 
-  /** Answers a scrape in Prometheus's text format. */
+  /**
+   * Answers a scrape in Prometheus's text format. In a worker of a multi-process gateway the primary asks every
+   * worker for its values and sums them (prom-client's AggregatorRegistry: cluster/hub.ts), so one scrape shows
+   * the whole gateway whichever worker it reached.
+   */
   readonly handler = (_req: IncomingMessage, res: ServerResponse): void => {
-    this.registry.metrics().then(
+    const rpc = hub();
+    (rpc ? rpc.request<string>('metrics.scrape') : this.registry.metrics()).then(
       (own) => {
         const extra = this.#extraText?.() ?? '';
         const text = extra ? `${own.endsWith('\n') ? own : `${own}\n`}${extra}` : own;

@@ -15,6 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { hub } from '../cluster/ipc.ts';
 import type { Setting } from '../config/setting.ts';
 import { SETTINGS } from '../config/settings-table.ts';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
@@ -172,7 +173,10 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
   // gateway.hadoop.kerberos.secured: the handshake authenticates with SPNEGO as any GET (dispatch/spnego).
   const spnego = backendSpnego(ctx);
 
-  return (ex: Exchange) =>
+  // Several workers: the count is the sum over all of them, kept by the primary (cluster/hub.ts); a hub that
+  // does not answer refuses the upgrade (503, fail closed).
+  const rpc = hub();
+  const handler = (ex: Exchange, openNow: number) =>
     new Promise<void>((resolve, reject) => {
       const upgrade = ex.upgrade;
       if (!upgrade) {
@@ -183,7 +187,7 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
         reject(Errors.noRewrite());
         return;
       }
-      if (counter.open >= maxConnections) {
+      if (openNow >= maxConnections) {
         reject(
           Errors.unavailable(`This topology holds its maximum of ${maxConnections} WebSocket connections`),
         );
@@ -365,9 +369,40 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       };
       connect();
     });
+  if (!rpc) return (ex: Exchange) => handler(ex, counter.open);
+  return (ex: Exchange) =>
+    rpc.request<number>('ws.count', { topology }).then(
+      (open) => handler(ex, Math.max(open, counter.open)),
+      (err: unknown) => {
+        throw Errors.unavailable('The WebSocket connection count is unavailable; retry shortly', {
+          cause: err,
+        });
+      },
+    );
 }
 
 function ignore(): void {}
+
+/** Every relayed client WebSocket open in this process (closed with 1011 when a worker fails: cluster/worker.ts). */
+const openClients = new Set<WebSocket>();
+
+/** Closes every relayed client WebSocket with `code`; resolves once their close frames are written (or 200 ms). */
+export function closeAllRelayed(code: number, reason: string): Promise<void> {
+  const clients = [...openClients];
+  for (const c of clients) c.close(code, reason);
+  if (clients.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 200);
+    let left = clients.length;
+    for (const c of clients)
+      c.once('close', () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+  });
+}
 
 /** One deployment's WebSocket servers (with and without permessage-deflate). */
 interface ServerPair {
@@ -393,6 +428,8 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
   backend.off('error', ignore);
   const started = Date.now();
   a.counter.open++;
+  openClients.add(client);
+  hub()?.notify('ws.open', { topology: a.topology });
   a.log.info(
     {
       type: 'websocket',
@@ -412,6 +449,8 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
   relay(client, backend, a.expiresAt === undefined ? a.limits : { ...a.limits, expiresAt: a.expiresAt }).then(
     (stats) => {
       a.counter.open--;
+      openClients.delete(client);
+      hub()?.notify('ws.close', { topology: a.topology });
       const ms = Date.now() - started;
       a.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
       if (websocketEvents.hasSubscribers)

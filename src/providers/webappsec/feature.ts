@@ -17,7 +17,8 @@ export type Verdict = undefined | 'answered' | Refusal;
 
 export interface Feature {
   readonly name: string;
-  run(ex: Exchange): Verdict;
+  /** A promise only when the feature asks something outside the process (the workers' shared rate limit). */
+  run(ex: Exchange): Verdict | Promise<Verdict>;
 }
 
 /** A WebSocket upgrade request (the server routes only these through a chain as upgrades). */

@@ -23,7 +23,7 @@ import { auditFor } from '../../spi/index.ts';
 import { ParamReader } from '../common/param-reader.ts';
 import { buildCors, type Cors } from './cors.ts';
 import { buildCsrf } from './csrf.ts';
-import type { Feature } from './feature.ts';
+import type { Feature, Refusal } from './feature.ts';
 import { buildRateLimit } from './rate-limit.ts';
 import { buildSecurityHeaders } from './security-headers.ts';
 
@@ -93,14 +93,23 @@ export const webAppSec: ProviderFactory = {
 
     const audit = auditFor(ctx, 'webappsec');
     return (ex, next) => {
-      for (const feature of features) {
-        const verdict = feature.run(ex);
-        if (verdict === undefined) continue;
+      // Synchronous unless a feature asks something shared (the workers' rate limit, cluster/hub.ts).
+      const from = (start: number): Promise<void> => {
+        for (let i = start; i < features.length; i++) {
+          const verdict = features[i].run(ex);
+          if (verdict instanceof Promise) {
+            return verdict.then((v) => (v === undefined ? from(i + 1) : refuse(v)));
+          }
+          if (verdict !== undefined) return refuse(verdict);
+        }
+        return next();
+      };
+      const refuse = (verdict: 'answered' | Refusal): Promise<void> => {
         if (verdict === 'answered') return Promise.resolve();
         audit(ex, 'denied', { reason: verdict.reason });
         return Promise.reject(verdict.error);
-      }
-      return next();
+      };
+      return from(0);
     };
   },
 };

@@ -22,9 +22,10 @@
  * response (Jetty inserts a `DoSFilter` header on delayed requests instead).
  */
 
+import { hub } from '../../cluster/ipc.ts';
 import { ipListProblems, parseIpList } from '../../config/ip-list.ts';
 import { Errors } from '../../errors.ts';
-import type { ProviderContext } from '../../spi/index.ts';
+import type { Exchange, ProviderContext } from '../../spi/index.ts';
 import type { ParamReader } from '../common/param-reader.ts';
 import { TokenBuckets } from '../common/token-buckets.ts';
 import type { Feature, Verdict } from './feature.ts';
@@ -53,31 +54,42 @@ export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Featu
   }
   const whitelist = whitelistText ? parseIpList(whitelistText) : undefined;
 
-  const buckets = ctx.shared(
-    `webappsec/rate-limit/${rate}/${idleMs}/${byPort}`,
-    () => new TokenBuckets(rate, idleMs, MAX_TRACKED),
-  );
+  const namespace = `webappsec/rate-limit/${rate}/${idleMs}/${byPort}`;
+  // Several workers: the buckets are the primary's (cluster/hub.ts), so a client's rate is counted over all of
+  // them; a hub that does not answer makes the request a 503 (fail closed).
+  const rpc = hub();
+  const buckets = rpc ? undefined : ctx.shared(namespace, () => new TokenBuckets(rate, idleMs, MAX_TRACKED));
   const limit = String(rate);
+  const shared = `${ctx.topology.name}/${namespace}`;
+
+  const verdict = (ex: Exchange, left: number): Verdict => {
+    if (insertHeaders) {
+      ex.res.setHeader('X-RateLimit-Limit', limit);
+      ex.res.setHeader('X-RateLimit-Remaining', String(Math.max(left, 0)));
+    }
+    if (left >= 0) return undefined;
+    const seconds = Math.max(1, Math.ceil(-left / 1000));
+    return {
+      error: Errors.tooManyRequests(`Too many requests from this client; retry in ${seconds} s`, {
+        headers: { 'retry-after': String(seconds) },
+      }),
+      reason: 'rate limit',
+    };
+  };
 
   return {
     name: 'rate-limit',
-    run(ex): Verdict {
+    run(ex): Verdict | Promise<Verdict> {
       const address = ex.clientAddress ?? '';
       if (whitelist?.matches(address)) return undefined;
       const key = byPort ? `${address}|${ex.req.socket?.remotePort}` : address;
-      const left = buckets.take(key, performance.now());
-      if (insertHeaders) {
-        ex.res.setHeader('X-RateLimit-Limit', limit);
-        ex.res.setHeader('X-RateLimit-Remaining', String(Math.max(left, 0)));
-      }
-      if (left >= 0) return undefined;
-      const seconds = Math.max(1, Math.ceil(-left / 1000));
-      return {
-        error: Errors.tooManyRequests(`Too many requests from this client; retry in ${seconds} s`, {
-          headers: { 'retry-after': String(seconds) },
-        }),
-        reason: 'rate limit',
-      };
+      if (buckets) return verdict(ex, buckets.take(key, performance.now()));
+      return rpc!.request<number>('bucket.take', { ns: shared, rate, idleMs, key }).then(
+        (left) => verdict(ex, left),
+        (err: unknown) => {
+          throw Errors.unavailable('The rate limiter is unavailable; retry shortly', { cause: err });
+        },
+      );
     },
   };
 }

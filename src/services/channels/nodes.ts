@@ -15,6 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { hub } from '../../cluster/ipc.ts';
 import type { ChannelSettings, GatewaySettings } from '../../config/gateway-site.ts';
 import { backendTrust, gatewayIdentity } from '../../dispatch/backend-tls.ts';
 import {
@@ -24,6 +25,7 @@ import {
   deploymentEvents,
 } from '../../observability/events.ts';
 import { Backplane, BROADCAST_PATH, type PeerTls, type Refusal } from './backplane.ts';
+import { ClusterLayer } from './cluster-layer.ts';
 import { POSTERN_EVENTS_GROUP } from './groups.ts';
 import { ChannelNode, type Layer } from './node.ts';
 import { RedisLayer } from './redis-layer.ts';
@@ -81,6 +83,10 @@ export function startChannels(settings: GatewaySettings, home: string): ChannelN
     layer = new Backplane(node, secure || c.mutualTls ? peerTls(settings, home) : undefined);
   } else if (c.layer === 'redis') {
     layer = new RedisLayer(node);
+  } else {
+    // The workers of one gateway (cluster/supervisor.ts) are one node as seen from outside.
+    const rpc = hub();
+    if (rpc) layer = new ClusterLayer(node, rpc);
   }
   node.start(layer);
   const onDeployment = (message: unknown) => {

@@ -24,10 +24,14 @@
  *
  * State (realms and their LDAP connections, the session store, the authentication cache) is per topology
  * deployment and per distinct provider configuration, and is released when the deployment retires: a redeploy
- * starts with no sessions.
+ * starts with no sessions. With several workers the sessions are the primary's (cluster/hub.ts, through
+ * HubSessions), held while any worker's deployment uses the same topology and configuration: a redeploy that
+ * keeps the provider's params keeps them, and a store that does not answer makes the request a 503.
  */
 
 import { createHash } from 'node:crypto';
+import { hub } from '../../../cluster/ipc.ts';
+import { HubUnavailableError } from '../../../cluster/rpc.ts';
 import { Errors, type GatewayError } from '../../../errors.ts';
 import { clientAddress } from '../../../gateway/connection-limits.ts';
 import {
@@ -45,7 +49,7 @@ import { type LoginThrottle, loginThrottle, type Refusal } from '../../common/lo
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';
-import { SessionStore } from './sessions.ts';
+import { HubSessions, SessionStore, type Sessions } from './sessions.ts';
 import { DEFAULT_RULE } from './urls.ts';
 
 /** Knox's session cookie name (GatewayServer's `KNOXSESSIONCOOKIENAME`). */
@@ -64,7 +68,7 @@ const COOKIE_NAMES: ReadonlySet<string> = new Set([SESSION_COOKIE]);
 
 interface ShiroState {
   config: ShiroConfig;
-  sessions: SessionStore;
+  sessions: Sessions;
   cache: AuthenticationCache;
 }
 
@@ -76,9 +80,13 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
   return ctx.shared(`shiro:${fingerprint}`, () => {
     const config = readShiroConfig(ctx);
     if (!config) return undefined;
+    // Several workers: the sessions live in the primary, so a session opened on one worker holds on every other.
+    const rpc = hub();
     const state: ShiroState = {
       config,
-      sessions: new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
+      sessions: rpc
+        ? new HubSessions(rpc, `${ctx.topology.name}:${fingerprint}`, config.sessionTimeoutMs)
+        : new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
       cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
     };
     // A realm whose users changed (a reloaded users file): their cached logins and sessions no longer hold.
@@ -144,6 +152,18 @@ function withDeadline<T>(pending: Promise<T>, ms: number, onTimeout: () => T): P
     timer = setTimeout(() => resolve(onTimeout()), ms);
   });
   return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** A session store operation; a shared store that does not answer is a 503, never an anonymous pass (fail closed). */
+async function sessionStore<T>(op: () => T | Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof HubUnavailableError) {
+      throw Errors.unavailable('The session store is unavailable; retry shortly', { cause: err });
+    }
+    throw err;
+  }
 }
 
 function isScripted(ex: Exchange): boolean {
@@ -215,7 +235,7 @@ export const shiroProvider: ProviderFactory = {
         });
       }
       const credentials = basicCredentials(headers);
-      const session = sessionId ? sessions.touch(sessionId) : undefined;
+      const session = sessionId ? await sessionStore(() => sessions.touch(sessionId)) : undefined;
 
       let user: Principal;
       if (session && (!credentials || credentials.username === session.user.name)) {
@@ -260,7 +280,7 @@ export const shiroProvider: ProviderFactory = {
         ex.authMethod = 'basic';
         // An upgrade's 101 carries no Set-Cookie: a session opened for it could never be used.
         if (!rule.noSessionCreation && ex.req.headers.upgrade === undefined) {
-          const opened = sessions.create(user);
+          const opened = await sessionStore(() => sessions.create(user));
           ex.endSession = () => {
             sessions.end(opened.id);
             return `${SESSION_COOKIE}=; Max-Age=0; ${cookieAttributes(ex)}`;

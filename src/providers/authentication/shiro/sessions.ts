@@ -9,8 +9,12 @@
  * The map is in order of last use, and every session has the same timeout, so the expired sessions are exactly
  * those at its front: sweeping stops at the first live one, and opening a session costs the same whether the
  * store is empty or full (API clients that never return the cookie open one per request).
+ *
+ * With several workers (`postern.workers`), the store lives in the primary (cluster/hub.ts) and each worker
+ * reaches it through {@link HubSessions}; with one, nothing of that runs.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Rpc } from '../../../cluster/rpc.ts';
 import type { Principal } from '../../../spi/index.ts';
 
 export interface Session {
@@ -23,7 +27,7 @@ function digest(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
-export class SessionStore {
+export class SessionStore implements Sessions {
   readonly timeoutMs: number;
   readonly maxSessions: number;
   /** Digest → session, least recently used first (a Map keeps insertion order; a touch re-inserts). */
@@ -89,5 +93,73 @@ export class SessionStore {
 
   clear(): void {
     this.#sessions.clear();
+  }
+}
+
+/**
+ * What ShiroProvider asks of its sessions: the in-process {@link SessionStore} answers at once, the workers'
+ * shared store ({@link HubSessions}) through the primary.
+ */
+export interface Sessions {
+  create(user: Principal): { id: string; session: Session } | Promise<{ id: string; session: Session }>;
+  touch(id: string): Session | undefined | Promise<Session | undefined>;
+  /** Ends a session now (a sign-out). */
+  end(id: string): void;
+  sweep(): void;
+  dropUsers(names: ReadonlySet<string>): void;
+  /** The deployment that used them retires. */
+  clear(): void;
+}
+
+/**
+ * The sessions of a worker of a multi-process gateway (`postern.workers` > 1): kept by the primary's hub
+ * (cluster/hub.ts) in the namespace `ns` (topology and provider configuration), so that a session opened on one
+ * worker is accepted on every other. The hub holds the namespace while some worker's deployment uses it. When
+ * the hub does not answer, `create` and `touch` reject (the provider answers 503: fail closed).
+ */
+export class HubSessions implements Sessions {
+  readonly #rpc: Rpc;
+  readonly #ns: string;
+  readonly #timeoutMs: number;
+
+  constructor(rpc: Rpc, ns: string, timeoutMs: number) {
+    this.#rpc = rpc;
+    this.#ns = ns;
+    this.#timeoutMs = timeoutMs;
+    rpc.notify('session.open', { ns, timeoutMs });
+  }
+
+  async create(user: Principal): Promise<{ id: string; session: Session }> {
+    const r = await this.#rpc.request<{ id: string; expiresAt: number }>('session.create', {
+      ns: this.#ns,
+      timeoutMs: this.#timeoutMs,
+      user: { name: user.name, groups: [...user.groups] },
+    });
+    return { id: r.id, session: { user, expiresAt: r.expiresAt } };
+  }
+
+  async touch(id: string): Promise<Session | undefined> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    const r = await this.#rpc.request<{ user: Principal; expiresAt: number } | null>('session.touch', {
+      ns: this.#ns,
+      id,
+    });
+    return r ? { user: r.user, expiresAt: r.expiresAt } : undefined;
+  }
+
+  end(id: string): void {
+    if (/^[A-Za-z0-9_-]{43}$/.test(id)) this.#rpc.notify('session.end', { ns: this.#ns, id });
+  }
+
+  sweep(): void {
+    // the hub sweeps its own
+  }
+
+  dropUsers(names: ReadonlySet<string>): void {
+    if (names.size > 0) this.#rpc.notify('session.dropUsers', { ns: this.#ns, names: [...names] });
+  }
+
+  clear(): void {
+    this.#rpc.notify('session.close', { ns: this.#ns });
   }
 }
