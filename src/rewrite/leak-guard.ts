@@ -335,17 +335,20 @@ export class LeakGuard {
   ): HeaderMap {
     if (!this.pattern) return headers;
     const rewrite = this.mode === 'rewrite';
-    const gateway = this.gatewayOrigin(rc);
+    // Most answers carry none of the guarded headers: the gateway's origin (a URL parse) only when one is there.
+    let gateway: string | undefined | null = null;
     let out: HeaderMap | undefined;
     for (const name of GUARDED_HEADERS) {
       const value = headers[name];
       if (value === undefined) continue;
+      if (gateway === null) gateway = this.gatewayOrigin(rc);
+      const own = gateway;
       const values = Array.isArray(value) ? value : [value];
       let changed = false;
       const next = values.map((v) => {
         const fixed =
           name === 'set-cookie'
-            ? this.#cookie(v, gateway, rewrite, hits)
+            ? this.#cookie(v, own, rewrite, hits)
             : this.scan(
                 v,
                 rc,
@@ -354,7 +357,7 @@ export class LeakGuard {
                   hits(name, { target, url, mapped: mapped?.url, by: mapped?.by });
                   return mapped?.url;
                 },
-                gateway,
+                own,
                 scope,
               );
         if (fixed !== v) changed = true;
