@@ -119,7 +119,7 @@ describe('postern start with two workers', () => {
       'conf/topologies/app.xml',
       channelsTopology(PUBLISHERS).replace(
         '</topology>',
-        `  <service><role>HTTP</role><url>${one.url}</url></service>\n</topology>`,
+        `  <service><role>HTTP</role><url>${one.url}</url></service>\n  <service><role>ADMIN</role></service>\n</topology>`,
       ),
     );
     postern = await startPostern(home.dir);
@@ -164,6 +164,24 @@ describe('postern start with two workers', () => {
     assert.equal(seen.size, 2, 'the session was used on both workers');
     const unknown = await send('/app/http/no-session', { cookie: `KNOXSESSIONID=${'x'.repeat(43)}` });
     assert.equal(unknown.status, 401);
+  });
+
+  it('ends a session on every worker when it signs out on one', async () => {
+    const login = await send('/app/http/login', { authorization: basic('alice') });
+    const cookie = ([] as string[])
+      .concat(login.headers['set-cookie'] ?? [])
+      .find((c) => c.startsWith('KNOXSESSIONID='))
+      ?.split(';')[0];
+    assert.ok(cookie, 'a session cookie');
+    const out = await send('/app/api/v1/logout', { cookie });
+    assert.equal(out.status, 401);
+    const seen = new Set<number>();
+    for (let i = 0; i < 20 && seen.size < 2; i++) {
+      const r = await send('/app/http/after-sign-out', { cookie });
+      assert.equal(r.status, 401, `worker ${r.worker} refuses the ended session`);
+      seen.add(r.worker);
+    }
+    assert.equal(seen.size, 2, 'both workers were asked');
   });
 
   it('counts a client’s rate limit over both workers', async () => {
