@@ -95,7 +95,10 @@ export class RedisState {
 
   constructor(url: string) {
     this.url = url;
+    // Connected only when a gateway acquires it: a topology compiled outside one (`postern check`, the primary
+    // checking the configuration) opens no connection, and its requests would fail closed.
     this.#redis = new Redis(url, {
+      lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 5000,
@@ -118,9 +121,18 @@ export class RedisState {
     this.#log = log;
   }
 
+  /** Connects (once); retried with back-off while Redis is unreachable. */
+  connect(): void {
+    if (this.#redis.status !== 'wait') return;
+    this.#redis.connect().catch((err: Error) => {
+      this.#failed(err);
+    });
+  }
+
   /** Runs `op` once connected; a failure is a 503 for the request (fail closed), and an outage logged once. */
   async run<T>(op: (redis: StateRedis) => Promise<T>): Promise<T> {
     try {
+      if (this.#redis.status === 'wait') throw new Error('no gateway holds the shared state');
       await this.#connected();
       const value = await op(this.#redis);
       this.#recovered();
@@ -192,7 +204,7 @@ export class RedisState {
   async #connected(ms = 5000): Promise<void> {
     const r = this.#redis;
     if (r.status === 'ready') return;
-    if (r.status !== 'connecting' && r.status !== 'connect' && r.status !== 'wait') return;
+    if (r.status !== 'connecting' && r.status !== 'connect') return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -231,6 +243,7 @@ export function acquireSharedState(settings: GatewaySettings, log: Log): (() => 
   const entry = states.get(state.url)!;
   entry.holds++;
   state.log = log;
+  state.connect();
   let released = false;
   return async () => {
     if (released) return;

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { type ClientOptions, WebSocket } from 'ws';
+import { NODE_TTL_MS } from '../../src/cluster/redis-state.ts';
 import { closedPort } from '../helpers/backend.ts';
 import { type Node as Backend, startNode as startBackend } from '../helpers/cluster.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
@@ -123,6 +124,8 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
     for (const name of ['A', 'B']) {
       const port = await closedPort();
       const home = makeHome({
+        // Node B runs two workers: each reaches Redis itself, as a node of its own.
+        ...(name === 'B' ? { 'postern.workers': 2 } : {}),
         'gateway.port': port,
         'ssl.enabled': true,
         'gateway.tls.certificate.path': nodeCert.certFile,
@@ -251,11 +254,15 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
     } finally {
       await redis.start();
     }
-    const log = readFileSync(join(b.home.dir, 'logs/gateway.log'), 'utf8');
+    // Node A is one process (node B's two workers log one line each).
+    const log = readFileSync(join(a.home.dir, 'logs/gateway.log'), 'utf8');
     assert.equal(
       log.split('shared state in Redis is unavailable').length - 1,
       1,
-      'the outage is logged once',
+      `the outage is logged once:\n${log
+        .split('\n')
+        .filter((l) => /redis/i.test(l))
+        .join('\n')}`,
     );
     // Redis came back empty (no persistence): a new login works on both nodes.
     let fresh: string | undefined;
@@ -269,6 +276,31 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
       async () => readFileSync(join(b.home.dir, 'logs/gateway.log'), 'utf8').includes('available again'),
       'the recovery logged',
     );
+  });
+
+  it('forgets the WebSocket connections of a node that died (its liveness key expires)', async () => {
+    const [a, b] = nodes;
+    const held = await openWs(a);
+    // Node A writes its count just after the handshake: killed before that, it would have nothing to leak.
+    await until(
+      async () => (await redisHash(redis.port, 'postern:state:ws:ws')).length === 1,
+      'node A’s count in Redis',
+    );
+    const gone = new Promise((r) => held.once('close', r));
+    a.child!.kill('SIGKILL');
+    await gone;
+    await assert.rejects(openWs(b), /status 503/, 'the dead node’s count holds until its key expires');
+    let accepted: WebSocket | undefined;
+    await until(
+      async () => {
+        accepted = await openWs(b).catch(() => undefined);
+        return accepted !== undefined;
+      },
+      'node B accepting once node A’s liveness key expired',
+      NODE_TTL_MS + 10_000,
+    );
+    accepted?.close();
+    await startGatewayNode(a);
   });
 
   it('behind nginx (ops/nginx/postern-lb.conf), keeps a client’s session while node A stops and restarts', async () => {
@@ -372,6 +404,17 @@ async function redisKeys(port: number): Promise<string[]> {
   const r = new Redis(port, '127.0.0.1');
   try {
     return await r.keys('*');
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** The fields of a hash in Redis (a test-only look). */
+async function redisHash(port: number, key: string): Promise<string[]> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(port, '127.0.0.1');
+  try {
+    return await r.hkeys(key);
   } finally {
     r.disconnect();
   }
