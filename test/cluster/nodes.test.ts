@@ -3,8 +3,8 @@
  * processes (TLS, one home each) share a Basic-login session, a client's rate limit and a topology's WebSocket
  * limit; with Redis stopped the requests that need it get 503 (logged once) and the nodes recover when it is
  * back. Then, behind Debian's nginx with the bundled ops/nginx/postern-lb.conf (a copy with the test's ports and
- * certificates), a client keeping its KNOXSESSIONID cookie (undici, the cookie kept by the test as a browser's
- * jar would) stays signed in while node A is stopped and restarted, and is then served by A alone.
+ * certificates), a real Chromium signed in once keeps its KNOXSESSIONID cookie and stays signed in while node A
+ * is stopped and restarted, and is then served by the restarted A alone.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,6 +16,7 @@ import { Agent, request } from 'undici';
 import { type ClientOptions, WebSocket } from 'ws';
 import { NODE_TTL_MS } from '../../src/cluster/redis-state.ts';
 import { closedPort } from '../helpers/backend.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { type Node as Backend, startNode as startBackend } from '../helpers/cluster.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 import { makeAuthority } from '../helpers/pki.ts';
@@ -346,28 +347,35 @@ http {
       },
     );
     const lbAgent = new Agent({ connect: { ca: authority.cert, servername: 'gateway.example.com' } });
-    /** The client's cookie jar: what the gateway set, sent back on every request (Path=/gateway/app). */
-    const jar = new Map<string, string>();
-    const browse = async (path: string, headers: Record<string, string> = {}) => {
-      const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-      const res = await request(`https://127.0.0.1:${lbPort}/gateway/app${path}`, {
-        dispatcher: lbAgent,
-        headers: { ...headers, ...(cookie ? { cookie } : {}) },
-      });
-      const text = await res.body.text();
-      const set = sessionCookie(res.headers['set-cookie']);
-      if (set) jar.set('KNOXSESSIONID', set.slice('KNOXSESSIONID='.length));
-      return { status: res.statusCode, text };
-    };
+    const base = `https://127.0.0.1:${lbPort}/gateway/app`;
+    const browser = await launchChromium();
     try {
       await until(async () => {
-        try {
-          return (await browse('/http/up', { authorization: basic('alice') })).status === 200;
-        } catch {
-          return false;
-        }
+        const res = await request(`${base}/http/up`, { dispatcher: lbAgent }).catch(() => undefined);
+        await res?.body.dump();
+        return res?.statusCode === 401;
       }, 'nginx up');
-      assert.ok(jar.has('KNOXSESSIONID'), 'signed in: the jar holds the session cookie');
+      // A user signs in once (Basic, sent by a page of its own), then browses in another page of the same
+      // browser context: its cookie jar holds KNOXSESSIONID, and no request of that page carries credentials.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const signIn = await context.newPage();
+      await signIn.setExtraHTTPHeaders({ authorization: basic('alice') });
+      assert.equal((await signIn.goto(`${base}/http/login`))?.status(), 200);
+      await signIn.close();
+      const cookies = await context.cookies();
+      assert.ok(
+        cookies.some((c) => c.name === 'KNOXSESSIONID' && c.httpOnly),
+        'signed in: the jar holds the session cookie',
+      );
+      const page = await context.newPage();
+      const credentialed: string[] = [];
+      page.on('request', (r) => {
+        if (r.headers().authorization !== undefined) credentialed.push(r.url());
+      });
+      const browse = async (path: string) => {
+        const res = await page.goto(`${base}${path}`).catch(() => null);
+        return { status: res?.status() ?? 0, text: res ? await res.text() : 'no answer' };
+      };
       for (let i = 0; i < 4; i++) assert.equal((await browse(`/http/both-${i}`)).status, 200);
       const [a, b] = nodes;
       await stopGatewayNode(a);
@@ -376,23 +384,21 @@ http {
         assert.equal(r.status, 200, `served by node B with the session: ${r.text}`);
       }
       await startGatewayNode(a);
-      // Node B stops too: node A, restarted, serves alone, and the client is still signed in.
+      // Node B stops too: node A, restarted, serves alone, and the browser is still signed in.
       await stopGatewayNode(b);
-      await until(
-        async () => (await browse('/http/a-back').catch(() => ({ status: 0 }))).status === 200,
-        'node A serving through nginx',
-      );
+      await until(async () => (await browse('/http/a-back')).status === 200, 'node A serving through nginx');
       for (let i = 0; i < 4; i++) {
         const r = await browse(`/http/a-restarted-${i}`);
         assert.equal(r.status, 200, `the restarted node A accepts the session: ${r.text}`);
       }
-      const noJar = await request(`https://127.0.0.1:${lbPort}/gateway/app/http/no-cookie`, {
-        dispatcher: lbAgent,
-      });
+      assert.deepEqual(credentialed, [], 'the browsing page sent no credentials');
+      const noJar = await request(`${base}/http/no-cookie`, { dispatcher: lbAgent });
       await noJar.body.dump();
       assert.equal(noJar.statusCode, 401, 'without the cookie the client is not signed in');
+      await context.close();
       await startGatewayNode(b);
     } finally {
+      await browser.close();
       await lbAgent.close();
     }
   });
