@@ -4,7 +4,8 @@
  * limit; with Redis stopped the requests that need it get 503 (logged once) and the nodes recover when it is
  * back. Then, behind Debian's nginx with the bundled ops/nginx/postern-lb.conf (a copy with the test's ports and
  * certificates), a real Chromium signed in once keeps its KNOXSESSIONID cookie and stays signed in while node A
- * is stopped and restarted, and is then served by the restarted A alone.
+ * is stopped and restarted, and is then served by the restarted A alone. Last, RedisSessions itself against a real
+ * Redis: sign-out, the timeout restarted by use, and a changed user's sessions ended on every node.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,7 +15,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { type ClientOptions, WebSocket } from 'ws';
-import { NODE_TTL_MS } from '../../src/cluster/redis-state.ts';
+import {
+  acquireSharedState,
+  NODE_TTL_MS,
+  type RedisState,
+  sharedState,
+} from '../../src/cluster/redis-state.ts';
+import type { GatewaySettings } from '../../src/config/gateway-site.ts';
+import { RedisSessions } from '../../src/providers/authentication/shiro/sessions.ts';
 import { closedPort } from '../helpers/backend.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { type Node as Backend, startNode as startBackend } from '../helpers/cluster.ts';
@@ -425,3 +433,58 @@ async function redisHash(port: number, key: string): Promise<string[]> {
     r.disconnect();
   }
 }
+
+describe('RedisSessions against a real Redis', () => {
+  let redis: RedisFixture;
+  let release: (() => Promise<void>) | undefined;
+  let state: RedisState;
+
+  before(async () => {
+    redis = await startRedis();
+    const settings = { stateRedisUrl: redis.url } as GatewaySettings;
+    release = acquireSharedState(settings, { info() {}, warn() {}, debug() {} });
+    state = sharedState(settings)!;
+  });
+
+  after(async () => {
+    await release?.();
+    await redis?.close();
+  });
+
+  it('shares sessions by namespace, restarts their TTL on use, ends them at sign-out and when their user changes', async () => {
+    const onA = new RedisSessions(state, 'app:config', 60_000);
+    const onB = new RedisSessions(state, 'app:config', 60_000);
+    const otherConfig = new RedisSessions(state, 'app:other', 60_000);
+    const alice = { name: 'alice', groups: ['ops'] };
+    const { id } = await onA.create(alice);
+    assert.deepEqual((await onB.touch(id))?.user, alice);
+    assert.equal(await otherConfig.touch(id), undefined, 'another configuration has sessions of its own');
+    assert.equal(await onB.touch('not an id'), undefined);
+
+    const keys = await redisKeys(redis.port);
+    const sessionKey = keys.find((k) => k.startsWith('postern:state:session:app:config:'))!;
+    assert.ok(sessionKey, keys.join('\n'));
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(redis.port, '127.0.0.1');
+    try {
+      await raw.pexpire(sessionKey, 5000);
+      await onB.touch(id);
+      assert.ok((await raw.pttl(sessionKey)) > 50_000, 'a use restarts the session timeout');
+    } finally {
+      raw.disconnect();
+    }
+
+    onB.end(id);
+    await until(async () => (await onA.touch(id)) === undefined, 'the session ended on every node');
+
+    const one = await onA.create(alice);
+    const two = await onB.create(alice);
+    const bob = await onA.create({ name: 'bob', groups: [] });
+    onB.dropUsers(new Set(['alice']));
+    await until(
+      async () => (await onA.touch(one.id)) === undefined && (await onA.touch(two.id)) === undefined,
+      'alice’s sessions dropped',
+    );
+    assert.equal((await onB.touch(bob.id))?.user.name, 'bob', 'other users keep theirs');
+  });
+});
