@@ -150,13 +150,33 @@ export class RedisState {
 
   /** This node's WebSockets of a topology changed by `delta`: its count is written (best effort). */
   countWebSocket(topology: string, delta: number): void {
-    const n = Math.max(0, (this.#ws.get(topology) ?? 0) + delta);
-    if (n > 0) this.#ws.set(topology, n);
-    else this.#ws.delete(topology);
-    if (this.#redis.status !== 'ready') return; // written again by the heartbeat once Redis is back
-    const key = `${STATE_PREFIX}ws:${topology}`;
+    this.#ws.set(topology, Math.max(0, (this.#ws.get(topology) ?? 0) + delta));
+    // Not ready: written by the heartbeat once Redis is back.
+    if (this.#redis.status === 'ready') this.#writeCounts([topology]);
+  }
+
+  /**
+   * Writes this node's liveness key and its counts of `topologies`; a count of 0 removes the node's field, and
+   * is forgotten once written (until then the heartbeat retries it, so no write lost to an outage leaks).
+   */
+  #writeCounts(topologies: Iterable<string>): void {
     const m = this.#redis.multi().set(`${STATE_PREFIX}node:${this.nodeId}`, '1', 'PX', NODE_TTL_MS);
-    (n > 0 ? m.hset(key, this.nodeId, String(n)) : m.hdel(key, this.nodeId)).exec().catch(() => {});
+    const zeros: string[] = [];
+    for (const topology of topologies) {
+      const n = this.#ws.get(topology) ?? 0;
+      const key = `${STATE_PREFIX}ws:${topology}`;
+      if (n > 0) m.hset(key, this.nodeId, String(n));
+      else {
+        m.hdel(key, this.nodeId);
+        zeros.push(topology);
+      }
+    }
+    m.exec().then(
+      () => {
+        for (const topology of zeros) if (this.#ws.get(topology) === 0) this.#ws.delete(topology);
+      },
+      () => {},
+    );
   }
 
   /** Takes a token of a bucket (token-buckets.ts semantics): tokens left (≥ 0), or -ms until one is back. */
@@ -180,9 +200,7 @@ export class RedisState {
   /** Refreshes this node's liveness key and rewrites its counts (repairing writes lost to an outage). */
   #beat(): void {
     if (this.#closed || this.#redis.status !== 'ready') return;
-    const m = this.#redis.multi().set(`${STATE_PREFIX}node:${this.nodeId}`, '1', 'PX', NODE_TTL_MS);
-    for (const [topology, n] of this.#ws) m.hset(`${STATE_PREFIX}ws:${topology}`, this.nodeId, String(n));
-    m.exec().catch(() => {});
+    this.#writeCounts([...this.#ws.keys()]);
   }
 
   #failed(err: Error): void {

@@ -868,7 +868,7 @@ export const SETTINGS = {
       return /^[1-9][0-9]{0,3}$/.test(v) ? Number(v) : undefined;
     },
     '`auto` or a whole number from 1',
-    'postern: worker processes `postern start` runs on the shared listener (`auto`: one per available core; 1: a single process, as before). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (docs/workers.md). Needs a restart.',
+    'postern: worker processes `postern start` runs on the shared listener (`auto`: one per available core; 1: a single process, as before). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (sessions, rate limits and WebSocket counts through Redis instead with `postern.state.redis.url`; docs/workers.md). Needs a restart.',
   ),
   stateRedisUrl: urlSetting(
     'postern.state.redis.url',
