@@ -868,7 +868,14 @@ export const SETTINGS = {
       return /^[1-9][0-9]{0,3}$/.test(v) ? Number(v) : undefined;
     },
     '`auto` or a whole number from 1',
-    'postern: worker processes `postern start` runs on the shared listener (`auto`: one per available core; 1: a single process, as before). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (docs/workers.md). Needs a restart.',
+    'postern: worker processes `postern start` runs on the shared listener (`auto`: one per available core; 1: a single process, as before). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (sessions, rate limits and WebSocket counts through Redis instead with `postern.state.redis.url`; docs/workers.md). Needs a restart.',
+  ),
+  stateRedisUrl: urlSetting(
+    'postern.state.redis.url',
+    undefined,
+    /^rediss?:\/\//i,
+    'a redis:// or rediss:// URL',
+    'postern: the Redis (6.2 or later) several nodes share sessions, rate limits and WebSocket counts through (`redis://:password@host:6379/0`, `rediss://` for TLS); unset, that state is per node (docs/workers.md, "Several nodes"). Redis unreachable: the requests that need it get 503. Needs a restart.',
   ),
   shutdownGraceMs: duration(
     'postern.shutdown.grace',

@@ -9,6 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
+import { acquireSharedState } from '../cluster/redis-state.ts';
 import { ConfigError, type Diagnostic, formatDiagnostic } from '../config/diagnostics.ts';
 import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
 import { compileDeployment } from '../deploy/compile.ts';
@@ -138,6 +139,8 @@ export class Gateway implements GatewayHandle {
   #stopping?: Promise<number>;
   #address?: AddressInfo;
   #definitionsPoll?: NodeJS.Timeout;
+  /** Lets go of the state shared through Redis (`postern.state.redis.url`). */
+  readonly #releaseState: (() => Promise<void>) | undefined;
   #definitionsStamp = '';
   /** Files deployments read besides their topologies (users files): GatewayHandle.watchFile. */
   readonly #files = new FileWatches((file, result) => this.#fileReloaded(file, result));
@@ -155,6 +158,7 @@ export class Gateway implements GatewayHandle {
     this.log = log;
     this.#masterSecret = secret;
     this.tokenState = createTokenState(home.settings, home.layout.home, secret, log);
+    this.#releaseState = acquireSharedState(home.settings, log);
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -687,6 +691,7 @@ export class Gateway implements GatewayHandle {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'closing the token state store failed');
     }
+    await this.#releaseState?.();
     this.log.info({ cut }, 'postern stopped');
     lifecycle({ event: 'stopped' });
     return cut;

@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { hub } from '../cluster/ipc.ts';
+import { type RedisState, sharedState } from '../cluster/redis-state.ts';
 import type { Setting } from '../config/setting.ts';
 import { SETTINGS } from '../config/settings-table.ts';
 import { type BackendTlsOptions, backendTlsOptions } from '../dispatch/backend-tls.ts';
@@ -169,13 +170,16 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
   // Counted per topology across its deployments: sockets that stay on a redeployed topology's old deployment
   // still count against the limit.
   const counter = ctx.sharedAcrossDeployments(`websocket-open:${topology}`, () => ({ open: 0 }));
-  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service, counter };
+  // Several nodes (postern.state.redis.url): the count is over every node and worker, in Redis; Redis
+  // unreachable refuses the upgrade (503, fail closed).
+  const redis = sharedState(ctx.settings);
+  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service, counter, redis };
   // gateway.hadoop.kerberos.secured: the handshake authenticates with SPNEGO as any GET (dispatch/spnego).
   const spnego = backendSpnego(ctx);
 
   // Several workers: the count is the sum over all of them, kept by the primary (cluster/hub.ts); a hub that
   // does not answer refuses the upgrade (503, fail closed).
-  const rpc = hub();
+  const rpc = redis ? undefined : hub();
   const handler = (ex: Exchange, openNow: number) =>
     new Promise<void>((resolve, reject) => {
       const upgrade = ex.upgrade;
@@ -369,6 +373,9 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       };
       connect();
     });
+  if (redis)
+    return (ex: Exchange) =>
+      redis.websockets(topology).then((open) => handler(ex, Math.max(open, counter.open)));
   if (!rpc) return (ex: Exchange) => handler(ex, counter.open);
   return (ex: Exchange) =>
     rpc.request<number>('ws.count', { topology }).then(
@@ -421,6 +428,8 @@ interface Accepted {
   reqId: string;
   expiresAt: number | undefined;
   counter: { open: number };
+  /** The state shared by nodes, when the count is kept there. */
+  redis: RedisState | undefined;
 }
 
 /** Relays an accepted connection; a function of its own so its closures hold only what they need. */
@@ -429,7 +438,8 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
   const started = Date.now();
   a.counter.open++;
   openClients.add(client);
-  hub()?.notify('ws.open', { topology: a.topology });
+  if (a.redis) a.redis.countWebSocket(a.topology, +1);
+  else hub()?.notify('ws.open', { topology: a.topology });
   a.log.info(
     {
       type: 'websocket',
@@ -450,7 +460,8 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
     (stats) => {
       a.counter.open--;
       openClients.delete(client);
-      hub()?.notify('ws.close', { topology: a.topology });
+      if (a.redis) a.redis.countWebSocket(a.topology, -1);
+      else hub()?.notify('ws.close', { topology: a.topology });
       const ms = Date.now() - started;
       a.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
       if (websocketEvents.hasSubscribers)

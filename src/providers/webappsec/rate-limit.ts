@@ -20,9 +20,13 @@
  * `trackSessions` is accepted and ignored (postern has no servlet sessions, so tracking is always by address).
  * `rate.limiting.insertHeaders` (default true) adds `X-RateLimit-Limit` and `X-RateLimit-Remaining` to every
  * response (Jetty inserts a `DoSFilter` header on delayed requests instead).
+ *
+ * With `postern.state.redis.url` the buckets are in Redis (cluster/redis-state.ts), so a client's rate is counted
+ * over every node; Redis unreachable makes the request a 503 (fail closed).
  */
 
 import { hub } from '../../cluster/ipc.ts';
+import { sharedState } from '../../cluster/redis-state.ts';
 import { ipListProblems, parseIpList } from '../../config/ip-list.ts';
 import { Errors } from '../../errors.ts';
 import type { Exchange, ProviderContext } from '../../spi/index.ts';
@@ -57,8 +61,11 @@ export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Featu
   const namespace = `webappsec/rate-limit/${rate}/${idleMs}/${byPort}`;
   // Several workers: the buckets are the primary's (cluster/hub.ts), so a client's rate is counted over all of
   // them; a hub that does not answer makes the request a 503 (fail closed).
-  const rpc = hub();
-  const buckets = rpc ? undefined : ctx.shared(namespace, () => new TokenBuckets(rate, idleMs, MAX_TRACKED));
+  // Several nodes (postern.state.redis.url): the buckets are in Redis, taken atomically by every node and worker.
+  const redis = sharedState(ctx.settings);
+  const rpc = redis ? undefined : hub();
+  const buckets =
+    rpc || redis ? undefined : ctx.shared(namespace, () => new TokenBuckets(rate, idleMs, MAX_TRACKED));
   const limit = String(rate);
   const shared = `${ctx.topology.name}/${namespace}`;
 
@@ -84,6 +91,7 @@ export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Featu
       if (whitelist?.matches(address)) return undefined;
       const key = byPort ? `${address}|${ex.req.socket?.remotePort}` : address;
       if (buckets) return verdict(ex, buckets.take(key, performance.now()));
+      if (redis) return redis.take(shared, key, rate, idleMs).then((left) => verdict(ex, left));
       return rpc!.request<number>('bucket.take', { ns: shared, rate, idleMs, key }).then(
         (left) => verdict(ex, left),
         (err: unknown) => {

@@ -26,11 +26,14 @@
  * deployment and per distinct provider configuration, and is released when the deployment retires: a redeploy
  * starts with no sessions. With several workers the sessions are the primary's (cluster/hub.ts, through
  * HubSessions), held while any worker's deployment uses the same topology and configuration: a redeploy that
- * keeps the provider's params keeps them, and a store that does not answer makes the request a 503.
+ * keeps the provider's params keeps them, and a store that does not answer makes the request a 503. With
+ * `postern.state.redis.url` they are in Redis (cluster/redis-state.ts, RedisSessions), shared by every node: a
+ * session outlives a redeploy and the restart of the node that opened it, and Redis unreachable is a 503.
  */
 
 import { createHash } from 'node:crypto';
 import { hub } from '../../../cluster/ipc.ts';
+import { sharedState } from '../../../cluster/redis-state.ts';
 import { HubUnavailableError } from '../../../cluster/rpc.ts';
 import { Errors, type GatewayError } from '../../../errors.ts';
 import { clientAddress } from '../../../gateway/connection-limits.ts';
@@ -49,7 +52,7 @@ import { type LoginThrottle, loginThrottle, type Refusal } from '../../common/lo
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';
-import { HubSessions, SessionStore, type Sessions } from './sessions.ts';
+import { HubSessions, RedisSessions, SessionStore, type Sessions } from './sessions.ts';
 import { DEFAULT_RULE } from './urls.ts';
 
 /** Knox's session cookie name (GatewayServer's `KNOXSESSIONCOOKIENAME`). */
@@ -80,13 +83,18 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
   return ctx.shared(`shiro:${fingerprint}`, () => {
     const config = readShiroConfig(ctx);
     if (!config) return undefined;
-    // Several workers: the sessions live in the primary, so a session opened on one worker holds on every other.
+    // Several nodes (postern.state.redis.url): the sessions live in Redis, shared by every node and worker.
+    // Several workers without it: they live in the primary, so a session opened on one worker holds on every other.
+    const ns = `${ctx.topology.name}:${fingerprint}`;
+    const redis = sharedState(ctx.settings);
     const rpc = hub();
     const state: ShiroState = {
       config,
-      sessions: rpc
-        ? new HubSessions(rpc, `${ctx.topology.name}:${fingerprint}`, config.sessionTimeoutMs)
-        : new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
+      sessions: redis
+        ? new RedisSessions(redis, ns, config.sessionTimeoutMs)
+        : rpc
+          ? new HubSessions(rpc, ns, config.sessionTimeoutMs)
+          : new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
       cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
     };
     // A realm whose users changed (a reloaded users file): their cached logins and sessions no longer hold.

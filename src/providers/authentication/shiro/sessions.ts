@@ -11,9 +11,11 @@
  * store is empty or full (API clients that never return the cookie open one per request).
  *
  * With several workers (`postern.workers`), the store lives in the primary (cluster/hub.ts) and each worker
- * reaches it through {@link HubSessions}; with one, nothing of that runs.
+ * reaches it through {@link HubSessions}; with one, nothing of that runs. With `postern.state.redis.url`, every node
+ * (and every worker) keeps them in Redis instead ({@link RedisSessions}), shared by all of them.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { type RedisState, STATE_PREFIX } from '../../../cluster/redis-state.ts';
 import type { Rpc } from '../../../cluster/rpc.ts';
 import type { Principal } from '../../../spi/index.ts';
 
@@ -161,5 +163,80 @@ export class HubSessions implements Sessions {
 
   clear(): void {
     this.#rpc.notify('session.close', { ns: this.#ns });
+  }
+}
+
+/**
+ * The sessions of one ShiroProvider configuration (`ns`: topology and configuration fingerprint) in Redis,
+ * shared by every node using that Redis. A session outlives the deployment and the node that opened it: a
+ * redeploy or a node's restart keeps it, its TTL ends it.
+ */
+export class RedisSessions implements Sessions {
+  readonly #state: RedisState;
+  readonly #ns: string;
+  readonly #timeoutMs: number;
+
+  constructor(state: RedisState, ns: string, timeoutMs: number) {
+    this.#state = state;
+    this.#ns = ns;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  #sessionKey(digest: string): string {
+    return `${STATE_PREFIX}session:${this.#ns}:${digest}`;
+  }
+
+  #userKey(name: string): string {
+    return `${STATE_PREFIX}user:${this.#ns}:${digest(name)}`;
+  }
+
+  async create(user: Principal): Promise<{ id: string; session: Session }> {
+    const id = randomBytes(32).toString('base64url');
+    const hashed = digest(id);
+    const value = JSON.stringify({ name: user.name, groups: [...user.groups] });
+    const t = this.#timeoutMs;
+    await this.#state.run(async (r) => {
+      const results = await r
+        .multi()
+        .set(this.#sessionKey(hashed), value, 'PX', t)
+        .sadd(this.#userKey(user.name), hashed)
+        .pexpire(this.#userKey(user.name), t)
+        .exec();
+      for (const [err] of results ?? []) if (err) throw err;
+    });
+    return { id, session: { user, expiresAt: Date.now() + t } };
+  }
+
+  async touch(id: string): Promise<Session | undefined> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    const text = await this.#state.run((r) => r.getex(this.#sessionKey(digest(id)), 'PX', this.#timeoutMs));
+    if (text === null) return undefined;
+    const parsed = JSON.parse(text) as { name: string; groups: string[] };
+    return { user: { name: parsed.name, groups: parsed.groups }, expiresAt: Date.now() + this.#timeoutMs };
+  }
+
+  end(id: string): void {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return;
+    this.#state.run((r) => r.del(this.#sessionKey(digest(id)))).catch(() => {});
+  }
+
+  sweep(): void {
+    // Redis expires them (TTL)
+  }
+
+  dropUsers(names: ReadonlySet<string>): void {
+    for (const name of names) {
+      const userKey = this.#userKey(name);
+      this.#state
+        .run(async (r) => {
+          const digests = await r.smembers(userKey);
+          await r.del(userKey, ...digests.map((d) => this.#sessionKey(d)));
+        })
+        .catch(() => {});
+    }
+  }
+
+  clear(): void {
+    // Shared with the other nodes and outliving this deployment: left to their TTL.
   }
 }

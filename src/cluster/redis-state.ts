@@ -1,0 +1,273 @@
+/**
+ * @module cluster/redis-state
+ * The state several gateway nodes share through one Redis (`postern.state.redis.url`, Redis 6.2 or later), so
+ * that behind a load balancer without sticky sessions the nodes behave as one gateway:
+ *
+ * - **sessions** (ShiroProvider's `KNOXSESSIONID`, {@link RedisSessions}): `postern:state:session:{ns}:{digest}`
+ *   holds the user and groups as JSON, `{digest}` the SHA-256 of the session id (the id itself is stored
+ *   nowhere), with a TTL of the session timeout that every use restarts (`GETEX … PX`); a sign-out deletes the
+ *   key. `postern:state:user:{ns}:{sha256(name)}` lists a user's session digests, for ending them when the user
+ *   changes in a realm.
+ * - **rate limits** (WebAppSec's `rate.limiting.*`): one hash per bucket, `postern:state:bucket:{ns}:{key}`,
+ *   taken by one Lua script (atomic) with the semantics of providers/common/token-buckets.ts, at Redis's clock
+ *   (`TIME`) so the nodes' clocks do not matter; it expires once idle long enough to be full again.
+ * - **WebSocket connections per topology**: `postern:state:ws:{topology}` is a hash of node id → that node's
+ *   open connections, each node writing its own count (never an increment, so a lost write is repaired by the
+ *   next). A node keeps `postern:state:node:{id}` alive (a TTL it refreshes, with its counts); counting skips and
+ *   removes the fields of a node whose key expired, so a node that dies cannot leak connections.
+ *
+ * One connection per process (each worker of `postern.workers` is a node of its own here: it reaches Redis
+ * directly, not through the primary). Commands fail at once while Redis is unreachable (no offline queue), and
+ * the requests that need the state are answered 503 (fail closed); the outage is logged once, and its end.
+ * The password and TLS come from the URL (`redis://:password@host:6379/0`, `rediss://` for TLS), as ioredis
+ * reads them.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { GatewaySettings } from '../config/gateway-site.ts';
+import { Errors } from '../errors.ts';
+
+export const STATE_PREFIX = 'postern:state:';
+/** How long a node's liveness key lives without a refresh; refreshed every third of it. */
+export const NODE_TTL_MS = 15_000;
+const COMMAND_TIMEOUT_MS = 2000;
+
+interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+const silent: Log = { info() {}, warn() {}, debug() {} };
+
+/** Takes a token: KEYS[1] the bucket; ARGV rate per second, idle ms. Returns tokens left, or -ms to wait. */
+const TAKE = `
+local rate = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = rate
+if b[1] then
+  tokens = math.min(rate, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate / 1000)
+end
+local left
+if tokens >= 1 then
+  tokens = tokens - 1
+  left = math.floor(tokens)
+else
+  left = -math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', now))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return left
+`;
+
+/** Counts a topology's connections over live nodes: KEYS[1] the hash; ARGV[1] the node key prefix. */
+const COUNT = `
+local all = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #all, 2 do
+  if redis.call('EXISTS', ARGV[1] .. all[i]) == 1 then
+    n = n + tonumber(all[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return n
+`;
+
+type StateRedis = Redis & {
+  posternTake(key: string, rate: number, idleMs: number): Promise<number>;
+  posternCount(key: string, nodePrefix: string): Promise<number>;
+};
+
+export class RedisState {
+  /** This process's id as a node (WebSocket counts). */
+  readonly nodeId = randomUUID();
+  readonly url: string;
+  readonly #redis: StateRedis;
+  #log: Log = silent;
+  #down = false;
+  #closed = false;
+  /** topology → this node's open WebSockets. */
+  readonly #ws = new Map<string, number>();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(url: string) {
+    this.url = url;
+    // Connected only when a gateway acquires it: a topology compiled outside one (`postern check`, the primary
+    // checking the configuration) opens no connection, and its requests would fail closed.
+    this.#redis = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5000,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      connectionName: `postern-state-${this.nodeId}`,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    }) as StateRedis;
+    this.#redis.defineCommand('posternTake', { numberOfKeys: 1, lua: TAKE });
+    this.#redis.defineCommand('posternCount', { numberOfKeys: 1, lua: COUNT });
+    this.#redis.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'redis state error'));
+    this.#redis.on('ready', () => {
+      this.#recovered();
+      this.#beat();
+    });
+    this.#heartbeat = setInterval(() => this.#beat(), NODE_TTL_MS / 3);
+    this.#heartbeat.unref();
+  }
+
+  set log(log: Log) {
+    this.#log = log;
+  }
+
+  /** Connects (once); retried with back-off while Redis is unreachable. */
+  connect(): void {
+    if (this.#redis.status !== 'wait') return;
+    this.#redis.connect().catch((err: Error) => {
+      this.#failed(err);
+    });
+  }
+
+  /** Runs `op` once connected; a failure is a 503 for the request (fail closed), and an outage logged once. */
+  async run<T>(op: (redis: StateRedis) => Promise<T>): Promise<T> {
+    try {
+      if (this.#redis.status === 'wait') throw new Error('no gateway holds the shared state');
+      await this.#connected();
+      const value = await op(this.#redis);
+      this.#recovered();
+      return value;
+    } catch (err) {
+      this.#failed(err as Error);
+      throw Errors.unavailable('The shared state store is unavailable; retry shortly', { cause: err });
+    }
+  }
+
+  /** Open WebSockets of a topology over every live node. */
+  websockets(topology: string): Promise<number> {
+    return this.run((r) => r.posternCount(`${STATE_PREFIX}ws:${topology}`, `${STATE_PREFIX}node:`));
+  }
+
+  /** This node's WebSockets of a topology changed by `delta`: its count is written (best effort). */
+  countWebSocket(topology: string, delta: number): void {
+    this.#ws.set(topology, Math.max(0, (this.#ws.get(topology) ?? 0) + delta));
+    // Not ready: written by the heartbeat once Redis is back.
+    if (this.#redis.status === 'ready') this.#writeCounts([topology]);
+  }
+
+  /**
+   * Writes this node's liveness key and its counts of `topologies`; a count of 0 removes the node's field, and
+   * is forgotten once written (until then the heartbeat retries it, so no write lost to an outage leaks).
+   */
+  #writeCounts(topologies: Iterable<string>): void {
+    const m = this.#redis.multi().set(`${STATE_PREFIX}node:${this.nodeId}`, '1', 'PX', NODE_TTL_MS);
+    const zeros: string[] = [];
+    for (const topology of topologies) {
+      const n = this.#ws.get(topology) ?? 0;
+      const key = `${STATE_PREFIX}ws:${topology}`;
+      if (n > 0) m.hset(key, this.nodeId, String(n));
+      else {
+        m.hdel(key, this.nodeId);
+        zeros.push(topology);
+      }
+    }
+    m.exec().then(
+      () => {
+        for (const topology of zeros) if (this.#ws.get(topology) === 0) this.#ws.delete(topology);
+      },
+      () => {},
+    );
+  }
+
+  /** Takes a token of a bucket (token-buckets.ts semantics): tokens left (≥ 0), or -ms until one is back. */
+  take(ns: string, key: string, rate: number, idleMs: number): Promise<number> {
+    return this.run((r) => r.posternTake(`${STATE_PREFIX}bucket:${ns}:${key}`, rate, Math.max(idleMs, 1000)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    if (this.#redis.status === 'ready') {
+      // This node's connections are gone with it.
+      const m = this.#redis.multi().del(`${STATE_PREFIX}node:${this.nodeId}`);
+      for (const topology of this.#ws.keys()) m.hdel(`${STATE_PREFIX}ws:${topology}`, this.nodeId);
+      await m.exec().catch(() => {});
+    }
+    this.#redis.disconnect();
+  }
+
+  /** Refreshes this node's liveness key and rewrites its counts (repairing writes lost to an outage). */
+  #beat(): void {
+    if (this.#closed || this.#redis.status !== 'ready') return;
+    this.#writeCounts([...this.#ws.keys()]);
+  }
+
+  #failed(err: Error): void {
+    if (this.#down) return;
+    this.#down = true;
+    this.#log.warn(
+      { err: err.message },
+      'the shared state in Redis is unavailable: requests that need sessions, rate limits or WebSocket counts get 503',
+    );
+  }
+
+  #recovered(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.#log.info({}, 'the shared state in Redis is available again');
+  }
+
+  /** Waits for a connection in progress (a first command must not fail for a slow connect); not for a retry. */
+  async #connected(ms = 5000): Promise<void> {
+    const r = this.#redis;
+    if (r.status === 'ready') return;
+    if (r.status !== 'connecting' && r.status !== 'connect') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        r.off('ready', done);
+        r.off('end', done);
+        r.off('error', done);
+        resolve();
+      }
+      r.once('ready', done);
+      r.once('end', done);
+      r.once('error', done);
+    });
+  }
+}
+
+/** The process's state stores, by URL (a gateway acquires its own; providers find it by the settings). */
+const states = new Map<string, { state: RedisState; holds: number }>();
+
+/** The shared state of these settings (`postern.state.redis.url`), or undefined when state is per node. */
+export function sharedState(settings: GatewaySettings): RedisState | undefined {
+  const url = settings.stateRedisUrl;
+  if (!url) return undefined;
+  let entry = states.get(url);
+  if (!entry) {
+    entry = { state: new RedisState(url), holds: 0 };
+    states.set(url, entry);
+  }
+  return entry.state;
+}
+
+/** A gateway's hold on its shared state (its log gets the outages); release it at shutdown. */
+export function acquireSharedState(settings: GatewaySettings, log: Log): (() => Promise<void>) | undefined {
+  const state = sharedState(settings);
+  if (!state) return undefined;
+  const entry = states.get(state.url)!;
+  entry.holds++;
+  state.log = log;
+  state.connect();
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    if (--entry.holds > 0) return;
+    states.delete(state.url);
+    await state.close();
+  };
+}
