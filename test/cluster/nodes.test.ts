@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -27,13 +27,13 @@ import { closedPort } from '../helpers/backend.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { type Node as Backend, startNode as startBackend } from '../helpers/cluster.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
+import { startNginxLb } from '../helpers/nginx-lb.ts';
 import { makeAuthority } from '../helpers/pki.ts';
 import { type RedisFixture, startRedis } from '../helpers/redis.ts';
 import { basic, channelsTopology, PUBLISHERS, writeUsers } from '../services/channels/fixture.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO, 'src/cli/main.ts');
-const NGINX = '/usr/sbin/nginx';
 
 interface GatewayNode {
   name: string;
@@ -317,43 +317,12 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
     const authority = makeAuthority(dir, 'lb-ca');
     const lb = authority.issue({ name: 'lb', cn: 'lb', dns: ['gateway.example.com'], ips: ['127.0.0.1'] });
     const lbPort = await closedPort();
-    const example = readFileSync(join(REPO, 'ops/nginx/postern-lb.conf'), 'utf8');
-    const conf = example
-      .replace('/etc/nginx/postern/lb.crt', lb.certFile)
-      .replace('/etc/nginx/postern/lb.key', lb.keyFile)
-      .replace('/etc/nginx/postern/nodes-ca.crt', join(dir, 'nodes-ca.crt'))
-      .replace('10.0.0.11:8443', `127.0.0.1:${nodes[0].port}`)
-      .replace('10.0.0.12:8443', `127.0.0.1:${nodes[1].port}`)
-      .replace('listen 443 ssl;', `listen 127.0.0.1:${lbPort} ssl;`);
-    const directives = conf.split('\n').filter((l) => !l.trimStart().startsWith('#'));
-    assert.ok(!directives.some((l) => l.includes('/etc/nginx/')), 'every path replaced');
-    writeFileSync(join(dir, 'postern-lb.conf'), conf);
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/postern-lb.conf;
-}
-`,
-    );
-    nginx = spawn(
-      NGINX,
-      ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'logs/nginx-error.log')],
-      {
-        stdio: 'ignore',
-      },
-    );
+    nginx = startNginxLb({
+      dir,
+      nodePorts: [nodes[0].port, nodes[1].port],
+      port: lbPort,
+      files: { cert: lb.certFile, key: lb.keyFile, nodesCa: join(dir, 'nodes-ca.crt') },
+    });
     const lbAgent = new Agent({ connect: { ca: authority.cert, servername: 'gateway.example.com' } });
     const base = `https://127.0.0.1:${lbPort}/gateway/app`;
     const browser = await launchChromium();

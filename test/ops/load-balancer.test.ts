@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { type Backend, closedPort, startBackend } from '../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
+import { startNginxLb } from '../helpers/nginx-lb.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO, 'src/cli/main.ts');
-const NGINX = '/usr/sbin/nginx';
 const CLIENTS = 8;
 
 interface Node {
@@ -129,40 +129,7 @@ describe('two postern nodes behind nginx (ops/nginx/postern-lb.conf)', () => {
     await Promise.all(nodes.map(startNode));
 
     const lbPort = await closedPort();
-    const example = readFileSync(join(REPO, 'ops/nginx/postern-lb.conf'), 'utf8');
-    const conf = example
-      .replaceAll('/etc/nginx/postern/', `${dir}/`)
-      .replace('10.0.0.11:8443', `127.0.0.1:${nodes[0].port}`)
-      .replace('10.0.0.12:8443', `127.0.0.1:${nodes[1].port}`)
-      .replace('listen 443 ssl;', `listen 127.0.0.1:${lbPort} ssl;`);
-    assert.notEqual(conf, example);
-    writeFileSync(join(dir, 'postern-lb.conf'), conf);
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/postern-lb.conf;
-}
-`,
-    );
-    nginx = spawn(
-      NGINX,
-      ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'logs/nginx-error.log')],
-      {
-        stdio: 'ignore',
-      },
-    );
+    nginx = startNginxLb({ dir, nodePorts: [nodes[0].port, nodes[1].port], port: lbPort });
     lbUrl = `https://127.0.0.1:${lbPort}/gateway/t/http/x`;
     agent = new Agent({
       connect: { ca: readFileSync(join(dir, 'nodes-ca.crt')), servername: 'gateway.example.com' },
