@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,23 +26,17 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { request } from 'undici';
 import { CredentialStore, masterSecretFile } from '../../../src/config/aliases.ts';
 import { loadOrCreateMasterSecret } from '../../../src/deploy/secrets.ts';
-import { Gateway } from '../../../src/gateway/gateway.ts';
+import type { Gateway } from '../../../src/gateway/gateway.ts';
 import { auditLogOn } from '../../../src/observability/audit.ts';
 import { type Backend, closedPort, startBackend } from '../../helpers/backend.ts';
 import { launchChromium } from '../../helpers/browser.ts';
+import { freePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { type OpFixture, startOp } from '../../helpers/oidc-op.ts';
+import { startDeployed } from '../../helpers/sso.ts';
 
 const CLIENT_ID = 'postern-knoxsso';
 const CLIENT_SECRET = 'a-test-client-secret-of-some-length';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A minimal cookie jar for the scripted flows: name → value per origin (paths ignored). */
 class Jar {
@@ -195,18 +189,10 @@ describe('pac4j federation with OpenID Connect (OidcClient) against oidc-provide
     const sink = (into: Record<string, unknown>[]) => ({
       write: (line: string) => into.push(JSON.parse(line)),
     });
-    gateway = await Gateway.start({
-      home: home.dir,
-      port,
-      host: '127.0.0.1',
+    gateway = await startDeployed(home.dir, port, ['knoxsso', 'ssoiss', 'ssolate', 'ssodown', 'sandbox'], {
       log: pino({ level: 'info', base: undefined }, sink(logs)),
       audit: auditLogOn(pino({ level: 'info', base: undefined }, sink(audit))),
-      watch: false,
     });
-    for (const name of ['knoxsso', 'ssoiss', 'ssolate', 'ssodown', 'sandbox']) {
-      const status = gateway.status.get(name);
-      assert.equal(status?.deployed, true, `${name}: ${JSON.stringify(status?.diagnostics)}`);
-    }
     browser = await launchChromium();
   });
 

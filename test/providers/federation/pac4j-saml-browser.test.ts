@@ -14,27 +14,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
-import { createLogger } from '../../../src/observability/logger.ts';
+import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
 import { launchChromium } from '../../helpers/browser.ts';
+import { freePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { makeSamlIdp, type SamlIdpServer, serveSamlIdp } from '../../helpers/saml-idp.ts';
+import { ssoProtectedTopology, startDeployed } from '../../helpers/sso.ts';
 
 const KEYTOOL = process.env.KEYTOOL_BIN ?? '/usr/bin/keytool';
 const ARTIFACTS = join(process.env.POSTERN_TEST_ARTIFACTS ?? join(REPO_ROOT, 'test-artifacts'), 'pac4j-saml');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('SAML login in Chromium: SSOCookieProvider → KNOXSSO → IdP login form → POST back over https', () => {
   let home: TestHome;
@@ -121,29 +113,9 @@ describe('SAML login in Chromium: SSOCookieProvider → KNOXSSO → IdP login fo
     );
     home.write(
       'conf/topologies/sandbox.xml',
-      topologyXml({
-        providers: [
-          {
-            role: 'federation',
-            name: 'SSOCookieProvider',
-            params: { 'sso.authentication.provider.url': `${gatewayUrl}/knoxsso/api/v1/websso` },
-          },
-          { role: 'identity-assertion', name: 'Default' },
-        ],
-        services: [{ role: 'HTTP', urls: [backend.url] }],
-      }),
+      ssoProtectedTopology(`${gatewayUrl}/knoxsso/api/v1/websso`, backend.url),
     );
-    gateway = await Gateway.start({
-      home: home.dir,
-      port,
-      host: '127.0.0.1',
-      log: createLogger({ level: 'silent' }),
-      watch: false,
-    });
-    for (const name of ['knoxsso', 'sandbox']) {
-      const status = gateway.status.get(name);
-      assert.equal(status?.deployed, true, `${name}: ${JSON.stringify(status?.diagnostics)}`);
-    }
+    gateway = await startDeployed(home.dir, port, ['knoxsso', 'sandbox']);
     browser = await launchChromium();
   });
 

@@ -16,7 +16,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
@@ -25,8 +24,10 @@ import { loadOrCreateMasterSecret } from '../../../src/deploy/secrets.ts';
 import { Gateway } from '../../../src/gateway/gateway.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
+import { freePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { makeSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
+import { ssoProtectedTopology, startDeployed } from '../../helpers/sso.ts';
 
 const KEYTOOL = process.env.KEYTOOL_BIN ?? '/usr/bin/keytool';
 const IDP_ENTITY = 'https://idp.test.invalid/saml';
@@ -62,14 +63,6 @@ function keytool(
 }
 
 const bare = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, '');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Answer {
   status: number;
@@ -243,28 +236,9 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
     );
     home.write(
       'conf/topologies/sandbox.xml',
-      topologyXml({
-        providers: [
-          {
-            role: 'federation',
-            name: 'SSOCookieProvider',
-            params: { 'sso.authentication.provider.url': `${gatewayUrl}/samlp12/api/v1/websso` },
-          },
-          { role: 'identity-assertion', name: 'Default' },
-        ],
-        services: [{ role: 'HTTP', urls: [backend.url] }],
-      }),
+      ssoProtectedTopology(`${gatewayUrl}/samlp12/api/v1/websso`, backend.url),
     );
-    gateway = await Gateway.start({
-      home: home.dir,
-      port,
-      host: '127.0.0.1',
-      log: createLogger({ level: 'silent' }),
-      watch: false,
-    });
-    for (const name of ['samljks', 'samlp12', 'samlkeep', 'sandbox']) {
-      assert.equal(status(name)?.deployed, true, `${name}: ${JSON.stringify(status(name)?.diagnostics)}`);
-    }
+    gateway = await startDeployed(home.dir, port, ['samljks', 'samlp12', 'samlkeep', 'sandbox']);
   });
 
   after(async () => {

@@ -9,26 +9,18 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { Gateway } from '../../../src/gateway/gateway.ts';
-import { createLogger } from '../../../src/observability/logger.ts';
+import type { Gateway } from '../../../src/gateway/gateway.ts';
 import { readIdpMetadata } from '../../../src/providers/federation/pac4j/saml.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
+import { freePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { makeSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
+import { ssoProtectedTopology, startDeployed } from '../../helpers/sso.ts';
 
 const IDP_ENTITY = 'https://idp.test.invalid/saml';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Answer {
   status: number;
@@ -106,29 +98,9 @@ describe('pac4j federation with SAML 2.0 (SAML2Client) against a samlify IdP', (
     );
     home.write(
       'conf/topologies/sandbox.xml',
-      topologyXml({
-        providers: [
-          {
-            role: 'federation',
-            name: 'SSOCookieProvider',
-            params: { 'sso.authentication.provider.url': `${gatewayUrl}/samlsso/api/v1/websso` },
-          },
-          { role: 'identity-assertion', name: 'Default' },
-        ],
-        services: [{ role: 'HTTP', urls: [backend.url] }],
-      }),
+      ssoProtectedTopology(`${gatewayUrl}/samlsso/api/v1/websso`, backend.url),
     );
-    gateway = await Gateway.start({
-      home: home.dir,
-      port,
-      host: '127.0.0.1',
-      log: createLogger({ level: 'silent' }),
-      watch: false,
-    });
-    for (const name of ['samlsso', 'sandbox']) {
-      const status = gateway.status.get(name);
-      assert.equal(status?.deployed, true, `${name}: ${JSON.stringify(status?.diagnostics)}`);
-    }
+    gateway = await startDeployed(home.dir, port, ['samlsso', 'sandbox']);
   });
 
   after(async () => {
