@@ -19,38 +19,14 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BenchContext, Started } from './context.ts';
 
 export const DEFAULT_BODY_TARGETS = ['direct', 'floor', 'nginx', 'knox-stack', 'postern'];
 const MiB = 1024 * 1024;
 
-interface Started {
-  child: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
 /** What bench/run.ts lends this module. */
-export interface BodiesContext {
-  repo: string;
-  node: string;
-  tmp: string;
-  loadgenCpu: string;
-  duration: number;
-  warmup: number;
+export interface BodiesContext extends BenchContext {
   knoxWarmup: number;
-  pinned(name: string, cmd: string, argv: string[], env?: NodeJS.ProcessEnv): Started;
-  run(cmd: string, argv: string[]): Promise<string>;
-  freePort(): Promise<number>;
-  log(msg: string): void;
-  waitReady(url: string, proc: Started, timeoutMs?: number): Promise<void>;
-  cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined;
-  which(cmd: string): boolean;
-  posternHome(
-    name: string,
-    backendUrl: string,
-    port: number,
-    tls: boolean,
-    site?: Record<string, string>,
-  ): string;
 }
 
 interface Case {

@@ -15,35 +15,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-interface Started {
-  child: { pid?: number };
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+import type { BenchContext, Started } from './context.ts';
 
 /** What bench/run.ts lends this module. */
-export interface Http2Context {
-  tmp: string;
-  node: string;
-  repo: string;
-  loadgenCpu: string;
-  duration: number;
-  warmup: number;
-  pinned(name: string, cmd: string, argv: string[], env?: NodeJS.ProcessEnv): Started;
-  run(cmd: string, argv: string[]): Promise<string>;
-  freePort(): Promise<number>;
-  log(msg: string): void;
-  waitReady(url: string, proc: Started, timeoutMs?: number): Promise<void>;
-  cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined;
-  which(cmd: string): boolean;
-  posternHome(
-    name: string,
-    backend: number | string,
-    port: number,
-    tls: boolean,
-    site?: Record<string, string>,
-  ): string;
-}
+export type Http2Context = BenchContext;
 
 export interface Http2Row {
   target: string;
