@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import { settle } from '../helpers/settle.ts';
 
 const MiB = 1024 * 1024;
 const BODY = 512 * MiB;
@@ -19,22 +19,6 @@ const IN_FLIGHT_BOUND = 48 * MiB;
 /** RSS growth allowed to this process (test runner + gateway) during a stalled transfer. */
 const RSS_BOUND = 96 * MiB;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
-
-/** Waits until `read()` has not changed for `quietMs` (the pipeline is full and stopped), at most `maxMs`. */
-async function settle(read: () => number, quietMs = 300, maxMs = 5000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let last = read();
-  let since = Date.now();
-  while (Date.now() < deadline) {
-    await sleep(50);
-    const now = read();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) break;
-  }
-  return last;
-}
 
 describe('backpressure through the gateway', () => {
   let home: TestHome;
@@ -95,7 +79,7 @@ describe('backpressure through the gateway', () => {
         }
       });
     });
-    const stalledAt = await settle(() => sent);
+    const stalledAt = await settle(() => sent, 300, 5000);
     const rss = process.memoryUsage().rss - rss0;
     socket.destroy();
     assert.ok(
@@ -125,7 +109,7 @@ describe('backpressure through the gateway', () => {
       }
     };
     pump();
-    const stalledAt = await settle(() => written);
+    const stalledAt = await settle(() => written, 300, 5000);
     stopped = true;
     const rss = process.memoryUsage().rss - rss0;
     socket.destroy();

@@ -25,6 +25,7 @@ import { createH2Server } from '../../src/gateway/http2.ts';
 import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { type Backend, closedPort, startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import { settle } from '../helpers/settle.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -94,22 +95,6 @@ function collect(stream: ClientHttp2Stream): Promise<Answer> {
     });
     stream.on('error', reject);
   });
-}
-
-/** Waits until `read()` has not changed for `quietMs` (the pipeline is full and stopped), at most `maxMs`. */
-async function settle(read: () => number, quietMs = 400, maxMs = 8000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let last = read();
-  let since = Date.now();
-  while (Date.now() < deadline) {
-    await sleep(50);
-    const now = read();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) break;
-  }
-  return last;
 }
 
 /** The protocol a TLS handshake that offers h2 and http/1.1 agrees on. */
@@ -477,7 +462,7 @@ describe('HTTP/2 to clients', () => {
       assert.equal(status, 200);
       // Nothing is read: HTTP/2 flow control, then the gateway's writes, then the backend stop.
       stream.pause();
-      const stalled = await settle(() => hugeSent);
+      const stalled = await settle(() => hugeSent, 400, 8000);
       assert.ok(stalled < IN_FLIGHT_BOUND, `${stalled} bytes crossed while the client read nothing`);
       // Reading again, the whole body comes.
       let received = 0;
@@ -506,7 +491,7 @@ describe('HTTP/2 to clients', () => {
         }
       };
       pump();
-      const stalled = await settle(() => handed);
+      const stalled = await settle(() => handed, 400, 8000);
       assert.ok(uploadReceived >= MiB, 'the backend read its first MiB');
       assert.ok(stalled < IN_FLIGHT_BOUND, `${stalled} bytes left the client while the backend read nothing`);
       stream.close(http2.constants.NGHTTP2_CANCEL);
