@@ -4,14 +4,12 @@
  * `/oozie` redirects to its own origin.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { type Gateway, REPO_ROOT } from '../../src/gateway/gateway.ts';
-import { hashPassword } from '../../src/providers/authentication/shiro/password-hash.ts';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import { writeAdminHome } from '../helpers/admin-home.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 import { KNOX_SERVICES } from '../helpers/knox.ts';
@@ -36,16 +34,7 @@ describe('leak list: admin API and console page', () => {
     await new Promise<void>((r) => oozie.listen(0, '127.0.0.1', r));
     origin = `http://127.0.0.1:${(oozie.address() as AddressInfo).port}`;
     home = makeHome({ 'postern.services.dirs': KNOX_SERVICES });
-    const hash = (p: string) => hashPassword(p, { ln: 10, r: 8, p: 1 });
-    home.write(
-      'conf/users.yaml',
-      `users:\n  admin:\n    password: "${await hash('admin-password')}"\n    groups: [admin, users]\n` +
-        `  guest:\n    password: "${await hash('guest-password')}"\n    groups: [users]\n`,
-    );
-    home.write(
-      'conf/topologies/admin.xml',
-      readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
-    );
+    await writeAdminHome(home, { admin: ['admin', 'users'], guest: ['users'] });
     home.write(
       'conf/topologies/ui.xml',
       topologyXml({ services: [{ role: 'OOZIEUI', version: '4.2.0', urls: [`${origin}/oozie`] }] }),

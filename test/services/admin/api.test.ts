@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import type { Gateway } from '../../../src/gateway/gateway.ts';
-import { REPO_ROOT } from '../../../src/gateway/gateway.ts';
-import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { writeAdminHome } from '../../helpers/admin-home.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
 const basic = (user: string, password: string) =>
@@ -45,17 +44,7 @@ describe('admin API', () => {
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
     home = makeHome({ 'gateway.websocket.feature.enabled': true });
-    const hash = (p: string) => hashPassword(p, { ln: 10, r: 8, p: 1 });
-    home.write(
-      'conf/users.yaml',
-      `users:\n  admin:\n    password: "${await hash('admin-password')}"\n    groups: [admin, users]\n` +
-        `  guest:\n    password: "${await hash('guest-password')}"\n    groups: [users]\n`,
-    );
-    // The sample home's admin topology, as shipped.
-    home.write(
-      'conf/topologies/admin.xml',
-      readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
-    );
+    await writeAdminHome(home, { admin: ['admin', 'users'], guest: ['users'] });
     home.write('conf/topologies/apps.xml', httpTopology());
     gateway = await startGateway(home);
   });

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
 import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { writeAdminHome } from '../../helpers/admin-home.ts';
 import { makeHome, startGateway, type TestHome } from '../../helpers/home.ts';
 
 const basic = (user: string, password: string) =>
@@ -92,16 +93,7 @@ describe('admin API: descriptors and shared provider configurations', () => {
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
     home = makeHome({ 'ssl.enabled': true });
-    const hash = (p: string) => hashPassword(p, { ln: 10, r: 8, p: 1 });
-    home.write(
-      'conf/users.yaml',
-      `users:\n  admin:\n    password: "${await hash('admin-password')}"\n    groups: [admin]\n` +
-        `  guest:\n    password: "${await hash('guest-password')}"\n    groups: [users]\n`,
-    );
-    home.write(
-      'conf/topologies/admin.xml',
-      readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
-    );
+    await writeAdminHome(home, { admin: ['admin'], guest: ['users'] });
     home.write('conf/shared-providers/default-providers.json', PROVIDERS);
     home.write('conf/descriptors/sandbox.json', descriptor(backendUrl));
     home.write('conf/descriptors/sandbox2.json', descriptor(backendUrl));

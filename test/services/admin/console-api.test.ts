@@ -12,9 +12,9 @@ import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
-import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
-import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import type { Gateway } from '../../../src/gateway/gateway.ts';
 import { TrafficRecorder } from '../../../src/services/admin/traffic.ts';
+import { writeAdminHome } from '../../helpers/admin-home.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
 const basic = (user: string, password: string) =>
@@ -105,16 +105,7 @@ describe('admin API for the console pages', () => {
     deadUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
     await new Promise<void>((r) => probe.close(() => r()));
     home = makeHome({ 'ssl.enabled': true });
-    const hash = (p: string) => hashPassword(p, { ln: 10, r: 8, p: 1 });
-    home.write(
-      'conf/users.yaml',
-      `users:\n  admin:\n    password: "${await hash('admin-password')}"\n    groups: [admin]\n` +
-        `  guest:\n    password: "${await hash('guest-password')}"\n    groups: [users]\n`,
-    );
-    home.write(
-      'conf/topologies/admin.xml',
-      readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
-    );
+    await writeAdminHome(home, { admin: ['admin'], guest: ['users'] });
     home.write(
       'conf/topologies/apps.xml',
       topologyXml({

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
-import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { writeAdminHome } from '../../helpers/admin-home.ts';
 import { launchChromium } from '../../helpers/browser.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
@@ -49,11 +49,7 @@ const descriptor = (url: string, ref = 'default-providers') => `{
 
 async function adminHome(site: Record<string, string | number | boolean>): Promise<TestHome> {
   const home = makeHome(site);
-  home.write(
-    'conf/users.yaml',
-    `users:\n  admin:\n    password: "${await hashPassword('admin-password', { ln: 10, r: 8, p: 1 })}"\n    groups: [admin]\n`,
-  );
-  home.write('conf/topologies/admin.xml', readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'));
+  await writeAdminHome(home, { admin: ['admin'] });
   return home;
 }
 

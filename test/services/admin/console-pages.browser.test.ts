@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Agent } from 'undici';
 import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
-import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { writeAdminHome } from '../../helpers/admin-home.ts';
 import { launchChromium } from '../../helpers/browser.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
@@ -74,16 +74,7 @@ describe('the console pages (Chromium, 1280 × 800)', () => {
       'gateway.websocket.feature.enabled': true,
       'gateway.knox.token.management.users.can.see.all.tokens': 'admin',
     });
-    const hash = (p: string) => hashPassword(p, { ln: 10, r: 8, p: 1 });
-    home.write(
-      'conf/users.yaml',
-      `users:\n  admin:\n    password: "${await hash('admin-password')}"\n    groups: [admin]\n` +
-        `  guest:\n    password: "${await hash('guest-password')}"\n    groups: [users]\n`,
-    );
-    home.write(
-      'conf/topologies/admin.xml',
-      readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
-    );
+    await writeAdminHome(home, { admin: ['admin'], guest: ['users'] });
     home.write(
       'conf/topologies/apps.xml',
       topologyXml({

@@ -6,14 +6,14 @@
  * $POSTERN_TEST_ARTIFACTS/console/).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
-import { hashPassword } from '../../../src/providers/authentication/shiro/password-hash.ts';
+import { writeAdminHome } from '../../helpers/admin-home.ts';
 import { launchChromium } from '../../helpers/browser.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../../helpers/home.ts';
 
@@ -32,14 +32,7 @@ describe('the admin console (Chromium)', () => {
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
     home = makeHome({ 'ssl.enabled': true, 'gateway.websocket.feature.enabled': true });
-    home.write(
-      'conf/users.yaml',
-      `users:\n  admin:\n    password: "${await hashPassword('admin-password', { ln: 10, r: 8, p: 1 })}"\n    groups: [admin]\n`,
-    );
-    home.write(
-      'conf/topologies/admin.xml',
-      readFileSync(join(REPO_ROOT, 'conf/topologies/admin.xml'), 'utf8'),
-    );
+    await writeAdminHome(home, { admin: ['admin'] });
     // With a service that cannot deploy: the topology serves the other, and the console lists it as failed.
     home.write(
       'conf/topologies/apps.xml',
