@@ -236,7 +236,7 @@ function home(h: AuthHarness, name: string, c: Chain, backendPort: number, port:
     `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop(
       'gateway.host',
       '127.0.0.1',
-    )}${prop('ssl.enabled', 'false')}</configuration>\n`,
+    )}${prop('ssl.enabled', 'false')}${prop('postern.workers', '1')}</configuration>\n`,
   );
   writeFileSync(
     join(dir, 'conf', 'topologies', 'bench.xml'),

@@ -307,6 +307,8 @@ async function startNodes(
         'gateway.host': '127.0.0.1',
         'gateway.port': port,
         'ssl.enabled': false,
+        // One process per node, pinned (postern.workers defaults to auto).
+        'postern.workers': 1,
         'gateway.websocket.feature.enabled': true,
         ...layer,
         ...(peers && {

@@ -77,7 +77,7 @@ function home(dir: string, port: number, backendPort: number, tls: boolean): str
   const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
   writeFileSync(
     join(dir, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', String(tls))}</configuration>\n`,
+    `<?xml version="1.0"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', String(tls))}${prop('postern.workers', '1')}</configuration>\n`,
   );
   writeFileSync(
     join(dir, 'conf', 'topologies', 'bench.xml'),

@@ -95,7 +95,14 @@ async function startPostern(
   for (const d of ['conf/topologies', 'data', 'logs']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(
     join(dir, 'conf', 'gateway-site.xml'),
-    siteXml({ 'gateway.port': port, 'gateway.host': '127.0.0.1', 'ssl.enabled': false, ...site }),
+    // One process, pinned like every single-core row (postern.workers defaults to auto).
+    siteXml({
+      'gateway.port': port,
+      'gateway.host': '127.0.0.1',
+      'ssl.enabled': false,
+      'postern.workers': 1,
+      ...site,
+    }),
   );
   writeFileSync(
     join(dir, 'conf', 'topologies', 'bench.xml'),

@@ -185,7 +185,7 @@ export async function runRewriteRows(
   const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
   writeFileSync(
     join(home, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', 'false')}${options.leakGuard ? prop('postern.rewrite.leak.guard', options.leakGuard) : ''}</configuration>\n`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', 'false')}${prop('postern.workers', '1')}${options.leakGuard ? prop('postern.rewrite.leak.guard', options.leakGuard) : ''}</configuration>\n`,
   );
   writeFileSync(
     join(home, 'conf', 'topologies', 'bench.xml'),

@@ -7,7 +7,7 @@
  * fixed-rate.ts; the median of 3 runs of 5 s, because this VM's own stalls would otherwise decide the p99). Then a CPU
  * profile of postern under the small-request load, summarized by bench/profile-summary.ts.
  *
- *   npm run bench -- [--duration 10] [--quick] [--targets direct,floor,postern,postern+log,nginx,fastify]
+ *   npm run bench -- [--duration 10] [--quick] [--targets direct,floor,postern,postern+log,postern-workers,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
@@ -37,7 +37,10 @@
  * `postern+metrics` (as `postern`, with `postern.metrics.enabled`; not in the default list),
  * `floor` (bench/floor-proxy.ts: a bare node:http server and an undici Pool, the floor for any Node proxy),
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
- * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows).
+ * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows). Every postern row runs
+ * one process (`postern.workers` 1) pinned to the server core, except `postern-workers`: `postern.workers=auto`
+ * (one worker per core), logs off, NOT pinned (the primary and its workers may run on every core, which wrk on
+ * core 0 and the backend on core 1 share); its CPU per request is the primary's and all its workers'.
  *
  * With `--kerberos` (or only them: `--kerberos-only`), the Kerberos rows (bench/kerberos.ts): req/s through postern
  * to httpd with mod_auth_gssapi with Kerberos off, with SPNEGO and the backend's cached cookie, and with a fresh
@@ -54,7 +57,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -79,7 +82,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    targets: { type: 'string', default: 'direct,floor,postern,postern+log,nginx,fastify' },
+    targets: { type: 'string', default: 'direct,floor,postern,postern+log,postern-workers,nginx,fastify' },
     tls: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     rate: { type: 'string', default: '2000' },
@@ -372,6 +375,8 @@ interface Target {
   /** Base URL; `small` and `big` are appended. */
   base: string;
   proc?: Started;
+  /** The proxy's CPU is its process's and its children's (postern's workers). */
+  tree?: boolean;
   stop(): Promise<void>;
 }
 
@@ -399,6 +404,8 @@ function posternHome(
   const home = join(tmp, name);
   mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
   const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
+  // One process unless the row says otherwise (postern.workers defaults to auto).
+  site = { 'postern.workers': '1', ...site };
   writeFileSync(
     join(home, 'conf', 'gateway-site.xml'),
     `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop(
@@ -439,21 +446,30 @@ ${
 async function startPostern(
   name: string,
   backendPort: number,
-  opts: { tls?: boolean; logLevel: string; cpuProfDir?: string; site?: Record<string, string> },
+  opts: {
+    tls?: boolean;
+    logLevel: string;
+    cpuProfDir?: string;
+    site?: Record<string, string>;
+    /** Run on every core (the workers row) instead of the server core. */
+    unpinned?: boolean;
+  },
 ): Promise<Target> {
   const port = await freePort();
   const home = posternHome(name, backendPort, port, opts.tls ?? false, opts.site);
   const node = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  const proc = pinned(name, NODE, [...node, join(REPO, 'src', 'cli', 'main.ts'), 'start', '--home', home], {
+  const argv = [...node, join(REPO, 'bin', 'postern.js'), 'start', '--home', home];
+  const env = {
     POSTERN_LOG_LEVEL: opts.logLevel,
     // The access log has its own switch; "warn" rows measure postern without it.
     POSTERN_ACCESS_LOG: opts.logLevel === 'warn' ? 'silent' : 'info',
     POSTERN_AUDIT_LOG: opts.logLevel === 'warn' ? 'silent' : 'info',
-  });
+  };
+  const proc = opts.unpinned ? start(name, NODE, argv, env) : pinned(name, NODE, argv, env);
   const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/gateway/bench/http/`;
   await waitReady(`${base}small`, proc);
   // SIGINT: `postern start` closes the gateway and exits (which also writes a --cpu-prof profile).
-  return { name, base, proc, stop: () => proc.stop('SIGINT') };
+  return { name, base, proc, tree: opts.unpinned, stop: () => proc.stop('SIGINT') };
 }
 
 async function startNginx(backendPort: number): Promise<Target> {
@@ -557,6 +573,12 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
       });
     case 'postern-tls':
       return startPostern('postern-tls', backendPort, { logLevel: 'warn', tls: true });
+    case 'postern-workers':
+      return startPostern('postern-workers', backendPort, {
+        logLevel: 'warn',
+        unpinned: true,
+        site: { 'postern.workers': 'auto' },
+      });
     case 'nginx':
       if (!which('nginx')) {
         log('nginx is not installed (apt-get install nginx): skipping its row');
@@ -576,6 +598,29 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
 // Measurement and report.
 
 /** CPU time a process has used so far (all threads), in microseconds, from /proc: user and system. */
+/** The CPU of a process and of all its descendants still running (postern's primary and its workers). */
+function treeCpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
+  if (pid === undefined) return undefined;
+  const own = cpuTimes(pid);
+  if (!own) return undefined;
+  let children: number[] = [];
+  try {
+    children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    // gone
+  }
+  for (const c of children) {
+    const t = treeCpuTimes(c);
+    if (t) {
+      own.user += t.user;
+      own.sys += t.sys;
+    }
+  }
+  return own;
+}
+
 function cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
   if (pid === undefined) return undefined;
   try {
@@ -617,9 +662,10 @@ async function measure(t: Target, backendPid: number | undefined): Promise<Row> 
   log(`${t.name}: warm-up ${WARMUP}s, small ${DURATION}s (c=${SMALL_C}) …`);
   await wrk(`${t.base}small`, SMALL_C, WARMUP);
   const proxyPid = t.proc?.child.pid;
-  const [p0, b0] = [cpuTimes(proxyPid), cpuTimes(backendPid)];
+  const proxyCpu = t.tree ? treeCpuTimes : cpuTimes;
+  const [p0, b0] = [proxyCpu(proxyPid), cpuTimes(backendPid)];
   const small = await wrk(`${t.base}small`, SMALL_C, DURATION);
-  const proxy = perRequest(p0, cpuTimes(proxyPid), small.requests);
+  const proxy = perRequest(p0, proxyCpu(proxyPid), small.requests);
   const backend = perRequest(b0, cpuTimes(backendPid), small.requests);
   const smallCpu = t.proc
     ? { proxyUser: proxy.user, proxySys: proxy.sys, backendUser: backend.user, backendSys: backend.sys }
@@ -757,6 +803,11 @@ function notes(rows: Row[]): string {
     if (l)
       goals.push(
         `access log (info) costs: small req/s ${ratio(l.small.rps, p.small.rps)} of postern at warn`,
+      );
+    const w = rows.find((r) => r.target === 'postern-workers');
+    if (w)
+      goals.push(
+        `postern.workers=auto (${availableParallelism()} workers, unpinned; wrk and the backend share the cores): small req/s ${ratio(w.small.rps, p.small.rps)}, 1 MiB req/s ${ratio(w.big.rps, p.big.rps)} of one pinned process`,
       );
     out.push('issue targets: ', ...goals.map((g) => `  - ${g}`));
   }

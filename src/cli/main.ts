@@ -15,12 +15,6 @@
 // First, for its side effect: `postern start` re-executes itself with its V8 flags before loading the rest.
 import './node-flags.ts';
 import { parseArgs } from 'node:util';
-import { runCheck } from './check.ts';
-import { runExplain } from './explain.ts';
-import { runHashPassword } from './hash-password.ts';
-import { runKnoxCli } from './knox-cli.ts';
-import { runScaffold } from './scaffold.ts';
-import { runStart } from './start.ts';
 
 const USAGE = `usage: postern <command> [options]
 
@@ -39,12 +33,15 @@ options:
   -h, --help   show this help
 `;
 
-/** Commands that read their own options (`postern <command> --help` shows them). */
+/**
+ * Commands that read their own options (`postern <command> --help` shows them). Each command's module is imported
+ * when it runs, so that a command loads only what it needs (a worker of `postern start` starts sooner).
+ */
 const OWN_OPTIONS: Record<string, (argv: string[]) => Promise<number>> = {
-  explain: runExplain,
-  cli: (argv) => runKnoxCli(argv),
-  topology: (argv) => runScaffold('topology', argv),
-  service: (argv) => runScaffold('service', argv),
+  explain: async (argv) => (await import('./explain.ts')).runExplain(argv),
+  cli: async (argv) => (await import('./knox-cli.ts')).runKnoxCli(argv),
+  topology: async (argv) => (await import('./scaffold.ts')).runScaffold('topology', argv),
+  service: async (argv) => (await import('./scaffold.ts')).runScaffold('service', argv),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -67,11 +64,14 @@ async function main(argv: string[]): Promise<number> {
   const home = values.home ?? process.env.POSTERN_HOME ?? process.env.GATEWAY_HOME;
   switch (command) {
     case 'start':
-      return runStart({ home, port: values.port === undefined ? undefined : Number(values.port) });
+      return (await import('./start.ts')).runStart({
+        home,
+        port: values.port === undefined ? undefined : Number(values.port),
+      });
     case 'check':
-      return runCheck({ home });
+      return (await import('./check.ts')).runCheck({ home });
     case 'hash-password':
-      return runHashPassword();
+      return (await import('./hash-password.ts')).runHashPassword();
     default:
       process.stderr.write(`postern: unknown command "${command}"\n\n${USAGE}`);
       return 2;

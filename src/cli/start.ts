@@ -10,22 +10,20 @@
  */
 import { existsSync } from 'node:fs';
 import { workerNumber } from '../cluster/ipc.ts';
-import { runPrimary, workerCount } from '../cluster/supervisor.ts';
-import { runWorker } from '../cluster/worker.ts';
 import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
-import { loadGatewaySite } from '../config/gateway-site.ts';
-import { startDemoBackends as startDemos } from '../demo/index.ts';
-import { Gateway, homeLayout, type LoadedHome, loadHome, REPO_ROOT } from '../gateway/gateway.ts';
-import { startTelemetry } from '../observability/telemetry.ts';
+import { type GatewaySettings, loadGatewaySite } from '../config/gateway-site.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import { homeLayout, REPO_ROOT } from '../gateway/home.ts';
 
 export async function runStart(options: { home?: string; port?: number }): Promise<number> {
   const home = options.home ?? REPO_ROOT;
   // A worker the primary forked (cluster/worker.ts) runs the gateway under the primary's orders.
-  if (workerNumber() !== undefined) return runWorker({ home, port: options.port });
-  let workers: number;
+  if (workerNumber() !== undefined)
+    return (await import('../cluster/worker.ts')).runWorker({ home, port: options.port });
+  const layout = homeLayout(home);
+  let settings: GatewaySettings;
   try {
-    const { siteFile } = homeLayout(home);
-    workers = workerCount(loadGatewaySite(existsSync(siteFile) ? siteFile : undefined).workers);
+    settings = loadGatewaySite(existsSync(layout.siteFile) ? layout.siteFile : undefined);
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -33,20 +31,12 @@ export async function runStart(options: { home?: string; port?: number }): Promi
     }
     throw err;
   }
-  if (workers > 1) {
-    // The primary (cluster/supervisor.ts): checks the configuration once, then forks the workers.
-    let loaded: LoadedHome;
-    try {
-      loaded = await loadHome(home);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-        return 1;
-      }
-      throw err;
-    }
-    return runPrimary({ loaded, workers, startDemoBackends });
-  }
+  // Only what this process runs is loaded: the primary of several workers loads none of the gateway.
+  const { runPrimary, workerCount } = await import('../cluster/supervisor.ts');
+  const workers = workerCount(settings);
+  if (workers > 1) return runPrimary({ layout, settings, workers, startDemoBackends });
+  const { Gateway } = await import('../gateway/gateway.ts');
+  const { startTelemetry } = await import('../observability/telemetry.ts');
   // A SIGHUP while starting (a `systemctl reload` right after start) must not end the process: it is applied
   // once the gateway runs.
   let reloadAsked = false;
@@ -111,6 +101,7 @@ export async function runStart(options: { home?: string; port?: number }): Promi
 
 /** Another postern may hold the demo ports: take free ones, say so, and let the sandbox's URLs follow. */
 async function startDemoBackends(): Promise<{ close: () => Promise<void>; aliases: Map<string, string> }> {
+  const { startDemoBackends: startDemos } = await import('../demo/index.ts');
   const demos = await startDemos({ fallback: true });
   for (const m of demos.moved) {
     process.stdout.write(`demo ${m.name} on ${m.to} (${new URL(m.from).port} is in use)\n`);

@@ -23,9 +23,12 @@
  * reads them.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { Errors } from '../errors.ts';
+import { lazyRequire } from '../lazy-require.ts';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 export const STATE_PREFIX = 'postern:state:';
 /** How long a node's liveness key lives without a refresh; refreshed every third of it. */
@@ -97,7 +100,7 @@ export class RedisState {
     this.url = url;
     // Connected only when a gateway acquires it: a topology compiled outside one (`postern check`, the primary
     // checking the configuration) opens no connection, and its requests would fail closed.
-    this.#redis = new Redis(url, {
+    this.#redis = new (ioredis().Redis)(url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

@@ -1,10 +1,15 @@
 /**
  * @module cluster/supervisor
- * `postern start` with `postern.workers` = `auto` or N > 1: this process becomes the primary. It checks the
- * configuration once (a broken one fails the start with today's diagnostics, before any worker exists), makes
- * what workers would otherwise race to make (the master secret, the TLS identity), starts the bundled demo
- * backends once, then forks N workers (node:cluster), each running today's Gateway on the shared listener, and
- * keeps the state they share (cluster/hub.ts).
+ * `postern start` with `postern.workers` = `auto` or N > 1: this process becomes the primary. It reads
+ * gateway-site (cli/start.ts; a broken one fails the start before any worker exists), makes what workers would
+ * otherwise race to make (the master secret, the TLS identity: TLS problems show here, once), starts the bundled
+ * demo backends once, then forks N workers (node:cluster), each running today's Gateway on the shared listener,
+ * and keeps the state they share (cluster/hub.ts).
+ *
+ * The primary loads none of the gateway itself: the workers start at once and load it in parallel, so a start
+ * with workers costs about what a single process's does. The rest of the configuration (plugins, service
+ * definitions, topologies) is therefore checked by the workers: a worker whose start fails sends its
+ * diagnostics here before exiting, and the primary prints the first worker's, once, and fails the start.
  *
  * The listener is node:cluster's round-robin one (the primary accepts and hands each connection to the next
  * worker), not `exclusive` + `reusePort`: it needs nothing of the gateway's listening code, works with port 0
@@ -29,7 +34,7 @@ import { join } from 'node:path';
 import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
-import type { LoadedHome } from '../gateway/home.ts';
+import type { HomeLayout } from '../gateway/home.ts';
 import { loadServerTls } from '../gateway/tls.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Hub } from './hub.ts';
@@ -44,9 +49,15 @@ const BACKOFF_MAX_MS = 30_000;
 /** A worker that lived this long before dying starts its slot's back-off again from the minimum. */
 const STABLE_MS = 60_000;
 
-/** How many workers `postern.workers` asks for on this machine. */
-export function workerCount(setting: GatewaySettings['workers']): number {
-  return setting === 'auto' ? Math.max(1, availableParallelism()) : setting;
+/**
+ * How many workers `postern.workers` asks for on this machine: `auto` is one per available core, except with the
+ * `backplane` channel layer, which needs one process per node (an explicit number above 1 with it is refused at
+ * the start).
+ */
+export function workerCount(settings: Pick<GatewaySettings, 'workers' | 'channels'>): number {
+  if (settings.workers !== 'auto') return settings.workers;
+  if (settings.channels.layer === 'backplane') return 1;
+  return Math.max(1, availableParallelism());
 }
 
 /** What a worker tells the primary once it listens. */
@@ -70,7 +81,8 @@ interface Slot {
 }
 
 export interface PrimaryOptions {
-  loaded: LoadedHome;
+  layout: HomeLayout;
+  settings: GatewaySettings;
   workers: number;
   /** Starts the demo backends (once, here); returns their close and the moved origins. */
   startDemoBackends?: () => Promise<{ close: () => Promise<void>; aliases?: ReadonlyMap<string, string> }>;
@@ -78,8 +90,7 @@ export interface PrimaryOptions {
 
 /** Runs the primary until it is stopped; resolves with 1 when the start fails (0 once it runs). */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
-  const { loaded, workers } = options;
-  const { layout, settings } = loaded;
+  const { layout, settings, workers } = options;
   // What each worker would otherwise make at the same moment; and TLS problems show here, once.
   loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
   try {
@@ -111,8 +122,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const hub = new Hub();
   const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ n: i + 1, startedAt: 0, failures: 0 }));
   const listening = new Map<number, ListeningReport>();
+  /** Set once a worker's start failed and its message was printed: the others' (the same) are not. */
+  let startFailure: string | undefined;
   let started = false;
   let stopping = false;
+  /** The start failed: the primary exits 1 once every worker is gone. */
+  let failedStart = false;
   let resolveStart!: (code: number) => void;
   const startResult = new Promise<number>((resolve) => {
     resolveStart = resolve;
@@ -150,6 +165,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     rpc.on('worker.crash', ({ stack }: { stack: string }) => {
       slot.crashStack = stack;
     });
+    rpc.on('worker.start-failed', ({ text }: { text: string }) => {
+      if (started || startFailure !== undefined) return;
+      startFailure = text;
+      process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    });
     worker.on('message', (m: unknown) => {
       if (isRpcMessage(m)) rpc.receive(m);
     });
@@ -163,7 +183,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     slot.rpc = undefined;
     listening.delete(slot.n);
     if (stopping) {
-      if (slots.every((s) => s.worker === undefined)) void finish(0);
+      if (slots.every((s) => s.worker === undefined)) void finish(failedStart ? 1 : 0);
       return;
     }
     const how = slot.crashStack
@@ -173,8 +193,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         : `exited with code ${code}`;
     if (!started) {
       log.error({ worker: slot.n, code, signal }, `worker ${slot.n} ${how}; the gateway does not start`);
-      process.stderr.write(`postern: worker ${slot.n} ${how}; the gateway does not start\n`);
+      // A worker that said why (its diagnostics, printed above) needs no second line.
+      if (startFailure === undefined) {
+        process.stderr.write(`postern: worker ${slot.n} ${how}; the gateway does not start\n`);
+      }
       stopping = true;
+      failedStart = true;
       for (const s of slots) s.worker?.kill('SIGKILL');
       if (slots.every((s) => s.worker === undefined)) void finish(1);
       resolveStart(1);

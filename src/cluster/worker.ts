@@ -93,12 +93,18 @@ export async function runWorker(options: { home: string; port?: number }): Promi
       startTelemetry,
     });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    } else {
-      process.stderr.write(`postern worker ${n}: ${(err as Error).message}\n`);
-    }
-    process.exit(1);
+    // Every worker fails the same way: the primary prints the first one's message, once.
+    const text =
+      err instanceof ConfigError
+        ? err.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join('')
+        : `postern: ${(err as Error).message}\n`;
+    const sent = rpc.notify('worker.start-failed', { text });
+    if (!sent) process.stderr.write(text);
+    // IPC sends are asynchronous: exit once a last, empty message is written, and so the one above.
+    if (sent && process.send) process.send({}, () => process.exit(1));
+    else process.exit(1);
+    setTimeout(() => process.exit(1), 1000).unref();
+    return 1;
   }
   const g = gateway;
   rpc.on('ready.collect', (): WorkerReadiness => {

@@ -17,9 +17,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import jks from 'jks-js';
+import { lazyRequire } from '../lazy-require.ts';
 import { AliasResolver, keystorePassword, readMasterSecret } from './aliases.ts';
 import type { GatewaySettings } from './gateway-site.ts';
+
+type JksJs = typeof import('jks-js');
+const jksJs = lazyRequire<JksJs>('jks-js');
 
 export type KeystoreIdentity =
   | { source: string; cert: Buffer; key: Buffer }
@@ -28,7 +31,7 @@ export type KeystoreIdentity =
 /** Knox's default identity keystore, relative to the home. */
 export const DEFAULT_KEYSTORE = join('data', 'security', 'keystores', 'gateway.jks');
 
-type Entries = ReturnType<typeof jks.toPem>;
+type Entries = ReturnType<JksJs['toPem']>;
 const JCEKS_MAGIC = 0xcececece;
 const JKS_MAGIC = 0xfeedfeed;
 
@@ -63,7 +66,7 @@ function openStore(
     throw new Error(`type ${type}: postern reads ${options.what}`);
   }
   try {
-    return jks.toPem(data, options.password, options.keyPassword ?? options.password);
+    return jksJs().toPem(data, options.password, options.keyPassword ?? options.password);
   } catch (err) {
     const why = (err as Error).message;
     if (/Invalid keystore format/i.test(why)) throw new Error('the file is not a JKS or PKCS12 keystore');

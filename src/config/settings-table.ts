@@ -861,14 +861,14 @@ export const SETTINGS = {
   },
   workers: setting<'auto' | number>(
     'postern.workers',
-    1,
+    'auto',
     (t) => {
       const v = t.trim().toLowerCase();
       if (v === 'auto') return 'auto';
       return /^[1-9][0-9]{0,3}$/.test(v) ? Number(v) : undefined;
     },
     '`auto` or a whole number from 1',
-    'postern: worker processes `postern start` runs on the shared listener (`auto`: one per available core; 1: a single process, as before). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (sessions, rate limits and WebSocket counts through Redis instead with `postern.state.redis.url`; docs/workers.md). Needs a restart.',
+    'postern: worker processes `postern start` runs on the shared listener (`auto`, the default: one per available core; 1: a single process). Workers share sessions, rate limits, WebSocket counts, channels, metrics and readiness through the primary (sessions, rate limits and WebSocket counts through Redis instead with `postern.state.redis.url`; docs/workers.md). Needs a restart.',
   ),
   stateRedisUrl: urlSetting(
     'postern.state.redis.url',

@@ -28,7 +28,7 @@ import {
   type RequestEvent,
   requestEvents,
 } from '../observability/events.ts';
-import { createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
+import { configurationLogger, createAccessLog, createLogger, type Logger } from '../observability/logger.ts';
 import { loadServiceDefinitions } from '../servicedef/catalog.ts';
 import type { ServiceDefinition } from '../servicedef/model.ts';
 import type {
@@ -118,6 +118,8 @@ export class Gateway implements GatewayHandle {
   readonly home: LoadedHome;
   readonly server: GatewayServer;
   readonly log: Logger;
+  /** Configuration diagnostics and deployment outcomes: said once however many workers (observability/logger.ts). */
+  readonly configLog: Logger;
   readonly audit: AuditLog;
   readonly status = new Map<string, TopologyStatus>();
   /** Health, readiness and exporters' endpoints outside the gateway path. */
@@ -156,6 +158,7 @@ export class Gateway implements GatewayHandle {
     this.audit = audit;
     this.server = server;
     this.log = log;
+    this.configLog = configurationLogger(log);
     this.#masterSecret = secret;
     this.tokenState = createTokenState(home.settings, home.layout.home, secret, log);
     this.#releaseState = acquireSharedState(home.settings, log);
@@ -169,7 +172,7 @@ export class Gateway implements GatewayHandle {
       createLogger({ logDir: layout.logs, level: process.env.POSTERN_LOG_LEVEL ?? settings.logLevel });
     const accessLog =
       options.accessLog ?? (options.log ? options.log : createAccessLog({ logDir: layout.logs }));
-    for (const d of loaded.diagnostics) logDiagnostic(log, d);
+    for (const d of loaded.diagnostics) logDiagnostic(configurationLogger(log), d);
     const secret = loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
     const tls = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
     const server = new GatewayServer({ settings, log, accessLog, tls });
@@ -379,14 +382,14 @@ export class Gateway implements GatewayHandle {
     const result = this.#compile(readTopologyFile(file), this.#sharedAcrossDeployments);
     const { diagnostics } = result;
     if (!result.deployment) return this.#rejected(name, file, diagnostics);
-    for (const d of diagnostics) logDiagnostic(this.log, d);
+    for (const d of diagnostics) logDiagnostic(this.configLog, d);
     const previous = this.server.swap(name, result.deployment);
     this.status.set(name, { file, deployed: true, deployedAt: result.deployment.deployedAt, diagnostics });
     previous
       ?.retire('redeploy')
       .catch((err) => this.log.warn({ err }, `retiring the previous "${name}" failed`));
     const failed = result.deployment.failed;
-    this.log[failed.length > 0 ? 'warn' : 'info'](
+    this.configLog[failed.length > 0 ? 'warn' : 'info'](
       {
         topology: name,
         routes: result.deployment.routes.length,
@@ -424,7 +427,7 @@ export class Gateway implements GatewayHandle {
     this.status.delete(name);
     if (previous) {
       previous.retire('undeploy').catch((err) => this.log.warn({ err }, `retiring "${name}" failed`));
-      this.log.info({ topology: name }, `undeployed topology ${name}`);
+      this.configLog.info({ topology: name }, `undeployed topology ${name}`);
     }
     if (deploymentEvents.hasSubscribers) {
       deploymentEvents.publish({
@@ -511,9 +514,9 @@ export class Gateway implements GatewayHandle {
   }
 
   #fileReloaded(file: string, result: FileReload): void {
-    for (const d of result.diagnostics) logDiagnostic(this.log, d);
-    if (result.ok) this.log.info({ file, type: 'reload' }, `${file} reloaded: ${result.summary}`);
-    else this.log.error({ file, type: 'reload' }, `${file} not reloaded: ${result.summary}`);
+    for (const d of result.diagnostics) logDiagnostic(this.configLog, d);
+    if (result.ok) this.configLog.info({ file, type: 'reload' }, `${file} reloaded: ${result.summary}`);
+    else this.configLog.error({ file, type: 'reload' }, `${file} not reloaded: ${result.summary}`);
   }
 
   /** Proxied WebSockets open now, by topology (every deployment of it, as counted against its limit). */
@@ -579,9 +582,9 @@ export class Gateway implements GatewayHandle {
    */
   reloadDefinitions(): void {
     const { catalog, diagnostics } = loadServiceDefinitions(definitionDirs(this.home.layout, this.settings));
-    for (const d of diagnostics) logDiagnostic(this.log, d);
+    for (const d of diagnostics) logDiagnostic(this.configLog, d);
     this.home.catalog = catalog;
-    this.log.info('service definitions changed; redeploying topologies');
+    this.configLog.info('service definitions changed; redeploying topologies');
     for (const file of listFiles(this.home.layout.topologies, TOPOLOGY_EXTENSIONS)) this.deployFile(file);
   }
 
@@ -614,15 +617,15 @@ export class Gateway implements GatewayHandle {
       next = { ...loadGatewaySite(existsSync(siteFile) ? siteFile : undefined), ...this.#overrides };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      for (const d of err.diagnostics) logDiagnostic(this.log, d);
-      this.log.error(
+      for (const d of err.diagnostics) logDiagnostic(this.configLog, d);
+      this.configLog.error(
         { file: siteFile },
         'gateway-site was not reloaded: it has errors; the running settings stay',
       );
       lifecycle({ event: 'reload-failed' });
       return { ok: false, reloaded: [], restartNeeded: [] };
     }
-    for (const d of next.warnings) logDiagnostic(this.log, d);
+    for (const d of next.warnings) logDiagnostic(this.configLog, d);
     const changes = compareSettings(this.settings, next);
     const { reloaded, restartNeeded } = changes;
     this.home.settings = changes.settings;
@@ -639,8 +642,8 @@ export class Gateway implements GatewayHandle {
         : `gateway-site reloaded: ${reloaded.length > 0 ? `applied ${reloaded.join(', ')}` : 'nothing applied'}${
             restartNeeded.length > 0 ? `; a restart is needed for ${restartNeeded.join(', ')}` : ''
           }`;
-    (restartNeeded.length > 0 ? this.log.warn : this.log.info).call(
-      this.log,
+    (restartNeeded.length > 0 ? this.configLog.warn : this.configLog.info).call(
+      this.configLog,
       { type: 'reload', reloaded, restartNeeded, redeployed: changes.redeploy },
       message,
     );
@@ -698,7 +701,7 @@ export class Gateway implements GatewayHandle {
   }
 
   #rejected(name: string, file: string, diagnostics: Diagnostic[]): boolean {
-    for (const d of diagnostics) logDiagnostic(this.log, d);
+    for (const d of diagnostics) logDiagnostic(this.configLog, d);
     const serving = this.server.deployments.has(name);
     this.status.set(name, { file, deployed: false, diagnostics });
     this.recentErrors.record({
@@ -720,7 +723,7 @@ export class Gateway implements GatewayHandle {
         serving,
       } satisfies DeploymentEvent);
     }
-    this.log.error(
+    this.configLog.error(
       { topology: name, file, errors: diagnostics.filter((d) => d.severity === 'error').length },
       serving
         ? `topology ${name} was not redeployed; the previous deployment keeps serving`

@@ -31,7 +31,6 @@ import { constants } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_CIPHERS, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { generate } from 'selfsigned';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { readIdentityKeystore, readTrustStore } from '../config/keystore.ts';
 import { tlsPolicy } from '../config/tls-policy.ts';
@@ -93,6 +92,8 @@ export async function generateSelfSigned(
 ): Promise<void> {
   const now = new Date();
   const names = [...new Set([host, 'localhost'])].map((value) => ({ type: 2 as const, value }));
+  // Loaded only when a certificate is made (the first start of a home).
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: host }], {
     keyType: 'ec',
     curve: 'P-256',

@@ -9,8 +9,10 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { workerNumber } from '../cluster/ipc.ts';
+import { lazyRequire } from '../lazy-require.ts';
+
+const pinoPretty = lazyRequire<typeof import('pino-pretty')>('pino-pretty');
 
 export type { Logger };
 
@@ -30,6 +32,25 @@ export interface LoggerOptions {
   stdoutFormat?: 'json' | 'pretty';
 }
 
+/**
+ * The logger for what every worker of a multi-process gateway finds the same: configuration diagnostics and
+ * deployment outcomes (each worker deploys from the same files). Worker 1 and a single process log them as
+ * they are; the other workers at `debug`, so that a broken topology is said once on the console and in
+ * gateway.log, not once per worker. What differs per worker (requests, backends) uses the gateway's own logger.
+ */
+export function configurationLogger(log: Logger): Logger {
+  const n = workerNumber();
+  if (n === undefined || n === 1) return log;
+  const child = log.child({ worker: n });
+  const debug = child.debug.bind(child);
+  return Object.assign(Object.create(child) as Logger, {
+    fatal: debug,
+    error: debug,
+    warn: debug,
+    info: debug,
+  });
+}
+
 /** The format stdout gets: human lines on a terminal, JSON elsewhere, unless POSTERN_LOG_FORMAT says. */
 export function consoleFormat(given?: 'json' | 'pretty'): 'json' | 'pretty' {
   const env = process.env.POSTERN_LOG_FORMAT;
@@ -41,7 +62,7 @@ export function consoleFormat(given?: 'json' | 'pretty'): 'json' | 'pretty' {
 /** stdout as a destination, in {@link consoleFormat}. */
 function consoleStream(format: 'json' | 'pretty'): pino.DestinationStream {
   if (format === 'json') return pino.destination({ dest: 1, sync: false });
-  return pretty({
+  return pinoPretty()({
     destination: 1,
     sync: false,
     colorize: process.stdout.isTTY === true,

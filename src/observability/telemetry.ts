@@ -10,7 +10,6 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../gateway/gateway.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { GatewayTracing } from './tracing.ts';
 
 /** Starts what `gateway.settings` enables; returns the function that stops it all (tracing flushes first). */
 export async function startTelemetry(gateway: Gateway): Promise<() => Promise<void>> {
@@ -21,6 +20,8 @@ export async function startTelemetry(gateway: Gateway): Promise<() => Promise<vo
   };
   try {
     if (tracingSettings.enabled) {
+      // The OpenTelemetry SDK is loaded only when tracing is on.
+      const { GatewayTracing } = await import('./tracing.ts');
       const tracing = new GatewayTracing(tracingSettings, { log: gateway.log });
       closers.push(() => tracing.close());
       gateway.log.info(

@@ -13,9 +13,13 @@
  * (PEM) when given.
  */
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
+import { lazyRequire } from '../lazy-require.ts';
 import type { TokenRecord } from '../spi/index.ts';
 import { foldRows, type TokenStore } from './store.ts';
+
+/** pg is loaded by a gateway whose token state is in PostgreSQL only. */
+const pgModule = lazyRequire<typeof import('pg')>('pg');
 
 const CREATE = [
   'SELECT pg_advisory_lock(12345)',
@@ -74,8 +78,8 @@ export class PostgresTokenStore implements TokenStore {
       ...(ssl ? { ssl } : {}),
     };
     this.#pool = options.connectionUrl
-      ? new pg.Pool({ connectionString: options.connectionUrl.replace(/^jdbc:/i, ''), ...common })
-      : new pg.Pool({
+      ? new (pgModule().Pool)({ connectionString: options.connectionUrl.replace(/^jdbc:/i, ''), ...common })
+      : new (pgModule().Pool)({
           host: options.host,
           port: options.port || 5432,
           database: options.database,

@@ -9,9 +9,12 @@
  * Multi-key changes run in MULTI/EXEC. Commands fail at once while Redis is unreachable (no offline queue), so a
  * token check fails closed instead of waiting.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyRequire } from '../lazy-require.ts';
 import type { TokenRecord } from '../spi/index.ts';
 import { byIssueTime, type TokenStore } from './store.ts';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 const P = 'knox:tokens:';
 const INDEXED = new Set(['userName', 'createdBy']);
@@ -38,7 +41,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #redis: Redis;
 
   constructor(url: string, password: string | undefined, onError: (err: Error) => void) {
-    this.#redis = new Redis(url, {
+    this.#redis = new (ioredis().Redis)(url, {
       lazyConnect: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

@@ -5,6 +5,9 @@
  * is cut and the process still exits 0. SIGHUP: gateway-site is reread, what can change changes (the backend
  * stops getting X-Forwarded-For), what cannot is named in the log as needing a restart, and a broken file
  * changes nothing.
+ *
+ * One process (`postern.workers` 1), whose readiness body and log lines these tests read; with workers (the default
+ * `auto`) the same signals are test/cluster/workers.test.ts's.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -94,6 +97,7 @@ describe('postern start under SIGHUP and SIGTERM', () => {
   let metrics: string;
   let releaseSlow: (() => void) | undefined;
   const site = {
+    'postern.workers': 1,
     'gateway.port': 0,
     'gateway.host': '127.0.0.1',
     'ssl.enabled': false,
@@ -229,7 +233,7 @@ describe('postern start: the grace period', () => {
       res.write('partial');
       held = true;
     });
-    home = makeHome({ 'postern.shutdown.grace': 300 });
+    home = makeHome({ 'postern.workers': 1, 'postern.shutdown.grace': 300 });
     home.write('conf/topologies/t.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }));
     postern = await startPostern(home);
   });

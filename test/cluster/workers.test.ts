@@ -71,6 +71,8 @@ describe('postern start with two workers', () => {
     two = await startNode('two');
     home = makeHome({
       'postern.workers': 2,
+      // Worker 2 logs what every worker finds the same (deployment outcomes) at debug: read here to see it.
+      'postern.log.level': 'debug',
       'gateway.websocket.feature.enabled': true,
       'postern.metrics.enabled': true,
       'postern.metrics.gateway.listener': true,
@@ -278,17 +280,20 @@ describe('postern start with two workers', () => {
       if (r.json?.name === 'two') switched.add(r.worker);
       return switched.size === 2;
     }, 'both workers serving the new backend');
-    const failedBefore = gatewayLog()
-      .split('\n')
-      .filter((l) => l.includes('topology plain was not redeployed')).length;
+    const refusals = () =>
+      gatewayLog()
+        .split('\n')
+        .filter((l) => l.includes('topology plain was not redeployed'))
+        .map((l) => JSON.parse(l) as { level: number; pid: number });
+    const before = refusals().length;
     home.write('conf/topologies/plain.xml', '<topology><gateway><provider></topology>');
-    await until(
-      () =>
-        gatewayLog()
-          .split('\n')
-          .filter((l) => l.includes('topology plain was not redeployed')).length >=
-        failedBefore + 2,
-      'both workers refusing the broken file',
+    await until(() => refusals().length >= before + 2, 'both workers refusing the broken file');
+    const now = refusals().slice(before);
+    assert.equal(new Set(now.map((l) => l.pid)).size, 2, 'one refusal from each worker');
+    assert.deepEqual(
+      now.map((l) => l.level).sort(),
+      [20, 50],
+      'said once as an error (worker 1), at debug by the other worker',
     );
     const seen = new Set<number>();
     for (let i = 0; i < 10 && seen.size < 2; i++) {

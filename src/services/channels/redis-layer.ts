@@ -13,10 +13,13 @@
  *   for the other nodes (counted and logged once per outage, local subscribers still get them); nothing queues
  *   without bound.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyRequire } from '../../lazy-require.ts';
 import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
 import { isValidKey, metricGroup } from './groups.ts';
 import type { ChannelNode, Layer } from './node.ts';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 export const REDIS_PREFIX = 'postern:channels:';
 
@@ -48,8 +51,12 @@ export class RedisLayer implements Layer {
     };
     // Publishing fails at once while Redis is away (no offline queue that would grow without bound); the
     // subscribing connection queues its few (un)subscribe commands until it is back.
-    this.#pub = new Redis(url, { ...options, enableOfflineQueue: false });
-    this.#sub = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.#pub = new (ioredis().Redis)(url, { ...options, enableOfflineQueue: false });
+    this.#sub = new (ioredis().Redis)(url, {
+      ...options,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+    });
     for (const [name, client] of [
       ['publish', this.#pub],
       ['subscribe', this.#sub],

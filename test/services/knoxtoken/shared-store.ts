@@ -58,7 +58,12 @@ export function sharedStoreSuite(
         open(),
       ]);
       for (let i = 0; i < 2; i++) {
-        const home = makeHome({ ...store.site, 'postern.token.state.cache.ttl': CACHE_TTL_MS });
+        // One process per gateway: the outage is logged once per process, and read here.
+        const home = makeHome({
+          ...store.site,
+          'postern.workers': 1,
+          'postern.token.state.cache.ttl': CACHE_TTL_MS,
+        });
         writeTopologies(home, ldap, echo.url);
         homes.push(home);
       }

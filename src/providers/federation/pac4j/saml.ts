@@ -36,13 +36,17 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type CacheProvider, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
+import type { CacheProvider, SAML } from '@node-saml/node-saml';
 import { XMLParser } from 'fast-xml-parser';
 import { AliasResolver, keystorePassword, readMasterSecret } from '../../../config/aliases.ts';
 import { DEFAULT_KEYSTORE, type KeyPair, readKeyPair } from '../../../config/keystore.ts';
+import { lazyRequire } from '../../../lazy-require.ts';
 import type { ProviderContext } from '../../../spi/index.ts';
 import type { ParamReader } from '../../common/param-reader.ts';
 import { clientCallbackUrl, type IdentityClient, LoginRefused, type Profile } from './client.ts';
+
+/** node-saml (with its XML signature and encryption stack) is loaded by the first SAML topology only. */
+const nodeSaml = lazyRequire<typeof import('@node-saml/node-saml')>('@node-saml/node-saml');
 
 export const SAML_CLIENT = 'SAML2Client';
 const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -273,7 +277,7 @@ export function createSamlClient(
     acceptedClockSkewMs: skewSeconds * 1000,
     identifierFormat: null,
     disableRequestedAuthnContext: true,
-    validateInResponseTo: ValidateInResponseTo.always,
+    validateInResponseTo: nodeSaml().ValidateInResponseTo.always,
     requestIdExpirationPeriodMs: 10 * 60_000,
     ...(spKey && { decryptionPvk: spKey.key }),
     ...(spKey &&
@@ -287,7 +291,7 @@ export function createSamlClient(
   const spMetadataPath = params.text('saml.serviceProviderMetadataPath');
   if (spMetadataPath) {
     try {
-      const xml = new SAML({ ...base }).generateServiceProviderMetadata(
+      const xml = new (nodeSaml().SAML)({ ...base }).generateServiceProviderMetadata(
         spKey?.cert ?? null,
         spKey && signRequests ? spKey.cert : undefined,
       );
@@ -310,14 +314,17 @@ export function createSamlClient(
     postCallback: true,
     async start() {
       const id = `_${randomBytes(20).toString('hex')}`;
-      const saml = new SAML({ ...base, generateUniqueId: () => id });
+      const saml = new (nodeSaml().SAML)({ ...base, generateUniqueId: () => id });
       const location = await saml.getAuthorizeUrlAsync('', undefined, {});
       return { location, pending: { requestId: id, instant: new Date().toISOString() } };
     },
     async callback(_ex, pending, form) {
       const response = form?.get('SAMLResponse');
       if (!response) throw new LoginRefused('no SAMLResponse in the callback');
-      const saml = new SAML({ ...base, cacheProvider: oneRequest(pending.requestId, pending.instant) });
+      const saml = new (nodeSaml().SAML)({
+        ...base,
+        cacheProvider: oneRequest(pending.requestId, pending.instant),
+      });
       let profile: Awaited<ReturnType<SAML['validatePostResponseAsync']>>['profile'];
       try {
         ({ profile } = await saml.validatePostResponseAsync({
