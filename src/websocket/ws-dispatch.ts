@@ -173,14 +173,14 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
   // Several nodes (postern.state.redis.url): the count is over every node and worker, in Redis; Redis
   // unreachable refuses the upgrade (503, fail closed).
   const redis = sharedState(ctx.settings);
-  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt'> = { limits, topology, service, counter, redis };
+  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt' | 'slot'> = { limits, topology, service };
   // gateway.hadoop.kerberos.secured: the handshake authenticates with SPNEGO as any GET (dispatch/spnego).
   const spnego = backendSpnego(ctx);
 
   // Several workers: the count is the sum over all of them, kept by the primary (cluster/hub.ts); a hub that
   // does not answer refuses the upgrade (503, fail closed).
   const rpc = redis ? undefined : hub();
-  const handler = (ex: Exchange, openNow: number) =>
+  const handler = (ex: Exchange, openNow: number, slot: Slot) =>
     new Promise<void>((resolve, reject) => {
       const upgrade = ex.upgrade;
       if (!upgrade) {
@@ -191,7 +191,8 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
         reject(Errors.noRewrite());
         return;
       }
-      if (openNow >= maxConnections) {
+      // The count includes this connection's own place (taken before counting: see takeSlot).
+      if (openNow > maxConnections) {
         reject(
           Errors.unavailable(`This topology holds its maximum of ${maxConnections} WebSocket connections`),
         );
@@ -354,10 +355,13 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
           log: ex.log,
           reqId: ex.id,
           expiresAt: ex.credentialExpiresAt,
+          slot,
         };
         wss.handleUpgrade(req, upgrade.socket, upgrade.head, (client) =>
           startRelay(client, backend, accepted),
         );
+        // ws completes a handshake synchronously, or aborts it (a socket gone): then the backend goes too.
+        if (!slot.relayed) backend.terminate();
         resolve();
       };
       // Every handshake listener goes once the handshake is decided: an open connection must not keep this
@@ -373,19 +377,67 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       };
       connect();
     });
-  if (redis)
-    return (ex: Exchange) =>
-      redis.websockets(topology).then((open) => handler(ex, Math.max(open, counter.open)));
-  if (!rpc) return (ex: Exchange) => handler(ex, counter.open);
-  return (ex: Exchange) =>
-    rpc.request<number>('ws.count', { topology }).then(
-      (open) => handler(ex, Math.max(open, counter.open)),
+  const count = (): Promise<number> => {
+    if (redis) return redis.websockets(topology).then((open) => Math.max(open, counter.open));
+    if (!rpc) return Promise.resolve(counter.open);
+    return rpc.request<number>('ws.count', { topology }).then(
+      (open) => Math.max(open, counter.open),
       (err: unknown) => {
         throw Errors.unavailable('The WebSocket connection count is unavailable; retry shortly', {
           cause: err,
         });
       },
     );
+  };
+  return (ex: Exchange) => {
+    const slot = takeSlot(topology, counter, redis, rpc);
+    return count()
+      .then((open) => handler(ex, open, slot))
+      .then(
+        () => {
+          if (!slot.relayed) slot.release();
+        },
+        (err: unknown) => {
+          slot.release();
+          throw err;
+        },
+      );
+  };
+}
+
+/**
+ * One connection's place in its topology's WebSocket count. It is taken before the count is read, so the count
+ * includes it: two handshakes racing for the last place on two workers (or nodes) both see the other and are both
+ * refused, never both let in (a worker's count reaches the primary or Redis asynchronously, and the backend
+ * handshake takes time). It is given back once: when the handshake does not become a relay, or when the relay
+ * ends.
+ */
+interface Slot {
+  /** A relay holds it (set synchronously by startRelay). */
+  relayed: boolean;
+  release(): void;
+}
+
+function takeSlot(
+  topology: string,
+  counter: { open: number },
+  redis: RedisState | undefined,
+  rpc: ReturnType<typeof hub>,
+): Slot {
+  counter.open++;
+  if (redis) redis.countWebSocket(topology, +1);
+  else rpc?.notify('ws.open', { topology });
+  let held = true;
+  return {
+    relayed: false,
+    release() {
+      if (!held) return;
+      held = false;
+      counter.open--;
+      if (redis) redis.countWebSocket(topology, -1);
+      else rpc?.notify('ws.close', { topology });
+    },
+  };
 }
 
 function ignore(): void {}
@@ -427,19 +479,16 @@ interface Accepted {
   log: Exchange['log'];
   reqId: string;
   expiresAt: number | undefined;
-  counter: { open: number };
-  /** The state shared by nodes, when the count is kept there. */
-  redis: RedisState | undefined;
+  /** This connection's place in the topology's count, given back when the relay ends. */
+  slot: Slot;
 }
 
 /** Relays an accepted connection; a function of its own so its closures hold only what they need. */
 function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
   backend.off('error', ignore);
   const started = Date.now();
-  a.counter.open++;
+  a.slot.relayed = true;
   openClients.add(client);
-  if (a.redis) a.redis.countWebSocket(a.topology, +1);
-  else hub()?.notify('ws.open', { topology: a.topology });
   a.log.info(
     {
       type: 'websocket',
@@ -458,10 +507,8 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
     } satisfies WebSocketEvent);
   relay(client, backend, a.expiresAt === undefined ? a.limits : { ...a.limits, expiresAt: a.expiresAt }).then(
     (stats) => {
-      a.counter.open--;
+      a.slot.release();
       openClients.delete(client);
-      if (a.redis) a.redis.countWebSocket(a.topology, -1);
-      else hub()?.notify('ws.close', { topology: a.topology });
       const ms = Date.now() - started;
       a.log.info({ type: 'websocket', ms, ...stats }, 'websocket closed');
       if (websocketEvents.hasSubscribers)

@@ -119,6 +119,44 @@ describe('WebSocket lifecycle and backpressure', () => {
     second.close();
   });
 
+  it('lets one of many concurrent handshakes take a topology’s last place, and gives refused places back', async () => {
+    // A backend that takes 200 ms to answer each handshake: every handshake through the gateway is checked
+    // against the limit while the others are still connecting.
+    const slow = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      verifyClient: (_info, done) => setTimeout(() => done(true), 200),
+    });
+    slow.on('connection', (ws) => ws.on('message', (data) => ws.send(`slow:${data}`)));
+    await new Promise((r) => slow.once('listening', r));
+    try {
+      const url = `ws://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      home.write(
+        'conf/topologies/one-place.xml',
+        topologyXml({
+          services: [{ role: 'ECHOWS', urls: [url], params: { 'postern.websocket.max.connections': '1' } }],
+        }),
+      );
+      await gateway.rescan();
+      const tries = await Promise.allSettled(
+        Array.from({ length: 5 }, () => open(`${base()}/one-place/echo/ws`)),
+      );
+      const opened = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+      assert.equal(opened.length, 1, 'exactly one handshake gets the one place');
+      for (const t of tries) if (t.status === 'rejected') assert.match(String(t.reason), /503/);
+      const closed = new Promise((resolve) => opened[0].once('close', resolve));
+      opened[0].close();
+      await closed;
+      await new Promise((r) => setTimeout(r, 50));
+      // The refused handshakes gave their places back: the place is free again.
+      const again = await open(`${base()}/one-place/echo/ws`);
+      assert.equal(await echo(again, 'x'), 'slow:x');
+      again.close();
+    } finally {
+      slow.close();
+    }
+  });
+
   it('closes open sockets with 1001 when their topology is undeployed', async () => {
     home.write(
       'conf/topologies/gone.xml',
