@@ -199,6 +199,17 @@ describe('state every worker shares (postern start, two workers)', () => {
     const other = await onOtherWorker(first.worker, () => send('/ha/http/second'));
     assert.equal(other.status, 200, `worker ${other.worker} goes to the live backend at once: ${other.text}`);
     assert.equal(other.json?.name, 'two');
+    // The console's feed (the postern-events group, relayed between workers) tells it once, not once per worker.
+    const downs = async () => {
+      const r = await send('/app/api/v1/feed?after=0', { authorization: basic('alice') });
+      const body = JSON.parse(r.text) as { events: unknown[] };
+      return body.events
+        .map((e) => JSON.stringify(e))
+        .filter((e) => e.includes('backend-health') && e.includes(one.url) && e.includes('"down"'));
+    };
+    for (let i = 0; i < 50 && (await downs()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 2; i++) assert.equal((await downs()).length, 1, (await downs()).join('\n'));
     await one.restart();
     // Only the worker that noticed lists the backend as its recent error; the other says it was told.
     const log = readFileSync(join(home.dir, 'logs/gateway.log'), 'utf8');
