@@ -1,8 +1,9 @@
 /**
  * `postern start` with `postern.workers=2`, as a real process: the state that used to be each worker's own is the
  * gateway's. The login throttle counts failed logins over both workers (and fails closed while the primary does
- * not answer), a backend one worker found dead is passed over by the other, and the admin API asked on one worker
- * lists what happened on the other. Which worker served a request is read from the access log (`worker`), matched
+ * not answer), a backend one worker found dead is passed over by the other (and the console's feed says so once),
+ * and the admin API asked on one worker lists what happened on the other: errors, HA states, connections,
+ * traffic, status. Which worker served a request is read from the access log (`worker`), matched
  * by the request id the test sends; new connections are opened until the other worker serves (node:cluster hands
  * connections round-robin).
  */
@@ -250,6 +251,26 @@ describe('state every worker shares (postern start, two workers)', () => {
     );
     assert.notEqual(s.gateway.workers.each[0].pid, s.gateway.workers.each[1].pid);
     assert.ok(s.errors.errors.some((e) => e.topology === 'dead'));
+    // HA states: the URL the HA test found dead is down in both workers' views (the second by the relay).
+    const health = await onOtherWorker(failed.worker, () =>
+      send('/app/api/v1/health', { authorization: basic('alice') }),
+    );
+    const rows = (JSON.parse(health.text) as { backends: { url: string; state: string; workers: object }[] })
+      .backends;
+    const dead = rows.find((b) => b.url === one.url);
+    assert.deepEqual(dead && { state: dead.state, workers: dead.workers }, {
+      state: 'down',
+      workers: { 1: 'down', 2: 'down' },
+    });
+    const connections = await onOtherWorker(failed.worker, () =>
+      send('/app/api/v1/connections', { authorization: basic('alice') }),
+    );
+    const c = JSON.parse(connections.text) as { perWorker: { worker: number }[]; inflight: number };
+    assert.deepEqual(
+      c.perWorker.map((w) => w.worker),
+      [1, 2],
+    );
+    assert.ok(c.inflight >= 1, 'the connections request itself is in flight');
     const traffic = await onOtherWorker(failed.worker, () =>
       send('/app/api/v1/traffic', { authorization: basic('alice') }),
     );
