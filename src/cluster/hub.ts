@@ -13,16 +13,25 @@
  *   live workers (a dead worker's connections are gone with it).
  * - **channels**: which worker has subscribers of which group; a message published on one worker is relayed to
  *   the others that have subscribers of its group (never back to its publisher).
+ * - **login throttle** (providers/common/login-throttle.ts): one {@link LoginThrottle} per set of limits (a
+ *   reload may change them), so failed logins and password checks count over all workers.
+ * - **HA backend health**: a URL one worker's request found failed (or back) is relayed to every other worker
+ *   (`ha.mark`), which applies the same mark (cluster/worker-shared.ts).
+ * - **the admin API's views** of per-process state (recent errors, connections, traffic…): `admin.all` asks every
+ *   worker for its part and hands back the answers, each with its worker (services/admin/gateway-wide.ts).
  * - **metrics** and **readiness**: asked of every worker and combined (prom-client's AggregatorRegistry).
  */
 import { AggregatorRegistry } from 'prom-client';
 import { SessionStore } from '../providers/authentication/shiro/sessions.ts';
+import { LoginThrottle, type ThrottleLimits, throttleLimits } from '../providers/common/login-throttle.ts';
 import { TokenBuckets } from '../providers/common/token-buckets.ts';
 import type { Principal } from '../spi/index.ts';
 import type { Rpc } from './rpc.ts';
 
 /** How many buckets one rate-limit namespace keeps (as WebAppSec's own). */
 const MAX_BUCKETS = 100_000;
+/** Login throttles kept at once (one per set of limits; a reload that changes them makes another). */
+const MAX_THROTTLES = 8;
 /** How long the hub waits for each worker when it asks them all (metrics, readiness). */
 const ASK_ALL_MS = 3000;
 
@@ -47,6 +56,8 @@ export class Hub {
   readonly #buckets = new Map<string, TokenBuckets>();
   /** topology → worker → open WebSockets. */
   readonly #websockets = new Map<string, Map<number, number>>();
+  /** limits (JSON) → the gateway's login throttle. */
+  readonly #throttles = new Map<string, LoginThrottle>();
   /** channel group key → workers with subscribers of it. */
   readonly #groups = new Map<string, Set<number>>();
   readonly #sweeper: NodeJS.Timeout;
@@ -90,6 +101,13 @@ export class Hub {
       }
       return buckets.take(a.key, performance.now());
     });
+    type Login = { limits: ThrottleLimits; address: string; username: string };
+    rpc.on('login.admit', (a: Login) => this.#throttle(a.limits).admit(a.address, a.username) ?? null);
+    rpc.on('login.spend', (a: Login) => this.#throttle(a.limits).spend(a.address) ?? null);
+    rpc.on('login.failed', (a: Login) => {
+      this.#throttle(a.limits).failed(a.address, a.username);
+      return true;
+    });
     rpc.on('ws.count', ({ topology }: { topology: string }) => this.websockets(topology));
     rpc.on('ws.open', ({ topology }: { topology: string }) => this.#countWebSocket(topology, worker, +1));
     rpc.on('ws.close', ({ topology }: { topology: string }) => this.#countWebSocket(topology, worker, -1));
@@ -111,6 +129,15 @@ export class Hub {
         if (other !== worker) this.#workers.get(other)?.notify('ch.deliver', { key, text });
       }
     });
+    rpc.on('ha.mark', (mark: object) => {
+      for (const [other, channel] of this.#workers) {
+        if (other !== worker) channel.notify('ha.mark', { mark, worker });
+      }
+    });
+    rpc.on('admin.all', async (a: { view: string; args?: object }) => ({
+      of: this.#workers.size,
+      answers: await this.#askEach('admin.collect', a),
+    }));
     rpc.on('metrics.scrape', () => this.metrics());
     rpc.on('ready.all', () => this.readiness());
   }
@@ -163,13 +190,32 @@ export class Hub {
     for (const ns of this.#sessions.values()) ns.store.clear();
     this.#sessions.clear();
     this.#buckets.clear();
+    this.#throttles.clear();
   }
 
   async #askAll<T>(op: string): Promise<T[]> {
-    const settled = await Promise.allSettled(
-      [...this.#workers.values()].map((rpc) => rpc.request<T>(op, undefined, ASK_ALL_MS)),
+    return (await this.#askEach<T>(op)).map((a) => a.value);
+  }
+
+  /** Every worker's answer that came in time, with its worker's number. */
+  async #askEach<T>(op: string, args?: unknown): Promise<{ worker: number; value: T }[]> {
+    const workers = [...this.#workers];
+    const settled = await Promise.allSettled(workers.map(([, rpc]) => rpc.request<T>(op, args, ASK_ALL_MS)));
+    return settled.flatMap((s, i) =>
+      s.status === 'fulfilled' ? [{ worker: workers[i][0], value: s.value }] : [],
     );
-    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  #throttle(given: ThrottleLimits): LoginThrottle {
+    const limits = throttleLimits(given);
+    const key = JSON.stringify(limits);
+    let t = this.#throttles.get(key);
+    if (!t) {
+      t = new LoginThrottle(limits);
+      if (this.#throttles.size >= MAX_THROTTLES) this.#throttles.delete(this.#throttles.keys().next().value!);
+      this.#throttles.set(key, t);
+    }
+    return t;
   }
 
   #namespace(name: string, timeoutMs: number): SessionNamespace {

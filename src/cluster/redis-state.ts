@@ -16,13 +16,18 @@
  *   next). A node keeps `postern:state:node:{id}` alive (a TTL it refreshes, with its counts); counting skips and
  *   removes the fields of a node whose key expired, so a node that dies cannot leak connections.
  *
+ * - **login throttle** (providers/common/login-throttle.ts): a failure window per client address and per user
+ *   name, `postern:state:login:{address|user}:{sha256}` (a counter whose TTL is the window, set by the first
+ *   failure), counted and checked by Lua scripts; the password checks per address are a token bucket
+ *   (`postern:state:bucket:login:{sha256 of the address}`).
+ *
  * One connection per process (each worker of `postern.workers` is a node of its own here: it reaches Redis
  * directly, not through the primary). Commands fail at once while Redis is unreachable (no offline queue), and
  * the requests that need the state are answered 503 (fail closed); the outage is logged once, and its end.
  * The password and TLS come from the URL (`redis://:password@host:6379/0`, `rediss://` for TLS), as ioredis
  * reads them.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { Errors } from '../errors.ts';
@@ -79,10 +84,45 @@ end
 return n
 `;
 
+/**
+ * Whether a login is refused for its failures: KEYS[1] the address's window, KEYS[2] the user's; ARGV their limits
+ * (0: none). Returns {0, 0}, or {1 (address) or 2 (user), ms until the window ends}.
+ */
+const LOGIN_BLOCKED = `
+local function blocked(key, limit)
+  if limit <= 0 then return 0 end
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n < limit then return 0 end
+  local ttl = redis.call('PTTL', key)
+  if ttl <= 0 then return 0 end
+  return ttl
+end
+local a = blocked(KEYS[1], tonumber(ARGV[1]))
+if a > 0 then return {1, a} end
+local u = blocked(KEYS[2], tonumber(ARGV[2]))
+if u > 0 then return {2, u} end
+return {0, 0}
+`;
+
+/** Counts a failed login in both windows (KEYS[1], KEYS[2]); a window starts at its first failure (ARGV[1] ms). */
+const LOGIN_FAILED = `
+for i = 1, 2 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 or redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
+return 1
+`;
+
 type StateRedis = Redis & {
   posternTake(key: string, rate: number, idleMs: number): Promise<number>;
   posternCount(key: string, nodePrefix: string): Promise<number>;
+  posternLoginBlocked(a: string, u: string, perAddress: number, perUser: number): Promise<[number, number]>;
+  posternLoginFailed(a: string, u: string, windowMs: number): Promise<number>;
 };
+
+const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+const loginKeys = (address: string, user: string) =>
+  [`${STATE_PREFIX}login:address:${digest(address)}`, `${STATE_PREFIX}login:user:${digest(user)}`] as const;
 
 export class RedisState {
   /** This process's id as a node (WebSocket counts). */
@@ -111,6 +151,8 @@ export class RedisState {
     }) as StateRedis;
     this.#redis.defineCommand('posternTake', { numberOfKeys: 1, lua: TAKE });
     this.#redis.defineCommand('posternCount', { numberOfKeys: 1, lua: COUNT });
+    this.#redis.defineCommand('posternLoginBlocked', { numberOfKeys: 2, lua: LOGIN_BLOCKED });
+    this.#redis.defineCommand('posternLoginFailed', { numberOfKeys: 2, lua: LOGIN_FAILED });
     this.#redis.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'redis state error'));
     this.#redis.on('ready', () => {
       this.#recovered();
@@ -185,6 +227,28 @@ export class RedisState {
   /** Takes a token of a bucket (token-buckets.ts semantics): tokens left (≥ 0), or -ms until one is back. */
   take(ns: string, key: string, rate: number, idleMs: number): Promise<number> {
     return this.run((r) => r.posternTake(`${STATE_PREFIX}bucket:${ns}:${key}`, rate, Math.max(idleMs, 1000)));
+  }
+
+  /** The login throttle: {0, 0}, or which window refuses (1 the address's, 2 the user's) and for how many ms. */
+  loginBlocked(
+    address: string,
+    user: string,
+    perAddress: number,
+    perUser: number,
+  ): Promise<[number, number]> {
+    const [a, u] = loginKeys(address, user);
+    return this.run((r) => r.posternLoginBlocked(a, u, perAddress, perUser));
+  }
+
+  /** The login throttle: a failed login counted for its address and its user. */
+  async loginFailed(address: string, user: string, windowMs: number): Promise<void> {
+    const [a, u] = loginKeys(address, user);
+    await this.run((r) => r.posternLoginFailed(a, u, Math.max(windowMs, 1)));
+  }
+
+  /** The login throttle: a password check taken from the address's bucket (tokens left, or -ms to wait). */
+  loginSpend(address: string, rate: number): Promise<number> {
+    return this.take('login', digest(address), rate, 1000);
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,7 @@ import { closeAllRelayed } from '../websocket/ws-dispatch.ts';
 import type { GatewayReadiness, WorkerReadiness } from './hub.ts';
 import { hub, workerNumber } from './ipc.ts';
 import { DEMO_ALIASES_ENV, type ListeningReport } from './supervisor.ts';
+import { shareWorkerState } from './worker-shared.ts';
 
 export async function runWorker(options: { home: string; port?: number }): Promise<number> {
   const rpc = hub();
@@ -107,6 +108,7 @@ export async function runWorker(options: { home: string; port?: number }): Promi
     return 1;
   }
   const g = gateway;
+  shareWorkerState(rpc, g);
   rpc.on('ready.collect', (): WorkerReadiness => {
     const r: Readiness = g.readiness();
     return { ready: r.ready, body: r.body };

@@ -547,9 +547,10 @@ export class Gateway implements GatewayHandle {
           source: e.source,
           reason: e.reason,
         },
-        `${e.topology}/${e.service} backend ${e.url} is ${e.state}${e.reason ? `: ${e.reason}` : ''} (${e.source === 'check' ? 'health check' : 'a request'})`,
+        `${e.topology}/${e.service} backend ${e.url} is ${e.state}${e.reason ? `: ${e.reason}` : ''} (${e.source === 'check' ? 'health check' : e.worker !== undefined ? `a request on worker ${e.worker}` : 'a request'})`,
       );
-      if (e.state !== 'down') return;
+      // A mark relayed from another worker is that worker's recent error, not this one's too.
+      if (e.state !== 'down' || e.worker !== undefined) return;
       this.recentErrors.record({
         kind: 'backend-down',
         topology: e.topology,

@@ -213,6 +213,8 @@ export interface BackendHealthEvent {
   source?: 'request' | 'check';
   /** Why it went down: the error code, or the check's status. */
   reason?: string;
+  /** Set when another worker noticed it and the primary relayed the mark here (cluster/ha-relay.ts). */
+  worker?: number;
 }
 
 export const backendHealthEvents = diagnostics_channel.channel('postern:backend-health');

@@ -1,6 +1,6 @@
 /**
  * Several nodes sharing their state through one real Redis (`postern.state.redis.url`): two real `postern start`
- * processes (TLS, one home each) share a Basic-login session, a client's rate limit and a topology's WebSocket
+ * processes (TLS, one home each) share a Basic-login session, a client’s rate limit, a user’s failed logins and a topology’s WebSocket
  * limit; with Redis stopped the requests that need it get 503 (logged once) and the nodes recover when it is
  * back. Then, behind Debian's nginx with the bundled ops/nginx/postern-lb.conf (a copy with the test's ports and
  * certificates), a real Chromium signed in once keeps its KNOXSESSIONID cookie and stays signed in while node A
@@ -143,6 +143,7 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
         'gateway.websocket.feature.enabled': true,
         'postern.state.redis.url': redis.url,
         'postern.shutdown.grace': '5s',
+        'postern.auth.failures.per.user': 3,
       });
       await writeUsers(home);
       home.write(
@@ -231,6 +232,33 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
     }
   });
 
+  it('counts a user’s failed logins over both nodes (the login throttle in Redis)', async () => {
+    // 3 failures per user: two on A and one on B reach it; a count per node would let both go on.
+    const [a, b] = nodes;
+    const wrong = `Basic ${Buffer.from('eve:not-her-password').toString('base64')}`;
+    for (const node of [a, b, a]) {
+      const r = await send(node, '/app/http/wrong', { authorization: wrong });
+      assert.equal(r.status, 401, `node ${node.name}: ${r.text}`);
+    }
+    for (const node of [b, a]) {
+      const r = await send(node, '/app/http/refused', { authorization: basic('eve') });
+      assert.equal(r.status, 429, `node ${node.name} refuses eve, her right password too: ${r.text}`);
+      assert.ok(Number(r.headers['retry-after']) > 0);
+    }
+    // Keyed by digests: neither the user name nor the address is in Redis.
+    const dump = await redisKeys(redis.port);
+    assert.ok(
+      dump.some((k) => k.startsWith('postern:state:login:user:')),
+      dump.join('\n'),
+    );
+    assert.ok(
+      dump.some((k) => k.startsWith('postern:state:login:address:')),
+      dump.join('\n'),
+    );
+    const login = dump.filter((k) => k.startsWith('postern:state:login:') || k.includes(':bucket:login:'));
+    assert.ok(!login.some((k) => k.includes('eve') || k.includes('127.0.0.1')), login.join('\n'));
+  });
+
   it('counts a topology’s WebSocket connections over both nodes', async () => {
     const [a, b] = nodes;
     const first = await openWs(a);
@@ -259,6 +287,9 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
         assert.equal(r.status, 503, `a session is not checked without Redis: ${r.text}`);
       }
       assert.equal((await send(a, '/app/http/login', { authorization: basic('alice') })).status, 503);
+      // A wrong password is not checked either: the login throttle cannot count it (a 401 would mean it was).
+      const wrong = `Basic ${Buffer.from('bob:not-his-password').toString('base64')}`;
+      assert.equal((await send(a, '/app/http/login', { authorization: wrong })).status, 503);
       assert.equal((await send(a, '/limited/http/rate')).status, 503);
       await assert.rejects(openWs(a), /status 503/);
     } finally {

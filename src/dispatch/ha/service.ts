@@ -12,6 +12,11 @@
  *   URL's state is published on `postern:backend-health`; a URL nothing is known about is up.
  *
  * Shared by every route of the service (HTTP and WebSocket), released with its deployment.
+ *
+ * With several workers (`postern.workers` > 1), a request's failure or recovery of a URL is also told to the other
+ * workers ({@link onHealthMark}, relayed by the primary: cluster/ha-relay.ts), which apply the same mark
+ * ({@link applyHealthMark}): a backend one worker found dead is passed over by all. A worker that cannot reach the
+ * primary keeps its own view. Active checks are not relayed: every worker runs its own.
  */
 
 import { createHash } from 'node:crypto';
@@ -92,6 +97,33 @@ export function withoutCookie(header: string, name: string): string | undefined 
 
 /** Every live HA service, for {@link backendHealth}. */
 const live = new Set<HaService>();
+
+/** A URL's state as a request found it, told to the other workers. */
+export interface HealthMark {
+  topology: string;
+  service: string;
+  url: string;
+  state: BackendState;
+  reason?: string;
+}
+
+let markListener: ((mark: HealthMark) => void) | undefined;
+
+/** Called with every mark a request makes here (not with relayed ones); one listener per process. */
+export function onHealthMark(listener: ((mark: HealthMark) => void) | undefined): void {
+  markListener = listener;
+}
+
+/** Applies a mark another worker made, as if a request here had found it (without telling it on). */
+export function applyHealthMark(mark: HealthMark, worker: number): void {
+  for (const s of live) {
+    if (s.topology !== mark.topology || s.role !== mark.service) continue;
+    const u = s.urls.find((x) => x.url === mark.url);
+    if (!u) continue;
+    if (mark.state === 'down') s.failed(u, mark.reason ?? 'failed on another worker', worker);
+    else s.succeeded(u, 'request', worker);
+  }
+}
 
 /** The state of every URL of every deployed HA service (for health endpoints and metrics). */
 export function backendHealth(): BackendHealthEvent[] {
@@ -231,20 +263,30 @@ export class HaService {
     return untried ?? available ?? list[start];
   }
 
-  /** A request to `u` failed: it goes to the end of the list and, for the cool-down, out of rotation. */
-  failed(u: HaUrl, reason: string): void {
+  /**
+   * A request to `u` failed: it goes to the end of the list (Knox's DefaultURLManager.markFailed) and, for the
+   * cool-down, out of rotation.
+   * @param relayedFrom the worker whose request failed, when the primary relayed the mark here
+   */
+  failed(u: HaUrl, reason: string, relayedFrom?: number): void {
     const cooldown = this.settings.failureCooldown;
     if (cooldown > 0) u.coolUntil = Date.now() + cooldown;
     this.#toBack(u);
-    this.#set(u, 'down', 'request', reason);
+    this.#set(u, 'down', 'request', reason, relayedFrom);
+    if (relayedFrom === undefined) {
+      markListener?.({ topology: this.topology, service: this.role, url: u.url, state: 'down', reason });
+    }
   }
 
   /** `u` answered. */
-  succeeded(u: HaUrl, source: 'request' | 'check' = 'request'): void {
+  succeeded(u: HaUrl, source: 'request' | 'check' = 'request', relayedFrom?: number): void {
     if (u.state === 'up') return;
     u.coolUntil = 0;
     u.checkDown = false;
-    this.#set(u, 'up', source);
+    this.#set(u, 'up', source, undefined, relayedFrom);
+    if (source === 'request' && relayedFrom === undefined) {
+      markListener?.({ topology: this.topology, service: this.role, url: u.url, state: 'up' });
+    }
   }
 
   #available(u: HaUrl, now: number): boolean {
@@ -259,7 +301,7 @@ export class HaService {
     order.push(u);
   }
 
-  #set(u: HaUrl, state: BackendState, source: 'request' | 'check', reason?: string): void {
+  #set(u: HaUrl, state: BackendState, source: 'request' | 'check', reason?: string, worker?: number): void {
     if (u.state === state) return;
     u.state = state;
     if (backendHealthEvents.hasSubscribers) {
@@ -270,6 +312,7 @@ export class HaService {
         state,
         source,
         reason,
+        ...(worker !== undefined && { worker }),
       } satisfies BackendHealthEvent);
     }
   }

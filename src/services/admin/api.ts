@@ -8,6 +8,7 @@
  * | route | what |
  * |---|---|
  * | `GET /api/v1/status` | everything below at once (what the console loads) |
+ * | (with several workers) | health, connections, errors, traffic, backends, leaks and status answer for every worker, combined through the primary (gateway-wide.ts) |
  * | `GET /api/v1/topologies` | each topology: deployment state, when, its diagnostics (`at`: `path:line:col`), services (each `deployed` or `failed`, with its code and diagnostics), route count |
  * | `GET /api/v1/topologies/{name}` | one topology, with its routes |
  * | `PUT /api/v1/topologies/{name}` | deploy: the body is topology XML, checked as a deployment would be; a broken one is 400 with its diagnostics and nothing is written; else written to `conf/topologies/{name}.xml` (the replaced file kept under `data/history/topologies/{name}/`) and deployed (201 new, 200 replaced) |
@@ -34,20 +35,24 @@
  */
 import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hub } from '../../cluster/ipc.ts';
 import { ConfigError } from '../../config/diagnostics.ts';
-import { backendHealth } from '../../dispatch/ha/service.ts';
 import { Errors } from '../../errors.ts';
 import { DESCRIPTOR_EXTENSIONS, TOPOLOGY_EXTENSIONS } from '../../gateway/home.ts';
 import { readText } from '../../gateway/read-body.ts';
-import type { DispatchContext, Exchange, GatewayHandle, TopologyReport } from '../../spi/index.ts';
-import { channelNodeFor } from '../channels/nodes.ts';
+import type {
+  DispatchContext,
+  Exchange,
+  GatewayHandle,
+  RecentErrorReport,
+  TopologyReport,
+} from '../../spi/index.ts';
 import { backendsOf, tlsOf } from './backends.ts';
 import { API, allow, diagnosticJson, homePath, safeUrl, sendJson, userOf } from './common.ts';
 import { answerConfigFiles } from './config-files.ts';
-import { feedCounts, polledFeed } from './feed.ts';
+import { polledFeed } from './feed.ts';
+import { gatewayView, type HealthRow } from './gateway-wide.ts';
 import { keepVersion, sourceOf, versionSource, versionsOf } from './history.ts';
-import { leaks } from './leaks.ts';
-import { traffic } from './traffic.ts';
 
 export { diagnosticJson } from './common.ts';
 
@@ -84,10 +89,6 @@ export function configOf(ctx: DispatchContext): AdminConfig {
 // ---------------------------------------------------------------------------------------------------------------
 // What the API reports
 // ---------------------------------------------------------------------------------------------------------------
-
-function topologyNames(gateway: GatewayHandle): string[] {
-  return gateway.topologies().map((t) => t.name);
-}
 
 function topologySummary(gateway: GatewayHandle, name: string) {
   const report = gateway.topologies().find((t) => t.name === name);
@@ -146,48 +147,24 @@ function routeTable(gateway: GatewayHandle, query: string) {
   );
 }
 
-function healthOf(gateway: GatewayHandle) {
-  const served = new Set(gateway.topologies().flatMap((t) => (t.serving ? [t.name] : [])));
-  return backendHealth()
-    .filter((h) => served.has(h.topology))
-    .map((h) => ({ topology: h.topology, service: h.service, url: safeUrl(h.url), state: h.state }));
-}
-
-function connectionsOf(gateway: GatewayHandle) {
-  const node = channelNodeFor(gateway.settings);
-  const websockets = Object.fromEntries(gateway.openWebSockets());
-  const channels: Record<string, number> = {};
-  for (const name of topologyNames(gateway)) {
-    const n = node.stats(name).subscribers;
-    if (n > 0) channels[name] = n;
-  }
-  const feeds = feedCounts(gateway, topologyNames(gateway));
+/** Everything at once (what the console loads), for the whole gateway (gateway-wide.ts). */
+async function status(gateway: GatewayHandle) {
+  const view = (await gatewayView(gateway, 'status')) as { gateway: object };
   return {
-    websockets,
-    websocketsTotal: Object.values(websockets).reduce((a, b) => a + b, 0),
-    channels,
-    channelsTotal: node.clientCount,
-    consoleFeeds: feeds,
-    inflight: gateway.inflight,
-  };
-}
-
-function errorsOf(gateway: GatewayHandle) {
-  return { total: gateway.recentErrors.total, errors: gateway.recentErrors.list(100) };
-}
-
-function status(gateway: GatewayHandle) {
-  return {
-    gateway: {
-      path: gateway.settings.path,
-      ready: gateway.ready,
-      node: channelNodeFor(gateway.settings).id,
-    },
+    ...view,
+    gateway: { path: gateway.settings.path, ...view.gateway },
     topologies: gateway.topologies().map((t) => summaryOf(gateway, t)),
-    health: healthOf(gateway),
-    connections: connectionsOf(gateway),
-    errors: errorsOf(gateway),
   };
+}
+
+/** The backends' view: HA states and last errors are the whole gateway's with several workers. */
+async function backends(gateway: GatewayHandle) {
+  if (!hub()) return backendsOf(gateway);
+  const [health, errors] = await Promise.all([
+    gatewayView(gateway, 'health') as Promise<HealthRow[]>,
+    gatewayView(gateway, 'errors') as Promise<{ errors: RecentErrorReport[] }>,
+  ]);
+  return backendsOf(gateway, { health, errors: errors.errors });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -383,7 +360,7 @@ export async function answerApi(
   ex.req.resume();
   switch (head) {
     case 'status':
-      return sendJson(ex, 200, status(gateway));
+      return sendJson(ex, 200, await status(gateway));
     case 'topologies':
       return sendJson(ex, 200, {
         topologies: gateway.topologies().map((t) => summaryOf(gateway, t)),
@@ -391,23 +368,26 @@ export async function answerApi(
     case 'routes':
       return sendJson(ex, 200, { routes: routeTable(gateway, params.get('q') ?? '') });
     case 'health':
-      return sendJson(ex, 200, { backends: healthOf(gateway) });
+      return sendJson(ex, 200, { backends: await gatewayView(gateway, 'health') });
     case 'connections':
-      return sendJson(ex, 200, connectionsOf(gateway));
+      return sendJson(ex, 200, await gatewayView(gateway, 'connections'));
     case 'errors':
-      return sendJson(ex, 200, errorsOf(gateway));
+      return sendJson(ex, 200, await gatewayView(gateway, 'errors'));
     case 'traffic': {
       const window = Number(params.get('window') ?? 60);
-      return sendJson(ex, 200, {
-        ...traffic.snapshot(Number.isFinite(window) ? window : 60),
-        websockets: Object.fromEntries(gateway.openWebSockets()),
-        inflight: gateway.inflight,
-      });
+      return sendJson(
+        ex,
+        200,
+        await gatewayView(gateway, 'traffic', { window: Number.isFinite(window) ? window : 60 }),
+      );
     }
     case 'backends':
-      return sendJson(ex, 200, await backendsOf(gateway));
+      return sendJson(ex, 200, await backends(gateway));
     case 'leaks':
-      return sendJson(ex, 200, { mode: gateway.settings.rewriteLeakGuard, leaks: leaks.list(() => true) });
+      return sendJson(ex, 200, {
+        mode: gateway.settings.rewriteLeakGuard,
+        leaks: await gatewayView(gateway, 'leaks'),
+      });
     case 'tls':
       return sendJson(ex, 200, tlsOf(ex, gateway));
     case 'whoami':

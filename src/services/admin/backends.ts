@@ -24,8 +24,9 @@ import {
   connect as tlsConnect,
 } from 'node:tls';
 import { backendHealth } from '../../dispatch/ha/service.ts';
-import type { Exchange, GatewayHandle } from '../../spi/index.ts';
+import type { Exchange, GatewayHandle, RecentErrorReport } from '../../spi/index.ts';
 import { homePath, safeUrl } from './common.ts';
+import type { HealthRow } from './gateway-wide.ts';
 
 const PROBE_TTL_MS = 10_000;
 const PROBE_TIMEOUT_MS = 3_000;
@@ -175,11 +176,20 @@ function probeCached(url: string, ca: Buffer | undefined): Promise<Probe> {
   return result;
 }
 
-/** Every backend URL of every serving topology, with HA state, a probe and the service's last 5xx. */
-export async function backendsOf(gateway: GatewayHandle) {
-  const ha = new Map(backendHealth().map((h) => [`${h.topology}\n${h.service}\n${h.url}`, h.state]));
+/**
+ * Every backend URL of every serving topology, with HA state, a probe and the service's last 5xx.
+ * @param wide the whole gateway's HA states and recent errors (services/admin/gateway-wide.ts), with several
+ *   workers; without it, this process's
+ */
+export async function backendsOf(
+  gateway: GatewayHandle,
+  wide?: { health: readonly HealthRow[]; errors: readonly RecentErrorReport[] },
+) {
+  const ha = new Map(
+    (wide?.health ?? backendHealth()).map((h) => [`${h.topology}\n${h.service}\n${safeUrl(h.url)}`, h.state]),
+  );
   const lastErrors = new Map<string, { time: string; message: string }>();
-  for (const e of gateway.recentErrors.list()) {
+  for (const e of wide?.errors ?? gateway.recentErrors.list()) {
     const r = e as { service?: string; kind: string; time: string; message: string; topology: string };
     if (r.kind === 'deployment') continue;
     const key = `${r.topology}\n${r.service ?? ''}`;
@@ -203,7 +213,7 @@ export async function backendsOf(gateway: GatewayHandle) {
           topology: t.name,
           service: s.role,
           url,
-          ha: ha.get(`${t.name}\n${s.role}\n${url}`),
+          ha: ha.get(`${t.name}\n${s.role}\n${safeUrl(url)}`),
           probe: rows.length < MAX_PROBES ? probeCached(url, ca) : undefined,
           lastError: lastErrors.get(`${t.name}\n${s.role}`),
         });

@@ -11,7 +11,8 @@
  * than the last, 0.1 ms to 10 min), so a percentile is the upper bound of its bucket: at most 25% high.
  *
  * One recorder per process (events carry no gateway identity; a process normally runs one gateway): it
- * subscribes while at least one ADMIN deployment holds it ({@link holdTraffic}).
+ * subscribes while at least one ADMIN deployment holds it ({@link holdTraffic}). With several workers the admin
+ * API adds up every worker's {@link TrafficRecorder.parts} ({@link combineTraffic}; services/admin/gateway-wide.ts).
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { RequestEvent, WebSocketEvent } from '../../observability/events.ts';
@@ -155,23 +156,87 @@ export class TrafficRecorder {
   }
 
   /** Every series over the last `windowS` seconds (whole seconds up to now), and each topology's total. */
-  snapshot(windowS = 60): { windowSeconds: number; series: TrafficSummary[]; topologies: TrafficSummary[] } {
+  snapshot(windowS = 60): TrafficSnapshot {
+    return combineTraffic([this.parts(windowS)]);
+  }
+
+  /**
+   * This process's series over the window as plain sums ({@link TrafficParts}: JSON, so that a worker can send
+   * them), for {@link combineTraffic} to add up with other workers' into one snapshot.
+   */
+  parts(windowS = 60): TrafficParts {
     const window = Math.max(1, Math.min(WINDOW_SECONDS - 1, Math.floor(windowS)));
     const now = Math.floor(this.#now() / 1000);
-    const series: TrafficSummary[] = [];
-    const topologies: TrafficSummary[] = [];
-    for (const [topology, services] of [...this.#series].sort(([a], [b]) => a.localeCompare(b))) {
-      const total = new Accumulator(window);
-      for (const [service, s] of [...services].sort(([a], [b]) => a.localeCompare(b))) {
+    const series: TrafficParts['series'] = [];
+    for (const [topology, services] of this.#series) {
+      for (const [service, s] of services) {
         const one = new Accumulator(window);
         one.add(s, now);
-        total.add(s, now);
-        series.push(one.summary(topology, service));
+        series.push({ topology, service, sums: one.sums() });
       }
-      topologies.push(total.summary(topology, ''));
     }
-    return { windowSeconds: window, series, topologies };
+    return { windowSeconds: window, series };
   }
+}
+
+export interface TrafficSnapshot {
+  windowSeconds: number;
+  series: TrafficSummary[];
+  topologies: TrafficSummary[];
+}
+
+/** One accumulator's sums, as JSON. */
+interface Sums {
+  perSecond: number[];
+  errorsPerSecond: number[];
+  classes: number[];
+  latency: number[];
+  statuses: [number, number][];
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+  websockets: number;
+}
+
+/** What one process recorded over a window, by topology and service. */
+export interface TrafficParts {
+  windowSeconds: number;
+  series: { topology: string; service: string; sums: Sums }[];
+}
+
+/**
+ * One snapshot of several processes' parts (each worker's): the counts, bytes and latency buckets of a series are
+ * summed over the processes, so the percentiles are the whole gateway's.
+ */
+export function combineTraffic(all: readonly TrafficParts[]): TrafficSnapshot {
+  const window = all[0]?.windowSeconds ?? 60;
+  const byTopology = new Map<string, Map<string, Accumulator>>();
+  for (const parts of all) {
+    for (const { topology, service, sums } of parts.series) {
+      let services = byTopology.get(topology);
+      if (!services) {
+        services = new Map();
+        byTopology.set(topology, services);
+      }
+      let acc = services.get(service);
+      if (!acc) {
+        acc = new Accumulator(window);
+        services.set(service, acc);
+      }
+      acc.addSums(sums);
+    }
+  }
+  const series: TrafficSummary[] = [];
+  const topologies: TrafficSummary[] = [];
+  for (const [topology, services] of [...byTopology].sort(([a], [b]) => a.localeCompare(b))) {
+    const total = new Accumulator(window);
+    for (const [service, acc] of [...services].sort(([a], [b]) => a.localeCompare(b))) {
+      total.addSums(acc.sums());
+      series.push(acc.summary(topology, service));
+    }
+    topologies.push(total.summary(topology, ''));
+  }
+  return { windowSeconds: window, series, topologies };
 }
 
 /** Sums series over a window (one series, or all of a topology's). */
@@ -210,6 +275,35 @@ class Accumulator {
     }
     for (const [status, n] of s.statuses) this.statuses.set(status, (this.statuses.get(status) ?? 0) + n);
     this.websockets += s.websockets;
+  }
+
+  sums(): Sums {
+    return {
+      perSecond: [...this.perSecond],
+      errorsPerSecond: [...this.errorsPerSecond],
+      classes: [...this.classes],
+      latency: [...this.latency],
+      statuses: [...this.statuses],
+      requests: this.requests,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      websockets: this.websockets,
+    };
+  }
+
+  /** Adds another accumulator's sums over the same window. */
+  addSums(o: Sums): void {
+    for (let k = 0; k < this.window && k < o.perSecond.length; k++) {
+      this.perSecond[k] += o.perSecond[k];
+      this.errorsPerSecond[k] += o.errorsPerSecond[k];
+    }
+    for (let c = 0; c < CLASSES; c++) this.classes[c] += o.classes[c] ?? 0;
+    for (let b = 0; b < BUCKETS; b++) this.latency[b] += o.latency[b] ?? 0;
+    for (const [status, n] of o.statuses) this.statuses.set(status, (this.statuses.get(status) ?? 0) + n);
+    this.requests += o.requests;
+    this.bytesIn += o.bytesIn;
+    this.bytesOut += o.bytesOut;
+    this.websockets += o.websockets;
   }
 
   #percentile(q: number): number | undefined {

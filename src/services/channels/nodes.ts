@@ -106,6 +106,8 @@ export function startChannels(settings: GatewaySettings, home: string): ChannelN
   const onHealth = (message: unknown) => {
     const e = message as BackendHealthEvent & { home?: string };
     if (e.home !== undefined && e.home !== node.home) return;
+    // A mark another worker relayed (cluster/worker-shared.ts): that worker's own event reaches the group already.
+    if (e.worker !== undefined) return;
     node.publish(undefined, POSTERN_EVENTS_GROUP, {
       type: 'backend-health',
       topology: e.topology,

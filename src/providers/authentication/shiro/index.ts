@@ -48,7 +48,7 @@ import {
   type RouteAudit,
 } from '../../../spi/index.ts';
 import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
-import { type LoginThrottle, loginThrottle, type Refusal } from '../../common/login-throttle.ts';
+import { loginThrottle, type Refusal, type Throttle } from '../../common/login-throttle.ts';
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';
@@ -126,7 +126,7 @@ async function login(
   state: ShiroState,
   username: string,
   password: string,
-  spend: () => Refusal | undefined,
+  spend: () => Promise<Refusal | undefined>,
 ): Promise<LoginResult> {
   let unavailable: string | undefined;
   let spent = false;
@@ -137,7 +137,7 @@ async function login(
     }
     if (!spent && realm.hashesLocally) {
       spent = true;
-      const refusal = spend();
+      const refusal = await spend();
       if (refusal) return { failure: 'throttled', refusal };
     }
     try {
@@ -190,7 +190,7 @@ export const shiroProvider: ProviderFactory = {
     }
     const { config, sessions } = state;
     const audit: RouteAudit = auditFor(ctx, 'authentication');
-    const throttle: LoginThrottle = loginThrottle(ctx.settings.limits);
+    const throttle: Throttle = loginThrottle(ctx.settings);
     const throttled = (ex: Exchange, user: string, refusal: Refusal): GatewayError => {
       audit(ex, 'denied', { user, reason: `throttled: ${refusal.reason}` });
       return Errors.tooManyRequests('Too many login attempts; retry later', {
@@ -263,7 +263,9 @@ export const shiroProvider: ProviderFactory = {
         }
         // Failed logins and password checks are bounded per client address and per user (login-throttle.ts).
         const address = clientAddress({ remoteAddress: ex.clientAddress });
-        const refusal = throttle.admit(address, credentials.username);
+        // Kept for the gateway, not the process: in the primary with several workers, in Redis with several nodes;
+        // a store that does not answer is a 503 (fail closed).
+        const refusal = await throttle.admit(address, credentials.username);
         if (refusal) throw throttled(ex, credentials.username, refusal);
         const result = await withDeadline(
           login(state, credentials.username, credentials.password, () => throttle.spend(address)),
@@ -280,7 +282,7 @@ export const shiroProvider: ProviderFactory = {
             audit(ex, 'unavailable', { user: credentials.username, reason: 'realm unavailable' });
             throw Errors.unavailable('The authentication service is unavailable; retry shortly');
           }
-          throttle.failed(address, credentials.username);
+          await throttle.failed(address, credentials.username);
           audit(ex, 'failure', { user: credentials.username, reason: 'invalid credentials' });
           throw unauthenticated(ex, 'Invalid credentials', false);
         }
