@@ -16,10 +16,10 @@
  * Needs wrk, taskset, openssl (the certificate), nginx for its row, and for the knox-stack row
  * `apt-get install openjdk-17-jdk-headless libjetty9-java libhttpclient-java` (skipped, and said so, without).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchContext, Started } from './context.ts';
+import type { BenchContext } from './context.ts';
 
 export const DEFAULT_BODY_TARGETS = ['direct', 'floor', 'nginx', 'knox-stack', 'postern'];
 const MiB = 1024 * 1024;
