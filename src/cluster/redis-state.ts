@@ -8,7 +8,8 @@
  *   nowhere), with a TTL of the session timeout that every use restarts (`GETEX … PX`); a sign-out deletes the
  *   key. `postern:state:user:{ns}:{sha256(name)}` lists a user's session digests, for ending them when the user
  *   changes in a realm.
- * - **rate limits** (WebAppSec's `rate.limiting.*`): one hash per bucket, `postern:state:bucket:{ns}:{key}`,
+ * - **rate limits** (WebAppSec's `rate.limiting.*`): one hash per bucket, `postern:state:bucket:{ns}:{digest}`
+ *   (the SHA-256 of the client's address, or address and port),
  *   taken by one Lua script (atomic) with the semantics of providers/common/token-buckets.ts, at Redis's clock
  *   (`TIME`) so the nodes' clocks do not matter; it expires once idle long enough to be full again.
  * - **WebSocket connections per topology**: `postern:state:ws:{topology}` is a hash of node id → that node's
@@ -120,7 +121,8 @@ type StateRedis = Redis & {
   posternLoginFailed(a: string, u: string, windowMs: number): Promise<number>;
 };
 
-const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+/** How a client address or user name appears in a key: its SHA-256 (Redis holds no address or name). */
+export const digest = (text: string) => createHash('sha256').update(text).digest('hex');
 const loginKeys = (address: string, user: string) =>
   [`${STATE_PREFIX}login:address:${digest(address)}`, `${STATE_PREFIX}login:user:${digest(user)}`] as const;
 

@@ -342,7 +342,8 @@ export const NOT_IMPLEMENTED: readonly { keys: readonly string[]; instead: strin
   },
   {
     keys: ['gateway.incoming.xforwarded.enabled'],
-    instead: "a client's X-Forwarded-* headers are kept only from postern.trusted.proxies",
+    instead:
+      "a client's X-Forwarded-* headers are kept, and its forwarded address believed (rate limits, ACLs, logs), only from postern.trusted.proxies",
   },
   {
     keys: ['gateway.httpclient.cookieSpec'],

@@ -247,7 +247,7 @@ export const SETTINGS = {
   ),
   trustedProxies: ipList(
     'postern.trusted.proxies',
-    'The load balancers and proxies in front of the gateway: only a request from one of these addresses keeps the X-Forwarded-* headers it carries (its X-Forwarded-For is appended to). From anyone else they are replaced with what the gateway saw, so a client cannot tell a backend it came from elsewhere.',
+    'The load balancers and proxies in front of the gateway: only a request from one of these addresses keeps the X-Forwarded-* headers it carries (its X-Forwarded-For is appended to), and its client is the address it forwarded for (X-Forwarded-For read from the right, past these proxies), which rate limits, the login throttle, IP ACLs and the logs then use. From anyone else they are replaced with what the gateway saw, so a client cannot tell a backend, or a policy, it came from elsewhere.',
   ),
   hostAllowlist: list(
     'postern.host.allowlist',

@@ -161,7 +161,7 @@ function agentFor(ctx: DispatchContext, streaming = false): Dispatcher {
 
 function forwardedHeaders(ex: Exchange, headers: Record<string, string>, context: string): void {
   const inbound = ex.rewriteContext.inbound;
-  const remote = ex.clientAddress ?? '';
+  const remote = ex.peerAddress ?? '';
   const priorFor = headers['x-forwarded-for'];
   headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
   headers['x-forwarded-proto'] ??= inbound.scheme;
@@ -210,7 +210,7 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
     // gateway.hadoop.kerberos.secured: SPNEGO towards the backend (dispatch/spnego); undefined otherwise.
     const spnego = backendSpnego(ctx);
     const requestHeaders = (ex: Exchange): Record<string, string> => {
-      const fromProxy = proxies.matches(ex.clientAddress);
+      const fromProxy = proxies.matches(ex.peerAddress);
       let headers = forwardRequestHeaders(ex.req.rawHeaders, policy, fromProxy);
       if (xforwarded) forwardedHeaders(ex, headers, context);
       // The gateway's id (the client's when it was acceptable) so backend logs join with ours.

@@ -872,6 +872,7 @@ class DryRunExchange implements Exchange {
   requestHeaderFilters: HeaderFilter[] | undefined = undefined;
   targetEdits: ((url: string) => string)[] | undefined = undefined;
   readonly clientAddress: string;
+  readonly peerAddress: string;
   /** Each edit of the backend URL with the provider that added it. */
   readonly editLog: { by: string; edit: (url: string) => string }[] = [];
 
@@ -886,6 +887,7 @@ class DryRunExchange implements Exchange {
     rewriteContext: RewriteContext;
   }) {
     this.clientAddress = init.remoteAddress;
+    this.peerAddress = init.remoteAddress;
     const socket = new Socket();
     Object.defineProperty(socket, 'remoteAddress', { value: init.remoteAddress });
     const req = new IncomingMessage(socket);

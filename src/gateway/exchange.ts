@@ -5,6 +5,7 @@
  * literal with its own getter would give V8 a new hidden class per request, which then lives on in the heap.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IpMatcher } from '../config/ip-list.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
 import type {
@@ -15,12 +16,14 @@ import type {
   Principal,
   UpgradeRequest,
 } from '../spi/index.ts';
+import { clientAddress } from './client-address.ts';
 
 export class GatewayExchange implements Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly id: string;
   readonly clientAddress: string | undefined;
+  readonly peerAddress: string | undefined;
   readonly inboundUrl: string;
   readonly path: string;
   readonly query: string;
@@ -54,11 +57,17 @@ export class GatewayExchange implements Exchange {
     query: string;
     rewriteContext: RewriteContext;
     upgrade?: UpgradeRequest;
+    trustedProxies: IpMatcher;
   }) {
     this.req = init.req;
     this.res = init.res;
     this.id = init.id;
-    this.clientAddress = init.req.socket?.remoteAddress;
+    this.peerAddress = init.req.socket?.remoteAddress;
+    this.clientAddress = clientAddress(
+      this.peerAddress,
+      init.req.headers['x-forwarded-for'],
+      init.trustedProxies,
+    );
     this.#parentLog = init.log;
     this.inboundUrl = init.inboundUrl;
     this.path = init.path;

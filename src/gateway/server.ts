@@ -425,6 +425,7 @@ export class GatewayServer {
       query,
       rewriteContext,
       upgrade,
+      trustedProxies: this.#settings.trustedProxies,
     });
     let running: Promise<void>;
     const trace = traceRequest(ex, served, route.role, route.chain, upgrade !== undefined);

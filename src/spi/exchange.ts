@@ -43,10 +43,14 @@ export interface Exchange {
   readonly id: string;
   readonly log: Logger;
   /**
-   * The client's address (the socket's remote address), taken when the request started: `req.socket` is null
-   * once something (undici, as a request body) has consumed the request, so read this, never `req.socket`.
+   * The client's address, taken when the request started: the connection's peer, or, when the peer is one of
+   * `postern.trusted.proxies`, the client it forwarded for (X-Forwarded-For read from the right:
+   * gateway/client-address.ts). Every policy on addresses decides on this. `req.socket` is null once something
+   * (undici, as a request body) has consumed the request, so read this, never `req.socket`.
    */
   readonly clientAddress: string | undefined;
+  /** The connection's peer (a load balancer's address behind one): what X-Forwarded-For gets appended. */
+  readonly peerAddress: string | undefined;
   /** The request URL as the client sent it, made absolute with the gateway's public scheme and host. */
   readonly inboundUrl: string;
   /** Path below the topology, starting with `/` (decoded form is never used for routing). */

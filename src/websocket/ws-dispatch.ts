@@ -201,10 +201,10 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       let url = withClientQuery(ex.target, ex.query);
       if (ex.targetEdits) for (const edit of ex.targetEdits) url = edit(url);
       const req: IncomingMessage = ex.req;
-      const fromProxy = proxies.matches(ex.clientAddress);
+      const fromProxy = proxies.matches(ex.peerAddress);
       let headers = forwardRequestHeaders(req.rawHeaders, POLICY, fromProxy);
       headers['x-request-id'] = ex.id;
-      const remote = ex.clientAddress ?? '';
+      const remote = ex.peerAddress ?? '';
       const priorFor = headers['x-forwarded-for'];
       headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${remote}` : remote;
       headers['x-forwarded-proto'] = ex.rewriteContext.inbound.scheme === 'https' ? 'wss' : 'ws';

@@ -56,7 +56,7 @@ function nifiPrepare(ctx: DispatchContext): Prepare {
   return (ex) => {
     const slash = keepTrailingSlash(ex);
     if (slash) addTo(ex, 'targetEdits', slash);
-    const fromProxy = proxies.matches(ex.req.socket?.remoteAddress);
+    const fromProxy = proxies.matches(ex.peerAddress);
     const prior = fromProxy ? first(ex.req.headers[CHAIN]) : undefined;
     const chain = `${prior ?? ''}${proxiedEntity(effectivePrincipal(ex))}`;
     const inbound = ex.rewriteContext.inbound;

@@ -129,7 +129,8 @@ export const headerPreAuthFederation: ProviderFactory = {
           );
         }
         const trusted: IpMatcher = parseIpList(list);
-        validators.push({ name: method, check: (ex) => trusted.matches(ex.clientAddress) });
+        // The front end that sends the identity header is the connection's peer, not the client it forwarded for.
+        validators.push({ name: method, check: (ex) => trusted.matches(ex.peerAddress) });
       } else if (method === CLIENT_CERT_VALIDATION) {
         const ssl = ctx.settings.ssl;
         if (!ssl.enabled || (!ssl.clientAuthNeeded && !ssl.clientAuthWanted)) {

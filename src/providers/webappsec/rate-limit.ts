@@ -7,8 +7,9 @@
  * finds the bucket empty is answered at once with **429** and `Retry-After` (whole seconds until a token is
  * back). Addresses in `rate.limiting.ipWhitelist` (comma list of addresses, `*` prefix wildcards or CIDR subnets,
  * as Jetty accepts) are never limited. `rate.limiting.remotePort=true` keys the bucket by address and port (one
- * bucket per connection), as Jetty does. The address is the socket's, never X-Forwarded-For, which a client
- * writes. The buckets are shared by every route of the topology's deployment that has the same settings, and a
+ * bucket per connection), as Jetty does. The address is the client's (Exchange.clientAddress): the socket's, or
+ * behind one of `postern.trusted.proxies` the address it forwarded for, never an X-Forwarded-For anyone else
+ * wrote (gateway/client-address.ts). The buckets are shared by every route of the topology's deployment that has the same settings, and a
  * bucket idle for `rate.limiting.maxIdleTrackerMs` (default 30000) is forgotten; at most 100,000 are kept (the
  * least recently used go first), so a flood of addresses cannot grow memory without bound.
  *
@@ -26,7 +27,7 @@
  */
 
 import { hub } from '../../cluster/ipc.ts';
-import { sharedState } from '../../cluster/redis-state.ts';
+import { digest, sharedState } from '../../cluster/redis-state.ts';
 import { ipListProblems, parseIpList } from '../../config/ip-list.ts';
 import { Errors } from '../../errors.ts';
 import type { Exchange, ProviderContext } from '../../spi/index.ts';
@@ -91,7 +92,7 @@ export function buildRateLimit(params: ParamReader, ctx: ProviderContext): Featu
       if (whitelist?.matches(address)) return undefined;
       const key = byPort ? `${address}|${ex.req.socket?.remotePort}` : address;
       if (buckets) return verdict(ex, buckets.take(key, performance.now()));
-      if (redis) return redis.take(shared, key, rate, idleMs).then((left) => verdict(ex, left));
+      if (redis) return redis.take(shared, digest(key), rate, idleMs).then((left) => verdict(ex, left));
       return rpc!.request<number>('bucket.take', { ns: shared, rate, idleMs, key }).then(
         (left) => verdict(ex, left),
         (err: unknown) => {

@@ -166,3 +166,71 @@ describe('WebAppSec rate limiting', () => {
     }
   });
 });
+
+describe('WebAppSec rate limiting behind a load balancer (postern.trusted.proxies)', () => {
+  let home: TestHome;
+  let gateway: Gateway;
+  let events: AuditEvent[];
+  let backend: Backend;
+  /** The load balancer: connections from 127.0.0.2, which postern.trusted.proxies names. */
+  let lb: Agent;
+
+  before(async () => {
+    backend = await startEchoBackend();
+    lb = agentFrom('127.0.0.2');
+    home = makeHome({ 'postern.trusted.proxies': '127.0.0.2' });
+    home.write(
+      'conf/topologies/behind.xml',
+      topologyXml({
+        providers: [
+          {
+            role: 'webappsec',
+            name: 'WebAppSec',
+            params: { 'rate.limiting.enabled': 'true', 'rate.limiting.maxRequestsPerSec': '1' },
+          },
+          { role: 'authentication', name: 'Anonymous' },
+          { role: 'identity-assertion', name: 'Default' },
+        ],
+        services: [{ role: 'HTTP', urls: [backend.url] }],
+      }),
+    );
+    ({ gateway, events } = await startAuditedGateway(home));
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await lb?.close();
+    await backend?.close();
+    home?.remove();
+  });
+
+  const via = (forwardedFor: string, dispatcher?: Agent) =>
+    call(`${gateway.url}/behind/http/a`, { headers: { 'x-forwarded-for': forwardedFor }, dispatcher });
+
+  it('gives each client behind the balancer its own bucket, by the address the balancer forwarded for', async () => {
+    events.length = 0;
+    const first = await via('10.1.1.1', lb);
+    assert.equal(first.status, 200);
+    // The backend hears of the client and of the balancer that forwarded it.
+    assert.equal(first.echo?.headers['x-forwarded-for'], '10.1.1.1, 127.0.0.2');
+    assert.equal((await via('10.1.1.1', lb)).status, 429);
+    // Another client through the same balancer is not limited by the first one's use.
+    assert.equal((await via('10.1.1.2', lb)).status, 200);
+    assert.deepEqual(
+      events.filter((e) => e.action === 'webappsec').map((e) => [e.outcome, e.remote]),
+      [['denied', '10.1.1.1']],
+    );
+  });
+
+  it('believes only what the balancer appended: a client cannot name another address for itself', async () => {
+    // The client wrote 10.9.9.9; the balancer appended the address it saw, 10.1.1.3.
+    assert.equal((await via('10.9.9.9, 10.1.1.3', lb)).status, 200);
+    assert.equal((await via('10.9.9.8, 10.1.1.3', lb)).status, 429);
+  });
+
+  it('ignores X-Forwarded-For from a client that is not a trusted proxy', async () => {
+    assert.equal((await via('10.5.5.5')).status, 200);
+    // Another claimed address from the same (untrusted) connection address: the same bucket.
+    assert.equal((await via('10.5.5.6')).status, 429);
+  });
+});
