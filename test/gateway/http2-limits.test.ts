@@ -23,6 +23,8 @@ import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 
 const run = promisify(execFile);
 const LIMIT = 8192;
+/** Frames of a flood: more than nghttp2 queues ACKs for (1000). */
+const FLOOD = 10_000;
 
 async function curl(...args: string[]): Promise<{ version: string; status: number; body: string }> {
   const { stdout } = await run('curl', ['-sk', '-w', '\n%{http_version} %{http_code}', ...args]);
@@ -66,6 +68,64 @@ function frame(type: number, flags: number, stream: number, payload: Buffer = Bu
   head.writeUInt32BE(stream, 5);
   return Buffer.concat([head, payload]);
 }
+
+/** A frame the gateway sent. */
+interface Frame {
+  type: number;
+  flags: number;
+  payload: Buffer;
+}
+
+/**
+ * A raw HTTP/2 connection (preface and an empty SETTINGS sent): the frames the gateway sends, and a wait for the
+ * first that matches, or for the connection's end (undefined).
+ */
+async function rawSession(port: number) {
+  const socket = tls.connect({ host: '127.0.0.1', port, ALPNProtocols: ['h2'], rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  assert.equal(socket.alpnProtocol, 'h2');
+  socket.on('error', () => {});
+  const frames: Frame[] = [];
+  let waiting: (() => void) | undefined;
+  let ended = false;
+  let received = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => {
+    received = Buffer.concat([received, d]);
+    while (received.length >= 9) {
+      const length = received.readUIntBE(0, 3);
+      if (received.length < 9 + length) break;
+      frames.push({ type: received[3], flags: received[4], payload: received.subarray(9, 9 + length) });
+      received = received.subarray(9 + length);
+    }
+    waiting?.();
+  });
+  socket.once('close', () => {
+    ended = true;
+    waiting?.();
+  });
+  socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(0x4, 0, 0)]));
+  return {
+    socket,
+    frames,
+    /** The first frame `match` accepts, or undefined when the connection ended without one. */
+    async first(match: (f: Frame) => boolean): Promise<Frame | undefined> {
+      for (;;) {
+        const found = frames.find(match);
+        if (found || ended) return found;
+        await new Promise<void>((resolve) => {
+          waiting = resolve;
+        });
+      }
+    },
+    closed: new Promise<void>((resolve) => socket.once('close', () => resolve())),
+  };
+}
+
+const GOAWAY = (f: Frame) => f.type === 0x7;
+const goawayCode = (f: Frame | undefined) => f?.payload.readUInt32BE(4);
 
 describe('HTTP/2 limits', () => {
   let home: TestHome;
@@ -164,52 +224,46 @@ describe('HTTP/2 limits', () => {
   });
 
   it('ends a session that opens and resets streams faster than any client needs to (rapid reset)', async () => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port: gateway.port,
-      ALPNProtocols: ['h2'],
-      rejectUnauthorized: false,
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('secureConnect', resolve);
-      socket.once('error', reject);
-    });
-    assert.equal(socket.alpnProtocol, 'h2');
-    let received = Buffer.alloc(0);
-    let goaway: number | undefined;
-    let pingAck = false;
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => {
-      received = Buffer.concat([received, d]);
-      while (received.length >= 9) {
-        const length = received.readUIntBE(0, 3);
-        if (received.length < 9 + length) break;
-        if (received[3] === 0x7) goaway = received.readUInt32BE(9 + 4);
-        if (received[3] === 0x6 && received[4] === 0x1 && goaway === undefined) pingAck = true;
-        received = received.subarray(9 + length);
-      }
-    });
+    const raw = await rawSession(gateway.port);
     // GET / on :authority 127.0.0.1 (HPACK: indexed :method GET, :scheme https, :path /; literal :authority).
     const authority = Buffer.from('127.0.0.1');
     const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x84, 0x01, authority.length]), authority]);
     const cancel = Buffer.alloc(4);
     cancel.writeUInt32BE(constants.NGHTTP2_CANCEL);
-    const frames: Buffer[] = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(0x4, 0, 0)];
+    const frames: Buffer[] = [];
     for (let i = 0; i < STREAM_RESET_BURST * 2; i++) {
       const id = 2 * i + 1;
       frames.push(frame(0x1, 0x4 | 0x1, id, block), frame(0x3, 0, id, cancel));
     }
     // A PING last: a session that took every reset answers it; one that ended the session never reads it.
     frames.push(frame(0x6, 0, 0, Buffer.alloc(8)));
-    socket.write(Buffer.concat(frames));
-    await new Promise<void>((resolve) => {
-      const check = () => (goaway !== undefined || pingAck ? resolve() : socket.once('data', check));
-      socket.once('data', check);
-    });
-    assert.equal(pingAck, false, 'the session answered a PING after the whole burst of resets');
+    raw.socket.write(Buffer.concat(frames));
+    const first = await raw.first((f) => GOAWAY(f) || (f.type === 0x6 && (f.flags & 0x1) === 1));
+    assert.equal(first?.type, 0x7, 'the session answered a PING after the whole burst of resets');
     // nghttp2 ends a session over its reset rate with INTERNAL_ERROR.
-    assert.equal(goaway, constants.NGHTTP2_INTERNAL_ERROR);
-    await closed;
+    assert.equal(goawayCode(first), constants.NGHTTP2_INTERNAL_ERROR);
+    await raw.closed;
   });
+
+  // nghttp2 queues at most 1000 ACKs (PING, SETTINGS) not yet sent (CVE-2019-9512, -9515): a burst beyond that
+  // ends the session: a SETTINGS flood with GOAWAY (INTERNAL_ERROR), a PING flood by Node destroying the
+  // session on nghttp2's flood error, without GOAWAY. Either way far from every frame is answered, and not by the
+  // idle close (GOAWAY NO_ERROR, 60 s), which is what a client that PINGs at a sane rate meets.
+  for (const [kind, type] of [
+    ['PING', 0x6],
+    ['SETTINGS', 0x4],
+  ] as const) {
+    it(`ends a session that floods ${kind} frames, each of which asks for an ACK`, async () => {
+      const raw = await rawSession(gateway.port);
+      const flood: Buffer[] = [];
+      for (let i = 0; i < FLOOD; i++)
+        flood.push(frame(type, 0, 0, type === 0x6 ? Buffer.alloc(8) : undefined));
+      raw.socket.write(Buffer.concat(flood));
+      await raw.closed;
+      const goaway = raw.frames.find(GOAWAY);
+      if (goaway) assert.notEqual(goawayCode(goaway), constants.NGHTTP2_NO_ERROR);
+      const acks = raw.frames.filter((f) => f.type === type && (f.flags & 0x1) === 1).length;
+      assert.ok(acks < FLOOD / 2, `${acks} ACKs of ${FLOOD}`);
+    });
+  }
 });
