@@ -21,15 +21,24 @@
  *
  * Limits (Jetty's `HTTP2ServerConnectionFactory` names in brackets; Knox itself has no HTTP/2):
  * - `SETTINGS_MAX_CONCURRENT_STREAMS` {@link MAX_CONCURRENT_STREAMS} [`maxConcurrentStreams`, 128];
- * - `SETTINGS_MAX_HEADER_LIST_SIZE` = `gateway.httpserver.requestHeaderBuffer` [HttpConfiguration's
- *   `requestHeaderSize`, the same setting Knox maps];
+ * - `gateway.httpserver.requestHeaderBuffer` [HttpConfiguration's `requestHeaderSize`, the same setting Knox
+ *   maps]: a request above it is answered 431 on its stream (gateway/server, {@link H2Request.headerBytes}), as
+ *   HTTP/1.1 answers it; `SETTINGS_MAX_HEADER_LIST_SIZE` is {@link sessionHeaderListSize} (larger, so that such
+ *   a block is decoded), and a block beyond it, or with more than 2000 fields, resets its stream only;
+ * - rapid reset (CVE-2023-44487): {@link STREAM_RESET_BURST} and {@link STREAM_RESET_RATE};
+ * - no push, and no RFC 8441 extended CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL` 0): browsers open their
+ *   WebSockets over HTTP/1.1, where the gateway's upgrade path serves them;
  * - a session with no open stream is closed (GOAWAY) after the HTTP/1 `headersTimeout` before its first request
  *   and the keep-alive timeout between requests ({@link H2Sessions}): a client that sends SETTINGS, PINGs or a
  *   header block one byte at a time never completes a request and is cut as an HTTP/1 slowloris is;
  * - `gateway.idle.timeout` is the session's idle timeout and each stream's [connector `idleTimeout`,
  *   `streamIdleTimeout`];
- * - Node's `maxSessionMemory`, `maxSessionRejectedStreams` and `maxSessionInvalidFrames` defaults stand (rapid
- *   reset and flood protection).
+ * - Node's `maxSessionMemory`, `maxSessionRejectedStreams` and `maxSessionInvalidFrames` defaults stand, and
+ *   nghttp2's own: at most 1000 queued PING/SETTINGS ACKs (a flood ends the session), a stream beyond
+ *   `maxConcurrentStreams` once acknowledged is a connection error (test/gateway/http2-limits.test.ts).
+ *
+ * Response trailers reach an HTTP/2 client (dispatch/proxy-handler, dispatch/headers' filterTrailers); request
+ * trailers are dropped (docs/http2.md).
  */
 import http from 'node:http';
 import http2, {

@@ -245,6 +245,37 @@ describe('HTTP/2 limits', () => {
     await raw.closed;
   });
 
+  it('takes 128 open streams; a client that acknowledged that and opens more is ended (PROTOCOL_ERROR)', async () => {
+    // GET /gateway/t/http/x, its END_STREAM withheld: each stream stays open (half-closed) after its answer.
+    const path = Buffer.from('/gateway/t/http/x');
+    const authority = Buffer.from('127.0.0.1');
+    const block = Buffer.concat([
+      Buffer.from([0x82, 0x87, 0x04, path.length]),
+      path,
+      Buffer.from([0x01, authority.length]),
+      authority,
+    ]);
+    /** Opens `count` streams after acknowledging the gateway's SETTINGS, then PINGs: the GOAWAY or PING ACK. */
+    const open = async (count: number) => {
+      const raw = await rawSession(gateway.port);
+      await raw.first((f) => f.type === 0x4 && (f.flags & 0x1) === 0);
+      const frames = [frame(0x4, 0x1, 0)];
+      for (let i = 0; i < count; i++) frames.push(frame(0x1, 0x4, 2 * i + 1, block));
+      frames.push(frame(0x6, 0, 0, Buffer.alloc(8)));
+      raw.socket.write(Buffer.concat(frames));
+      const last = await raw.first((f) => GOAWAY(f) || (f.type === 0x6 && (f.flags & 0x1) === 1));
+      raw.socket.destroy();
+      return last;
+    };
+    const within = await open(MAX_CONCURRENT_STREAMS);
+    assert.equal(within?.type, 0x6, 'PING answered with 128 streams open');
+    const beyond = await open(MAX_CONCURRENT_STREAMS + 50);
+    assert.equal(beyond?.type, 0x7);
+    assert.equal(goawayCode(beyond), constants.NGHTTP2_PROTOCOL_ERROR);
+    // Last stream processed: the 128th (ids 1, 3, … 255).
+    assert.equal(beyond?.payload.readUInt32BE(0), 2 * MAX_CONCURRENT_STREAMS - 1);
+  });
+
   // nghttp2 queues at most 1000 ACKs (PING, SETTINGS) not yet sent (CVE-2019-9512, -9515): a burst beyond that
   // ends the session: a SETTINGS flood with GOAWAY (INTERNAL_ERROR), a PING flood by Node destroying the
   // session on nghttp2's flood error, without GOAWAY. Either way far from every frame is answered, and not by the
