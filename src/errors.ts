@@ -104,6 +104,12 @@ export const Catalog = {
     status: 416,
     message: 'The requested range is not within the file',
   },
+  /** HTTP/2's counterpart of HTTP/1's 431 (gateway.httpserver.requestHeaderBuffer; gateway/http2). */
+  headerFieldsTooLarge: {
+    code: 'POSTERN_ERR_HEADER_FIELDS_TOO_LARGE',
+    status: 431,
+    message: 'The request header fields are too large',
+  },
   tooManyRequests: {
     code: 'POSTERN_ERR_TOO_MANY_REQUESTS',
     status: 429,

@@ -196,6 +196,54 @@ export function filterResponseHeaders(
   return out;
 }
 
+/**
+ * Fields a trailer may not carry (RFC 9110 §6.5.1: framing, routing, authentication, request modifiers, response
+ * control, payload processing), or that make no sense after the body. HTTP/2 refuses the connection-specific ones.
+ */
+const NOT_IN_TRAILERS = new Set([
+  'content-length',
+  'content-encoding',
+  'content-type',
+  'content-range',
+  'host',
+  'authorization',
+  'www-authenticate',
+  'set-cookie',
+  'cookie',
+  'cache-control',
+  'expect',
+  'max-forwards',
+  'pragma',
+  'range',
+  'age',
+  'date',
+  'expires',
+  'location',
+  'retry-after',
+  'vary',
+  'warning',
+  'http2-settings',
+]);
+
+/**
+ * The backend's response trailers an HTTP/2 client gets (dispatch/proxy-handler): without hop-by-hop fields,
+ * fields RFC 9110 forbids in trailers, pseudo-header names, and what the dispatch's policy drops from headers.
+ */
+export function filterTrailers(
+  trailers: Readonly<Record<string, string | string[] | undefined>>,
+  policy: HeaderPolicy,
+): Record<string, string | string[]> | undefined {
+  let out: Record<string, string | string[]> | undefined;
+  for (const name in trailers) {
+    const value = trailers[name];
+    if (value === undefined || name[0] === ':' || HOP_BY_HOP.has(name) || NOT_IN_TRAILERS.has(name)) continue;
+    if (policy.responseExclude.has(name)) continue;
+    out ??= {};
+    out[name] = value;
+  }
+  return out;
+}
+
 function keptCookies(
   value: string | string[],
   block: HeaderPolicy['responseCookieBlock'],

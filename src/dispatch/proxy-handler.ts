@@ -13,7 +13,7 @@ import { ClientGoneError, Errors, GatewayError, isClientGone } from '../errors.t
 import { scopeSetCookiePath } from '../rewrite/index.ts';
 import type { Exchange, HeaderMap } from '../spi/index.ts';
 import { ResponseBodyRewrite } from './body-rewrite.ts';
-import { filterResponseHeaders, type HeaderPolicy } from './headers.ts';
+import { filterResponseHeaders, filterTrailers, type HeaderPolicy } from './headers.ts';
 import { RequestBodyTimeoutError, requestTimeout } from './request-body.ts';
 import type { ResponseHook } from './spnego.ts';
 
@@ -43,6 +43,9 @@ export function upstreamError(err: Error & { code?: string }): GatewayError {
       return Errors.upstreamUnavailable(undefined, { cause: err });
   }
 }
+
+/** A backend response's trailers, as undici reports them. */
+type Trailers = Record<string, string | string[] | undefined>;
 
 export class ProxyHandler implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
@@ -136,7 +139,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller?: Dispatcher.DispatchController, trailers?: Trailers): void {
     const dropped = this.#dropped;
     if (dropped === 'retry') {
       // The exchange goes on through another handler (dispatch/spnego); this one is done without a word.
@@ -155,6 +158,12 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
       // The rewrite finishes the exchange once its last byte is written.
       this.#body.end();
       return;
+    }
+    // The backend's trailers (a chunked body's) reach an HTTP/2 client as HTTP/2 trailers; an HTTP/1.1 response
+    // carries none, and a body the rewrite changed drops them (a digest of it would no longer hold).
+    if (trailers && this.#ex.req.httpVersionMajor === 2) {
+      const kept = filterTrailers(trailers, this.#settings.policy);
+      if (kept) this.#res.addTrailers(kept);
     }
     this.#res.end();
     this.#finish();

@@ -21,15 +21,24 @@
  *
  * Limits (Jetty's `HTTP2ServerConnectionFactory` names in brackets; Knox itself has no HTTP/2):
  * - `SETTINGS_MAX_CONCURRENT_STREAMS` {@link MAX_CONCURRENT_STREAMS} [`maxConcurrentStreams`, 128];
- * - `SETTINGS_MAX_HEADER_LIST_SIZE` = `gateway.httpserver.requestHeaderBuffer` [HttpConfiguration's
- *   `requestHeaderSize`, the same setting Knox maps];
+ * - `gateway.httpserver.requestHeaderBuffer` [HttpConfiguration's `requestHeaderSize`, the same setting Knox
+ *   maps]: a request above it is answered 431 on its stream (gateway/server, {@link H2Request.headerBytes}), as
+ *   HTTP/1.1 answers it; `SETTINGS_MAX_HEADER_LIST_SIZE` is {@link sessionHeaderListSize} (larger, so that such
+ *   a block is decoded), and a block beyond it, or with more than 2000 fields, resets its stream only;
+ * - rapid reset (CVE-2023-44487): {@link STREAM_RESET_BURST} and {@link STREAM_RESET_RATE};
+ * - no push, and no RFC 8441 extended CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL` 0): browsers open their
+ *   WebSockets over HTTP/1.1, where the gateway's upgrade path serves them;
  * - a session with no open stream is closed (GOAWAY) after the HTTP/1 `headersTimeout` before its first request
  *   and the keep-alive timeout between requests ({@link H2Sessions}): a client that sends SETTINGS, PINGs or a
  *   header block one byte at a time never completes a request and is cut as an HTTP/1 slowloris is;
  * - `gateway.idle.timeout` is the session's idle timeout and each stream's [connector `idleTimeout`,
  *   `streamIdleTimeout`];
- * - Node's `maxSessionMemory`, `maxSessionRejectedStreams` and `maxSessionInvalidFrames` defaults stand (rapid
- *   reset and flood protection).
+ * - Node's `maxSessionMemory`, `maxSessionRejectedStreams` and `maxSessionInvalidFrames` defaults stand, and
+ *   nghttp2's own: at most 1000 queued PING/SETTINGS ACKs (a flood ends the session), a stream beyond
+ *   `maxConcurrentStreams` once acknowledged is a connection error (test/gateway/http2-limits.test.ts).
+ *
+ * Response trailers reach an HTTP/2 client (dispatch/proxy-handler, dispatch/headers' filterTrailers); request
+ * trailers are dropped (docs/http2.md).
  */
 import http from 'node:http';
 import http2, {
@@ -43,6 +52,24 @@ import http2, {
 
 /** Concurrent streams a client may open on one connection (nginx's and Jetty's default). */
 export const MAX_CONCURRENT_STREAMS = 128;
+
+/**
+ * Streams a client may reset in a burst, and per second after it (nghttp2's token bucket, Node's
+ * `streamResetBurst`/`streamResetRate`, its defaults made explicit): beyond it the session is ended with GOAWAY.
+ * The rapid reset attack (CVE-2023-44487) opens and cancels streams faster than any client has reason to.
+ */
+export const STREAM_RESET_BURST = 1000;
+export const STREAM_RESET_RATE = 33;
+
+/**
+ * `SETTINGS_MAX_HEADER_LIST_SIZE` for a gateway header limit: what a session decodes (RFC 9113's measure, 32
+ * octets more per field and the pseudo-headers counted). It is larger than the limit, so that a header block
+ * above the limit but below this is decoded and answered 431 on its stream, as HTTP/1.1 answers it; a block
+ * beyond this resets its stream (`ENHANCE_YOUR_CALM`), the session goes on. At least Node's own default (64 KiB).
+ */
+export function sessionHeaderListSize(limit: number): number {
+  return Math.min(Math.max(2 * limit, 65536), 0xffffffff);
+}
 
 /** What {@link applyHttp1Options} takes: the options `https.createServer` would be given. */
 export interface Http1Options {
@@ -103,6 +130,12 @@ export class H2Request extends http2.Http2ServerRequest {
   readonly authorityConflict: boolean;
   /** `rawHeaders` (an accessor on the prototype, below): without pseudo-headers. */
   readonly h1RawHeaders: string[];
+  /**
+   * The header block measured as Node's HTTP/1 parser measures it against `maxHeaderSize`: the request target and
+   * every field's name and value (with `host` for `:authority`), so that a request is too large (431) on both
+   * protocols alike. RFC 9113's measure (32 more per field, pseudo-headers included) bounds the session instead.
+   */
+  readonly headerBytes: number;
 
   constructor(
     stream: ServerHttp2Stream,
@@ -115,9 +148,12 @@ export class H2Request extends http2.Http2ServerRequest {
     const raw: string[] = [];
     let host: string | undefined;
     let hosts = 0;
+    const path = headers[':path'];
+    let bytes = typeof path === 'string' ? path.length : 0;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i];
       if (name[0] === ':') continue;
+      bytes += name.length + rawHeaders[i + 1].length;
       if (name === 'host') {
         hosts++;
         host = rawHeaders[i + 1];
@@ -129,7 +165,9 @@ export class H2Request extends http2.Http2ServerRequest {
     if (typeof authority === 'string' && hosts === 0) {
       raw.push('host', authority);
       headers.host = authority;
+      bytes += 4 + authority.length;
     }
+    this.headerBytes = bytes;
     // A body without a declared length: HTTP/1.1 would have framed it as chunked.
     if (!stream.endAfterHeaders && headers['content-length'] === undefined) {
       headers['transfer-encoding'] = 'chunked';
@@ -219,9 +257,13 @@ export function createH2Server(
       noDelay: true,
       settings: {
         maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
-        maxHeaderListSize: http1.maxHeaderSize,
+        maxHeaderListSize: sessionHeaderListSize(http1.maxHeaderSize),
         enablePush: false,
+        // RFC 8441 (WebSockets over HTTP/2) is not offered: browsers open their WebSockets over HTTP/1.1.
+        enableConnectProtocol: false,
       },
+      streamResetBurst: STREAM_RESET_BURST,
+      streamResetRate: STREAM_RESET_RATE,
       // Header fields per request as HTTP/1's parser allows (Node's HTTP/2 default is 128, which a browser's
       // cookie crumbs can reach); their total size is bounded by maxHeaderListSize.
       maxHeaderListPairs: 2000,

@@ -390,6 +390,11 @@ export class GatewayServer {
       this.#fail(req, res, remote, id, started, Errors.httpVersionNotSupported(), undefined);
       return;
     }
+    // HTTP/1's parser answers 431 above the limit itself (clientError); an HTTP/2 session decodes more (gateway/http2).
+    if (isH2Request(req) && req.headerBytes > this.#settings.requestHeaderBufferBytes) {
+      this.#fail(req, res, remote, id, started, Errors.headerFieldsTooLarge(), undefined);
+      return;
+    }
     const host = hostOf(req, this.#settings, this.#scheme, this.#port);
     const resolved = resolveRequest(this.#settings, this.#deployments, host.arrival, url);
     if (resolved.outcome === 'not-gateway' && this.operations?.(req, res)) return;

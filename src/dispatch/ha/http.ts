@@ -369,7 +369,10 @@ class HaExchange implements Dispatcher.DispatchHandler {
     this.#proxy.onResponseData(controller, chunk);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(
+    controller?: Dispatcher.DispatchController,
+    trailers?: Record<string, string | string[] | undefined>,
+  ): void {
     const dropped = this.#dropped;
     if (dropped === 'retry') {
       if (this.#gone || this.#ex.res.destroyed) this.#resolve();
@@ -395,7 +398,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    this.#proxy.onResponseEnd();
+    this.#proxy.onResponseEnd(controller, trailers);
   }
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
