@@ -43,6 +43,8 @@ export interface EchoResult {
   badEchoes: number;
   /** CPU (user + system) of `--pid` during the measured phase, µs per round trip (one message each way). */
   cpuUsPerRoundTrip?: number;
+  /** The system (kernel) part of it. */
+  sysUsPerRoundTrip?: number;
   /** The same for `--backend-pid` (the echo backend). */
   backendCpuUsPerRoundTrip?: number;
   /** VmRSS of `--pid` at the end of the measured phase. */
@@ -75,9 +77,16 @@ export function rssKiB(pid: number): number {
 
 /** CPU time (user + system, all threads) a process has used so far, in µs, from /proc/PID/stat. */
 export function cpuUs(pid: number): number {
+  const t = cpuTimesUs(pid);
+  return t.user + t.sys;
+}
+
+/** User and system CPU time a process has used so far, in µs. */
+export function cpuTimesUs(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * (1e6 / 100); // USER_HZ is 100 on Linux
+  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+  return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -164,13 +173,13 @@ export async function echo(opts: {
   }
   await sleep(opts.warmupS * 1000);
   phase = 'measure';
-  const cpu0 = opts.pid ? cpuUs(opts.pid) : undefined;
+  const cpu0 = opts.pid ? cpuTimesUs(opts.pid) : undefined;
   const backendCpu0 = opts.backendPid ? cpuUs(opts.backendPid) : undefined;
   const t0 = performance.now();
   await sleep(opts.durationS * 1000);
   phase = 'stop';
   const elapsedS = (performance.now() - t0) / 1000;
-  const cpu1 = opts.pid ? cpuUs(opts.pid) : undefined;
+  const cpu1 = opts.pid ? cpuTimesUs(opts.pid) : undefined;
   const backendCpu1 = opts.backendPid ? cpuUs(opts.backendPid) : undefined;
   const rssEndKiB = opts.pid ? rssKiB(opts.pid) : undefined;
   // Let the last echoes in flight arrive before cutting the connections.
@@ -197,7 +206,11 @@ export async function echo(opts: {
     badEchoes,
     cpuUsPerRoundTrip:
       cpu0 !== undefined && cpu1 !== undefined && samples.length > 0
-        ? (cpu1 - cpu0) / samples.length
+        ? (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / samples.length
+        : undefined,
+    sysUsPerRoundTrip:
+      cpu0 !== undefined && cpu1 !== undefined && samples.length > 0
+        ? (cpu1.sys - cpu0.sys) / samples.length
         : undefined,
     backendCpuUsPerRoundTrip:
       backendCpu0 !== undefined && backendCpu1 !== undefined && samples.length > 0
