@@ -178,8 +178,9 @@ export class FrameWebSocket extends WebSocket {
     // Nothing is read until the relay listens; an error until then only ends the socket.
     socket.pause();
     socket.on('error', ignoreEarly);
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
+    // A Duplex that is not a TCP socket (an HTTP/2 stream of RFC 8441) has neither.
+    if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
+    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     self._readyState = WebSocket.OPEN;
     this.emit('open');
   }
