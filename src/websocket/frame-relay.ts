@@ -432,8 +432,11 @@ export class FrameRelay {
       }
       if (i > run) pass(chunk.subarray(run, i));
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.#protocolError(from, err);
+      // Anything else is the relay's own fault: the connection fails closed (1011 both ways), the gateway goes on.
+      this.#protocolError(
+        from,
+        err instanceof ProtocolError ? err : new ProtocolError(CloseCodes.internalError, 'relay failure'),
+      );
     }
   }
 

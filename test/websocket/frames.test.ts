@@ -4,7 +4,7 @@
  * every byte it gets. What a conforming `ws` client could never send is what these tests send.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/gateway/gateway.ts';
@@ -60,13 +60,16 @@ function frame(
 ) {
   const data = Buffer.from(payload);
   const mask = o.mask ?? 0x1234abcd;
-  const head = data.length < 126 ? 2 : 4;
+  const head = data.length < 126 ? 2 : data.length < 65536 ? 4 : 10;
   const out = Buffer.alloc(head + (mask ? 4 : 0) + data.length);
   out[0] = ((o.fin ?? true) ? 0x80 : 0) | (o.rsv ?? 0) | opcode;
   if (data.length < 126) out[1] = data.length;
-  else {
+  else if (data.length < 65536) {
     out[1] = 126;
     out.writeUInt16BE(data.length, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(data.length), 2);
   }
   if (mask) {
     out[1] |= 0x80;
@@ -244,6 +247,22 @@ describe('WebSocket frame relay on the wire', () => {
     client.socket.write(closeFrame(4001, 'bye'));
     await client.until(() => false);
     assert.ok(client.ended, 'the gateway ends the client’s TCP connection after the closing handshake');
+  });
+
+  it('re-masks a large frame that arrives in reads of any length, every byte intact', async () => {
+    const { client, back } = await openRaw();
+    const payload = randomBytes(100_000);
+    const bytes = frame(2, payload, { mask: 0x5a17c3e9 });
+    // Reads of 1,001 bytes: the mask's phase differs from one read to the next.
+    for (let i = 0; i < bytes.length; i += 1001) {
+      client.socket.write(bytes.subarray(i, i + 1001));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const got = await back.until((f) => f.length >= 1);
+    assert.equal(got[0].opcode, 2);
+    assert.ok(got[0].payload.equals(payload), 'the payload the backend unmasks is the client’s');
+    client.socket.destroy();
+    back.socket.destroy();
   });
 
   for (const [what, bytes, code] of [
