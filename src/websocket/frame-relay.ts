@@ -349,15 +349,11 @@ export class FrameRelay {
 
   #read(from: Peer, chunk: Buffer): void {
     if (from.phase === DONE) return;
-    const to = from.other;
     if (this.#idle) this.#idle.active = true;
     /** Start of the bytes of `chunk` not yet passed on (they are passed on as they lie, after in-place edits). */
     let run = 0;
     let i = 0;
     const len = chunk.length;
-    const pass = (piece: Buffer) => {
-      if (!to.closeSent && !to.gone) this.#write(from, to, piece);
-    };
     try {
       while (i < len) {
         if (from.phase === PAYLOAD) {
@@ -389,7 +385,7 @@ export class FrameRelay {
         }
         if (from.phase === DONE) {
           // Nothing a peer sends after its close frame (or a fault) is passed on.
-          if (i > run) pass(chunk.subarray(run, i));
+          if (i > run) this.#pass(from, chunk, run, i);
           return;
         }
         // HEADER, whole in this read or begun in an earlier one.
@@ -410,7 +406,7 @@ export class FrameRelay {
           at = 0;
           i = run = i + size - begun.length;
         } else if (size === 0 || i + size > len) {
-          if (i > run) pass(chunk.subarray(run, i));
+          if (i > run) this.#pass(from, chunk, run, i);
           from.head = Buffer.from(chunk.subarray(i));
           i = run = len;
           continue;
@@ -418,7 +414,7 @@ export class FrameRelay {
         this.#header(from, h, at);
         if (from.phase === CONTROL) {
           // Control frames are collected whole: their payload is read (a close code) before they go on.
-          if (h === chunk && at > run) pass(chunk.subarray(run, at));
+          if (h === chunk && at > run) this.#pass(from, chunk, run, at);
           from.control = Buffer.allocUnsafe(size + from.left);
           h.copy(from.control, 0, at, at + size);
           from.controlAt = size;
@@ -426,11 +422,11 @@ export class FrameRelay {
           run = i;
           if (from.left === 0) this.#control(from);
         } else {
-          if (h !== chunk) pass(h);
+          if (h !== chunk) this.#pass(from, h, 0, h.length);
           if (from.left === 0) this.#frameEnd(from);
         }
       }
-      if (i > run) pass(chunk.subarray(run, i));
+      if (i > run) this.#pass(from, chunk, run, i);
     } catch (err) {
       // Anything else is the relay's own fault: the connection fails closed (1011 both ways), the gateway goes on.
       this.#protocolError(
@@ -438,6 +434,13 @@ export class FrameRelay {
         err instanceof ProtocolError ? err : new ProtocolError(CloseCodes.internalError, 'relay failure'),
       );
     }
+  }
+
+  /** Passes `buf[start, end)` on to the other peer, unless it is closing or gone (the whole read, most often). */
+  #pass(from: Peer, buf: Buffer, start: number, end: number): void {
+    const to = from.other;
+    if (to.closeSent || to.gone) return;
+    this.#write(from, to, start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
   /** Checks a parsed header and sets up the frame. */
