@@ -9,7 +9,7 @@
  *
  *   npm run bench -- [--duration 10] [--quick] [--targets direct,floor,postern,postern+log,postern-workers,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
- *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 8000]
+ *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 1000,8000]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
  *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only] [--http2-only | --no-http2]
  *                    [--json out.json] [--keep]
@@ -24,8 +24,8 @@
  * mode instead, each against the first.
  *
  * Then the WebSocket rows (bench/ws-backend.ts, an echo; bench/ws-load.ts, the `ws` client on core 0): 64-byte
- * text round trips/s over 100 connections, 64 KiB binary MiB/s over 10, and the proxy's RSS per idle proxied
- * connection with 8,000 open, for `direct` (client → echo backend), `postern` (the same start as the HTTP rows:
+ * text round trips/s over 100 and over 1,000 connections (with the proxy's CPU µs per round trip), 64 KiB binary
+ * MiB/s over 10, and the proxy's RSS per idle proxied connection with 1,000 and with 8,000 open, for `direct` (client → echo backend), `postern` (the same start as the HTTP rows:
  * its topology has an ECHOWS service) and `nginx` (a `location /echo/ws` with the Upgrade headers).
  * `--ws-only` runs just those rows.
  *
@@ -98,7 +98,7 @@ const { values: args } = parseArgs({
     'ws-duration': { type: 'string' },
     'ws-big-duration': { type: 'string' },
     'ws-warmup': { type: 'string', default: '2' },
-    'ws-idle': { type: 'string', default: '8000' },
+    'ws-idle': { type: 'string', default: '1000,8000' },
     // Security-provider rows (bench/auth-chains.ts).
     'auth-only': { type: 'boolean', default: false },
     'no-auth': { type: 'boolean', default: false },
@@ -161,7 +161,7 @@ const WS_TARGETS = args['ws-targets'].split(',').map((t) => t.trim());
 const WS_DURATION = Number(args['ws-duration'] ?? (args.quick ? 3 : 10));
 const WS_BIG_DURATION = Number(args['ws-big-duration'] ?? (args.quick ? 3 : 5));
 const WS_WARMUP = Number(args['ws-warmup']);
-const WS_IDLE = Number(args['ws-idle']);
+const WS_IDLE = args['ws-idle'].split(',').map((n) => Number(n.trim()));
 /** Descriptors for every process of the run: 8,000 idle WebSockets through postern are 16,000 sockets. */
 const NOFILE = 20_000;
 
@@ -860,8 +860,12 @@ interface WsTarget {
 interface WsRow {
   target: string;
   nofile: string;
-  idle: IdleResult;
+  /** One idle test per `--ws-idle` count, in that order. */
+  idle: IdleResult[];
+  /** 64 B text over 100 connections. */
   text: EchoResult;
+  /** 64 B text over 1,000 connections. */
+  text1k: EchoResult;
   big: EchoResult;
 }
 
@@ -895,7 +899,11 @@ async function startWsTarget(
       // The same start as the HTTP `postern` row (warn, no access log); its topology has the ECHOWS service.
       return {
         ...fromHttp(
-          await startPostern('postern-ws', backendPort, { logLevel: 'warn' }),
+          // Every client connects from 127.0.0.1, as behind a load balancer: no per-address or total cap.
+          await startPostern('postern-ws', backendPort, {
+            logLevel: 'warn',
+            site: { 'postern.connections.max.per.address': '0', 'postern.connections.max': '0' },
+          }),
           '/gateway/bench/echo/ws',
         ),
         name: 'postern',
@@ -930,44 +938,69 @@ async function wsLoad<T>(argv: string[]): Promise<T> {
   return JSON.parse(line.slice('WSLOAD_JSON '.length)) as T;
 }
 
-async function measureWsEcho(t: WsTarget): Promise<Pick<WsRow, 'text' | 'big'>> {
-  log(`${t.name} ws: 64 B text echo, c=100, warm-up ${WS_WARMUP}s + ${WS_DURATION}s …`);
-  const text = await wsLoad<EchoResult>([
-    ...['--mode', 'echo', '--url', t.url, '--connections', '100', '--size', '64'],
-    ...['--duration', String(WS_DURATION), '--warmup', String(WS_WARMUP)],
-  ]);
+async function measureWsEcho(
+  t: WsTarget,
+  wsBackendPid: number | undefined,
+): Promise<Pick<WsRow, 'text' | 'text1k' | 'big'>> {
+  // CPU per round trip of the target process (for direct: the echo backend) and of the echo backend.
+  const pids = ['--pid', String(t.pid)];
+  if (t.name !== 'direct' && wsBackendPid !== undefined) pids.push('--backend-pid', String(wsBackendPid));
+  const text = async (c: number) => {
+    log(`${t.name} ws: 64 B text echo, c=${c}, warm-up ${WS_WARMUP}s + ${WS_DURATION}s …`);
+    return wsLoad<EchoResult>([
+      ...['--mode', 'echo', '--url', t.url, '--connections', String(c), '--size', '64', ...pids],
+      ...['--duration', String(WS_DURATION), '--warmup', String(WS_WARMUP)],
+    ]);
+  };
+  const text100 = await text(100);
+  const text1k = await text(1000);
   log(`${t.name} ws: 64 KiB binary echo, c=10, warm-up ${WS_WARMUP}s + ${WS_BIG_DURATION}s …`);
   const big = await wsLoad<EchoResult>([
-    ...['--mode', 'echo', '--url', t.url, '--connections', '10', '--size', '65536', '--binary'],
+    ...['--mode', 'echo', '--url', t.url, '--connections', '10', '--size', '65536', '--binary', ...pids],
     ...['--duration', String(WS_BIG_DURATION), '--warmup', String(WS_WARMUP)],
   ]);
-  return { text, big };
+  return { text: text100, text1k, big };
 }
 
 async function measureWsIdle(
   t: WsTarget,
   wsBackendPid: number | undefined,
-): Promise<Pick<WsRow, 'idle' | 'nofile'>> {
+  connections: number,
+): Promise<{ nofile: string; idle: IdleResult }> {
   const nofile = nofileLimit(t.pid);
-  if (Number(nofile) < 2 * WS_IDLE + 100)
+  if (Number(nofile) < 2 * connections + 100)
     log(`warning: ${t.name} (pid ${t.pid}) may open only ${nofile} files`);
-  log(`${t.name} ws: ${WS_IDLE} idle connections (200 at a time), RSS of pid ${t.pid} before and after …`);
-  const idleArgs = ['--mode', 'idle', '--url', t.url, '--connections', String(WS_IDLE), '--batch', '200'];
+  log(
+    `${t.name} ws: ${connections} idle connections (200 at a time), RSS of pid ${t.pid} before and after …`,
+  );
+  const idleArgs = ['--mode', 'idle', '--url', t.url, '--connections', String(connections), '--batch', '200'];
   idleArgs.push('--pid', String(t.pid), '--settle', '2');
   if (t.name !== 'direct' && wsBackendPid !== undefined) idleArgs.push('--backend-pid', String(wsBackendPid));
   return { nofile, idle: await wsLoad<IdleResult>(idleArgs) };
 }
 
 function wsTable(rows: WsRow[]): string {
-  const head = ['target', 'text round trips/s', 'text p50 ms', 'text p99 ms', '64KiB MiB/s', 'KiB/idle conn'];
-  const kib = (r: WsRow) => r.idle.kibPerConnection.toFixed(1);
+  const counts = rows[0]?.idle.map((i) => i.connections) ?? [];
+  const head = [
+    'target',
+    'text rt/s c=100',
+    'CPU µs/rt',
+    'text p99 ms',
+    'text rt/s c=1000',
+    'CPU µs/rt',
+    '64KiB MiB/s',
+    ...counts.map((n) => `KiB/idle @${n}`),
+  ];
+  const us = (e: EchoResult) => (e.cpuUsPerRoundTrip === undefined ? '—' : e.cpuUsPerRoundTrip.toFixed(1));
   const body = rows.map((r) => [
     r.target,
     rps(r.text.roundTripsPerS),
-    ms(r.text.p50us),
+    us(r.text),
     ms(r.text.p99us),
+    rps(r.text1k.roundTripsPerS),
+    us(r.text1k),
     r.big.mibPerS.toFixed(0),
-    kib(r),
+    ...r.idle.map((i) => i.kibPerConnection.toFixed(1)),
   ]);
   const p = rows.find((r) => r.target === 'postern');
   const n = rows.find((r) => r.target === 'nginx');
@@ -975,10 +1008,12 @@ function wsTable(rows: WsRow[]): string {
     body.push([
       'postern/nginx',
       ratio(p.text.roundTripsPerS, n.text.roundTripsPerS),
-      ratio(p.text.p50us, n.text.p50us),
+      ratio(p.text.cpuUsPerRoundTrip ?? 0, n.text.cpuUsPerRoundTrip ?? 0),
       ratio(p.text.p99us, n.text.p99us),
+      ratio(p.text1k.roundTripsPerS, n.text1k.roundTripsPerS),
+      ratio(p.text1k.cpuUsPerRoundTrip ?? 0, n.text1k.cpuUsPerRoundTrip ?? 0),
       ratio(p.big.mibPerS, n.big.mibPerS),
-      ratio(p.idle.kibPerConnection, n.idle.kibPerConnection),
+      ...p.idle.map((i, k) => ratio(i.kibPerConnection, n.idle[k]?.kibPerConnection ?? 0)),
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -993,6 +1028,7 @@ function wsNotes(rows: WsRow[]): string {
   for (const r of rows) {
     for (const [what, e] of [
       ['text', r.text],
+      ['text c=1000', r.text1k],
       ['64KiB', r.big],
     ] as const) {
       if (e.errors + e.unexpectedCloses + e.badEchoes > 0 || e.opened < e.connections) {
@@ -1002,33 +1038,53 @@ function wsNotes(rows: WsRow[]): string {
         );
       }
     }
-    const i = r.idle;
-    if (i.failed > 0 || i.openAfterSettle < i.connections) {
-      out.push(
-        `! ${r.target} idle: opened ${i.opened}/${i.connections}, ${i.openAfterSettle} still open after the settle ` +
-          `(first error: ${i.firstError ?? '—'})`,
-      );
+    for (const i of r.idle) {
+      if (i.failed > 0 || i.openAfterSettle < i.connections) {
+        out.push(
+          `! ${r.target} idle @${i.connections}: opened ${i.opened}/${i.connections}, ${i.openAfterSettle} still ` +
+            `open after the settle (first error: ${i.firstError ?? '—'})`,
+        );
+      }
     }
   }
+  const us = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(1));
   out.push(
-    `idle test, RSS before → after in MiB (open time of all connections): ${rows
+    `CPU µs per round trip, target | echo backend: ${rows
       .map(
         (r) =>
-          `${r.target} ${(r.idle.rssBeforeKiB / 1024).toFixed(1)} → ${(r.idle.rssAfterKiB / 1024).toFixed(1)} ` +
-          `(${(r.idle.openMs / 1000).toFixed(1)} s)`,
+          `${r.target} c=100 ${us(r.text.cpuUsPerRoundTrip)} | ${us(r.text.backendCpuUsPerRoundTrip)}, ` +
+          `c=1000 ${us(r.text1k.cpuUsPerRoundTrip)} | ${us(r.text1k.backendCpuUsPerRoundTrip)}`,
       )
-      .join(', ')}`,
+      .join('; ')}`,
   );
-  const backend = rows.filter((r) => r.idle.backendKibPerConnection !== undefined);
+  out.push(
+    `idle tests, RSS before → after in MiB (open time of all connections): ${rows
+      .map(
+        (r) =>
+          `${r.target} ${r.idle
+            .map(
+              (i) =>
+                `@${i.connections} ${(i.rssBeforeKiB / 1024).toFixed(1)} → ${(i.rssAfterKiB / 1024).toFixed(1)} ` +
+                `(${(i.openMs / 1000).toFixed(1)} s)`,
+            )
+            .join(', ')}`,
+      )
+      .join('; ')}`,
+  );
+  const backend = rows.filter((r) => r.idle.some((i) => i.backendKibPerConnection !== undefined));
   if (backend.length > 0) {
     out.push(
       `echo backend KiB per idle connection during the proxied idle tests: ${backend
-        .map((r) => `${r.target} ${r.idle.backendKibPerConnection?.toFixed(1)}`)
-        .join(', ')}`,
+        .map(
+          (r) =>
+            `${r.target} ${r.idle.map((i) => `@${i.connections} ${us(i.backendKibPerConnection)}`).join(', ')}`,
+        )
+        .join('; ')}`,
     );
   }
   out.push(
     `text p99 / max ms: ${rows.map((r) => `${r.target} ${ms(r.text.p99us)}/${ms(r.text.maxUs)}`).join(', ')}; ` +
+      `c=1000: ${rows.map((r) => `${r.target} ${ms(r.text1k.p99us)}/${ms(r.text1k.maxUs)}`).join(', ')}; ` +
       `64 KiB round trip p50/p99 ms: ${rows.map((r) => `${r.target} ${ms(r.big.p50us)}/${ms(r.big.p99us)}`).join(', ')}`,
   );
   out.push(
@@ -1041,11 +1097,19 @@ function wsNotes(rows: WsRow[]): string {
     if (n) {
       const x = p.text.roundTripsPerS / n.text.roundTripsPerS;
       goals.push(
-        `text round trips/s ≥ 0.7× nginx: ${ratio(p.text.roundTripsPerS, n.text.roundTripsPerS)} ${x >= 0.7 ? 'met' : 'not met'}`,
+        `text round trips/s at c=100 ≥ 1.0× nginx: ${ratio(p.text.roundTripsPerS, n.text.roundTripsPerS)} ${x >= 1 ? 'met' : 'not met'}`,
+      );
+      const y = p.text1k.roundTripsPerS / n.text1k.roundTripsPerS;
+      goals.push(
+        `text round trips/s at c=1000 ≥ 0.8× nginx: ${ratio(p.text1k.roundTripsPerS, n.text1k.roundTripsPerS)} ${y >= 0.8 ? 'met' : 'not met'}`,
       );
     }
-    const k = p.idle.kibPerConnection;
-    goals.push(`< 20 KiB per idle proxied connection: ${k.toFixed(1)} KiB ${k < 20 ? 'met' : 'not met'}`);
+    for (const i of p.idle) {
+      const k = i.kibPerConnection;
+      goals.push(
+        `≤ 20 KiB per idle proxied connection at ${i.connections}: ${k.toFixed(1)} KiB ${k <= 20 ? 'met' : 'not met'}`,
+      );
+    }
     out.push('issue targets (WebSocket): ', ...goals.map((g) => `  - ${g}`));
   }
   return out.join('\n');
@@ -1164,26 +1228,33 @@ async function main(): Promise<void> {
     // Throughput first for every target, then the idle test for every target on a fresh start of it: after
     // 8,000 connections the echo backend (Node) echoes about half as fast for the rest of its life, and a
     // proxy's RSS after throughput runs already holds freed buffers that would hide the idle connections' cost.
-    const echoes = new Map<string, Pick<WsRow, 'text' | 'big'>>();
+    const echoes = new Map<string, Pick<WsRow, 'text' | 'text1k' | 'big'>>();
     for (const name of WS_TARGETS) {
       const t = await startWsTarget(name, backend.port, wsBackend);
       if (!t) continue;
       try {
-        echoes.set(t.name, await measureWsEcho(t));
+        echoes.set(t.name, await measureWsEcho(t, wsBackend.proc.child.pid));
       } finally {
         await t.stop();
       }
     }
+    // Each idle count on a fresh start of the target (for direct, the same backend: its RSS only grows).
     for (const name of WS_TARGETS) {
-      const t = await startWsTarget(name, backend.port, wsBackend);
-      if (!t) continue;
-      try {
-        const echo = echoes.get(t.name);
-        if (echo)
-          wsRows.push({ target: t.name, ...echo, ...(await measureWsIdle(t, wsBackend.proc.child.pid)) });
-      } finally {
-        await t.stop();
+      const echo = echoes.get(name);
+      if (!echo) continue;
+      const row: WsRow = { target: name, ...echo, nofile: '?', idle: [] };
+      for (const count of WS_IDLE) {
+        const t = await startWsTarget(name, backend.port, wsBackend);
+        if (!t) continue;
+        try {
+          const m = await measureWsIdle(t, wsBackend.proc.child.pid, count);
+          row.nofile = m.nofile;
+          row.idle.push(m.idle);
+        } finally {
+          await t.stop();
+        }
       }
+      wsRows.push(row);
     }
     log(`WebSocket rows took ${((Date.now() - wsStartedAt) / 1000).toFixed(0)} s`);
     await wsBackend.proc.stop();
@@ -1218,8 +1289,9 @@ async function main(): Promise<void> {
   const wsHeader =
     `WebSocket — bench/ws-load.ts (ws client, core ${LOADGEN_CPU}) → target → bench/ws-backend.ts (echo), ` +
     `proxy + echo backend on core ${SERVER_CPU}; closed loop (send, await the echo, repeat): 64 B text c=100 ` +
-    `${WS_DURATION}s, 64 KiB binary c=10 ${WS_BIG_DURATION}s (MiB/s of payload echoed), warm-up ${WS_WARMUP}s each; ` +
-    `idle: RSS of the target process before/after opening ${WS_IDLE} connections (200 at a time, 2 s idle), ÷ ${WS_IDLE}`;
+    `and c=1000 ${WS_DURATION}s each (CPU µs/rt: the target process's user + system time per round trip, from /proc), ` +
+    `64 KiB binary c=10 ${WS_BIG_DURATION}s (MiB/s of payload echoed), warm-up ${WS_WARMUP}s each; idle: RSS of the ` +
+    `target process before/after opening N connections (200 at a time, 2 s idle), ÷ N, each N on a fresh start`;
   process.stdout.write(`\n${ONLY ? 'postern bench' : header}\nnoise floor (busy loop, 1 s): ${noise}\n`);
   if (!ONLY) process.stdout.write(`\n${table(rows)}\n\n${notes(rows)}\n`);
   if (auth) process.stdout.write(`\n${auth.header}\n\n${authTable(auth)}\n`);

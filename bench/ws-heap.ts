@@ -24,7 +24,7 @@ const home = mkdtempSync(join(tmpdir(), 'postern-wsheap-'));
 mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
 writeFileSync(
   join(home, 'conf', 'gateway-site.xml'),
-  `<configuration><property><name>ssl.enabled</name><value>false</value></property><property><name>gateway.websocket.feature.enabled</name><value>true</value></property></configuration>`,
+  `<configuration><property><name>ssl.enabled</name><value>false</value></property><property><name>gateway.websocket.feature.enabled</name><value>true</value></property><property><name>postern.connections.max.per.address</name><value>0</value></property><property><name>postern.connections.max</name><value>0</value></property></configuration>`,
 );
 writeFileSync(
   join(home, 'conf', 'topologies', 'b.xml'),

@@ -7,14 +7,15 @@
  *   (text, or binary with `--binary`), waits for its echo, checks its length and sends again — a closed loop —
  *   for `--warmup` s unmeasured, then `--duration` s measured. Reports round trips/s, MiB/s of payload echoed
  *   (one direction: round trips × size), the round-trip time p50/p99, and every error, unexpected close and
- *   wrong-sized echo.
+ *   wrong-sized echo; with `--pid` (and `--backend-pid`), that process's CPU time (user + system, from /proc) per
+ *   round trip over the measured phase.
  * - `idle`: opens and closes `--batch` connections once (so lazily made code paths and pools exist), waits 1 s,
  *   reads VmRSS of `--pid` (and of `--backend-pid`) from /proc, opens `--connections` connections in batches of
  *   `--batch`, leaves them idle `--settle` s, reads VmRSS again and counts how many are still open, then closes
  *   them all. Reports (after − before) / connections in KiB.
  *
  *   node bench/ws-load.ts --url ws://127.0.0.1:PORT/path --mode echo --connections 100 --size 64
- *                         [--binary] [--duration 10] [--warmup 2]
+ *                         [--binary] [--duration 10] [--warmup 2] [--pid PID] [--backend-pid PID]
  *   node bench/ws-load.ts --url ws://… --mode idle --connections 8000 --batch 200 --pid PID [--backend-pid PID]
  *                         [--settle 2]
  *
@@ -40,6 +41,14 @@ export interface EchoResult {
   errors: number;
   unexpectedCloses: number;
   badEchoes: number;
+  /** CPU (user + system) of `--pid` during the measured phase, µs per round trip (one message each way). */
+  cpuUsPerRoundTrip?: number;
+  /** The system (kernel) part of it. */
+  sysUsPerRoundTrip?: number;
+  /** The same for `--backend-pid` (the echo backend). */
+  backendCpuUsPerRoundTrip?: number;
+  /** VmRSS of `--pid` at the end of the measured phase. */
+  rssEndKiB?: number;
   firstError?: string;
 }
 
@@ -64,6 +73,20 @@ export function rssKiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]);
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in µs, from /proc/PID/stat. */
+export function cpuUs(pid: number): number {
+  const t = cpuTimesUs(pid);
+  return t.user + t.sys;
+}
+
+/** User and system CPU time a process has used so far, in µs. */
+export function cpuTimesUs(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+  return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,6 +133,8 @@ export async function echo(opts: {
   binary: boolean;
   durationS: number;
   warmupS: number;
+  pid?: number;
+  backendPid?: number;
 }): Promise<EchoResult> {
   const { sockets, failed, firstError: openError } = await openMany(opts.url, opts.connections, 200);
   const payload = opts.binary ? Buffer.alloc(opts.size, 0x61) : 'x'.repeat(opts.size);
@@ -148,10 +173,15 @@ export async function echo(opts: {
   }
   await sleep(opts.warmupS * 1000);
   phase = 'measure';
+  const cpu0 = opts.pid ? cpuTimesUs(opts.pid) : undefined;
+  const backendCpu0 = opts.backendPid ? cpuUs(opts.backendPid) : undefined;
   const t0 = performance.now();
   await sleep(opts.durationS * 1000);
   phase = 'stop';
   const elapsedS = (performance.now() - t0) / 1000;
+  const cpu1 = opts.pid ? cpuTimesUs(opts.pid) : undefined;
+  const backendCpu1 = opts.backendPid ? cpuUs(opts.backendPid) : undefined;
+  const rssEndKiB = opts.pid ? rssKiB(opts.pid) : undefined;
   // Let the last echoes in flight arrive before cutting the connections.
   for (let i = 0; i < 100 && inFlight > 0; i++) await sleep(20);
   for (const ws of sockets) ws.terminate();
@@ -174,6 +204,19 @@ export async function echo(opts: {
     errors,
     unexpectedCloses,
     badEchoes,
+    cpuUsPerRoundTrip:
+      cpu0 !== undefined && cpu1 !== undefined && samples.length > 0
+        ? (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / samples.length
+        : undefined,
+    sysUsPerRoundTrip:
+      cpu0 !== undefined && cpu1 !== undefined && samples.length > 0
+        ? (cpu1.sys - cpu0.sys) / samples.length
+        : undefined,
+    backendCpuUsPerRoundTrip:
+      backendCpu0 !== undefined && backendCpu1 !== undefined && samples.length > 0
+        ? (backendCpu1 - backendCpu0) / samples.length
+        : undefined,
+    rssEndKiB,
     firstError,
   };
 }
@@ -270,6 +313,8 @@ if (import.meta.main) {
           binary: a.binary,
           durationS: Number(a.duration),
           warmupS: Number(a.warmup),
+          pid: a.pid ? Number(a.pid) : undefined,
+          backendPid: a['backend-pid'] ? Number(a['backend-pid']) : undefined,
         });
   process.stdout.write(`WSLOAD_JSON ${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -246,6 +246,10 @@ export const CloseCodes = {
   normal: 1000,
   /** 1001: the gateway (or the topology, or the peer node) is going away, or the connection was idle too long. */
   goingAway: 1001,
+  /** 1002: a peer broke the WebSocket framing rules (RFC 6455 §5: an unmasked client frame, a reserved bit…). */
+  protocolError: 1002,
+  /** 1007: a text message (or close reason) that is not UTF-8. */
+  invalidPayload: 1007,
   /** 1008: a policy violation: the credential that authenticated the connection expired. */
   policyViolation: 1008,
   /** 1009: a message larger than the configured limit. */

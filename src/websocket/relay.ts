@@ -58,6 +58,64 @@ export interface RelayStats {
 
 const IDLE_QUARTERS = 4;
 
+/** A connection watched for idleness: set `active` on every message; `stop()` once it is closed. */
+export interface IdleWatch {
+  active: boolean;
+  stop(): void;
+}
+
+interface Watched extends IdleWatch {
+  quiet: number;
+  onIdle: () => void;
+}
+
+/**
+ * One sweeping timer per idle timeout in use, not one per connection: it runs every quarter of the timeout and a
+ * message only sets a flag (refreshing a timer for every message costs more than the relay's own work). A
+ * silent connection is closed after 1–1.25× the timeout.
+ */
+const sweeps = new Map<number, { timer: NodeJS.Timeout; watched: Set<Watched> }>();
+
+export function watchIdle(timeoutMs: number, onIdle: () => void): IdleWatch {
+  let sweep = sweeps.get(timeoutMs);
+  if (!sweep) {
+    const watched = new Set<Watched>();
+    const timer = setInterval(
+      () => {
+        for (const w of watched) {
+          if (w.active) {
+            w.active = false;
+            w.quiet = 0;
+          } else if (++w.quiet >= IDLE_QUARTERS) {
+            w.stop();
+            w.onIdle();
+          }
+        }
+      },
+      Math.max(1, Math.ceil(timeoutMs / IDLE_QUARTERS)),
+    );
+    timer.unref();
+    sweep = { timer, watched };
+    sweeps.set(timeoutMs, sweep);
+  }
+  const set = sweep.watched;
+  const w: Watched = {
+    active: false,
+    quiet: 0,
+    onIdle,
+    stop() {
+      if (!set.delete(w) || set.size > 0) return;
+      const current = sweeps.get(timeoutMs);
+      if (current?.watched === set) {
+        clearInterval(current.timer);
+        sweeps.delete(timeoutMs);
+      }
+    },
+  };
+  set.add(w);
+  return w;
+}
+
 /** setTimeout's limit (about 24.8 days); a later expiry is checked again when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -137,29 +195,14 @@ function pipe(
 /** Relays until either side closes; resolves with what happened. */
 export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits): Promise<RelayStats> {
   const stats: RelayStats = { bytesIn: 0, bytesOut: 0 };
-  // The idle timeout is checked in quarters of it, and a message only sets a flag: refreshing a timer for
-  // every message costs more than the relay's own work. A silent connection is closed after 1–1.25× the timeout.
-  let active = false;
-  let quietQuarters = 0;
   const idle =
     limits.idleTimeoutMs > 0
-      ? setInterval(
-          () => {
-            if (active) {
-              active = false;
-              quietQuarters = 0;
-              return;
-            }
-            if (++quietQuarters < IDLE_QUARTERS) return;
-            clearInterval(idle);
-            stats.closedBy = 'idle';
-            client.close(CloseCodes.goingAway, 'idle timeout');
-            backend.close(CloseCodes.goingAway, 'idle timeout');
-          },
-          Math.max(1, Math.ceil(limits.idleTimeoutMs / IDLE_QUARTERS)),
-        )
+      ? watchIdle(limits.idleTimeoutMs, () => {
+          stats.closedBy = 'idle';
+          client.close(CloseCodes.goingAway, 'idle timeout');
+          backend.close(CloseCodes.goingAway, 'idle timeout');
+        })
       : undefined;
-  idle?.unref();
   let expiry: NodeJS.Timeout | undefined;
   const armExpiry = () => {
     if (limits.expiresAt === undefined) return;
@@ -191,7 +234,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     limits,
     (n) => {
       stats.bytesIn += n;
-      active = true;
+      if (idle) idle.active = true;
     },
     stalled(backend, client),
   );
@@ -201,7 +244,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     limits,
     (n) => {
       stats.bytesOut += n;
-      active = true;
+      if (idle) idle.active = true;
     },
     stalled(client, backend),
   );
@@ -210,7 +253,7 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     const finish = () => {
       if (done) return;
       done = true;
-      if (idle) clearInterval(idle);
+      idle?.stop();
       if (expiry) clearTimeout(expiry);
       if (toBackend.stall) clearTimeout(toBackend.stall);
       if (toClient.stall) clearTimeout(toClient.stall);

@@ -34,6 +34,7 @@ import { backendSpnego } from '../dispatch/spnego-context.ts';
 import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
+import { FrameWebSocket, relayFrames } from './frame-relay.ts';
 import { type RelayLimits, relay } from './relay.ts';
 
 /** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
@@ -117,6 +118,8 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
     const make = (perMessageDeflate: false | typeof DEFLATE) => {
       const server = new WebSocketServer({
         noServer: true,
+        // Without an extension the client's leg stays a raw socket for the frame relay (websocket/frame-relay).
+        WebSocket: perMessageDeflate ? WebSocket : FrameWebSocket,
         maxPayload,
         perMessageDeflate,
         autoPong: false,
@@ -223,13 +226,13 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
       // With HA, each connection attempt goes to the URL the service's HA state picks (dispatch/ha/websocket).
       const failover = haService && webSocketFailover(haService, req, url, headers);
 
-      let backend: WebSocket;
+      let backend: FrameWebSocket;
       /** With SPNEGO: what authenticated the current attempt, and whether it is the retry after a 401. */
       let attempt: SpnegoAttempt | undefined;
       let retried = false;
       const open = (target: string, sent: Record<string, string>): boolean => {
         try {
-          backend = new WebSocket(target, offered, {
+          backend = new FrameWebSocket(target, offered, {
             headers: sent,
             handshakeTimeout,
             maxPayload,
@@ -484,7 +487,7 @@ interface Accepted {
 }
 
 /** Relays an accepted connection; a function of its own so its closures hold only what they need. */
-function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
+function startRelay(client: WebSocket, backend: FrameWebSocket, a: Accepted): void {
   backend.off('error', ignore);
   const started = Date.now();
   a.slot.relayed = true;
@@ -505,7 +508,19 @@ function startRelay(client: WebSocket, backend: WebSocket, a: Accepted): void {
       service: a.service,
       reqId: a.reqId,
     } satisfies WebSocketEvent);
-  relay(client, backend, a.expiresAt === undefined ? a.limits : { ...a.limits, expiresAt: a.expiresAt }).then(
+  const limits = a.expiresAt === undefined ? a.limits : { ...a.limits, expiresAt: a.expiresAt };
+  // Both legs raw (no extension): frames pass through (websocket/frame-relay); with permessage-deflate, `ws`
+  // runs both legs and messages are relayed (websocket/relay).
+  const raw = client instanceof FrameWebSocket && client.raw !== undefined;
+  if (raw !== (backend.raw !== undefined)) {
+    // Cannot happen (the client's server is chosen by the backend's extensions); never relay half raw.
+    client.terminate();
+    backend.terminate();
+  }
+  const relayed = raw
+    ? relayFrames(client as FrameWebSocket, backend, limits)
+    : relay(client, backend, limits);
+  relayed.then(
     (stats) => {
       a.slot.release();
       openClients.delete(client);

@@ -1,0 +1,332 @@
+/**
+ * The frame relay (src/websocket/frame-relay.ts) seen from the wire: a raw TCP client that writes its own frames
+ * (any mask, split anywhere, broken on purpose) and a raw TCP backend that answers the handshake itself and keeps
+ * every byte it gets. What a conforming `ws` client could never send is what these tests send.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const accept = (key: string) =>
+  createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
+
+interface Frame {
+  fin: boolean;
+  opcode: number;
+  mask: number | undefined;
+  payload: Buffer;
+}
+
+/** Parses whole frames from `buf`; returns them and what is left over. */
+function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
+  const frames: Frame[] = [];
+  let at = 0;
+  for (;;) {
+    if (buf.length - at < 2) break;
+    let len = buf[at + 1] & 0x7f;
+    let h = 2;
+    if (len === 126) {
+      if (buf.length - at < 4) break;
+      len = buf.readUInt16BE(at + 2);
+      h = 4;
+    } else if (len === 127) {
+      if (buf.length - at < 10) break;
+      len = Number(buf.readBigUInt64BE(at + 2));
+      h = 10;
+    }
+    const masked = (buf[at + 1] & 0x80) !== 0;
+    if (masked) h += 4;
+    if (buf.length - at < h + len) break;
+    const payload = Buffer.from(buf.subarray(at + h, at + h + len));
+    const mask = masked ? buf.readUInt32BE(at + h - 4) : undefined;
+    if (masked) for (let i = 0; i < len; i++) payload[i] ^= buf[at + h - 4 + (i & 3)];
+    frames.push({ fin: (buf[at] & 0x80) !== 0, opcode: buf[at] & 0x0f, mask, payload });
+    at += h + len;
+  }
+  return { frames, rest: buf.subarray(at) };
+}
+
+/** One frame as a client sends it: masked with `mask` (0 = unmasked bit clear), any opcode and bits. */
+function frame(
+  opcode: number,
+  payload: Buffer | string,
+  o: { fin?: boolean; mask?: number; rsv?: number } = {},
+) {
+  const data = Buffer.from(payload);
+  const mask = o.mask ?? 0x1234abcd;
+  const head = data.length < 126 ? 2 : data.length < 65536 ? 4 : 10;
+  const out = Buffer.alloc(head + (mask ? 4 : 0) + data.length);
+  out[0] = ((o.fin ?? true) ? 0x80 : 0) | (o.rsv ?? 0) | opcode;
+  if (data.length < 126) out[1] = data.length;
+  else if (data.length < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(data.length, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(data.length), 2);
+  }
+  if (mask) {
+    out[1] |= 0x80;
+    out.writeUInt32BE(mask, head);
+    for (let i = 0; i < data.length; i++) out[head + 4 + i] = data[i] ^ out[head + (i & 3)];
+  } else data.copy(out, head);
+  return out;
+}
+
+const closeFrame = (code: number, reason = '', mask?: number) => {
+  const p = Buffer.alloc(2 + Buffer.byteLength(reason));
+  p.writeUInt16BE(code, 0);
+  p.write(reason, 2);
+  return frame(8, p, { mask });
+};
+
+/** A peer on a raw socket after its handshake: the frames it got so far, and a wait for more. */
+class RawPeer {
+  buf = Buffer.alloc(0);
+  frames: Frame[] = [];
+  ended = false;
+  #waiters: (() => void)[] = [];
+  readonly socket: Socket;
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => this.take(d));
+    socket.on('close', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    socket.on('error', () => {});
+  }
+  take(d: Buffer): void {
+    const { frames, rest } = parseFrames(Buffer.concat([this.buf, d]));
+    this.buf = Buffer.from(rest);
+    this.frames.push(...frames);
+    this.#wake();
+  }
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+  /** Waits until `test` holds of the frames (or the socket closed), at most 5 s. */
+  async until(test: (frames: Frame[]) => boolean): Promise<Frame[]> {
+    const deadline = Date.now() + 5000;
+    while (!test(this.frames) && !this.ended && Date.now() < deadline)
+      await new Promise<void>((r) => {
+        this.#waiters.push(r);
+        setTimeout(r, 50);
+      });
+    return this.frames;
+  }
+  close(): Frame | undefined {
+    return this.frames.find((f) => f.opcode === 8);
+  }
+}
+
+const closeCode = (f: Frame | undefined) =>
+  f && f.payload.length >= 2 ? f.payload.readUInt16BE(0) : undefined;
+
+describe('WebSocket frame relay on the wire', () => {
+  let home: TestHome;
+  let gateway: Gateway;
+  let backend: Server;
+  const backends: RawPeer[] = [];
+  const sockets = new Set<Socket>();
+  let port: number;
+
+  before(async () => {
+    // A backend that completes the handshake by hand and keeps every frame it gets.
+    backend = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      let head = '';
+      const onData = (d: Buffer) => {
+        head += d.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1] ?? '';
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept(key)}\r\n\r\n`,
+        );
+        const peer = new RawPeer(socket);
+        backends.push(peer);
+        const rest = Buffer.from(head.slice(end + 4), 'latin1');
+        if (rest.length > 0) peer.take(rest);
+      };
+      socket.on('data', onData);
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const url = `ws://127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    home = makeHome({ 'gateway.websocket.feature.enabled': true });
+    home.write(
+      'conf/topologies/raw.xml',
+      topologyXml({
+        providers: [{ role: 'authentication', name: 'Anonymous' }],
+        services: [{ role: 'ECHOWS', urls: [url], params: { 'gateway.websocket.max.text.size': '100' } }],
+      }),
+    );
+    gateway = await startGateway(home);
+    port = Number(new URL(gateway.url).port);
+  });
+
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await gateway?.close();
+    backend?.close();
+    home?.remove();
+  });
+
+  /** A raw client through the gateway, after its 101, and the backend's end of the same connection. */
+  async function openRaw(): Promise<{ client: RawPeer; back: RawPeer }> {
+    const known = backends.length;
+    const socket = connect(port, '127.0.0.1');
+    sockets.add(socket);
+    await new Promise<void>((r, j) => socket.once('connect', r).once('error', j));
+    socket.write(
+      'GET /gateway/raw/echo/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const rest = await new Promise<Buffer>((resolve, reject) => {
+      let head = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        head = Buffer.concat([head, d]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        const status = head.subarray(0, end).toString('latin1');
+        if (!status.startsWith('HTTP/1.1 101')) reject(new Error(status));
+        else resolve(head.subarray(end + 4));
+      };
+      socket.on('data', onData);
+    });
+    const client = new RawPeer(socket);
+    if (rest.length > 0) client.take(rest);
+    while (backends.length === known) await new Promise((r) => setTimeout(r, 5));
+    return { client, back: backends[known] };
+  }
+
+  it('passes the client’s frames on under a fresh mask, whatever way they are split; the backend’s frames as sent', async () => {
+    const { client, back } = await openRaw();
+    const clientMask = 0x0badf00d;
+    // "é" (c3 a9) split between two fragments of one text message, the bytes written one at a time.
+    const bytes = Buffer.concat([
+      frame(1, Buffer.from([0x68, 0xc3]), { fin: false, mask: clientMask }),
+      frame(0, Buffer.from([0xa9, 0x21]), { mask: clientMask }),
+      frame(2, Buffer.alloc(300, 7), { mask: clientMask }),
+      frame(9, 'ping?', { mask: clientMask }),
+    ]);
+    for (const b of bytes) {
+      client.socket.write(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+    const got = await back.until((f) => f.length >= 4);
+    assert.deepEqual(
+      got.map((f) => [f.opcode, f.fin, f.payload.toString('hex')]),
+      [
+        [1, false, '68c3'],
+        [0, true, 'a921'],
+        [2, true, Buffer.alloc(300, 7).toString('hex')],
+        [9, true, Buffer.from('ping?').toString('hex')],
+      ],
+    );
+    for (const f of got) {
+      assert.ok(f.mask !== undefined && f.mask !== 0, 'masked for the backend');
+      assert.notEqual(f.mask, clientMask, 'not with the client’s mask');
+    }
+    // The backend's frames reach the client unmasked and whole; its close code and reason too.
+    back.socket.write(Buffer.concat([frame(1, 'héllo', { mask: 0 }), closeFrame(4001, 'bye', 0)]));
+    const toClient = await client.until((f) => f.length >= 2);
+    assert.equal(toClient[0].payload.toString(), 'héllo');
+    assert.equal(toClient[0].mask, undefined);
+    assert.equal(closeCode(client.close()), 4001);
+    assert.equal(client.close()?.payload.subarray(2).toString(), 'bye');
+    client.socket.write(closeFrame(4001, 'bye'));
+    await client.until(() => false);
+    assert.ok(client.ended, 'the gateway ends the client’s TCP connection after the closing handshake');
+  });
+
+  it('re-masks a large frame that arrives in reads of any length, every byte intact', async () => {
+    const { client, back } = await openRaw();
+    const payload = randomBytes(100_000);
+    const bytes = frame(2, payload, { mask: 0x5a17c3e9 });
+    // Reads of 1,001 bytes: the mask's phase differs from one read to the next.
+    for (let i = 0; i < bytes.length; i += 1001) {
+      client.socket.write(bytes.subarray(i, i + 1001));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const got = await back.until((f) => f.length >= 1);
+    assert.equal(got[0].opcode, 2);
+    assert.ok(got[0].payload.equals(payload), 'the payload the backend unmasks is the client’s');
+    client.socket.destroy();
+    back.socket.destroy();
+  });
+
+  for (const [what, bytes, code] of [
+    ['an unmasked client frame', frame(1, 'x', { mask: 0 }), 1002],
+    ['a reserved bit with no extension', frame(1, 'x', { rsv: 0x40 }), 1002],
+    ['an unknown opcode', frame(3, 'x'), 1002],
+    ['a fragmented ping', frame(9, 'x', { fin: false }), 1002],
+    ['a continuation of no message', frame(0, 'x'), 1002],
+    ['a close code no peer may send (1005)', closeFrame(1005), 1002],
+    [
+      'text that is not UTF-8 across two fragments',
+      Buffer.concat([
+        frame(1, Buffer.from([0x61, 0xe2]), { fin: false }),
+        frame(0, Buffer.from([0x28, 0xa1])),
+      ]),
+      1007,
+    ],
+    ['a text message that ends inside a character', frame(1, Buffer.from([0x61, 0xe2, 0x82])), 1007],
+  ] as const) {
+    it(`closes the client with ${code} for ${what}, and the backend with 1011`, async () => {
+      const { client, back } = await openRaw();
+      client.socket.write(bytes);
+      await client.until((f) => f.some((x) => x.opcode === 8));
+      assert.equal(closeCode(client.close()), code);
+      await back.until((f) => f.some((x) => x.opcode === 8));
+      assert.equal(closeCode(back.close()), 1011);
+      assert.deepEqual(
+        back.frames.filter((f) => f.opcode !== 8 && f.fin),
+        [],
+        'no whole message of the faulty peer reached the backend',
+      );
+      client.socket.destroy();
+      back.socket.destroy();
+    });
+  }
+
+  it('refuses a message over the limit from its first header (1009 to both): none of it reaches the backend', async () => {
+    const { client, back } = await openRaw();
+    const big = frame(1, 'a'.repeat(150));
+    // Only the header and a few bytes: the relay must not wait for the payload to know.
+    client.socket.write(big.subarray(0, 12));
+    await client.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(closeCode(client.close()), 1009);
+    await back.until((f) => f.some((x) => x.opcode === 8));
+    assert.deepEqual(
+      back.frames.map((f) => [f.opcode, closeCode(f)]),
+      [[8, 1009]],
+    );
+    client.socket.destroy();
+    back.socket.destroy();
+  });
+
+  it('closes the backend with 1002 when it masks a frame, and tells the client 1011', async () => {
+    const { client, back } = await openRaw();
+    back.socket.write(frame(1, 'masked', { mask: 0x01020304 }));
+    await back.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(closeCode(back.close()), 1002);
+    await client.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(closeCode(client.close()), 1011);
+    assert.deepEqual(
+      client.frames.filter((f) => f.opcode !== 8),
+      [],
+    );
+    client.socket.destroy();
+    back.socket.destroy();
+  });
+});
