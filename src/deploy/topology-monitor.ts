@@ -5,6 +5,10 @@
  * because watch events can be lost (editors that rename over a file, network file systems). A file counts as
  * changed when its modification time or size moved, or — with `requireContentChange` — only when its bytes did
  * (Knox's `gateway.topology.redeploy.requires.changes`).
+ *
+ * Only a file that is not there is deleted: a directory or a file that cannot be read for another reason (EMFILE
+ * when the process is out of descriptors under load, EIO, ENOTDIR…) changes nothing, and the next scan looks
+ * again, so a transient error never undeploys a topology that serves. A directory that does not exist is empty.
  */
 import { createHash } from 'node:crypto';
 import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
@@ -45,7 +49,7 @@ export class DirectoryMonitor {
 
   /** Records the current files without reporting them (they were deployed at start-up). */
   prime(): string[] {
-    const files = this.#list();
+    const files = this.#list() ?? new Map<string, Seen>();
     for (const [file, seen] of files) this.#seen.set(file, seen);
     return [...files.keys()];
   }
@@ -86,6 +90,8 @@ export class DirectoryMonitor {
   async #scan(): Promise<void> {
     if (this.#closed) return;
     const now = this.#list();
+    // The directory could not be read: nothing is known to have changed.
+    if (!now) return;
     const changes: FileChange[] = [];
     for (const [file, seen] of now) {
       const before = this.#seen.get(file);
@@ -112,13 +118,14 @@ export class DirectoryMonitor {
     if (changes.length > 0) await this.#opts.onChanges(changes);
   }
 
-  #list(): Map<string, Seen> {
+  /** The files now, or undefined when the directory could not be read (for another reason than not existing). */
+  #list(): Map<string, Seen> | undefined {
     const out = new Map<string, Seen>();
     let names: string[];
     try {
       names = readdirSync(this.#opts.dir);
-    } catch {
-      return out;
+    } catch (err) {
+      return isMissing(err) ? out : undefined;
     }
     for (const name of names) {
       if (!this.#opts.extensions.includes(extname(name).toLowerCase())) continue;
@@ -129,8 +136,10 @@ export class DirectoryMonitor {
         const seen: Seen = { mtimeMs: st.mtimeMs, size: st.size };
         if (this.#opts.requireContentChange) seen.hash = hashOf(file);
         out.set(file, seen);
-      } catch {
-        // Deleted between readdir and stat: it is simply not there.
+      } catch (err) {
+        // Deleted between readdir and stat: it is simply not there. Unreadable for now: as it was.
+        const before = this.#seen.get(file);
+        if (!isMissing(err) && before) out.set(file, before);
       }
     }
     return out;
@@ -143,4 +152,9 @@ function hashOf(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The error says the path is not there (as opposed to not readable right now). */
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }

@@ -3,7 +3,8 @@
  * previous deployment serving; a request in flight finishes on the deployment it started on.
  */
 import assert from 'node:assert/strict';
-import { unlinkSync } from 'node:fs';
+import { renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.ts';
@@ -110,6 +111,31 @@ describe('hot redeploy', () => {
     assert.equal(d.message, 'no service definition for role "NO-SUCH-ROLE"');
     assert.equal(d.severity, 'error');
     assert.ok(d.line > 1);
+  });
+
+  it('keeps a topology deployed while its directory or file cannot be read (not while it is gone)', async () => {
+    const dir = join(home.dir, 'conf/topologies');
+    home.write('conf/topologies/steady.xml', topologyXml({ services: [{ role: 'HTTP', urls: [one.url] }] }));
+    const url = `${gateway.url}/steady/http/x`;
+    await within2s(async () => (await whoAnswers(url)) === 'one');
+    // The directory cannot be listed (ENOTDIR, as EMFILE or EIO would): nothing is undeployed.
+    renameSync(dir, `${dir}.away`);
+    writeFileSync(dir, 'not a directory');
+    await gateway.rescan();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await whoAnswers(url), 'one');
+    rmSync(dir);
+    renameSync(`${dir}.away`, dir);
+    // The file cannot be read for a while (ELOOP: a symbolic link to itself): still deployed.
+    const file = join(dir, 'steady.xml');
+    renameSync(file, `${file}.away`);
+    symlinkSync(file, file);
+    await gateway.rescan();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await whoAnswers(url), 'one');
+    // Gone for good: undeployed.
+    unlinkSync(file);
+    await within2s(async () => (await whoAnswers(url)) === 404);
   });
 
   it('lets a request in flight finish on the deployment it started on', async () => {

@@ -158,7 +158,7 @@ describe('two postern nodes behind nginx (ops/nginx/postern-lb.conf)', () => {
   });
 
   it('loses no request when a node stops, and only requests in flight when one is killed', async () => {
-    const results: { phase: string; ok: boolean; status?: number; error?: string }[] = [];
+    const results: { phase: string; ok: boolean; status?: number; error?: string; body?: string }[] = [];
     let phase = 'both up';
     let running = true;
     const client = async () => {
@@ -171,6 +171,7 @@ describe('two postern nodes behind nginx (ops/nginx/postern-lb.conf)', () => {
             phase: at,
             ok: res.statusCode === 200 && /^node [01]$/.test(body),
             status: res.statusCode,
+            ...(res.statusCode !== 200 && { body: body.slice(0, 300) }),
           });
         } catch (err) {
           results.push({ phase: at, ok: false, error: (err as Error).message });
