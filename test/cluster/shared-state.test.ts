@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Answer, call, type Node, startNode } from '../helpers/cluster.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
-import { type PosternProcess, startPostern } from '../helpers/postern-process.ts';
+import { type PosternProcess, startPostern, workerThatServed } from '../helpers/postern-process.ts';
 import { basic, channelsTopology, PUBLISHERS, writeUsers } from '../services/channels/fixture.ts';
 
 let counter = 0;
@@ -28,22 +28,8 @@ describe('state every worker shares (postern start, two workers)', () => {
   let two: Node;
   let closedPort: number;
 
-  /** The worker that served the request with this id (from the access log; waits for the line). */
-  const servedBy = async (reqId: string): Promise<number> => {
-    for (let i = 0; i < 250; i++) {
-      const text = readFileSync(join(home.dir, 'logs/access.log'), 'utf8');
-      for (const line of text.split('\n')) {
-        if (!line.includes(reqId)) continue;
-        const parsed = JSON.parse(line) as { reqId: string; worker?: number };
-        if (parsed.reqId === reqId) {
-          assert.ok(parsed.worker, `the access line names its worker: ${line}`);
-          return parsed.worker;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no access line for ${reqId}`);
-  };
+  /** The worker that served the request with this id. */
+  const servedBy = (reqId: string) => workerThatServed(home.dir, reqId);
 
   /** One request on a new connection (from `from`, a loopback address), and the worker that served it. */
   const send = async (

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { call, type Node, startNode } from '../helpers/cluster.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
-import { type PosternProcess, startPostern } from '../helpers/postern-process.ts';
+import { type PosternProcess, startPostern, workerThatServed } from '../helpers/postern-process.ts';
 import { basic, Client, channelsTopology, PUBLISHERS, writeUsers } from '../services/channels/fixture.ts';
 
 const PLUGIN = fileURLToPath(new URL('./crash-plugin.ts', import.meta.url));
@@ -25,22 +25,8 @@ describe('postern start with two workers', () => {
   let one: Node;
   let two: Node;
 
-  /** The worker that served the request with this id (from the access log; waits for the line). */
-  const servedBy = async (reqId: string): Promise<number> => {
-    for (let i = 0; i < 250; i++) {
-      const text = readFileSync(join(home.dir, 'logs/access.log'), 'utf8');
-      for (const line of text.split('\n')) {
-        if (!line.includes(reqId)) continue;
-        const parsed = JSON.parse(line) as { reqId: string; worker?: number };
-        if (parsed.reqId === reqId) {
-          assert.ok(parsed.worker, `the access line names its worker: ${line}`);
-          return parsed.worker;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no access line for ${reqId}`);
-  };
+  /** The worker that served the request with this id. */
+  const servedBy = (reqId: string) => workerThatServed(home.dir, reqId);
 
   /** One request on a new connection, and the worker that served it. */
   const send = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {

@@ -165,8 +165,8 @@ describe('Server header and global HSTS', () => {
   }
 
   it('sends no Server header by default (Knox: false), and one with gateway.server.header.enabled', async () => {
-    assert.equal((await headersOf({}))['server'], undefined);
-    assert.equal((await headersOf({ 'gateway.server.header.enabled': true }))['server'], 'postern');
+    assert.equal((await headersOf({})).server, undefined);
+    assert.equal((await headersOf({ 'gateway.server.header.enabled': true })).server, 'postern');
   });
 
   it('sends Strict-Transport-Security on every answer with gateway.strict.transport.enabled; WebAppSec wins', async () => {
@@ -274,7 +274,7 @@ describe('gateway.port.mapping', () => {
   it('serves the mapped topology at the root of its own port, and nothing else there', async () => {
     const backend = await startBackend((req, res) => res.end(`backend saw ${req.url}`));
     const port = await closedPort();
-    const h = makeHome({ 'ssl.enabled': true, [`gateway.port.mapping.t`]: port });
+    const h = makeHome({ 'ssl.enabled': true, 'gateway.port.mapping.t': port });
     h.write('conf/topologies/t.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }));
     h.write('conf/topologies/other.xml', topologyXml({ services: [{ role: 'HTTP', urls: [backend.url] }] }));
     const gateway = await startGateway(h);
@@ -307,7 +307,7 @@ describe('gateway.port.mapping', () => {
 
   it('opens no port when gateway.port.mapping.enabled is false', async () => {
     const port = await closedPort();
-    const h = makeHome({ 'gateway.port.mapping.enabled': false, [`gateway.port.mapping.t`]: port });
+    const h = makeHome({ 'gateway.port.mapping.enabled': false, 'gateway.port.mapping.t': port });
     h.write(
       'conf/topologies/t.xml',
       topologyXml({ services: [{ role: 'HTTP', urls: ['http://127.0.0.1:1'] }] }),

@@ -3,6 +3,8 @@
  * `ip netns exec`): resolves once the process prints its listening line, with the port it bound.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../bin/postern.js', import.meta.url));
@@ -71,4 +73,24 @@ export function startPostern(
       resolve({ child, url, port: Number(new URL(url).port), output: () => out, stop });
     });
   });
+}
+
+/**
+ * The worker of a multi-process `postern start` on `home` that served the request with this id, from the access
+ * log's `worker` field (waits up to 5 s for the line: the log is written asynchronously).
+ */
+export async function workerThatServed(home: string, reqId: string): Promise<number> {
+  for (let i = 0; i < 250; i++) {
+    const text = readFileSync(join(home, 'logs/access.log'), 'utf8');
+    for (const line of text.split('\n')) {
+      if (!line.includes(reqId)) continue;
+      const parsed = JSON.parse(line) as { reqId: string; worker?: number };
+      if (parsed.reqId === reqId) {
+        if (!parsed.worker) throw new Error(`the access line names no worker: ${line}`);
+        return parsed.worker;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no access line for ${reqId}`);
 }

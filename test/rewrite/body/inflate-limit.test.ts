@@ -44,7 +44,7 @@ const REWRITE = `<?xml version="1.0"?>
 /** An HTML page of `size` bytes with a link to the backend at its start, its text `filler`, gzip'd. */
 function page(backend: string, size: number, filler: (n: number) => string): { html: string; gzip: Buffer } {
   const head = `<html><body><a href="${backend}/next">next</a><p>`;
-  const html = head + filler(size - head.length - 4) + '</p>';
+  const html = `${head + filler(size - head.length - 4)}</p>`;
   return { html, gzip: zlib.gzipSync(html, { level: 9 }) };
 }
 
