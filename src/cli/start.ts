@@ -31,19 +31,19 @@ export async function runStart(options: { home?: string; port?: number }): Promi
     }
     throw err;
   }
+  // A SIGHUP while starting (a `systemctl reload` right after start) must not end the process: a single gateway
+  // applies it once it runs; the primary's workers read the files as they start anyway.
+  let reloadAsked = false;
+  const early = () => {
+    reloadAsked = true;
+  };
+  process.on('SIGHUP', early);
   // Only what this process runs is loaded: the primary of several workers loads none of the gateway.
   const { runPrimary, workerCount } = await import('../cluster/supervisor.ts');
   const workers = workerCount(settings);
   if (workers > 1) return runPrimary({ layout, settings, workers, startDemoBackends });
   const { Gateway } = await import('../gateway/gateway.ts');
   const { startTelemetry } = await import('../observability/telemetry.ts');
-  // A SIGHUP while starting (a `systemctl reload` right after start) must not end the process: it is applied
-  // once the gateway runs.
-  let reloadAsked = false;
-  const early = () => {
-    reloadAsked = true;
-  };
-  process.on('SIGHUP', early);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({ home, port: options.port, startDemoBackends, startTelemetry });
