@@ -134,6 +134,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
       return;
     }
     if (!this.#res.write(chunk)) {
+      // A client already gone never drains: its backend request is let go at once, not left paused.
+      if (this.#res.destroyed) {
+        controller.abort(new ClientGoneError());
+        return;
+      }
       controller.pause();
       this.#res.once('drain', () => controller.resume());
     }
@@ -196,10 +201,15 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#finish(err);
   }
 
+  /**
+   * The client's connection (or HTTP/2 stream) closed before this exchange finished: the backend request goes, so
+   * its pool connection is freed. Not decided on `res.writableFinished`: an HTTP/2 response whose stream was
+   * reset reports it finished, and a backend request paused for a client that will never drain held its pool
+   * slot for good (a pool of 32 was exhausted by h2load runs ending with streams in flight).
+   */
   #clientClosed(): void {
     const controller = this.#controller;
-    if (!this.#res.writableFinished && controller && !controller.aborted)
-      controller.abort(new ClientGoneError());
+    if (controller && !controller.aborted) controller.abort(new ClientGoneError());
   }
 
   /**
