@@ -10,15 +10,15 @@
  *
  *   npm run bench:memory -- [--streams 16] [--gib 1] [--slow 4] [--tls]
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { cpuSeconds, freePort } from './proc.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -35,14 +35,6 @@ const { values: args } = parseArgs({
 const STREAMS = Number(args.streams);
 const BYTES = Math.round(Number(args.gib) * 1024 * MiB);
 const SLOW = Number(args.slow);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 function startProcess(cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -244,14 +236,6 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, 300));
     if (!args.keep) rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** User + system CPU seconds of a process and its threads (/proc/PID/stat, in clock ticks). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
-  return (Number(fields[11]) + Number(fields[12])) / ticks;
 }
 
 process.exitCode = await main();

@@ -56,7 +56,6 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +67,7 @@ import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './chan
 import type { FixedRateResult } from './fixed-rate.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
+import { cpuTimes, freePort, treeCpuTimes } from './proc.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
 import type { EchoResult, IdleResult } from './ws-load.ts';
@@ -250,17 +250,6 @@ function run(cmd: string, argv: string[]): Promise<string> {
       children.delete(child);
       if (code === 0) resolve(out);
       else reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}\n${err}${out}`));
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
     });
   });
 }
@@ -596,42 +585,6 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
 
 // ---------------------------------------------------------------------------------------------------------------
 // Measurement and report.
-
-/** CPU time a process has used so far (all threads), in microseconds, from /proc: user and system. */
-/** The CPU of a process and of all its descendants still running (postern's primary and its workers). */
-function treeCpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
-  if (pid === undefined) return undefined;
-  const own = cpuTimes(pid);
-  if (!own) return undefined;
-  let children: number[] = [];
-  try {
-    children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-    );
-  } catch {
-    // gone
-  }
-  for (const c of children) {
-    const t = treeCpuTimes(c);
-    if (t) {
-      own.user += t.user;
-      own.sys += t.sys;
-    }
-  }
-  return own;
-}
-
-function cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const tick = 1e6 / 100; // USER_HZ is 100 on Linux
-    return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
-  } catch {
-    return undefined;
-  }
-}
 
 interface CpuPerRequest {
   /** Microseconds of CPU per request, user and system, of the proxy (or, for direct, the backend). */

@@ -10,38 +10,17 @@
  *   npm run bench:start -- [--runs 5]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { childPids, cpuSeconds, freePort } from './proc.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const RUNS = Number(args.runs);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** CPU seconds (user + system) of a process, from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-  );
-}
 
 interface Start {
   ms: number;
@@ -73,7 +52,7 @@ async function startOnce(home: string | undefined, cacheDir: string): Promise<St
   });
   const ms = performance.now() - t0;
   const pid = child.pid!;
-  const cpu = [cpuSeconds(pid), ...childrenOf(pid).map(cpuSeconds)];
+  const cpu = [cpuSeconds(pid), ...childPids(pid).map(cpuSeconds)];
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   const ready = await request(`${new URL(url).origin}/readyz`, { dispatcher });
   await ready.body.dump();

@@ -1,0 +1,63 @@
+/**
+ * @module bench/proc
+ * What every benchmark script asks of the machine: a free loopback port, and the CPU time a process (and its
+ * descendants: postern's primary and workers) has used, from /proc.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** CPU time a process has used so far (all threads), in microseconds, user and system; undefined once gone. */
+export function cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+    return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds of a process (0 once gone). */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t ? (t.user + t.sys) / 1e6 : 0;
+}
+
+/** The running children of a process (of all its threads). */
+export function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** {@link cpuTimes} of a process and all its descendants still running (postern's primary and its workers). */
+export function treeCpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
+  const own = cpuTimes(pid);
+  if (!own || pid === undefined) return own;
+  for (const c of childPids(pid)) {
+    const t = treeCpuTimes(c);
+    if (t) {
+      own.user += t.user;
+      own.sys += t.sys;
+    }
+  }
+  return own;
+}
