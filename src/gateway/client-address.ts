@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import type { IpMatcher } from '../config/ip-list.ts';
 
 /** The client's address for a request from `peer` carrying `forwardedFor` (X-Forwarded-For, joined if repeated). */
-export function clientAddress(
+export function forwardedClientAddress(
   peer: string | undefined,
   forwardedFor: string | string[] | undefined,
   trusted: IpMatcher,

@@ -16,7 +16,7 @@ import type {
   Principal,
   UpgradeRequest,
 } from '../spi/index.ts';
-import { clientAddress } from './client-address.ts';
+import { forwardedClientAddress } from './client-address.ts';
 
 export class GatewayExchange implements Exchange {
   readonly req: IncomingMessage;
@@ -63,7 +63,7 @@ export class GatewayExchange implements Exchange {
     this.res = init.res;
     this.id = init.id;
     this.peerAddress = init.req.socket?.remoteAddress;
-    this.clientAddress = clientAddress(
+    this.clientAddress = forwardedClientAddress(
       this.peerAddress,
       init.req.headers['x-forwarded-for'],
       init.trustedProxies,
