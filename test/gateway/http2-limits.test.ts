@@ -19,6 +19,7 @@ import {
   sessionHeaderListSize,
 } from '../../src/gateway/http2.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
+import { connectH2 } from '../helpers/h2-client.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 
 const run = promisify(execFile);
@@ -33,18 +34,8 @@ async function curl(...args: string[]): Promise<{ version: string; status: numbe
   return { version, status: Number(status), body: stdout.slice(0, nl) };
 }
 
-function connect(base: string): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    // The client's own ceiling on what it sends (64 KiB) would stop the largest blocks before they leave.
-    const session = http2.connect(base, { rejectUnauthorized: false, maxSendHeaderBlockLength: 1 << 20 });
-    session.once('error', reject);
-    session.once('remoteSettings', () => {
-      session.off('error', reject);
-      session.on('error', () => {});
-      resolve(session);
-    });
-  });
-}
+/** The client's own ceiling on what it sends (64 KiB) would stop the largest blocks before they leave. */
+const connect = (base: string) => connectH2(base, { maxSendHeaderBlockLength: 1 << 20 });
 
 /** One GET on `session`: its status, or the code of the stream's reset. */
 function get(session: ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<number | string> {

@@ -6,11 +6,13 @@
  * and its body reaches the backend whole.
  */
 import assert from 'node:assert/strict';
-import http2, { type ClientHttp2Session } from 'node:http2';
+import type http2 from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
+import { connectH2 } from '../helpers/h2-client.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
 const SERVICE = `<?xml version="1.0"?>
@@ -37,18 +39,6 @@ interface Answer {
   status: number;
   body: string;
   trailers: http2.IncomingHttpHeaders | undefined;
-}
-
-function connect(base: string): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(base, { rejectUnauthorized: false });
-    session.once('error', reject);
-    session.once('remoteSettings', () => {
-      session.off('error', reject);
-      session.on('error', () => {});
-      resolve(session);
-    });
-  });
 }
 
 /** One request; `trailers` are sent after `body` when given. */
@@ -149,7 +139,7 @@ describe('trailers through the gateway', () => {
   });
 
   it('passes the backend’s trailers to an h2 client, without the fields a trailer may not carry', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const answer = await exchange(session, '/gateway/t/http/grpc');
       assert.equal(answer.status, 200);
@@ -177,7 +167,7 @@ describe('trailers through the gateway', () => {
   });
 
   it('drops the trailers of a body the rewrite changed', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const answer = await exchange(session, '/gateway/t/rw/page.html');
       assert.equal(answer.status, 200);
@@ -189,7 +179,7 @@ describe('trailers through the gateway', () => {
   });
 
   it('drops an h2 client’s request trailers; the body reaches the backend whole', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const answer = await exchange(session, '/gateway/t/http/upload', 'x'.repeat(100_000), {
         'x-request-checksum': 'def',

@@ -24,6 +24,7 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { createH2Server } from '../../src/gateway/http2.ts';
 import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { type Backend, closedPort, startBackend } from '../helpers/backend.ts';
+import { connectH2 } from '../helpers/h2-client.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 import { settle } from '../helpers/settle.ts';
 
@@ -57,18 +58,6 @@ interface Answer {
   status: number;
   headers: http2.IncomingHttpHeaders;
   body: Buffer;
-}
-
-function connect(base: string): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(base, { rejectUnauthorized: false });
-    session.once('error', reject);
-    session.once('remoteSettings', () => {
-      session.off('error', reject);
-      session.on('error', () => {});
-      resolve(session);
-    });
-  });
 }
 
 /** One request on `session`; `body` is sent whole, then the stream is ended. */
@@ -299,7 +288,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('answers 502 for a backend that is down and 504 for one that does not answer', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const down = await exchange(session, { ':path': '/gateway/down/http/x' });
       assert.equal(down.status, 502);
@@ -313,7 +302,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('refuses a request whose Host and :authority disagree, and takes :authority as the Host', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const authority = new URL(gw).host;
       const conflict = await exchange(session, {
@@ -333,7 +322,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('streams a request body without Content-Length to the backend as chunked, and one with it as is', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const body = Buffer.alloc(3 * MiB + 17, 0x62);
       const chunked = await new Promise<Answer>((resolve, reject) => {
@@ -367,7 +356,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('sends 100 Continue over h2 only once the chain accepted the request', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const ask = (user: string | undefined) =>
         new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
@@ -399,7 +388,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('serves many concurrent streams on one connection, more than it lets run at once', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       assert.equal(session.remoteSettings.maxConcurrentStreams, 128);
       const answers = await Promise.all(
@@ -452,7 +441,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('downloads a large body with backpressure: a client that stops reading holds the backend back', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       hugeSent = 0;
       const stream = session.request({ ':path': '/gateway/open/http/huge' });
@@ -478,7 +467,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('uploads with backpressure: a backend that stops reading holds the h2 client back', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       uploadReceived = 0;
       const stream = session.request({ ':method': 'POST', ':path': '/gateway/open/http/sink' });
@@ -501,7 +490,7 @@ describe('HTTP/2 to clients', () => {
   });
 
   it('a stream reset mid-body ends its backend request; the connection and its other streams go on', async () => {
-    const session = await connect(base);
+    const session = await connectH2(base);
     try {
       const inflight = gateway.inflight;
       const stream = session.request({ ':path': '/gateway/open/http/slow' });
@@ -544,7 +533,7 @@ describe('HTTP/2 to clients', () => {
         topologyXml({ services: [{ role: 'HTTP', urls: [`${backend.url}/api`] }] }),
       );
       const g = await startGateway(h);
-      const session = await connect(new URL(g.url).origin);
+      const session = await connectH2(new URL(g.url).origin);
       const goaway = new Promise((resolve) => session.once('goaway', resolve));
       const stream = session.request({ ':path': '/gateway/open/http/slow' });
       stream.on('error', () => {});
@@ -623,7 +612,7 @@ describe('HTTP/2 to clients', () => {
       );
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as { port: number };
-      const session = await connect(`https://127.0.0.1:${port}`);
+      const session = await connectH2(`https://127.0.0.1:${port}`);
       try {
         for (const [path, status, kept, body] of [
           ['/head', 408, 'yes', 'late'],
