@@ -6,29 +6,22 @@
  * nobody.
  */
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
+import { connectH2 } from '../helpers/h2-client.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
 const MiB = 1024 * 1024;
 
 /** Asks for `streams` large bodies over one HTTP/2 connection and drops the connection before any answer. */
-function walkAway(base: string, path: string, streams: number): Promise<void> {
-  return new Promise((resolve) => {
-    const session = http2.connect(base, { rejectUnauthorized: false });
-    session.on('error', () => {});
-    session.once('remoteSettings', () => {
-      for (let i = 0; i < streams; i++) session.request({ ':path': path }).on('error', () => {});
-      // The gateway has sent them on; the backend answers 150 ms later, to a client that is gone.
-      setTimeout(() => {
-        session.destroy();
-        resolve();
-      }, 50);
-    });
-  });
+async function walkAway(base: string, path: string, streams: number): Promise<void> {
+  const session = await connectH2(base);
+  for (let i = 0; i < streams; i++) session.request({ ':path': path }).on('error', () => {});
+  // The gateway has sent them on; the backend answers 150 ms later, to a client that is gone.
+  await new Promise((r) => setTimeout(r, 50));
+  session.destroy();
 }
 
 describe('an HTTP/2 client gone with a response in flight', () => {
