@@ -92,9 +92,20 @@ export function resolveRequest(
   if (defaulted) path = `/${deployment.defaultPath!.replace(/^\/+/, '')}`;
   const requestTarget = targetUrl(prefix, { topology, path, query });
   const input = parseLiteral(query ? `${path}?${query}` : path);
-  const located = { topology, deployment, path, query, requestTarget, normalTarget, input, defaulted };
   const match = deployment.matcher.match(input);
-  if (!match) return { ...located, outcome: 'no-route' };
+  if (!match) {
+    return {
+      outcome: 'no-route',
+      topology,
+      deployment,
+      path,
+      query,
+      requestTarget,
+      normalTarget,
+      input,
+      defaulted,
+    };
+  }
   const slashRefusal = encodedSlashRefusal(parsed.target, match.value.dispatch.params);
   if (slashRefusal) return { outcome: 'bad-path', reason: slashRefusal, topology };
   const { scheme, authority } = arrival;
@@ -105,8 +116,16 @@ export function resolveRequest(
     ? `${frontend.replace(/\/+$/, '')}/${topology}`
     : `${origin}/${settings.path}/${topology}`;
   const inboundUrl = origin + requestTarget;
+  const q = requestTarget.indexOf('?');
   return {
-    ...located,
+    topology,
+    deployment,
+    path,
+    query,
+    requestTarget,
+    normalTarget,
+    input,
+    defaulted,
     outcome: 'route',
     match,
     route: match.value,
@@ -118,7 +137,7 @@ export function resolveRequest(
         authority,
         host: hostname,
         port,
-        path: requestTarget.split('?', 1)[0],
+        path: q < 0 ? requestTarget : requestTarget.slice(0, q),
         query,
         url: inboundUrl,
       },

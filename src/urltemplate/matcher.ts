@@ -394,8 +394,9 @@ function collectParams<V>(
   const route: Candidate<V>[] = [];
   for (let c: Candidate<V> | null = best; c !== null && c.node.depth > 0; c = c.parent) route.push(c);
   if (route.length === 0) return params;
-  // Names are created deepest first (Knox's insertion order), values are filled in URL order.
-  const pathValues = new Map<string, (string | null)[]>();
+  // Names are created deepest first (Knox's insertion order), values are filled in URL order. Without query
+  // parameters (most requests) the lists are made in `params` itself.
+  const pathValues = params.size === 0 ? params : new Map<string, (string | null)[]>();
   for (const c of route) {
     const name = c.node.segment!.paramName;
     if (name !== '' && c.input !== null && !pathValues.has(name)) pathValues.set(name, []);
@@ -407,6 +408,7 @@ function collectParams<V>(
     const list = pathValues.get(name)!;
     for (const v of c.input.values) list.push(v.effective);
   }
+  if (pathValues === params) return params;
   for (const [name, values] of pathValues) {
     const existing = params.get(name);
     params.set(name, existing ? [...values, ...existing] : values);

@@ -61,6 +61,12 @@ interface Token {
   effective: string | null;
 }
 
+/** A token of a literal URL: anonymous, and shaped as the static {@link SegmentValue} it becomes. */
+interface LiteralToken extends Token, SegmentValue {
+  readonly pattern: string;
+  readonly effective: string;
+}
+
 interface QueryEntry {
   paramName: string;
   values: SegmentValue[];
@@ -77,6 +83,10 @@ const OPEN = 123;
 const CLOSE = 125;
 const LBRACKET = 91;
 const RBRACKET = 93;
+
+/** The query of every template without one (never written to: templates are immutable). */
+const NO_QUERY: Map<string, Segment> = new Map();
+const NO_ENTRIES: Map<string, QueryEntry> = new Map();
 
 function parse(text: string, literal: boolean, strict: boolean): Template {
   const n = text.length;
@@ -164,7 +174,7 @@ function parse(text: string, literal: boolean, strict: boolean): Template {
   pos = pathEnd;
 
   // Query: `?` then `[^#]*`, split on `&amp;`, `&` or `?`.
-  const query = new Map<string, QueryEntry>();
+  const query = text.indexOf('?', pos) < 0 ? NO_ENTRIES : new Map<string, QueryEntry>();
   let extra: { queryName: string; entry: QueryEntry } | null = null;
   let hasQuery = false;
   if (text.charCodeAt(pos) === QUESTION) {
@@ -232,9 +242,13 @@ function parse(text: string, literal: boolean, strict: boolean): Template {
     isAuthorityOnly = true;
   }
 
-  const querySegments = new Map<string, Segment>();
-  for (const [name, entry] of query) {
-    querySegments.set(name, new Segment('query', entry.paramName, name, entry.values));
+  // A URL without query entries (most requests) shares one empty map: a template is immutable.
+  let querySegments = NO_QUERY;
+  if (query.size > 0) {
+    querySegments = new Map<string, Segment>();
+    for (const [name, entry] of query) {
+      querySegments.set(name, new Segment('query', entry.paramName, name, entry.values));
+    }
   }
   const pathSegments: Segment[] = new Array(path.length);
   for (let i = 0; i < path.length; i++) pathSegments[i] = toSegment('path', path[i], literal);
@@ -261,6 +275,7 @@ function parse(text: string, literal: boolean, strict: boolean): Template {
 }
 
 function toSegment(component: Component, t: Token, literal: boolean): Segment {
+  if (literal) return new Segment(component, '', null, [t as LiteralToken]);
   return new Segment(component, t.name, null, [makeValue(t.pattern, t.effective, literal)]);
 }
 
@@ -290,7 +305,11 @@ function readToken(
   strict: boolean,
 ): Token {
   const s = text.slice(start, end);
-  if (literal) return { name: '', pattern: s, effective: s };
+  // A literal token is already its segment's static value (see toSegment).
+  if (literal) {
+    const token: LiteralToken = { name: '', pattern: s, effective: s, type: 'static', regex: null };
+    return token;
+  }
   if (strict) checkBraces(text, start, end);
   const l = s.length;
   // `{}` and a lone `{`/`}` are text: a parameter needs at least one character between the braces.

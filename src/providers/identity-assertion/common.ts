@@ -216,7 +216,14 @@ export function doAsValues(query: string): string[] {
   return values;
 }
 
-function unique(groups: readonly string[]): string[] {
+/** The groups without repeats, in first-seen order (the same array when it has none). */
+function unique(groups: readonly string[]): readonly string[] {
+  if (groups.length < 2) return groups;
+  if (groups.length < 16) {
+    let repeats = false;
+    for (let i = 1; i < groups.length && !repeats; i++) repeats = groups.indexOf(groups[i], 0) < i;
+    if (!repeats) return groups;
+  }
   return [...new Set(groups)];
 }
 
@@ -383,7 +390,11 @@ export function createIdentityAssertion(
     let groups: readonly string[] = user.groups;
     if (hooks.mapGroups) groups = await hooks.mapGroups(name, groups, ex);
     const mapped = groupMapping.get(name);
-    const all = mapped ? [...groups, ...mapped, ...wildcardGroups] : [...groups, ...wildcardGroups];
+    // The user's groups as they are when no mapping adds any (the common case: no copy).
+    const all =
+      mapped || wildcardGroups.length > 0 || virtualGroups.length > 0
+        ? [...groups, ...(mapped ?? []), ...wildcardGroups]
+        : groups;
     for (const { group, predicate } of virtualGroups) {
       let result: unknown;
       try {
@@ -391,7 +402,7 @@ export function createIdentityAssertion(
       } catch (err) {
         throw expressionFailure(ex, `group.mapping.${group}`, err);
       }
-      if (result === true) all.push(group);
+      if (result === true) (all as string[]).push(group);
     }
 
     ex.effectiveUser = name;

@@ -121,6 +121,11 @@ describe('Default identity assertion', () => {
     assert.deepEqual(actorGroups(bob.headers), ['users']);
     const plain = await gw.get('plain', '/p', 'bob', { groups: ['a', 'b'] });
     assert.deepEqual(actorGroups(plain.headers), ['a', 'b']);
+    // Each group once, in first-seen order: repeated by the realm, or mapped to a group the user has.
+    const repeated = await gw.get('plain', '/p', 'bob', { groups: ['a', 'b', 'a', 'c', 'b'] });
+    assert.deepEqual(actorGroups(repeated.headers), ['a', 'b', 'c']);
+    const overlap = await gw.get('mapped', '/p', 'guest', { groups: ['ops', 'staff', 'users'] });
+    assert.deepEqual(actorGroups(overlap.headers), ['ops', 'staff', 'users', 'admin']);
   });
 
   it('impersonation.params from the provider and from the topology service are removed too', async () => {
