@@ -12,7 +12,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { type AuditLog, kDryRun, NO_AUDIT } from '../spi/audit.ts';
-import { logFile } from './logger.ts';
+import { BATCHED_LOG, logFile } from './logger.ts';
 
 /** The path of a backend URL: `http://nn:9870/webhdfs/v1/tmp?op=X` → `/webhdfs/v1/tmp`. */
 export function backendPath(url: string): string {
@@ -27,7 +27,7 @@ export function backendPath(url: string): string {
 export function createAuditLog(options: { logDir?: string; level?: string } = {}): AuditLog {
   const level = options.level ?? process.env.POSTERN_AUDIT_LOG ?? 'info';
   const stream = options.logDir
-    ? logFile(options.logDir, 'audit.log')
+    ? logFile(options.logDir, 'audit.log', BATCHED_LOG)
     : pino.destination({ dest: 1, sync: false });
   return auditLogOn(pino({ level, base: undefined }, stream));
 }

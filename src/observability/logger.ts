@@ -88,8 +88,23 @@ const REDACT = [
  */
 export const LOG_FILE_MODE = 0o640;
 
-/** A pino destination appending to `file` in `dir`, created with {@link LOG_FILE_MODE}. */
-export function logFile(dir: string, file: string): pino.DestinationStream {
+/**
+ * How the per-request logs (access, audit) reach their files: lines gather in memory until 8 KiB are waiting or
+ * 100 ms have passed, then go out in one write. One `write(2)` per line (through libuv's thread pool) cost more
+ * system time than the rest of the line; batched, a busy gateway makes one write per ~20 lines. A line is in its
+ * file within 100 ms, and pino writes what waits synchronously when the process exits.
+ */
+export const BATCHED_LOG = { minLength: 8192, periodicFlush: 100 } as const;
+
+/**
+ * A pino destination appending to `file` in `dir`, created with {@link LOG_FILE_MODE}; `batch` for the
+ * per-request logs ({@link BATCHED_LOG}).
+ */
+export function logFile(
+  dir: string,
+  file: string,
+  batch?: { minLength: number; periodicFlush: number },
+): pino.DestinationStream {
   mkdirSync(dir, { recursive: true, mode: 0o750 });
   const path = join(dir, file);
   try {
@@ -98,7 +113,7 @@ export function logFile(dir: string, file: string): pino.DestinationStream {
   } catch {
     // Not there yet: sonic-boom creates it with the mode below.
   }
-  return pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE });
+  return pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE, ...batch });
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -132,7 +147,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function createAccessLog(options: { logDir?: string; level?: string } = {}): Logger {
   const level = options.level ?? process.env.POSTERN_ACCESS_LOG ?? 'info';
   const stream = options.logDir
-    ? logFile(options.logDir, 'access.log')
+    ? logFile(options.logDir, 'access.log', BATCHED_LOG)
     : pino.destination({ dest: 1, sync: false });
   // With several workers (cluster/supervisor.ts), each line says which one served.
   const worker = workerNumber();
