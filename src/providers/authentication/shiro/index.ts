@@ -48,7 +48,7 @@ import {
   type RouteAudit,
 } from '../../../spi/index.ts';
 import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
-import { loginThrottle, type Refusal, type Throttle } from '../../common/login-throttle.ts';
+import { type Attempt, loginThrottle, type Refusal, type Throttle } from '../../common/login-throttle.ts';
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';
@@ -121,37 +121,57 @@ type LoginResult =
   | { failure: 'rejected' | 'unavailable'; detail?: string }
   | { failure: 'throttled'; refusal: Refusal };
 
-/** `spend` is asked before the first hash the cache does not spare (login-throttle.ts). */
+/**
+ * The realms in order, each asked its cache first. Before the first password check the cache does not spare, the
+ * attempt is reserved (counted as a failure at once, login-throttle.ts), and before the first hash `spend` is
+ * asked; a reserved attempt that does not end rejected (a good password, a realm unavailable, a refusal, an
+ * error) is given back. A check still running when the provider stops waiting (MAX_LOGIN_MS) settles it later.
+ */
 async function login(
   state: ShiroState,
+  throttle: Throttle,
+  address: string,
   username: string,
   password: string,
-  spend: () => Promise<Refusal | undefined>,
 ): Promise<LoginResult> {
   let unavailable: string | undefined;
+  let attempt: Attempt | undefined;
   let spent = false;
-  for (const realm of state.config.realms) {
-    if (realm.cachingEnabled) {
-      const cached = state.cache.get(realm.name, username, password);
-      if (cached) return { user: cached };
-    }
-    if (!spent && realm.hashesLocally) {
-      spent = true;
-      const refusal = await spend();
-      if (refusal) return { failure: 'throttled', refusal };
-    }
-    try {
-      const user = await realm.authenticate(username, password);
-      if (user) {
-        if (realm.cachingEnabled) state.cache.set(realm.name, username, password, user);
-        return { user };
+  let rejected = false;
+  try {
+    for (const realm of state.config.realms) {
+      if (realm.cachingEnabled) {
+        const cached = state.cache.get(realm.name, username, password);
+        if (cached) return { user: cached };
       }
-    } catch (err) {
-      if (!(err instanceof RealmUnavailableError)) throw err;
-      unavailable = `${realm.name}: ${err.message}`;
+      if (!attempt) {
+        const reservation = await throttle.reserve(address, username);
+        if (!reservation.ok) return { failure: 'throttled', refusal: reservation.refusal };
+        attempt = reservation.attempt;
+      }
+      if (!spent && realm.hashesLocally) {
+        spent = true;
+        const refusal = await throttle.spend(address);
+        if (refusal) return { failure: 'throttled', refusal };
+      }
+      try {
+        const user = await realm.authenticate(username, password);
+        if (user) {
+          if (realm.cachingEnabled) state.cache.set(realm.name, username, password, user);
+          return { user };
+        }
+      } catch (err) {
+        if (!(err instanceof RealmUnavailableError)) throw err;
+        unavailable = `${realm.name}: ${err.message}`;
+      }
     }
+    if (unavailable) return { failure: 'unavailable', detail: unavailable };
+    rejected = true;
+    return { failure: 'rejected' };
+  } finally {
+    // Best effort: a slot that cannot be given back stays counted as a failure until its window ends (fail closed).
+    if (attempt && !rejected) await throttle.release(attempt).catch(() => {});
   }
-  return unavailable ? { failure: 'unavailable', detail: unavailable } : { failure: 'rejected' };
 }
 
 function withDeadline<T>(pending: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
@@ -268,7 +288,7 @@ export const shiroProvider: ProviderFactory = {
         const refusal = await throttle.admit(address, credentials.username);
         if (refusal) throw throttled(ex, credentials.username, refusal);
         const result = await withDeadline(
-          login(state, credentials.username, credentials.password, () => throttle.spend(address)),
+          login(state, throttle, address, credentials.username, credentials.password),
           MAX_LOGIN_MS,
           () => ({
             failure: 'unavailable' as const,
@@ -282,7 +302,7 @@ export const shiroProvider: ProviderFactory = {
             audit(ex, 'unavailable', { user: credentials.username, reason: 'realm unavailable' });
             throw Errors.unavailable('The authentication service is unavailable; retry shortly');
           }
-          await throttle.failed(address, credentials.username);
+          // Counted when it was reserved: the failure stays in the windows.
           audit(ex, 'failure', { user: credentials.username, reason: 'invalid credentials' });
           throw unauthenticated(ex, 'Invalid credentials', false);
         }
