@@ -16,6 +16,8 @@
  * - **login throttle** (providers/common/login-throttle.ts): one {@link LoginThrottle} per set of limits (a
  *   reload may change them), so failed logins and password checks count over all workers; an attempt is admitted
  *   and counted in one step (`login.reserve`), so concurrent attempts on several workers cannot exceed the limit.
+ * - **token state** with `gateway.service.tokenstate.impl=memory` (tokenstate/hub.ts): one {@link MemoryTokenStore}
+ *   for every worker (`token.*`), so a token issued or revoked through one worker is the same on the others.
  * - **HA backend health**: a URL one worker's request found failed (or back) is relayed to every other worker
  *   (`ha.mark`), which applies the same mark (cluster/worker-shared.ts).
  * - **the admin API's views** of per-process state (recent errors, connections, traffic…): `admin.all` asks every
@@ -32,6 +34,8 @@ import {
 } from '../providers/common/login-throttle.ts';
 import { TokenBuckets } from '../providers/common/token-buckets.ts';
 import type { Principal } from '../spi/index.ts';
+import { TOKEN_STORE_OPS, type TokenStoreOp } from '../tokenstate/hub.ts';
+import { MemoryTokenStore } from '../tokenstate/memory.ts';
 import type { Rpc } from './rpc.ts';
 
 /** How many buckets one rate-limit namespace keeps (as WebAppSec's own). */
@@ -64,6 +68,8 @@ export class Hub {
   readonly #websockets = new Map<string, Map<number, number>>();
   /** limits (JSON) → the gateway's login throttle. */
   readonly #throttles = new Map<string, LoginThrottle>();
+  /** The `memory` token state of every worker (tokenstate/hub.ts), made at first use. */
+  #tokens?: MemoryTokenStore;
   /** channel group key → workers with subscribers of it. */
   readonly #groups = new Map<string, Set<number>>();
   readonly #sweeper: NodeJS.Timeout;
@@ -116,6 +122,13 @@ export class Hub {
       return true;
     });
     rpc.on('login.spend', (a: Login) => this.#throttle(a.limits).spend(a.address) ?? null);
+    for (const op of TOKEN_STORE_OPS) {
+      rpc.on(`token.${op}`, async (args: unknown[]) => {
+        this.#tokens ??= new MemoryTokenStore();
+        const store = this.#tokens as unknown as Record<TokenStoreOp, (...a: unknown[]) => Promise<unknown>>;
+        return (await store[op](...args)) ?? null;
+      });
+    }
     rpc.on('ws.count', ({ topology }: { topology: string }) => this.websockets(topology));
     rpc.on('ws.open', ({ topology }: { topology: string }) => this.#countWebSocket(topology, worker, +1));
     rpc.on('ws.close', ({ topology }: { topology: string }) => this.#countWebSocket(topology, worker, -1));
@@ -199,6 +212,7 @@ export class Hub {
     this.#sessions.clear();
     this.#buckets.clear();
     this.#throttles.clear();
+    this.#tokens = undefined;
   }
 
   async #askAll<T>(op: string): Promise<T[]> {
