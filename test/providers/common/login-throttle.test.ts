@@ -130,6 +130,18 @@ describe('login throttle', () => {
     assert.equal((await get('file', '127.0.0.50', 'v1', 'v1-pw')).status, 200);
   });
 
+  it('checks the same credentials sent at once from one address once (more than its failure limit pass)', async () => {
+    // LDAP binds are not cached (Knox's default): 8 parallel calls with one good password would be 8 attempts in
+    // flight, past the address's 3; sharing one check, all pass.
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => get('ldap', '127.0.0.60', 'guest', 'guest-password')),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(8).fill(200),
+    );
+  });
+
   it('bounds the password checks an address can cause per second', async () => {
     const answers = await Promise.all(
       ['u2', 'u3', 'u4', 'u5', 'u6'].map((u) => get('file', '127.0.0.8', u, `${u}-pw`)),

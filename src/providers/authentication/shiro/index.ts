@@ -31,7 +31,7 @@
  * session outlives a redeploy and the restart of the node that opened it, and Redis unreachable is a 503.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { hub } from '../../../cluster/ipc.ts';
 import { sharedState } from '../../../cluster/redis-state.ts';
 import { HubUnavailableError } from '../../../cluster/rpc.ts';
@@ -73,7 +73,18 @@ interface ShiroState {
   config: ShiroConfig;
   sessions: Sessions;
   cache: AuthenticationCache;
+  /** Logins being checked, by {@link flightKey}: the same credentials from the same address at once share one. */
+  checking: Map<string, Promise<LoginResult>>;
 }
+
+// A KeyObject made once, never stored: the keys of logins in flight hold no password.
+const FLIGHT_KEY = createSecretKey(randomBytes(32));
+
+const flightKey = (address: string, username: string, password: string) =>
+  createHmac('sha256', FLIGHT_KEY)
+    .update(`${address}\u0000${username}\u0000`)
+    .update(password)
+    .digest('base64url');
 
 /** The state of one provider configuration in one deployment, made on the first route that uses it. */
 function stateFor(ctx: ProviderContext): ShiroState | undefined {
@@ -96,6 +107,7 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
           ? new HubSessions(rpc, ns, config.sessionTimeoutMs)
           : new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
       cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
+      checking: new Map(),
     };
     // A realm whose users changed (a reloaded users file): their cached logins and sessions no longer hold.
     for (const realm of config.realms) {
@@ -287,14 +299,24 @@ export const shiroProvider: ProviderFactory = {
         // a store that does not answer is a 503 (fail closed).
         const refusal = await throttle.admit(address, credentials.username);
         if (refusal) throw throttled(ex, credentials.username, refusal);
-        const result = await withDeadline(
-          login(state, throttle, address, credentials.username, credentials.password),
-          MAX_LOGIN_MS,
-          () => ({
-            failure: 'unavailable' as const,
-            detail: `no realm answered within ${MAX_LOGIN_MS} ms`,
-          }),
-        );
+        // A client sending the same credentials on several connections at once (parallel API calls) gets one
+        // check: one password hash or bind, and one attempt for the throttle, whose limit would otherwise refuse
+        // the calls past it while they are all in flight.
+        const key = flightKey(address, credentials.username, credentials.password);
+        let checking = state.checking.get(key);
+        if (!checking) {
+          const started = withDeadline(
+            login(state, throttle, address, credentials.username, credentials.password),
+            MAX_LOGIN_MS,
+            () => ({
+              failure: 'unavailable' as const,
+              detail: `no realm answered within ${MAX_LOGIN_MS} ms`,
+            }),
+          );
+          checking = started.finally(() => state.checking.delete(key));
+          state.checking.set(key, checking);
+        }
+        const result = await checking;
         if ('failure' in result) {
           if (result.failure === 'throttled') throw throttled(ex, credentials.username, result.refusal);
           if (result.failure === 'unavailable') {
