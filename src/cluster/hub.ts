@@ -14,7 +14,10 @@
  * - **channels**: which worker has subscribers of which group; a message published on one worker is relayed to
  *   the others that have subscribers of its group (never back to its publisher).
  * - **login throttle** (providers/common/login-throttle.ts): one {@link LoginThrottle} per set of limits (a
- *   reload may change them), so failed logins and password checks count over all workers.
+ *   reload may change them), so failed logins and password checks count over all workers; an attempt is admitted
+ *   and counted in one step (`login.reserve`), so concurrent attempts on several workers cannot exceed the limit.
+ * - **token state** with `gateway.service.tokenstate.impl=memory` (tokenstate/hub.ts): one {@link MemoryTokenStore}
+ *   for every worker (`token.*`), so a token issued or revoked through one worker is the same on the others.
  * - **HA backend health**: a URL one worker's request found failed (or back) is relayed to every other worker
  *   (`ha.mark`), which applies the same mark (cluster/worker-shared.ts).
  * - **the admin API's views** of per-process state (recent errors, connections, traffic…): `admin.all` asks every
@@ -23,9 +26,16 @@
  */
 import { AggregatorRegistry } from 'prom-client';
 import { SessionStore } from '../providers/authentication/shiro/sessions.ts';
-import { LoginThrottle, type ThrottleLimits, throttleLimits } from '../providers/common/login-throttle.ts';
+import {
+  type Attempt,
+  LoginThrottle,
+  type ThrottleLimits,
+  throttleLimits,
+} from '../providers/common/login-throttle.ts';
 import { TokenBuckets } from '../providers/common/token-buckets.ts';
 import type { Principal } from '../spi/index.ts';
+import { TOKEN_STORE_OPS, type TokenStoreOp } from '../tokenstate/hub.ts';
+import { MemoryTokenStore } from '../tokenstate/memory.ts';
 import type { Rpc } from './rpc.ts';
 
 /** How many buckets one rate-limit namespace keeps (as WebAppSec's own). */
@@ -58,6 +68,8 @@ export class Hub {
   readonly #websockets = new Map<string, Map<number, number>>();
   /** limits (JSON) → the gateway's login throttle. */
   readonly #throttles = new Map<string, LoginThrottle>();
+  /** The `memory` token state of every worker (tokenstate/hub.ts), made at first use. */
+  #tokens?: MemoryTokenStore;
   /** channel group key → workers with subscribers of it. */
   readonly #groups = new Map<string, Set<number>>();
   readonly #sweeper: NodeJS.Timeout;
@@ -101,13 +113,22 @@ export class Hub {
       }
       return buckets.take(a.key, performance.now());
     });
+    // Each answered at once, without an await: one worker's check and count cannot interleave with another's.
     type Login = { limits: ThrottleLimits; address: string; username: string };
     rpc.on('login.admit', (a: Login) => this.#throttle(a.limits).admit(a.address, a.username) ?? null);
-    rpc.on('login.spend', (a: Login) => this.#throttle(a.limits).spend(a.address) ?? null);
-    rpc.on('login.failed', (a: Login) => {
-      this.#throttle(a.limits).failed(a.address, a.username);
+    rpc.on('login.reserve', (a: Login) => this.#throttle(a.limits).reserve(a.address, a.username));
+    rpc.on('login.release', (a: { limits: ThrottleLimits; attempt: Attempt }) => {
+      this.#throttle(a.limits).release(a.attempt);
       return true;
     });
+    rpc.on('login.spend', (a: Login) => this.#throttle(a.limits).spend(a.address) ?? null);
+    for (const op of TOKEN_STORE_OPS) {
+      rpc.on(`token.${op}`, async (args: unknown[]) => {
+        this.#tokens ??= new MemoryTokenStore();
+        const store = this.#tokens as unknown as Record<TokenStoreOp, (...a: unknown[]) => Promise<unknown>>;
+        return (await store[op](...args)) ?? null;
+      });
+    }
     rpc.on('ws.count', ({ topology }: { topology: string }) => this.websockets(topology));
     rpc.on('ws.open', ({ topology }: { topology: string }) => this.#countWebSocket(topology, worker, +1));
     rpc.on('ws.close', ({ topology }: { topology: string }) => this.#countWebSocket(topology, worker, -1));
@@ -191,6 +212,7 @@ export class Hub {
     this.#sessions.clear();
     this.#buckets.clear();
     this.#throttles.clear();
+    this.#tokens = undefined;
   }
 
   async #askAll<T>(op: string): Promise<T[]> {

@@ -18,8 +18,10 @@
  *   removes the fields of a node whose key expired, so a node that dies cannot leak connections.
  *
  * - **login throttle** (providers/common/login-throttle.ts): a failure window per client address and per user
- *   name, `postern:state:login:{address|user}:{sha256}` (a counter whose TTL is the window, set by the first
- *   failure), counted and checked by Lua scripts; the password checks per address are a token bucket
+ *   name, `postern:state:login:{address|user}:{sha256}` (a hash: the count and the window's id, with a TTL of the
+ *   window set by its first attempt); a Lua script checks both windows and counts the attempt in the same step
+ *   (another gives back an attempt that did not fail), so concurrent attempts on any number of nodes cannot pass
+ *   the limit; the password checks per address are a token bucket
  *   (`postern:state:bucket:login:{sha256 of the address}`).
  *
  * One connection per process (each worker of `postern.workers` is a node of its own here: it reaches Redis
@@ -86,18 +88,34 @@ return n
 `;
 
 /**
- * Whether a login is refused for its failures: KEYS[1] the address's window, KEYS[2] the user's; ARGV their limits
- * (0: none). Returns {0, 0}, or {1 (address) or 2 (user), ms until the window ends}.
+ * A login window is a hash: `n` the failures in it (attempts in flight included), `w` which window it is (Redis's
+ * time at its start, in µs), with the window's TTL set at its start. `blocked(key, limit)` gives the ms until it
+ * ends when it is full, else 0 (a window an earlier version kept as a plain counter is made a hash first).
  */
-const LOGIN_BLOCKED = `
+const LOGIN_WINDOW = `
 local function blocked(key, limit)
+  if redis.call('TYPE', key).ok == 'string' then
+    local n, ttl = redis.call('GET', key), redis.call('PTTL', key)
+    redis.call('DEL', key)
+    if ttl > 0 then
+      redis.call('HSET', key, 'n', n, 'w', 'counter')
+      redis.call('PEXPIRE', key, ttl)
+    end
+  end
   if limit <= 0 then return 0 end
-  local n = tonumber(redis.call('GET', key) or '0')
+  local n = tonumber(redis.call('HGET', key, 'n') or '0')
   if n < limit then return 0 end
   local ttl = redis.call('PTTL', key)
   if ttl <= 0 then return 0 end
   return ttl
 end
+`;
+
+/**
+ * Whether a login is refused for its failures: KEYS[1] the address's window, KEYS[2] the user's; ARGV their limits
+ * (0: none). Returns {0, 0}, or {1 (address) or 2 (user), ms until the window ends}.
+ */
+const LOGIN_BLOCKED = `${LOGIN_WINDOW}
 local a = blocked(KEYS[1], tonumber(ARGV[1]))
 if a > 0 then return {1, a} end
 local u = blocked(KEYS[2], tonumber(ARGV[2]))
@@ -105,11 +123,38 @@ if u > 0 then return {2, u} end
 return {0, 0}
 `;
 
-/** Counts a failed login in both windows (KEYS[1], KEYS[2]); a window starts at its first failure (ARGV[1] ms). */
-const LOGIN_FAILED = `
+/**
+ * LOGIN_BLOCKED and, when not refused, the attempt counted in both windows (a window starts at its first attempt,
+ * ARGV[3] ms), in one step: {0, 0, address window, user window}, or a refusal as LOGIN_BLOCKED's.
+ */
+const LOGIN_RESERVE = `${LOGIN_WINDOW}
+local a = blocked(KEYS[1], tonumber(ARGV[1]))
+if a > 0 then return {1, a} end
+local u = blocked(KEYS[2], tonumber(ARGV[2]))
+if u > 0 then return {2, u} end
+local t = redis.call('TIME')
+local ids = {}
 for i = 1, 2 do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 or redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  local id = redis.call('HGET', KEYS[i], 'w')
+  if id and redis.call('PTTL', KEYS[i]) > 0 then
+    redis.call('HINCRBY', KEYS[i], 'n', 1)
+  else
+    id = t[1] .. '.' .. t[2]
+    redis.call('DEL', KEYS[i])
+    redis.call('HSET', KEYS[i], 'n', 1, 'w', id)
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  end
+  ids[i] = id
+end
+return {0, 0, ids[1], ids[2]}
+`;
+
+/** Gives back a reserved attempt: KEYS[1], KEYS[2] its windows; ARGV[1], ARGV[2] their ids (one that ended: nothing). */
+const LOGIN_RELEASE = `
+for i = 1, 2 do
+  if redis.call('HGET', KEYS[i], 'w') == ARGV[i] and tonumber(redis.call('HGET', KEYS[i], 'n') or '0') > 0 then
+    redis.call('HINCRBY', KEYS[i], 'n', -1)
+  end
 end
 return 1
 `;
@@ -118,7 +163,14 @@ type StateRedis = Redis & {
   posternTake(key: string, rate: number, idleMs: number): Promise<number>;
   posternCount(key: string, nodePrefix: string): Promise<number>;
   posternLoginBlocked(a: string, u: string, perAddress: number, perUser: number): Promise<[number, number]>;
-  posternLoginFailed(a: string, u: string, windowMs: number): Promise<number>;
+  posternLoginReserve(
+    a: string,
+    u: string,
+    perAddress: number,
+    perUser: number,
+    windowMs: number,
+  ): Promise<[number, number, string?, string?]>;
+  posternLoginRelease(a: string, u: string, addressWindow: string, userWindow: string): Promise<number>;
 };
 
 /** How a client address or user name appears in a key: its SHA-256 (Redis holds no address or name). */
@@ -154,7 +206,8 @@ export class RedisState {
     this.#redis.defineCommand('posternTake', { numberOfKeys: 1, lua: TAKE });
     this.#redis.defineCommand('posternCount', { numberOfKeys: 1, lua: COUNT });
     this.#redis.defineCommand('posternLoginBlocked', { numberOfKeys: 2, lua: LOGIN_BLOCKED });
-    this.#redis.defineCommand('posternLoginFailed', { numberOfKeys: 2, lua: LOGIN_FAILED });
+    this.#redis.defineCommand('posternLoginReserve', { numberOfKeys: 2, lua: LOGIN_RESERVE });
+    this.#redis.defineCommand('posternLoginRelease', { numberOfKeys: 2, lua: LOGIN_RELEASE });
     this.#redis.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'redis state error'));
     this.#redis.on('ready', () => {
       this.#recovered();
@@ -242,10 +295,30 @@ export class RedisState {
     return this.run((r) => r.posternLoginBlocked(a, u, perAddress, perUser));
   }
 
-  /** The login throttle: a failed login counted for its address and its user. */
-  async loginFailed(address: string, user: string, windowMs: number): Promise<void> {
+  /**
+   * The login throttle: loginBlocked and, when not refused, the attempt counted in both windows (one atomic step),
+   * with the windows it was counted in.
+   */
+  async loginReserve(
+    address: string,
+    user: string,
+    perAddress: number,
+    perUser: number,
+    windowMs: number,
+  ): Promise<{ ok: true; windows: [string, string] } | { ok: false; which: number; ms: number }> {
     const [a, u] = loginKeys(address, user);
-    await this.run((r) => r.posternLoginFailed(a, u, Math.max(windowMs, 1)));
+    const [refused, ms, aw, uw] = await this.run((r) =>
+      r.posternLoginReserve(a, u, perAddress, perUser, Math.max(windowMs, 1)),
+    );
+    return refused === 0
+      ? { ok: true, windows: [String(aw), String(uw)] }
+      : { ok: false, which: refused, ms };
+  }
+
+  /** The login throttle: a reserved attempt that did not fail, given back to the windows it was counted in. */
+  async loginRelease(address: string, user: string, windows: readonly [string, string]): Promise<void> {
+    const [a, u] = loginKeys(address, user);
+    await this.run((r) => r.posternLoginRelease(a, u, windows[0], windows[1]));
   }
 
   /** The login throttle: a password check taken from the address's bucket (tokens left, or -ms to wait). */

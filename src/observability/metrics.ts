@@ -31,7 +31,8 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import client from 'prom-client';
-import { hub } from '../cluster/ipc.ts';
+import { hub, workerNumber } from '../cluster/ipc.ts';
+import type { MetricFamily } from '../spi/index.ts';
 import type {
   BackendHealthEvent,
   ChannelEvent,
@@ -128,9 +129,11 @@ export interface MetricsOptions {
   /** prom-client's process and Node.js metrics (default true). */
   defaultMetrics?: boolean;
   /**
-   * More metric families in Prometheus text, appended to every scrape (the channel node's per-peer and
-   * per-topology families, which it renders itself).
+   * The services' own families (the channel node's per-topology and per-peer ones): with several workers every
+   * worker's go through the primary's aggregation with the rest, summed or kept apart by a `worker` label.
    */
+  families?: () => MetricFamily[];
+  /** More metric families in Prometheus text, appended to every scrape (only the answering worker's). */
   extraText?: () => string;
 }
 
@@ -379,14 +382,45 @@ export class GatewayMetrics {
       });
     });
     this.#extraText = options.extraText;
+    this.#families = options.families;
 
     // Last: the hot one.
     this.#on('postern:request', (e: RequestEvent) => store.record(e));
     // A worker of a multi-process gateway: the primary collects every worker's values for one scrape.
-    hub()?.on('metrics.collect', () => this.registry.getMetricsAsJSON());
+    hub()?.on('metrics.collect', async () => [
+      ...(await this.registry.getMetricsAsJSON()),
+      ...this.#familiesJson(workerNumber()),
+    ]);
   }
 
   readonly #extraText: (() => string) | undefined;
+  readonly #families: (() => MetricFamily[]) | undefined;
+
+  /**
+   * The services' families as prom-client's JSON, which the primary's AggregatorRegistry sums by labels: a
+   * family marked `perWorker` gets this worker's `worker` label, so its values stay apart.
+   */
+  #familiesJson(worker: number | undefined): object[] {
+    return (this.#families?.() ?? []).map((f) => ({
+      name: f.name,
+      help: f.help,
+      type: f.type,
+      aggregator: 'sum',
+      values:
+        f.perWorker && worker !== undefined
+          ? f.values.map((v) => ({ value: v.value, labels: { ...v.labels, worker } }))
+          : f.values,
+    }));
+  }
+
+  /** A single process's scrape: the registry's families, then the services'. */
+  async #ownText(): Promise<string> {
+    const own = await this.registry.metrics();
+    const families = this.#familiesJson(undefined);
+    if (families.length === 0) return own;
+    const more = await client.AggregatorRegistry.aggregate([families]).metrics();
+    return `${own.endsWith('\n') ? own : `${own}\n`}${more}`;
+  }
 
   /**
    * Answers a scrape in Prometheus's text format. In a worker of a multi-process gateway the primary asks every
@@ -395,7 +429,7 @@ export class GatewayMetrics {
    */
   readonly handler = (_req: IncomingMessage, res: ServerResponse): void => {
     const rpc = hub();
-    (rpc ? rpc.request<string>('metrics.scrape') : this.registry.metrics()).then(
+    (rpc ? rpc.request<string>('metrics.scrape') : this.#ownText()).then(
       (own) => {
         const extra = this.#extraText?.() ?? '';
         const text = extra ? `${own.endsWith('\n') ? own : `${own}\n`}${extra}` : own;

@@ -35,7 +35,8 @@ export async function startTelemetry(gateway: Gateway): Promise<() => Promise<vo
       const metrics = new GatewayMetrics({
         ready: () => gateway.ready,
         inflight: () => gateway.server.inflight,
-        // The services' own families (the channel node's per-peer and per-topology ones), rendered by each.
+        // The services' own families (the channel node's per-peer and per-topology ones).
+        families: () => services.flatMap((s) => s.metricFamilies?.({ settings }) ?? []),
         extraText: () => services.map((s) => s.metricsText?.({ settings }) ?? '').join(''),
       });
       closers.push(() => metrics.close());

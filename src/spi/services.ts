@@ -49,6 +49,20 @@ export interface ServiceEndpoint {
 }
 
 /** A service the gateway answers itself, registered with `registry.service({...})`. */
+/** One metric family a service reports itself ({@link ServiceFactory.metricFamilies}). */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter';
+  values: { labels: Record<string, string | number>; value: number }[];
+  /**
+   * With several workers: true when each worker's values must stay apart (a sum would be wrong: something each
+   * worker has of its own, such as a connection's state, or that two workers can count twice), so they carry a
+   * `worker` label (its number); false when the workers' values add up to the gateway's and are summed.
+   */
+  perWorker: boolean;
+}
+
 export interface ServiceFactory {
   /** The dispatch name its service definition gives (`<dispatch contributor-name>`), e.g. `Admin`. */
   readonly name: string;
@@ -71,7 +85,15 @@ export interface ServiceFactory {
   start?(host: ServiceHost): void | Promise<void>;
   /** When the gateway stops, before its listener closes and its deployments retire. */
   stop?(host: ServiceHost): void | Promise<void>;
-  /** More metric families in Prometheus text, appended to each scrape of the metrics endpoint. */
+  /**
+   * The service's own metric families, added to each scrape. With several workers every worker's are in one scrape
+   * (summed, or kept apart by a `worker` label: {@link MetricFamily.perWorker}).
+   */
+  metricFamilies?(host: Pick<ServiceHost, 'settings'>): MetricFamily[];
+  /**
+   * More metric families in Prometheus text, appended to each scrape of the metrics endpoint; with several workers,
+   * only the worker that answered the scrape's (prefer {@link metricFamilies}).
+   */
   metricsText?(host: Pick<ServiceHost, 'settings'>): string;
   /**
    * An error on its routes (its own, or a provider's in the chain: a 403 from authorization) as an HTML page,

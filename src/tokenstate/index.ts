@@ -9,9 +9,11 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { hub } from '../cluster/ipc.ts';
 import { AliasResolver } from '../config/aliases.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { topologyKey } from '../deploy/secrets.ts';
+import { HubTokenStore } from './hub.ts';
 import { MemoryTokenStore } from './memory.ts';
 import { PostgresTokenStore } from './postgres.ts';
 import { RedisTokenStore } from './redis.ts';
@@ -44,8 +46,11 @@ export function createTokenState(
   const configured = settings.properties.get('gateway.service.tokenstate.impl')?.trim() ?? '';
   const open = (): TokenStore => {
     switch (ts.impl) {
-      case 'memory':
-        return new MemoryTokenStore();
+      case 'memory': {
+        // With several workers, the primary's: a token is the same on every worker.
+        const rpc = hub();
+        return rpc ? new HubTokenStore(rpc) : new MemoryTokenStore();
+      }
       case 'jdbc':
         return new PostgresTokenStore(
           {

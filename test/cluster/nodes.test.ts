@@ -1,7 +1,7 @@
 /**
  * Several nodes sharing their state through one real Redis (`postern.state.redis.url`): two real `postern start`
- * processes (TLS, one home each) share a Basic-login session, a client’s rate limit, a user’s failed logins and a topology’s WebSocket
- * limit; with Redis stopped the requests that need it get 503 (logged once) and the nodes recover when it is
+ * processes (TLS, one home each) share a Basic-login session, a client’s rate limit, a user’s failed logins
+ * (exactly, under concurrent attempts) and a topology’s WebSocket limit; with Redis stopped the requests that need it get 503 (logged once) and the nodes recover when it is
  * back. Then, behind Debian's nginx with the bundled ops/nginx/postern-lb.conf (a copy with the test's ports and
  * certificates), a real Chromium signed in once keeps its KNOXSESSIONID cookie and stays signed in while node A
  * is stopped and restarted, and is then served by the restarted A alone. Last, RedisSessions itself against a real
@@ -17,6 +17,7 @@ import { Agent, request } from 'undici';
 import { type ClientOptions, WebSocket } from 'ws';
 import {
   acquireSharedState,
+  digest,
   NODE_TTL_MS,
   type RedisState,
   sharedState,
@@ -257,6 +258,38 @@ describe('several nodes sharing state through Redis (postern.state.redis.url)', 
     );
     const login = dump.filter((k) => k.startsWith('postern:state:login:') || k.includes(':bucket:login:'));
     assert.ok(!login.some((k) => k.includes('eve') || k.includes('127.0.0.1')), login.join('\n'));
+  });
+
+  it('gives concurrent wrong passwords over both nodes no more password checks than the limit', async () => {
+    // 8 at once, alternating between the nodes, for a user name nobody has: 3 failures per user. Checked by one
+    // script and counted by another, all 8 would pass before the first failure was counted; one script does both.
+    const wrong = (i: number) => `Basic ${Buffer.from(`mallory:guess-${i}`).toString('base64')}`;
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => send(nodes[i % 2], '/app/http/guess', { authorization: wrong(i) })),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429, 429, 429]);
+    // A good login gives its slot back: pub's first logins on A and B (password checks, no cache yet) leave all
+    // 3 failures to come.
+    for (let i = 0; i < 4; i++) {
+      const r = await send(nodes[i % 2], '/app/http/good', { authorization: basic('pub') });
+      assert.equal(r.status, 200, r.text);
+    }
+    const pubWrong = `Basic ${Buffer.from('pub:not-the-password').toString('base64')}`;
+    for (let i = 0; i < 3; i++) {
+      const r = await send(nodes[i % 2], '/app/http/wrong', { authorization: pubWrong });
+      assert.equal(r.status, 401, `failure ${i + 1} of 3: ${r.text}`);
+    }
+    // A window an earlier version kept as a plain counter is still read (not a WRONGTYPE error, not ignored).
+    const { Redis } = await import('ioredis');
+    const r = new Redis(redis.port, '127.0.0.1');
+    try {
+      await r.set(`postern:state:login:user:${digest('bob')}`, '3', 'PX', 60_000);
+    } finally {
+      r.disconnect();
+    }
+    const old = await send(nodes[0], '/app/http/old', { authorization: basic('bob') });
+    assert.equal(old.status, 429, old.text);
   });
 
   it('counts a topology’s WebSocket connections over both nodes', async () => {

@@ -1,7 +1,7 @@
 /**
  * `postern start` with `postern.workers=2`, as a real process: the state that used to be each worker's own is the
- * gateway's. The login throttle counts failed logins over both workers (and fails closed while the primary does
- * not answer), a backend one worker found dead is passed over by the other (and the console's feed says so once),
+ * gateway's. The login throttle counts failed logins over both workers, exactly under concurrent attempts (and
+ * fails closed while the primary does not answer), a backend one worker found dead is passed over by the other (and the console's feed says so once),
  * and the admin API asked on one worker lists what happened on the other: errors, HA states, connections,
  * traffic, status. Which worker served a request is read from the access log (`worker`), matched
  * by the request id the test sends; new connections are opened until the other worker serves (node:cluster hands
@@ -175,6 +175,21 @@ describe('state every worker shares (postern start, two workers)', () => {
     assert.equal(refused.size, 2);
     // alice herself is not refused from another address.
     assert.equal((await send('/app/http/x', { authorization: basic('alice') }, '127.0.0.3')).status, 200);
+  });
+
+  it('gives concurrent wrong passwords over both workers no more password checks than the limit', async () => {
+    // 10 at once (each from its own address, on its own connection) for a user name nobody has: 3 failures per
+    // user. Checked in the primary and counted after the check, all 10 would pass before the first was counted.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        send('/app/http/x', { authorization: credentials('mallory', `guess-${i}`) }, `127.0.0.${40 + i}`),
+      ),
+    );
+    assert.equal(new Set(answers.map((a) => a.worker)).size, 2, 'both workers served some');
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    // A good login from those addresses still works: the refusals were mallory's, not the addresses'.
+    assert.equal((await send('/app/http/x', { authorization: basic('alice') }, '127.0.0.40')).status, 200);
   });
 
   it('passes over a backend one worker found dead on the other worker too', async () => {

@@ -237,6 +237,65 @@ describe('postern start with two workers', () => {
     }
   });
 
+  it('reports every worker’s channel node in one metrics scrape', async () => {
+    const url = `ws://127.0.0.1:${postern.port}/gateway/app/websocket/`;
+    const subscribers: Client[] = [];
+    const scrape = async () => (await call(postern.port, 'GET', '/metrics')).text.split('\n');
+    const sample = (lines: string[], prefix: string) =>
+      lines.filter((l) => l.startsWith(prefix)).map((l) => Number(l.split(' ').at(-1)));
+    try {
+      // Consecutive connections alternate between the workers: two subscribers on each.
+      for (let i = 0; i < 4; i++) {
+        const c = await Client.open(url, { authorization: basic('alice') });
+        subscribers.push(c);
+        assert.equal((await c.next()).accept, true);
+        await c.subscribe({ jobs: ['7'] });
+      }
+      // Summed over the workers, whichever answered: every client is one worker's (the previous test's are gone
+      // once their workers noticed).
+      let lines: string[] = [];
+      await until(async () => {
+        lines = await scrape();
+        return sample(lines, 'postern_channels_subscribers{topology="app"}')[0] === 4;
+      }, '4 subscribers, summed over the workers, in one scrape');
+      const channels = lines.filter((l) => l.startsWith('postern_channels_')).join('\n');
+      assert.equal(
+        sample(lines, 'postern_channels_subscribers{topology="app"').length,
+        1,
+        `one summed series:\n${channels}`,
+      );
+      // Kept apart by worker: each worker's node has its own groups (jobs-7 is on both: a sum would say 2) and
+      // its own layer and relay counts.
+      for (const worker of [1, 2]) {
+        assert.deepEqual(
+          sample(lines, `postern_channels_groups{topology="app",worker="${worker}"}`),
+          [1],
+          `worker ${worker}'s groups:\n${channels}`,
+        );
+        assert.ok(
+          lines.some((l) =>
+            new RegExp(
+              `^postern_channels_layer_info\\{layer="workers",node="[0-9a-f]+",worker="${worker}"\\} 1$`,
+            ).test(l),
+          ),
+          lines.filter((l) => l.startsWith('postern_channels_layer_info')).join('\n'),
+        );
+        assert.ok(
+          lines.some((l) =>
+            l.startsWith(`postern_channels_worker_messages_total{direction="out",worker="${worker}"}`),
+          ),
+        );
+      }
+      assert.equal(
+        lines.filter((l) => l === '# TYPE postern_channels_subscribers gauge').length,
+        1,
+        'each family once',
+      );
+    } finally {
+      for (const c of subscribers) c.ws.terminate();
+    }
+  });
+
   it('answers /readyz for every worker', async () => {
     const r = await call(postern.port, 'GET', '/readyz');
     assert.equal(r.status, 200, r.text);

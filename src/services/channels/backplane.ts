@@ -37,8 +37,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { type IpMatcher, normalizeAddress } from '../../config/ip-list.ts';
 import { CloseCodes } from '../../errors.ts';
 import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
+import type { MetricFamily } from '../../spi/index.ts';
 import { isValidKey, metricGroup } from './groups.ts';
-import { type ChannelNode, escapeLabel, type Layer } from './node.ts';
+import type { ChannelNode, Layer } from './node.ts';
 import { linkNonce, ReplayCache, secretHeader, verifySecretHeader } from './secret.ts';
 
 export const BROADCAST_PATH = '/websocket/broadcast/';
@@ -497,49 +498,83 @@ export class Backplane implements Layer {
     };
   }
 
-  metrics(out: string[]): void {
+  metrics(out: MetricFamily[]): void {
+    // The backplane runs in one process per node (never with workers); its links are this node's own.
     const peers = this.#outgoing.filter((l) => !l.isSelf);
-    const family = (name: string, type: string, help: string, value: (l: Outgoing) => number) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const l of peers) out.push(`${name}{peer="${escapeLabel(l.url)}"} ${value(l)}`);
-    };
-    family('postern_channels_peer_connected', 'gauge', 'Backplane link to the peer is up.', (l) =>
-      l.connected ? 1 : 0,
+    const family = (
+      name: string,
+      type: 'gauge' | 'counter',
+      help: string,
+      values: { labels: Record<string, string>; value: number }[],
+    ) => out.push({ name, help, type, perWorker: true, values });
+    const byPeer = <L>(links: Iterable<L>, peer: (l: L) => string, value: (l: L) => number) =>
+      [...links].map((l) => ({ labels: { peer: peer(l) }, value: value(l) }));
+    family(
+      'postern_channels_peer_connected',
+      'gauge',
+      'Backplane link to the peer is up.',
+      byPeer(
+        peers,
+        (l) => l.url,
+        (l) => (l.connected ? 1 : 0),
+      ),
     );
     family(
       'postern_channels_peer_messages_in_total',
       'counter',
       'Messages received from the peer.',
-      (l) => l.received,
+      byPeer(
+        peers,
+        (l) => l.url,
+        (l) => l.received,
+      ),
     );
     family(
       'postern_channels_peer_reconnects_total',
       'counter',
       'Reconnection attempts to the peer.',
-      (l) => l.reconnects,
+      byPeer(
+        peers,
+        (l) => l.url,
+        (l) => l.reconnects,
+      ),
     );
-    out.push(
-      '# HELP postern_channels_peer_messages_out_total Messages sent to peers over their links.',
-      '# TYPE postern_channels_peer_messages_out_total counter',
+    family(
+      'postern_channels_peer_messages_out_total',
+      'counter',
+      'Messages sent to peers over their links.',
+      byPeer(
+        this.#incoming,
+        (l) => l.peer,
+        (l) => l.sent,
+      ),
     );
-    for (const l of this.#incoming)
-      out.push(`postern_channels_peer_messages_out_total{peer="${escapeLabel(l.peer)}"} ${l.sent}`);
-    out.push(
-      '# HELP postern_channels_peer_drops_total Messages dropped on full links to peers.',
-      '# TYPE postern_channels_peer_drops_total counter',
+    family(
+      'postern_channels_peer_drops_total',
+      'counter',
+      'Messages dropped on full links to peers.',
+      byPeer(
+        this.#incoming,
+        (l) => l.peer,
+        (l) => l.drops,
+      ),
     );
-    for (const l of this.#incoming)
-      out.push(`postern_channels_peer_drops_total{peer="${escapeLabel(l.peer)}"} ${l.drops}`);
-    out.push(
-      '# HELP postern_channels_backplane_sent_total Messages sent to all peers since start.',
-      '# TYPE postern_channels_backplane_sent_total counter',
-      `postern_channels_backplane_sent_total ${this.#sentTotal}`,
-      '# HELP postern_channels_backplane_drops_total Messages dropped on full peer links since start.',
-      '# TYPE postern_channels_backplane_drops_total counter',
-      `postern_channels_backplane_drops_total ${this.#dropsTotal}`,
-      '# HELP postern_channels_backplane_refused_total Incoming links refused (secret, nonce, certificate).',
-      '# TYPE postern_channels_backplane_refused_total counter',
-      `postern_channels_backplane_refused_total ${this.#refused}`,
+    const total = (name: string, help: string, value: number) =>
+      family(name, 'counter', help, [{ labels: {}, value }]);
+    total(
+      'postern_channels_backplane_sent_total',
+      'Messages sent to all peers since start.',
+      this.#sentTotal,
+    );
+    total(
+      'postern_channels_backplane_drops_total',
+      'Messages dropped on full peer links since start.',
+      this.#dropsTotal,
+    );
+    total(
+      'postern_channels_backplane_refused_total',
+      'Incoming links refused (secret, nonce, certificate).',
+      this.#refused,
     );
   }
 }

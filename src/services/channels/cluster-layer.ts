@@ -8,6 +8,7 @@
  * backplane needs one process per node.
  */
 import type { Rpc } from '../../cluster/rpc.ts';
+import type { MetricFamily } from '../../spi/index.ts';
 import type { ChannelNode, Layer } from './node.ts';
 
 export class ClusterLayer implements Layer {
@@ -46,12 +47,16 @@ export class ClusterLayer implements Layer {
     this.#rpc.notify('ch.forward', { key, text });
   }
 
-  metrics(out: string[]): void {
-    out.push(
-      '# HELP postern_channels_worker_messages_total Channel messages this worker handed to the other workers (out) or got from them (in).',
-      '# TYPE postern_channels_worker_messages_total counter',
-      `postern_channels_worker_messages_total{direction="out"} ${this.#relayed}`,
-      `postern_channels_worker_messages_total{direction="in"} ${this.#received}`,
-    );
+  metrics(out: MetricFamily[]): void {
+    out.push({
+      name: 'postern_channels_worker_messages_total',
+      help: 'Channel messages this worker handed to the other workers (out) or got from them (in).',
+      type: 'counter',
+      perWorker: true,
+      values: [
+        { labels: { direction: 'out' }, value: this.#relayed },
+        { labels: { direction: 'in' }, value: this.#received },
+      ],
+    });
   }
 }

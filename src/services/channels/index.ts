@@ -346,7 +346,7 @@ export const channelsService: ServiceFactory = {
     startChannels(host.settings, host.home);
   },
   stop: (host) => stopChannels(host.settings),
-  metricsText: ({ settings }) => channelNodeFor(settings).metricsText(),
+  metricFamilies: ({ settings }) => channelNodeFor(settings).metricFamilies(),
   create(ctx: DispatchContext): Handler {
     const config = configOf(ctx);
     if (isPublishRoute(ctx)) return publishHandler(ctx, config);

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { ChannelSettings } from '../../config/gateway-site.ts';
 import { CloseCodes } from '../../errors.ts';
 import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
+import type { MetricFamily } from '../../spi/index.ts';
 import { eventText, groupKey, isValidGroupName, metricGroup, topologyOfKey } from './groups.ts';
 
 export interface Subscriber {
@@ -43,8 +44,8 @@ export interface Layer {
   removed(key: string): void;
   /** A message published on this node, for the other nodes. */
   forward(key: string, text: string): void;
-  /** Prometheus lines about the layer. */
-  metrics(out: string[]): void;
+  /** The layer's metric families (each worker's own: `perWorker`). */
+  metrics(out: MetricFamily[]): void;
 }
 
 /** What a node's subscriber may ask of a group's history. */
@@ -296,9 +297,15 @@ export class ChannelNode {
     this.stats(topology).slowCloses++;
   }
 
-  /** Prometheus text exposition of the node's and its layer's metrics. */
-  metricsText(): string {
-    const out: string[] = [];
+  /**
+   * The node's and its layer's metric families. With several workers (each its own node) the primary sums them
+   * over the workers, except those marked `perWorker`, which keep a `worker` label: the subscribers, messages
+   * published and delivered, and slow-consumer closes of the workers add up to the gateway's (each client and each
+   * message is one worker's), while a group with subscribers on two workers is one group (a sum would count it
+   * twice), and the layer's families (its node id, its links and connections) describe one worker's node.
+   */
+  metricFamilies(): MetricFamily[] {
+    const families: MetricFamily[] = [];
     const groups = new Map<string, number>();
     for (const key of this.#groups.keys()) {
       const t = topologyOfKey(key);
@@ -309,47 +316,68 @@ export class ChannelNode {
       name: string,
       type: 'gauge' | 'counter',
       help: string,
+      perWorker: boolean,
       value: (t: string) => number,
     ): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const t of topologies) out.push(`${name}{topology="${escapeLabel(t)}"} ${value(t)}`);
+      const values = topologies.map((topology) => ({ labels: { topology }, value: value(topology) }));
+      families.push({ name, help, type, perWorker, values });
     };
     family(
       'postern_channels_subscribers',
       'gauge',
       'Open client connections.',
+      false,
       (t) => this.stats(t).subscribers,
     );
     family(
       'postern_channels_groups',
       'gauge',
       'Groups with a subscriber on this node.',
+      true,
       (t) => groups.get(t) ?? 0,
     );
     family(
       'postern_channels_published_total',
       'counter',
       'Messages published on this node.',
+      false,
       (t) => this.stats(t).published,
     );
     family(
       'postern_channels_deliveries_total',
       'counter',
       'Messages handed to subscribers on this node.',
+      false,
       (t) => this.stats(t).deliveries,
     );
     family(
       'postern_channels_slow_consumer_closes_total',
       'counter',
       'Clients closed because their send queue overflowed.',
+      false,
       (t) => this.stats(t).slowCloses,
     );
-    out.push(
-      '# HELP postern_channels_layer_info The channel layer of this node.',
-      '# TYPE postern_channels_layer_info gauge',
-      `postern_channels_layer_info{layer="${this.#layer?.kind ?? 'memory'}",node="${this.id}"} 1`,
-    );
-    this.#layer?.metrics(out);
+    families.push({
+      name: 'postern_channels_layer_info',
+      help: 'The channel layer of this node.',
+      type: 'gauge',
+      perWorker: true,
+      values: [{ labels: { layer: this.#layer?.kind ?? 'memory', node: this.id }, value: 1 }],
+    });
+    this.#layer?.metrics(families);
+    return families;
+  }
+
+  /** The families in Prometheus's text format (as a single process's scrape shows them). */
+  metricsText(): string {
+    const out: string[] = [];
+    for (const f of this.metricFamilies()) {
+      out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+      for (const v of f.values) {
+        const labels = Object.entries(v.labels).map(([k, x]) => `${k}="${escapeLabel(String(x))}"`);
+        out.push(`${f.name}${labels.length > 0 ? `{${labels.join(',')}}` : ''} ${v.value}`);
+      }
+    }
     return `${out.join('\n')}\n`;
   }
 }

@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis';
 import { lazyRequire } from '../../lazy-require.ts';
 import { type ChannelEvent, channelEvents } from '../../observability/events.ts';
+import type { MetricFamily } from '../../spi/index.ts';
 import { isValidKey, metricGroup } from './groups.ts';
 import type { ChannelNode, Layer } from './node.ts';
 
@@ -139,23 +140,34 @@ export class RedisLayer implements Layer {
     return this.#pub.status === 'ready' && this.#sub.status === 'ready';
   }
 
-  metrics(out: string[]): void {
-    out.push(
-      '# HELP postern_channels_redis_connected Both Redis connections are ready.',
-      '# TYPE postern_channels_redis_connected gauge',
-      `postern_channels_redis_connected ${this.connected ? 1 : 0}`,
-      '# HELP postern_channels_redis_messages_out_total Messages published to Redis.',
-      '# TYPE postern_channels_redis_messages_out_total counter',
-      `postern_channels_redis_messages_out_total ${this.#published}`,
-      '# HELP postern_channels_redis_messages_in_total Messages of other nodes received from Redis.',
-      '# TYPE postern_channels_redis_messages_in_total counter',
-      `postern_channels_redis_messages_in_total ${this.#received}`,
-      '# HELP postern_channels_redis_drops_total Messages not published because Redis was unreachable.',
-      '# TYPE postern_channels_redis_drops_total counter',
-      `postern_channels_redis_drops_total ${this.#drops}`,
-      '# HELP postern_channels_redis_reconnects_total Reconnections to Redis.',
-      '# TYPE postern_channels_redis_reconnects_total counter',
-      `postern_channels_redis_reconnects_total ${this.#reconnects}`,
+  metrics(out: MetricFamily[]): void {
+    // Each worker (and node) has its own Redis connections: its families stay its own.
+    const one = (name: string, type: 'gauge' | 'counter', help: string, value: number) =>
+      out.push({ name, help, type, perWorker: true, values: [{ labels: {}, value }] });
+    one(
+      'postern_channels_redis_connected',
+      'gauge',
+      'Both Redis connections are ready.',
+      this.connected ? 1 : 0,
     );
+    one(
+      'postern_channels_redis_messages_out_total',
+      'counter',
+      'Messages published to Redis.',
+      this.#published,
+    );
+    one(
+      'postern_channels_redis_messages_in_total',
+      'counter',
+      'Messages of other nodes received from Redis.',
+      this.#received,
+    );
+    one(
+      'postern_channels_redis_drops_total',
+      'counter',
+      'Messages not published because Redis was unreachable.',
+      this.#drops,
+    );
+    one('postern_channels_redis_reconnects_total', 'counter', 'Reconnections to Redis.', this.#reconnects);
   }
 }

@@ -21,7 +21,7 @@ import {
   startEchoBackend,
 } from '../security-helpers.ts';
 
-const USERS = ['alice', 'bob', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
+const USERS = ['alice', 'bob', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'v1', 'v2', 'v3', 'v4'];
 
 describe('login throttle', () => {
   let home: TestHome;
@@ -104,6 +104,42 @@ describe('login throttle', () => {
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers['retry-after']) >= 1);
     assert.equal((await get('file', '127.0.0.7', 'u1', 'u1-pw')).status, 200);
+  });
+
+  it('gives concurrent wrong passwords for one user no more password checks than the limit', async () => {
+    // 10 at once from 10 addresses (one check each within their rate) for a user name nobody has: 5 failures per
+    // user. Checked and counted in two steps, all 10 would pass the check before the first failure is counted
+    // (an unknown user costs a full scrypt, so they overlap); each attempt is counted as it is admitted instead.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => get('file', `127.0.0.${21 + i}`, 'mallory', `guess-${i}`)),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+    const checked = events.filter(
+      (e) => e.action === 'authentication' && e.user === 'mallory' && e.reason === 'invalid credentials',
+    );
+    assert.equal(checked.length, 5, 'five passwords were checked');
+  });
+
+  it('counts a good login as no failure (its reserved attempt is given back)', async () => {
+    // 4 password checks from one address (3 failures allowed), each good: none is left counted.
+    for (const u of ['v1', 'v2', 'v3', 'v4']) {
+      assert.equal((await get('file', '127.0.0.50', u, `${u}-pw`)).status, 200);
+      await new Promise((r) => setTimeout(r, 1100)); // one check per second from an address
+    }
+    assert.equal((await get('file', '127.0.0.50', 'v1', 'v1-pw')).status, 200);
+  });
+
+  it('checks the same credentials sent at once from one address once (more than its failure limit pass)', async () => {
+    // LDAP binds are not cached (Knox's default): 8 parallel calls with one good password would be 8 attempts in
+    // flight, past the address's 3; sharing one check, all pass.
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => get('ldap', '127.0.0.60', 'guest', 'guest-password')),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(8).fill(200),
+    );
   });
 
   it('bounds the password checks an address can cause per second', async () => {

@@ -31,7 +31,7 @@
  * session outlives a redeploy and the restart of the node that opened it, and Redis unreachable is a 503.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { hub } from '../../../cluster/ipc.ts';
 import { sharedState } from '../../../cluster/redis-state.ts';
 import { HubUnavailableError } from '../../../cluster/rpc.ts';
@@ -48,7 +48,7 @@ import {
   type RouteAudit,
 } from '../../../spi/index.ts';
 import { basicCredentials, cookieValue, withoutCookies } from '../../common/credentials.ts';
-import { loginThrottle, type Refusal, type Throttle } from '../../common/login-throttle.ts';
+import { type Attempt, loginThrottle, type Refusal, type Throttle } from '../../common/login-throttle.ts';
 import { AuthenticationCache } from './auth-cache.ts';
 import { readShiroConfig, type ShiroConfig } from './config.ts';
 import { RealmUnavailableError } from './realm.ts';
@@ -73,7 +73,18 @@ interface ShiroState {
   config: ShiroConfig;
   sessions: Sessions;
   cache: AuthenticationCache;
+  /** Logins being checked, by {@link flightKey}: the same credentials from the same address at once share one. */
+  checking: Map<string, Promise<LoginResult>>;
 }
+
+// A KeyObject made once, never stored: the keys of logins in flight hold no password.
+const FLIGHT_KEY = createSecretKey(randomBytes(32));
+
+const flightKey = (address: string, username: string, password: string) =>
+  createHmac('sha256', FLIGHT_KEY)
+    .update(`${address}\u0000${username}\u0000`)
+    .update(password)
+    .digest('base64url');
 
 /** The state of one provider configuration in one deployment, made on the first route that uses it. */
 function stateFor(ctx: ProviderContext): ShiroState | undefined {
@@ -96,6 +107,7 @@ function stateFor(ctx: ProviderContext): ShiroState | undefined {
           ? new HubSessions(rpc, ns, config.sessionTimeoutMs)
           : new SessionStore({ timeoutMs: config.sessionTimeoutMs }),
       cache: new AuthenticationCache({ ttlMs: config.cacheTtlMs }),
+      checking: new Map(),
     };
     // A realm whose users changed (a reloaded users file): their cached logins and sessions no longer hold.
     for (const realm of config.realms) {
@@ -121,37 +133,57 @@ type LoginResult =
   | { failure: 'rejected' | 'unavailable'; detail?: string }
   | { failure: 'throttled'; refusal: Refusal };
 
-/** `spend` is asked before the first hash the cache does not spare (login-throttle.ts). */
+/**
+ * The realms in order, each asked its cache first. Before the first password check the cache does not spare, the
+ * attempt is reserved (counted as a failure at once, login-throttle.ts), and before the first hash `spend` is
+ * asked; a reserved attempt that does not end rejected (a good password, a realm unavailable, a refusal, an
+ * error) is given back. A check still running when the provider stops waiting (MAX_LOGIN_MS) settles it later.
+ */
 async function login(
   state: ShiroState,
+  throttle: Throttle,
+  address: string,
   username: string,
   password: string,
-  spend: () => Promise<Refusal | undefined>,
 ): Promise<LoginResult> {
   let unavailable: string | undefined;
+  let attempt: Attempt | undefined;
   let spent = false;
-  for (const realm of state.config.realms) {
-    if (realm.cachingEnabled) {
-      const cached = state.cache.get(realm.name, username, password);
-      if (cached) return { user: cached };
-    }
-    if (!spent && realm.hashesLocally) {
-      spent = true;
-      const refusal = await spend();
-      if (refusal) return { failure: 'throttled', refusal };
-    }
-    try {
-      const user = await realm.authenticate(username, password);
-      if (user) {
-        if (realm.cachingEnabled) state.cache.set(realm.name, username, password, user);
-        return { user };
+  let rejected = false;
+  try {
+    for (const realm of state.config.realms) {
+      if (realm.cachingEnabled) {
+        const cached = state.cache.get(realm.name, username, password);
+        if (cached) return { user: cached };
       }
-    } catch (err) {
-      if (!(err instanceof RealmUnavailableError)) throw err;
-      unavailable = `${realm.name}: ${err.message}`;
+      if (!attempt) {
+        const reservation = await throttle.reserve(address, username);
+        if (!reservation.ok) return { failure: 'throttled', refusal: reservation.refusal };
+        attempt = reservation.attempt;
+      }
+      if (!spent && realm.hashesLocally) {
+        spent = true;
+        const refusal = await throttle.spend(address);
+        if (refusal) return { failure: 'throttled', refusal };
+      }
+      try {
+        const user = await realm.authenticate(username, password);
+        if (user) {
+          if (realm.cachingEnabled) state.cache.set(realm.name, username, password, user);
+          return { user };
+        }
+      } catch (err) {
+        if (!(err instanceof RealmUnavailableError)) throw err;
+        unavailable = `${realm.name}: ${err.message}`;
+      }
     }
+    if (unavailable) return { failure: 'unavailable', detail: unavailable };
+    rejected = true;
+    return { failure: 'rejected' };
+  } finally {
+    // Best effort: a slot that cannot be given back stays counted as a failure until its window ends (fail closed).
+    if (attempt && !rejected) await throttle.release(attempt).catch(() => {});
   }
-  return unavailable ? { failure: 'unavailable', detail: unavailable } : { failure: 'rejected' };
 }
 
 function withDeadline<T>(pending: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
@@ -267,14 +299,24 @@ export const shiroProvider: ProviderFactory = {
         // a store that does not answer is a 503 (fail closed).
         const refusal = await throttle.admit(address, credentials.username);
         if (refusal) throw throttled(ex, credentials.username, refusal);
-        const result = await withDeadline(
-          login(state, credentials.username, credentials.password, () => throttle.spend(address)),
-          MAX_LOGIN_MS,
-          () => ({
-            failure: 'unavailable' as const,
-            detail: `no realm answered within ${MAX_LOGIN_MS} ms`,
-          }),
-        );
+        // A client sending the same credentials on several connections at once (parallel API calls) gets one
+        // check: one password hash or bind, and one attempt for the throttle, whose limit would otherwise refuse
+        // the calls past it while they are all in flight.
+        const key = flightKey(address, credentials.username, credentials.password);
+        let checking = state.checking.get(key);
+        if (!checking) {
+          const started = withDeadline(
+            login(state, throttle, address, credentials.username, credentials.password),
+            MAX_LOGIN_MS,
+            () => ({
+              failure: 'unavailable' as const,
+              detail: `no realm answered within ${MAX_LOGIN_MS} ms`,
+            }),
+          );
+          checking = started.finally(() => state.checking.delete(key));
+          state.checking.set(key, checking);
+        }
+        const result = await checking;
         if ('failure' in result) {
           if (result.failure === 'throttled') throw throttled(ex, credentials.username, result.refusal);
           if (result.failure === 'unavailable') {
@@ -282,7 +324,7 @@ export const shiroProvider: ProviderFactory = {
             audit(ex, 'unavailable', { user: credentials.username, reason: 'realm unavailable' });
             throw Errors.unavailable('The authentication service is unavailable; retry shortly');
           }
-          await throttle.failed(address, credentials.username);
+          // Counted when it was reserved: the failure stays in the windows.
           audit(ex, 'failure', { user: credentials.username, reason: 'invalid credentials' });
           throw unauthenticated(ex, 'Invalid credentials', false);
         }
