@@ -7,8 +7,9 @@
  */
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { CompiledRoute, Deployment } from '../deploy/deployment.ts';
+import { kInboundTemplate, type ParsedInbound } from '../rewrite/inbound.ts';
 import type { RewriteContext } from '../rewrite/index.ts';
-import { parseLiteral, type Template, type TemplateMatch } from '../urltemplate/index.ts';
+import { joinLiteral, parseLiteral, type Template, type TemplateMatch } from '../urltemplate/index.ts';
 import { splitAuthority } from './authority.ts';
 import { encodedSlashRefusal, parseRequestTarget, targetUrl, whyRefused } from './request-target.ts';
 
@@ -117,6 +118,20 @@ export function resolveRequest(
     : `${origin}/${settings.path}/${topology}`;
   const inboundUrl = origin + requestTarget;
   const q = requestTarget.indexOf('?');
+  const rewriteContext: ParsedInbound = {
+    gatewayUrl,
+    inbound: {
+      scheme,
+      authority,
+      host: hostname,
+      port,
+      path: q < 0 ? requestTarget : requestTarget.slice(0, q),
+      query,
+      url: inboundUrl,
+    },
+    // What the rewrite would parse again: the route's parse of the path, joined to the origin and prefix.
+    [kInboundTemplate]: joinLiteral(inboundUrl, origin, `${prefix}${topology}`, input),
+  };
   return {
     topology,
     deployment,
@@ -130,17 +145,6 @@ export function resolveRequest(
     match,
     route: match.value,
     inboundUrl,
-    rewriteContext: {
-      gatewayUrl,
-      inbound: {
-        scheme,
-        authority,
-        host: hostname,
-        port,
-        path: q < 0 ? requestTarget : requestTarget.slice(0, q),
-        query,
-        url: inboundUrl,
-      },
-    },
+    rewriteContext,
   };
 }

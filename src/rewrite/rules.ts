@@ -21,6 +21,7 @@ import {
 import { RuleRun } from './context.ts';
 import { type CompiledRule, runNode } from './engine.ts';
 import { defaultResponseHeaders, type HeaderRewriter, headerRewriter } from './headers.ts';
+import { inboundTemplate } from './inbound.ts';
 import type { FilterContent, RewriteFilter } from './model.ts';
 import type { Direction, RewriteEnvironment, RewriteFunctionRegistry } from './types.ts';
 
@@ -205,7 +206,7 @@ export class CompiledRewriteRules implements RewriteRules {
     let preMatched: ReadonlyMap<string, readonly (string | null)[]> | undefined;
     let literal: Template | undefined;
     if (name === undefined || name === '*') {
-      literal = parseLiteral(url);
+      literal = inboundTemplate(opts.ctx, url) ?? parseLiteral(url);
       const match = this.#bestMatch(literal, opts.dir, opts.scope, opts.anchor);
       if (!match) return { status: 'no-rule' };
       rule = match.value;
@@ -217,6 +218,8 @@ export class CompiledRewriteRules implements RewriteRules {
     if (rule.broken !== undefined) return { status: 'failed', rule: rule.name, reason: rule.broken };
     const run = new RuleRun(this.env, opts.ctx, opts.dir, this.#functions, rule.name, url);
     if (opts.anchor !== undefined) run.anchorInput(opts.anchor);
+    // The parse made for the best match, or the one the gateway made of the inbound URL (rewrite/inbound).
+    literal ??= inboundTemplate(opts.ctx, url);
     if (literal) run.seedLiteral(literal);
     const failure = runNode(rule.node, run, preMatched);
     if (failure) return { status: 'failed', rule: rule.name, reason: failure.reason };

@@ -20,6 +20,7 @@ export {
 export { type Evaluate, expandTemplate, type ParamValues, type Resolve } from './expander.ts';
 export { formEncode } from './form-encoding.ts';
 export { type FunctionCall, parseFunctionCall } from './function-call.ts';
+export { joinLiteral } from './join.ts';
 export { type MatchOptions, type MatchParams, type TemplateMatch, TemplateMatcher } from './matcher.ts';
 export { type ParseTemplateOptions, parseLiteral, parseTemplate, UrlTemplateSyntaxError } from './parser.ts';
 export {
