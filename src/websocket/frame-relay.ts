@@ -353,6 +353,10 @@ export class FrameRelay {
     /** Start of the bytes of `chunk` not yet passed on (they are passed on as they lie, after in-place edits). */
     let run = 0;
     let i = 0;
+    /** Where the frame being parsed starts in `chunk` (0 when it began in an earlier read). */
+    let frameAt = 0;
+    /** Bytes of the frame being parsed have already been passed on (its header went in an earlier write). */
+    let partial = from.phase === PAYLOAD;
     const len = chunk.length;
     try {
       while (i < len) {
@@ -389,6 +393,8 @@ export class FrameRelay {
           return;
         }
         // HEADER, whole in this read or begun in an earlier one.
+        frameAt = i;
+        partial = false;
         let h = chunk;
         let at = i;
         let size = headerSize(chunk, i, len);
@@ -422,16 +428,22 @@ export class FrameRelay {
           run = i;
           if (from.left === 0) this.#control(from);
         } else {
-          if (h !== chunk) this.#pass(from, h, 0, h.length);
+          if (h !== chunk) {
+            this.#pass(from, h, 0, h.length);
+            partial = true;
+          }
           if (from.left === 0) this.#frameEnd(from);
         }
       }
       if (i > run) this.#pass(from, chunk, run, i);
     } catch (err) {
+      // The whole frames before the faulty one are passed on first, then the closes.
+      if (!partial && frameAt > run) this.#pass(from, chunk, run, frameAt);
       // Anything else is the relay's own fault: the connection fails closed (1011 both ways), the gateway goes on.
       this.#protocolError(
         from,
         err instanceof ProtocolError ? err : new ProtocolError(CloseCodes.internalError, 'relay failure'),
+        partial,
       );
     }
   }
@@ -582,13 +594,24 @@ export class FrameRelay {
     this.#closing.unref();
   }
 
-  #protocolError(from: Peer, err: ProtocolError): void {
+  /** `from` broke a rule; `partial`: part of its faulty frame already went to the other peer. */
+  #protocolError(from: Peer, err: ProtocolError, partial: boolean): void {
     from.phase = DONE;
     const to = from.other;
     this.#stats.closedBy ??= 'error';
     this.#stats.closeCode ??= err.code;
     this.#sendClose(from, err.code, err.code === CloseCodes.messageTooBig ? 'message too big' : err.message);
     from.socket.end();
+    // The other peer got the start of a frame whose rest will never come: a close frame now would be read as
+    // that frame's payload, so its connection is ended without one (it sees 1006).
+    if (partial) {
+      if (!to.closeSent && !to.gone) {
+        to.closeSent = true;
+        to.socket.end();
+        this.#closingStarted();
+      }
+      return;
+    }
     // A message over the limit is refused to both (neither can go on without it); any other fault of one peer
     // is the other's 1011.
     if (err.code === CloseCodes.messageTooBig)
