@@ -265,6 +265,29 @@ describe('WebSocket frame relay on the wire', () => {
     back.socket.destroy();
   });
 
+  it('passes every byte of a backend’s burst on to a client that reads late (writes the kernel does not take whole)', async () => {
+    const { client, back } = await openRaw();
+    // The client reads nothing for a while: the gateway's writes to it stop being taken whole and queue, while
+    // it keeps reading the backend (into one buffer it reuses for every read).
+    client.socket.pause();
+    // More than the loopback's socket buffers hold (tcp_rmem's maximum is 32 MiB here), each frame its own bytes.
+    const payloads = Array.from({ length: 3000 }, (_, i) => {
+      const p = Buffer.alloc(16 * 1024, i % 251);
+      p.writeUInt32BE(i, 0);
+      return p;
+    });
+    back.socket.write(Buffer.concat(payloads.map((p) => frame(2, p, { mask: 0 }))));
+    await new Promise((r) => setTimeout(r, 300));
+    client.socket.resume();
+    const got = await client.until((f) => f.length >= payloads.length);
+    assert.equal(got.length, payloads.length);
+    got.forEach((f, i) => {
+      assert.ok(f.payload.equals(payloads[i]), `frame ${i} intact`);
+    });
+    client.socket.destroy();
+    back.socket.destroy();
+  });
+
   for (const [what, bytes, code] of [
     ['an unmasked client frame', frame(1, 'x', { mask: 0 }), 1002],
     ['a reserved bit with no extension', frame(1, 'x', { rsv: 0x40 }), 1002],
