@@ -635,6 +635,13 @@ export class FrameRelay {
   #sendClose(to: Peer, code: number, reason: string): void {
     if (to.closeSent || to.gone) return;
     to.closeSent = true;
+    if (to.other.phase === PAYLOAD) {
+      // `to` got the start of a frame whose rest has not come (a read is passed on whole by the time it ends): a
+      // close frame now would be read as that frame's payload, so its connection ends without one (it sees 1006).
+      to.socket.end();
+      this.#closingStarted();
+      return;
+    }
     const text = Buffer.from(reason.slice(0, 123));
     const payload = text.length + 2;
     const frame = Buffer.allocUnsafe((to === this.#backend ? 6 : 2) + payload);
@@ -796,14 +803,15 @@ export class FrameRelay {
   #gone(peer: Peer): void {
     if (peer.gone) return;
     peer.gone = true;
-    peer.phase = DONE;
     if (peer.stall) clearTimeout(peer.stall);
     const other = peer.other;
     if (!peer.closeReceived) {
       this.#stats.closedBy ??= peer === this.#client ? 'client' : 'backend';
       this.#stats.closeCode ??= 1006;
+      // (While `peer` still counts as mid-frame, if it was: the other then gets no close frame.)
       this.#sendClose(other, CloseCodes.internalError, '');
     } else if (!other.gone && other.closeSent && other.closeReceived) other.socket.end();
+    peer.phase = DONE;
     if (other.gone) {
       if (this.#closing) clearTimeout(this.#closing);
     } else if (other.paused) {

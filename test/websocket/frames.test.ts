@@ -368,6 +368,19 @@ describe('WebSocket frame relay on the wire', () => {
     client.socket.destroy();
   });
 
+  it('ends the client without a close frame when the backend goes in the middle of a frame the client got the start of', async () => {
+    const { client, back } = await openRaw();
+    const bytes = frame(2, Buffer.alloc(1000, 7), { mask: 0 });
+    back.socket.write(bytes.subarray(0, 300));
+    while (client.buf.length < 300) await new Promise((r) => setTimeout(r, 5));
+    back.socket.destroy();
+    // A close frame (1011) now would be read as the rest of that frame's payload: the connection ends instead.
+    await client.until(() => false);
+    assert.ok(client.ended, 'the client connection is ended');
+    assert.deepEqual(client.frames, []);
+    assert.equal(client.buf.length, 300, 'nothing after the start of the frame reached the client');
+  });
+
   it('passes an empty close frame on empty both ways (the other peer sees 1005, as through nginx and Knox)', async () => {
     const { client, back } = await openRaw();
     client.socket.write(frame(8, Buffer.alloc(0), { mask: 0x11223344 }));
