@@ -15,7 +15,11 @@
  *   them all. Reports (after − before) / connections in KiB.
  *
  *   node bench/ws-load.ts --url ws://127.0.0.1:PORT/path --mode echo --connections 100 --size 64
- *                         [--binary] [--duration 10] [--warmup 2] [--pid PID] [--backend-pid PID]
+ *                         [--binary] [--duration 10] [--warmup 2] [--pid PID] [--backend-pid PID] [--rate N]
+ *
+ * `--rate N` paces the echo loop to N round trips per second in all (each connection sends once per
+ * connections/N s at most): CPU per round trip compared at one rate, below what a loaded machine saturates at,
+ * depends less on how many events each turn of the proxy's event loop happens to batch.
  *   node bench/ws-load.ts --url ws://… --mode idle --connections 8000 --batch 200 --pid PID [--backend-pid PID]
  *                         [--settle 2]
  *
@@ -135,6 +139,8 @@ export async function echo(opts: {
   warmupS: number;
   pid?: number;
   backendPid?: number;
+  /** Round trips per second over all connections at most (0: as fast as the echoes come back). */
+  rate?: number;
 }): Promise<EchoResult> {
   const { sockets, failed, firstError: openError } = await openMany(opts.url, opts.connections, 200);
   const payload = opts.binary ? Buffer.alloc(opts.size, 0x61) : 'x'.repeat(opts.size);
@@ -145,12 +151,22 @@ export async function echo(opts: {
   let badEchoes = 0;
   let firstError = openError;
   let inFlight = 0;
-  for (const ws of sockets) {
+  // With a rate, each connection sends at most once per `period` ms (its next send due one period after the last).
+  const period = opts.rate ? (sockets.length * 1000) / opts.rate : 0;
+  for (const [n, ws] of sockets.entries()) {
     let sentAt = 0;
-    const send = () => {
+    let due = performance.now() + (period * n) / Math.max(1, sockets.length);
+    const sendNow = () => {
       sentAt = performance.now();
       inFlight++;
       ws.send(payload, { binary: opts.binary });
+    };
+    const send = () => {
+      if (period === 0) return sendNow();
+      const wait = due - performance.now();
+      due = Math.max(due, performance.now() - period) + period;
+      if (wait <= 0) sendNow();
+      else setTimeout(sendNow, wait);
     };
     ws.on('message', (data: Buffer, isBinary) => {
       inFlight--;
@@ -293,6 +309,7 @@ if (import.meta.main) {
       pid: { type: 'string' },
       'backend-pid': { type: 'string' },
       settle: { type: 'string', default: '2' },
+      rate: { type: 'string', default: '0' },
     },
   });
   if (!a.url) throw new Error('--url is required');
@@ -315,6 +332,7 @@ if (import.meta.main) {
           warmupS: Number(a.warmup),
           pid: a.pid ? Number(a.pid) : undefined,
           backendPid: a['backend-pid'] ? Number(a['backend-pid']) : undefined,
+          rate: Number(a.rate),
         });
   process.stdout.write(`WSLOAD_JSON ${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -24,8 +24,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { type NetConnectOpts, connect as netConnect, Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { CloseCodes } from '../errors.ts';
 import { HIGH_WATER_MARK, type RelayLimits, type RelayStats, watchIdle } from './relay.ts';
@@ -202,6 +203,64 @@ export class FrameWebSocket extends WebSocket {
 
 function ignoreEarly(): void {}
 
+/**
+ * The one buffer every {@link DirectReader} reads into. Reads are parsed and written on before the next one (one
+ * thread): a write that the kernel does not take whole at once is copied (see FrameRelay's #write), so nothing
+ * refers to these bytes once a read has been relayed.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * Reads a socket into {@link READ_BUFFER} (`net`'s `onread` option): no Readable stream, no push, no 'data' event
+ * and no fresh 64 KiB allocation per read. Until the relay takes over (the handshake), each read is emitted as a
+ * 'data' event of its own copy.
+ */
+export class DirectReader {
+  readonly socket: Socket;
+  /** The relay's parser, once it runs. */
+  sink: ((chunk: Buffer) => void) | undefined;
+
+  constructor(options: NetConnectOpts) {
+    this.socket = netConnect({
+      ...options,
+      onread: { buffer: READ_BUFFER, callback: (n: number) => this.#read(n) },
+    });
+    readers.set(this.socket, this);
+  }
+
+  #read(n: number): boolean {
+    const chunk = READ_BUFFER.subarray(0, n);
+    if (this.sink) this.sink(chunk);
+    else this.socket.emit('data', Buffer.from(chunk));
+    return true;
+  }
+}
+
+/** A socket's libuv handle (`socket._handle`: Node's, set to null when the socket is destroyed). */
+type Handle = { fd?: unknown } | null | undefined;
+const handleOf = (socket: Socket) => (socket as unknown as { _handle?: Handle })._handle;
+
+/**
+ * The file descriptor of a plain `net.Socket` on a TCP handle (`socket._handle.fd`, the handle's property on
+ * Unix), or -1: a TLS socket (whose bytes must go through TLS), an HTTP/2 stream, any other Duplex, Windows.
+ */
+function plainFd(socket: Socket): number {
+  if (Object.getPrototypeOf(socket) !== Socket.prototype) return -1;
+  const fd = handleOf(socket)?.fd;
+  return typeof fd === 'number' && fd > 2 ? fd : -1;
+}
+
+/** The sockets read by a {@link DirectReader}. */
+const readers = new WeakMap<Socket, DirectReader>();
+
+/**
+ * A `createConnection` for `ws` (plain TCP only): the backend's socket, read by a {@link DirectReader}. `ws` calls
+ * it with its options object only (typed as `net.connect` for its option).
+ */
+export const directConnection = ((options: NetConnectOpts & { socketPath?: string }): Socket =>
+  // As `ws`'s own netConnect: a UNIX socket path, when the URL named one.
+  new DirectReader({ ...options, path: options.socketPath } as NetConnectOpts).socket) as typeof netConnect;
+
 const HEADER = 0;
 const PAYLOAD = 1;
 const CONTROL = 2;
@@ -244,11 +303,19 @@ class Peer {
   stall: NodeJS.Timeout | undefined;
   paused = false;
   gone = false;
+  /** Its socket's {@link DirectReader}, when it has one. */
+  reader: DirectReader | undefined;
+  /** The file descriptor of a plain TCP socket (written to directly when nothing is queued), else -1... */
+  readonly fd: number;
+  /** ...valid while this handle is the socket's (never once it is closed: the number may be another's then). */
+  readonly handle: Handle;
   readonly written: () => void;
 
   constructor(socket: Socket, masked: boolean, written: (peer: Peer) => void) {
     this.socket = socket;
     this.masked = masked;
+    this.fd = plainFd(socket);
+    this.handle = handleOf(socket);
     this.written = () => written(this);
   }
 }
@@ -295,7 +362,10 @@ export class FrameRelay {
     for (const peer of [c, b]) {
       const s = peer.socket;
       s.off('error', ignoreEarly);
-      s.on('data', (chunk: Buffer) => this.#read(peer, chunk));
+      const reader = readers.get(s);
+      peer.reader = reader;
+      if (reader) reader.sink = (chunk: Buffer) => this.#read(peer, chunk);
+      else s.on('data', (chunk: Buffer) => this.#read(peer, chunk));
       s.on('error', () => this.#failed(peer));
       s.on('close', () => this.#gone(peer));
       s.on('end', () => this.#ended(peer));
@@ -353,6 +423,10 @@ export class FrameRelay {
     /** Start of the bytes of `chunk` not yet passed on (they are passed on as they lie, after in-place edits). */
     let run = 0;
     let i = 0;
+    /** Where the frame being parsed starts in `chunk` (0 when it began in an earlier read). */
+    let frameAt = 0;
+    /** Bytes of the frame being parsed have already been passed on (its header went in an earlier write). */
+    let partial = from.phase === PAYLOAD;
     const len = chunk.length;
     try {
       while (i < len) {
@@ -389,6 +463,8 @@ export class FrameRelay {
           return;
         }
         // HEADER, whole in this read or begun in an earlier one.
+        frameAt = i;
+        partial = false;
         let h = chunk;
         let at = i;
         let size = headerSize(chunk, i, len);
@@ -422,16 +498,22 @@ export class FrameRelay {
           run = i;
           if (from.left === 0) this.#control(from);
         } else {
-          if (h !== chunk) this.#pass(from, h, 0, h.length);
+          if (h !== chunk) {
+            this.#pass(from, h, 0, h.length);
+            partial = true;
+          }
           if (from.left === 0) this.#frameEnd(from);
         }
       }
       if (i > run) this.#pass(from, chunk, run, i);
     } catch (err) {
+      // The whole frames before the faulty one are passed on first, then the closes.
+      if (!partial && frameAt > run) this.#pass(from, chunk, run, frameAt);
       // Anything else is the relay's own fault: the connection fails closed (1011 both ways), the gateway goes on.
       this.#protocolError(
         from,
         err instanceof ProtocolError ? err : new ProtocolError(CloseCodes.internalError, 'relay failure'),
+        partial,
       );
     }
   }
@@ -440,7 +522,7 @@ export class FrameRelay {
   #pass(from: Peer, buf: Buffer, start: number, end: number): void {
     const to = from.other;
     if (to.closeSent || to.gone) return;
-    this.#write(from, to, start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    this.#write(from, to, buf, start, end);
   }
 
   /** Checks a parsed header and sets up the frame. */
@@ -553,6 +635,13 @@ export class FrameRelay {
   #sendClose(to: Peer, code: number, reason: string): void {
     if (to.closeSent || to.gone) return;
     to.closeSent = true;
+    if (to.other.phase === PAYLOAD) {
+      // `to` got the start of a frame whose rest has not come (a read is passed on whole by the time it ends): a
+      // close frame now would be read as that frame's payload, so its connection ends without one (it sees 1006).
+      to.socket.end();
+      this.#closingStarted();
+      return;
+    }
     const text = Buffer.from(reason.slice(0, 123));
     const payload = text.length + 2;
     const frame = Buffer.allocUnsafe((to === this.#backend ? 6 : 2) + payload);
@@ -582,13 +671,24 @@ export class FrameRelay {
     this.#closing.unref();
   }
 
-  #protocolError(from: Peer, err: ProtocolError): void {
+  /** `from` broke a rule; `partial`: part of its faulty frame already went to the other peer. */
+  #protocolError(from: Peer, err: ProtocolError, partial: boolean): void {
     from.phase = DONE;
     const to = from.other;
     this.#stats.closedBy ??= 'error';
     this.#stats.closeCode ??= err.code;
     this.#sendClose(from, err.code, err.code === CloseCodes.messageTooBig ? 'message too big' : err.message);
     from.socket.end();
+    // The other peer got the start of a frame whose rest will never come: a close frame now would be read as
+    // that frame's payload, so its connection is ended without one (it sees 1006).
+    if (partial) {
+      if (!to.closeSent && !to.gone) {
+        to.closeSent = true;
+        to.socket.end();
+        this.#closingStarted();
+      }
+      return;
+    }
     // A message over the limit is refused to both (neither can go on without it); any other fault of one peer
     // is the other's 1011.
     if (err.code === CloseCodes.messageTooBig)
@@ -596,8 +696,30 @@ export class FrameRelay {
     else this.#sendClose(to, CloseCodes.internalError, 'proxied connection failed');
   }
 
-  #write(from: Peer, to: Peer, piece: Buffer): void {
+  /** Writes `buf[start, end)` to `to`. */
+  #write(from: Peer, to: Peer, buf: Buffer, start = 0, end = buf.length): void {
     const socket = to.socket;
+    to.sent += end - start;
+    if (socket.writableLength === 0) {
+      // Nothing queued: the bytes go to the kernel at once, as libuv's own first try of a write does, without a
+      // write request, a Writable stream's state or a tick; what it does not take goes the usual way below.
+      if (to.fd >= 0 && !socket.destroyed && !socket.writableEnded && handleOf(socket) === to.handle) {
+        try {
+          start += writeSync(to.fd, buf, start, end - start);
+        } catch {
+          // EAGAIN (the kernel's buffer is full) and real failures alike: socket.write queues the bytes or
+          // reports the failure as the socket's 'error'.
+        }
+        if (start === end) return;
+      }
+    }
+    // A piece of the shared read buffer is copied: the next read overwrites it.
+    const piece =
+      from.reader !== undefined
+        ? Buffer.from(buf.subarray(start, end))
+        : start === 0 && end === buf.length
+          ? buf
+          : buf.subarray(start, end);
     // A write to a socket with nothing queued is most often taken whole by the kernel at once: no callback (its
     // tick costs more than the rest of the relay's work). One queued behind others is counted until it leaves.
     if (socket.writableLength === 0) socket.write(piece);
@@ -605,7 +727,6 @@ export class FrameRelay {
       to.pending++;
       socket.write(piece, to.written);
     }
-    to.sent += piece.length;
     const buffered = socket.writableLength;
     if (buffered === 0) return;
     const writeTimeout = this.#limits.writeTimeoutMs ?? 0;
@@ -682,14 +803,15 @@ export class FrameRelay {
   #gone(peer: Peer): void {
     if (peer.gone) return;
     peer.gone = true;
-    peer.phase = DONE;
     if (peer.stall) clearTimeout(peer.stall);
     const other = peer.other;
     if (!peer.closeReceived) {
       this.#stats.closedBy ??= peer === this.#client ? 'client' : 'backend';
       this.#stats.closeCode ??= 1006;
+      // (While `peer` still counts as mid-frame, if it was: the other then gets no close frame.)
       this.#sendClose(other, CloseCodes.internalError, '');
     } else if (!other.gone && other.closeSent && other.closeReceived) other.socket.end();
+    peer.phase = DONE;
     if (other.gone) {
       if (this.#closing) clearTimeout(this.#closing);
     } else if (other.paused) {

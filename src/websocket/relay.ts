@@ -17,10 +17,11 @@ export const HIGH_WATER_MARK = 1024 * 1024;
 
 /**
  * Close codes that may not be sent in a close frame (RFC 6455 §7.4.1: 1005, 1006, 1015 are reserved for
- * reporting) become the nearest code that may: no status → 1000, abnormal closure → 1011.
+ * reporting) become what may: no status (an empty close frame came) → an empty close frame again, as nginx and
+ * Knox pass it (`undefined`: `ws` then sends none); abnormal closure → 1011.
  */
-export function sendableCloseCode(code: number): number {
-  if (code === 1005) return 1000;
+export function sendableCloseCode(code: number): number | undefined {
+  if (code === 1005) return undefined;
   if (code === 1006 || code === 1015) return 1011;
   if ((code >= 1000 && code <= 1014 && code !== 1004) || (code >= 3000 && code <= 4999)) return code;
   return 1011;
@@ -262,14 +263,14 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     client.on('close', (code, reason) => {
       stats.closedBy ??= 'client';
       stats.closeCode ??= code;
-      if (backend.readyState === backend.OPEN) backend.close(sendableCloseCode(code), reason);
+      if (backend.readyState === backend.OPEN) closeWith(backend, sendableCloseCode(code), reason);
       else backend.terminate();
       finish();
     });
     backend.on('close', (code, reason) => {
       stats.closedBy ??= 'backend';
       stats.closeCode ??= code;
-      if (client.readyState === client.OPEN) client.close(sendableCloseCode(code), reason);
+      if (client.readyState === client.OPEN) closeWith(client, sendableCloseCode(code), reason);
       else client.terminate();
       finish();
     });
@@ -283,4 +284,10 @@ export function relay(client: WebSocket, backend: WebSocket, limits: RelayLimits
     client.on('error', failed(client, backend));
     backend.on('error', failed(backend, client));
   });
+}
+
+/** Closes `ws` with `code` and `reason`, or with an empty close frame when there is no code. */
+function closeWith(ws: WebSocket, code: number | undefined, reason: Buffer): void {
+  if (code === undefined) ws.close();
+  else ws.close(code, reason);
 }

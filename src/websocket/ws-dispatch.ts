@@ -34,7 +34,7 @@ import { backendSpnego } from '../dispatch/spnego-context.ts';
 import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
-import { FrameWebSocket, relayFrames } from './frame-relay.ts';
+import { directConnection, FrameWebSocket, relayFrames } from './frame-relay.ts';
 import { type RelayLimits, relay } from './relay.ts';
 
 /** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
@@ -237,6 +237,9 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
             handshakeTimeout,
             maxPayload,
             perMessageDeflate: offersDeflate ? DEFLATE : false,
+            // Without an extension the leg is relayed raw: over plain TCP its socket is read into a buffer of its
+            // own (frame-relay's DirectReader), not through a Readable stream.
+            ...(offersDeflate || !target.startsWith('ws:') ? {} : { createConnection: directConnection }),
             ...tls,
             autoPong: false,
             followRedirects: false,

@@ -265,6 +265,29 @@ describe('WebSocket frame relay on the wire', () => {
     back.socket.destroy();
   });
 
+  it('passes every byte of a backend’s burst on to a client that reads late (writes the kernel does not take whole)', async () => {
+    const { client, back } = await openRaw();
+    // The client reads nothing for a while: the gateway's writes to it stop being taken whole and queue, while
+    // it keeps reading the backend (into one buffer it reuses for every read).
+    client.socket.pause();
+    // More than the loopback's socket buffers hold (tcp_rmem's maximum is 32 MiB here), each frame its own bytes.
+    const payloads = Array.from({ length: 3000 }, (_, i) => {
+      const p = Buffer.alloc(16 * 1024, i % 251);
+      p.writeUInt32BE(i, 0);
+      return p;
+    });
+    back.socket.write(Buffer.concat(payloads.map((p) => frame(2, p, { mask: 0 }))));
+    await new Promise((r) => setTimeout(r, 300));
+    client.socket.resume();
+    const got = await client.until((f) => f.length >= payloads.length);
+    assert.equal(got.length, payloads.length);
+    got.forEach((f, i) => {
+      assert.ok(f.payload.equals(payloads[i]), `frame ${i} intact`);
+    });
+    client.socket.destroy();
+    back.socket.destroy();
+  });
+
   for (const [what, bytes, code] of [
     ['an unmasked client frame', frame(1, 'x', { mask: 0 }), 1002],
     ['a reserved bit with no extension', frame(1, 'x', { rsv: 0x40 }), 1002],
@@ -298,6 +321,89 @@ describe('WebSocket frame relay on the wire', () => {
       back.socket.destroy();
     });
   }
+
+  for (const [what, bad, code] of [
+    ['a reserved bit', frame(1, 'x', { rsv: 0x40 }), 1002],
+    ['text that is not UTF-8', frame(1, Buffer.from([0x61, 0xff])), 1007],
+  ] as const) {
+    it(`passes on the whole frames that came in the same read before ${what}, then the closes (${code}, 1011)`, async () => {
+      const { client, back } = await openRaw();
+      client.socket.write(
+        Buffer.concat([frame(1, 'first'), frame(9, 'ping'), frame(2, Buffer.from([1, 2, 3])), bad]),
+      );
+      await back.until((f) => f.some((x) => x.opcode === 8));
+      assert.deepEqual(
+        back.frames.map((f) => [f.opcode, f.opcode === 8 ? closeCode(f) : f.payload.toString('hex')]),
+        [
+          [1, Buffer.from('first').toString('hex')],
+          [9, Buffer.from('ping').toString('hex')],
+          [2, '010203'],
+          [8, 1011],
+        ],
+      );
+      await client.until((f) => f.some((x) => x.opcode === 8));
+      assert.equal(closeCode(client.close()), code);
+      client.socket.destroy();
+      back.socket.destroy();
+    });
+  }
+
+  it('ends the backend without a close frame when a frame it got the start of turns out invalid (1007 to the client)', async () => {
+    const { client, back } = await openRaw();
+    const bytes = frame(
+      1,
+      Buffer.concat([Buffer.alloc(60, 0x61), Buffer.from([0xff]), Buffer.alloc(29, 0x62)]),
+    );
+    // The header and 34 valid bytes go on before the invalid byte arrives.
+    client.socket.write(bytes.subarray(0, 40));
+    while (back.buf.length < 40) await new Promise((r) => setTimeout(r, 5));
+    client.socket.write(bytes.subarray(40));
+    await client.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(closeCode(client.close()), 1007);
+    // A close frame now would be read as the rest of that frame's payload: the backend's TCP connection ends.
+    await back.until(() => false);
+    assert.ok(back.ended, 'the backend connection is ended');
+    assert.deepEqual(back.frames, []);
+    assert.equal(back.buf.length, 40, 'nothing after the start of the frame reached the backend');
+    client.socket.destroy();
+  });
+
+  it('ends the client without a close frame when the backend goes in the middle of a frame the client got the start of', async () => {
+    const { client, back } = await openRaw();
+    const bytes = frame(2, Buffer.alloc(1000, 7), { mask: 0 });
+    back.socket.write(bytes.subarray(0, 300));
+    while (client.buf.length < 300) await new Promise((r) => setTimeout(r, 5));
+    back.socket.destroy();
+    // A close frame (1011) now would be read as the rest of that frame's payload: the connection ends instead.
+    await client.until(() => false);
+    assert.ok(client.ended, 'the client connection is ended');
+    assert.deepEqual(client.frames, []);
+    assert.equal(client.buf.length, 300, 'nothing after the start of the frame reached the client');
+  });
+
+  it('passes an empty close frame on empty both ways (the other peer sees 1005, as through nginx and Knox)', async () => {
+    const { client, back } = await openRaw();
+    client.socket.write(frame(8, Buffer.alloc(0), { mask: 0x11223344 }));
+    await back.until((f) => f.some((x) => x.opcode === 8));
+    const got = back.close();
+    assert.equal(got?.payload.length, 0, 'the backend gets a close without a code');
+    assert.ok(got?.mask !== undefined && got.mask !== 0x11223344, 'under a fresh mask');
+    back.socket.write(frame(8, Buffer.alloc(0), { mask: 0 }));
+    await client.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(client.close()?.payload.length, 0, 'the client gets the backend’s empty close as sent');
+    await client.until(() => false);
+    assert.ok(client.ended, 'the closing handshake completes');
+    // The backend closing first, the same way round.
+    const second = await openRaw();
+    second.back.socket.write(frame(8, Buffer.alloc(0), { mask: 0 }));
+    await second.client.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(second.client.close()?.payload.length, 0);
+    second.client.socket.write(frame(8, Buffer.alloc(0)));
+    await second.back.until((f) => f.some((x) => x.opcode === 8));
+    assert.equal(second.back.close()?.payload.length, 0);
+    second.client.socket.destroy();
+    second.back.socket.destroy();
+  });
 
   it('refuses a message over the limit from its first header (1009 to both): none of it reaches the backend', async () => {
     const { client, back } = await openRaw();

@@ -67,6 +67,7 @@ describe('WebSocket relay: control frames, compression, timeouts, events', () =>
   let backendSide: WebSocket | undefined;
   let lastOfferedExtensions: string | undefined;
   let floodClose: Promise<number> | undefined;
+  let deflateBackendClose: Promise<number> | undefined;
   let base: string;
 
   before(async () => {
@@ -80,6 +81,7 @@ describe('WebSocket relay: control frames, compression, timeouts, events', () =>
     deflateEcho = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
     deflateEcho.on('connection', (ws, req) => {
       lastOfferedExtensions = req.headers['sec-websocket-extensions'];
+      deflateBackendClose = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     });
     flood = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
@@ -235,6 +237,15 @@ describe('WebSocket relay: control frames, compression, timeouts, events', () =>
     ws.send(big);
     assert.equal(await back, big);
     ws.close();
+  });
+
+  it('passes a close without a code on without one over permessage-deflate too (1005 at both ends)', async () => {
+    const ws = await open(`${base}/deflate/echo/ws`, { headers: user, perMessageDeflate: true });
+    assert.match(ws.extensions, /permessage-deflate/);
+    const clientClosed = closed(ws);
+    ws.close();
+    assert.equal(await deflateBackendClose, 1005, 'the backend gets an empty close');
+    assert.equal((await clientClosed).code, 1005, 'and the client the backend’s empty answer');
   });
 
   it('does not accept permessage-deflate from the client when the backend declined it', async () => {
