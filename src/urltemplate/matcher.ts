@@ -137,6 +137,19 @@ export class TemplateMatcher<V> {
   #root = new Node<V>(null, 0, 0);
   #step = 0;
   #size = 0;
+  /**
+   * The candidate lists of one match, used in turn for its steps (each step reads one and fills the other). A
+   * match runs to its end without yielding, and what it returns refers to candidates, never to these lists, so
+   * the next match may reuse them; they are emptied when a match ends, keeping nothing of a request.
+   */
+  readonly #lists: [Candidate<V>[], Candidate<V>[]] = [[], []];
+
+  /** The list the step after `cands` fills: the other one, emptied. */
+  #nextList(cands: Candidate<V>[]): Candidate<V>[] {
+    const next = cands === this.#lists[0] ? this.#lists[1] : this.#lists[0];
+    next.length = 0;
+    return next;
+  }
 
   /** Number of templates added. */
   get size(): number {
@@ -171,7 +184,18 @@ export class TemplateMatcher<V> {
   /** Finds the best template for `input` (normally a {@link parseLiteral} URL) and the parameters it binds. */
   match(input: Template, options?: MatchOptions): TemplateMatch<V> | undefined {
     const anchor = options?.anchor;
-    let cands: Candidate<V>[] = [{ node: this.#root, parent: null, input: null, exit: anchor ?? 0 }];
+    const cands = this.#lists[0];
+    cands.length = 0;
+    cands.push({ node: this.#root, parent: null, input: null, exit: anchor ?? 0 });
+    try {
+      return this.#matchFrom(cands, input, anchor);
+    } finally {
+      this.#lists[0].length = 0;
+      this.#lists[1].length = 0;
+    }
+  }
+
+  #matchFrom(cands: Candidate<V>[], input: Template, anchor: number | undefined): TemplateMatch<V> | undefined {
     if (input.scheme) cands = this.#advance(cands, input.scheme, true);
     if (input.username && cands.length > 0) cands = this.#advance(cands, input.username, true);
     if (input.password && cands.length > 0) cands = this.#advance(cands, input.password, true);
@@ -195,7 +219,7 @@ export class TemplateMatcher<V> {
   /** One input segment: children that accept it, plus globs staying in place. */
   #advance(cands: Candidate<V>[], seg: Segment, globsStay: boolean): Candidate<V>[] {
     const stamp = ++this.#step;
-    const next: Candidate<V>[] = [];
+    const next = this.#nextList(cands);
     for (let c = 0; c < cands.length; c++) this.#children(cands[c], seg, stamp, next, globsStay);
     return next;
   }
@@ -207,7 +231,7 @@ export class TemplateMatcher<V> {
    */
   #advanceAnchored(cands: Candidate<V>[], seg: Segment, i: number, anchor: number): Candidate<V>[] {
     const stamp = ++this.#step;
-    const next: Candidate<V>[] = [];
+    const next = this.#nextList(cands);
     for (let c = 0; c < cands.length; c++) {
       const parent = cands[c];
       const node = parent.node;
@@ -280,7 +304,7 @@ export class TemplateMatcher<V> {
   /** The port level when the input has no port: every child of every candidate, unconditionally. */
   #skipLevel(cands: Candidate<V>[]): Candidate<V>[] {
     const stamp = ++this.#step;
-    const next: Candidate<V>[] = [];
+    const next = this.#nextList(cands);
     for (const parent of cands) {
       for (const child of parent.node.children) {
         if (child.stamp === stamp) continue;
