@@ -45,6 +45,9 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const ESCAPE = /%([0-9A-Fa-f]{2})/g;
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A path that needs no normalising, but for dot segments (see normalizeRequestPath). */
+const PLAIN_PATH = /^(?:(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]+)+\/?|\/)$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 /**
  * Characters that are never valid raw in a request target (RFC 3986: not unreserved, sub-delims, `:`, `@`, `/`,
  * `?`, `%`) but that Node's parser lets through: `"`, `<`, `>`, `` ` ``, `{`, `}`, `|`, `^` (it refuses DEL and
@@ -98,6 +101,14 @@ function isDotSegment(piece: string): boolean {
  * @example normalizeRequestPath('/gateway/t//http/%61dmin;x=1/') // { ok: true, path: '/gateway/t/http/admin/', encodedSlash: false }
  */
 export function normalizeRequestPath(raw: string): NormalizedPath {
+  // Most paths are already in normal form: `/`-separated non-empty segments of plain characters (no `%`, `;`,
+  // `\`, `#`, control or non-URL characters) none of which is `.` or `..`. Such a path is its own normal form.
+  if (PLAIN_PATH.test(raw) && !DOT_SEGMENT.test(raw)) return { ok: true, path: raw, encodedSlash: false };
+  return normalizeEveryPath(raw);
+}
+
+/** {@link normalizeRequestPath} without its shortcut for paths already normal (exported for its test). */
+export function normalizeEveryPath(raw: string): NormalizedPath {
   raw = encodeNonUrlCharacters(raw);
   if (raw.includes('#')) return { ok: false, why: 'a request target has no fragment ("#")' };
   if (raw.includes('\\')) return { ok: false, why: 'the path has a backslash' };

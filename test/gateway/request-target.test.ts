@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   encodedSlashRefusal,
   hasDotSegment,
+  normalizeEveryPath,
   normalizeRequestPath,
   parseRequestTarget,
   prefixSegments,
@@ -115,5 +116,48 @@ describe('request target', () => {
       assert.equal(prefixSegments('a/b'), 3);
       assert.equal(prefixSegments(''), 1);
     });
+  });
+
+  it('takes its shortcut for paths already normal only: the same answer as the full normaliser', () => {
+    const pieces = [
+      '/',
+      '//',
+      'a',
+      'Zz9',
+      '.',
+      '..',
+      '%2e',
+      '%2F',
+      '%41',
+      '%',
+      ';x=1',
+      ';',
+      '\\',
+      '#',
+      '~',
+      '-_',
+      "!$&'()*+,=:@",
+      '"',
+      '<',
+      '{',
+      '|',
+      '\u0001',
+      ' ',
+      'é',
+    ];
+    let seed = 11;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const cases = ['', '/', '/a', '/a/', '/a/b.c/', '/./', '/a/..', '/.a/..b/', '//a', '/a//b'];
+    for (let i = 0; i < 5000; i++) {
+      let raw = rand() < 0.9 ? '/' : '';
+      const n = Math.floor(rand() * 8);
+      for (let k = 0; k < n; k++) raw += pieces[Math.floor(rand() * pieces.length)];
+      cases.push(raw);
+    }
+    for (const raw of cases)
+      assert.deepEqual(normalizeRequestPath(raw), normalizeEveryPath(raw), JSON.stringify(raw));
   });
 });
