@@ -195,7 +195,11 @@ export class TemplateMatcher<V> {
     }
   }
 
-  #matchFrom(cands: Candidate<V>[], input: Template, anchor: number | undefined): TemplateMatch<V> | undefined {
+  #matchFrom(
+    cands: Candidate<V>[],
+    input: Template,
+    anchor: number | undefined,
+  ): TemplateMatch<V> | undefined {
     if (input.scheme) cands = this.#advance(cands, input.scheme, true);
     if (input.username && cands.length > 0) cands = this.#advance(cands, input.username, true);
     if (input.password && cands.length > 0) cands = this.#advance(cands, input.password, true);
