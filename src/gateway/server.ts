@@ -28,7 +28,7 @@ import { GatewayExchange } from './exchange.ts';
 import { hostOf } from './host.ts';
 import { createH2Server, type H2Response, H2Sessions, isH2Request } from './http2.ts';
 import { resolveRequest } from './resolve.ts';
-import { sendError, toGatewayError } from './respond.ts';
+import { errorBody, sendError, toGatewayError } from './respond.ts';
 import { clientCertGate, type ServerTls } from './tls.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -124,15 +124,25 @@ export class GatewayServer {
       // a reset) is on a socket where an HTTP answer cannot be written: `end()` on a TLS socket that never
       // completed its handshake waits for that handshake forever and keeps the descriptor (CLOSE-WAIT).
       if (!socket.writable || !err.code?.startsWith('HPE_')) return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const error =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? Errors.headerFieldsTooLarge()
+          : Errors.badRequest('The request could not be parsed as HTTP/1.1');
+      const { status } = error;
       const text = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      const reqId = randomUUID();
+      // The gateway's error body, as for every other refusal (nothing of the request: it was not understood).
+      const body = JSON.stringify(errorBody(reqId, error));
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `cache-control: no-store\r\nx-request-id: ${reqId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       // A request Node's parser refused (control characters in a header, a malformed request line) still gets
       // its access line: with the parser's reason, and nothing of the request, which was not understood.
       this.#accessLog.info(
         {
           type: 'access',
-          reqId: randomUUID(),
+          reqId,
           status,
           refused: err.code ?? 'parse error',
           aborted: false,

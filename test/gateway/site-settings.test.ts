@@ -61,23 +61,43 @@ describe('site settings seen by clients', () => {
     await res.body.dump();
   });
 
-  it('answers 431 to request headers over the configured limit', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
-      http
-        .get(
-          {
-            host: '127.0.0.1',
-            port: gateway.port,
-            path: '/edge/t/http/x',
-            headers: { 'x-big': 'a'.repeat(8000) },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        )
-        .on('error', reject);
-    });
-    assert.equal(status, 431);
+  it('answers 431 to request headers over the configured limit, with the gateway error body', async () => {
+    const answer = await new Promise<{ status: number; type: string; id: string; body: string }>(
+      (resolve, reject) => {
+        http
+          .get(
+            {
+              host: '127.0.0.1',
+              port: gateway.port,
+              path: '/edge/t/http/x',
+              headers: { 'x-big': 'a'.repeat(8000) },
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => {
+                body += c;
+              });
+              res.on('end', () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  type: String(res.headers['content-type']),
+                  id: String(res.headers['x-request-id']),
+                  body,
+                }),
+              );
+            },
+          )
+          .on('error', reject);
+      },
+    );
+    assert.equal(answer.status, 431);
+    assert.match(answer.type, /^application\/json/);
+    const { error } = JSON.parse(answer.body) as {
+      error: { status: number; code: string; requestId: string };
+    };
+    assert.equal(error.status, 431);
+    assert.equal(error.code, 'POSTERN_ERR_HEADER_FIELDS_TOO_LARGE');
+    assert.equal(error.requestId, answer.id);
   });
 });
