@@ -40,17 +40,14 @@ export function auditLogOn(logger: Logger): AuditLog {
   return {
     forRoute({ topology, service, action, provider }) {
       if (!logger.isLevelEnabled('info')) return NO_AUDIT;
+      // What is the same for every event of the route is serialised once, into the child's bindings.
+      const route = logger.child({ type: 'audit', action, topology, service, provider });
       return (ex, outcome, details) => {
         if ((ex as { [kDryRun]?: true })[kDryRun]) return;
         const url = ex.req.url ?? '';
         const q = url.indexOf('?');
-        logger.info({
-          type: 'audit',
-          action,
+        route.info({
           outcome,
-          topology,
-          service,
-          provider,
           resource: ex.path,
           method: ex.req.method,
           path: q < 0 ? url : url.slice(0, q),
