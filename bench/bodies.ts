@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import type { BenchContext } from './context.ts';
 
 export const DEFAULT_BODY_TARGETS = ['direct', 'floor', 'nginx', 'knox-stack', 'postern'];
@@ -248,7 +249,9 @@ async function startTarget(
       return { name, base: `${upstream}/`, pid: undefined, stop: async () => {} };
     case 'floor': {
       const port = await ctx.freePort();
+      // The floor runs as `postern start` does: its V8 flags and glibc malloc tunables (src/cli/node-flags.ts).
       const argv = [
+        ...DEFAULT_NODE_FLAGS,
         join(ctx.repo, 'bench', 'floor-proxy.ts'),
         '--upstream',
         upstream,
@@ -256,7 +259,7 @@ async function startTarget(
         String(port),
       ];
       if (tls) argv.push('--tls-cert', tls.cert, '--tls-key', tls.key, '--ca', tls.cert);
-      const proc = ctx.pinned(tag, ctx.node, argv);
+      const proc = ctx.pinned(tag, ctx.node, argv, { GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES });
       const base = `${scheme}://127.0.0.1:${port}/`;
       await ctx.waitReady(`${base}small`, proc);
       return { name, base, pid: proc.child.pid, stop: () => proc.stop('SIGTERM') };

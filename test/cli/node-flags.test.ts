@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_NODE_FLAGS, missingNodeFlags } from '../../src/cli/node-flags.ts';
+import {
+  DEFAULT_GLIBC_TUNABLES,
+  DEFAULT_NODE_FLAGS,
+  missingEnv,
+  missingNodeFlags,
+} from '../../src/cli/node-flags.ts';
 
 const START = ['node', 'main.ts', 'start'];
 
@@ -25,7 +30,20 @@ test('POSTERN_NODE_FLAGS replaces the list; empty turns the re-exec off; once ap
   assert.deepEqual(missingNodeFlags(START, [], { POSTERN_NODE_FLAGS_APPLIED: '1' }), []);
 });
 
-test('the re-executed process keeps its pid, its arguments and gets the flags', () => {
+test('postern start sets glibc malloc tunables unless GLIBC_TUNABLES is set, the re-exec is off, or done', () => {
+  assert.deepEqual(missingEnv(START, {}), { GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES });
+  assert.deepEqual(missingEnv(['node', 'main.ts', 'check'], {}), {});
+  // The operator's own tunables (even none at all) are theirs.
+  assert.deepEqual(missingEnv(START, { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), {});
+  assert.deepEqual(missingEnv(START, { GLIBC_TUNABLES: '' }), {});
+  assert.deepEqual(missingEnv(START, { POSTERN_NODE_FLAGS: ' ' }), {});
+  assert.deepEqual(missingEnv(START, { POSTERN_NODE_FLAGS: '--a' }), {
+    GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES,
+  });
+  assert.deepEqual(missingEnv(START, { POSTERN_NODE_FLAGS_APPLIED: '1' }), {});
+});
+
+test('the re-executed process keeps its pid, its arguments and gets the flags and the tunables', () => {
   // The module's side effect, in a real process: argv[2] is `start`, the script prints what it ran with.
   const module = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'node-flags.ts');
   const dir = mkdtempSync(join(tmpdir(), 'postern-node-flags-'));
@@ -33,18 +51,21 @@ test('the re-executed process keeps its pid, its arguments and gets the flags', 
   writeFileSync(
     script,
     `await import(${JSON.stringify(module)});\n` +
-      'console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, argv: process.argv.slice(2) }));\n',
+      'console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, argv: process.argv.slice(2), tunables: process.env.GLIBC_TUNABLES }));\n',
   );
   const env = { ...process.env };
   delete env.POSTERN_NODE_FLAGS;
   delete env.POSTERN_NODE_FLAGS_APPLIED;
   delete env.NODE_OPTIONS;
+  delete env.GLIBC_TUNABLES;
   const r = spawnSync(process.execPath, [script, 'start', '--home', 'x'], { env, encoding: 'utf8' });
   rmSync(dir, { recursive: true, force: true });
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { pid: number; execArgv: string[]; argv: string[] };
+  const out = JSON.parse(r.stdout) as { pid: number; execArgv: string[]; argv: string[]; tunables?: string };
   assert.deepEqual(out.argv, ['start', '--home', 'x']);
   for (const f of DEFAULT_NODE_FLAGS)
     assert.ok(out.execArgv.includes(f), `${f} in ${out.execArgv.join(' ')}`);
   assert.equal(out.pid, r.pid);
+  // glibc reads it when the process starts: the re-executed process started with it.
+  assert.equal(out.tunables, DEFAULT_GLIBC_TUNABLES);
 });

@@ -1,0 +1,224 @@
+/**
+ * @module bench/bodies-ab
+ * A/B of the large-body path between builds: each target (a postern tree, or a tree's bench/floor-proxy.ts) is
+ * started in turn, round after round, and measured on the same cases, so two builds are compared under the same
+ * load of a shared machine. Reported per run: the gateway's CPU (user + system from /proc) per MiB it read (the
+ * `rchar` of /proc/PID/io: the request bodies of uploads, the responses of downloads, exactly, partial transfers
+ * included), its minor page faults per MiB, and for `small` the CPU per request. wrk runs on core 0, the target and
+ * the backend on core 1, as in bench/bodies.ts.
+ *
+ *   npx node bench/bodies-ab.ts --targets /tmp/old-tree,.,.:floor [--cases put64,get1,get64,put1,small]
+ *                               [--rounds 2] [--seconds 6] [--warmup 2] [--mode plain|tls]
+ *
+ * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
+ * floor, and may end in `@NAME=value+NAME=value` for environment variables of the target alone (for instance
+ * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { cpuTimes, freePort } from './proc.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 * 1024;
+
+const { values } = parseArgs({
+  options: {
+    targets: { type: 'string', default: '.' },
+    cases: { type: 'string', default: 'put64,get1,get64,put1,small' },
+    rounds: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '2' },
+    mode: { type: 'string', default: 'plain' },
+  },
+});
+
+interface Case {
+  method: 'GET' | 'PUT';
+  path: string;
+  bytes: number;
+  connections: number;
+}
+/** The cases of bench/bodies.ts, and `small` (100 B GETs) for the per-request cost. */
+const CASES: Record<string, Case> = {
+  get1: { method: 'GET', path: 'big', bytes: MiB, connections: 16 },
+  get64: { method: 'GET', path: 'big64', bytes: 64 * MiB, connections: 4 },
+  put1: { method: 'PUT', path: 'upload', bytes: MiB, connections: 16 },
+  put64: { method: 'PUT', path: 'upload', bytes: 64 * MiB, connections: 4 },
+  small: { method: 'GET', path: 'small', bytes: 100, connections: 50 },
+};
+
+const tmp = mkdtempSync(join(tmpdir(), 'postern-bodies-ab-'));
+const tls = values.mode === 'tls';
+const cert = join(tmp, 'cert.pem');
+const key = join(tmp, 'key.pem');
+if (tls) {
+  const r = spawnSync('openssl', [
+    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
+    ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'],
+    ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+  ]);
+  if (r.status !== 0) throw new Error('openssl could not make the certificate');
+}
+
+const children = new Set<ChildProcess>();
+function start(argv: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...argv], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${child.pid}] ${d}`));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const r = spawnSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', url], { encoding: 'utf8' });
+    if (r.stdout === '200') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer 200 within 30 s`);
+}
+
+function wrk(url: string, c: Case, seconds: number): { requests: number } {
+  const script = join(tmp, `wrk-${c.method}-${c.bytes}.lua`);
+  const upload = c.method === 'PUT' ? `wrk.method = "PUT"\nwrk.body = string.rep("z", ${c.bytes})\n` : '';
+  writeFileSync(script, upload + readFileSync(join(REPO, 'bench', 'wrk-report.lua'), 'utf8'));
+  const r = spawnSync(
+    'taskset',
+    ['-c', '0', 'wrk', '-t1', `-c${c.connections}`, `-d${seconds}s`, '--timeout', '20s', '-s', script, url],
+    { encoding: 'utf8' },
+  );
+  const line = r.stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
+  if (!line) throw new Error(`wrk printed no report:\n${r.stdout}${r.stderr}`);
+  return JSON.parse(line.slice('WRK_JSON '.length)) as { requests: number };
+}
+
+/** Bytes read by the process's syscalls so far, and its minor page faults. */
+function io(pid: number): { rchar: number; minflt: number } {
+  const rchar = Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return { rchar, minflt: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]) };
+}
+
+function envOf(extra: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of extra ? extra.split('+') : [])
+    env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+  return env;
+}
+
+async function startTarget(spec: string, upstream: string): Promise<{ child: ChildProcess; base: string }> {
+  const [where, extra] = spec.split('@');
+  const scheme = tls ? 'https' : 'http';
+  const port = await freePort();
+  if (where.endsWith(':floor')) {
+    const tree = resolve(where.slice(0, -':floor'.length));
+    const argv = [join(tree, 'bench', 'floor-proxy.ts'), '--upstream', upstream, '--port', String(port)];
+    if (tls) argv.push('--tls-cert', cert, '--tls-key', key, '--ca', cert);
+    // As bench/bodies.ts runs it: postern start's V8 flags and malloc tunables, unless the target says otherwise.
+    const child = start([...DEFAULT_NODE_FLAGS, ...argv], {
+      GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES,
+      ...envOf(extra),
+    });
+    const base = `${scheme}://127.0.0.1:${port}/`;
+    await waitReady(`${base}small`);
+    return { child, base };
+  }
+  const tree = resolve(where);
+  const home = join(tmp, `home-${port}`);
+  mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
+  const site: Record<string, string> = {
+    'postern.workers': '1',
+    'gateway.port': String(port),
+    'gateway.host': '127.0.0.1',
+    'ssl.enabled': String(tls),
+    ...(tls
+      ? {
+          'gateway.tls.certificate.path': cert,
+          'gateway.tls.key.path': key,
+          'gateway.httpclient.truststore.path': cert,
+        }
+      : {}),
+  };
+  const prop = ([n, v]: [string, string]) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
+  writeFileSync(
+    join(home, 'conf', 'gateway-site.xml'),
+    `<?xml version="1.0"?>\n<configuration>\n${Object.entries(site).map(prop).join('')}</configuration>\n`,
+  );
+  writeFileSync(
+    join(home, 'conf', 'topologies', 'bench.xml'),
+    `<?xml version="1.0"?>
+<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
+  </gateway>
+  <service><role>HTTP</role><url>${upstream}</url></service>
+</topology>
+`,
+  );
+  const child = start([join(tree, 'src', 'cli', 'main.ts'), 'start', '--home', home], {
+    POSTERN_LOG_LEVEL: 'warn',
+    POSTERN_ACCESS_LOG: 'silent',
+    POSTERN_AUDIT_LOG: 'silent',
+    ...envOf(extra),
+  });
+  const base = `${scheme}://127.0.0.1:${port}/gateway/bench/http/`;
+  await waitReady(`${base}small`);
+  return { child, base };
+}
+
+const backendPort = await freePort();
+start([
+  join(REPO, 'bench', 'backend.ts'),
+  ...['--port', String(backendPort)],
+  ...(tls ? ['--tls-cert', cert, '--tls-key', key] : []),
+]);
+const upstream = `${tls ? 'https' : 'http'}://127.0.0.1:${backendPort}`;
+const results: Record<string, string[]> = {};
+try {
+  await waitReady(`${upstream}/small`);
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const spec of values.targets.split(',')) {
+      const t = await startTarget(spec, upstream);
+      const pid = t.child.pid!;
+      for (const name of values.cases.split(',')) {
+        const c = CASES[name];
+        if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(', ')})`);
+        const url = `${t.base}${c.path}`;
+        wrk(url, c, Number(values.warmup));
+        const cpu0 = cpuTimes(pid)!;
+        const io0 = io(pid);
+        const r = wrk(url, c, Number(values.seconds));
+        const cpu1 = cpuTimes(pid)!;
+        const io1 = io(pid);
+        const cpu = cpu1.user - cpu0.user + (cpu1.sys - cpu0.sys);
+        const mib = (io1.rchar - io0.rchar) / MiB;
+        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+        const figure =
+          name === 'small'
+            ? `${(cpu / r.requests).toFixed(1)} µs/req`
+            : `${Math.round(cpu / mib)} µs/MiB, ${((io1.minflt - io0.minflt) / mib).toFixed(1)} faults/MiB`;
+        const key = `${spec} ${name}`;
+        results[key] = [...(results[key] ?? []), figure.split(',')[0]];
+        console.log(
+          `round ${round} ${spec} ${name}: ${figure} (${r.requests} requests, ${mib.toFixed(0)} MiB read, load ${load})`,
+        );
+      }
+      t.child.kill('SIGINT');
+      if (t.child.exitCode === null) await new Promise((r) => t.child.once('exit', r));
+    }
+  }
+  console.log('\nper target and case, round by round:');
+  for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${v.join(' / ')}`);
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+}
