@@ -9,6 +9,7 @@
  */
 import { type Evaluate, expandTemplate, type Resolve } from '../urltemplate/expander.ts';
 import { TemplateMatcher } from '../urltemplate/matcher.ts';
+import { boundedMemo } from '../urltemplate/memo.ts';
 import { parseLiteral, parseTemplate } from '../urltemplate/parser.ts';
 import type { Template } from '../urltemplate/template.ts';
 
@@ -19,20 +20,9 @@ export interface RewriteOptions {
   evaluate?: Evaluate;
 }
 
-const CACHE_LIMIT = 1024;
-const templates = new Map<string, Template>();
-const matchers = new Map<string, TemplateMatcher<true>>();
-
-function cached<T>(cache: Map<string, T>, key: string, make: () => T): T {
-  let v = cache.get(key);
-  if (v === undefined) {
-    v = make();
-    // Rules are few; the cap only protects against callers that build patterns from request data.
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(key, v);
-  }
-  return v;
-}
+// Rules are few; the cap only protects against callers that build patterns from request data.
+const templates = boundedMemo<Template>(1024);
+const matchers = boundedMemo<TemplateMatcher<true>>(1024);
 
 /**
  * Rewrites `input` when it matches `inputPattern`; `undefined` when it does not.
@@ -46,12 +36,12 @@ export function rewriteUrl(
   outputTemplate: string,
   options?: RewriteOptions,
 ): string | undefined {
-  const matcher = cached(matchers, inputPattern, () => {
+  const matcher = matchers(inputPattern, () => {
     const m = new TemplateMatcher<true>();
     m.add(parseTemplate(inputPattern), true);
     return m;
   });
-  const output = cached(templates, outputTemplate, () => parseTemplate(outputTemplate));
+  const output = templates(outputTemplate, parseTemplate);
   const match = matcher.match(parseLiteral(input));
   if (!match) return undefined;
   return expandTemplate(output, match.params, options?.evaluate, options?.resolve);

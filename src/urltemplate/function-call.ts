@@ -13,6 +13,7 @@
  * Whitespace around each piece is trimmed; literal lists split on `,` (empty trailing items dropped, as Java's
  * `String.split` does). Parsed statements are cached: templates are parsed once, expanded many times.
  */
+import { boundedMemo } from './memo.ts';
 
 export interface FunctionCall {
   /** Function name (`serviceUrl` for `$serviceUrl[WEBHDFS]`), or null when the statement is a plain name. */
@@ -23,20 +24,13 @@ export interface FunctionCall {
   readonly literals: readonly string[] | null;
 }
 
-const cache = new Map<string, FunctionCall>();
-const CACHE_LIMIT = 4096;
+// Statements come from configured templates, so the cache stays small; the cap only guards against a caller that
+// feeds arbitrary text through expandTemplate.
+const statements = boundedMemo<FunctionCall>(4096);
 
 /** Reads a brace statement (the segment's parameter name). */
 export function parseFunctionCall(statement: string): FunctionCall {
-  let call = cache.get(statement);
-  if (call === undefined) {
-    call = readStatement(statement);
-    // Statements come from configured templates, so the cache stays small; the cap only guards against a
-    // caller that feeds arbitrary text through expandTemplate.
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(statement, call);
-  }
-  return call;
+  return statements(statement, readStatement);
 }
 
 type State = 'start' | 'function' | 'variable' | 'literal';

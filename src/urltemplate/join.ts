@@ -5,24 +5,14 @@
  * origin, gateway path, topology, that same path and query — as a literal template too. {@link joinLiteral} gives
  * exactly what {@link parseLiteral} would give for the whole text, without reading it again.
  */
+import { boundedMemo } from './memo.ts';
 import { parseLiteral } from './parser.ts';
 import type { Segment } from './segment.ts';
 import { Template } from './template.ts';
 
 /** Origins and prefixes seen: few (a gateway's names and its topologies); the cap only bounds hostile Hosts. */
-const CACHE_LIMIT = 256;
-const origins = new Map<string, Template>();
-const prefixes = new Map<string, readonly Segment[]>();
-
-function cached<T>(cache: Map<string, T>, key: string, make: () => T): T {
-  let v = cache.get(key);
-  if (v === undefined) {
-    v = make();
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(key, v);
-  }
-  return v;
-}
+const origins = boundedMemo<Template>(256);
+const prefixes = boundedMemo<readonly Segment[]>(256);
 
 /**
  * The literal template of `origin + prefix + tail.original`, where `origin` is `scheme://authority` (no path),
@@ -39,10 +29,10 @@ export function joinLiteral(
   if (!tail.literal || !tail.isAbsolute || tail.hasScheme || tail.hasAuthority || tail.hasFragment)
     return undefined;
   if (prefix.charCodeAt(0) !== 47 || prefix.charCodeAt(prefix.length - 1) === 47) return undefined;
-  const o = cached(origins, origin, () => parseLiteral(origin));
+  const o = origins(origin, parseLiteral);
   if (!o.hasAuthority || o.isAuthorityOnly || o.path.length > 0 || o.hasQuery || o.hasFragment)
     return undefined;
-  const p = cached(prefixes, prefix, () => parseLiteral(prefix).path);
+  const p = prefixes(prefix, (text) => parseLiteral(text).path);
   const path = new Array<Segment>(p.length + tail.path.length);
   for (let i = 0; i < p.length; i++) path[i] = p[i];
   for (let i = 0; i < tail.path.length; i++) path[p.length + i] = tail.path[i];
