@@ -27,13 +27,14 @@
  * to the target (postern through POSTERN_NODE_FLAGS).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
+import { writeBenchHome } from './home.ts';
 import { cpuTimes, freePort } from './proc.ts';
 import { type CpuProfile, formatSummary, summarize } from './profile-summary.ts';
 
@@ -190,26 +191,15 @@ async function main(): Promise<void> {
     ]);
   } else {
     path = `/gateway/bench/http/${args.path}`;
-    const home = join(tmp, 'home');
-    mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
-    writeFileSync(
-      join(home, 'conf', 'gateway-site.xml'),
-      `<configuration>
-  <property><name>gateway.port</name><value>${port}</value></property>
-  <property><name>gateway.host</name><value>127.0.0.1</value></property>
-  <property><name>ssl.enabled</name><value>false</value></property>
-  <property><name>postern.workers</name><value>1</value></property>
-</configuration>\n`,
-    );
-    writeFileSync(
-      join(home, 'conf', 'topologies', 'bench.xml'),
-      `<topology>
-  <gateway>
-    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
-    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
-  </gateway>
-  <service><role>HTTP</role><url>http://127.0.0.1:${backendPort}</url></service>
-</topology>\n`,
+    const home = writeBenchHome(
+      join(tmp, 'home'),
+      {
+        'gateway.port': String(port),
+        'gateway.host': '127.0.0.1',
+        'ssl.enabled': 'false',
+        'postern.workers': '1',
+      },
+      [{ role: 'HTTP', url: `http://127.0.0.1:${backendPort}` }],
     );
     const logs = args.logs ? 'info' : 'silent';
     gw = startChild([inspect, join(REPO, 'bin', 'postern.js'), 'start', '--home', home], {

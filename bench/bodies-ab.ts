@@ -15,12 +15,13 @@
  * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { writeBenchHome } from './home.ts';
 import { cpuTimes, freePort } from './proc.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -133,7 +134,6 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
   }
   const tree = resolve(where);
   const home = join(tmp, `home-${port}`);
-  mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
   const site: Record<string, string> = {
     'postern.workers': '1',
     'gateway.port': String(port),
@@ -147,23 +147,7 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
         }
       : {}),
   };
-  const prop = ([n, v]: [string, string]) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
-  writeFileSync(
-    join(home, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0"?>\n<configuration>\n${Object.entries(site).map(prop).join('')}</configuration>\n`,
-  );
-  writeFileSync(
-    join(home, 'conf', 'topologies', 'bench.xml'),
-    `<?xml version="1.0"?>
-<topology>
-  <gateway>
-    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
-    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
-  </gateway>
-  <service><role>HTTP</role><url>${upstream}</url></service>
-</topology>
-`,
-  );
+  writeBenchHome(home, site, [{ role: 'HTTP', url: upstream }]);
   const child = start([join(tree, 'src', 'cli', 'main.ts'), 'start', '--home', home], {
     POSTERN_LOG_LEVEL: 'warn',
     POSTERN_ACCESS_LOG: 'silent',

@@ -11,13 +11,14 @@
  *   npm run bench:memory -- [--streams 16] [--gib 1] [--slow 4] [--tls]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { writeBenchHome } from './home.ts';
 import { cpuSeconds, freePort } from './proc.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,25 +66,16 @@ async function waitReady(url: string, dispatcher: Agent): Promise<void> {
 }
 
 function home(dir: string, port: number, backendPort: number, tls: boolean): string {
-  mkdirSync(join(dir, 'conf', 'topologies'), { recursive: true });
-  const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
-  writeFileSync(
-    join(dir, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', String(tls))}${prop('postern.workers', '1')}</configuration>\n`,
+  return writeBenchHome(
+    dir,
+    {
+      'gateway.port': String(port),
+      'gateway.host': '127.0.0.1',
+      'ssl.enabled': String(tls),
+      'postern.workers': '1',
+    },
+    [{ role: 'HTTP', url: `http://127.0.0.1:${backendPort}` }],
   );
-  writeFileSync(
-    join(dir, 'conf', 'topologies', 'bench.xml'),
-    `<?xml version="1.0"?>
-<topology>
-  <gateway>
-    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
-    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
-  </gateway>
-  <service><role>HTTP</role><url>http://127.0.0.1:${backendPort}</url></service>
-</topology>
-`,
-  );
-  return dir;
 }
 
 /** A body of `total` bytes made of one 64 KiB chunk, produced as the request takes it. */

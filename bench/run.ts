@@ -65,6 +65,7 @@ import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from '.
 import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from './bodies.ts';
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
+import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
 import { cpuTimes, freePort, treeCpuTimes } from './proc.ts';
@@ -390,46 +391,22 @@ function posternHome(
   tls: boolean,
   site: Record<string, string> = {},
 ): string {
-  const home = join(tmp, name);
-  mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
-  const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
   // One process unless the row says otherwise (postern.workers defaults to auto).
-  site = { 'postern.workers': '1', ...site };
-  writeFileSync(
-    join(home, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop(
-      'gateway.host',
-      '127.0.0.1',
-    )}${prop('ssl.enabled', String(tls))}${prop('gateway.websocket.feature.enabled', String(wsBackendPort !== undefined))}${Object.entries(
-      site,
-    )
-      .map(([n, v]) => prop(n, v))
-      .join('')}</configuration>\n`,
+  return writeBenchHome(
+    join(tmp, name),
+    {
+      'gateway.port': String(port),
+      'gateway.host': '127.0.0.1',
+      'ssl.enabled': String(tls),
+      'gateway.websocket.feature.enabled': String(wsBackendPort !== undefined),
+      'postern.workers': '1',
+      ...site,
+    },
+    [
+      { role: 'HTTP', url: typeof backend === 'number' ? `http://127.0.0.1:${backend}` : backend },
+      ...(wsBackendPort === undefined ? [] : [{ role: 'ECHOWS', url: `ws://127.0.0.1:${wsBackendPort}` }]),
+    ],
   );
-  writeFileSync(
-    join(home, 'conf', 'topologies', 'bench.xml'),
-    `<?xml version="1.0" encoding="UTF-8"?>
-<topology>
-  <gateway>
-    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
-    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
-  </gateway>
-  <service>
-    <role>HTTP</role>
-    <url>${typeof backend === 'number' ? `http://127.0.0.1:${backend}` : backend}</url>
-  </service>
-${
-  wsBackendPort === undefined
-    ? ''
-    : `  <service>
-    <role>ECHOWS</role>
-    <url>ws://127.0.0.1:${wsBackendPort}</url>
-  </service>
-`
-}</topology>
-`,
-  );
-  return home;
 }
 
 async function startPostern(
