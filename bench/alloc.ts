@@ -23,8 +23,8 @@
  * - `--cost`: the target's CPU time (user + system, all threads, from /proc) per request.
  * - `--cpu`: a CPU profile of the load, summarised by bench/profile-summary.ts.
  *
- * `--target floor` is bench/floor-proxy.ts with postern's `--max-semi-space-size=2`; `--node-flags` adds flags
- * to the target (postern through POSTERN_NODE_FLAGS).
+ * `--target floor` is bench/floor-proxy.ts with postern start's V8 flags (cli/node-flags); `--node-flags` adds flags
+ * to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
+import { DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { writeBenchHome } from './home.ts';
 import { cpuTimes, freePort } from './proc.ts';
 import { type CpuProfile, formatSummary, summarize } from './profile-summary.ts';
@@ -180,7 +181,7 @@ async function main(): Promise<void> {
   if (args.target === 'floor') {
     path = `/${args.path}`;
     gw = startChild([
-      '--max-semi-space-size=2',
+      ...DEFAULT_NODE_FLAGS,
       ...extraFlags,
       inspect,
       join(REPO, 'bench', 'floor-proxy.ts'),
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
       POSTERN_ACCESS_LOG: logs,
       POSTERN_AUDIT_LOG: logs,
       ...(extraFlags.length > 0
-        ? { POSTERN_NODE_FLAGS: ['--max-semi-space-size=2', ...extraFlags].join(' ') }
+        ? { POSTERN_NODE_FLAGS: [...DEFAULT_NODE_FLAGS, ...extraFlags].join(' ') }
         : {}),
     });
   }

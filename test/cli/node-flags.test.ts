@@ -20,8 +20,22 @@ test('postern start wants the default V8 flags; other commands none', () => {
 });
 
 test('flags already given on the command line or in NODE_OPTIONS (any value, either spelling) are kept', () => {
-  assert.deepEqual(missingNodeFlags(START, ['--max-semi-space-size=8'], {}), []);
-  assert.deepEqual(missingNodeFlags(START, [], { NODE_OPTIONS: '--max_semi_space_size=4 --trace-gc' }), []);
+  assert.deepEqual(missingNodeFlags(START, ['--max-semi-space-size=8'], {}), [
+    '--no-allocation-site-pretenuring',
+  ]);
+  assert.deepEqual(
+    missingNodeFlags(START, [], {
+      NODE_OPTIONS: '--max_semi_space_size=4 --trace-gc --allocation_site_pretenuring',
+    }),
+    [],
+  );
+  // An operator who turns V8's pretenuring back on keeps it on; the other flag is still added.
+  assert.deepEqual(missingNodeFlags(START, ['--allocation-site-pretenuring'], {}), [
+    '--max-semi-space-size=2',
+  ]);
+  assert.deepEqual(missingNodeFlags(START, [], { NODE_OPTIONS: '--no-allocation-site-pretenuring' }), [
+    '--max-semi-space-size=2',
+  ]);
 });
 
 test('POSTERN_NODE_FLAGS replaces the list; empty turns the re-exec off; once applied, never again', () => {
