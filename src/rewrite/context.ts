@@ -43,15 +43,17 @@ function splitGatewayUrl(url: string): GatewayParts {
 
 /**
  * The gateway URL of a request, split once per request (a body can hold thousands of URLs, each rewritten by a
- * rule run of its own). Keyed by the request's context, which lives as long as the request.
+ * rule run of its own), kept on the request's context under a symbol of this module. Not a WeakMap: an entry per
+ * request in a weak table lives until the next mark-compact, and V8 rehashes the growing table on the way.
  */
-const splitByContext = new WeakMap<RewriteContext, { from: string; parts: GatewayParts }>();
+const kGatewayParts: unique symbol = Symbol('postern.rewrite.gatewayParts');
+type WithGatewayParts = RewriteContext & { [kGatewayParts]?: { from: string; parts: GatewayParts } };
 
 function gatewayParts(ctx: RewriteContext): GatewayParts {
-  const cached = splitByContext.get(ctx);
+  const cached = (ctx as WithGatewayParts)[kGatewayParts];
   if (cached !== undefined && cached.from === ctx.gatewayUrl) return cached.parts;
   const parts = splitGatewayUrl(ctx.gatewayUrl);
-  splitByContext.set(ctx, { from: ctx.gatewayUrl, parts });
+  (ctx as WithGatewayParts)[kGatewayParts] = { from: ctx.gatewayUrl, parts };
   return parts;
 }
 

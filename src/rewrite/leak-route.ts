@@ -38,12 +38,17 @@ export interface RouteLeakGuard {
   ): TextRewriter | undefined;
 }
 
-/** The guard's own header filters, which explain runs apart from the outbound rules' (explain/leak). */
-const leakFilters = new WeakSet<HeaderFilter>();
+/**
+ * Marks the guard's own header filters, which explain runs apart from the outbound rules' (explain/leak). A
+ * property of the filter rather than a WeakSet: one is made per request, and a weak table's entries live until
+ * the next mark-compact.
+ */
+const kLeakFilter: unique symbol = Symbol('postern.rewrite.leakFilter');
+type LeakFilter = HeaderFilter & { [kLeakFilter]?: true };
 
 /** Whether a response header filter of an exchange is the leak guard's. */
 export function isLeakFilter(f: HeaderFilter): boolean {
-  return leakFilters.has(f);
+  return (f as LeakFilter)[kLeakFilter] === true;
 }
 
 /** The topology's guard: one per deployment, shared by its routes (each teaches it its service's gateway path). */
@@ -124,7 +129,7 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
     unfilteredBodies,
     headers(ex) {
       const rc = ex.rewriteContext;
-      const filter: HeaderFilter = (headers) => {
+      const filter: LeakFilter = (headers) => {
         let byWhere: Map<string, LeakHit[]> | undefined;
         const out = guard.headers(headers, rc, service, (where, hit) => {
           byWhere ??= new Map();
@@ -135,7 +140,7 @@ export function routeLeakGuard(ctx: ProviderContext): RouteLeakGuard | undefined
         if (byWhere) for (const [where, hits] of byWhere) found(ex, where, hits);
         return out;
       };
-      leakFilters.add(filter);
+      filter[kLeakFilter] = true;
       return filter;
     },
     body(ex, contentType, inner, identity) {
