@@ -35,6 +35,7 @@ import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
 import { directConnection, FrameWebSocket, relayFrames } from './frame-relay.ts';
+import { upgradeRelayed } from './heap-settle.ts';
 import { type RelayLimits, relay } from './relay.ts';
 
 /** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
@@ -495,6 +496,7 @@ function startRelay(client: WebSocket, backend: FrameWebSocket, a: Accepted): vo
   const started = Date.now();
   a.slot.relayed = true;
   openClients.add(client);
+  upgradeRelayed();
   a.log.info(
     {
       type: 'websocket',
