@@ -15,10 +15,14 @@
  * `gc` extension's "last-resort" flavour: mark-compact with compaction, twice) moves the survivors together and
  * returns the emptied pages.
  *
- * When: after at least {@link MIN_UPGRADES} upgrades since the last one, once no upgrade has been relayed for
- * {@link QUIET_MS} (a storm of reconnects, a deploy). Its pause (~10–40 ms for 1,000–8,000 idle connections on
- * the bench machine) therefore falls in a quiet moment, at most once per {@link MIN_UPGRADES} upgrades, and a
- * steady stream of upgrades never triggers it (V8's own collections handle that). The `gc` function is obtained
+ * When: once no upgrade has been relayed for {@link QUIET_MS} (the end of a storm of reconnects, a deploy), if
+ * there were at least {@link MIN_UPGRADES} since the last one, and at least as many as there were relayed
+ * connections open after the last one. Its cost grows with the live heap, so with the open connections (~0.1 s
+ * of CPU at 1,000 and ~0.4 s at 8,000 on the bench machine, loaded); requiring as many new upgrades as the
+ * connections it last had to move keeps it near 100 µs per upgrade at most (a handshake costs ~1 ms), and a
+ * storm that fills the gateway in bursts with pauses runs it only each time the count of connections has about
+ * doubled. A steady stream of upgrades never triggers it (V8's own collections handle that). Its pause falls in
+ * a quiet moment. The `gc` function is obtained
  * without exposing it to the process (`--expose-gc` for one new context of its own); a Node without it, or
  * `setFlagsFromString` failing, leaves this off.
  */
@@ -53,21 +57,29 @@ function gcFunction(): Gc | null {
 
 let upgrades = 0;
 let timer: NodeJS.Timeout | undefined;
-/** How many compactions ran (for tests and the docs' measurements). */
+/** The number of relayed connections open, from the caller, and what it was at the last compaction. */
+let openCount: () => number = () => 0;
+let openAtLast = 0;
+/** How many compactions ran (for tests). */
 let runs = 0;
 
 function settle(): void {
-  if (upgrades < MIN_UPGRADES) return;
+  if (upgrades < Math.max(MIN_UPGRADES, openAtLast)) return;
   upgrades = 0;
+  openAtLast = openCount();
   runs++;
   gcFunction()?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
-/** Counts one relayed upgrade; the compaction is due {@link QUIET_MS} after the last of a burst. */
-export function upgradeRelayed(): void {
+/**
+ * Counts one relayed upgrade; the compaction is looked at {@link QUIET_MS} after the last of a burst. `open` counts
+ * the relayed connections open in this process (the same function every time).
+ */
+export function upgradeRelayed(open: () => number): void {
+  openCount = open;
   upgrades++;
-  if (upgrades < MIN_UPGRADES) return;
-  // One timer per process, pushed back by every upgrade (refresh allocates nothing); never keeps it alive.
+  if (upgrades < Math.max(MIN_UPGRADES, openAtLast)) return;
+  // One timer per process, pushed back by every upgrade (refresh allocates nothing); it never keeps it alive.
   if (timer) timer.refresh();
   else {
     timer = setTimeout(settle, QUIET_MS);

@@ -451,6 +451,7 @@ function ignore(): void {}
 
 /** Every relayed client WebSocket open in this process (closed with 1011 when a worker fails: cluster/worker.ts). */
 const openClients = new Set<WebSocket>();
+const openRelayed = () => openClients.size;
 
 /** Closes every relayed client WebSocket with `code`; resolves once their close frames are written (or 200 ms). */
 export function closeAllRelayed(code: number, reason: string): Promise<void> {
@@ -496,7 +497,7 @@ function startRelay(client: WebSocket, backend: FrameWebSocket, a: Accepted): vo
   const started = Date.now();
   a.slot.relayed = true;
   openClients.add(client);
-  upgradeRelayed();
+  upgradeRelayed(openRelayed);
   a.log.info(
     {
       type: 'websocket',
