@@ -17,12 +17,13 @@
  *
  * When: once no upgrade has been relayed for {@link QUIET_MS} (the end of a storm of reconnects, a deploy), if
  * there were at least {@link MIN_UPGRADES} since the last one, and at least as many as there were relayed
- * connections open after the last one. Its cost grows with the live heap, so with the open connections (~0.1 s
- * of CPU at 1,000 and ~0.4 s at 8,000 on the bench machine, loaded); requiring as many new upgrades as the
- * connections it last had to move keeps it near 100 µs per upgrade at most (a handshake costs ~1 ms), and a
- * storm that fills the gateway in bursts with pauses runs it only each time the count of connections has about
- * doubled. A steady stream of upgrades never triggers it (V8's own collections handle that). Its pause falls in
- * a quiet moment. The `gc` function is obtained
+ * connections open after the last one. Its cost grows with the live heap, so with the open connections
+ * (0.23–0.25 s of CPU at 1,000 and 0.6–0.67 s at 8,000 on the loaded 2-core bench machine, a pause for every
+ * connection of the process): requiring as many new upgrades as the connections it last had to move keeps its
+ * cost per upgrade from growing with them (a storm that fills the gateway in bursts with pauses runs it each time
+ * the count has about doubled), and the next one waits at least 9× as long as the last took, so it never takes
+ * more than a tenth of the process's time (bursts of a hundred short-lived connections a second). A steady
+ * stream of upgrades never triggers it (V8's own collections handle that). The `gc` function is obtained
  * without exposing it to the process (`--expose-gc` for one new context of its own); a Node without it, or
  * `setFlagsFromString` failing, leaves this off.
  */
@@ -33,6 +34,8 @@ import { runInNewContext } from 'node:vm';
 export const MIN_UPGRADES = 100;
 /** How long no upgrade must have been relayed before the compaction runs. */
 export const QUIET_MS = 500;
+/** The compaction takes at most this share of the process's time: the next one waits 9× as long as the last took. */
+const MAX_SHARE = 0.1;
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
@@ -63,12 +66,26 @@ let openAtLast = 0;
 /** How many compactions ran (for tests). */
 let runs = 0;
 
+/** When the next compaction may run (performance.now()), after the last one's duration. */
+let notBefore = 0;
+
 function settle(): void {
+  timer = undefined;
   if (upgrades < Math.max(MIN_UPGRADES, openAtLast)) return;
+  const now = performance.now();
+  if (now < notBefore) {
+    timer = setTimeout(settle, Math.max(QUIET_MS, notBefore - now));
+    timer.unref();
+    return;
+  }
+  const collect = gcFunction();
+  if (!collect) return;
   upgrades = 0;
   openAtLast = openCount();
   runs++;
-  gcFunction()?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  const took = performance.now() - now;
+  notBefore = performance.now() + (took * (1 - MAX_SHARE)) / MAX_SHARE;
 }
 
 /**
