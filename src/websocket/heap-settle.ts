@@ -16,14 +16,14 @@
  * returns the emptied pages.
  *
  * When: once no upgrade has been relayed for {@link QUIET_MS} (the end of a storm of reconnects, a deploy), if
- * there were at least {@link MIN_UPGRADES} since the last one, and at least as many as there were relayed
- * connections open after the last one. Its cost grows with the live heap, so with the open connections
+ * there were at least {@link MIN_UPGRADES} since the last one, and at least a quarter as many as there were
+ * relayed connections open after the last one. Its cost grows with the live heap, so with the open connections
  * (0.23–0.25 s of CPU at 1,000 and 0.6–0.67 s at 8,000 on the loaded 2-core bench machine, a pause for every
- * connection of the process): requiring as many new upgrades as the connections it last had to move keeps its
- * cost per upgrade from growing with them (a storm that fills the gateway in bursts with pauses runs it each time
- * the count has about doubled), and the next one waits at least 9× as long as the last took, so it never takes
- * more than a tenth of the process's time (bursts of a hundred short-lived connections a second). A steady
- * stream of upgrades never triggers it (V8's own collections handle that). The `gc` function is obtained
+ * connection of the process): the quarter keeps its cost per upgrade from growing with the connections, while
+ * what it leaves uncollected is at most the garbage of a quarter of them. The next one also waits at least 9× as
+ * long as the last took (a due one is put off, not dropped), so it never takes more than a tenth of the
+ * process's time (bursts of short-lived connections every second). A steady stream of upgrades never triggers it
+ * (V8's own collections handle that). The `gc` function is obtained
  * without exposing it to the process (`--expose-gc` for one new context of its own); a Node without it, or
  * `setFlagsFromString` failing, leaves this off.
  */
@@ -63,6 +63,8 @@ let timer: NodeJS.Timeout | undefined;
 /** The number of relayed connections open, from the caller, and what it was at the last compaction. */
 let openCount: () => number = () => 0;
 let openAtLast = 0;
+/** Enough upgrades since the last compaction for the next one. */
+const due = () => upgrades >= Math.max(MIN_UPGRADES, openAtLast / 4);
 /** How many compactions ran (for tests). */
 let runs = 0;
 
@@ -71,7 +73,7 @@ let notBefore = 0;
 
 function settle(): void {
   timer = undefined;
-  if (upgrades < Math.max(MIN_UPGRADES, openAtLast)) return;
+  if (!due()) return;
   const now = performance.now();
   if (now < notBefore) {
     timer = setTimeout(settle, Math.max(QUIET_MS, notBefore - now));
@@ -95,7 +97,7 @@ function settle(): void {
 export function upgradeRelayed(open: () => number): void {
   openCount = open;
   upgrades++;
-  if (upgrades < Math.max(MIN_UPGRADES, openAtLast)) return;
+  if (!due()) return;
   // One timer per process, pushed back by every upgrade (refresh allocates nothing); it never keeps it alive.
   if (timer) timer.refresh();
   else {
