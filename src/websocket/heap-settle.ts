@@ -85,9 +85,11 @@ function settle(): void {
   upgrades = 0;
   openAtLast = openCount();
   runs++;
+  // Timed without making the `gc` function's context (the first time): the share is the collection's.
+  const start = performance.now();
   collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  const took = performance.now() - now;
-  notBefore = performance.now() + (took * (1 - MAX_SHARE)) / MAX_SHARE;
+  const end = performance.now();
+  notBefore = end + ((end - start) * (1 - MAX_SHARE)) / MAX_SHARE;
 }
 
 /**
@@ -97,7 +99,8 @@ function settle(): void {
 export function upgradeRelayed(open: () => number): void {
   openCount = open;
   upgrades++;
-  if (!due()) return;
+  // Not due yet, or this Node has no `gc` to lend (then never).
+  if (!due() || gc === null) return;
   // One timer per process, pushed back by every upgrade (refresh allocates nothing); it never keeps it alive.
   if (timer) timer.refresh();
   else {
