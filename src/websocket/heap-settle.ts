@@ -23,9 +23,9 @@
  * what it leaves uncollected is at most the garbage of a quarter of them. The next one also waits at least 9× as
  * long as the last took (a due one is put off, not dropped), so it never takes more than a tenth of the
  * process's time (bursts of short-lived connections every second). A steady stream of upgrades never triggers it
- * (V8's own collections handle that). The `gc` function is obtained
- * without exposing it to the process (`--expose-gc` for one new context of its own); a Node without it, or
- * `setFlagsFromString` failing, leaves this off.
+ * (V8's own collections handle that). The `gc` function is obtained without exposing it to the process
+ * (`--expose-gc` for one new context of its own); a Node without it, or `setFlagsFromString` failing, leaves
+ * this off.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
