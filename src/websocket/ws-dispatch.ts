@@ -35,6 +35,7 @@ import { CloseCodes, Errors } from '../errors.ts';
 import { type WebSocketEvent, websocketEvents } from '../observability/events.ts';
 import { type DispatchContext, type Exchange, HA_CONTRIBUTION, type Handler } from '../spi/index.ts';
 import { directConnection, FrameWebSocket, relayFrames } from './frame-relay.ts';
+import { upgradeRelayed } from './heap-settle.ts';
 import { type RelayLimits, relay } from './relay.ts';
 
 /** Handshake headers `ws` sets itself, or that belong to the client's leg only. */
@@ -450,6 +451,7 @@ function ignore(): void {}
 
 /** Every relayed client WebSocket open in this process (closed with 1011 when a worker fails: cluster/worker.ts). */
 const openClients = new Set<WebSocket>();
+const openRelayed = () => openClients.size;
 
 /** Closes every relayed client WebSocket with `code`; resolves once their close frames are written (or 200 ms). */
 export function closeAllRelayed(code: number, reason: string): Promise<void> {
@@ -495,6 +497,7 @@ function startRelay(client: WebSocket, backend: FrameWebSocket, a: Accepted): vo
   const started = Date.now();
   a.slot.relayed = true;
   openClients.add(client);
+  upgradeRelayed(openRelayed);
   a.log.info(
     {
       type: 'websocket',
