@@ -438,6 +438,11 @@ export const SETTINGS = {
       true,
       'postern: negotiate permessage-deflate on each leg when both ends offer it (a service param of the same name overrides it).',
     ),
+    compactAfterBurst: bool(
+      'postern.websocket.compact.after.burst',
+      false,
+      'postern: once a burst of at least 100 WebSocket upgrades has settled (500 ms without one), run one compacting garbage collection, which returns the old-space memory their handshakes left (8–22 MiB after 1,000) at the cost of a pause of every connection of the process (45–580 ms measured) and recompiled handshake code; for gateways that hold many idle WebSockets (websocket/heap-settle).',
+    ),
     handshakeTimeoutMs: optionalDuration(
       'postern.websocket.handshake.timeout',
       "postern: time the backend's WebSocket handshake may take (a service param of the same name overrides it).",

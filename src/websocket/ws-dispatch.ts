@@ -177,7 +177,12 @@ export function createWebSocketHandler(ctx: DispatchContext): Handler {
   // Several nodes (postern.state.redis.url): the count is over every node and worker, in Redis; Redis
   // unreachable refuses the upgrade (503, fail closed).
   const redis = sharedState(ctx.settings);
-  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt' | 'slot'> = { limits, topology, service };
+  const shared: Omit<Accepted, 'log' | 'reqId' | 'expiresAt' | 'slot'> = {
+    limits,
+    topology,
+    service,
+    compactAfterBurst: site.compactAfterBurst,
+  };
   // gateway.hadoop.kerberos.secured: the handshake authenticates with SPNEGO as any GET (dispatch/spnego).
   const spnego = backendSpnego(ctx);
 
@@ -489,6 +494,8 @@ interface Accepted {
   expiresAt: number | undefined;
   /** This connection's place in the topology's count, given back when the relay ends. */
   slot: Slot;
+  /** postern.websocket.compact.after.burst (websocket/heap-settle). */
+  compactAfterBurst: boolean;
 }
 
 /** Relays an accepted connection; a function of its own so its closures hold only what they need. */
@@ -497,7 +504,7 @@ function startRelay(client: WebSocket, backend: FrameWebSocket, a: Accepted): vo
   const started = Date.now();
   a.slot.relayed = true;
   openClients.add(client);
-  upgradeRelayed(openRelayed);
+  if (a.compactAfterBurst) upgradeRelayed(openRelayed);
   a.log.info(
     {
       type: 'websocket',

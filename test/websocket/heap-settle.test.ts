@@ -2,7 +2,7 @@
  * After a burst of WebSocket upgrades the gateway runs one memory-reducing collection once no upgrade has come for
  * a moment (websocket/heap-settle): counted by the module, and seen as Node's `gc` performance entries (the
  * "last resort" collection is at least two mark-compacts; its entries carry no flag of their own). The
- * connections it runs under keep relaying.
+ * connections it runs under keep relaying. Only with `postern.websocket.compact.after.burst`: by default, never.
  */
 import assert from 'node:assert/strict';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
@@ -22,6 +22,45 @@ async function until(ok: () => boolean): Promise<void> {
   }
 }
 
+/** Opens `n` WebSockets through `gateway` to its `w` topology's echo. */
+async function openThrough(gateway: Gateway, n: number): Promise<WebSocket[]> {
+  const url = `${gateway.url.replace('http', 'ws')}/w/echo/ws`;
+  return Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(url);
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        }),
+    ),
+  );
+}
+
+describe('without postern.websocket.compact.after.burst (the default)', () => {
+  it('never runs, whatever the burst', async () => {
+    const echo = await startWsEcho({ port: 0 });
+    const home = makeHome({
+      'gateway.websocket.feature.enabled': true,
+      'postern.connections.max.per.address': 0,
+    });
+    home.write('conf/topologies/w.xml', topologyXml({ services: [{ role: 'ECHOWS', urls: [echo.url] }] }));
+    const gateway = await startGateway(home);
+    try {
+      const before = compactions();
+      const sockets = await openThrough(gateway, 2 * MIN_UPGRADES);
+      await sleep(QUIET_MS + 1000);
+      assert.equal(compactions(), before);
+      for (const ws of sockets) ws.terminate();
+    } finally {
+      await gateway.close();
+      await echo.close();
+      home.remove();
+    }
+  });
+});
+
 describe('the compaction after a burst of upgrades', () => {
   let home: TestHome;
   let gateway: Gateway;
@@ -38,7 +77,11 @@ describe('the compaction after a burst of upgrades', () => {
   before(async () => {
     observer.observe({ entryTypes: ['gc'] });
     echo = await startWsEcho({ port: 0 });
-    home = makeHome({ 'gateway.websocket.feature.enabled': true, 'postern.connections.max.per.address': 0 });
+    home = makeHome({
+      'gateway.websocket.feature.enabled': true,
+      'postern.connections.max.per.address': 0,
+      'postern.websocket.compact.after.burst': true,
+    });
     home.write('conf/topologies/w.xml', topologyXml({ services: [{ role: 'ECHOWS', urls: [echo.url] }] }));
     gateway = await startGateway(home);
   });
@@ -52,19 +95,7 @@ describe('the compaction after a burst of upgrades', () => {
   });
 
   const open = async (n: number) => {
-    const url = `${gateway.url.replace('http', 'ws')}/w/echo/ws`;
-    const opened = await Promise.all(
-      Array.from(
-        { length: n },
-        () =>
-          new Promise<WebSocket>((resolve, reject) => {
-            const ws = new WebSocket(url);
-            ws.once('open', () => resolve(ws));
-            ws.once('error', reject);
-          }),
-      ),
-    );
-    sockets.push(...opened);
+    sockets.push(...(await openThrough(gateway, n)));
   };
 
   it('does not run below its number of upgrades', async () => {
