@@ -34,6 +34,13 @@ import { clientCertGate, type ServerTls } from './tls.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The access line's `protocol` field for the usual HTTP versions, made once. */
+const PROTOCOL_FIELD: Readonly<Record<string, string>> = Object.assign(Object.create(null), {
+  '1.1': ',"protocol":"HTTP/1.1"',
+  '1.0': ',"protocol":"HTTP/1.0"',
+  '2.0': ',"protocol":"HTTP/2.0"',
+});
+
 export interface GatewayServerOptions {
   settings: GatewaySettings;
   log: Logger;
@@ -623,18 +630,18 @@ export class GatewayServer {
     // The query is left out: it can carry delegation tokens and encrypted gateway state.
     access.info(
       ',"type":"access"' +
-        stringField('reqId', id) +
-        stringField('traceId', line.traceId) +
-        stringField('method', line.method) +
-        stringField('protocol', `HTTP/${line.protocol}`) +
-        stringField('path', q < 0 ? url : url.slice(0, q)) +
-        stringField('topology', topology) +
-        stringField('role', role) +
-        stringField('user', line.user) +
-        field('status', line.status) +
-        field('aborted', !line.finished) +
-        field('ms', Math.round(ms * 100) / 100) +
-        stringField('remote', line.remote),
+        stringField(',"reqId":', id) +
+        stringField(',"traceId":', line.traceId) +
+        stringField(',"method":', line.method) +
+        (PROTOCOL_FIELD[line.protocol] ?? stringField(',"protocol":', `HTTP/${line.protocol}`)) +
+        stringField(',"path":', q < 0 ? url : url.slice(0, q)) +
+        stringField(',"topology":', topology) +
+        stringField(',"role":', role) +
+        stringField(',"user":', line.user) +
+        field(',"status":', line.status) +
+        field(',"aborted":', !line.finished) +
+        field(',"ms":', Math.round(ms * 100) / 100) +
+        stringField(',"remote":', line.remote),
       'access',
     );
   }

@@ -63,18 +63,18 @@ export function auditLogOn(logger: Logger): AuditLog {
         const url = ex.req.url ?? '';
         const q = url.indexOf('?');
         route.info(
-          stringField('outcome', outcome) +
-            stringField('resource', ex.path) +
-            stringField('method', ex.req.method) +
-            stringField('path', q < 0 ? url : url.slice(0, q)) +
-            stringField('backendPath', ex.target === undefined ? undefined : backendPath(ex.target)) +
-            stringField('remote', ex.clientAddress) +
-            stringField('reqId', ex.id) +
-            stringField('traceId', ex.traceId) +
-            stringField('user', details?.user ?? ex.user?.name) +
-            stringField('effectiveUser', details?.effectiveUser) +
-            stringField('reason', details?.reason) +
-            field('status', details?.status),
+          stringField(',"outcome":', outcome) +
+            stringField(',"resource":', ex.path) +
+            stringField(',"method":', ex.req.method) +
+            stringField(',"path":', q < 0 ? url : url.slice(0, q)) +
+            stringField(',"backendPath":', ex.target === undefined ? undefined : backendPath(ex.target)) +
+            stringField(',"remote":', ex.clientAddress) +
+            stringField(',"reqId":', ex.id) +
+            stringField(',"traceId":', ex.traceId) +
+            stringField(',"user":', details?.user ?? ex.user?.name) +
+            stringField(',"effectiveUser":', details?.effectiveUser) +
+            stringField(',"reason":', details?.reason) +
+            field(',"status":', details?.status),
         );
       };
     },

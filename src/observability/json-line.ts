@@ -63,17 +63,18 @@ export function jsonLines(logger: Logger): JsonLines {
   const head = internals[lsCacheSym][INFO] as string;
   const end = internals[endSym] as string;
   const messageKey = internals[messageKeySym] as string;
+  // A writer logs one message or none (`access`): its tail is made once.
+  let lastMsg: string | undefined;
+  let lastTail = end;
   return {
     enabled,
     info(fields, msg) {
       if (!enabled()) return;
-      internals[streamSym].write(
-        head +
-          internals[timeSym]() +
-          internals[chindingsSym] +
-          fields +
-          (msg === undefined ? end : `,"${messageKey}":${JSON.stringify(msg)}${end}`),
-      );
+      if (msg !== lastMsg) {
+        lastMsg = msg;
+        lastTail = msg === undefined ? end : `,"${messageKey}":${JSON.stringify(msg)}${end}`;
+      }
+      internals[streamSym].write(head + internals[timeSym]() + internals[chindingsSym] + fields + lastTail);
     },
   };
 }
@@ -100,13 +101,16 @@ function plainLines(internals: any): boolean {
   );
 }
 
-/** `,"key":"value"`, or nothing when the value is undefined (pino leaves undefined fields out). */
-export function stringField(key: string, value: string | undefined): string {
-  return value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`;
+/**
+ * `,"key":"value"` from the field's head `,"key":` (a constant of the caller's, so that nothing is built for the
+ * key), or nothing when the value is undefined (pino leaves undefined fields out).
+ */
+export function stringField(head: string, value: string | undefined): string {
+  return value === undefined ? '' : head + JSON.stringify(value);
 }
 
-/** `,"key":value` for a number or a boolean, or nothing when undefined; a number that is not finite is `null`. */
-export function field(key: string, value: number | boolean | undefined): string {
+/** `,"key":value` for a number or a boolean, as {@link stringField}; a number that is not finite is `null`. */
+export function field(head: string, value: number | boolean | undefined): string {
   if (value === undefined) return '';
-  return `,"${key}":${typeof value === 'number' && !Number.isFinite(value) ? 'null' : value}`;
+  return head + (typeof value === 'number' && !Number.isFinite(value) ? 'null' : value);
 }

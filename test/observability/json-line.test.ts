@@ -49,14 +49,14 @@ function event(i: number): { object: Record<string, unknown>; fields: string } {
   };
   const fields =
     ',"type":"access"' +
-    stringField('reqId', object.reqId) +
-    stringField('traceId', object.traceId) +
-    stringField('path', object.path) +
-    stringField('user', object.user) +
-    field('status', object.status) +
-    field('aborted', object.aborted) +
-    field('ms', object.ms) +
-    field('bad', object.bad);
+    stringField(',"reqId":', object.reqId) +
+    stringField(',"traceId":', object.traceId) +
+    stringField(',"path":', object.path) +
+    stringField(',"user":', object.user) +
+    field(',"status":', object.status) +
+    field(',"aborted":', object.aborted) +
+    field(',"ms":', object.ms) +
+    field(',"bad":', object.bad);
   return { object, fields };
 }
 
