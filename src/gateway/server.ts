@@ -20,6 +20,7 @@ import {
   requestEvents,
   traceRequest,
 } from '../observability/events.ts';
+import { field, type JsonLines, jsonLines, stringField } from '../observability/json-line.ts';
 import type { Logger } from '../observability/logger.ts';
 import { continueOnRead, type ServiceEndpoint, type UpgradeRequest } from '../spi/index.ts';
 import { ConnectionLimits } from './connection-limits.ts';
@@ -32,6 +33,13 @@ import { errorBody, sendError, toGatewayError } from './respond.ts';
 import { clientCertGate, type ServerTls } from './tls.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The access line's `protocol` field for the usual HTTP versions, made once. */
+const PROTOCOL_FIELD: Readonly<Record<string, string>> = Object.assign(Object.create(null), {
+  '1.1': ',"protocol":"HTTP/1.1"',
+  '1.0': ',"protocol":"HTTP/1.0"',
+  '2.0': ',"protocol":"HTTP/2.0"',
+});
 
 export interface GatewayServerOptions {
   settings: GatewaySettings;
@@ -49,6 +57,8 @@ export class GatewayServer {
   #settings: GatewaySettings;
   readonly #log: Logger;
   readonly #accessLog: Logger;
+  /** The access lines, assembled as strings (observability/json-line). */
+  readonly #accessLines: JsonLines;
   /** `https.Server`, or with `gateway.http2.enabled` an HTTP/2 server that also speaks HTTP/1.1 (gateway/http2). */
   readonly #server: Server | Http2SecureServer;
   /** The HTTP/2 sessions, when the listener offers h2. */
@@ -75,6 +85,7 @@ export class GatewayServer {
     this.#settings = options.settings;
     this.#log = options.log;
     this.#accessLog = options.accessLog ?? options.log;
+    this.#accessLines = jsonLines(this.#accessLog);
     this.#scheme = options.tls ? 'https' : 'http';
     const serverOptions = {
       maxHeaderSize: options.settings.requestHeaderBufferBytes,
@@ -614,23 +625,23 @@ export class GatewayServer {
         bytesOut: line.bytesOut ?? 0,
       } satisfies RequestEvent);
     }
+    const access = this.#accessLines;
+    if (!access.enabled()) return;
     // The query is left out: it can carry delegation tokens and encrypted gateway state.
-    this.#accessLog.info(
-      {
-        type: 'access',
-        reqId: id,
-        traceId: line.traceId,
-        method: line.method,
-        protocol: `HTTP/${line.protocol}`,
-        path: q < 0 ? url : url.slice(0, q),
-        topology,
-        role,
-        user: line.user,
-        status: line.status,
-        aborted: !line.finished,
-        ms: Math.round(ms * 100) / 100,
-        remote: line.remote,
-      },
+    access.info(
+      ',"type":"access"' +
+        stringField(',"reqId":', id) +
+        stringField(',"traceId":', line.traceId) +
+        stringField(',"method":', line.method) +
+        (PROTOCOL_FIELD[line.protocol] ?? stringField(',"protocol":', `HTTP/${line.protocol}`)) +
+        stringField(',"path":', q < 0 ? url : url.slice(0, q)) +
+        stringField(',"topology":', topology) +
+        stringField(',"role":', role) +
+        stringField(',"user":', line.user) +
+        field(',"status":', line.status) +
+        field(',"aborted":', !line.finished) +
+        field(',"ms":', Math.round(ms * 100) / 100) +
+        stringField(',"remote":', line.remote),
       'access',
     );
   }

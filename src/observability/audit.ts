@@ -12,15 +12,30 @@
  */
 import pino, { type Logger } from 'pino';
 import { type AuditLog, kDryRun, NO_AUDIT } from '../spi/audit.ts';
+import { field, jsonLines, stringField } from './json-line.ts';
 import { BATCHED_LOG, logFile } from './logger.ts';
 
 /** The path of a backend URL: `http://nn:9870/webhdfs/v1/tmp?op=X` → `/webhdfs/v1/tmp`. */
 export function backendPath(url: string): string {
   const scheme = url.indexOf('://');
-  const rest = scheme < 0 ? url : url.slice(scheme + 3);
-  const authorityEnd = scheme < 0 ? 0 : rest.search(/[/?#]|$/);
-  const path = rest.slice(authorityEnd).split(/[?#]/, 1)[0];
-  return path === '' ? '/' : path;
+  let start = 0;
+  if (scheme >= 0) {
+    // The authority ends at the first `/`, `?` or `#` after the scheme.
+    start = url.length;
+    for (let i = scheme + 3; i < url.length; i++) {
+      const c = url.charCodeAt(i);
+      if (c === 0x2f || c === 0x3f || c === 0x23) {
+        start = i;
+        break;
+      }
+    }
+  }
+  let end = url.length;
+  for (let i = start; i < end; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) end = i;
+  }
+  return start === end ? '/' : url.slice(start, end);
 }
 
 /** Writes to `logs/audit.log` under the given directory; `POSTERN_AUDIT_LOG=silent` turns it off. */
@@ -40,26 +55,27 @@ export function auditLogOn(logger: Logger): AuditLog {
   return {
     forRoute({ topology, service, action, provider }) {
       if (!logger.isLevelEnabled('info')) return NO_AUDIT;
-      // What is the same for every event of the route is serialised once, into the child's bindings.
-      const route = logger.child({ type: 'audit', action, topology, service, provider });
+      // What is the same for every event of the route is serialised once, into the child's bindings; an event
+      // is one string of what the request adds (observability/json-line).
+      const route = jsonLines(logger.child({ type: 'audit', action, topology, service, provider }));
       return (ex, outcome, details) => {
-        if ((ex as { [kDryRun]?: true })[kDryRun]) return;
+        if ((ex as { [kDryRun]?: true })[kDryRun] || !route.enabled()) return;
         const url = ex.req.url ?? '';
         const q = url.indexOf('?');
-        route.info({
-          outcome,
-          resource: ex.path,
-          method: ex.req.method,
-          path: q < 0 ? url : url.slice(0, q),
-          backendPath: ex.target === undefined ? undefined : backendPath(ex.target),
-          remote: ex.clientAddress,
-          reqId: ex.id,
-          traceId: ex.traceId,
-          user: details?.user ?? ex.user?.name,
-          effectiveUser: details?.effectiveUser,
-          reason: details?.reason,
-          status: details?.status,
-        });
+        route.info(
+          stringField(',"outcome":', outcome) +
+            stringField(',"resource":', ex.path) +
+            stringField(',"method":', ex.req.method) +
+            stringField(',"path":', q < 0 ? url : url.slice(0, q)) +
+            stringField(',"backendPath":', ex.target === undefined ? undefined : backendPath(ex.target)) +
+            stringField(',"remote":', ex.clientAddress) +
+            stringField(',"reqId":', ex.id) +
+            stringField(',"traceId":', ex.traceId) +
+            stringField(',"user":', details?.user ?? ex.user?.name) +
+            stringField(',"effectiveUser":', details?.effectiveUser) +
+            stringField(',"reason":', details?.reason) +
+            field(',"status":', details?.status),
+        );
       };
     },
   };

@@ -96,6 +96,41 @@ export const LOG_FILE_MODE = 0o640;
  */
 export const BATCHED_LOG = { minLength: 8192, periodicFlush: 100 } as const;
 
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * Gathers the lines of a batched file ({@link BATCHED_LOG}) here and hands sonic-boom one string per batch.
+ * sonic-boom batches by appending each line to the string waiting and then measuring that string again
+ * (`Buffer.byteLength` of the whole batch, on every write), which flattens it: a batch of n lines was copied n
+ * times, about 4 KiB per line at 8 KiB batches, a third of what a small proxied request allocated. Here a line is
+ * appended (a rope, nothing copied) and the batch is copied once, when sonic-boom gets it. Every way out of
+ * sonic-boom (its 100 ms timer, which calls `flush`; `flushSync` at exit; `end`; `reopen`) hands the lines
+ * gathered over first, so a line is in its file exactly when it was before.
+ */
+export function gatherLines(sonic: SonicBoom, minLength: number): SonicBoom {
+  const write = sonic.write.bind(sonic);
+  let gathered = '';
+  const handOver = (): void => {
+    if (gathered === '') return;
+    const batch = gathered;
+    gathered = '';
+    write(batch);
+  };
+  sonic.write = (line: string): boolean => {
+    gathered += line;
+    if (gathered.length >= minLength) handOver();
+    return true;
+  };
+  for (const method of ['flush', 'flushSync', 'end', 'reopen'] as const) {
+    const original = sonic[method].bind(sonic) as (...args: unknown[]) => void;
+    (sonic as unknown as Record<string, (...args: unknown[]) => void>)[method] = (...args) => {
+      handOver();
+      original(...args);
+    };
+  }
+  return sonic;
+}
+
 /**
  * A pino destination appending to `file` in `dir`, created with {@link LOG_FILE_MODE}; `batch` for the
  * per-request logs ({@link BATCHED_LOG}).
@@ -113,7 +148,8 @@ export function logFile(
   } catch {
     // Not there yet: sonic-boom creates it with the mode below.
   }
-  return pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE, ...batch });
+  const sonic = pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE, ...batch });
+  return batch ? gatherLines(sonic, batch.minLength) : sonic;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { request } from 'undici';
 import { Gateway } from '../../src/gateway/gateway.ts';
-import { auditLogOn } from '../../src/observability/audit.ts';
+import { auditLogOn, backendPath } from '../../src/observability/audit.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
@@ -74,5 +74,24 @@ describe('audit log: dispatch events', () => {
     assert.equal(event.outcome, 'unavailable');
     assert.equal(event.status, 502);
     assert.equal(event.reason, 'POSTERN_ERR_UPSTREAM_UNAVAILABLE');
+  });
+});
+
+describe('audit log: backendPath', () => {
+  it('is the path of a backend URL, without scheme, authority, query or fragment', () => {
+    assert.deepEqual(
+      [
+        'http://nn:9870/webhdfs/v1/tmp?op=LISTSTATUS',
+        'https://h:1/a/b#c?d',
+        'ws://x/y?z/w',
+        'http://h?x',
+        'http://h#f',
+        'http://h',
+        '/a#b',
+        '?q',
+        '',
+      ].map(backendPath),
+      ['/webhdfs/v1/tmp', '/a/b', '/y', '/', '/', '/', '/a', '/', '/'],
+    );
   });
 });
