@@ -22,9 +22,11 @@
  * `postern.rewrite.leak.guard` mode and prints each mode against `off` ({@link leakGuardTable}): the page's
  * `rm.internal` links are no backend of the topology, so this is the guard's cost on a page without leaks.
  */
+
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeBenchHome } from './home.ts';
 
 const MiB = 1024 * 1024;
 
@@ -178,29 +180,19 @@ export async function runRewriteRows(
 ): Promise<RewriteRow[]> {
   const port = await h.freePort();
   const home = join(h.tmp, `postern-rewrite${options.leakGuard ? `-${options.leakGuard}` : ''}`);
-  mkdirSync(join(home, 'conf', 'topologies'), { recursive: true });
   mkdirSync(join(home, 'data', 'services', 'benchrw', '1.0.0'), { recursive: true });
   writeFileSync(join(home, 'data', 'services', 'benchrw', '1.0.0', 'service.xml'), SERVICE);
   writeFileSync(join(home, 'data', 'services', 'benchrw', '1.0.0', 'rewrite.xml'), REWRITE);
-  const prop = (n: string, v: string) => `  <property><name>${n}</name><value>${v}</value></property>\n`;
-  writeFileSync(
-    join(home, 'conf', 'gateway-site.xml'),
-    `<?xml version="1.0" encoding="UTF-8"?>\n<configuration>\n${prop('gateway.port', String(port))}${prop('gateway.host', '127.0.0.1')}${prop('ssl.enabled', 'false')}${prop('postern.workers', '1')}${options.leakGuard ? prop('postern.rewrite.leak.guard', options.leakGuard) : ''}</configuration>\n`,
-  );
-  writeFileSync(
-    join(home, 'conf', 'topologies', 'bench.xml'),
-    `<?xml version="1.0" encoding="UTF-8"?>
-<topology>
-  <gateway>
-    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
-    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
-  </gateway>
-  <service>
-    <role>BENCHRW</role>
-    <url>http://127.0.0.1:${backendPort}/rewrite</url>
-  </service>
-</topology>
-`,
+  writeBenchHome(
+    home,
+    {
+      'gateway.port': String(port),
+      'gateway.host': '127.0.0.1',
+      'ssl.enabled': 'false',
+      'postern.workers': '1',
+      ...(options.leakGuard ? { 'postern.rewrite.leak.guard': options.leakGuard } : {}),
+    },
+    [{ role: 'BENCHRW', url: `http://127.0.0.1:${backendPort}/rewrite` }],
   );
   const proc = h.pinned(
     'postern-rewrite',
