@@ -9,6 +9,7 @@
  *
  *   npx node bench/bodies-ab.ts --targets /tmp/old-tree,.,.:floor [--cases put64,get1,get64,put1,small]
  *                               [--rounds 2] [--seconds 6] [--warmup 2] [--mode plain|tls]
+ *                               [--attach 'strace -c -f -p {pid}']
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
  * floor, and may end in `@NAME=value+NAME=value` for environment variables of the target alone (for instance
@@ -35,6 +36,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
     mode: { type: 'string', default: 'plain' },
+    // A command run against the target during each measured run, `{pid}` replaced by its process id, stopped with
+    // SIGINT at the end and its output printed (for instance `strace -c -f -p {pid}`).
+    attach: { type: 'string' },
   },
 });
 
@@ -108,6 +112,19 @@ function io(pid: number): { rchar: number; minflt: number } {
   return { rchar, minflt: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]) };
 }
 
+/** Starts `command` against `pid`; the returned function stops it with SIGINT and resolves to its output. */
+function attach(command: string, pid: number): () => Promise<string> {
+  const [cmd, ...args] = command.replaceAll('{pid}', String(pid)).split(' ');
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (out += d));
+  return () => {
+    child.kill('SIGINT');
+    return new Promise((resolve) => child.once('close', () => resolve(out)));
+  };
+}
+
 function envOf(extra: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const kv of extra ? extra.split('+') : [])
@@ -178,14 +195,19 @@ try {
         if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(', ')})`);
         const url = `${t.base}${c.path}`;
         wrk(url, c, Number(values.warmup));
+        const probe = values.attach ? attach(values.attach, pid) : undefined;
         const cpu0 = cpuTimes(pid)!;
         const io0 = io(pid);
         const r = wrk(url, c, Number(values.seconds));
         const cpu1 = cpuTimes(pid)!;
         const io1 = io(pid);
+        if (probe) console.log(await probe());
         const cpu = cpu1.user - cpu0.user + (cpu1.sys - cpu0.sys);
         const mib = (io1.rchar - io0.rchar) / MiB;
         const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const rss = (field: string) =>
+          Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024);
         const figure =
           name === 'small'
             ? `${(cpu / r.requests).toFixed(1)} µs/req`
@@ -193,7 +215,8 @@ try {
         const key = `${spec} ${name}`;
         results[key] = [...(results[key] ?? []), figure.split(',')[0]];
         console.log(
-          `round ${round} ${spec} ${name}: ${figure} (${r.requests} requests, ${mib.toFixed(0)} MiB read, load ${load})`,
+          `round ${round} ${spec} ${name}: ${figure} (${r.requests} requests, ${mib.toFixed(0)} MiB read, ` +
+            `RSS ${rss('VmRSS')} MiB, peak ${rss('VmHWM')} MiB, load ${load})`,
         );
       }
       t.child.kill('SIGINT');

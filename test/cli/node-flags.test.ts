@@ -22,19 +22,28 @@ test('postern start wants the default V8 flags; other commands none', () => {
 test('flags already given on the command line or in NODE_OPTIONS (any value, either spelling) are kept', () => {
   assert.deepEqual(missingNodeFlags(START, ['--max-semi-space-size=8'], {}), [
     '--no-allocation-site-pretenuring',
+    '--external-memory-accounted-in-global-limit',
   ]);
   assert.deepEqual(
     missingNodeFlags(START, [], {
-      NODE_OPTIONS: '--max_semi_space_size=4 --trace-gc --allocation_site_pretenuring',
+      NODE_OPTIONS:
+        '--max_semi_space_size=4 --trace-gc --allocation_site_pretenuring --external_memory_accounted_in_global_limit',
     }),
     [],
   );
-  // An operator who turns V8's pretenuring back on keeps it on; the other flag is still added.
+  // An operator who turns V8's pretenuring back on keeps it on; the other flags are still added.
   assert.deepEqual(missingNodeFlags(START, ['--allocation-site-pretenuring'], {}), [
     '--max-semi-space-size=2',
+    '--external-memory-accounted-in-global-limit',
   ]);
   assert.deepEqual(missingNodeFlags(START, [], { NODE_OPTIONS: '--no-allocation-site-pretenuring' }), [
     '--max-semi-space-size=2',
+    '--external-memory-accounted-in-global-limit',
+  ]);
+  // The same for the external memory accounting, turned off by the operator.
+  assert.deepEqual(missingNodeFlags(START, ['--no-external-memory-accounted-in-global-limit'], {}), [
+    '--max-semi-space-size=2',
+    '--no-allocation-site-pretenuring',
   ]);
 });
 
