@@ -7,7 +7,8 @@
  * fixed-rate.ts; the median of 3 runs of 5 s, because this VM's own stalls would otherwise decide the p99). Then a CPU
  * profile of postern under the small-request load, summarized by bench/profile-summary.ts.
  *
- *   npm run bench -- [--duration 10] [--quick] [--targets direct,floor,postern,postern+log,postern-workers,nginx,fastify]
+ *   npm run bench -- [--duration 10] [--quick]
+ *                    [--targets direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 1000,8000]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
@@ -36,6 +37,8 @@
  * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
  * `postern+metrics` (as `postern`, with `postern.metrics.enabled`; not in the default list),
  * `floor` (bench/floor-proxy.ts: a bare node:http server and an undici Pool, the floor for any Node proxy),
+ * `floor+flags` (the same with postern start's V8 flags and malloc tunables, src/cli/node-flags.ts: the floor's code
+ * under postern's runtime settings),
  * `nginx` (one worker, access_log off), `fastify` (@fastify/http-proxy, logger off); `--tls` adds `postern-tls`
  * (HTTPS in front, self-signed certificate; not like-for-like with the plain-HTTP rows). Every postern row runs
  * one process (`postern.workers` 1) pinned to the server core, except `postern-workers`: `postern.workers=auto`
@@ -61,6 +64,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from './auth-chains.ts';
 import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from './bodies.ts';
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
@@ -83,7 +87,10 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    targets: { type: 'string', default: 'direct,floor,postern,postern+log,postern-workers,nginx,fastify' },
+    targets: {
+      type: 'string',
+      default: 'direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,fastify',
+    },
     tls: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     rate: { type: 'string', default: '2000' },
@@ -509,18 +516,29 @@ async function startFastify(backendPort: number): Promise<Target> {
   return { name: 'fastify-http-proxy', base, proc, stop: () => proc.stop('SIGTERM') };
 }
 
-async function startFloor(backendPort: number): Promise<Target> {
+/**
+ * The floor proxy; `withFlags`: run with postern start's V8 flags and malloc tunables (cli/node-flags), so that the
+ * two differ only in their code.
+ */
+async function startFloor(backendPort: number, withFlags = false): Promise<Target> {
   const port = await freePort();
-  const proc = pinned('floor', NODE, [
-    join(REPO, 'bench', 'floor-proxy.ts'),
-    '--upstream',
-    `http://127.0.0.1:${backendPort}`,
-    '--port',
-    String(port),
-  ]);
+  const name = withFlags ? 'node-http+undici, flags' : 'node-http+undici';
+  const proc = pinned(
+    name,
+    NODE,
+    [
+      ...(withFlags ? DEFAULT_NODE_FLAGS : []),
+      join(REPO, 'bench', 'floor-proxy.ts'),
+      '--upstream',
+      `http://127.0.0.1:${backendPort}`,
+      '--port',
+      String(port),
+    ],
+    withFlags ? { GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES } : undefined,
+  );
   const base = `http://127.0.0.1:${port}/`;
   await waitReady(`${base}small`, proc);
-  return { name: 'node-http+undici', base, proc, stop: () => proc.stop('SIGTERM') };
+  return { name, base, proc, stop: () => proc.stop('SIGTERM') };
 }
 
 async function startTarget(name: string, backendPort: number): Promise<Target | undefined> {
@@ -555,6 +573,8 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
       return startFastify(backendPort);
     case 'floor':
       return startFloor(backendPort);
+    case 'floor+flags':
+      return startFloor(backendPort, true);
     default:
       throw new Error(`unknown target "${name}"`);
   }
@@ -642,6 +662,7 @@ function table(rows: Row[]): string {
     for (const [label, name] of [
       ['postern/nginx', 'nginx'],
       ['postern/floor', 'node-http+undici'],
+      ['postern/floor+flags', 'node-http+undici, flags'],
       ['postern/fastify', 'fastify-http-proxy'],
       ['postern/direct', 'direct'],
     ] as const) {
@@ -729,11 +750,24 @@ function notes(rows: Row[]): string {
         `${RATE}/s p99 within 1 ms of nginx: ${d >= 0 ? '+' : ''}${d.toFixed(2)} ms ${d <= 1 ? 'met' : 'not met'}`,
       );
     }
-    const l = rows.find((r) => r.target === 'postern+log');
-    if (l)
+    const cpu = (r: Row) => r.smallCpu.proxyUser + r.smallCpu.proxySys;
+    for (const name of ['node-http+undici', 'node-http+undici, flags']) {
+      const floor = rows.find((r) => r.target === name);
+      if (!floor) continue;
+      const x = cpu(p) / cpu(floor);
       goals.push(
-        `access log (info) costs: small req/s ${ratio(l.small.rps, p.small.rps)} of postern at warn`,
+        `CPU per small request within 10 % of the floor (${name}): ${cpu(p).toFixed(0)} vs ${cpu(floor).toFixed(0)} µs, ` +
+          `${x.toFixed(2)}× ${x <= 1.1 ? 'met' : 'not met'}`,
       );
+    }
+    const l = rows.find((r) => r.target === 'postern+log');
+    if (l) {
+      const x = l.small.rps / p.small.rps;
+      goals.push(
+        `default access and audit logs ≥ 0.85× of logs off: small req/s ${ratio(l.small.rps, p.small.rps)} ` +
+          `${x >= 0.85 ? 'met' : 'not met'} (CPU ${cpu(l).toFixed(0)} vs ${cpu(p).toFixed(0)} µs per request)`,
+      );
+    }
     const w = rows.find((r) => r.target === 'postern-workers');
     if (w)
       goals.push(
