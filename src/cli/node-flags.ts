@@ -30,9 +30,9 @@
  * sets the limit low again, and the process stays in that regime: 10–14 mark-compacts a second on four 64 MiB
  * downloads, the whole heap marked each time (postern's ~28 MiB heap makes each one twice the floor's). Runs of
  * one build were bimodal for that reason, 1,000 or 2,000+ µs per MiB. With the flag, external memory counts in
- * V8's global limit, which grows with the heap like the rest: no mark-compact at all in the same runs, CPU per
- * MiB halved on plain and TLS 64 MiB downloads, small requests unchanged, peak RSS of the flat-memory run
- * unchanged (docs/performance.md).
+ * V8's global limit, which grows with the heap like the rest: no mark-compact at all in the same plain runs, so
+ * every run in the fast regime (the slow ones had cost twice the CPU per MiB, plain and TLS), small requests
+ * unchanged, peak RSS of the flat-memory run unchanged (docs/performance.md).
  *
  * `GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864`: glibc's malloc gives freed heap memory back to the
  * kernel as soon as more than 128 KiB is free at the top of its heap. A mark-compact frees tens of MiB of dead
