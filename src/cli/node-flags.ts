@@ -3,15 +3,14 @@
  * The V8 settings (and glibc malloc tunable) `postern start` runs with, applied by re-executing the process (same
  * pid, `process.execve`) before anything else is evaluated. Imported first by cli/main, for its side effect.
  *
- * `--max-semi-space-size=1` (MiB): every socket read is a fresh external ArrayBuffer (64 KiB plain, one 16 KiB
+ * `--max-semi-space-size=2` (MiB): every socket read is a fresh external ArrayBuffer (64 KiB plain, one 16 KiB
  * record with TLS) that only a scavenge frees, and scavenges are paced by what is allocated on the JS heap, of which
  * a proxy moving large bodies allocates little; the external memory piled up between two scavenges is what runs
  * into V8's limits and makes it run a full mark-compact of the whole heap instead. With the default young
  * generation (16 MiB semi-spaces) nearly every 40–60 MiB moved cost one — about a quarter of postern's CPU on 1 MiB
- * downloads; 2 MiB semi-spaces made that ~10× rarer; with TLS, four times the reads per MiB, a third of the 64 MiB
- * download runs at 2 MiB still fell into 20–30 mark-compacts in 5 s (twice the CPU per MiB), against one run in
- * eight, with 7, at 1 MiB (docs/performance.md, "Large bodies, fourth round"). Small requests: twice the scavenges,
- * ~2.7 µs more pause per request, the CPU per request within the rounds' spread.
+ * downloads (docs/performance.md); 2 MiB semi-spaces make that ~10× rarer, with no measurable change on small
+ * requests. 1 MiB was tried for TLS downloads, which still fall into a run of mark-compacts now and then: it avoided
+ * more of those runs but cost more per MiB in the others, uploads included ("Large bodies, fourth round").
  *
  * `--no-allocation-site-pretenuring`: V8 watches how many objects of each allocation site (an object or array
  * literal) survive a scavenge, and once nearly all of one site's do, allocates that site's objects straight in the
@@ -51,7 +50,7 @@
 
 /** The flags `postern start` wants, unless POSTERN_NODE_FLAGS says otherwise. */
 export const DEFAULT_NODE_FLAGS = [
-  '--max-semi-space-size=1',
+  '--max-semi-space-size=2',
   '--no-allocation-site-pretenuring',
   '--external-memory-accounted-in-global-limit',
 ];

@@ -33,16 +33,16 @@ test('flags already given on the command line or in NODE_OPTIONS (any value, eit
   );
   // An operator who turns V8's pretenuring back on keeps it on; the other flags are still added.
   assert.deepEqual(missingNodeFlags(START, ['--allocation-site-pretenuring'], {}), [
-    '--max-semi-space-size=1',
+    '--max-semi-space-size=2',
     '--external-memory-accounted-in-global-limit',
   ]);
   assert.deepEqual(missingNodeFlags(START, [], { NODE_OPTIONS: '--no-allocation-site-pretenuring' }), [
-    '--max-semi-space-size=1',
+    '--max-semi-space-size=2',
     '--external-memory-accounted-in-global-limit',
   ]);
   // The same for the external memory accounting, turned off by the operator.
   assert.deepEqual(missingNodeFlags(START, ['--no-external-memory-accounted-in-global-limit'], {}), [
-    '--max-semi-space-size=1',
+    '--max-semi-space-size=2',
     '--no-allocation-site-pretenuring',
   ]);
 });
