@@ -22,7 +22,6 @@
  * `postern.rewrite.leak.guard` mode and prints each mode against `off` ({@link leakGuardTable}): the page's
  * `rm.internal` links are no backend of the topology, so this is the guard's cost on a page without leaks.
  */
-
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -630,9 +630,10 @@ async function measure(t: Target, backendPid: number | undefined): Promise<Row> 
 
 const ms = (us: number) => (us / 1000).toFixed(2);
 const rps = (r: number) => Math.round(r).toLocaleString('en-US');
+/** A row's proxy CPU per small request, user + system µs. */
+const proxyCpuPerRequest = (r: Row) => r.smallCpu.proxyUser + r.smallCpu.proxySys;
 /** A row's proxy CPU per small request divided by the backend's in the same measurement. */
-const relativeCpu = (r: Row) =>
-  (r.smallCpu.proxyUser + r.smallCpu.proxySys) / (r.smallCpu.backendUser + r.smallCpu.backendSys);
+const relativeCpu = (r: Row) => proxyCpuPerRequest(r) / (r.smallCpu.backendUser + r.smallCpu.backendSys);
 
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
 
@@ -762,13 +763,12 @@ function notes(rows: Row[]): string {
         `${RATE}/s p99 within 1 ms of nginx: ${d >= 0 ? '+' : ''}${d.toFixed(2)} ms ${d <= 1 ? 'met' : 'not met'}`,
       );
     }
-    const cpu = (r: Row) => r.smallCpu.proxyUser + r.smallCpu.proxySys;
     for (const name of ['node-http+undici', 'node-http+undici, flags']) {
       const floor = rows.find((r) => r.target === name);
       if (!floor) continue;
-      const x = cpu(p) / cpu(floor);
+      const x = proxyCpuPerRequest(p) / proxyCpuPerRequest(floor);
       goals.push(
-        `CPU per small request within 10 % of the floor (${name}): ${cpu(p).toFixed(0)} vs ${cpu(floor).toFixed(0)} µs, ` +
+        `CPU per small request within 10 % of the floor (${name}): ${proxyCpuPerRequest(p).toFixed(0)} vs ${proxyCpuPerRequest(floor).toFixed(0)} µs, ` +
           `${x.toFixed(2)}× ${x <= 1.1 ? 'met' : 'not met'} (each ÷ the backend's: ` +
           `${(relativeCpu(p) / relativeCpu(floor)).toFixed(2)}×)`,
       );
@@ -778,7 +778,7 @@ function notes(rows: Row[]): string {
       const x = l.small.rps / p.small.rps;
       goals.push(
         `default access and audit logs ≥ 0.85× of logs off: small req/s ${ratio(l.small.rps, p.small.rps)} ` +
-          `${x >= 0.85 ? 'met' : 'not met'} (CPU ${cpu(l).toFixed(0)} vs ${cpu(p).toFixed(0)} µs per request; ` +
+          `${x >= 0.85 ? 'met' : 'not met'} (CPU ${proxyCpuPerRequest(l).toFixed(0)} vs ${proxyCpuPerRequest(p).toFixed(0)} µs per request; ` +
           `each ÷ the backend's: ${(relativeCpu(p) / relativeCpu(l)).toFixed(2)}×)`,
       );
     }
