@@ -7,7 +7,7 @@
  * req/s does, so two builds can be compared on a busy machine.
  *
  *   node bench/alloc.ts [--target postern|floor] [--requests 20000] [--warmup 5000] [--connections 10]
- *                       [--path small] [--logs] [--top 25] [--interval 1024] [--node-flags="--flag …"] [MODE]
+ *                       [--path small] [--logs] [--env NAME=value …] [--top 25] [--interval 1024] [--node-flags="--flag …"] [MODE]
  *
  * MODE (one):
  * - none: V8's sampling heap profiler, counting objects the GCs have already collected, records every allocation;
@@ -58,6 +58,8 @@ const { values: args } = parseArgs({
     live: { type: 'boolean', default: false },
     cost: { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: '' },
+    // NAME=value for postern's environment, after --logs' (for instance `POSTERN_AUDIT_LOG=silent`); repeatable.
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -210,6 +212,7 @@ async function main(): Promise<void> {
       ...(extraFlags.length > 0
         ? { POSTERN_NODE_FLAGS: [...DEFAULT_NODE_FLAGS, ...extraFlags].join(' ') }
         : {}),
+      ...Object.fromEntries(args.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     });
   }
   await waitFor(args.target, () => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status), gw.lines);
