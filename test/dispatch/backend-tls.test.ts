@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,7 @@ import { request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CredentialStore, GATEWAY_CLUSTER, masterSecretFile } from '../../src/config/aliases.ts';
 import { loadOrCreateMasterSecret } from '../../src/deploy/secrets.ts';
+import { BACKEND_SOCKET_HIGH_WATER_MARK } from '../../src/dispatch/http-dispatch.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
@@ -47,6 +49,10 @@ describe('TLS to backends: trust and two-way TLS', () => {
   const servers: Server[] = [];
   let plainTls: string;
   let mutualTls: string;
+  // Every backend connection undici opens in this process (the gateway runs in it): its socket.
+  const backendSockets: TLSSocket[] = [];
+  const onConnected = (message: unknown) => backendSockets.push((message as { socket: TLSSocket }).socket);
+  diagnosticsChannel.subscribe('undici:client:connected', onConnected);
 
   function backend(options: { requestCert: boolean; ca?: Buffer }): Promise<string> {
     const server = createHttpsServer(
@@ -115,6 +121,7 @@ describe('TLS to backends: trust and two-way TLS', () => {
   });
 
   after(async () => {
+    diagnosticsChannel.unsubscribe('undici:client:connected', onConnected);
     await gateway?.close();
     for (const s of servers) {
       s.closeAllConnections();
@@ -127,6 +134,18 @@ describe('TLS to backends: trust and two-way TLS', () => {
     const res = await request(`${gateway.url}/trusted/http/hello`);
     assert.equal(res.statusCode, 200);
     assert.equal(await res.body.text(), 'hello over https');
+  });
+
+  it('gives an https backend connection room for 256 KiB each way, not undici’s 16 KiB for TLS', async () => {
+    const res = await request(`${gateway.url}/trusted/http/hello`);
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+    const tls = backendSockets.filter((s) => s.encrypted);
+    assert.ok(tls.length > 0, 'no https backend connection was seen');
+    for (const socket of tls) {
+      assert.equal(socket.writableHighWaterMark, BACKEND_SOCKET_HIGH_WATER_MARK);
+      assert.equal(socket.readableHighWaterMark, BACKEND_SOCKET_HIGH_WATER_MARK);
+    }
   });
 
   it('presents the gateway’s certificate to an https backend that demands one when the service says useTwoWaySsl', async () => {
