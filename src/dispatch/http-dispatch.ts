@@ -7,7 +7,7 @@
  * header policies. Connection pools come from one undici Agent per distinct set of
  * client limits in a deployment; they close when the deployment is retired and its last request is done.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { Errors } from '../errors.ts';
 import { type PoolEvent, poolEvents } from '../observability/events.ts';
 import {
@@ -44,17 +44,18 @@ import { decodeQueryOnce } from './url-encoding.ts';
 export { upstreamError } from './proxy-handler.ts';
 
 /**
- * The high-water mark of a backend connection's socket, both ways (undici's own: 64 KiB for `http://`, 16 KiB for
- * `https://`). An upload's body goes to the backend 16 KiB at a time (one TLS record read from the client); with 16
- * KiB of room each write filled the socket's buffer, undici paused the body until `drain`, and the client's socket
- * was stopped and started again around every record: 141 system calls per MiB on 64 MiB TLS uploads (one `write`
- * per record, `epoll_ctl` and `io_uring_enter` for the interest changes), 42 at 256 KiB, where queued records go out
- * in one TLS write. A download's reads from the backend are taken from the socket together, so they reach the
- * client in larger writes (TLS 1 MiB downloads: 55 → 41 per MiB). `http://` backends gained nothing measurable
- * over 64 KiB. What it costs: up to 256 KiB more per backend connection while its peer is slower than the other
- * side (docs/performance.md, "Large bodies, fifth round").
+ * The high-water mark, both ways, of a connection's socket to an `https://` backend (undici's own: 16 KiB; for
+ * `http://` it keeps its 64 KiB). An upload's body reaches the gateway one TLS record (16 KiB) at a time; with 16
+ * KiB of room each record written to the backend filled the socket's buffer, undici paused the body until
+ * `drain`, and the client's socket was stopped and started again around every record: 146 system calls per MiB on
+ * 64 MiB TLS uploads (a `write` per record, `epoll_ctl` and `io_uring_enter` for the interest changes), 42 at 256
+ * KiB, where the records queued while a write is in flight go out in one TLS write. A download's records are
+ * taken from the socket several at a time, so they reach the client in larger writes (TLS 1 MiB downloads: 75 →
+ * 41 per MiB). `http://` backends showed the same system calls at 256 KiB as at 64. What it costs: up to 256 KiB
+ * more per TLS backend connection while one side is slower than the other (docs/performance.md, "Large bodies,
+ * fifth round").
  */
-export const BACKEND_SOCKET_HIGH_WATER_MARK = 256 * 1024;
+export const BACKEND_TLS_HIGH_WATER_MARK = 256 * 1024;
 
 /** Methods never forwarded: TRACE reflects credentials (cross-site tracing), CONNECT would tunnel anywhere. */
 export { REFUSED_METHODS } from './target-url.ts';
@@ -150,11 +151,15 @@ function agentFor(ctx: DispatchContext, streaming = false): Dispatcher {
   const tls = backendTlsOptions(ctx.settings, ctx.home, ctx.useTwoWaySsl);
   const key = `undici-agent:${connections}:${connectTimeout}:${socketTimeout}:${ctx.useTwoWaySsl}:${streaming}`;
   return ctx.shared(key, () => {
-    // undici passes these options on to `net.connect`/`tls.connect`, highWaterMark included (its types leave it out).
-    const connect = { timeout: connectTimeout, highWaterMark: BACKEND_SOCKET_HIGH_WATER_MARK, ...tls };
+    // buildConnector passes its options on to `tls.connect`/`net.connect`, highWaterMark included (undici's types
+    // leave it out); one connector per scheme, so that only TLS backends get the larger mark.
+    const plainConnect = buildConnector({ timeout: connectTimeout, ...tls });
+    const tlsOptions = { timeout: connectTimeout, highWaterMark: BACKEND_TLS_HIGH_WATER_MARK, ...tls };
+    const tlsConnect = buildConnector(tlsOptions);
     const agent = new Agent({
       connections,
-      connect,
+      connect: (options, callback) =>
+        (options.protocol === 'https:' ? tlsConnect : plainConnect)(options, callback),
       headersTimeout: socketTimeout,
       bodyTimeout: streaming ? 0 : socketTimeout,
       keepAliveTimeout: 30_000,

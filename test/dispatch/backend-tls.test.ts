@@ -16,7 +16,7 @@ import { request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CredentialStore, GATEWAY_CLUSTER, masterSecretFile } from '../../src/config/aliases.ts';
 import { loadOrCreateMasterSecret } from '../../src/deploy/secrets.ts';
-import { BACKEND_SOCKET_HIGH_WATER_MARK } from '../../src/dispatch/http-dispatch.ts';
+import { BACKEND_TLS_HIGH_WATER_MARK } from '../../src/dispatch/http-dispatch.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
@@ -143,8 +143,8 @@ describe('TLS to backends: trust and two-way TLS', () => {
     const tls = backendSockets.filter((s) => s.encrypted);
     assert.ok(tls.length > 0, 'no https backend connection was seen');
     for (const socket of tls) {
-      assert.equal(socket.writableHighWaterMark, BACKEND_SOCKET_HIGH_WATER_MARK);
-      assert.equal(socket.readableHighWaterMark, BACKEND_SOCKET_HIGH_WATER_MARK);
+      assert.equal(socket.writableHighWaterMark, BACKEND_TLS_HIGH_WATER_MARK);
+      assert.equal(socket.readableHighWaterMark, BACKEND_TLS_HIGH_WATER_MARK);
     }
   });
 
