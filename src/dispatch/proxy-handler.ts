@@ -128,7 +128,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#dropped) return;
+    // undici's parser hands over empty chunks too (one per 64 KiB read of a large body: strace of a 64 MiB
+    // download); written as they came, each cost the client's socket a `write(fd, NULL, 0)` and a cork/uncork
+    // round. Streams drop them (Readable.push of nothing); this handler writes straight through.
+    if (this.#dropped || chunk.length === 0) return;
     if (this.#body) {
       this.#body.write(controller, chunk);
       return;
