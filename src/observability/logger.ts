@@ -105,7 +105,8 @@ type SonicBoom = ReturnType<typeof pino.destination>;
  * times, about 4 KiB per line at 8 KiB batches, a third of what a small proxied request allocated. Here a line is
  * appended (a rope, nothing copied) and the batch is copied once, when sonic-boom gets it. Every way out of
  * sonic-boom (its 100 ms timer, which calls `flush`; `flushSync` at exit; `end`; `reopen`) hands the lines
- * gathered over first, so a line is in its file exactly when it was before.
+ * gathered over first, so a line is in its file exactly when it was before; the timer's flush does nothing when
+ * there is nothing to write.
  */
 export function gatherLines(sonic: SonicBoom, minLength: number): SonicBoom {
   const write = sonic.write.bind(sonic);
@@ -124,6 +125,19 @@ export function gatherLines(sonic: SonicBoom, minLength: number): SonicBoom {
   for (const method of ['flush', 'flushSync', 'end', 'reopen'] as const) {
     const original = sonic[method].bind(sonic) as (...args: unknown[]) => void;
     (sonic as unknown as Record<string, (...args: unknown[]) => void>)[method] = (...args) => {
+      // The 100 ms timer's flush (no callback) with nothing gathered and nothing waiting in sonic-boom (its byte
+      // count, `_len`, is 0) is skipped: sonic-boom would write an empty string to get its 'drain', a pass through
+      // libuv's thread pool ten times a second per file in a gateway with nothing to log (an idle one, or one with
+      // the log off: the file is opened all the same). A flush with a callback always runs, as does any flush if
+      // sonic-boom ever stops keeping `_len`.
+      if (
+        method === 'flush' &&
+        args[0] == null &&
+        gathered === '' &&
+        (sonic as unknown as { _len?: number })._len === 0
+      ) {
+        return;
+      }
       handOver();
       original(...args);
     };

@@ -69,6 +69,24 @@ describe('batched log files', () => {
     stream.end();
   });
 
+  it('writes nothing on its 100 ms timer while there is nothing to write, and a line as soon as there is', async () => {
+    const sonic = pino.destination({ dest: join(dir, 'idle.log'), sync: false, ...BATCHED_LOG });
+    await new Promise((ok) => sonic.once('ready', ok));
+    const stream = gatherLines(sonic, BATCHED_LOG.minLength);
+    const writes: number[] = [];
+    stream.on('write', (n: number) => writes.push(n));
+    // Four of the timer's periods with nothing to log: sonic-boom alone wrote an empty string in each.
+    await new Promise((r) => setTimeout(r, 450));
+    assert.deepEqual(writes, []);
+    stream.write('{"n":1}\n');
+    for (let i = 0; i < 50 && writes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(writes, [8]);
+    assert.deepEqual(linesOf('idle.log'), ['{"n":1}']);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(writes, [8]);
+    stream.end();
+  });
+
   it('writes the lines gathered within the 100 ms timer, in order, without a flush', async () => {
     const log = createAccessLog({ logDir: join(dir, 'timer'), level: 'info' });
     for (let i = 0; i < 5; i++) log.info({ type: 'access', n: i }, 'access');
