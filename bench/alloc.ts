@@ -7,7 +7,8 @@
  * req/s does, so two builds can be compared on a busy machine.
  *
  *   node bench/alloc.ts [--target postern|floor] [--requests 20000] [--warmup 5000] [--connections 10]
- *                       [--path small] [--logs] [--env NAME=value …] [--top 25] [--interval 1024] [--node-flags="--flag …"] [MODE]
+ *                       [--path small] [--logs] [--env NAME=value …] [--top 25] [--interval 1024]
+ *                       [--node-flags="--flag …"] [MODE]
  *
  * MODE (one):
  * - none: V8's sampling heap profiler, counting objects the GCs have already collected, records every allocation;
