@@ -79,7 +79,7 @@ describe('batched log files', () => {
     await new Promise((r) => setTimeout(r, 450));
     assert.deepEqual(writes, []);
     stream.write('{"n":1}\n');
-    for (let i = 0; i < 50 && writes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 250 && writes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(writes, [8]);
     assert.deepEqual(linesOf('idle.log'), ['{"n":1}']);
     await new Promise((r) => setTimeout(r, 250));
