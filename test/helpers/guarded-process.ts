@@ -135,6 +135,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A TCP port on 127.0.0.1 held until `release()`: for a server whose port must be known (and written into other
+ * fixtures' configuration) before it starts. {@link freePort} gives the port back at once, and every `listen(0)`
+ * made meanwhile — in this process or another test file's — may be handed it again (EADDRINUSE when the server
+ * finally starts). Release it just before the server listens.
+ */
+export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 /** Whether something accepts a TCP connection on 127.0.0.1:port. */
 export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -30,7 +30,7 @@ import type { Gateway } from '../../../src/gateway/gateway.ts';
 import { auditLogOn } from '../../../src/observability/audit.ts';
 import { type Backend, closedPort, startBackend } from '../../helpers/backend.ts';
 import { launchChromium } from '../../helpers/browser.ts';
-import { freePort } from '../../helpers/guarded-process.ts';
+import { reservePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { type OpFixture, startOp } from '../../helpers/oidc-op.ts';
 import { startDeployed } from '../../helpers/sso.ts';
@@ -115,7 +115,10 @@ describe('pac4j federation with OpenID Connect (OidcClient) against oidc-provide
     `${gatewayUrl}/${topology}/api/v1/websso?originalUrl=${encodeURIComponent(original)}`;
 
   before(async () => {
-    const port = await freePort();
+    // The gateway's port goes into the provider's client registration and the topologies before the gateway
+    // starts; it is held meanwhile, so that the listen(0) of the fixtures below cannot be handed it.
+    const reserved = await reservePort();
+    const { port } = reserved;
     gatewayUrl = `http://127.0.0.1:${port}/gateway`;
     const redirectUris = ['knoxsso', 'ssoiss', 'ssolate', 'ssodown'].map(callbackOf);
     const users = {
@@ -189,6 +192,7 @@ describe('pac4j federation with OpenID Connect (OidcClient) against oidc-provide
     const sink = (into: Record<string, unknown>[]) => ({
       write: (line: string) => into.push(JSON.parse(line)),
     });
+    await reserved.release();
     gateway = await startDeployed(home.dir, port, ['knoxsso', 'ssoiss', 'ssolate', 'ssodown', 'sandbox'], {
       log: pino({ level: 'info', base: undefined }, sink(logs)),
       audit: auditLogOn(pino({ level: 'info', base: undefined }, sink(audit))),
