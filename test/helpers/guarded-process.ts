@@ -128,10 +128,8 @@ export async function waitUntilUp(
 
 /** A TCP port free on 127.0.0.1 now (the kernel's choice). */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const { port, release } = await reservePort();
+  await release();
   return port;
 }
 
