@@ -8,7 +8,7 @@
  *
  *   node bench/alloc.ts [--target postern|floor] [--requests 20000] [--warmup 5000] [--connections 10]
  *                       [--path small] [--logs] [--env NAME=value …] [--top 25] [--interval 1024]
- *                       [--node-flags="--flag …"] [MODE]
+ *                       [--node-flags="--flag …"] [--attach 'command {pid}'] [MODE]
  *
  * MODE (one):
  * - none: V8's sampling heap profiler, counting objects the GCs have already collected, records every allocation;
@@ -21,7 +21,8 @@
  * - `--live`: a heap snapshot in the middle of the load, objects by constructor.
  * - `--trace-gc`: the target runs with `--trace-gc`; scavenges and mark-compacts during the measured requests, and
  *   their pause time per request.
- * - `--cost`: the target's CPU time (user + system, all threads, from /proc) per request.
+ * - `--cost`: the target's CPU time (user + system, all threads, from /proc) per request, and by thread name with
+ *   the context switches; `--attach 'strace -c -f -p {pid}'` runs a command against the target meanwhile.
  * - `--cpu`: a CPU profile of the load, summarised by bench/profile-summary.ts.
  *
  * `--target floor` is bench/floor-proxy.ts with postern start's V8 flags (cli/node-flags); `--node-flags` adds flags
@@ -37,7 +38,7 @@ import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { writeBenchHome } from './home.ts';
-import { cpuTimes, freePort } from './proc.ts';
+import { cpuTimes, freePort, threadTimes } from './proc.ts';
 import { type CpuProfile, formatSummary, summarize } from './profile-summary.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,6 +59,9 @@ const { values: args } = parseArgs({
     promoted: { type: 'boolean', default: false },
     live: { type: 'boolean', default: false },
     cost: { type: 'boolean', default: false },
+    // With --cost: a command run against the target while the measured requests run ({pid} replaced), stopped with
+    // SIGINT after them, its output printed (for instance `strace -c -f -p {pid}`).
+    attach: { type: 'string' },
     'node-flags': { type: 'string', default: '' },
     // NAME=value for postern's environment, after --logs' (for instance `POSTERN_AUDIT_LOG=silent`); repeatable.
     env: { type: 'string', multiple: true, default: [] },
@@ -160,6 +164,19 @@ function where(f: CallFrame): string {
   return `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
 }
 
+/** Starts `command` against `pid`; the returned function stops it with SIGINT and resolves to its output. */
+function attach(command: string, pid: number): () => Promise<string> {
+  const [cmd, ...rest] = command.replaceAll('{pid}', String(pid)).split(' ');
+  const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (out += d));
+  return () => {
+    child.kill('SIGINT');
+    return new Promise((done) => child.once('close', () => done(out)));
+  };
+}
+
 async function main(): Promise<void> {
   const requests = Number(args.requests);
   const connections = Number(args.connections);
@@ -228,13 +245,29 @@ async function main(): Promise<void> {
   if (args.cost) {
     // CPU time (user + system, all threads) of the target process per request, from /proc.
     const before = cpuTimes(gw.proc.pid)!;
+    const threadsBefore = threadTimes(gw.proc.pid!);
+    const probe = args.attach ? attach(args.attach, gw.proc.pid!) : undefined;
+    if (probe) await new Promise((r) => setTimeout(r, 500));
     await drive(pool, path, requests, connections);
+    const probed = await probe?.();
     const after = cpuTimes(gw.proc.pid)!;
+    const threadsAfter = threadTimes(gw.proc.pid!);
     const per = (a: number, b: number) => ((a - b) / requests).toFixed(1);
     process.stdout.write(
       `${args.target}${args['node-flags'] ? ` (${args['node-flags']})` : ''}: GET ${path} × ${requests} (c=${connections}): ` +
         `${per(after.user, before.user)} + ${per(after.sys, before.sys)} µs CPU per request (user + system)\n`,
     );
+    for (const [name, a] of threadsAfter) {
+      const b = threadsBefore.get(name) ?? { user: 0, sys: 0, voluntary: 0, involuntary: 0, threads: 0 };
+      if (a.user + a.sys === b.user + b.sys && a.voluntary + a.involuntary === b.voluntary + b.involuntary)
+        continue;
+      process.stdout.write(
+        `  ${name.padEnd(16)} ×${a.threads}: ${per(a.user, b.user)} + ${per(a.sys, b.sys)} µs, ` +
+          `context switches per 1,000 requests ${(((a.voluntary - b.voluntary) * 1000) / requests).toFixed(1)} voluntary, ` +
+          `${(((a.involuntary - b.involuntary) * 1000) / requests).toFixed(1)} involuntary\n`,
+      );
+    }
+    if (probed !== undefined) process.stdout.write(probed);
     process.exit(0);
   }
   if (args.live) {

@@ -74,7 +74,7 @@ async function run(n: number): Promise<void> {
   });
 }
 
-// Let sonic-boom open its files, then warm up.
+// Let the files open, then warm up.
 await new Promise((r) => setTimeout(r, 200));
 await run(50_000);
 await new Promise((r) => setTimeout(r, 300));

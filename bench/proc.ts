@@ -31,6 +31,37 @@ export function cpuTimes(pid: number | undefined): { user: number; sys: number }
   }
 }
 
+/**
+ * CPU time (µs) and context switches of each of a process's threads, summed by thread name (`node` is the main
+ * thread; libuv's pool threads and V8's helpers have names of their own).
+ */
+export function threadTimes(
+  pid: number,
+): Map<string, { user: number; sys: number; voluntary: number; involuntary: number; threads: number }> {
+  const out = new Map<
+    string,
+    { user: number; sys: number; voluntary: number; involuntary: number; threads: number }
+  >();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const sum = out.get(name) ?? { user: 0, sys: 0, voluntary: 0, involuntary: 0, threads: 0 };
+      sum.user += Number(f[11]) * 1e4;
+      sum.sys += Number(f[12]) * 1e4;
+      sum.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]);
+      sum.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]);
+      sum.threads++;
+      out.set(name, sum);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
 /** User + system CPU seconds of a process (0 once gone). */
 export function cpuSeconds(pid: number): number {
   const t = cpuTimes(pid);

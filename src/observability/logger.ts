@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { workerNumber } from '../cluster/ipc.ts';
 import { lazyRequire } from '../lazy-require.ts';
+import { BatchedFile } from './batched-file.ts';
 
 const pinoPretty = lazyRequire<typeof import('pino-pretty')>('pino-pretty');
 
@@ -89,61 +90,13 @@ const REDACT = [
 export const LOG_FILE_MODE = 0o640;
 
 /**
- * How the per-request logs (access, audit) reach their files: lines gather in memory until 8 KiB are waiting or
- * 100 ms have passed, then go out in one write. One `write(2)` per line (through libuv's thread pool) cost more
- * system time than the rest of the line; batched, a busy gateway makes one write per ~20 lines. A line is in its
- * file within 100 ms, and pino writes what waits synchronously when the process exits.
+ * How the per-request logs (access, audit) reach their files ({@link BatchedFile}): lines are encoded into a
+ * reused 64 KiB buffer and go out in one write when it is full or 100 ms have passed. One `write(2)` per line
+ * (through libuv's thread pool) cost more system time than the rest of the line; with 8 KiB batches a busy
+ * gateway still paid a thread-pool round per ~6 requests and kept each batch as a string until then. A line is in
+ * its file within 100 ms, and what waits is written synchronously when the process exits.
  */
-export const BATCHED_LOG = { minLength: 8192, periodicFlush: 100 } as const;
-
-type SonicBoom = ReturnType<typeof pino.destination>;
-
-/**
- * Gathers the lines of a batched file ({@link BATCHED_LOG}) here and hands sonic-boom one string per batch.
- * sonic-boom batches by appending each line to the string waiting and then measuring that string again
- * (`Buffer.byteLength` of the whole batch, on every write), which flattens it: a batch of n lines was copied n
- * times, about 4 KiB per line at 8 KiB batches, a third of what a small proxied request allocated. Here a line is
- * appended (a rope, nothing copied) and the batch is copied once, when sonic-boom gets it. Every way out of
- * sonic-boom (its 100 ms timer, which calls `flush`; `flushSync` at exit; `end`; `reopen`) hands the lines
- * gathered over first, so a line is in its file exactly when it was before; the timer's flush does nothing when
- * there is nothing to write.
- */
-export function gatherLines(sonic: SonicBoom, minLength: number): SonicBoom {
-  const write = sonic.write.bind(sonic);
-  let gathered = '';
-  const handOver = (): void => {
-    if (gathered === '') return;
-    const batch = gathered;
-    gathered = '';
-    write(batch);
-  };
-  sonic.write = (line: string): boolean => {
-    gathered += line;
-    if (gathered.length >= minLength) handOver();
-    return true;
-  };
-  for (const method of ['flush', 'flushSync', 'end', 'reopen'] as const) {
-    const original = sonic[method].bind(sonic) as (...args: unknown[]) => void;
-    (sonic as unknown as Record<string, (...args: unknown[]) => void>)[method] = (...args) => {
-      // The 100 ms timer's flush (no callback) with nothing gathered and nothing waiting in sonic-boom (its byte
-      // count, `_len`, is 0) is skipped: sonic-boom would write an empty string to get its 'drain', a pass through
-      // libuv's thread pool ten times a second per file in a gateway with nothing to log (an idle one, or one with
-      // the log off: the file is opened all the same). A flush with a callback always runs, as does any flush if
-      // sonic-boom ever stops keeping `_len`.
-      if (
-        method === 'flush' &&
-        args[0] == null &&
-        gathered === '' &&
-        (sonic as unknown as { _len?: number })._len === 0
-      ) {
-        return;
-      }
-      handOver();
-      original(...args);
-    };
-  }
-  return sonic;
-}
+export const BATCHED_LOG = { batchBytes: 65_536, periodicFlush: 100 } as const;
 
 /**
  * A pino destination appending to `file` in `dir`, created with {@link LOG_FILE_MODE}; `batch` for the
@@ -152,7 +105,7 @@ export function gatherLines(sonic: SonicBoom, minLength: number): SonicBoom {
 export function logFile(
   dir: string,
   file: string,
-  batch?: { minLength: number; periodicFlush: number },
+  batch?: { batchBytes: number; periodicFlush: number },
 ): pino.DestinationStream {
   mkdirSync(dir, { recursive: true, mode: 0o750 });
   const path = join(dir, file);
@@ -160,10 +113,10 @@ export function logFile(
     const mode = statSync(path).mode & 0o777;
     if ((mode & 0o007) !== 0) chmodSync(path, mode & LOG_FILE_MODE);
   } catch {
-    // Not there yet: sonic-boom creates it with the mode below.
+    // Not there yet: it is created with the mode below.
   }
-  const sonic = pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE, ...batch });
-  return batch ? gatherLines(sonic, batch.minLength) : sonic;
+  if (batch) return new BatchedFile(path, { mode: LOG_FILE_MODE, ...batch });
+  return pino.destination({ dest: path, sync: false, mode: LOG_FILE_MODE });
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
