@@ -140,7 +140,9 @@ export async function freePort(): Promise<number> {
  * finally starts). Release it just before the server listens.
  */
 export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
-  const server = net.createServer();
+  // A connection made to the port meanwhile (a peer that starts first) is reset, as by a closed port, and does
+  // not keep the release waiting.
+  const server = net.createServer((socket) => socket.resetAndDestroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };

@@ -20,7 +20,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { type Gateway, REPO_ROOT } from '../../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
 import { launchChromium } from '../../helpers/browser.ts';
-import { freePort } from '../../helpers/guarded-process.ts';
+import { reservePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { makeSamlIdp, type SamlIdpServer, serveSamlIdp } from '../../helpers/saml-idp.ts';
 import { ssoProtectedTopology, startDeployed } from '../../helpers/sso.ts';
@@ -39,7 +39,9 @@ describe('SAML login in Chromium: SSOCookieProvider → KNOXSSO → IdP login fo
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const port = await freePort();
+    // Held until the gateway listens: the fixtures' listen(0) below must not be handed it.
+    const reserved = await reservePort();
+    const { port } = reserved;
     gatewayUrl = `https://127.0.0.1:${port}/gateway`;
     callback = `${gatewayUrl}/knoxsso/api/v1/websso?pac4jCallback=true&client_name=SAML2Client`;
     home = makeHome({ 'ssl.enabled': true });
@@ -115,6 +117,7 @@ describe('SAML login in Chromium: SSOCookieProvider → KNOXSSO → IdP login fo
       'conf/topologies/sandbox.xml',
       ssoProtectedTopology(`${gatewayUrl}/knoxsso/api/v1/websso`, backend.url),
     );
+    await reserved.release();
     gateway = await startDeployed(home.dir, port, ['knoxsso', 'sandbox']);
     browser = await launchChromium();
   });

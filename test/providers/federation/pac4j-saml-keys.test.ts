@@ -24,7 +24,7 @@ import { loadOrCreateMasterSecret } from '../../../src/deploy/secrets.ts';
 import { Gateway } from '../../../src/gateway/gateway.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
-import { freePort } from '../../helpers/guarded-process.ts';
+import { reservePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { makeSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
 import { ssoProtectedTopology, startDeployed } from '../../helpers/sso.ts';
@@ -154,7 +154,9 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
   };
 
   before(async () => {
-    const port = await freePort();
+    // Held until the gateway listens: the fixtures' listen(0) below must not be handed it.
+    const reserved = await reservePort();
+    const { port } = reserved;
     gatewayUrl = `http://127.0.0.1:${port}/gateway`;
     strictIdp = await makeSamlIdp(IDP_ENTITY, SSO, { wantAuthnRequestsSigned: true });
     idp = await makeSamlIdp(IDP_ENTITY, SSO);
@@ -238,6 +240,7 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
       'conf/topologies/sandbox.xml',
       ssoProtectedTopology(`${gatewayUrl}/samlp12/api/v1/websso`, backend.url),
     );
+    await reserved.release();
     gateway = await startDeployed(home.dir, port, ['samljks', 'samlp12', 'samlkeep', 'sandbox']);
   });
 
@@ -399,7 +402,8 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
   });
 
   it('defaults, as Knox, to the gateway identity keystore (gateway.jks, its alias passwords and key alias)', async (t) => {
-    const port = await freePort();
+    const reserved = await reservePort();
+    const { port } = reserved;
     const url = `http://127.0.0.1:${port}/gateway`;
     const other = makeHome();
     t.after(() => other.remove());
@@ -430,6 +434,7 @@ describe('SAML2Client with the SP key pair from a keystore (keytool-made, samlif
         services: [{ role: 'KNOXSSO', urls: [] }],
       }),
     );
+    await reserved.release();
     const second = await Gateway.start({
       home: other.dir,
       port,

@@ -15,7 +15,7 @@ import { request } from 'undici';
 import type { Gateway } from '../../../src/gateway/gateway.ts';
 import { readIdpMetadata } from '../../../src/providers/federation/pac4j/saml.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
-import { freePort } from '../../helpers/guarded-process.ts';
+import { reservePort } from '../../helpers/guarded-process.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
 import { makeSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
 import { ssoProtectedTopology, startDeployed } from '../../helpers/sso.ts';
@@ -65,7 +65,9 @@ describe('pac4j federation with SAML 2.0 (SAML2Client) against a samlify IdP', (
   let callback: string;
 
   before(async () => {
-    const port = await freePort();
+    // Held until the gateway listens: the fixtures' listen(0) below must not be handed it.
+    const reserved = await reservePort();
+    const { port } = reserved;
     gatewayUrl = `http://127.0.0.1:${port}/gateway`;
     callback = `${gatewayUrl}/samlsso/api/v1/websso?pac4jCallback=true&client_name=SAML2Client`;
     idp = await makeSamlIdp(IDP_ENTITY, 'http://127.0.0.1:9/idp/sso');
@@ -100,6 +102,7 @@ describe('pac4j federation with SAML 2.0 (SAML2Client) against a samlify IdP', (
       'conf/topologies/sandbox.xml',
       ssoProtectedTopology(`${gatewayUrl}/samlsso/api/v1/websso`, backend.url),
     );
+    await reserved.release();
     gateway = await startDeployed(home.dir, port, ['samlsso', 'sandbox']);
   });
 

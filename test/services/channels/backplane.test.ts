@@ -16,9 +16,9 @@ import { Gateway } from '../../../src/gateway/gateway.ts';
 import type { Backplane } from '../../../src/services/channels/backplane.ts';
 import { channelNodeFor } from '../../../src/services/channels/nodes.ts';
 import { secretHeader, verifySecretHeader } from '../../../src/services/channels/secret.ts';
+import { reservePort } from '../../helpers/guarded-process.ts';
 import { makeHome, startGateway, type TestHome } from '../../helpers/home.ts';
 import { makeAuthority } from '../../helpers/pki.ts';
-import { freePort } from '../../helpers/redis.ts';
 import {
   basic,
   Client,
@@ -120,7 +120,9 @@ describe('CHANNELS backplane (in-process nodes)', () => {
   before(async () => {
     producer = new FakeProducer();
     await producer.listen();
-    port = await freePort();
+    // Held until the gateway listens (the producer's and the gateway's own listen(0)s must not be handed it).
+    const reserved = await reservePort();
+    port = reserved.port;
     home = makeHome({
       'gateway.port': port,
       'gateway.websocket.feature.enabled': true,
@@ -134,6 +136,7 @@ describe('CHANNELS backplane (in-process nodes)', () => {
     await writeUsers(home);
     home.write('conf/topologies/awx.xml', channelsTopology(PUBLISHERS));
     const log = (await import('../../../src/observability/logger.ts')).createLogger({ level: 'silent' });
+    await reserved.release();
     gateway = await Gateway.start({ home: home.dir, port, host: '127.0.0.1', log, watch: false });
   });
 
@@ -375,7 +378,10 @@ describe('CHANNELS backplane with mutual TLS', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-channels-mtls-'));
     ca = makeAuthority(dir, 'nodes');
-    const ports = [await freePort(), await freePort()];
+    // Each node's port is held until that node listens; a connection the first node makes to the second's
+    // meanwhile is refused by the holder, and the backplane tries again.
+    const reserved = [await reservePort(), await reservePort()];
+    const ports = reserved.map((r) => r.port);
     for (let i = 0; i < 2; i++) {
       const cert = ca.issue({ name: `node${i}`, cn: `node${i}`, ips: ['127.0.0.1'] });
       const h = makeHome({
@@ -399,6 +405,7 @@ describe('CHANNELS backplane with mutual TLS', () => {
     }
     for (let i = 0; i < 2; i++) {
       const log = (await import('../../../src/observability/logger.ts')).createLogger({ level: 'silent' });
+      await reserved[i]!.release();
       gateways.push(
         await Gateway.start({ home: homes[i].dir, port: ports[i], host: '127.0.0.1', log, watch: false }),
       );
