@@ -245,17 +245,25 @@ async function main(): Promise<void> {
   if (args.cost) {
     // CPU time (user + system, all threads) of the target process per request, from /proc.
     const before = cpuTimes(gw.proc.pid)!;
+    const backendBefore = cpuTimes(backend.proc.pid)!;
     const threadsBefore = threadTimes(gw.proc.pid!);
     const probe = args.attach ? attach(args.attach, gw.proc.pid!) : undefined;
     if (probe) await new Promise((r) => setTimeout(r, 500));
     await drive(pool, path, requests, connections);
     const probed = await probe?.();
     const after = cpuTimes(gw.proc.pid)!;
+    const backendAfter = cpuTimes(backend.proc.pid)!;
     const threadsAfter = threadTimes(gw.proc.pid!);
     const per = (a: number, b: number) => ((a - b) / requests).toFixed(1);
     process.stdout.write(
       `${args.target}${args['node-flags'] ? ` (${args['node-flags']})` : ''}: GET ${path} × ${requests} (c=${connections}): ` +
-        `${per(after.user, before.user)} + ${per(after.sys, before.sys)} µs CPU per request (user + system)\n`,
+        `${per(after.user, before.user)} + ${per(after.sys, before.sys)} µs CPU per request (user + system); ` +
+        // The backend does the same work for every target: its CPU shows how fast the machine was meanwhile.
+        `the backend's ${per(backendAfter.user + backendAfter.sys, backendBefore.user + backendBefore.sys)} µs, ` +
+        `÷ backend ${(
+          (after.user + after.sys - before.user - before.sys) /
+            (backendAfter.user + backendAfter.sys - backendBefore.user - backendBefore.sys)
+        ).toFixed(2)}\n`,
     );
     for (const [name, a] of threadsAfter) {
       const b = threadsBefore.get(name) ?? { user: 0, sys: 0, voluntary: 0, involuntary: 0, threads: 0 };
