@@ -29,7 +29,7 @@
  * to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +164,12 @@ function where(f: CallFrame): string {
   return `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
 }
 
+/** The minor page faults of a process so far (all threads). */
+function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 /** Starts `command` against `pid`; the returned function stops it with SIGINT and resolves to its output. */
 function attach(command: string, pid: number): () => Promise<string> {
   const [cmd, ...rest] = command.replaceAll('{pid}', String(pid)).split(' ');
@@ -246,6 +252,7 @@ async function main(): Promise<void> {
     // CPU time (user + system, all threads) of the target process per request, from /proc.
     const before = cpuTimes(gw.proc.pid)!;
     const backendBefore = cpuTimes(backend.proc.pid)!;
+    const faultsBefore = minorFaults(gw.proc.pid!);
     const threadsBefore = threadTimes(gw.proc.pid!);
     const probe = args.attach ? attach(args.attach, gw.proc.pid!) : undefined;
     if (probe) await new Promise((r) => setTimeout(r, 500));
@@ -253,6 +260,7 @@ async function main(): Promise<void> {
     const probed = await probe?.();
     const after = cpuTimes(gw.proc.pid)!;
     const backendAfter = cpuTimes(backend.proc.pid)!;
+    const faults = minorFaults(gw.proc.pid!) - faultsBefore;
     const threadsAfter = threadTimes(gw.proc.pid!);
     const per = (a: number, b: number) => ((a - b) / requests).toFixed(1);
     process.stdout.write(
@@ -263,7 +271,7 @@ async function main(): Promise<void> {
         `÷ backend ${(
           (after.user + after.sys - before.user - before.sys) /
             (backendAfter.user + backendAfter.sys - backendBefore.user - backendBefore.sys)
-        ).toFixed(2)}\n`,
+        ).toFixed(2)}; ${((faults * 1000) / requests).toFixed(1)} minor page faults per 1,000 requests\n`,
     );
     for (const [name, a] of threadsAfter) {
       const b = threadsBefore.get(name) ?? { user: 0, sys: 0, voluntary: 0, involuntary: 0, threads: 0 };

@@ -20,6 +20,7 @@
  * inside a line.
  */
 import { closeSync, openSync, write, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface BatchedFileOptions {
   /** Bytes per batch (each batch is one buffer of this size). Default 64 KiB. */
@@ -57,6 +58,20 @@ interface Batch {
   done: number;
   /** A buffer of batchBytes to reuse after (a line larger than a batch gets a buffer of its own). */
   reuse: boolean;
+}
+
+/**
+ * Bytes written and lost per file name (`access.log`, `audit.log`) by every batched file of the process, for the
+ * metrics (`postern_log_bytes_written_total`, `postern_log_bytes_lost_total`): counters, kept when a file closes.
+ */
+const totals = new Map<string, { written: number; lost: number }>();
+
+/** The bytes written and lost so far by this process's batched files, by file name. */
+export function batchedFileTotals(): ReadonlyMap<
+  string,
+  { readonly written: number; readonly lost: number }
+> {
+  return totals;
 }
 
 /** Files flushed synchronously when the process exits (one 'exit' listener for all). */
@@ -97,6 +112,7 @@ export class BatchedFile {
   #ended = false;
   #closed = false;
   #stats: BatchedFileStats = { batches: 0, bytesWritten: 0, bytesLost: 0, buffers: 1 };
+  readonly #totals: { written: number; lost: number };
 
   constructor(path: string, options: BatchedFileOptions = {}) {
     this.path = path;
@@ -104,6 +120,10 @@ export class BatchedFile {
     this.#maxQueued = options.maxQueued ?? 64 * 1024 * 1024;
     this.#onLoss = options.onLoss ?? lossOnStderr();
     this.#fd = openSync(path, 'a', options.mode ?? 0o640);
+    const name = basename(path);
+    const total = totals.get(name) ?? { written: 0, lost: 0 };
+    totals.set(name, total);
+    this.#totals = total;
     this.#buf = Buffer.allocUnsafeSlow(this.#size);
     this.#timer = setInterval(() => this.#handOver(), options.periodicFlush ?? 100);
     this.#timer.unref();
@@ -163,6 +183,7 @@ export class BatchedFile {
           const n = writeSync(this.#fd, batch.buf, batch.done, batch.len - batch.done);
           batch.done += n;
           this.#stats.bytesWritten += n;
+          this.#totals.written += n;
         }
       } catch (err) {
         this.#lose(batch.len - batch.done, err as NodeJS.ErrnoException);
@@ -231,6 +252,7 @@ export class BatchedFile {
       else {
         batch.done += n;
         this.#stats.bytesWritten += n;
+        this.#totals.written += n;
         if (batch.done < batch.len) return this.#writeFrom(batch);
       }
       this.#queue.shift();
@@ -246,6 +268,7 @@ export class BatchedFile {
 
   #lose(bytes: number, err: NodeJS.ErrnoException | undefined): void {
     this.#stats.bytesLost += bytes;
+    this.#totals.lost += bytes;
     this.#onLoss(this.path, bytes, err);
   }
 

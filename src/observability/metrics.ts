@@ -18,6 +18,7 @@
  * | `postern_backend_pool_connections` | gauge | topology, origin, state (connected, free, running, pending, queued) |
  * | `postern_channel_messages_delivered_total` / `…_dropped_total` | counter | group |
  * | `postern_deployments_total` | counter | topology, result (deployed, redeployed, undeployed, failed) |
+ * | `postern_log_bytes_written_total` / `…_lost_total` | counter | file (`access.log`, `audit.log`) |
  * | `postern_topology_serving` | gauge | topology |
  * | `postern_topology_config_errors` / `…_warnings` | gauge | topology (of its last deployment attempt) |
  * | `postern_site_reloads_total` | counter | result (ok, failed) |
@@ -33,6 +34,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import client from 'prom-client';
 import { hub, workerNumber } from '../cluster/ipc.ts';
 import type { MetricFamily } from '../spi/index.ts';
+import { batchedFileTotals } from './batched-file.ts';
 import type {
   BackendHealthEvent,
   ChannelEvent,
@@ -202,6 +204,22 @@ export class GatewayMetrics {
         },
       ) as unknown as client.Metric,
     );
+    // The access and audit logs' writers (observability/batched-file): what reached the files, and what a full
+    // or stalled disk made them drop (also said on stderr).
+    for (const [metric, help, key] of [
+      ['postern_log_bytes_written_total', 'Bytes of access and audit log lines written, by file.', 'written'],
+      [
+        'postern_log_bytes_lost_total',
+        'Bytes of access and audit log lines dropped: writes the disk refused, or lines beyond what may wait while it does not keep up.',
+        'lost',
+      ],
+    ] as const) {
+      this.registry.registerMetric(
+        custom(metric, help, 'counter', () =>
+          [...batchedFileTotals()].map(([file, total]) => ({ labels: { file }, value: total[key] })),
+        ) as unknown as client.Metric,
+      );
+    }
     const inflight = options.inflight;
     if (inflight) {
       new client.Gauge({

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BatchedFile } from '../../src/observability/batched-file.ts';
 import { BATCHED_LOG, createAccessLog } from '../../src/observability/logger.ts';
+import { GatewayMetrics } from '../../src/observability/metrics.ts';
 
 const logger = resolve(import.meta.dirname, '../../src/observability/logger.ts');
 
@@ -111,6 +112,12 @@ describe('batched log files', () => {
     await flushed(file);
     assert.equal(file.stats().bytesLost, bytes + 15);
     file.end();
+    // The loss is in the metrics too, by file name.
+    const metrics = new GatewayMetrics({ defaultMetrics: false });
+    const text = await metrics.registry.metrics();
+    metrics.close();
+    assert.match(text, new RegExp(`^postern_log_bytes_lost_total\\{file="full"\\} ${bytes + 15}$`, 'm'));
+    assert.match(text, /^postern_log_bytes_written_total\{file="full"\} 0$/m);
   });
 
   it('holds at most maxQueued bytes while the file does not keep up, and drops the rest', async () => {
