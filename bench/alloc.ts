@@ -29,7 +29,7 @@
  * to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { writeBenchHome } from './home.ts';
-import { cpuTimes, freePort, threadTimes } from './proc.ts';
+import { attach, cpuTimes, freePort, minorFaults, threadTimes } from './proc.ts';
 import { type CpuProfile, formatSummary, summarize } from './profile-summary.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -162,25 +162,6 @@ function origin(url: string): string {
 function where(f: CallFrame): string {
   const file = f.url.replace(`file://${REPO}/`, '').replace(/^.*\/node_modules\//, '');
   return `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
-}
-
-/** The minor page faults of a process so far (all threads). */
-function minorFaults(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
-}
-
-/** Starts `command` against `pid`; the returned function stops it with SIGINT and resolves to its output. */
-function attach(command: string, pid: number): () => Promise<string> {
-  const [cmd, ...rest] = command.replaceAll('{pid}', String(pid)).split(' ');
-  const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return () => {
-    child.kill('SIGINT');
-    return new Promise((done) => child.once('close', () => done(out)));
-  };
 }
 
 async function main(): Promise<void> {

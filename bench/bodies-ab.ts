@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { writeBenchHome } from './home.ts';
-import { cpuTimes, freePort } from './proc.ts';
+import { attach, cpuTimes, freePort, minorFaults } from './proc.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -108,21 +108,7 @@ function wrk(url: string, c: Case, seconds: number): { requests: number } {
 /** Bytes read by the process's syscalls so far, and its minor page faults. */
 function io(pid: number): { rchar: number; minflt: number } {
   const rchar = Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return { rchar, minflt: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]) };
-}
-
-/** Starts `command` against `pid`; the returned function stops it with SIGINT and resolves to its output. */
-function attach(command: string, pid: number): () => Promise<string> {
-  const [cmd, ...args] = command.replaceAll('{pid}', String(pid)).split(' ');
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return () => {
-    child.kill('SIGINT');
-    return new Promise((resolve) => child.once('close', () => resolve(out)));
-  };
+  return { rchar, minflt: minorFaults(pid) };
 }
 
 function envOf(extra: string | undefined): Record<string, string> {

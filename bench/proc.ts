@@ -1,8 +1,9 @@
 /**
  * @module bench/proc
- * What every benchmark script asks of the machine: a free loopback port, and the CPU time a process (and its
- * descendants: postern's primary and workers) has used, from /proc.
+ * What every benchmark script asks of the machine: a free loopback port, the CPU time and page faults a process (and
+ * its descendants: postern's primary and workers) has used, from /proc, and a probe (strace, perf) run against it.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 
@@ -60,6 +61,28 @@ export function threadTimes(
     }
   }
   return out;
+}
+
+/** The minor page faults of a process so far (all threads). */
+export function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
+/**
+ * Starts `command` against `pid` (`{pid}` replaced; for instance `strace -c -f -p {pid}`); the returned function
+ * stops it with SIGINT and resolves to its output.
+ */
+export function attach(command: string, pid: number): () => Promise<string> {
+  const [cmd, ...args] = command.replaceAll('{pid}', String(pid)).split(' ');
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (out += d));
+  return () => {
+    child.kill('SIGINT');
+    return new Promise((resolve) => child.once('close', () => resolve(out)));
+  };
 }
 
 /** User + system CPU seconds of a process (0 once gone). */
