@@ -182,8 +182,7 @@ export class BatchedFile {
         while (batch.done < batch.len) {
           const n = writeSync(this.#fd, batch.buf, batch.done, batch.len - batch.done);
           batch.done += n;
-          this.#stats.bytesWritten += n;
-          this.#totals.written += n;
+          this.#wrote(n);
         }
       } catch (err) {
         this.#lose(batch.len - batch.done, err as NodeJS.ErrnoException);
@@ -251,8 +250,7 @@ export class BatchedFile {
       if (err) this.#lose(batch.len - batch.done, err);
       else {
         batch.done += n;
-        this.#stats.bytesWritten += n;
-        this.#totals.written += n;
+        this.#wrote(n);
         if (batch.done < batch.len) return this.#writeFrom(batch);
       }
       this.#queue.shift();
@@ -264,6 +262,12 @@ export class BatchedFile {
 
   #keep(batch: Batch): void {
     if (batch.reuse && this.#spare.length < 2) this.#spare.push(batch.buf);
+  }
+
+  /** Counts bytes the file took, in this file's stats and in the process's totals by file name. */
+  #wrote(bytes: number): void {
+    this.#stats.bytesWritten += bytes;
+    this.#totals.written += bytes;
   }
 
   #lose(bytes: number, err: NodeJS.ErrnoException | undefined): void {
