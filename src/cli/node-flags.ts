@@ -33,6 +33,17 @@
  * every run in the fast regime (the slow ones had cost twice the CPU per MiB, plain and TLS), small requests
  * unchanged, peak RSS of the flat-memory run unchanged (docs/performance.md).
  *
+ * `--heap-growing-percent=300`: how far the heap may grow past what a mark-compact left alive before the next one,
+ * here fixed at 4×, the highest factor V8 chooses itself (`MemoryController::MaxGrowingFactor`'s `kHighFactor`).
+ * V8 otherwise derives the factor from its GC speed against the allocation rate, and on TLS transfers (one fresh
+ * 16 KiB buffer per record, counted in the global limit by the flag above, promoted when it waits in a socket across
+ * two scavenges) it chose a factor near 1: a mark-compact every ~130 ms with the heap steady at ~32 MB, ~17 % of the
+ * CPU, and runs of one build that fell into that regime or not (2× apart in CPU per MiB). With 4× those runs had 4
+ * mark-compacts instead of 32–56: TLS 64 MiB downloads 1,768–2,831 µs per MiB against 2,411–3,902 by default in six
+ * alternating rounds, 1 MiB downloads lower in four of four, uploads and plain transfers the same or lower, small
+ * requests within 0–4 % (docs/performance.md, "The heap's growing factor"). V8 still caps each limit at halfway
+ * to the maximum heap size, so near that limit the heap still grows by halves.
+ *
  * `GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864`: glibc's malloc gives freed heap memory back to the
  * kernel as soon as more than 128 KiB is free at the top of its heap. A mark-compact frees tens of MiB of dead
  * body buffers at once, glibc trims them, and the next buffers fault fresh zeroed pages in again: 20–60 minor
@@ -53,6 +64,7 @@ export const DEFAULT_NODE_FLAGS = [
   '--max-semi-space-size=2',
   '--no-allocation-site-pretenuring',
   '--external-memory-accounted-in-global-limit',
+  '--heap-growing-percent=300',
 ];
 
 /** The flags still missing from this process, for `argv` (process.argv) and `env`. */

@@ -23,11 +23,12 @@ test('flags already given on the command line or in NODE_OPTIONS (any value, eit
   assert.deepEqual(missingNodeFlags(START, ['--max-semi-space-size=8'], {}), [
     '--no-allocation-site-pretenuring',
     '--external-memory-accounted-in-global-limit',
+    '--heap-growing-percent=300',
   ]);
   assert.deepEqual(
     missingNodeFlags(START, [], {
       NODE_OPTIONS:
-        '--max_semi_space_size=4 --trace-gc --allocation_site_pretenuring --external_memory_accounted_in_global_limit',
+        '--max_semi_space_size=4 --trace-gc --allocation_site_pretenuring --external_memory_accounted_in_global_limit --heap_growing_percent=0',
     }),
     [],
   );
@@ -35,15 +36,24 @@ test('flags already given on the command line or in NODE_OPTIONS (any value, eit
   assert.deepEqual(missingNodeFlags(START, ['--allocation-site-pretenuring'], {}), [
     '--max-semi-space-size=2',
     '--external-memory-accounted-in-global-limit',
+    '--heap-growing-percent=300',
   ]);
   assert.deepEqual(missingNodeFlags(START, [], { NODE_OPTIONS: '--no-allocation-site-pretenuring' }), [
     '--max-semi-space-size=2',
     '--external-memory-accounted-in-global-limit',
+    '--heap-growing-percent=300',
   ]);
   // The same for the external memory accounting, turned off by the operator.
   assert.deepEqual(missingNodeFlags(START, ['--no-external-memory-accounted-in-global-limit'], {}), [
     '--max-semi-space-size=2',
     '--no-allocation-site-pretenuring',
+    '--heap-growing-percent=300',
+  ]);
+  // An operator's own growing factor (0: V8's dynamic one) stands.
+  assert.deepEqual(missingNodeFlags(START, ['--heap-growing-percent=0'], {}), [
+    '--max-semi-space-size=2',
+    '--no-allocation-site-pretenuring',
+    '--external-memory-accounted-in-global-limit',
   ]);
 });
 
