@@ -236,6 +236,47 @@ export class DirectReader {
   }
 }
 
+/**
+ * `net.Socket`'s own slots for its `onread` option (lib/net.js `kBuffer` and `kBufferCb`, which every socket has,
+ * null when it reads into fresh buffers), found on a probe socket by their descriptions; undefined on a Node that
+ * has them no more (then sockets are read as streams).
+ */
+const onreadSlots = (() => {
+  const probe = new Socket();
+  const slots = new Map(Object.getOwnPropertySymbols(probe).map((sym) => [sym.description, sym]));
+  probe.destroy();
+  const buffer = slots.get('kBuffer');
+  const callback = slots.get('kBufferCb');
+  return buffer && callback ? { buffer, callback } : undefined;
+})();
+
+/**
+ * Makes an accepted socket (the client's, which `net` gave no `onread`) read into {@link READ_BUFFER} from now on,
+ * each read handed to `sink` before the next can happen, as `onread` would: the slots net.Socket reads it by, and
+ * the handle's `useUserBuffer`, which that option calls. Only a plain TCP socket, idle (nothing read and not yet
+ * taken), with the slots as `net` leaves them; false otherwise, and the socket is left as it was.
+ */
+export function readIntoSharedBuffer(socket: Socket, sink: (chunk: Buffer) => void): boolean {
+  const handle = handleOf(socket) as { useUserBuffer?: (buffer: Uint8Array) => void } | null | undefined;
+  if (
+    onreadSlots === undefined ||
+    plainFd(socket) < 0 ||
+    typeof handle?.useUserBuffer !== 'function' ||
+    socket.destroyed ||
+    socket.readableLength > 0
+  )
+    return false;
+  const slots = socket as unknown as Record<symbol, unknown>;
+  if (slots[onreadSlots.buffer] !== null || slots[onreadSlots.callback] !== null) return false;
+  slots[onreadSlots.callback] = (n: number) => {
+    sink(READ_BUFFER.subarray(0, n));
+    return true;
+  };
+  slots[onreadSlots.buffer] = READ_BUFFER;
+  handle.useUserBuffer(READ_BUFFER);
+  return true;
+}
+
 /** A socket's libuv handle (`socket._handle`: Node's, set to null when the socket is destroyed). */
 type Handle = { fd?: unknown } | null | undefined;
 const handleOf = (socket: Socket) => (socket as unknown as { _handle?: Handle })._handle;
@@ -303,8 +344,8 @@ class Peer {
   stall: NodeJS.Timeout | undefined;
   paused = false;
   gone = false;
-  /** Its socket's {@link DirectReader}, when it has one. */
-  reader: DirectReader | undefined;
+  /** Its reads land in {@link READ_BUFFER} (a {@link DirectReader}'s socket, or one given that buffer later). */
+  shared = false;
   /** The file descriptor of a plain TCP socket (written to directly when nothing is queued), else -1... */
   readonly fd: number;
   /** ...valid while this handle is the socket's (never once it is closed: the number may be another's then). */
@@ -363,9 +404,17 @@ export class FrameRelay {
       const s = peer.socket;
       s.off('error', ignoreEarly);
       const reader = readers.get(s);
-      peer.reader = reader;
-      if (reader) reader.sink = (chunk: Buffer) => this.#read(peer, chunk);
-      else s.on('data', (chunk: Buffer) => this.#read(peer, chunk));
+      const sink = (chunk: Buffer) => this.#read(peer, chunk);
+      if (reader) {
+        reader.sink = sink;
+        peer.shared = true;
+      } else if (readIntoSharedBuffer(s, sink)) {
+        // The client's socket (accepted by the server, so without `onread`) is given the shared buffer now.
+        peer.shared = true;
+      } else {
+        // TLS, an HTTP/2 stream, or bytes already read into the stream: read as a stream.
+        s.on('data', sink);
+      }
       s.on('error', () => this.#failed(peer));
       s.on('close', () => this.#gone(peer));
       s.on('end', () => this.#ended(peer));
@@ -714,12 +763,11 @@ export class FrameRelay {
       }
     }
     // A piece of the shared read buffer is copied: the next read overwrites it.
-    const piece =
-      from.reader !== undefined
-        ? Buffer.from(buf.subarray(start, end))
-        : start === 0 && end === buf.length
-          ? buf
-          : buf.subarray(start, end);
+    const piece = from.shared
+      ? Buffer.from(buf.subarray(start, end))
+      : start === 0 && end === buf.length
+        ? buf
+        : buf.subarray(start, end);
     // A write to a socket with nothing queued is most often taken whole by the kernel at once: no callback (its
     // tick costs more than the rest of the relay's work). One queued behind others is counted until it leaves.
     if (socket.writableLength === 0) socket.write(piece);
