@@ -41,7 +41,7 @@
  * CPU, and runs of one build that fell into that regime or not (2× apart in CPU per MiB). With 4× those runs had 4
  * mark-compacts instead of 32–56: TLS 64 MiB downloads 1,768–2,831 µs per MiB against 2,411–3,902 by default in six
  * alternating rounds, 1 MiB downloads lower in four of four, uploads and plain transfers the same or lower, small
- * requests within 0–4 % (docs/performance.md, "The heap's growing factor"). V8 still caps each limit at halfway
+ * requests within 0–4 % (docs/performance.md, "Large bodies, seventh round"). V8 still caps each limit at halfway
  * to the maximum heap size, so near that limit the heap still grows by halves.
  *
  * `GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864`: glibc's malloc gives freed heap memory back to the

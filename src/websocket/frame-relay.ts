@@ -409,7 +409,8 @@ export class FrameRelay {
         reader.sink = sink;
         peer.shared = true;
       } else if (readIntoSharedBuffer(s, sink)) {
-        // The client's socket (accepted by the server, so without `onread`) is given the shared buffer now.
+        // A plain socket opened without `onread` (the client's, accepted by the server; a backend's that `ws`
+        // opened itself because an extension was offered) is given the shared buffer now.
         peer.shared = true;
       } else {
         // TLS, an HTTP/2 stream, or bytes already read into the stream: read as a stream.

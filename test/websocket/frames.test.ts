@@ -471,6 +471,15 @@ describe('readIntoSharedBuffer (the client leg read below its stream)', () => {
     return { server, accepted, client };
   }
 
+  /** Waits until `test` holds, at most 5 s. */
+  async function until(test: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (!test()) {
+      if (Date.now() > deadline) assert.fail(`not within 5 s: ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   it('hands every read of an accepted TCP socket to the sink, none as a data event, and pauses its reads', async () => {
     const { server, accepted, client } = await pair();
     const got: Buffer[] = [];
@@ -482,13 +491,13 @@ describe('readIntoSharedBuffer (the client leg read below its stream)', () => {
       true,
     );
     client.write('one');
-    while (got.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => got.length >= 1, 'the first read reaches the sink');
     accepted.pause();
     client.write('two');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(Buffer.concat(got).toString(), 'one', 'nothing is read while paused');
     accepted.resume();
-    while (Buffer.concat(got).length < 6) await new Promise((r) => setTimeout(r, 5));
+    await until(() => Buffer.concat(got).length >= 6, 'the read after resume reaches the sink');
     assert.equal(Buffer.concat(got).toString(), 'onetwo');
     assert.equal(events, 0);
     const ended = new Promise((r) => accepted.once('end', r));
@@ -502,10 +511,10 @@ describe('readIntoSharedBuffer (the client leg read below its stream)', () => {
     const { server, accepted, client } = await pair();
     accepted.pause();
     client.write('early');
-    while (accepted.readableLength === 0) {
+    await until(() => {
       accepted.read(0);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+      return accepted.readableLength > 0;
+    }, 'the bytes are read into the stream');
     assert.equal(
       readIntoSharedBuffer(accepted, () => assert.fail('no read reaches the sink')),
       false,
