@@ -8,7 +8,7 @@
  * the backend on core 1, as in bench/bodies.ts.
  *
  *   npx node bench/bodies-ab.ts --targets /tmp/old-tree,.,.:floor [--cases put64,get1,get64,put1,small]
- *                               [--rounds 2] [--seconds 6] [--warmup 2] [--mode plain|tls]
+ *                               [--rounds 2] [--seconds 6] [--warmup 2] [--warmups 1] [--mode plain|tls]
  *                               [--attach 'strace -c -f -p {pid}']
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
@@ -35,6 +35,9 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
+    // Warm-up runs before each measured one. A process is still compiling for its first ~20 s, and the close of
+    // a run's connections throws some optimized code away (docs/performance.md, "Large bodies, seventh round").
+    warmups: { type: 'string', default: '1' },
     mode: { type: 'string', default: 'plain' },
     // A command run against the target during each measured run, `{pid}` replaced by its process id, stopped with
     // SIGINT at the end and its output printed (for instance `strace -c -f -p {pid}`).
@@ -180,7 +183,7 @@ try {
         const c = CASES[name];
         if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(', ')})`);
         const url = `${t.base}${c.path}`;
-        wrk(url, c, Number(values.warmup));
+        for (let w = 0; w < Number(values.warmups); w++) wrk(url, c, Number(values.warmup));
         const probe = values.attach ? attach(values.attach, pid) : undefined;
         const cpu0 = cpuTimes(pid)!;
         const io0 = io(pid);
