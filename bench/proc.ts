@@ -19,14 +19,25 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Microseconds per clock tick of /proc's CPU times (USER_HZ is 100 on Linux). */
+const TICK_US = 1e6 / 100;
+
+/**
+ * A `/proc/…/stat` file: the command name, and the fields after it (`fields[0]` is the state, field 3 of proc(5);
+ * the name, in brackets, may itself hold spaces and brackets, so the fields start after its last `)`).
+ */
+function readStat(path: string): { name: string; fields: string[] } {
+  const stat = readFileSync(path, 'utf8');
+  const end = stat.lastIndexOf(')');
+  return { name: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') };
+}
+
 /** CPU time a process has used so far (all threads), in microseconds, user and system; undefined once gone. */
 export function cpuTimes(pid: number | undefined): { user: number; sys: number } | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const tick = 1e6 / 100; // USER_HZ is 100 on Linux
-    return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
+    const { fields } = readStat(`/proc/${pid}/stat`);
+    return { user: Number(fields[11]) * TICK_US, sys: Number(fields[12]) * TICK_US };
   } catch {
     return undefined;
   }
@@ -45,13 +56,11 @@ export function threadTimes(
   >();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const { name, fields: f } = readStat(`/proc/${pid}/task/${tid}/stat`);
       const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
       const sum = out.get(name) ?? { user: 0, sys: 0, voluntary: 0, involuntary: 0, threads: 0 };
-      sum.user += Number(f[11]) * 1e4;
-      sum.sys += Number(f[12]) * 1e4;
+      sum.user += Number(f[11]) * TICK_US;
+      sum.sys += Number(f[12]) * TICK_US;
       sum.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]);
       sum.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]);
       sum.threads++;
@@ -65,8 +74,7 @@ export function threadTimes(
 
 /** The minor page faults of a process so far (all threads). */
 export function minorFaults(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  return Number(readStat(`/proc/${pid}/stat`).fields[7]);
 }
 
 /**

@@ -28,6 +28,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
+import { cpuTimes } from './proc.ts';
 
 export interface EchoResult {
   mode: 'echo';
@@ -79,18 +80,10 @@ export function rssKiB(pid: number): number {
   return Number(m[1]);
 }
 
-/** CPU time (user + system, all threads) a process has used so far, in µs, from /proc/PID/stat. */
-export function cpuUs(pid: number): number {
-  const t = cpuTimesUs(pid);
+/** CPU time (user + system, all threads) a process has used so far, in µs (throws once it is gone). */
+function cpuUs(pid: number): number {
+  const t = cpuTimes(pid)!;
   return t.user + t.sys;
-}
-
-/** User and system CPU time a process has used so far, in µs. */
-export function cpuTimesUs(pid: number): { user: number; sys: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
-  return { user: Number(f[11]) * tick, sys: Number(f[12]) * tick };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -189,13 +182,13 @@ export async function echo(opts: {
   }
   await sleep(opts.warmupS * 1000);
   phase = 'measure';
-  const cpu0 = opts.pid ? cpuTimesUs(opts.pid) : undefined;
+  const cpu0 = opts.pid ? cpuTimes(opts.pid)! : undefined;
   const backendCpu0 = opts.backendPid ? cpuUs(opts.backendPid) : undefined;
   const t0 = performance.now();
   await sleep(opts.durationS * 1000);
   phase = 'stop';
   const elapsedS = (performance.now() - t0) / 1000;
-  const cpu1 = opts.pid ? cpuTimesUs(opts.pid) : undefined;
+  const cpu1 = opts.pid ? cpuTimes(opts.pid)! : undefined;
   const backendCpu1 = opts.backendPid ? cpuUs(opts.backendPid) : undefined;
   const rssEndKiB = opts.pid ? rssKiB(opts.pid) : undefined;
   // Let the last echoes in flight arrive before cutting the connections.

@@ -266,48 +266,40 @@ describe('WebSocket frame relay on the wire', () => {
     back.socket.destroy();
   });
 
-  it('passes every byte of a backend’s burst on to a client that reads late (writes the kernel does not take whole)', async () => {
-    const { client, back } = await openRaw();
-    // The client reads nothing for a while: the gateway's writes to it stop being taken whole and queue, while
-    // it keeps reading the backend (into one buffer it reuses for every read).
-    client.socket.pause();
-    // More than the loopback's socket buffers hold (tcp_rmem's maximum is 32 MiB here), each frame its own bytes.
+  /**
+   * `from` sends 3,000 frames of 16 KiB, each its own bytes (48 MiB: more than the loopback's socket buffers hold,
+   * tcp_rmem's maximum is 32 MiB here), while `to` reads nothing for 300 ms: the gateway's writes to `to` stop
+   * being taken whole and queue, while it keeps reading `from` into one buffer it reuses for every read. Every
+   * frame must reach `to` intact.
+   */
+  async function burstToLateReader(from: RawPeer, to: RawPeer, mask: (i: number) => number): Promise<void> {
+    to.socket.pause();
     const payloads = Array.from({ length: 3000 }, (_, i) => {
       const p = Buffer.alloc(16 * 1024, i % 251);
       p.writeUInt32BE(i, 0);
       return p;
     });
-    back.socket.write(Buffer.concat(payloads.map((p) => frame(2, p, { mask: 0 }))));
+    from.socket.write(Buffer.concat(payloads.map((p, i) => frame(2, p, { mask: mask(i) }))));
     await new Promise((r) => setTimeout(r, 300));
-    client.socket.resume();
-    const got = await client.until((f) => f.length >= payloads.length);
+    to.socket.resume();
+    const got = await to.until((f) => f.length >= payloads.length);
     assert.equal(got.length, payloads.length);
     got.forEach((f, i) => {
       assert.ok(f.payload.equals(payloads[i]), `frame ${i} intact`);
     });
-    client.socket.destroy();
-    back.socket.destroy();
+    from.socket.destroy();
+    to.socket.destroy();
+  }
+
+  it('passes every byte of a backend’s burst on to a client that reads late (writes the kernel does not take whole)', async () => {
+    const { client, back } = await openRaw();
+    await burstToLateReader(back, client, () => 0);
   });
 
   it('passes every byte of a client’s burst on to a backend that reads late (the client’s reads share one buffer too)', async () => {
     const { client, back } = await openRaw();
-    back.socket.pause();
-    // Masked as a client sends them; 48 MiB, more than the loopback's socket buffers hold.
-    const payloads = Array.from({ length: 3000 }, (_, i) => {
-      const p = Buffer.alloc(16 * 1024, i % 251);
-      p.writeUInt32BE(i, 0);
-      return p;
-    });
-    client.socket.write(Buffer.concat(payloads.map((p, i) => frame(2, p, { mask: (0x9e3779b9 ^ i) >>> 0 }))));
-    await new Promise((r) => setTimeout(r, 300));
-    back.socket.resume();
-    const got = await back.until((f) => f.length >= payloads.length);
-    assert.equal(got.length, payloads.length);
-    got.forEach((f, i) => {
-      assert.ok(f.payload.equals(payloads[i]), `frame ${i} intact`);
-    });
-    client.socket.destroy();
-    back.socket.destroy();
+    // Masked as a client sends them.
+    await burstToLateReader(client, back, (i) => (0x9e3779b9 ^ i) >>> 0);
   });
 
   for (const [what, bytes, code] of [
