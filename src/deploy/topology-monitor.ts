@@ -6,6 +6,11 @@
  * changed when its modification time or size moved, or — with `requireContentChange` — only when its bytes did
  * (Knox's `gateway.topology.redeploy.requires.changes`).
  *
+ * A file is reported once it stands still: when a scan finds files created or changed, it looks again after
+ * `debounceMs` and reports only when no file's time or size moved meanwhile (for at most `settleMs`). A file
+ * caught between an editor's truncate and its write, or half copied, is then not deployed (and refused, and
+ * logged as broken) before its last bytes are there.
+ *
  * Only a file that is not there is deleted: a directory or a file that cannot be read for another reason (EMFILE
  * when the process is out of descriptors under load, EIO, ENOTDIR…) changes nothing, and the next scan looks
  * again, so a transient error never undeploys a topology that serves. A directory that does not exist is empty.
@@ -32,6 +37,8 @@ export interface MonitorOptions {
   requireContentChange?: boolean;
   pollMs?: number;
   debounceMs?: number;
+  /** How long a scan waits at most for changed files to stand still before it reports them anyway. */
+  settleMs?: number;
 }
 
 export class DirectoryMonitor {
@@ -44,7 +51,7 @@ export class DirectoryMonitor {
   #closed = false;
 
   constructor(options: MonitorOptions) {
-    this.#opts = { requireContentChange: false, pollMs: 1000, debounceMs: 100, ...options };
+    this.#opts = { requireContentChange: false, pollMs: 1000, debounceMs: 100, settleMs: 2000, ...options };
   }
 
   /** Records the current files without reporting them (they were deployed at start-up). */
@@ -89,9 +96,20 @@ export class DirectoryMonitor {
 
   async #scan(): Promise<void> {
     if (this.#closed) return;
-    const now = this.#list();
+    let now = this.#list();
     // The directory could not be read: nothing is known to have changed.
     if (!now) return;
+    // Files being written: wait until they stand still (bounded), then compare what they became.
+    const until = Date.now() + this.#opts.settleMs;
+    while (this.#moved(now) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, this.#opts.debounceMs));
+      if (this.#closed) return;
+      const later = this.#list();
+      if (!later) return;
+      const still = sameFiles(now, later);
+      now = later;
+      if (still) break;
+    }
     const changes: FileChange[] = [];
     for (const [file, seen] of now) {
       const before = this.#seen.get(file);
@@ -116,6 +134,15 @@ export class DirectoryMonitor {
       }
     }
     if (changes.length > 0) await this.#opts.onChanges(changes);
+  }
+
+  /** Whether a file of the listing is new or has another time or size than when last reported. */
+  #moved(now: Map<string, Seen>): boolean {
+    for (const [file, seen] of now) {
+      const before = this.#seen.get(file);
+      if (!before || before.mtimeMs !== seen.mtimeMs || before.size !== seen.size) return true;
+    }
+    return false;
   }
 
   /** The files now, or undefined when the directory could not be read (for another reason than not existing). */
@@ -152,6 +179,16 @@ function hashOf(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Two listings name the same files with the same times and sizes. */
+function sameFiles(a: Map<string, Seen>, b: Map<string, Seen>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [file, seen] of a) {
+    const other = b.get(file);
+    if (!other || other.mtimeMs !== seen.mtimeMs || other.size !== seen.size) return false;
+  }
+  return true;
 }
 
 /** The error says the path is not there (as opposed to not readable right now). */
