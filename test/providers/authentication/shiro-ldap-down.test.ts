@@ -103,8 +103,12 @@ describe('ShiroProvider when LDAP is down or hangs', () => {
         get('uncached', 'sam', 'sam-password'),
         get('pooled', 'carol', 'carol-password'),
       ]);
-      for (const r of [plain, pooled]) {
-        assert.equal(r.status, 503);
+      for (const [which, r] of [
+        ['uncached', plain],
+        ['pooled', pooled],
+      ] as const) {
+        // Said in full: this once answered 200 in a full run (not reproduced in 40 runs alone under CPU load).
+        assert.equal(r.status, 503, `${which} after ${r.ms} ms: ${r.res.text.slice(0, 300)}`);
         assert.ok(r.ms >= READ_TIMEOUT_MS - 50 && r.ms < READ_TIMEOUT_MS * 3, `${r.ms} ms`);
       }
     } finally {
