@@ -10,7 +10,7 @@
  *   npm run bench -- [--duration 10] [--quick]
  *                    [--targets direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3]
- *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 1000,8000]
+ *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 1000,8000] [--ws-idle-later 30]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
  *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only] [--http2-only | --no-http2]
  *                    [--json out.json] [--keep]
@@ -107,6 +107,7 @@ const { values: args } = parseArgs({
     'ws-big-duration': { type: 'string' },
     'ws-warmup': { type: 'string', default: '2' },
     'ws-idle': { type: 'string', default: '1000,8000' },
+    'ws-idle-later': { type: 'string' },
     // Security-provider rows (bench/auth-chains.ts).
     'auth-only': { type: 'boolean', default: false },
     'no-auth': { type: 'boolean', default: false },
@@ -170,6 +171,11 @@ const WS_DURATION = Number(args['ws-duration'] ?? (args.quick ? 3 : 10));
 const WS_BIG_DURATION = Number(args['ws-big-duration'] ?? (args.quick ? 3 : 5));
 const WS_WARMUP = Number(args['ws-warmup']);
 const WS_IDLE = args['ws-idle'].split(',').map((n) => Number(n.trim()));
+/**
+ * The idle RSS is read 2 s after the connections are open and again this many seconds after: postern returns a
+ * burst's handshake garbage once it is quiet, through V8's memory reducer (websocket/heap-settle), within ~8–25 s.
+ */
+const WS_IDLE_LATER_S = Number(args['ws-idle-later'] ?? (args.quick ? 2 : 30));
 /** Descriptors for every process of the run: 8,000 idle WebSockets through postern are 16,000 sockets. */
 const NOFILE = 20_000;
 
@@ -952,7 +958,7 @@ async function measureWsIdle(
     `${t.name} ws: ${connections} idle connections (200 at a time), RSS of pid ${t.pid} before and after …`,
   );
   const idleArgs = ['--mode', 'idle', '--url', t.url, '--connections', String(connections), '--batch', '200'];
-  idleArgs.push('--pid', String(t.pid), '--settle', '2');
+  idleArgs.push('--pid', String(t.pid), '--settle', `2,${WS_IDLE_LATER_S}`);
   if (t.name !== 'direct' && wsBackendPid !== undefined) idleArgs.push('--backend-pid', String(wsBackendPid));
   return { nofile, idle: await wsLoad<IdleResult>(idleArgs) };
 }
@@ -967,7 +973,7 @@ function wsTable(rows: WsRow[]): string {
     'text rt/s c=1000',
     'CPU µs/rt',
     '64KiB MiB/s',
-    ...counts.map((n) => `KiB/idle @${n}`),
+    ...counts.map((n) => `KiB/idle @${n} (2 s / ${WS_IDLE_LATER_S} s)`),
   ];
   const us = (e: EchoResult) => (e.cpuUsPerRoundTrip === undefined ? '—' : e.cpuUsPerRoundTrip.toFixed(1));
   const body = rows.map((r) => [
@@ -978,7 +984,10 @@ function wsTable(rows: WsRow[]): string {
     rps(r.text1k.roundTripsPerS),
     us(r.text1k),
     r.big.mibPerS.toFixed(0),
-    ...r.idle.map((i) => i.kibPerConnection.toFixed(1)),
+    ...r.idle.map(
+      (i) =>
+        `${i.kibPerConnection.toFixed(1)} / ${(i.later.at(-1)?.kibPerConnection ?? Number.NaN).toFixed(1)}`,
+    ),
   ]);
   const p = rows.find((r) => r.target === 'postern');
   const n = rows.find((r) => r.target === 'nginx');
@@ -991,7 +1000,10 @@ function wsTable(rows: WsRow[]): string {
       ratio(p.text1k.roundTripsPerS, n.text1k.roundTripsPerS),
       ratio(p.text1k.cpuUsPerRoundTrip ?? 0, n.text1k.cpuUsPerRoundTrip ?? 0),
       ratio(p.big.mibPerS, n.big.mibPerS),
-      ...p.idle.map((i, k) => ratio(i.kibPerConnection, n.idle[k]?.kibPerConnection ?? 0)),
+      ...p.idle.map(
+        (i, k) =>
+          `${ratio(i.kibPerConnection, n.idle[k]?.kibPerConnection ?? 0)} / ${ratio(i.later.at(-1)?.kibPerConnection ?? 0, n.idle[k]?.later.at(-1)?.kibPerConnection ?? 0)}`,
+      ),
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

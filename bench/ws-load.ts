@@ -12,7 +12,8 @@
  * - `idle`: opens and closes `--batch` connections once (so lazily made code paths and pools exist), waits 1 s,
  *   reads VmRSS of `--pid` (and of `--backend-pid`) from /proc, opens `--connections` connections in batches of
  *   `--batch`, leaves them idle `--settle` s, reads VmRSS again and counts how many are still open, then closes
- *   them all. Reports (after − before) / connections in KiB.
+ *   them all. Reports (after − before) / connections in KiB. `--settle 2,30` reads it after 2 s and again after
+ *   30 s (`later`): the gateway returns a burst's garbage within ~8–25 s once it is quiet (websocket/heap-settle).
  *
  *   node bench/ws-load.ts --url ws://127.0.0.1:PORT/path --mode echo --connections 100 --size 64
  *                         [--binary] [--duration 10] [--warmup 2] [--pid PID] [--backend-pid PID] [--rate N]
@@ -21,7 +22,7 @@
  * connections/N s at most): CPU per round trip compared at one rate, below what a loaded machine saturates at,
  * depends less on how many events each turn of the proxy's event loop happens to batch.
  *   node bench/ws-load.ts --url ws://… --mode idle --connections 8000 --batch 200 --pid PID [--backend-pid PID]
- *                         [--settle 2]
+ *                         [--settle 2[,30…]]
  *
  * 8,000 connections need `ulimit -n` above 8,000 in this process (run.ts starts it under `ulimit -n 20000`).
  */
@@ -67,6 +68,8 @@ export interface IdleResult {
   rssBeforeKiB: number;
   rssAfterKiB: number;
   kibPerConnection: number;
+  /** Readings after the first `--settle`, at each later one (seconds since the connections were open). */
+  later: { afterS: number; rssKiB: number; kibPerConnection: number }[];
   backendRssBeforeKiB?: number;
   backendRssAfterKiB?: number;
   backendKibPerConnection?: number;
@@ -236,7 +239,8 @@ export async function idle(opts: {
   batch: number;
   pid: number;
   backendPid?: number;
-  settleS: number;
+  /** Seconds after opening at which to read the RSS: the first is the result, the others `later`. */
+  settleS: number[];
 }): Promise<IdleResult> {
   const warm = await openMany(opts.url, opts.batch, opts.batch);
   for (const ws of warm.sockets) ws.close(1000);
@@ -258,9 +262,18 @@ export async function idle(opts: {
       firstError ??= `closed with ${code} while idle`;
     });
   }
-  await sleep(opts.settleS * 1000);
+  const [firstS, ...laterS] = opts.settleS;
+  await sleep(firstS * 1000);
   const rssAfterKiB = rssKiB(opts.pid);
   const backendRssAfterKiB = opts.backendPid ? rssKiB(opts.backendPid) : undefined;
+  const later: IdleResult['later'] = [];
+  let slept = firstS;
+  for (const s of laterS) {
+    await sleep((s - slept) * 1000);
+    slept = s;
+    const rss = rssKiB(opts.pid);
+    later.push({ afterS: s, rssKiB: rss, kibPerConnection: (rss - rssBeforeKiB) / opts.connections });
+  }
   const openAfterSettle = sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
   for (const ws of sockets) {
     ws.removeAllListeners('close');
@@ -278,6 +291,7 @@ export async function idle(opts: {
     rssBeforeKiB,
     rssAfterKiB,
     kibPerConnection: (rssAfterKiB - rssBeforeKiB) / n,
+    later,
     backendRssBeforeKiB,
     backendRssAfterKiB,
     backendKibPerConnection:
@@ -314,7 +328,7 @@ if (import.meta.main) {
           batch: Number(a.batch),
           pid: Number(a.pid ?? Number.NaN),
           backendPid: a['backend-pid'] ? Number(a['backend-pid']) : undefined,
-          settleS: Number(a.settle),
+          settleS: a.settle.split(',').map(Number),
         })
       : await echo({
           url: a.url,

@@ -1,43 +1,66 @@
 /**
  * @module websocket/heap-settle
- * One compacting garbage collection once a burst of WebSocket upgrades has settled.
+ * Returning the memory a burst of WebSocket upgrades leaves behind, once the burst has settled.
  *
  * Why: a handshake allocates ~65 KiB on the JS heap (the client's upgrade request, the gateway's chain, the `ws`
  * client request to the backend and its response), and while a few hundred handshakes are in flight each
  * scavenge finds most of it still alive and promotes it to the old generation. Once the burst is over, the
- * connections' own state (~7 KiB each) sits in old-space pages among the dead handshake objects, and nothing
- * collects them: V8 starts a mark-compact only when the old generation reaches a limit of up to 4× the live size
- * at the last one, and its memory reducer never runs in an idle process (it waits for a low allocation rate,
- * which it estimates from samples taken at garbage collections, so with none it keeps seeing the burst's rate).
- * Measured on 1,000 idle proxied connections (docs/performance.md, "Idle connections"): 8–22 MiB of old space
- * above what is alive, for as long as the connections stay idle. A full collection without compaction frees the
- * objects but keeps the pages (each holds a few live connections' objects); V8's memory-reducing collection (the
- * `gc` extension's "last-resort" flavour: mark-compact with compaction, twice) moves the survivors together and
- * returns the emptied pages.
+ * connections' own state (~7 KiB each) sits in old-space pages among the dead handshake objects. Measured on 1,000
+ * idle proxied connections (docs/performance.md, "Idle connections"): 8–22 MiB of old space above what is alive.
+ *
+ * V8 has a collector for exactly this: its memory reducer, which runs memory-reducing mark-compacts (incremental
+ * marking, then compaction, returning the emptied pages) when the process has gone quiet. It looks every 8 s; but
+ * it judges "quiet" by the allocation rate, which V8 samples at garbage collections, and an idle process has none,
+ * so after a burst it keeps seeing the burst's rate and waits for its watchdog (~100 s after the last mark-compact;
+ * measured with `--trace-memory-reducer`). Hence, by default, the **nudge**: once the burst has settled, a
+ * scavenge every {@link NUDGE_INTERVAL_MS} (~1 ms each on a quiet process), at most {@link NUDGES} times, each
+ * giving V8 a sample of the quiet. The reducer then acts within ~8–16 s on its own terms (only while the
+ * allocation rate is low, incrementally: its pauses were 7–80 ms at 1,000 and 8,000 connections, against 90–330 ms
+ * for a full collection on the spot). The nudging stops at the first mark-compact it sees.
+ *
+ * The reducer acts once per activation (two collections), and V8 activates it again only after a mark-compact
+ * that found the heap grown. A later burst in a process whose reducer has finished would keep its garbage until
+ * V8's next mark-compact. So when a nudging series sees no mark-compact and the process stayed quiet throughout
+ * (no collection but the nudges, and under {@link QUIET_BYTES_PER_S} allocated), it runs one ordinary mark-compact
+ * (30–120 ms at 1,000–8,000 connections, on a quiet process), which activates the reducer again, and nudges once
+ * more. A busy process is left to V8's own collections.
+ *
+ * With `postern.websocket.compact.after.burst`, the **compaction** instead: at once, V8's memory-reducing
+ * collection (the `gc` extension's "last-resort" flavour: mark-compact with compaction, twice). Its cost grows with
+ * the live heap (0.23–0.25 s of CPU at 1,000 open connections and 0.6–0.67 s at 8,000 on the loaded 2-core bench
+ * machine, a pause for every connection of the process), and it flushes the bytecode of the functions not running.
  *
  * When: once no upgrade has been relayed for {@link QUIET_MS} (the end of a storm of reconnects, a deploy), if
- * there were at least {@link MIN_UPGRADES} since the last one, and at least a quarter as many as there were
- * relayed connections open after the last one. Its cost grows with the live heap, so with the open connections
- * (0.23–0.25 s of CPU at 1,000 and 0.6–0.67 s at 8,000 on the loaded 2-core bench machine, a pause for every
- * connection of the process): the quarter keeps its cost per upgrade from growing with the connections, while
- * what it leaves uncollected is at most the garbage of a quarter of them. The next one also waits at least 9× as
- * long as the last took (a due one is put off, not dropped), so it never takes more than a tenth of the
- * process's time (bursts of short-lived connections every second). A steady stream of upgrades never triggers it
- * (V8's own collections handle that). The `gc` function is obtained without exposing it to the process
- * (`--expose-gc` for one new context of its own); a Node without it, or `setFlagsFromString` failing, leaves
- * this off.
+ * there were at least {@link MIN_UPGRADES} since the last time, and at least a quarter as many as there were
+ * relayed connections open after it: what is left uncollected is at most the garbage of a quarter of them, and the
+ * cost per upgrade does not grow with the connections. A compaction also waits at least 9× as long as the last one
+ * took (a due one is put off, not dropped), so it never takes more than a tenth of the process's time. A steady
+ * stream of upgrades triggers neither (V8's own collections handle that). The `gc` function is obtained without
+ * exposing it to the process (`--expose-gc` for one new context of its own); a Node without it, or
+ * `setFlagsFromString` failing, leaves this off.
  */
-import { setFlagsFromString } from 'node:v8';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** Upgrades since the last compaction below which none is due: ~100 handshakes leave ~2 MiB of old space. */
+/** Upgrades since the last time below which nothing is due: ~100 handshakes leave ~2 MiB of old space. */
 export const MIN_UPGRADES = 100;
-/** How long no upgrade must have been relayed before the compaction runs. */
+/** How long no upgrade must have been relayed before anything runs. */
 export const QUIET_MS = 500;
-/** The compaction takes at most this share of the process's time: the next one waits 9× as long as the last took. */
+/** Between two nudges: V8's memory reducer averages the allocation rate over ~5 s of samples. */
+export const NUDGE_INTERVAL_MS = 2500;
+/** Nudges in a series: ~25 s, three of the memory reducer's looks (the first often still sees the burst). */
+export const NUDGES = 10;
+/** Below this allocation rate between two nudges (and with no other collection) the process counts as quiet. */
+export const QUIET_BYTES_PER_S = 256 * 1024;
+/** A compaction takes at most this share of the process's time: the next one waits 9× as long as the last took. */
 const MAX_SHARE = 0.1;
 
-type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+type Gc = (options: {
+  type: 'major' | 'minor';
+  execution: 'sync';
+  flavor?: 'regular' | 'last-resort';
+}) => void;
 
 let gc: Gc | null | undefined;
 
@@ -60,20 +83,35 @@ function gcFunction(): Gc | null {
 
 let upgrades = 0;
 let timer: NodeJS.Timeout | undefined;
-/** The number of relayed connections open, from the caller, and what it was at the last compaction. */
+/** The number of relayed connections open, from the caller, and what it was the last time. */
 let openCount: () => number = () => 0;
 let openAtLast = 0;
-/** Enough upgrades since the last compaction for the next one. */
+/** What the latest upgrade's deployment asked for: the compaction at once, or the nudge. */
+let compactAtOnce = false;
+/** Enough upgrades since the last time for the next one. */
 const due = () => upgrades >= Math.max(MIN_UPGRADES, openAtLast / 4);
-/** How many compactions ran (for tests). */
-let runs = 0;
 
+/** Compactions at once; nudges; series that saw a mark-compact of V8's own; ordinary mark-compacts run. */
+const counts = { compactions: 0, nudges: 0, reducerSeen: 0, collections: 0 };
 /** When the next compaction may run (performance.now()), after the last one's duration. */
 let notBefore = 0;
+/** Nudge timing (tests shorten it). */
+let nudgeIntervalMs = NUDGE_INTERVAL_MS;
+let nudgesPerSeries = NUDGES;
 
 function settle(): void {
   timer = undefined;
   if (!due()) return;
+  if (compactAtOnce) compact();
+  else {
+    upgrades = 0;
+    openAtLast = openCount();
+    series?.stop();
+    series = new NudgeSeries(true);
+  }
+}
+
+function compact(): void {
   const now = performance.now();
   if (now < notBefore) {
     timer = setTimeout(settle, Math.max(QUIET_MS, notBefore - now));
@@ -82,9 +120,10 @@ function settle(): void {
   }
   const collect = gcFunction();
   if (!collect) return;
+  series?.stop();
   upgrades = 0;
   openAtLast = openCount();
-  runs++;
+  counts.compactions++;
   // Timed without making the `gc` function's context (the first time): the share is the collection's.
   const start = performance.now();
   collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
@@ -92,12 +131,99 @@ function settle(): void {
   notBefore = end + ((end - start) * (1 - MAX_SHARE)) / MAX_SHARE;
 }
 
+let series: NudgeSeries | undefined;
+
 /**
- * Counts one relayed upgrade; the compaction is looked at {@link QUIET_MS} after the last of a burst. `open` counts
- * the relayed connections open in this process (the same function every time).
+ * Scavenges every {@link nudgeIntervalMs} until a mark-compact is seen (V8's memory reducer ran) or the series is
+ * over; then, when the process stayed quiet and the series may, one ordinary mark-compact and a new series.
  */
-export function upgradeRelayed(open: () => number): void {
+class NudgeSeries {
+  readonly #mayCollect: boolean;
+  readonly #observer: PerformanceObserver;
+  /** The nudges' own collections, as [start, end] in performance.now(), to tell them from V8's. */
+  readonly #ours: [number, number][] = [];
+  #left = nudgesPerSeries;
+  #timer: NodeJS.Timeout;
+  #markCompacted = false;
+  #quiet = true;
+  /** New-space bytes in use right after the last nudge, and when. */
+  #usedAfter = newSpaceUsed();
+  #at = performance.now();
+
+  /** `ours`: a collection just run by the previous series, whose entry is still to come. */
+  constructor(mayCollect: boolean, ours?: [number, number]) {
+    this.#mayCollect = mayCollect;
+    if (ours) this.#ours.push(ours);
+    this.#observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (this.#ours.some(([s, end]) => e.startTime >= s && e.startTime <= end)) continue;
+        const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.#markCompacted = true;
+        else this.#quiet = false;
+      }
+    });
+    this.#observer.observe({ entryTypes: ['gc'] });
+    this.#timer = setTimeout(() => this.#nudge(), 0);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#observer.disconnect();
+    if (series === this) series = undefined;
+  }
+
+  #run(type: 'major' | 'minor'): [number, number] | undefined {
+    const collect = gcFunction();
+    if (!collect) return undefined;
+    const start = performance.now();
+    collect({ type, execution: 'sync' });
+    const ran: [number, number] = [start, performance.now()];
+    this.#ours.push(ran);
+    return ran;
+  }
+
+  #nudge(): void {
+    // Entries of collections are delivered a tick late: those since the last nudge are in by now.
+    if (this.#markCompacted) {
+      counts.reducerSeen++;
+      this.stop();
+      return;
+    }
+    const now = performance.now();
+    const allocated = newSpaceUsed() - this.#usedAfter;
+    if (allocated > (QUIET_BYTES_PER_S * (now - this.#at)) / 1000 + 64 * 1024) this.#quiet = false;
+    if (this.#left === 0) {
+      this.stop();
+      if (this.#mayCollect && this.#quiet) {
+        counts.collections++;
+        series = new NudgeSeries(false, this.#run('major'));
+      }
+      return;
+    }
+    this.#left--;
+    counts.nudges++;
+    this.#run('minor');
+    this.#usedAfter = newSpaceUsed();
+    this.#at = performance.now();
+    this.#timer = setTimeout(() => this.#nudge(), nudgeIntervalMs);
+    this.#timer.unref();
+  }
+}
+
+function newSpaceUsed(): number {
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_used_size;
+  return 0;
+}
+
+/**
+ * Counts one relayed upgrade; what is due is looked at {@link QUIET_MS} after the last of a burst. `open` counts
+ * the relayed connections open in this process (the same function every time); `compactAtOnce` is the
+ * deployment's `postern.websocket.compact.after.burst`.
+ */
+export function upgradeRelayed(open: () => number, compactNow: boolean): void {
   openCount = open;
+  compactAtOnce = compactNow;
   upgrades++;
   // Not due yet, or this Node has no `gc` to lend (then never).
   if (!due() || gc === null) return;
@@ -109,7 +235,16 @@ export function upgradeRelayed(open: () => number): void {
   }
 }
 
-/** How many compactions have run in this process. */
-export function compactions(): number {
-  return runs;
+/**
+ * How many compactions, nudges and ordinary mark-compacts have run in this process; whether a series runs now; the
+ * relayed connections open the last time (a quarter of it is the next burst's size).
+ */
+export function settleCounts(): Readonly<typeof counts & { nudging: boolean; openAtLast: number }> {
+  return { ...counts, nudging: series !== undefined, openAtLast };
+}
+
+/** For tests: shorter nudge series (the defaults again without arguments). */
+export function setNudgeTiming(intervalMs = NUDGE_INTERVAL_MS, count = NUDGES): void {
+  nudgeIntervalMs = intervalMs;
+  nudgesPerSeries = count;
 }

@@ -504,7 +504,7 @@ function startRelay(client: WebSocket, backend: FrameWebSocket, a: Accepted): vo
   const started = Date.now();
   a.slot.relayed = true;
   openClients.add(client);
-  if (a.compactAfterBurst) upgradeRelayed(openRelayed);
+  upgradeRelayed(openRelayed, a.compactAfterBurst);
   a.log.info(
     {
       type: 'websocket',
