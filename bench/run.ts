@@ -1095,10 +1095,12 @@ function wsNotes(rows: WsRow[]): string {
       );
     }
     for (const i of p.idle) {
-      const k = i.kibPerConnection;
-      goals.push(
-        `≤ 20 KiB per idle proxied connection at ${i.connections}: ${k.toFixed(1)} KiB ${k <= 20 ? 'met' : 'not met'}`,
+      const readings = [{ afterS: 2, kibPerConnection: i.kibPerConnection }, ...i.later.slice(-1)];
+      const said = readings.map(
+        (r) =>
+          `${r.kibPerConnection.toFixed(1)} KiB after ${r.afterS} s ${r.kibPerConnection <= 20 ? 'met' : 'not met'}`,
       );
+      goals.push(`≤ 20 KiB per idle proxied connection at ${i.connections}: ${said.join('; ')}`);
     }
     out.push('issue targets (WebSocket): ', ...goals.map((g) => `  - ${g}`));
   }

@@ -49,8 +49,8 @@ export const MIN_UPGRADES = 100;
 export const QUIET_MS = 500;
 /** Between two nudges: V8's memory reducer averages the allocation rate over ~5 s of samples. */
 export const NUDGE_INTERVAL_MS = 2500;
-/** Nudges in a series: ~25 s, three of the memory reducer's looks (the first often still sees the burst). */
-export const NUDGES = 10;
+/** Nudges in a series: ~10 s, one look of the memory reducer when it is waiting (it looks every 8 s). */
+export const NUDGES = 4;
 /** Below this allocation rate between two nudges (and with no other collection) the process counts as quiet. */
 export const QUIET_BYTES_PER_S = 256 * 1024;
 /** A compaction takes at most this share of the process's time: the next one waits 9× as long as the last took. */
@@ -103,7 +103,7 @@ function settle(): void {
   timer = undefined;
   if (!due()) return;
   if (compactAtOnce) compact();
-  else {
+  else if (gcFunction()) {
     upgrades = 0;
     openAtLast = openCount();
     series?.stop();
