@@ -173,7 +173,7 @@ const WS_WARMUP = Number(args['ws-warmup']);
 const WS_IDLE = args['ws-idle'].split(',').map((n) => Number(n.trim()));
 /**
  * The idle RSS is read 2 s after the connections are open and again this many seconds after: postern returns a
- * burst's handshake garbage once it is quiet, through V8's memory reducer (websocket/heap-settle), within ~8–25 s.
+ * burst's handshake garbage once it is quiet, through V8's memory reducer (websocket/heap-settle), within ~10–20 s.
  */
 const WS_IDLE_LATER_S = Number(args['ws-idle-later'] ?? (args.quick ? 2 : 30));
 /** Descriptors for every process of the run: 8,000 idle WebSockets through postern are 16,000 sockets. */

@@ -13,7 +13,7 @@
  *   reads VmRSS of `--pid` (and of `--backend-pid`) from /proc, opens `--connections` connections in batches of
  *   `--batch`, leaves them idle `--settle` s, reads VmRSS again and counts how many are still open, then closes
  *   them all. Reports (after − before) / connections in KiB. `--settle 2,30` reads it after 2 s and again after
- *   30 s (`later`): the gateway returns a burst's garbage within ~8–25 s once it is quiet (websocket/heap-settle).
+ *   30 s (`later`): the gateway returns a burst's garbage within ~10–20 s once it is quiet (websocket/heap-settle).
  *
  *   node bench/ws-load.ts --url ws://127.0.0.1:PORT/path --mode echo --connections 100 --size 64
  *                         [--binary] [--duration 10] [--warmup 2] [--pid PID] [--backend-pid PID] [--rate N]

@@ -441,7 +441,7 @@ export const SETTINGS = {
     compactAfterBurst: bool(
       'postern.websocket.compact.after.burst',
       false,
-      'postern: once a burst of at least 100 WebSocket upgrades has settled (500 ms without one), run one compacting garbage collection at once, which returns the old-space memory their handshakes left (8–22 MiB after 1,000) at the cost of a pause of every connection of the process (45–580 ms measured) and recompiled handshake code. Without it (the default) the gateway lets the memory reducer of V8 see the quiet instead, which returns that memory within ~8–25 s with shorter, incremental pauses, and only while the process stays quiet (websocket/heap-settle).',
+      'postern: once a burst of at least 100 WebSocket upgrades has settled (500 ms without one), run one compacting garbage collection at once, which returns the old-space memory their handshakes left (8–22 MiB after 1,000) at the cost of a pause of every connection of the process (45–580 ms measured) and recompiled handshake code. Without it (the default) the gateway lets the memory reducer of V8 see the quiet instead, which returns that memory within ~10–20 s of quiet, with incremental collections and at most one ordinary mark-compact while the process stays quiet (websocket/heap-settle).',
     ),
     handshakeTimeoutMs: optionalDuration(
       'postern.websocket.handshake.timeout',
