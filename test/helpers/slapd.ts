@@ -16,8 +16,9 @@
  * | `uid=carol,ou=contractors,ou=people,…` | `carol-password` (only found by a subtree search) | analyst, contractors |
  *
  * `cn=staff,ou=groups,…` has the group `cn=analyst` as a member (a nested group). The root DN
- * {@link SlapdFixture.rootDn} / {@link ROOT_PASSWORD} can search everything; anonymous clients can bind and
- * nothing else (a search needs a bound, "system" user), and `userPassword` is never readable.
+ * {@link SlapdFixture.rootDn} / {@link SlapdFixture.rootPassword} (one per fixture) can search everything;
+ * anonymous clients can bind and nothing else (a search needs a bound, "system" user), and `userPassword` is
+ * never readable.
  *
  * ```ts
  * const ldap = await startSlapd();          // ldap.url = ldap://127.0.0.1:<port>
@@ -31,7 +32,9 @@
  * slapd runs under a small `sh` guard reading the test process's pipe: when the test process exits in any way
  * (even SIGKILL) the pipe closes and the guard kills slapd, so no server outlives its test.
  */
+
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +47,6 @@ export const BASE_DN = 'dc=hadoop,dc=apache,dc=org';
 export const PEOPLE_DN = `ou=people,${BASE_DN}`;
 export const GROUPS_DN = `ou=groups,${BASE_DN}`;
 export const ROOT_DN = `cn=admin,${BASE_DN}`;
-export const ROOT_PASSWORD = 'root-secret';
 
 /** The users of the seed, with their passwords (undefined: the entry has no password, so binds fail). */
 export const USERS: Readonly<Record<string, { dn: string; password?: string; groups: readonly string[] }>> = {
@@ -178,7 +180,7 @@ function makeCertificates(dir: string): void {
   );
 }
 
-function slapdConf(dir: string): string {
+function slapdConf(dir: string, rootPassword: string): string {
   const schema = ['core', 'cosine', 'inetorgperson', 'nis'].map(
     (s) => `include /etc/ldap/schema/${s}.schema`,
   );
@@ -194,7 +196,7 @@ database mdb
 maxsize 16777216
 suffix "${BASE_DN}"
 rootdn "${ROOT_DN}"
-rootpw ${ROOT_PASSWORD}
+rootpw ${rootPassword}
 directory ${join(dir, 'db')}
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by users read by anonymous auth by * none
@@ -204,11 +206,12 @@ access to * by users read by anonymous auth by * none
 /** Starts a seeded slapd; resolves once it answers on both ports. */
 export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-slapd-'));
+  const rootPassword = randomBytes(12).toString('hex');
   try {
     mkdirSync(join(dir, 'db'));
     makeCertificates(dir);
     const conf = join(dir, 'slapd.conf');
-    writeFileSync(conf, slapdConf(dir));
+    writeFileSync(conf, slapdConf(dir, rootPassword));
     const ldif = join(dir, 'seed.ldif');
     // slapadd wants `version: 1` before anything else; Knox's users.ldif has its licence comment first (ApacheDS,
     // Knox's demo LDAP, does not mind). The line says nothing else: drop it.
@@ -220,7 +223,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdFixtu
     throw err;
   }
   const [port, ldapsPort] = [options.port ?? (await freePort()), await freePort()];
-  const fixture = new Slapd(dir, port, ldapsPort, options.startTimeoutMs ?? 15_000);
+  const fixture = new Slapd(dir, port, ldapsPort, rootPassword, options.startTimeoutMs ?? 15_000);
   try {
     await fixture.start();
   } catch (err) {
@@ -240,11 +243,16 @@ class Slapd implements SlapdFixture {
   readonly caFile: string;
   readonly baseDn = BASE_DN;
   readonly rootDn = ROOT_DN;
-  readonly rootPassword = ROOT_PASSWORD;
+  /**
+   * Made for this fixture: the start-up check binds with it, so a port another test's slapd took meanwhile (after
+   * a stop, before the start) fails the start instead of passing for this one.
+   */
+  readonly rootPassword: string;
   readonly #startTimeoutMs: number;
   readonly #server = new GuardedProcess('slapd', 'KILL');
 
-  constructor(dir: string, port: number, ldapsPort: number, startTimeoutMs: number) {
+  constructor(dir: string, port: number, ldapsPort: number, rootPassword: string, startTimeoutMs: number) {
+    this.rootPassword = rootPassword;
     this.dir = dir;
     this.port = port;
     this.ldapsPort = ldapsPort;
@@ -302,7 +310,7 @@ class Slapd implements SlapdFixture {
     const tls = url.startsWith('ldaps:') ? { tlsOptions: { ca: this.caPem } } : {};
     const client = new Client({ url, connectTimeout: 1000, timeout: 1000, ...tls });
     try {
-      await client.bind(ROOT_DN, ROOT_PASSWORD);
+      await client.bind(ROOT_DN, this.rootPassword);
       return true;
     } catch {
       return false;
