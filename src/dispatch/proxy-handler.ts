@@ -62,6 +62,9 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   hook?: ResponseHook;
   /** The hook's verdict on a dropped response: its body is read and discarded, then this happens. */
   #dropped: 'retry' | GatewayError | undefined;
+  /** The client response's 'drain' listener is in place, and the controller it resumes (see onResponseData). */
+  #drainHooked = false;
+  #pausedController: Dispatcher.DispatchController | undefined;
 
   constructor(
     ex: Exchange,
@@ -143,8 +146,22 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
         return;
       }
       controller.pause();
-      this.#res.once('drain', () => controller.resume());
+      this.#pausedController = controller;
+      // One listener for the exchange, added at the first pause: a slow client pauses a large body many times,
+      // and a `once` per pause made a closure and a once-wrapper each time (all allocation per 1 MiB download
+      // went from 88 to 81 KB without them: bench/alloc.ts --path big).
+      if (!this.#drainHooked) {
+        this.#drainHooked = true;
+        this.#res.on('drain', () => this.#resumeOnDrain());
+      }
     }
+  }
+
+  /** Resumes the backend's body once the client's socket drained (undici's resume does nothing unless paused). */
+  #resumeOnDrain(): void {
+    const paused = this.#pausedController;
+    this.#pausedController = undefined;
+    paused?.resume();
   }
 
   onResponseEnd(_controller?: Dispatcher.DispatchController, trailers?: Trailers): void {
