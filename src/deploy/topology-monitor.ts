@@ -101,7 +101,7 @@ export class DirectoryMonitor {
     if (!now) return;
     // Files being written: wait until they stand still (bounded), then compare what they became.
     const until = Date.now() + this.#opts.settleMs;
-    while (this.#moved(now) && Date.now() < until) {
+    while (this.#anyMoved(now) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, this.#opts.debounceMs));
       if (this.#closed) return;
       const later = this.#list();
@@ -114,7 +114,7 @@ export class DirectoryMonitor {
     for (const [file, seen] of now) {
       const before = this.#seen.get(file);
       if (!before) changes.push({ kind: 'created', file });
-      else if (before.mtimeMs !== seen.mtimeMs || before.size !== seen.size) {
+      else if (moved(before, seen)) {
         if (this.#opts.requireContentChange) {
           seen.hash = hashOf(file);
           before.hash ??= seen.hash;
@@ -137,10 +137,10 @@ export class DirectoryMonitor {
   }
 
   /** Whether a file of the listing is new or has another time or size than when last reported. */
-  #moved(now: Map<string, Seen>): boolean {
+  #anyMoved(now: Map<string, Seen>): boolean {
     for (const [file, seen] of now) {
       const before = this.#seen.get(file);
-      if (!before || before.mtimeMs !== seen.mtimeMs || before.size !== seen.size) return true;
+      if (!before || moved(before, seen)) return true;
     }
     return false;
   }
@@ -181,12 +181,17 @@ function hashOf(file: string): string | undefined {
   }
 }
 
+/** A file's modification time or size is not what it was. */
+function moved(before: Seen, now: Seen): boolean {
+  return before.mtimeMs !== now.mtimeMs || before.size !== now.size;
+}
+
 /** Two listings name the same files with the same times and sizes. */
 function sameFiles(a: Map<string, Seen>, b: Map<string, Seen>): boolean {
   if (a.size !== b.size) return false;
   for (const [file, seen] of a) {
     const other = b.get(file);
-    if (!other || other.mtimeMs !== seen.mtimeMs || other.size !== seen.size) return false;
+    if (!other || moved(other, seen)) return false;
   }
   return true;
 }
