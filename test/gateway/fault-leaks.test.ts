@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { type Backend, closedPort, startBackend } from '../helpers/backend.ts';
+import { v8Gc } from '../helpers/gc.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const gc = v8Gc();
 
 function fds(): { total: number; sockets: number } {
   let sockets = 0;

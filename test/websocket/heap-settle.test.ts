@@ -11,12 +11,11 @@
 import assert from 'node:assert/strict';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'ws';
 import { type RunningBackend, startWsEcho } from '../../src/demo/index.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { MIN_UPGRADES, QUIET_MS, setNudgeTiming, settleCounts } from '../../src/websocket/heap-settle.ts';
+import { v8Gc } from '../helpers/gc.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,16 +40,6 @@ after(() => observer.disconnect());
 
 /** Upgrades that make the next burst: at least 100, and a quarter of those open the last time. */
 const burst = () => Math.max(MIN_UPGRADES, Math.ceil(settleCounts().openAtLast / 4));
-
-/** V8's `gc`, for the test to run a collection the module did not (the way the module gets it). */
-function gcOfOurOwn(): (o: { type: 'major'; execution: 'sync' }) => void {
-  setFlagsFromString('--expose-gc');
-  try {
-    return runInNewContext('gc');
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
-}
 
 /** Sends one message on each socket and resolves with the echoes. */
 function echoAll(sockets: WebSocket[], tag: string): Promise<string[]> {
@@ -228,7 +217,7 @@ describe('by default: the nudge', () => {
     sockets.push(...(await openThrough(gateway, burst())));
     await until(() => settleCounts().nudges > before.nudges);
     // The stand-in for V8's memory reducer: a mark-compact the module did not run.
-    gcOfOurOwn()({ type: 'major', execution: 'sync' });
+    v8Gc()({ type: 'major', execution: 'sync' });
     await until(() => settleCounts().reducerSeen > before.reducerSeen);
     const nudges = settleCounts().nudges;
     await sleep(SERIES_MS);

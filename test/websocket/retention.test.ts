@@ -6,15 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'ws';
 import { type RunningBackend, startWsEcho } from '../../src/demo/index.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
+import { v8Gc } from '../helpers/gc.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const gc = v8Gc();
 
 /** A test plugin that keeps weak references to each upgrade's request, response and exchange. */
 const PLUGIN = `

@@ -7,17 +7,15 @@ import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { HtmlRewriter } from '../../../src/rewrite/body/html.ts';
 import { compileJsonContent, JsonRewriter } from '../../../src/rewrite/body/json.ts';
 import { RewriteTransform } from '../../../src/rewrite/body/stream.ts';
 import type { TextRewriter } from '../../../src/rewrite/body/values.ts';
 import { compileXmlContent, XmlRewriter } from '../../../src/rewrite/body/xml.ts';
+import { v8Gc } from '../../helpers/gc.ts';
 import { mapValue, testContext } from './helpers.ts';
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
+const gc = v8Gc();
 const MiB = 1024 * 1024;
 /** The limit the filters run with here (postern's default). */
 const LIMIT = MiB;
