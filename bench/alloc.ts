@@ -29,7 +29,7 @@
  * to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,12 @@ const { values: args } = parseArgs({
     survivors: { type: 'boolean', default: false },
     promoted: { type: 'boolean', default: false },
     live: { type: 'boolean', default: false },
+    // --live: also write the heap snapshot to this file (for DevTools, or a retainer search).
+    snapshot: { type: 'string' },
+    // Sampling modes: also print the stacks (innermost 10 frames) under which functions whose name contains this
+    // allocated, by bytes (for instance `--stacks Uint8Array` with `--promoted`: which buffers outlive a scavenge).
+    stacks: { type: 'string' },
+    put: { type: 'string' },
     cost: { type: 'boolean', default: false },
     // With --cost: a command run against the target while the measured requests run ({pid} replaced), stopped with
     // SIGINT after them, its output printed (for instance `strace -c -f -p {pid}`).
@@ -138,13 +144,18 @@ class Cdp {
   }
 }
 
+/** `--put BYTES`: each request is a PUT of this many bytes (with `--path upload`), answered 201. */
+const PUT_BODY = args.put ? Buffer.alloc(Number(args.put), 120) : undefined;
+
 async function drive(pool: Pool, path: string, n: number, connections: number): Promise<void> {
   let left = n;
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (left-- > 0) {
-        const res = await pool.request({ method: 'GET', path });
-        if (res.statusCode !== 200) throw new Error(`${path}: ${res.statusCode}`);
+        const res = await pool.request(
+          PUT_BODY ? { method: 'PUT', path, body: PUT_BODY } : { method: 'GET', path },
+        );
+        if (res.statusCode !== (PUT_BODY ? 201 : 200)) throw new Error(`${path}: ${res.statusCode}`);
         // Read to the end. undici's dump() takes a finite limit only (Infinity falls back to 128 KiB, and a
         // larger body was cut off: the gateway then saw a client gone on every 1 MiB request).
         await res.body.dump({ limit: Number.MAX_SAFE_INTEGER });
@@ -281,6 +292,7 @@ async function main(): Promise<void> {
     });
     await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
     await load;
+    if (args.snapshot) writeFileSync(args.snapshot, chunks.join(''));
     const snap = JSON.parse(chunks.join('')) as {
       snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
       nodes: number[];
@@ -365,6 +377,7 @@ async function main(): Promise<void> {
   const byOrigin = new Map<string, number>();
   const bySelf = new Map<string, number>();
   const byPostern = new Map<string, number>();
+  const byStack = new Map<string, number>();
   let total = 0;
   const walk = (node: SamplingNode, stack: CallFrame[]): void => {
     const here = [...stack, node.callFrame];
@@ -377,6 +390,10 @@ async function main(): Promise<void> {
       const inner = here.findLast((f) => origin(f.url) === 'postern src/');
       const pk = inner ? where(inner) : '(no postern frame)';
       byPostern.set(pk, (byPostern.get(pk) ?? 0) + node.selfSize);
+      if (args.stacks !== undefined && k.includes(args.stacks)) {
+        const sk = here.slice(-10).reverse().map(where).join('\n        ← ');
+        byStack.set(sk, (byStack.get(sk) ?? 0) + node.selfSize);
+      }
     }
     for (const c of node.children) walk(c, here);
   };
@@ -393,7 +410,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${args.target}: GET ${path} × ${requests} (c=${connections}, logs ${args.logs ? 'on' : 'off'}), sampling every ${args.interval} B:\n` +
       `${per(total)} B allocated per request\n\nby origin:\n${list(byOrigin, 10)}\n\n` +
-      `top functions (self):\n${list(bySelf, top)}\n\ninnermost postern frame:\n${list(byPostern, top)}\n`,
+      `top functions (self):\n${list(bySelf, top)}\n\ninnermost postern frame:\n${list(byPostern, top)}\n` +
+      (args.stacks === undefined ? '' : `\nstacks of ${args.stacks}:\n${list(byStack, 8)}\n`),
   );
   process.exit(0);
 }

@@ -274,7 +274,8 @@ export class Gateway implements GatewayHandle {
 
   /** Liveness and readiness on the gateway's listener (unless `postern.health.enabled` is false). */
   #operate(): void {
-    this.server.operations = (req, res) => this.operations.handle(req, res);
+    const operations: GatewayServer['operations'] = (req, res) => this.operations.handle(req, res);
+    this.server.operations = operations;
     const health = this.settings.health;
     if (!health.enabled) return;
     this.operations.add(health.livePath, (_req, res) =>
@@ -571,10 +572,11 @@ export class Gateway implements GatewayHandle {
     };
     backendHealthEvents.subscribe(onHealth);
     requestEvents.subscribe(onRequest);
-    this.#unwatchErrors = () => {
+    const unwatch = () => {
       backendHealthEvents.unsubscribe(onHealth);
       requestEvents.unsubscribe(onRequest);
     };
+    this.#unwatchErrors = unwatch;
   }
 
   /**

@@ -268,10 +268,12 @@ export function readIntoSharedBuffer(socket: Socket, sink: (chunk: Buffer) => vo
     return false;
   const slots = socket as unknown as Record<symbol, unknown>;
   if (slots[onreadSlots.buffer] !== null || slots[onreadSlots.callback] !== null) return false;
-  slots[onreadSlots.callback] = (n: number) => {
+  // Through a variable (test/source-closures.test.ts).
+  const onread = (n: number) => {
     sink(READ_BUFFER.subarray(0, n));
     return true;
   };
+  slots[onreadSlots.callback] = onread;
   slots[onreadSlots.buffer] = READ_BUFFER;
   handle.useUserBuffer(READ_BUFFER);
   return true;
@@ -357,7 +359,9 @@ class Peer {
     this.masked = masked;
     this.fd = plainFd(socket);
     this.handle = handleOf(socket);
-    this.written = () => written(this);
+    // Through a variable (test/source-closures.test.ts).
+    const onWritten = () => written(this);
+    this.written = onWritten;
   }
 }
 

@@ -174,7 +174,8 @@ class HaExchange implements Dispatcher.DispatchHandler {
     this.#request = retarget(url, ha.primary, ha.primary) === undefined ? undefined : ha.begin(ex.req);
     // The proxy handler cancels a running attempt when the client goes; between attempts, this ends the wait.
     const proxyClose = ex.onClientClose;
-    ex.onClientClose = () => {
+    // Through a variable, as in ProxyHandler (test/source-closures.test.ts).
+    const onClientClose = () => {
       this.#gone = true;
       if (this.#timer !== undefined) {
         clearTimeout(this.#timer);
@@ -184,6 +185,7 @@ class HaExchange implements Dispatcher.DispatchHandler {
       }
       proxyClose?.();
     };
+    ex.onClientClose = onClientClose;
   }
 
   /** Holds the body for replay when it fits the buffer, then sends the first attempt. */

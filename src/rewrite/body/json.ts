@@ -88,10 +88,14 @@ export class JsonRewriter implements TextRewriter {
     this.#content = content;
     this.#ctx = ctx;
     this.#tokenizer = new Tokenizer({ stringBufferSize: 64 * 1024, numberBufferSize: 64 });
-    this.#tokenizer.onToken = ({ token, value, offset }) => this.#token(token, value, offset);
-    this.#tokenizer.onError = (err) => {
+    // Through variables (test/source-closures.test.ts): an arrow assigned straight to a property is allocated in
+    // V8's old generation, and these would keep the response's rewrite alive there until the next mark-compact.
+    const onToken: Tokenizer['onToken'] = ({ token, value, offset }) => this.#token(token, value, offset);
+    const onError = (err: Error) => {
       throw new BodyParseError(`not JSON: ${err.message}`, { cause: err });
     };
+    this.#tokenizer.onToken = onToken;
+    this.#tokenizer.onError = onError;
   }
 
   write(text: string, bytes: Buffer): string {
