@@ -24,7 +24,9 @@ export function continueOnRead(req: IncomingMessage, res: ServerResponse): void 
   const r = req as Awaiting;
   r[AWAITING] = true;
   const read = req._read;
-  req._read = function (this: IncomingMessage, size: number) {
+  // Through a variable (test/source-closures.test.ts): a function assigned straight to a property may be allocated
+  // in V8's old generation, and would keep this request alive there until the next mark-compact.
+  const readOnce = function (this: IncomingMessage, size: number) {
     if (r[AWAITING]) {
       r[AWAITING] = false;
       req._read = read;
@@ -32,6 +34,7 @@ export function continueOnRead(req: IncomingMessage, res: ServerResponse): void 
     }
     return read.call(this, size);
   };
+  req._read = readOnce;
 }
 
 /** Whether the client still waits for a `100 Continue` before it sends the body (nothing asked for it yet). */
