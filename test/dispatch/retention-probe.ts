@@ -1,7 +1,12 @@
 /**
  * Run by request-retention.test.ts in a child Node with `postern start`'s V8 flags and `--expose-gc`: a gateway in
- * this process proxies small GETs, one at a time, to a backend in this process; prints how far the old generation
- * grew per request meanwhile (JSON on stdout), and how many mark-compacts ran (which would void the figure).
+ * this process proxies GETs, one at a time, to a backend in this process; prints how far the old generation grew
+ * per request meanwhile (JSON on stdout), and how many mark-compacts ran (which would void the figure).
+ *
+ *   node … retention-probe.ts [small|large|ha]
+ *
+ * `small`: 2-byte answers; `large`: 1 MiB answers (many reads and writes, pauses for the client); `ha`: small ones
+ * through the HA dispatch (HaProvider, two backend URLs).
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -9,10 +14,15 @@ import { Agent, request } from 'undici';
 import { startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, topologyXml } from '../helpers/home.ts';
 
-const REQUESTS = 2000;
+const CASE = process.argv[2] ?? 'small';
+const REQUESTS = CASE === 'large' ? 400 : 2000;
+const LARGE = Buffer.alloc(256 * 1024, 120);
 const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 
 const backend = await startBackend((_req, res) =>
+  res.writeHead(200, { 'content-type': 'text/plain' }).end(CASE === 'large' ? LARGE : 'ok'),
+);
+const other = await startBackend((_req, res) =>
   res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'),
 );
 const home = makeHome();
@@ -22,8 +32,9 @@ home.write(
     providers: [
       { role: 'authentication', name: 'Anonymous' },
       { role: 'identity-assertion', name: 'Default' },
+      ...(CASE === 'ha' ? [{ role: 'ha', name: 'HaProvider', params: { HTTP: 'enabled=true' } }] : []),
     ],
-    services: [{ role: 'HTTP', urls: [backend.url] }],
+    services: [{ role: 'HTTP', urls: CASE === 'ha' ? [backend.url, other.url] : [backend.url] }],
   }),
 );
 const gateway = await startGateway(home);
@@ -34,7 +45,7 @@ const get = async (i: number) => {
   await res.body.text();
 };
 // Warm-up: code compiled, pools and caches made.
-for (let i = 0; i < 1000; i++) await get(i);
+for (let i = 0; i < (CASE === 'large' ? 300 : 1000); i++) await get(i);
 backend.requests.length = 0;
 (globalThis as unknown as { gc: () => void }).gc();
 let markCompacts = 0;
@@ -57,4 +68,5 @@ process.stdout.write(`${JSON.stringify({ bytesPerRequest: grown / REQUESTS, mark
 await agent.close();
 await gateway.close();
 await backend.close();
+await other.close();
 home.remove();
