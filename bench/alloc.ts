@@ -8,7 +8,7 @@
  *
  *   node bench/alloc.ts [--target postern|floor] [--requests 20000] [--warmup 5000] [--connections 10]
  *                       [--path small] [--logs] [--env NAME=value …] [--top 25] [--interval 1024]
- *                       [--node-flags="--flag …"] [--attach 'command {pid}'] [MODE]
+ *                       [--node-flags="--flag …"] [--attach 'command {pid}'] [--put BYTES | --ws] [MODE]
  *
  * MODE (one):
  * - none: V8's sampling heap profiler, counting objects the GCs have already collected, records every allocation;
@@ -24,6 +24,10 @@
  * - `--cost`: the target's CPU time (user + system, all threads, from /proc) per request, and by thread name with
  *   the context switches; `--attach 'strace -c -f -p {pid}'` runs a command against the target meanwhile.
  * - `--cpu`: a CPU profile of the load, summarised by bench/profile-summary.ts.
+ *
+ * What a request is: a GET of `--path` (bench/backend.ts's `small`, `big`, …); with `--put BYTES`, a PUT of that many
+ * bytes (`--path upload`); with `--ws` (postern only), a WebSocket through the gateway to bench/ws-backend.ts, opened,
+ * one 64 B echo, closed, so the handshake, the relay's setup and its teardown are what is measured.
  *
  * `--target floor` is bench/floor-proxy.ts with postern start's V8 flags (cli/node-flags); `--node-flags` adds flags
  * to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
@@ -64,6 +68,9 @@ const { values: args } = parseArgs({
     // allocated, by bytes (for instance `--stacks Uint8Array` with `--promoted`: which buffers outlive a scavenge).
     stacks: { type: 'string' },
     put: { type: 'string' },
+    // Each "request" is a WebSocket through the gateway (bench/ws-backend.ts behind it): opened, one 64 B echo,
+    // closed (the handshake, the relay's setup and its teardown).
+    ws: { type: 'boolean', default: false },
     cost: { type: 'boolean', default: false },
     // With --cost: a command run against the target while the measured requests run ({pid} replaced), stopped with
     // SIGINT after them, its output printed (for instance `strace -c -f -p {pid}`).
@@ -147,8 +154,32 @@ class Cdp {
 /** `--put BYTES`: each request is a PUT of this many bytes (with `--path upload`), answered 201. */
 const PUT_BODY = args.put ? Buffer.alloc(Number(args.put), 120) : undefined;
 
+/** The gateway's WebSocket URL under `--ws` (set once the gateway is up). */
+let wsUrl = '';
+
+/** One WebSocket through the gateway: open, one echo, close (both closing handshakes done). */
+async function wsOnce(): Promise<void> {
+  const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+  await new Promise((ok, fail) => ws.once('open', ok).once('error', fail));
+  const echoed = new Promise((ok) => ws.once('message', ok));
+  ws.send('x'.repeat(64));
+  await echoed;
+  await new Promise((ok) => {
+    ws.once('close', ok);
+    ws.close();
+  });
+}
+
 async function drive(pool: Pool, path: string, n: number, connections: number): Promise<void> {
   let left = n;
+  if (args.ws) {
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        while (left-- > 0) await wsOnce();
+      }),
+    );
+    return;
+  }
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (left-- > 0) {
@@ -183,6 +214,17 @@ async function main(): Promise<void> {
 
   const backendPort = await freePort();
   const backend = startChild([join(REPO, 'bench', 'backend.ts'), '--port', String(backendPort)]);
+  const wsBackendPort = await freePort();
+  const wsBackend = args.ws
+    ? startChild([join(REPO, 'bench', 'ws-backend.ts'), '--port', String(wsBackendPort)])
+    : undefined;
+  if (wsBackend) {
+    await waitFor(
+      'ws backend',
+      () => fetch(`http://127.0.0.1:${wsBackendPort}/health`).then((r) => r.status),
+      wsBackend.lines,
+    );
+  }
   await waitFor(
     'backend',
     () => fetch(`http://127.0.0.1:${backendPort}/small`).then((r) => r.status),
@@ -219,9 +261,20 @@ async function main(): Promise<void> {
         'gateway.host': '127.0.0.1',
         'ssl.enabled': 'false',
         'postern.workers': '1',
+        ...(args.ws
+          ? {
+              'gateway.websocket.feature.enabled': 'true',
+              'postern.connections.max.per.address': '0',
+              'postern.connections.max': '0',
+            }
+          : {}),
       },
-      [{ role: 'HTTP', url: `http://127.0.0.1:${backendPort}` }],
+      [
+        { role: 'HTTP', url: `http://127.0.0.1:${backendPort}` },
+        ...(args.ws ? [{ role: 'ECHOWS', url: `ws://127.0.0.1:${wsBackendPort}` }] : []),
+      ],
     );
+    wsUrl = `ws://127.0.0.1:${port}/gateway/bench/echo/ws`;
     const logs = args.logs ? 'info' : 'silent';
     gw = startChild([inspect, join(REPO, 'bin', 'postern.js'), 'start', '--home', home], {
       POSTERN_LOG_LEVEL: args.logs ? 'info' : 'warn',
@@ -235,6 +288,8 @@ async function main(): Promise<void> {
   }
   await waitFor(args.target, () => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status), gw.lines);
 
+  const shown =
+    args.ws && wsUrl ? `WebSocket ${new URL(wsUrl).pathname} (open, one echo, close)` : `GET ${path}`;
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1 });
   await drive(pool, path, Number(args.warmup), connections);
 
@@ -258,7 +313,7 @@ async function main(): Promise<void> {
     const threadsAfter = threadTimes(gw.proc.pid!);
     const per = (a: number, b: number) => ((a - b) / requests).toFixed(1);
     process.stdout.write(
-      `${args.target}${args['node-flags'] ? ` (${args['node-flags']})` : ''}: GET ${path} × ${requests} (c=${connections}): ` +
+      `${args.target}${args['node-flags'] ? ` (${args['node-flags']})` : ''}: ${shown} × ${requests} (c=${connections}): ` +
         `${per(after.user, before.user)} + ${per(after.sys, before.sys)} µs CPU per request (user + system); ` +
         // The backend does the same work for every target: its CPU shows how fast the machine was meanwhile.
         `the backend's ${per(backendAfter.user + backendAfter.sys, backendBefore.user + backendBefore.sys)} µs, ` +
@@ -311,7 +366,7 @@ async function main(): Promise<void> {
       count.set(name, c);
     }
     process.stdout.write(
-      `${args.target}: objects alive during GET ${path} (c=${connections}), by constructor (count, bytes):\n` +
+      `${args.target}: objects alive during ${shown} (c=${connections}), by constructor (count, bytes):\n` +
         [...count]
           .sort((a, b) => b[1].n - a[1].n)
           .slice(0, Number(args.top))
@@ -334,7 +389,7 @@ async function main(): Promise<void> {
       kinds.set(m[1]!, k);
     }
     process.stdout.write(
-      `${args.target}: GET ${path} × ${requests} (c=${connections}), GCs during the measured requests:\n` +
+      `${args.target}: ${shown} × ${requests} (c=${connections}), GCs during the measured requests:\n` +
         [...kinds]
           .map(
             ([k, v]) =>
@@ -353,7 +408,7 @@ async function main(): Promise<void> {
     await drive(pool, path, requests, connections);
     const { profile } = await cdp.send<{ profile: CpuProfile }>('Profiler.stop');
     process.stdout.write(
-      `${args.target}: GET ${path} × ${requests} (c=${connections}, logs ${args.logs ? 'on' : 'off'}), CPU profile:\n` +
+      `${args.target}: ${shown} × ${requests} (c=${connections}, logs ${args.logs ? 'on' : 'off'}), CPU profile:\n` +
         `${formatSummary(summarize(profile, { top: Number(args.top) }))}\n`,
     );
     process.exit(0);
@@ -408,7 +463,7 @@ async function main(): Promise<void> {
       .map(([k, v]) => `${per(v)} B  ${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`)
       .join('\n');
   process.stdout.write(
-    `${args.target}: GET ${path} × ${requests} (c=${connections}, logs ${args.logs ? 'on' : 'off'}), sampling every ${args.interval} B:\n` +
+    `${args.target}: ${shown} × ${requests} (c=${connections}, logs ${args.logs ? 'on' : 'off'}), sampling every ${args.interval} B:\n` +
       `${per(total)} B allocated per request\n\nby origin:\n${list(byOrigin, 10)}\n\n` +
       `top functions (self):\n${list(bySelf, top)}\n\ninnermost postern frame:\n${list(byPostern, top)}\n` +
       (args.stacks === undefined ? '' : `\nstacks of ${args.stacks}:\n${list(byStack, 8)}\n`),
