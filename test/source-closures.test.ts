@@ -54,7 +54,7 @@ const ASSIGNMENTS = new Set([
 ]);
 
 /** The lines (1-based) of `text` where an arrow function or function expression is assigned straight to a property. */
-function propertyAssignedArrows(file: string, text: string): number[] {
+function propertyAssignedFunctions(file: string, text: string): number[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const lines: number[] = [];
   const visit = (node: ts.Node): void => {
@@ -86,7 +86,7 @@ describe('arrow functions assigned to properties', () => {
     for (const entry of readdirSync(join(REPO, 'src'), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
       const file = join(entry.parentPath, entry.name);
-      for (const line of propertyAssignedArrows(file, readFileSync(file, 'utf8')))
+      for (const line of propertyAssignedFunctions(file, readFileSync(file, 'utf8')))
         found.push(`${relative(REPO, file)}:${line}`);
     }
     assert.deepEqual(found, []);
@@ -103,6 +103,6 @@ describe('arrow functions assigned to properties', () => {
       'x.cb = f;',
       'const o = { cb: () => 6 };',
     ].join('\n');
-    assert.deepEqual(propertyAssignedArrows('check.ts', text), [1, 2, 3, 4, 5]);
+    assert.deepEqual(propertyAssignedFunctions('check.ts', text), [1, 2, 3, 4, 5]);
   });
 });

@@ -5,7 +5,7 @@
  *
  *   node … retention-probe.ts [small|large|ha]
  *
- * `small`: 2-byte answers; `large`: 1 MiB answers (many reads and writes, pauses for the client); `ha`: small ones
+ * `small`: 2-byte answers; `large`: 256 KiB answers (several reads and writes each); `ha`: small ones
  * through the HA dispatch (HaProvider, two backend URLs).
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
@@ -60,6 +60,7 @@ const before = oldSpace();
 for (let i = 0; i < REQUESTS; i++) {
   await get(i);
   backend.requests.length = 0;
+  other.requests.length = 0;
 }
 const grown = oldSpace() - before;
 await new Promise((resolve) => setImmediate(resolve));
