@@ -1,13 +1,14 @@
 /**
  * No function literal is assigned straight to a property in src/ (`x.p = () => …`, `this.p = () => …`, `x.p ||= …`,
- * `x[k] = function …`): this V8 allocates such a function in the old generation (its parser takes it for a method,
- * which lives long), and whatever the function's context holds lives there with it until the next mark-compact. On
- * the request path that was the whole exchange: `ProxyHandler`'s `ex.onClientClose = () => this.#clientClosed()` made
- * every request's objects (node's request and response, undici's, the route match) outlive two scavenges and be
- * promoted, ~5.7 KB per small GET and ~8 KB per 1 MiB download, against the bare floor's ~0.3 KB (docs/performance.md,
- * "Closures assigned to properties"). A variable in between (`const f = () => …; x.p = f;`) keeps the function young.
- * Which forms V8 tenures varied in small experiments (the plain `=` of an arrow to a dotted property every time), so
- * the check takes every assignment form, dotted or bracketed, arrow or function expression.
+ * `x[k] = function …`): this V8 allocates such a function in the old generation (by the look of it, its parser's
+ * guess that it is a method, which lives long), and whatever the function's context holds lives there with it until
+ * the next mark-compact. On the request path that was the whole exchange: `ProxyHandler`'s `ex.onClientClose = () =>
+ * this.#clientClosed()` made every request's objects (node's request and response, undici's, the route match)
+ * outlive two scavenges and be promoted, ~5.7 KB per small GET and ~8 KB per 1 MiB download, against the bare floor's
+ * ~0.3 KB (docs/performance.md, "Closures assigned to properties"). A variable in between (`const f = () => …; x.p =
+ * f;`) keeps the function young. Which forms V8 tenures varied in small experiments (the plain `=` of an arrow to a
+ * dotted property every time), so the check takes every assignment form, dotted or bracketed, arrow or function
+ * expression.
  *
  * The first test shows the allocation itself, in a child process of this Node, by the old generation's growth; the
  * others find the pattern in the source with TypeScript's parser.
