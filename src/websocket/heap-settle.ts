@@ -104,11 +104,16 @@ function settle(): void {
   if (!due()) return;
   if (compactAtOnce) compact();
   else if (gcFunction()) {
-    upgrades = 0;
-    openAtLast = openCount();
-    series?.stop();
+    startOver();
     series = new NudgeSeries(true);
   }
+}
+
+/** A burst is being answered: the upgrade count starts again, and a series still nudging stops. */
+function startOver(): void {
+  series?.stop();
+  upgrades = 0;
+  openAtLast = openCount();
 }
 
 function compact(): void {
@@ -120,9 +125,7 @@ function compact(): void {
   }
   const collect = gcFunction();
   if (!collect) return;
-  series?.stop();
-  upgrades = 0;
-  openAtLast = openCount();
+  startOver();
   counts.compactions++;
   // Timed without making the `gc` function's context (the first time): the share is the collection's.
   const start = performance.now();
