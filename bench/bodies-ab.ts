@@ -12,16 +12,17 @@
  *                               [--attach 'strace -c -f -p {pid}']
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
- * floor, and may end in `@NAME=value+NAME=value` for environment variables of the target alone (for instance
+ * floor, or `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), and may end in `@NAME=value+NAME=value` for environment variables of the target alone (for instance
  * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { nginxConf } from './bodies.ts';
 import { writeBenchHome } from './home.ts';
 import { attach, cpuTimes, freePort, minorFaults } from './proc.ts';
 
@@ -74,8 +75,8 @@ if (tls) {
 }
 
 const children = new Set<ChildProcess>();
-function start(argv: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn('taskset', ['-c', '1', process.execPath, ...argv], {
+function start(argv: string[], env: Record<string, string> = {}, command = process.execPath): ChildProcess {
+  const child = spawn('taskset', ['-c', '1', command, ...argv], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -125,6 +126,16 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
   const [where, extra] = spec.split('@');
   const scheme = tls ? 'https' : 'http';
   const port = await freePort();
+  if (where === 'nginx') {
+    const dir = join(tmp, `nginx-${port}`);
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxConf(dir, port, upstream, tls ? { cert, key } : undefined));
+    const child = start(['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')], envOf(extra), 'nginx');
+    const base = `${scheme}://127.0.0.1:${port}/`;
+    await waitReady(`${base}small`);
+    return { child, base };
+  }
   if (where.endsWith(':floor')) {
     const tree = resolve(where.slice(0, -':floor'.length));
     const argv = [join(tree, 'bench', 'floor-proxy.ts'), '--upstream', upstream, '--port', String(port)];

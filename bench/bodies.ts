@@ -196,7 +196,12 @@ function compileKnoxStack(ctx: BodiesContext): string | undefined {
   return `${out}:${KNOX_JARS.join(':')}`;
 }
 
-function nginxConf(dir: string, port: number, upstream: string, tls: Tls | undefined): string {
+export function nginxConf(
+  dir: string,
+  port: number,
+  upstream: string,
+  tls: { cert: string; key: string } | undefined,
+): string {
   return `# postern bench (bodies): nginx as a reverse proxy, one process, access log off.
 daemon off;
 master_process off;
