@@ -279,6 +279,19 @@ export function readIntoSharedBuffer(socket: Socket, sink: (chunk: Buffer) => vo
   return true;
 }
 
+/** What a socket given the shared buffer reads with once its relay is over (nothing comes after its close). */
+const readNothing = () => true;
+
+/**
+ * Lets go of the reader {@link readIntoSharedBuffer} gave a closed socket: its `onread` slot no longer leads to the
+ * relay. The socket object itself outlives its close through scavenges (see {@link FrameRelay}'s `#release`).
+ */
+function releaseSharedBuffer(socket: Socket): void {
+  const slots = socket as unknown as Record<symbol, unknown>;
+  if (onreadSlots !== undefined && typeof slots[onreadSlots.callback] === 'function')
+    slots[onreadSlots.callback] = readNothing;
+}
+
 /** A socket's libuv handle (`socket._handle`: Node's, set to null when the socket is destroyed). */
 type Handle = { fd?: unknown } | null | undefined;
 const handleOf = (socket: Socket) => (socket as unknown as { _handle?: Handle })._handle;
@@ -353,6 +366,8 @@ class Peer {
   /** ...valid while this handle is the socket's (never once it is closed: the number may be another's then). */
   readonly handle: Handle;
   readonly written: () => void;
+  /** The relay's listeners on the socket (event, listener), taken off when the relay is over. */
+  listeners: [string, (chunk: Buffer) => void][] = [];
 
   constructor(socket: Socket, masked: boolean, written: (peer: Peer) => void) {
     this.socket = socket;
@@ -418,13 +433,16 @@ export class FrameRelay {
         peer.shared = true;
       } else {
         // TLS, an HTTP/2 stream, or bytes already read into the stream: read as a stream.
-        s.on('data', sink);
+        peer.listeners.push(['data', sink]);
       }
-      s.on('error', () => this.#failed(peer));
-      s.on('close', () => this.#gone(peer));
-      s.on('end', () => this.#ended(peer));
-      // A write over the socket's own high-water mark (one big frame) is followed by a drain, not a callback.
-      s.on('drain', () => this.#drained(peer));
+      peer.listeners.push(
+        ['error', () => this.#failed(peer)],
+        ['close', () => this.#gone(peer)],
+        ['end', () => this.#ended(peer)],
+        // A write over the socket's own high-water mark (one big frame) is followed by a drain, not a callback.
+        ['drain', () => this.#drained(peer)],
+      );
+      for (const [event, listener] of peer.listeners) s.on(event, listener);
     }
     const heads: [Peer, Buffer | undefined][] = [
       [b, backend.rawHead],
@@ -867,6 +885,7 @@ export class FrameRelay {
     peer.phase = DONE;
     if (other.gone) {
       if (this.#closing) clearTimeout(this.#closing);
+      this.#release();
     } else if (other.paused) {
       // What it still sends up to its close frame is read (and dropped): a paused socket would never get there.
       other.paused = false;
@@ -874,6 +893,24 @@ export class FrameRelay {
     }
     // Done once either leg is closed, as websocket/relay is: the other is closing and the close timer cuts it.
     this.#finish();
+  }
+
+  /**
+   * Both legs are closed: nothing on either socket leads to the relay any more (listeners, read callbacks). A
+   * closed socket is garbage, but Node's own `WritableState` holds it through scavenges until a mark-compact (its
+   * `onwrite` is an arrow assigned to a property, which this V8 allocates in the old generation:
+   * test/source-closures.test.ts), and with it whatever it still points at; without this, each short connection
+   * kept its relay, peers and their buffers there too (docs/performance.md, "WebSocket connections").
+   */
+  #release(): void {
+    for (const peer of [this.#client, this.#backend]) {
+      const socket = peer.socket;
+      for (const [event, listener] of peer.listeners) socket.off(event, listener);
+      peer.listeners = [];
+      const reader = readers.get(socket);
+      if (reader) reader.sink = undefined;
+      else if (peer.shared) releaseSharedBuffer(socket);
+    }
   }
 
   #finish(): void {

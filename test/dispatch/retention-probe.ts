@@ -3,19 +3,22 @@
  * this process proxies GETs, one at a time, to a backend in this process; prints how far the old generation grew
  * per request meanwhile (JSON on stdout), and how many mark-compacts ran (which would void the figure).
  *
- *   node … retention-probe.ts [small|large|ha]
+ *   node … retention-probe.ts [small|large|ha|ws]
  *
  * `small`: 2-byte answers; `large`: 256 KiB answers (several reads and writes each); `ha`: small ones
- * through the HA dispatch (HaProvider, two backend URLs).
+ * through the HA dispatch (HaProvider, two backend URLs); `ws`: instead of a GET, a WebSocket through the gateway
+ * to the demo echo backend, opened, one 64-byte echo, closed (the frame relay).
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Agent, request } from 'undici';
+import { WebSocket } from 'ws';
+import { startWsEcho } from '../../src/demo/index.ts';
 import { startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, topologyXml } from '../helpers/home.ts';
 
 const CASE = process.argv[2] ?? 'small';
-const REQUESTS = CASE === 'large' ? 400 : 2000;
+const REQUESTS = CASE === 'large' ? 400 : CASE === 'ws' ? 1000 : 2000;
 const LARGE = Buffer.alloc(256 * 1024, 120);
 const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 
@@ -25,7 +28,8 @@ const backend = await startBackend((_req, res) =>
 const other = await startBackend((_req, res) =>
   res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'),
 );
-const home = makeHome();
+const echo = await startWsEcho({ port: 0 });
+const home = makeHome({ 'gateway.websocket.feature.enabled': true });
 home.write(
   'conf/topologies/r.xml',
   topologyXml({
@@ -34,12 +38,29 @@ home.write(
       { role: 'identity-assertion', name: 'Default' },
       ...(CASE === 'ha' ? [{ role: 'ha', name: 'HaProvider', params: { HTTP: 'enabled=true' } }] : []),
     ],
-    services: [{ role: 'HTTP', urls: CASE === 'ha' ? [backend.url, other.url] : [backend.url] }],
+    services: [
+      { role: 'HTTP', urls: CASE === 'ha' ? [backend.url, other.url] : [backend.url] },
+      { role: 'ECHOWS', urls: [echo.url] },
+    ],
   }),
 );
 const gateway = await startGateway(home);
 const agent = new Agent({ connections: 1 });
+const wsUrl = `${gateway.url.replace('http', 'ws')}/r/echo/ws`;
+/** One WebSocket through the gateway: open, one echo, both closing handshakes. */
+const wsOnce = async () => {
+  const ws = new WebSocket(wsUrl, { perMessageDeflate: false, autoPong: false });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const echoed = new Promise((resolve) => ws.once('message', resolve));
+  ws.send('x'.repeat(64));
+  await echoed;
+  await new Promise((resolve) => {
+    ws.once('close', resolve);
+    ws.close();
+  });
+};
 const get = async (i: number) => {
+  if (CASE === 'ws') return wsOnce();
   const res = await request(`${gateway.url}/r/http/item/${i}`, { dispatcher: agent });
   if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
   await res.body.text();
@@ -70,4 +91,5 @@ await agent.close();
 await gateway.close();
 await backend.close();
 await other.close();
+await echo.close();
 home.remove();
