@@ -21,6 +21,7 @@ import {
 import { actorHeaderNames, addActorHeaders, parseActorHeaders } from './actor-headers.ts';
 import { backendTlsOptions } from './backend-tls.ts';
 import { requestBodyFor } from './body-rewrite.ts';
+import { DetachableHandler } from './detachable-handler.ts';
 import { createHaHandler } from './ha/http.ts';
 import type { HaService } from './ha/service.ts';
 import type { StandbyCheck } from './ha/standby.ts';
@@ -291,7 +292,8 @@ export function createHttpDispatch(options: HttpDispatchOptions | Variant) {
                 // Only replay requests that are safe to replay; undici otherwise fails rather than resending.
                 idempotent: method === 'GET' || method === 'HEAD' || method === 'OPTIONS',
               },
-              h,
+              // A streamed body: undici keeps its Request (and so the handler) past the exchange (detachable-handler).
+              body ? new DetachableHandler(h) : h,
             );
           } catch (err) {
             // undici refuses a request target it cannot send (a control character the rewrite let through).

@@ -7,7 +7,8 @@
  *
  * `small`: 2-byte answers; `large`: 256 KiB answers (several reads and writes each); `ha`: small ones
  * through the HA dispatch (HaProvider, two backend URLs); `ws`: instead of a GET, a WebSocket through the gateway
- * to the demo echo backend, opened, one 64-byte echo, closed (the frame relay).
+ * to the demo echo backend, opened, one 64-byte echo, closed (the frame relay); `upload`: PUTs of 64 KiB (a body
+ * the gateway streams to the backend).
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -22,9 +23,13 @@ const REQUESTS = CASE === 'large' ? 400 : CASE === 'ws' ? 1000 : 2000;
 const LARGE = Buffer.alloc(256 * 1024, 120);
 const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 
-const backend = await startBackend((_req, res) =>
-  res.writeHead(200, { 'content-type': 'text/plain' }).end(CASE === 'large' ? LARGE : 'ok'),
-);
+const UPLOAD = Buffer.alloc(64 * 1024, 121);
+const backend = await startBackend((req, res) => {
+  req.resume();
+  req.once('end', () =>
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(CASE === 'large' ? LARGE : 'ok'),
+  );
+});
 const other = await startBackend((_req, res) =>
   res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'),
 );
@@ -61,7 +66,10 @@ const wsOnce = async () => {
 };
 const get = async (i: number) => {
   if (CASE === 'ws') return wsOnce();
-  const res = await request(`${gateway.url}/r/http/item/${i}`, { dispatcher: agent });
+  const res = await request(
+    `${gateway.url}/r/http/item/${i}`,
+    CASE === 'upload' ? { dispatcher: agent, method: 'PUT', body: UPLOAD } : { dispatcher: agent },
+  );
   if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
   await res.body.text();
 };
