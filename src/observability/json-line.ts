@@ -6,7 +6,9 @@
  * cost a small request. The line is the one `logger.info(fields, msg)` writes, byte for byte: the level and time
  * (the logger's own `timestamp` function), the logger's bindings (a child's, serialised once by pino: an audit
  * route's topology, service and provider), the fields in the order given, undefined ones left out, then the
- * message. Strings are quoted with `JSON.stringify`, as pino does itself for long strings and on Node 25 for all.
+ * message. Strings are quoted as `JSON.stringify` quotes them (as they are when nothing in them needs an escape):
+ * as pino does, except that a lone surrogate is escaped (`\ud800`), where pino writes it raw and the file's UTF-8
+ * then loses it to U+FFFD.
  *
  * The integration goes through `pino.symbols`, which pino exposes for "performant integration where necessary".
  * A logger whose lines pino itself must shape (a destination that needs pino's per-line metadata, such as
@@ -106,8 +108,14 @@ function plainLines(internals: any): boolean {
  * key), or nothing when the value is undefined (pino leaves undefined fields out).
  */
 export function stringField(head: string, value: string | undefined): string {
-  return value === undefined ? '' : head + JSON.stringify(value);
+  if (value === undefined) return '';
+  // What JSON.stringify would escape: a quote, a backslash, a control character, a lone surrogate. Most values
+  // (methods, paths, ids, addresses, user names) have none and are quoted as they are, at half its cost.
+  return NEEDS_ESCAPE.test(value) ? head + JSON.stringify(value) : `${head}"${value}"`;
 }
+
+/** A character JSON.stringify writes as an escape (surrogates: only lone ones, which it alone tells apart). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** `,"key":value` for a number or a boolean, as {@link stringField}; a number that is not finite is `null`. */
 export function field(head: string, value: number | boolean | undefined): string {

@@ -29,6 +29,9 @@ const awkward = [
   'quote " and backslash \\ ',
   'tab\tnewline\ncontrol\u0001',
   'ünïcödé ✓ 𝄞',
+  'a surrogate pair \ud834\udd1e',
+  'DEL \u007f and the separators \u2028\u2029',
+  'unit separator \u001f',
   'x'.repeat(150),
   '',
 ];
@@ -77,6 +80,15 @@ describe('json lines', () => {
     }
     assert.equal(direct.lines.length, awkward.length * 2);
     assert.deepEqual(direct.lines, viaPino.lines);
+  });
+
+  // The one difference from pino, on purpose: pino writes a lone surrogate as it is, which the file's UTF-8 then
+  // turns into U+FFFD; JSON.stringify's escape keeps it.
+  it('escapes a lone surrogate as JSON.stringify does (pino leaves it raw), and quotes the rest as pino', () => {
+    assert.equal(stringField(',"p":', 'x\ud800y'), ',"p":"x\\ud800y"');
+    assert.equal(stringField(',"p":', '\udfff'), ',"p":"\\udfff"');
+    assert.equal(stringField(',"p":', 'GET'), ',"p":"GET"');
+    assert.equal(stringField(',"p":', 'a "b" \\ \n'), ',"p":"a \\"b\\" \\\\ \\n"');
   });
 
   it('takes the direct path for the gateway’s access log (a batched file)', async () => {
