@@ -907,6 +907,8 @@ export class FrameRelay {
       const socket = peer.socket;
       for (const [event, listener] of peer.listeners) socket.off(event, listener);
       peer.listeners = [];
+      // Nothing should come after a socket's close; were an error to, it must not find the socket without a listener.
+      socket.on('error', ignoreEarly);
       const reader = readers.get(socket);
       if (reader) reader.sink = undefined;
       else if (peer.shared) releaseSharedBuffer(socket);
