@@ -41,6 +41,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { echoOnce } from '../test/helpers/ws-echo-once.ts';
 import { writeBenchHome } from './home.ts';
 import { attach, cpuTimes, freePort, minorFaults, threadTimes } from './proc.ts';
 import { type CpuProfile, formatSummary, summarize } from './profile-summary.ts';
@@ -157,25 +158,12 @@ const PUT_BODY = args.put ? Buffer.alloc(Number(args.put), 120) : undefined;
 /** The gateway's WebSocket URL under `--ws` (set once the gateway is up). */
 let wsUrl = '';
 
-/** One WebSocket through the gateway: open, one echo, close (both closing handshakes done). */
-async function wsOnce(): Promise<void> {
-  const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-  await new Promise((ok, fail) => ws.once('open', ok).once('error', fail));
-  const echoed = new Promise((ok) => ws.once('message', ok));
-  ws.send('x'.repeat(64));
-  await echoed;
-  await new Promise((ok) => {
-    ws.once('close', ok);
-    ws.close();
-  });
-}
-
 async function drive(pool: Pool, path: string, n: number, connections: number): Promise<void> {
   let left = n;
   if (args.ws) {
     await Promise.all(
       Array.from({ length: connections }, async () => {
-        while (left-- > 0) await wsOnce();
+        while (left-- > 0) await echoOnce(wsUrl);
       }),
     );
     return;

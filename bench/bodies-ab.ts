@@ -12,7 +12,8 @@
  *                               [--attach 'strace -c -f -p {pid}']
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
- * floor, or `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), and may end in `@NAME=value+NAME=value` for environment variables of the target alone (for instance
+ * floor, or `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), and may end in
+ * `@NAME=value+NAME=value` for environment variables of the target alone (for instance
  * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';

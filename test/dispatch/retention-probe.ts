@@ -3,7 +3,7 @@
  * this process proxies GETs, one at a time, to a backend in this process; prints how far the old generation grew
  * per request meanwhile (JSON on stdout), and how many mark-compacts ran (which would void the figure).
  *
- *   node … retention-probe.ts [small|large|ha|ws]
+ *   node … retention-probe.ts [small|large|ha|ws|upload]
  *
  * `small`: 2-byte answers; `large`: 256 KiB answers (several reads and writes each); `ha`: small ones
  * through the HA dispatch (HaProvider, two backend URLs); `ws`: instead of a GET, a WebSocket through the gateway
@@ -13,17 +13,17 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Agent, request } from 'undici';
-import { WebSocket } from 'ws';
 import { startWsEcho } from '../../src/demo/index.ts';
 import { startBackend } from '../helpers/backend.ts';
 import { makeHome, startGateway, topologyXml } from '../helpers/home.ts';
+import { echoOnce } from '../helpers/ws-echo-once.ts';
 
 const CASE = process.argv[2] ?? 'small';
 const REQUESTS = CASE === 'large' ? 400 : CASE === 'ws' ? 1000 : 2000;
 const LARGE = Buffer.alloc(256 * 1024, 120);
+const UPLOAD = Buffer.alloc(64 * 1024, 121);
 const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 
-const UPLOAD = Buffer.alloc(64 * 1024, 121);
 const backend = await startBackend((req, res) => {
   req.resume();
   req.once('end', () =>
@@ -52,20 +52,8 @@ home.write(
 const gateway = await startGateway(home);
 const agent = new Agent({ connections: 1 });
 const wsUrl = `${gateway.url.replace('http', 'ws')}/r/echo/ws`;
-/** One WebSocket through the gateway: open, one echo, both closing handshakes. */
-const wsOnce = async () => {
-  const ws = new WebSocket(wsUrl, { perMessageDeflate: false, autoPong: false });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const echoed = new Promise((resolve) => ws.once('message', resolve));
-  ws.send('x'.repeat(64));
-  await echoed;
-  await new Promise((resolve) => {
-    ws.once('close', resolve);
-    ws.close();
-  });
-};
 const get = async (i: number) => {
-  if (CASE === 'ws') return wsOnce();
+  if (CASE === 'ws') return echoOnce(wsUrl);
   const res = await request(
     `${gateway.url}/r/http/item/${i}`,
     CASE === 'upload' ? { dispatcher: agent, method: 'PUT', body: UPLOAD } : { dispatcher: agent },
