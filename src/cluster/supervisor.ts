@@ -2,7 +2,8 @@
  * @module cluster/supervisor
  * `postern start` with `postern.workers` = `auto` or N > 1: this process becomes the primary. It reads
  * gateway-site (cli/start.ts; a broken one fails the start before any worker exists), makes what workers would
- * otherwise race to make (the master secret, the TLS identity: TLS problems show here, once), starts the bundled
+ * otherwise race to make (the master secret, the TLS identity: TLS problems show here, once; the key of the TLS
+ * session tickets, which every worker must share: gateway/ticket-keys), starts the bundled
  * demo backends once, then forks N workers (node:cluster), each running today's Gateway on the shared listener,
  * and keeps the state they share (cluster/hub.ts).
  *
@@ -35,11 +36,18 @@ import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import type { HomeLayout } from '../gateway/home.ts';
+import { TicketKeyRotation } from '../gateway/ticket-keys.ts';
 import { loadServerTls } from '../gateway/tls.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Hub } from './hub.ts';
 import { WORKER_ENV } from './ipc.ts';
 import { isRpcMessage, Rpc } from './rpc.ts';
+
+/**
+ * The TLS session ticket key, base64: a worker's request for it at start, answered by the primary (undefined
+ * without TLS), and the primary's notification of each replacement.
+ */
+export const TICKET_KEYS_OP = 'tls.ticket-keys';
 
 /** The environment variable carrying the demo backends' moved origins to the workers (JSON pairs). */
 export const DEMO_ALIASES_ENV = 'POSTERN_DEMO_ALIASES';
@@ -121,6 +129,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   const hub = new Hub();
   const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ n: i + 1, startedAt: 0, failures: 0 }));
+  // One TLS session ticket key for every worker, so that a session resumes whichever worker gets the connection
+  // (gateway/ticket-keys); each worker asks for it before it listens, and is told of each replacement.
+  const ticketKeys = settings.ssl.enabled
+    ? new TicketKeyRotation(settings.ssl.ticketKeyRotationMs, (keys) => {
+        for (const s of slots) s.rpc?.notify(TICKET_KEYS_OP, keys.toString('base64'));
+      })
+    : undefined;
   const listening = new Map<number, ListeningReport>();
   /** Set once a worker's start failed and its message was printed: the others' (the same) are not. */
   let startFailure: string | undefined;
@@ -162,6 +177,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         log.info({ worker: slot.n, workerPid: worker.process.pid }, `worker ${slot.n} listening again`);
       }
     });
+    rpc.on(TICKET_KEYS_OP, () => ticketKeys?.keys.toString('base64'));
     rpc.on('worker.crash', ({ stack }: { stack: string }) => {
       slot.crashStack = stack;
     });
@@ -225,6 +241,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const finish = (code: number) => {
     finishing ??= (async () => {
       for (const s of slots) if (s.restartTimer) clearTimeout(s.restartTimer);
+      ticketKeys?.stop();
       hub.close();
       try {
         await demos?.close();

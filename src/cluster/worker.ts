@@ -8,6 +8,8 @@
  *   SIGINT and SIGHUP from a terminal are left to the primary, which forwards them once.
  * - `ready.collect`: this worker's readiness, which the primary combines; `/readyz` on any worker answers for
  *   all of them (200 only when every worker is ready).
+ * - `tls.ticket-keys`: the TLS session ticket key all workers share, asked for at start and replaced on the
+ *   primary's word (gateway/ticket-keys).
  * - An uncaught exception or rejection: the stack goes to the primary (which logs it and starts a
  *   replacement), the worker's relayed WebSockets are closed with 1011, and the worker exits 1.
  */
@@ -20,7 +22,7 @@ import { startTelemetry } from '../observability/telemetry.ts';
 import { closeAllRelayed } from '../websocket/ws-dispatch.ts';
 import type { GatewayReadiness, WorkerReadiness } from './hub.ts';
 import { hub, workerNumber } from './ipc.ts';
-import { DEMO_ALIASES_ENV, type ListeningReport } from './supervisor.ts';
+import { DEMO_ALIASES_ENV, type ListeningReport, TICKET_KEYS_OP } from './supervisor.ts';
 import { shareWorkerState } from './worker-shared.ts';
 
 export async function runWorker(options: { home: string; port?: number }): Promise<number> {
@@ -84,6 +86,20 @@ export async function runWorker(options: { home: string; port?: number }): Promi
     }
   });
 
+  // The TLS session ticket key every worker shares (gateway/ticket-keys): asked for before listening, replaced
+  // when the primary says. Should the primary not answer, this worker's own key only costs resumptions.
+  let ticketKeys: Buffer | undefined;
+  rpc.on(TICKET_KEYS_OP, (keys: string) => {
+    ticketKeys = Buffer.from(keys, 'base64');
+    gateway?.server.setTicketKeys(ticketKeys);
+  });
+  try {
+    const keys = await rpc.request<string | undefined>(TICKET_KEYS_OP);
+    ticketKeys ??= keys === undefined ? undefined : Buffer.from(keys, 'base64');
+  } catch {
+    // the gateway makes its own
+  }
+
   const aliases = new Map<string, string>(JSON.parse(process.env[DEMO_ALIASES_ENV] ?? '[]'));
   try {
     gateway = await Gateway.start({
@@ -92,7 +108,12 @@ export async function runWorker(options: { home: string; port?: number }): Promi
       // The primary runs the demo backends; a worker only follows where they bound.
       startDemoBackends: async () => ({ close: async () => {}, aliases }),
       startTelemetry,
+      ticketKeys,
     });
+    // node:cluster gives each worker's listener the ticket key of the first worker's first listen: a replacement
+    // started after a rotation would go back to that one. The current key again, now that this one listens (or
+    // the key that came while the gateway started).
+    if (ticketKeys) gateway.server.setTicketKeys(ticketKeys);
   } catch (err) {
     // Every worker fails the same way: the primary prints the first one's message, once.
     const text =

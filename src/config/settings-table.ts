@@ -163,6 +163,11 @@ export const SETTINGS = {
       'Cipher suites refused (patterns as for the include list; wins over it).',
       /[,|]/,
     ),
+    ticketKeyRotationMs: duration(
+      'postern.tls.ticket.key.rotation',
+      3_600_000,
+      'postern: how often the key that encrypts TLS session tickets is replaced (one key for all workers, made in memory, never stored). A ticket sealed under the key before is not read after a rotation: that client does one full handshake. 0: never (the key lives as long as the process).',
+    ),
     renegotiation: bool(
       'ssl.renegotiation',
       false,

@@ -73,6 +73,7 @@ export {
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 
+import { newTicketKeys, TicketKeyRotation } from './ticket-keys.ts';
 import { loadServerTls } from './tls.ts';
 
 export interface GatewayOptions {
@@ -98,6 +99,12 @@ export interface GatewayOptions {
    * deployment; returns their close function. The core only publishes events; this is how exporters are wired.
    */
   startTelemetry?: (gateway: Gateway) => Promise<() => Promise<void>>;
+  /**
+   * The key that seals TLS session tickets, when another process makes it for every worker (cluster/worker.ts,
+   * which also passes on its replacements through {@link GatewayServer.setTicketKeys}). Without it the gateway
+   * makes its own and replaces it every `postern.tls.ticket.key.rotation` (gateway/ticket-keys).
+   */
+  ticketKeys?: Buffer;
 }
 
 /** What a SIGHUP did (see {@link Gateway.reloadSite}). */
@@ -137,6 +144,8 @@ export class Gateway implements GatewayHandle {
   /** Service URL origins moved to where a demo backend bound (see GatewayOptions.startDemoBackends). */
   #demoAliases: ReadonlyMap<string, string> = new Map();
   #closeTelemetry?: () => Promise<void>;
+  /** The TLS session ticket key's rotation, when this gateway makes its own. */
+  #ticketKeys?: TicketKeyRotation;
   #overrides?: Partial<GatewaySettings>;
   #stopping?: Promise<number>;
   #address?: AddressInfo;
@@ -174,7 +183,9 @@ export class Gateway implements GatewayHandle {
       options.accessLog ?? (options.log ? options.log : createAccessLog({ logDir: layout.logs }));
     for (const d of loaded.diagnostics) logDiagnostic(configurationLogger(log), d);
     const secret = loadOrCreateMasterSecret(join(layout.security, 'master.secret'));
-    const tls = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
+    const identity = settings.ssl.enabled ? await loadServerTls(settings, layout.home) : undefined;
+    const ticketKeys = identity ? (options.ticketKeys ?? newTicketKeys()) : undefined;
+    const tls = identity && { ...identity, ticketKeys };
     const server = new GatewayServer({ settings, log, accessLog, tls });
     const audit =
       options.audit ?? (options.log ? auditLogOn(options.log) : createAuditLog({ logDir: layout.logs }));
@@ -182,6 +193,13 @@ export class Gateway implements GatewayHandle {
     server.endpoints = endpointsOutside(loaded.registry.endpoints(), settings.path);
     const gateway = new Gateway(loaded, server, log, audit, secret);
     gateway.#overrides = options.settings;
+    if (ticketKeys && !options.ticketKeys) {
+      gateway.#ticketKeys = new TicketKeyRotation(
+        settings.ssl.ticketKeyRotationMs,
+        (keys) => server.setTicketKeys(keys),
+        ticketKeys,
+      );
+    }
     gateway.#operate();
     gateway.#watchErrors();
     if (settings.demoBackends && options.startDemoBackends) {
@@ -671,6 +689,7 @@ export class Gateway implements GatewayHandle {
 
   async #shutdown(graceMs: number): Promise<number> {
     if (this.#definitionsPoll) clearInterval(this.#definitionsPoll);
+    this.#ticketKeys?.stop();
     this.#unwatchErrors?.();
     for (const m of this.#monitors) m.close();
     this.#files.close();

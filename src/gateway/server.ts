@@ -10,6 +10,7 @@ import type { Http2SecureServer } from 'node:http2';
 import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type tls from 'node:tls';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import type { Deployment } from '../deploy/deployment.ts';
 import { Errors, GatewayError } from '../errors.ts';
@@ -162,6 +163,14 @@ export class GatewayServer {
         'access',
       );
     });
+  }
+
+  /**
+   * Replaces the key that seals the TLS session tickets (gateway/ticket-keys); the listener's connections, port
+   * mapped ones included, share it. Nothing to do without TLS.
+   */
+  setTicketKeys(keys: Buffer): void {
+    if (this.#scheme === 'https') (this.#server as tls.Server).setTicketKeys(keys);
   }
 
   get server(): Server | Http2SecureServer {
