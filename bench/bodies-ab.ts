@@ -9,10 +9,12 @@
  *
  *   npx node bench/bodies-ab.ts --targets /tmp/old-tree,.,.:floor [--cases put64,get1,get64,put1,small]
  *                               [--rounds 2] [--seconds 6] [--warmup 2] [--warmups 1] [--mode plain|tls]
- *                               [--attach 'strace -c -f -p {pid}']
+ *                               [--attach 'strace -c -f -p {pid}'] [--knox-warmup 30]
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
- * floor, or `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), and may end in
+ * floor, `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), or `knox` (the
+ * Knox stack of bench/bodies.ts, Jetty + HttpClient with Knox's defaults, its JIT warmed up `--knox-warmup` seconds
+ * after each start: the reference of the upload and Knox goals), and may end in
  * `@NAME=value+NAME=value` for environment variables of the target alone (for instance
  * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
  */
@@ -23,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
-import { nginxConf } from './bodies.ts';
+import { compileKnoxStack, makeCert, nginxConf } from './bodies.ts';
 import { writeBenchHome } from './home.ts';
 import { attach, cpuTimes, freePort, minorFaults } from './proc.ts';
 
@@ -44,6 +46,8 @@ const { values } = parseArgs({
     // A command run against the target during each measured run, `{pid}` replaced by its process id, stopped with
     // SIGINT at the end and its output printed (for instance `strace -c -f -p {pid}`).
     attach: { type: 'string' },
+    // Seconds of load on a `knox` target after each start, before its cases (its JIT): bench/bodies.ts's default.
+    'knox-warmup': { type: 'string', default: '30' },
   },
 });
 
@@ -64,16 +68,15 @@ const CASES: Record<string, Case> = {
 
 const tmp = mkdtempSync(join(tmpdir(), 'postern-bodies-ab-'));
 const tls = values.mode === 'tls';
-const cert = join(tmp, 'cert.pem');
-const key = join(tmp, 'key.pem');
-if (tls) {
-  const r = spawnSync('openssl', [
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
-    ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'],
-    ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-  ]);
-  if (r.status !== 0) throw new Error('openssl could not make the certificate');
-}
+/** bench/bodies.ts's certificate (PEM, and PKCS#12 for the Knox stack), in TLS mode. */
+const files = tls ? makeCert(join(tmp, 'tls')) : undefined;
+const cert = files?.cert ?? '';
+const key = files?.key ?? '';
+const which = (cmd: string) => spawnSync('which', [cmd]).status === 0;
+/** The Knox stack's classpath, compiled once when a target names it. */
+const knoxClasspath = values.targets.split(',').some((t) => t.split('@')[0] === 'knox')
+  ? compileKnoxStack({ repo: REPO, tmp, which, log: (line: string) => console.log(line) })
+  : undefined;
 
 const children = new Set<ChildProcess>();
 function start(argv: string[], env: Record<string, string> = {}, command = process.execPath): ChildProcess {
@@ -135,6 +138,19 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
     const child = start(['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')], envOf(extra), 'nginx');
     const base = `${scheme}://127.0.0.1:${port}/`;
     await waitReady(`${base}small`);
+    return { child, base };
+  }
+  if (where === 'knox') {
+    if (!knoxClasspath) throw new Error('knox: the Knox stack could not be compiled (see above)');
+    const argv = ['-cp', knoxClasspath, 'KnoxStackProxy', '--port', String(port), '--upstream', upstream];
+    if (files) argv.push('--keystore', files.p12, '--password', files.password);
+    const child = start(argv, envOf(extra), 'java');
+    const base = `${scheme}://127.0.0.1:${port}/`;
+    await waitReady(`${base}small`);
+    // As bench/bodies.ts: the JVM's JIT warmed up first, half on GET 1 MiB, half on PUT 1 MiB.
+    const warm = Number(values['knox-warmup']);
+    wrk(`${base}big`, CASES.get1, Math.ceil(warm / 2));
+    wrk(`${base}upload`, CASES.put1, Math.floor(warm / 2));
     return { child, base };
   }
   if (where.endsWith(':floor')) {

@@ -62,7 +62,7 @@ export interface BodyResult {
   cpuUsPerMiB: number;
 }
 
-interface Tls {
+export interface Tls {
   cert: string;
   key: string;
   p12: string;
@@ -70,7 +70,7 @@ interface Tls {
 }
 
 /** One self-signed EC P-256 certificate for 127.0.0.1 for every TLS row (PEM and PKCS#12 for Jetty). */
-function makeCert(dir: string): Tls {
+export function makeCert(dir: string): Tls {
   mkdirSync(dir, { recursive: true });
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -179,7 +179,10 @@ const KNOX_JARS = [
   'commons-logging',
 ].map((j) => `/usr/share/java/${j}.jar`);
 
-function compileKnoxStack(ctx: BodiesContext): string | undefined {
+/** Compiles bench/knox-stack/KnoxStackProxy.java; its classpath, or undefined (said why) without Java or a jar. */
+export function compileKnoxStack(
+  ctx: Pick<BodiesContext, 'repo' | 'tmp' | 'which' | 'log'>,
+): string | undefined {
   const missing = KNOX_JARS.filter((j) => !existsSync(j));
   if (!ctx.which('javac') || missing.length > 0) {
     ctx.log(
