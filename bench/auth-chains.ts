@@ -38,6 +38,7 @@ import { SqliteTokenStore } from '../src/tokenstate/sqlite.ts';
 import { epoch, makeKey, signToken } from '../test/helpers/jwks.ts';
 import { PEOPLE_DN, SLAPADD_BIN, SLAPD_BIN, type SlapdFixture, startSlapd } from '../test/helpers/slapd.ts';
 import { summarizeFile } from './profile-summary.ts';
+import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
 /** What bench/run.ts lends this module: its process management, pinning and durations. */
 export interface AuthHarness {
@@ -66,26 +67,11 @@ export interface AuthHarness {
 export const DEFAULT_AUTH_TARGETS = ['anon', 'ldap', 'jwt'];
 const KNOWN = ['anon', 'ldap', 'jwt', 'ldap-nosession', 'ldap-nocache', 'jwt-nocache', 'jwt-managed'];
 
-interface WrkReport {
-  requests: number;
-  duration_us: number;
-  connect: number;
-  read: number;
-  write: number;
-  status: number;
-  timeout: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
 export interface AuthRow {
   target: string;
   chain: string;
   rps: number;
-  small: WrkReport;
+  small: WrkJson;
   /** µs of CPU per measured request, postern (user, sys) and slapd (user+sys; LDAP rows only). */
   cpu: { user: number; sys: number; slapd?: number };
   /** Binds slapd completed for this target (readiness check, warm-up and run); LDAP rows only. */
@@ -287,14 +273,12 @@ async function wrk(
   url: string,
   header: string | undefined,
   seconds: number,
-): Promise<WrkReport> {
+): Promise<WrkJson> {
   const argv = ['-c', h.loadgenCpu, 'wrk', '--latency', '-t1', `-c${h.connections}`, `-d${seconds}s`];
   argv.push('--timeout', '5s', '-s', join(h.repo, 'bench', 'wrk-report.lua'));
   if (header) argv.push('-H', header);
   const out = await h.run('taskset', [...argv, url]);
-  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (!line) throw new Error(`wrk printed no report:\n${out}`);
-  return JSON.parse(line.slice('WRK_JSON '.length)) as WrkReport;
+  return parseWrkJson(out);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -25,9 +25,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
-import { compileKnoxStack, makeCert, nginxConf } from './bodies.ts';
+import { compileKnoxStack, nginxConf } from './bodies.ts';
 import { writeBenchHome } from './home.ts';
 import { attach, cpuTimes, freePort, minorFaults } from './proc.ts';
+import { makeCert } from './tls-cert.ts';
+import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -99,7 +101,7 @@ async function waitReady(url: string): Promise<void> {
   throw new Error(`${url} did not answer 200 within 30 s`);
 }
 
-function wrk(url: string, c: Case, seconds: number): { requests: number } {
+function wrk(url: string, c: Case, seconds: number): WrkJson {
   const script = join(tmp, `wrk-${c.method}-${c.bytes}.lua`);
   const upload = c.method === 'PUT' ? `wrk.method = "PUT"\nwrk.body = string.rep("z", ${c.bytes})\n` : '';
   writeFileSync(script, upload + readFileSync(join(REPO, 'bench', 'wrk-report.lua'), 'utf8'));
@@ -108,9 +110,7 @@ function wrk(url: string, c: Case, seconds: number): { requests: number } {
     ['-c', '0', 'wrk', '-t1', `-c${c.connections}`, `-d${seconds}s`, '--timeout', '20s', '-s', script, url],
     { encoding: 'utf8' },
   );
-  const line = r.stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (!line) throw new Error(`wrk printed no report:\n${r.stdout}${r.stderr}`);
-  return JSON.parse(line.slice('WRK_JSON '.length)) as { requests: number };
+  return parseWrkJson(`${r.stdout}${r.stderr}`);
 }
 
 /** Bytes read by the process's syscalls so far, and its minor page faults. */

@@ -21,6 +21,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import type { BenchContext } from './context.ts';
+import { nginxConfig } from './nginx-conf.ts';
+import { makeCert, type Tls } from './tls-cert.ts';
+import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
 export const DEFAULT_BODY_TARGETS = ['direct', 'floor', 'nginx', 'knox-stack', 'postern'];
 const MiB = 1024 * 1024;
@@ -62,33 +65,6 @@ export interface BodyResult {
   cpuUsPerMiB: number;
 }
 
-export interface Tls {
-  cert: string;
-  key: string;
-  p12: string;
-  password: string;
-}
-
-/** One self-signed EC P-256 certificate for 127.0.0.1 for every TLS row (PEM and PKCS#12 for Jetty). */
-export function makeCert(dir: string): Tls {
-  mkdirSync(dir, { recursive: true });
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const p12 = join(dir, 'cert.p12');
-  const password = 'bench-only';
-  const sh = (args: string[]) => {
-    const r = spawnSync('openssl', args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-  };
-  sh([
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
-    ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'],
-    ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-  ]);
-  sh(['pkcs12', '-export', '-in', cert, '-inkey', key, '-out', p12, '-passout', `pass:${password}`]);
-  return { cert, key, p12, password };
-}
-
 /** A wrk script: the report of bench/wrk-report.lua, and for uploads the method and a body of `bytes`. */
 function wrkScript(ctx: BodiesContext, c: Case): string {
   const file = join(ctx.tmp, `wrk-${c.method}-${c.bytes}.lua`);
@@ -103,28 +79,12 @@ function wrkScript(ctx: BodiesContext, c: Case): string {
   return file;
 }
 
-interface WrkOut {
-  requests: number;
-  /** Bytes read (responses, headers included): the MiB of a download, partial last responses included. */
-  bytes: number;
-  duration_us: number;
-  connect: number;
-  read: number;
-  write: number;
-  status: number;
-  timeout: number;
-  p50: number;
-  p99: number;
-}
-
-async function wrk(ctx: BodiesContext, url: string, c: Case, seconds: number): Promise<WrkOut> {
+async function wrk(ctx: BodiesContext, url: string, c: Case, seconds: number): Promise<WrkJson> {
   const out = await ctx.run('taskset', [
     ...['-c', ctx.loadgenCpu, 'wrk', '--latency', '-t1', `-c${c.connections}`, `-d${seconds}s`],
     ...['--timeout', '20s', '-s', wrkScript(ctx, c), url],
   ]);
-  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (!line) throw new Error(`wrk printed no report:\n${out}`);
-  return JSON.parse(line.slice('WRK_JSON '.length)) as WrkOut;
+  return parseWrkJson(out);
 }
 
 interface BodyTarget {
@@ -205,39 +165,22 @@ export function nginxConf(
   upstream: string,
   tls: { cert: string; key: string } | undefined,
 ): string {
-  return `# postern bench (bodies): nginx as a reverse proxy, one process, access log off.
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-  # Large bodies: no size cap, streamed to the backend as they come (not spooled to a temp file first).
-  client_max_body_size 0;
-  proxy_request_buffering off;
-  upstream backend {
-    server ${upstream.replace(/^https?:\/\//, '')};
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${port}${tls ? ' ssl' : ''};
-${tls ? `    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n` : ''}    location / {
-      proxy_pass ${upstream.startsWith('https') ? 'https' : 'http'}://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`;
+  return nginxConfig(dir, {
+    purpose: 'nginx as a reverse proxy for the large-body rows',
+    workerConnections: 4096,
+    upstream: upstream.replace(/^https?:\/\//, ''),
+    // Large bodies: no size cap, streamed to the backend as they come (not spooled to a temp file first).
+    http: ['client_max_body_size 0;', 'proxy_request_buffering off;'],
+    server: [
+      `listen 127.0.0.1:${port}${tls ? ' ssl' : ''};`,
+      ...(tls ? [`ssl_certificate ${tls.cert};`, `ssl_certificate_key ${tls.key};`] : []),
+      'location / {',
+      `  proxy_pass ${upstream.startsWith('https') ? 'https' : 'http'}://backend;`,
+      '  proxy_http_version 1.1;',
+      '  proxy_set_header Connection "";',
+      '}',
+    ],
+  });
 }
 
 async function startTarget(

@@ -12,10 +12,11 @@
  *
  * `npm run bench -- --http2-only` runs just these rows.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext, Started } from './context.ts';
+import { nginxConfig } from './nginx-conf.ts';
+import { makeCert } from './tls-cert.ts';
 
 /** What bench/run.ts lends this module. */
 export type Http2Context = BenchContext;
@@ -57,23 +58,6 @@ function parseH2load(out: string): { rps: number; meanMs: number; failed: number
   return { rps: Number(rps[1]), meanMs, failed: Number(counts[1]) + Number(counts[2]) };
 }
 
-function makeCert(dir: string): { cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const r = spawnSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
-      ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'],
-      ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
-  return { cert, key };
-}
-
 async function startNginx(ctx: Http2Context, backendPort: number): Promise<{ base: string; proc: Started }> {
   const port = await ctx.freePort();
   const dir = join(ctx.tmp, 'nginx-h2');
@@ -83,39 +67,23 @@ async function startNginx(ctx: Http2Context, backendPort: number): Promise<{ bas
   // nginx 1.22 (Debian 12) spells `http2 on` as a listen parameter.
   writeFileSync(
     conf,
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-worker_rlimit_nofile 40000;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-  http2_max_requests 1000000;
-  upstream backend {
-    server 127.0.0.1:${backendPort};
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${port} ssl http2;
-    ssl_certificate ${cert};
-    ssl_certificate_key ${key};
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`,
+    nginxConfig(dir, {
+      purpose: 'nginx with http2 on its TLS listener, for the HTTP/2 rows',
+      workerConnections: 20000,
+      rlimitNofile: 40000,
+      upstream: `127.0.0.1:${backendPort}`,
+      http: ['http2_max_requests 1000000;'],
+      server: [
+        `listen 127.0.0.1:${port} ssl http2;`,
+        `ssl_certificate ${cert};`,
+        `ssl_certificate_key ${key};`,
+        'location / {',
+        '  proxy_pass http://backend;',
+        '  proxy_http_version 1.1;',
+        '  proxy_set_header Connection "";',
+        '}',
+      ],
+    }),
   );
   const proc = ctx.pinned('nginx-h2', 'nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')]);
   const base = `https://127.0.0.1:${port}/`;

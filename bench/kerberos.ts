@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { GATEWAY_PRINCIPAL, startKerberos } from '../test/helpers/kerberos.ts';
 import { freePort } from './proc.ts';
+import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -35,18 +36,6 @@ export interface KerberosRow {
   p50Ms: number;
   p99Ms: number;
   errors: number;
-}
-
-interface WrkReport {
-  requests: number;
-  duration_us: number;
-  connect: number;
-  read: number;
-  write: number;
-  status: number;
-  timeout: number;
-  p50: number;
-  p99: number;
 }
 
 function run(cmd: string, argv: string[]): Promise<string> {
@@ -61,13 +50,11 @@ function run(cmd: string, argv: string[]): Promise<string> {
   });
 }
 
-async function wrk(url: string, connections: number, seconds: number): Promise<WrkReport> {
+async function wrk(url: string, connections: number, seconds: number): Promise<WrkJson> {
   const argv = ['-c', '0', 'wrk', '--latency', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s'];
   argv.push('-s', join(REPO, 'bench', 'wrk-report.lua'), url);
   const out = await run('taskset', argv);
-  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (!line) throw new Error(`wrk printed no report:\n${out}`);
-  return JSON.parse(line.slice('WRK_JSON '.length)) as WrkReport;
+  return parseWrkJson(out);
 }
 
 function siteXml(props: Record<string, string | number | boolean>): string {

@@ -75,9 +75,11 @@ import type { FixedRateResult } from './fixed-rate.ts';
 import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
+import { nginxConfig } from './nginx-conf.ts';
 import { cpuTimes, freePort, treeCpuTimes } from './proc.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
+import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 import type { EchoResult, IdleResult } from './ws-load.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -299,18 +301,8 @@ function which(cmd: string): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Load generators.
 
-interface WrkResult {
-  requests: number;
-  duration_us: number;
-  connect: number;
-  read: number;
-  write: number;
-  status: number;
-  timeout: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
+/** wrk's report, with its rate. */
+interface WrkResult extends WrkJson {
   rps: number;
 }
 
@@ -329,9 +321,7 @@ async function wrk(url: string, connections: number, seconds: number): Promise<W
     join(REPO, 'bench', 'wrk-report.lua'),
     url,
   ]);
-  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (!line) throw new Error(`wrk printed no report:\n${out}`);
-  const r = JSON.parse(line.slice('WRK_JSON '.length)) as Omit<WrkResult, 'rps'>;
+  const r = parseWrkJson(out);
   return { ...r, rps: r.requests / (r.duration_us / 1e6) };
 }
 
@@ -464,49 +454,31 @@ async function startNginx(backendPort: number): Promise<Target> {
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
     conf,
-    `# postern bench: nginx as a reverse proxy, one process (no master), access log off.
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-worker_rlimit_nofile 40000;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  # Node's server has no per-connection request limit; lift nginx's default of 1,000 on both sides.
-  keepalive_requests 1000000;
-  upstream backend {
-    server 127.0.0.1:${backendPort};
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-${
-  wsBackendPort === undefined
-    ? ''
-    : `    location /echo/ws {
-      proxy_pass http://127.0.0.1:${wsBackendPort}/;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection "upgrade";
-      proxy_read_timeout 300s;
-    }
-`
-}  }
-}
-`,
+    nginxConfig(dir, {
+      purpose: 'nginx as a reverse proxy (the HTTP and WebSocket rows)',
+      workerConnections: 20000,
+      rlimitNofile: 40000,
+      upstream: `127.0.0.1:${backendPort}`,
+      server: [
+        `listen 127.0.0.1:${port};`,
+        'location / {',
+        '  proxy_pass http://backend;',
+        '  proxy_http_version 1.1;',
+        '  proxy_set_header Connection "";',
+        '}',
+        ...(wsBackendPort === undefined
+          ? []
+          : [
+              'location /echo/ws {',
+              `  proxy_pass http://127.0.0.1:${wsBackendPort}/;`,
+              '  proxy_http_version 1.1;',
+              '  proxy_set_header Upgrade $http_upgrade;',
+              '  proxy_set_header Connection "upgrade";',
+              '  proxy_read_timeout 300s;',
+              '}',
+            ]),
+      ],
+    }),
   );
   const proc = pinned('nginx', 'nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')]);
   const base = `http://127.0.0.1:${port}/`;
