@@ -21,6 +21,9 @@ const RESTART_EXACT = new Set([
   'postern.demo.backends.enabled',
   'postern.services.dirs',
   'postern.workers',
+  // Read into the `ssl` settings, which the listener was made with.
+  'gateway.trust.all.certs',
+  'postern.tls.ticket.key.rotation',
 ]);
 
 const RESTART_PREFIXES = [
@@ -44,7 +47,7 @@ export function needsRestart(property: string): boolean {
 }
 
 /** The settings fields those properties feed: they keep their running values. */
-const RESTART_FIELDS = [
+export const RESTART_FIELDS = [
   'host',
   'port',
   'path',
