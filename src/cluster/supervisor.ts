@@ -129,8 +129,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   const hub = new Hub();
   const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ n: i + 1, startedAt: 0, failures: 0 }));
-  // One TLS session ticket key for every worker, so that a session resumes whichever worker gets the connection
-  // (gateway/ticket-keys); each worker asks for it before it listens, and is told of each replacement.
+  // The TLS session ticket key of every worker, replaced on a timer (gateway/ticket-keys): each worker asks for
+  // it before it listens, and is told of each replacement.
   const ticketKeys = settings.ssl.enabled
     ? new TicketKeyRotation(settings.ssl.ticketKeyRotationMs, (keys) => {
         for (const s of slots) s.rpc?.notify(TICKET_KEYS_OP, keys.toString('base64'));

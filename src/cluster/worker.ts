@@ -18,6 +18,7 @@ import { CloseCodes } from '../errors.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { sendJson } from '../gateway/operations.ts';
 import type { Readiness } from '../gateway/readiness.ts';
+import { newTicketKeys } from '../gateway/ticket-keys.ts';
 import { startTelemetry } from '../observability/telemetry.ts';
 import { closeAllRelayed } from '../websocket/ws-dispatch.ts';
 import type { GatewayReadiness, WorkerReadiness } from './hub.ts';
@@ -87,7 +88,8 @@ export async function runWorker(options: { home: string; port?: number }): Promi
   });
 
   // The TLS session ticket key every worker shares (gateway/ticket-keys): asked for before listening, replaced
-  // when the primary says. Should the primary not answer, this worker's own key only costs resumptions.
+  // when the primary says (never by a timer of this worker's). Should the primary not answer, a key of this
+  // worker's own until the next replacement only costs resumptions.
   let ticketKeys: Buffer | undefined;
   rpc.on(TICKET_KEYS_OP, (keys: string) => {
     ticketKeys = Buffer.from(keys, 'base64');
@@ -97,7 +99,7 @@ export async function runWorker(options: { home: string; port?: number }): Promi
     const keys = await rpc.request<string | undefined>(TICKET_KEYS_OP);
     ticketKeys ??= keys === undefined ? undefined : Buffer.from(keys, 'base64');
   } catch {
-    // the gateway makes its own
+    ticketKeys ??= newTicketKeys();
   }
 
   const aliases = new Map<string, string>(JSON.parse(process.env[DEMO_ALIASES_ENV] ?? '[]'));
