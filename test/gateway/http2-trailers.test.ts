@@ -14,26 +14,7 @@ import type { Gateway } from '../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { connectH2 } from '../helpers/h2-client.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
-
-const SERVICE = `<?xml version="1.0"?>
-<service role="RWTR" name="rwtr" version="1.0.0">
-  <routes>
-    <route path="/rw/**?**">
-      <rewrite apply="RWTR/in" to="request.url"/>
-    </route>
-  </routes>
-  <dispatch classname="org.apache.knox.gateway.dispatch.DefaultDispatch"/>
-</service>`;
-
-const REWRITE = `<?xml version="1.0"?>
-<rules>
-  <rule dir="IN" name="RWTR/in" pattern="*://*:*/**/rw/{path=**}?{**}">
-    <rewrite template="{$serviceUrl[RWTR]}/{path=**}?{**}"/>
-  </rule>
-  <rule dir="OUT" name="RWTR/out" pattern="{$serviceUrl[RWTR]}/{path=**}?{**}">
-    <rewrite template="{$frontend[url]}/rw/{path=**}?{**}"/>
-  </rule>
-</rules>`;
+import { writeRewriteService } from '../helpers/rewrite-service.ts';
 
 interface Answer {
   status: number;
@@ -117,8 +98,7 @@ describe('trailers through the gateway', () => {
       res.end();
     });
     home = makeHome({ 'ssl.enabled': true });
-    home.write('data/services/rwtr/1.0.0/service.xml', SERVICE);
-    home.write('data/services/rwtr/1.0.0/rewrite.xml', REWRITE);
+    writeRewriteService(home, 'RWTR');
     home.write(
       'conf/topologies/t.xml',
       topologyXml({

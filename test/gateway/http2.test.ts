@@ -26,6 +26,7 @@ import { generateSelfSigned } from '../../src/gateway/tls.ts';
 import { type Backend, closedPort, startBackend } from '../helpers/backend.ts';
 import { connectH2 } from '../helpers/h2-client.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
+import { writeRewriteService } from '../helpers/rewrite-service.ts';
 import { settle } from '../helpers/settle.ts';
 
 const run = promisify(execFile);
@@ -33,26 +34,6 @@ const MiB = 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 /** What may cross while the client reads nothing: flow-control windows and the socket buffers of two hops. */
 const IN_FLIGHT_BOUND = 48 * MiB;
-
-const SERVICE = `<?xml version="1.0"?>
-<service role="RWH2" name="rwh2" version="1.0.0">
-  <routes>
-    <route path="/rw/**?**">
-      <rewrite apply="RWH2/in" to="request.url"/>
-    </route>
-  </routes>
-  <dispatch classname="org.apache.knox.gateway.dispatch.DefaultDispatch"/>
-</service>`;
-
-const REWRITE = `<?xml version="1.0"?>
-<rules>
-  <rule dir="IN" name="RWH2/in" pattern="*://*:*/**/rw/{path=**}?{**}">
-    <rewrite template="{$serviceUrl[RWH2]}/{path=**}?{**}"/>
-  </rule>
-  <rule dir="OUT" name="RWH2/out" pattern="{$serviceUrl[RWH2]}/{path=**}?{**}">
-    <rewrite template="{$frontend[url]}/rw/{path=**}?{**}"/>
-  </rule>
-</rules>`;
 
 interface Answer {
   status: number;
@@ -192,8 +173,7 @@ describe('HTTP/2 to clients', () => {
       'gateway.websocket.feature.enabled': true,
       'gateway.httpclient.socketTimeout': '1500',
     });
-    home.write('data/services/rwh2/1.0.0/service.xml', SERVICE);
-    home.write('data/services/rwh2/1.0.0/rewrite.xml', REWRITE);
+    writeRewriteService(home, 'RWH2');
     home.write(
       'conf/topologies/t.xml',
       topologyXml({

@@ -12,41 +12,7 @@ import { request } from 'undici';
 import { Gateway } from '../../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
-
-const SERVICE = `<?xml version="1.0"?>
-<service role="RWTEST" name="rwtest" version="1.0.0">
-  <routes>
-    <route path="/rw/**?**">
-      <rewrite apply="RWTEST/in" to="request.url"/>
-      <rewrite apply="RWTEST/body" to="response.body"/>
-      <rewrite apply="RWTEST/form" to="request.body"/>
-    </route>
-  </routes>
-  <dispatch classname="org.apache.knox.gateway.dispatch.DefaultDispatch"/>
-</service>`;
-
-const REWRITE = `<?xml version="1.0"?>
-<rules>
-  <rule dir="IN" name="RWTEST/in" pattern="*://*:*/**/rw/{path=**}?{**}">
-    <rewrite template="{$serviceUrl[RWTEST]}/{path=**}?{**}"/>
-  </rule>
-  <rule dir="OUT" name="RWTEST/out" pattern="{$serviceUrl[RWTEST]}/{path=**}?{**}">
-    <rewrite template="{$frontend[url]}/rw/{path=**}?{**}"/>
-  </rule>
-  <rule dir="OUT" name="RWTEST/out/static" pattern="/static/{path=**}">
-    <rewrite template="{$frontend[url]}/rw/static/{path=**}"/>
-  </rule>
-  <filter name="RWTEST/body">
-    <content type="*/json">
-      <apply path="$.links[*].href" rule="RWTEST/out"/>
-    </content>
-  </filter>
-  <filter name="RWTEST/form">
-    <content type="application/x-www-form-urlencoded">
-      <apply path="callback" rule="RWTEST/in"/>
-    </content>
-  </filter>
-</rules>`;
+import { writeRewriteService } from '../../helpers/rewrite-service.ts';
 
 describe('body rewriting through the gateway', () => {
   let home: TestHome;
@@ -138,8 +104,15 @@ describe('body rewriting through the gateway', () => {
     });
     be = backend.url;
     home = makeHome();
-    home.write('data/services/rwtest/1.0.0/service.xml', SERVICE);
-    home.write('data/services/rwtest/1.0.0/rewrite.xml', REWRITE);
+    writeRewriteService(home, 'RWTEST', {
+      rules: `  <rule dir="OUT" name="RWTEST/out/static" pattern="/static/{path=**}">
+    <rewrite template="{$frontend[url]}/rw/static/{path=**}"/>
+  </rule>
+`,
+      responseBody: '<content type="*/json"><apply path="$.links[*].href" rule="RWTEST/out"/></content>',
+      requestBody:
+        '<content type="application/x-www-form-urlencoded"><apply path="callback" rule="RWTEST/in"/></content>',
+    });
     home.write('conf/topologies/sandbox.xml', topologyXml({ services: [{ role: 'RWTEST', urls: [be] }] }));
     const sink = new Writable({
       write(chunk: Buffer, _e, cb) {

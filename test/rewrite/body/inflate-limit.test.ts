@@ -14,32 +14,7 @@ import { request } from 'undici';
 import { Gateway } from '../../../src/gateway/gateway.ts';
 import { type Backend, startBackend } from '../../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../../helpers/home.ts';
-
-const SERVICE = `<?xml version="1.0"?>
-<service role="RWTEST" name="rwtest" version="1.0.0">
-  <routes>
-    <route path="/rw/**?**">
-      <rewrite apply="RWTEST/in" to="request.url"/>
-      <rewrite apply="RWTEST/body" to="response.body"/>
-    </route>
-  </routes>
-  <dispatch classname="org.apache.knox.gateway.dispatch.DefaultDispatch"/>
-</service>`;
-
-const REWRITE = `<?xml version="1.0"?>
-<rules>
-  <rule dir="IN" name="RWTEST/in" pattern="*://*:*/**/rw/{path=**}?{**}">
-    <rewrite template="{$serviceUrl[RWTEST]}/{path=**}?{**}"/>
-  </rule>
-  <rule dir="OUT" name="RWTEST/out" pattern="{$serviceUrl[RWTEST]}/{path=**}?{**}">
-    <rewrite template="{$frontend[url]}/rw/{path=**}?{**}"/>
-  </rule>
-  <filter name="RWTEST/body">
-    <content type="*/json">
-      <apply path="$.href" rule="RWTEST/out"/>
-    </content>
-  </filter>
-</rules>`;
+import { writeRewriteService } from '../../helpers/rewrite-service.ts';
 
 /** An HTML page of `size` bytes with a link to the backend at its start, its text `filler`, gzip'd. */
 function page(backend: string, size: number, filler: (n: number) => string): { html: string; gzip: Buffer } {
@@ -68,8 +43,9 @@ describe('inflate limits on the body-rewrite path', () => {
     // Text that compresses as text does (about 4-fold): rewritten whatever its size.
     small = page(backend.url, 4 * 1024 * 1024, (n) => randomBytes(n).toString('base64').slice(0, n));
     home = makeHome();
-    home.write('data/services/rwtest/1.0.0/service.xml', SERVICE);
-    home.write('data/services/rwtest/1.0.0/rewrite.xml', REWRITE);
+    writeRewriteService(home, 'RWTEST', {
+      responseBody: '<content type="*/json"><apply path="$.href" rule="RWTEST/out"/></content>',
+    });
     home.write(
       'conf/topologies/sandbox.xml',
       topologyXml({ services: [{ role: 'RWTEST', urls: [backend.url] }] }),
