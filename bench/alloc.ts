@@ -29,8 +29,8 @@
  * bytes (`--path upload`); with `--ws` (postern only), a WebSocket through the gateway to bench/ws-backend.ts, opened,
  * one 64 B echo, closed, so the handshake, the relay's setup and its teardown are what is measured.
  *
- * `--target floor` is bench/floor-proxy.ts with postern start's V8 flags (cli/node-flags); `--node-flags` adds flags
- * to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
+ * `--target floor` is bench/floor-proxy.ts with postern start's V8 flags and malloc tunables (bench/floor);
+ * `--node-flags` adds flags to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +42,7 @@ import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { echoOnce } from '../test/helpers/ws-echo-once.ts';
+import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
 import { attach, cpuTimes, freePort, minorFaults, threadTimes } from './proc.ts';
 import { type CpuProfile, formatSummary, summarize } from './profile-summary.ts';
@@ -230,16 +231,14 @@ async function main(): Promise<void> {
   let gw: { proc: ChildProcess; lines: string[] };
   if (args.target === 'floor') {
     path = `/${args.path}`;
-    gw = startChild([
-      ...DEFAULT_NODE_FLAGS,
-      ...extraFlags,
-      inspect,
-      join(REPO, 'bench', 'floor-proxy.ts'),
-      '--upstream',
-      `http://127.0.0.1:${backendPort}`,
-      '--port',
-      String(port),
-    ]);
+    const floor = floorCommand({
+      tree: REPO,
+      upstream: `http://127.0.0.1:${backendPort}`,
+      port,
+      flags: true,
+      nodeFlags: [...extraFlags, inspect],
+    });
+    gw = startChild(floor.argv, floor.env);
   } else {
     path = `/gateway/bench/http/${args.path}`;
     const home = writeBenchHome(

@@ -24,8 +24,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { compileKnoxStack, nginxConf } from './bodies.ts';
+import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
 import { attach, cpuTimes, freePort, minorFaults } from './proc.ts';
 import { makeCert } from './tls-cert.ts';
@@ -155,13 +155,9 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
   }
   if (where.endsWith(':floor')) {
     const tree = resolve(where.slice(0, -':floor'.length));
-    const argv = [join(tree, 'bench', 'floor-proxy.ts'), '--upstream', upstream, '--port', String(port)];
-    if (tls) argv.push('--tls-cert', cert, '--tls-key', key, '--ca', cert);
     // As bench/bodies.ts runs it: postern start's V8 flags and malloc tunables, unless the target says otherwise.
-    const child = start([...DEFAULT_NODE_FLAGS, ...argv], {
-      GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES,
-      ...envOf(extra),
-    });
+    const floor = floorCommand({ tree, upstream, port, flags: true, tls: files });
+    const child = start(floor.argv, { ...floor.env, ...envOf(extra) });
     const base = `${scheme}://127.0.0.1:${port}/`;
     await waitReady(`${base}small`);
     return { child, base };

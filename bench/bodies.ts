@@ -19,8 +19,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import type { BenchContext } from './context.ts';
+import { floorCommand } from './floor.ts';
 import { nginxConfig } from './nginx-conf.ts';
 import { makeCert, type Tls } from './tls-cert.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
@@ -201,16 +201,8 @@ async function startTarget(
     case 'floor': {
       const port = await ctx.freePort();
       // The floor runs as `postern start` does: its V8 flags and glibc malloc tunables (src/cli/node-flags.ts).
-      const argv = [
-        ...DEFAULT_NODE_FLAGS,
-        join(ctx.repo, 'bench', 'floor-proxy.ts'),
-        '--upstream',
-        upstream,
-        '--port',
-        String(port),
-      ];
-      if (tls) argv.push('--tls-cert', tls.cert, '--tls-key', tls.key, '--ca', tls.cert);
-      const proc = ctx.pinned(tag, ctx.node, argv, { GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES });
+      const floor = floorCommand({ tree: ctx.repo, upstream, port, flags: true, tls });
+      const proc = ctx.pinned(tag, ctx.node, floor.argv, floor.env);
       const base = `${scheme}://127.0.0.1:${port}/`;
       await ctx.waitReady(`${base}small`, proc);
       return { name, base, pid: proc.child.pid, stop: () => proc.stop('SIGTERM') };

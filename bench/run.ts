@@ -67,11 +67,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { DEFAULT_GLIBC_TUNABLES, DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { type AuthReport, authTable, DEFAULT_AUTH_TARGETS, runAuthRows } from './auth-chains.ts';
 import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from './bodies.ts';
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
+import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
@@ -507,19 +507,13 @@ async function startFastify(backendPort: number): Promise<Target> {
 async function startFloor(backendPort: number, withFlags = false): Promise<Target> {
   const port = await freePort();
   const name = withFlags ? 'node-http+undici, flags' : 'node-http+undici';
-  const proc = pinned(
-    name,
-    NODE,
-    [
-      ...(withFlags ? DEFAULT_NODE_FLAGS : []),
-      join(REPO, 'bench', 'floor-proxy.ts'),
-      '--upstream',
-      `http://127.0.0.1:${backendPort}`,
-      '--port',
-      String(port),
-    ],
-    withFlags ? { GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES } : undefined,
-  );
+  const floor = floorCommand({
+    tree: REPO,
+    upstream: `http://127.0.0.1:${backendPort}`,
+    port,
+    flags: withFlags,
+  });
+  const proc = pinned(name, NODE, floor.argv, floor.env);
   const base = `http://127.0.0.1:${port}/`;
   await waitReady(`${base}small`, proc);
   return { name, base, proc, stop: () => proc.stop('SIGTERM') };
