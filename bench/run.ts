@@ -33,8 +33,9 @@
  * HTTP/2 rows (bench/http2.ts): postern's TLS listener over HTTP/2 (`h2load -c16 -m10`) and over HTTP/1.1
  * (`h2load --h1 -c160`), nginx with `http2` on its TLS listener as the reference. `--http2-only` runs just those.
  *
- * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent, POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the
- * default level, info: one access-log line per request to stdout — a file here — and logs/gateway.log),
+ * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent,
+ * POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the default level, info, with the access and
+ * audit logs: an access line and a dispatch audit line per request, in logs/access.log and logs/audit.log),
  * `postern+metrics` (as `postern`, with `postern.metrics.enabled`; not in the default list),
  * `floor` (bench/floor-proxy.ts: a bare node:http server and an undici Pool, the floor for any Node proxy),
  * `floor+flags` (the same with postern start's V8 flags and malloc tunables, src/cli/node-flags.ts: the floor's code
