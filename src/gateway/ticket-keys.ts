@@ -13,12 +13,12 @@
  *
  * So the key is replaced every `postern.tls.ticket.key.rotation`, default 1 h: the JDK's own period for the
  * stateless tickets of a Knox gateway (`jdk.tls.server.statelessKeyTimeout`, 3,600 s); nginx too rotates the
- * keys it makes itself (since 1.23.2). Nothing writes it anywhere. With workers the primary makes it and tells
- * every worker (cluster/supervisor.ts, cluster/worker.ts): at the worker's start, again once it listens
- * (node:cluster would otherwise give a replacement worker the first key), and at each rotation. A single process
- * rotates its own. Node takes one key at a time: a ticket sealed under the key before is not read after a
- * rotation, and that client does one full handshake (its ticket had at most Node's session lifetime, 300 s, left
- * anyway).
+ * keys it makes itself when its workers share sessions (since 1.23.2). Nothing writes it anywhere. With workers
+ * the primary makes it and tells every worker (cluster/supervisor.ts, cluster/worker.ts): at the worker's start,
+ * again once it listens (node:cluster would otherwise give a replacement worker the first key), and at each
+ * rotation. A single process rotates its own. Node takes one key at a time: a ticket sealed under the key before
+ * is not read after a rotation, and that client does one full handshake (its ticket had at most Node's session
+ * lifetime, 300 s, left anyway).
  */
 import { randomBytes } from 'node:crypto';
 
