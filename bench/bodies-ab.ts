@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { compileKnoxStack, nginxConf } from './bodies.ts';
 import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
-import { attach, cpuTimes, freePort, minorFaults } from './proc.ts';
+import { attach, cpuTimes, freePort, minorFaults, which } from './proc.ts';
 import { makeCert } from './tls-cert.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
@@ -72,9 +72,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'postern-bodies-ab-'));
 const tls = values.mode === 'tls';
 /** bench/bodies.ts's certificate (PEM, and PKCS#12 for the Knox stack), in TLS mode. */
 const files = tls ? makeCert(join(tmp, 'tls')) : undefined;
-const cert = files?.cert ?? '';
-const key = files?.key ?? '';
-const which = (cmd: string) => spawnSync('which', [cmd]).status === 0;
 /** The Knox stack's classpath, compiled once when a target names it. */
 const knoxClasspath = values.targets.split(',').some((t) => t.split('@')[0] === 'knox')
   ? compileKnoxStack({ repo: REPO, tmp, which, log: (line: string) => console.log(line) })
@@ -134,7 +131,7 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
     const dir = join(tmp, `nginx-${port}`);
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(dir, port, upstream, tls ? { cert, key } : undefined));
+    writeFileSync(conf, nginxConf(dir, port, upstream, files));
     const child = start(['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')], envOf(extra), 'nginx');
     const base = `${scheme}://127.0.0.1:${port}/`;
     await waitReady(`${base}small`);
@@ -169,11 +166,11 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
     'gateway.port': String(port),
     'gateway.host': '127.0.0.1',
     'ssl.enabled': String(tls),
-    ...(tls
+    ...(files
       ? {
-          'gateway.tls.certificate.path': cert,
-          'gateway.tls.key.path': key,
-          'gateway.httpclient.truststore.path': cert,
+          'gateway.tls.certificate.path': files.cert,
+          'gateway.tls.key.path': files.key,
+          'gateway.httpclient.truststore.path': files.cert,
         }
       : {}),
   };
@@ -193,7 +190,7 @@ const backendPort = await freePort();
 start([
   join(REPO, 'bench', 'backend.ts'),
   ...['--port', String(backendPort)],
-  ...(tls ? ['--tls-cert', cert, '--tls-key', key] : []),
+  ...(files ? ['--tls-cert', files.cert, '--tls-key', files.key] : []),
 ]);
 const upstream = `${tls ? 'https' : 'http'}://127.0.0.1:${backendPort}`;
 const results: Record<string, string[]> = {};

@@ -3,9 +3,14 @@
  * What every benchmark script asks of the machine: a free loopback port, the CPU time and page faults a process (and
  * its descendants: postern's primary and workers) has used, from /proc, and a probe (strace, perf) run against it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+
+/** Whether a command is on the PATH. */
+export function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
 
 /** A loopback port nothing listens on right now. */
 export async function freePort(): Promise<number> {

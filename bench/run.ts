@@ -77,7 +77,7 @@ import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
 import { nginxConfig } from './nginx-conf.ts';
-import { cpuTimes, freePort, treeCpuTimes } from './proc.ts';
+import { cpuTimes, freePort, treeCpuTimes, which } from './proc.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
@@ -293,10 +293,6 @@ async function waitReady(url: string, proc: Started, timeoutMs = 60_000): Promis
     if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
