@@ -635,8 +635,7 @@ async function runLogPairs(backendPort: number, backendPid: number | undefined):
     const t = await startPostern(`${name}-pair`, backendPort, { logLevel: on ? 'info' : 'warn' });
     try {
       const { small, smallCpu } = await measureSmall(t, backendPid);
-      const proxy = smallCpu.proxyUser + smallCpu.proxySys;
-      return { rps: small.rps, relativeCpu: proxy / (smallCpu.backendUser + smallCpu.backendSys) };
+      return { rps: small.rps, relativeCpu: relativeCpu({ smallCpu }) };
     } finally {
       await t.stop();
     }
@@ -657,9 +656,10 @@ async function runLogPairs(backendPort: number, backendPid: number | undefined):
 const ms = (us: number) => (us / 1000).toFixed(2);
 const rps = (r: number) => Math.round(r).toLocaleString('en-US');
 /** A row's proxy CPU per small request, user + system µs. */
-const proxyCpuPerRequest = (r: Row) => r.smallCpu.proxyUser + r.smallCpu.proxySys;
+const proxyCpuPerRequest = (r: Pick<Row, 'smallCpu'>) => r.smallCpu.proxyUser + r.smallCpu.proxySys;
 /** A row's proxy CPU per small request divided by the backend's in the same measurement. */
-const relativeCpu = (r: Row) => proxyCpuPerRequest(r) / (r.smallCpu.backendUser + r.smallCpu.backendSys);
+const relativeCpu = (r: Pick<Row, 'smallCpu'>) =>
+  proxyCpuPerRequest(r) / (r.smallCpu.backendUser + r.smallCpu.backendSys);
 
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
 
