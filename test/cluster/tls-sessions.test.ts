@@ -12,11 +12,12 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import tls, { type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { makeHome, type TestHome, topologyXml } from '../helpers/home.ts';
 import { type Authority, makeAuthority } from '../helpers/pki.ts';
 import { type PosternProcess, startPostern, workerThatServed } from '../helpers/postern-process.ts';
+import { resumesSession, sessionTicket } from '../helpers/tls-session.ts';
 
 let counter = 0;
 
@@ -121,11 +122,12 @@ describe('TLS sessions with two workers', () => {
     // only when it ended before the next rotation could come (on a slow machine it is tried again).
     for (let attempt = 1; attempt <= 3; attempt++) {
       // One session, offered again and again until a worker no longer reads it: the key was replaced.
-      let session = await ticket(g.postern.port);
+      let session = await sessionTicket(g.postern.port, ca.cert);
       // A rotation that came just now made it old already: one under the new key.
-      if (!(await resumes(g.postern.port, session))) session = await ticket(g.postern.port);
+      if (!(await resumesSession(g.postern.port, ca.cert, session)))
+        session = await sessionTicket(g.postern.port, ca.cert);
       const deadline = Date.now() + period + 4000;
-      while (await resumes(g.postern.port, session)) {
+      while (await resumesSession(g.postern.port, ca.cert, session)) {
         if (Date.now() > deadline)
           throw new Error(`the ticket key was not replaced within ${period + 4000} ms`);
         await new Promise((r) => setTimeout(r, 200));
@@ -152,42 +154,4 @@ describe('TLS sessions with two workers', () => {
     }
     throw new Error('three attempts took longer than the rotation period: the machine was too slow to tell');
   });
-
-  /** A TLS connection's session ticket (the last one the server sent within 2 s). */
-  function ticket(port: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.cert, ALPNProtocols: ['http/1.1'] });
-      let last: Buffer | undefined;
-      const timer = setTimeout(() => {
-        socket.destroy();
-        if (last) resolve(last);
-        else reject(new Error('no session ticket'));
-      }, 300);
-      socket.on('session', (s: Buffer) => {
-        last = s;
-      });
-      socket.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-  }
-
-  /** Whether a new connection offering `session` resumed it. */
-  function resumes(port: number, session: Buffer): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({
-        host: '127.0.0.1',
-        port,
-        ca: ca.cert,
-        session,
-        ALPNProtocols: ['http/1.1'],
-      });
-      socket.once('secureConnect', () => {
-        resolve(socket.isSessionReused());
-        socket.destroy();
-      });
-      socket.on('error', reject);
-    });
-  }
 });

@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 import { type Authority, makeAuthority } from '../helpers/pki.ts';
+import { resumesSession, sessionTicket } from '../helpers/tls-session.ts';
 
 describe('the TLS session ticket key of one process', () => {
   let dir: string;
@@ -49,41 +50,13 @@ describe('the TLS session ticket key of one process', () => {
     return { port: g.port, keys: () => listener.getTicketKeys() };
   }
 
-  /** A TLS connection's session ticket (the last one the server sent within 300 ms). */
-  function ticket(port: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.cert });
-      let last: Buffer | undefined;
-      socket.on('session', (s: Buffer) => {
-        last = s;
-      });
-      socket.on('error', reject);
-      setTimeout(() => {
-        socket.destroy();
-        if (last) resolve(last);
-        else reject(new Error('no session ticket'));
-      }, 300);
-    });
-  }
-
-  function resumes(port: number, session: Buffer): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.cert, session });
-      socket.once('secureConnect', () => {
-        resolve(socket.isSessionReused());
-        socket.destroy();
-      });
-      socket.on('error', reject);
-    });
-  }
-
   it('replaces the key on its timer: an older ticket is not read after it, a new one is', async () => {
     const g = await gateway('1s');
     /** Whether a new session resumes, made and offered under one key (tried again when a rotation came between). */
     const freshResumes = async () => {
       for (let i = 0; i < 5; i++) {
         const keys = g.keys();
-        const resumed = await resumes(g.port, await ticket(g.port));
+        const resumed = await resumesSession(g.port, ca.cert, await sessionTicket(g.port, ca.cert));
         if (g.keys().equals(keys)) return resumed;
       }
       throw new Error('a rotation came during each of five tries');
@@ -91,27 +64,31 @@ describe('the TLS session ticket key of one process', () => {
     assert.equal(await freshResumes(), true);
     // A ticket sealed under the key of now (taken again if a rotation came while it was).
     let first = g.keys();
-    let session = await ticket(g.port);
+    let session = await sessionTicket(g.port, ca.cert);
     for (let i = 0; !g.keys().equals(first); i++) {
       if (i === 5) throw new Error('a rotation came during each of five tries');
       first = g.keys();
-      session = await ticket(g.port);
+      session = await sessionTicket(g.port, ca.cert);
     }
     const deadline = Date.now() + 5000;
     while (g.keys().equals(first)) {
       if (Date.now() > deadline) throw new Error('the key was not replaced within 5 s');
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.equal(await resumes(g.port, session), false, 'a ticket sealed under the key before');
+    assert.equal(
+      await resumesSession(g.port, ca.cert, session),
+      false,
+      'a ticket sealed under the key before',
+    );
     assert.equal(await freshResumes(), true, 'a ticket sealed under the new key');
   });
 
   it('keeps the key with a rotation of 0', async () => {
     const g = await gateway('0');
     const first = g.keys();
-    const session = await ticket(g.port);
+    const session = await sessionTicket(g.port, ca.cert);
     await new Promise((r) => setTimeout(r, 1500));
     assert.ok(g.keys().equals(first));
-    assert.equal(await resumes(g.port, session), true);
+    assert.equal(await resumesSession(g.port, ca.cert, session), true);
   });
 });
