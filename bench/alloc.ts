@@ -8,7 +8,8 @@
  *
  *   node bench/alloc.ts [--target postern|floor] [--requests 20000] [--warmup 5000] [--connections 10]
  *                       [--path small] [--logs] [--env NAME=value …] [--top 25] [--interval 1024]
- *                       [--node-flags="--flag …"] [--attach 'command {pid}'] [--put BYTES | --ws] [MODE]
+ *                       [--node-flags="--flag …"] [--attach 'command {pid}'] [--put BYTES | --ws]
+ *                       [--tls | --h2 [--streams 10]] [MODE]
  *
  * MODE (one):
  * - none: V8's sampling heap profiler, counting objects the GCs have already collected, records every allocation;
@@ -29,6 +30,10 @@
  * bytes (`--path upload`); with `--ws` (postern only), a WebSocket through the gateway to bench/ws-backend.ts, opened,
  * one 64 B echo, closed, so the handshake, the relay's setup and its teardown are what is measured.
  *
+ * `--tls` (postern only) puts the gateway's listener on TLS (the certificate it generates) and drives it over
+ * HTTP/1.1; `--h2` the same over HTTP/2 (`gateway.http2.enabled`), `--connections` sessions with `--streams`
+ * requests in flight on each, so that the two protocols' costs per request can be compared with the same load.
+ *
  * `--target floor` is bench/floor-proxy.ts with postern start's V8 flags and malloc tunables (bench/floor);
  * `--node-flags` adds flags to the target (postern through POSTERN_NODE_FLAGS, after the same defaults).
  */
@@ -38,7 +43,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import { connect as h2connect } from 'node:http2';
+import { Agent, Pool } from 'undici';
 import WebSocket from 'ws';
 import { DEFAULT_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { echoOnce } from '../test/helpers/ws-echo-once.ts';
@@ -73,6 +79,11 @@ const { values: args } = parseArgs({
     // Each "request" is a WebSocket through the gateway (bench/ws-backend.ts behind it): opened, one 64 B echo,
     // closed (the handshake, the relay's setup and its teardown).
     ws: { type: 'boolean', default: false },
+    // postern only: its listener on TLS (its generated certificate), driven over HTTP/1.1 (`--tls`) or HTTP/2
+    // (`--h2`: `--connections` sessions, `--streams` requests in flight on each).
+    tls: { type: 'boolean', default: false },
+    h2: { type: 'boolean', default: false },
+    streams: { type: 'string', default: '10' },
     cost: { type: 'boolean', default: false },
     // With --cost: a command run against the target while the measured requests run ({pid} replaced), stopped with
     // SIGINT after them, its output printed (for instance `strace -c -f -p {pid}`).
@@ -159,8 +170,42 @@ const PUT_BODY = args.put ? Buffer.alloc(Number(args.put), 120) : undefined;
 /** The gateway's WebSocket URL under `--ws` (set once the gateway is up). */
 let wsUrl = '';
 
+/** `--tls`/`--h2`: the gateway's listener speaks TLS with a certificate it generated. */
+const TLS = args.tls || args.h2;
+const insecure = { rejectUnauthorized: false };
+/** The gateway's origin (set once its port is known). */
+let gatewayOrigin = '';
+
+/** `--h2`: each of `connections` HTTP/2 sessions runs `--streams` requests at once, `n` in all. */
+async function driveH2(path: string, n: number, connections: number): Promise<void> {
+  let left = n;
+  const streams = Number(args.streams);
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const session = h2connect(gatewayOrigin, insecure);
+      await Promise.all(
+        Array.from({ length: streams }, async () => {
+          while (left-- > 0) {
+            await new Promise<void>((ok, fail) => {
+              const req = session.request({ ':path': path });
+              req.on('response', (h) => {
+                if (h[':status'] !== 200) fail(new Error(`${path}: ${h[':status']}`));
+              });
+              req.on('error', fail);
+              req.on('end', ok);
+              req.resume();
+            });
+          }
+        }),
+      );
+      session.close();
+    }),
+  );
+}
+
 async function drive(pool: Pool, path: string, n: number, connections: number): Promise<void> {
   let left = n;
+  if (args.h2) return driveH2(path, n, connections);
   if (args.ws) {
     await Promise.all(
       Array.from({ length: connections }, async () => {
@@ -246,7 +291,8 @@ async function main(): Promise<void> {
       {
         'gateway.port': String(port),
         'gateway.host': '127.0.0.1',
-        'ssl.enabled': 'false',
+        'ssl.enabled': String(TLS),
+        'gateway.http2.enabled': String(args.h2),
         'postern.workers': '1',
         ...(args.ws
           ? {
@@ -273,11 +319,20 @@ async function main(): Promise<void> {
       ...Object.fromEntries(args.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     });
   }
-  await waitFor(args.target, () => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status), gw.lines);
+  gatewayOrigin = `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const dispatcher = TLS ? new Agent({ connect: insecure }) : undefined;
+  await waitFor(
+    args.target,
+    // @ts-expect-error undici's dispatcher option is not in the global fetch's typings
+    () => fetch(`${gatewayOrigin}${path}`, { dispatcher }).then((r) => r.status),
+    gw.lines,
+  );
 
   const shown =
-    args.ws && wsUrl ? `WebSocket ${new URL(wsUrl).pathname} (open, one echo, close)` : `GET ${path}`;
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1 });
+    args.ws && wsUrl
+      ? `WebSocket ${new URL(wsUrl).pathname} (open, one echo, close)`
+      : `GET ${path}${args.h2 ? ` over HTTP/2 (${args.streams} streams per session)` : TLS ? ' over TLS' : ''}`;
+  const pool = new Pool(gatewayOrigin, { connections, pipelining: 1, connect: insecure });
   await drive(pool, path, Number(args.warmup), connections);
 
   const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as {
