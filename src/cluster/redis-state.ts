@@ -17,6 +17,8 @@
  *   next). A node keeps `postern:state:node:{id}` alive (a TTL it refreshes, with its counts); counting skips and
  *   removes the fields of a node whose key expired, so a node that dies cannot leak connections.
  *
+ * - **TLS session ticket key** (`postern.tls.ticket.key.shared`, gateway/ticket-keys): `postern:state:tls:ticket:{period
+ *   ms}` holds the key of the current rotation period, made by the first node to ask, expiring at the period's end.
  * - **login throttle** (providers/common/login-throttle.ts): a failure window per client address and per user
  *   name, `postern:state:login:{address|user}:{sha256}` (a hash: the count and the window's id, with a TTL of the
  *   window set by its first attempt); a Lua script checks both windows and counts the attempt in the same step
@@ -159,7 +161,31 @@ end
 return 1
 `;
 
+/**
+ * The TLS session ticket key of the current rotation period (gateway/ticket-keys): KEYS[1] the key's key, ARGV the
+ * period in ms and a new key (base64) for when there is none yet. The period is counted at Redis's clock, so the
+ * nodes' clocks do not matter; the value, `{period number}:{base64}`, expires when its period ends. Returns the
+ * period's key and the ms left of the period.
+ */
+const TICKET_KEY = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local period = tonumber(ARGV[1])
+local epoch = math.floor(now / period)
+local left = period - (now - epoch * period)
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local sep = string.find(cur, ':', 1, true)
+  if sep and tonumber(string.sub(cur, 1, sep - 1)) == epoch then
+    return {string.sub(cur, sep + 1), left}
+  end
+end
+redis.call('SET', KEYS[1], string.format('%d', epoch) .. ':' .. ARGV[2], 'PX', math.max(left, 1))
+return {ARGV[2], left}
+`;
+
 type StateRedis = Redis & {
+  posternTicketKey(key: string, periodMs: number, candidate: string): Promise<[string, number]>;
   posternTake(key: string, rate: number, idleMs: number): Promise<number>;
   posternCount(key: string, nodePrefix: string): Promise<number>;
   posternLoginBlocked(a: string, u: string, perAddress: number, perUser: number): Promise<[number, number]>;
@@ -208,6 +234,7 @@ export class RedisState {
     this.#redis.defineCommand('posternLoginBlocked', { numberOfKeys: 2, lua: LOGIN_BLOCKED });
     this.#redis.defineCommand('posternLoginReserve', { numberOfKeys: 2, lua: LOGIN_RESERVE });
     this.#redis.defineCommand('posternLoginRelease', { numberOfKeys: 2, lua: LOGIN_RELEASE });
+    this.#redis.defineCommand('posternTicketKey', { numberOfKeys: 1, lua: TICKET_KEY });
     this.#redis.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'redis state error'));
     this.#redis.on('ready', () => {
       this.#recovered();
@@ -324,6 +351,26 @@ export class RedisState {
   /** The login throttle: a password check taken from the address's bucket (tokens left, or -ms to wait). */
   loginSpend(address: string, rate: number): Promise<number> {
     return this.take('login', digest(address), rate, 1000);
+  }
+
+  /**
+   * The TLS session ticket key of the current `periodMs` period, shared by every node (the script above): the one
+   * in Redis, else `candidate`, stored for the period. Throws when Redis is unreachable (no 503 to give here: the
+   * caller keeps a key of its own), or when what Redis holds is no key.
+   */
+  async ticketKey(periodMs: number, candidate: Buffer): Promise<{ keys: Buffer; msLeft: number }> {
+    if (this.#redis.status === 'wait') throw new Error('no gateway holds the shared state');
+    await this.#connected();
+    const [value, msLeft] = await this.#redis.posternTicketKey(
+      `${STATE_PREFIX}tls:ticket:${periodMs}`,
+      periodMs,
+      candidate.toString('base64'),
+    );
+    const keys = Buffer.from(value, 'base64');
+    if (keys.length !== candidate.length || keys.toString('base64') !== value) {
+      throw new Error(`the TLS ticket key in Redis is not ${candidate.length} bytes of base64`);
+    }
+    return { keys, msLeft: Number(msLeft) };
   }
 
   async close(): Promise<void> {

@@ -36,11 +36,12 @@ import { ConfigError, formatDiagnostic } from '../config/diagnostics.ts';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { loadOrCreateMasterSecret } from '../deploy/secrets.ts';
 import type { HomeLayout } from '../gateway/home.ts';
-import { TicketKeyRotation } from '../gateway/ticket-keys.ts';
+import { SHARED_KEY_WAIT_MS, sharedTicketKeys, TicketKeyRotation } from '../gateway/ticket-keys.ts';
 import { loadServerTls } from '../gateway/tls.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Hub } from './hub.ts';
 import { WORKER_ENV } from './ipc.ts';
+import { acquireSharedState } from './redis-state.ts';
 import { isRpcMessage, Rpc } from './rpc.ts';
 
 /**
@@ -97,6 +98,9 @@ export interface PrimaryOptions {
 }
 
 /** Runs the primary until it is stopped; resolves with 1 when the start fails (0 once it runs). */
+/** A log that says nothing: the primary's shared-state connection serves the ticket key only (see runPrimary). */
+const QUIET = { info() {}, warn() {}, debug() {} };
+
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { layout, settings, workers } = options;
   // What each worker would otherwise make at the same moment; and TLS problems show here, once.
@@ -130,12 +134,21 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const hub = new Hub();
   const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ n: i + 1, startedAt: 0, failures: 0 }));
   // The TLS session ticket key of every worker, replaced on a timer (gateway/ticket-keys): each worker asks for
-  // it before it listens, and is told of each replacement.
+  // it before it listens, and is told of each replacement. Shared with the other nodes, it is read from Redis
+  // here, through a connection of the primary's own (its outages are the rotation's to log, not the requests').
+  const shareKeys = settings.ssl.enabled && settings.ssl.ticketKeyShared;
+  const releaseState = shareKeys ? acquireSharedState(settings, QUIET) : undefined;
   const ticketKeys = settings.ssl.enabled
-    ? new TicketKeyRotation(settings.ssl.ticketKeyRotationMs, (keys) => {
-        for (const s of slots) s.rpc?.notify(TICKET_KEYS_OP, keys.toString('base64'));
-      })
+    ? new TicketKeyRotation(
+        settings.ssl.ticketKeyRotationMs,
+        (keys) => {
+          for (const s of slots) s.rpc?.notify(TICKET_KEYS_OP, keys.toString('base64'));
+        },
+        undefined,
+        shareKeys ? sharedTicketKeys(settings, log) : undefined,
+      )
     : undefined;
+  await ticketKeys?.readyWithin(SHARED_KEY_WAIT_MS);
   const listening = new Map<number, ListeningReport>();
   /** Set once a worker's start failed and its message was printed: the others' (the same) are not. */
   let startFailure: string | undefined;
@@ -242,6 +255,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     finishing ??= (async () => {
       for (const s of slots) if (s.restartTimer) clearTimeout(s.restartTimer);
       ticketKeys?.stop();
+      await releaseState?.();
       hub.close();
       try {
         await demos?.close();

@@ -252,6 +252,17 @@ function crossChecks(
       'gateway.channels.broadcast.mtls needs ssl.enabled=true and gateway.client.auth.wanted (or .needed), so that peers are asked for their certificates',
     );
   }
+  if (p.ssl.ticketKeyShared && !p.stateRedisUrl) {
+    sink.error(
+      at('postern.tls.ticket.key.shared'),
+      'postern.tls.ticket.key.shared needs postern.state.redis.url: the nodes share the key through that Redis',
+    );
+  } else if (p.ssl.ticketKeyShared && p.ssl.ticketKeyRotationMs === 0) {
+    sink.error(
+      at('postern.tls.ticket.key.shared'),
+      'postern.tls.ticket.key.shared needs postern.tls.ticket.key.rotation above 0: a shared key that never changed would stay in Redis for good',
+    );
+  }
   // Knox's TLS lists with Jetty's semantics (config/tls-policy.ts): an unknown protocol, a pattern that does not
   // compile or lists that leave nothing to offer stop the gateway here, not at its first handshake.
   const policy = tlsPolicy(p.ssl);

@@ -168,6 +168,11 @@ export const SETTINGS = {
       3_600_000,
       'postern: how often the key that encrypts TLS session tickets is replaced (one key for all workers, made in memory, never stored). A ticket sealed under the key before is not read after a rotation: that client does one full handshake. 0: never (the key lives as long as the process).',
     ),
+    ticketKeyShared: bool(
+      'postern.tls.ticket.key.shared',
+      false,
+      "postern: share the session ticket key among the nodes through `postern.state.redis.url`, so that a client's TLS session resumes on whichever node a load balancer sends its next connection to. The key of each rotation period is made by the first node to ask and kept in Redis until that period ends (whoever reads Redis meanwhile can read that period's tickets: use `rediss://` and a password). Needs a rotation period; Redis unreachable, each node makes its own key until it is back. Needs a restart.",
+    ),
     renegotiation: bool(
       'ssl.renegotiation',
       false,

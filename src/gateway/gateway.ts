@@ -73,7 +73,7 @@ export {
   TOPOLOGY_EXTENSIONS,
 } from './home.ts';
 
-import { newTicketKeys, TicketKeyRotation } from './ticket-keys.ts';
+import { newTicketKeys, SHARED_KEY_WAIT_MS, sharedTicketKeys, TicketKeyRotation } from './ticket-keys.ts';
 import { loadServerTls } from './tls.ts';
 
 export interface GatewayOptions {
@@ -194,10 +194,12 @@ export class Gateway implements GatewayHandle {
     const gateway = new Gateway(loaded, server, log, audit, secret);
     gateway.#overrides = options.settings;
     if (ticketKeys && !options.ticketKeys) {
+      // Shared with the other nodes (postern.tls.ticket.key.shared): through the shared state the gateway holds.
       gateway.#ticketKeys = new TicketKeyRotation(
         settings.ssl.ticketKeyRotationMs,
         (keys) => server.setTicketKeys(keys),
         ticketKeys,
+        sharedTicketKeys(settings, log),
       );
     }
     gateway.#operate();
@@ -240,6 +242,7 @@ export class Gateway implements GatewayHandle {
     for (const file of descriptors.prime()) gateway.#generate(file);
     for (const file of topologies.prime()) gateway.deployFile(file);
     try {
+      await gateway.#ticketKeys?.readyWithin(SHARED_KEY_WAIT_MS);
       gateway.#address = await server.listen(options.port ?? settings.port, options.host ?? settings.host);
       for (const s of loaded.registry.services()) await s.start?.(gateway.#serviceHost());
     } catch (err) {

@@ -24,6 +24,7 @@ const RESTART_EXACT = new Set([
   // Read into the `ssl` settings, which the listener was made with.
   'gateway.trust.all.certs',
   'postern.tls.ticket.key.rotation',
+  'postern.tls.ticket.key.shared',
 ]);
 
 const RESTART_PREFIXES = [

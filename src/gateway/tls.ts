@@ -27,7 +27,7 @@
  * Either way, a request's `socket.authorized` is true only for a certificate the truststore accepts, which is
  * what HeaderPreAuth's `preauth.client.cert.validation` checks.
  */
-import { constants } from 'node:crypto';
+import { constants, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_CIPHERS, type SecureContextOptions, type TLSSocket } from 'node:tls';
@@ -119,12 +119,42 @@ export async function generateSelfSigned(
 
 export async function loadServerTls(settings: GatewaySettings, home: string): Promise<ServerTls> {
   const identity = await loadIdentity(settings, home);
-  return {
+  const options: ServerTls = {
     ...identity,
     ...protocolOptions(settings),
     ...clientAuthOptions(settings, home, identity),
     ...renegotiationOptions(settings),
   };
+  return { ...options, sessionIdContext: sessionIdContext(options) };
+}
+
+/**
+ * The TLS session id context: OpenSSL resumes a session (a TLS 1.3 PSK, a TLS 1.2 ticket or id) only in the
+ * context it was made in. Node's default is a hash of the process's command line, so two nodes started with a
+ * different `--home` (or a different path to `node`) never resumed each other's sessions, whatever key sealed
+ * their tickets. It is made here of what a resumed session depends on, the same on every node serving the same
+ * identity with the same client-certificate trust: the certificate (or keystore), the trust and whether a client
+ * certificate is asked for or required. A session made where no client certificate was asked for is therefore
+ * never resumed where one is required.
+ */
+export function sessionIdContext(options: ServerTls): string {
+  const hash = createHash('sha256').update('postern tls session context 1\0');
+  for (const part of [options.cert, options.pfx, options.ca]) {
+    for (const item of Array.isArray(part) ? part : [part]) {
+      if (item === undefined) continue;
+      const bytes =
+        typeof item === 'string' || Buffer.isBuffer(item)
+          ? item
+          : 'buf' in item
+            ? item.buf
+            : (item as { pem: string | Buffer }).pem;
+      hash.update(createHash('sha256').update(bytes).digest());
+    }
+    hash.update('\0');
+  }
+  hash.update(`${options.requestCert === true}:${options.rejectUnauthorized === true}`);
+  // OpenSSL takes at most 32 bytes (SSL_MAX_SID_CTX_LENGTH); Node's own default is 32 hex digits too.
+  return hash.digest('hex').slice(0, 32);
 }
 
 /**

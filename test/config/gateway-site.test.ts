@@ -144,6 +144,30 @@ describe('loadGatewaySite', () => {
     ]);
   });
 
+  it('refuses a shared TLS ticket key without the Redis to share it through, or without a rotation', () => {
+    assert.deepEqual(errorsOf(site({ 'postern.tls.ticket.key.shared': 'true' })), [
+      'gateway-site.xml:5:5: postern.tls.ticket.key.shared needs postern.state.redis.url: the nodes share the key through that Redis',
+    ]);
+    assert.deepEqual(
+      errorsOf(
+        site({
+          'postern.state.redis.url': 'redis://127.0.0.1:6379',
+          'postern.tls.ticket.key.rotation': '0',
+          'postern.tls.ticket.key.shared': 'true',
+        }),
+      ),
+      [
+        'gateway-site.xml:13:5: postern.tls.ticket.key.shared needs postern.tls.ticket.key.rotation above 0: a shared key that never changed would stay in Redis for good',
+      ],
+    );
+    const ok = parseGatewaySite(
+      site({ 'postern.state.redis.url': 'redis://127.0.0.1:6379', 'postern.tls.ticket.key.shared': 'true' }),
+      'gateway-site.xml',
+    );
+    assert.equal(ok.ssl.ticketKeyShared, true);
+    assert.equal(parseGatewaySite(site({}), 'gateway-site.xml').ssl.ticketKeyShared, false);
+  });
+
   it('reports every bad value at once', () => {
     assert.deepEqual(
       errorsOf(

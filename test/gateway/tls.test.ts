@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
-import { generateSelfSigned } from '../../src/gateway/tls.ts';
+import { defaultSettings, type GatewaySettings } from '../../src/config/gateway-site.ts';
+import { generateSelfSigned, loadServerTls, sessionIdContext } from '../../src/gateway/tls.ts';
 import { makeHome, startGateway, type TestHome, topologyXml } from '../helpers/home.ts';
 
 describe('gateway TLS', () => {
@@ -49,6 +50,43 @@ describe('gateway TLS', () => {
     } finally {
       await gateway.close();
     }
+  });
+
+  it('derives the TLS session id context from the identity and the client-certificate trust, not the command line', async () => {
+    // Two homes (two nodes) serving the same certificate get the same context, so that each resumes the other's
+    // sessions (Node's default hashes process.argv, which names the home).
+    const certs = home({});
+    await generateSelfSigned(join(certs.dir, 'c.crt'), join(certs.dir, 'c.key'));
+    await generateSelfSigned(join(certs.dir, 'd.crt'), join(certs.dir, 'd.key'));
+    const load = (dir: string, ssl: Partial<GatewaySettings['ssl']> = {}) => {
+      const settings = defaultSettings();
+      return loadServerTls(
+        {
+          ...settings,
+          ssl: {
+            ...settings.ssl,
+            enabled: true,
+            certificatePath: join(certs.dir, 'c.crt'),
+            keyPath: join(certs.dir, 'c.key'),
+            ...ssl,
+          },
+        },
+        dir,
+      );
+    };
+    const a = await load(home({}).dir);
+    const b = await load(home({}).dir);
+    assert.match(a.sessionIdContext!, /^[0-9a-f]{32}$/);
+    assert.equal(a.sessionIdContext, b.sessionIdContext);
+    assert.equal(sessionIdContext(a), a.sessionIdContext);
+    // Another certificate, or a client certificate asked for or required: another context each.
+    const other = await load(certs.dir, {
+      certificatePath: join(certs.dir, 'd.crt'),
+      keyPath: join(certs.dir, 'd.key'),
+    });
+    const wanted = await load(certs.dir, { clientAuthWanted: true });
+    const needed = await load(certs.dir, { clientAuthNeeded: true });
+    assert.equal(new Set([a, other, wanted, needed].map((t) => t.sessionIdContext)).size, 4);
   });
 
   it('uses the PEM files gateway-site names', async () => {
