@@ -13,7 +13,7 @@
  *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 1000,8000] [--ws-idle-later 30]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
  *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only] [--http2-only | --no-http2]
- *                    [--json out.json] [--keep]
+ *                    [--handshakes-only | --no-handshakes] [--json out.json] [--keep]
  *
  * Then the security-provider rows (bench/auth-chains.ts): postern with an Anonymous, a ShiroProvider-LDAP (slapd,
  * authentication cache) and a JWTProvider chain, small requests with the credentials sent by wrk, each as a ratio
@@ -32,6 +32,10 @@
  *
  * HTTP/2 rows (bench/http2.ts): postern's TLS listener over HTTP/2 (`h2load -c16 -m10`) and over HTTP/1.1
  * (`h2load --h1 -c160`), nginx with `http2` on its TLS listener as the reference. `--http2-only` runs just those.
+ *
+ * TLS handshake rows (bench/handshakes.ts): the proxy's CPU per new TLS connection (one small GET each), with a full
+ * handshake and with a resumed one (`openssl s_time -new`, `-reuse`), postern, the floor and nginx. `--handshakes-only` runs
+ * just those.
  *
  * Targets: `direct` (wrk → backend), `postern` (POSTERN_LOG_LEVEL=warn, POSTERN_ACCESS_LOG=silent,
  * POSTERN_AUDIT_LOG=silent: no access or audit log), `postern+log` (the default level, info, with the access and
@@ -73,6 +77,7 @@ import { type BodyResult, bodiesTable, DEFAULT_BODY_TARGETS, runBodyRows } from 
 import { type FanoutRow, fanoutHeader, fanoutTable, runFanoutRows } from './channels-fanout.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
 import { floorCommand } from './floor.ts';
+import { type HandshakeRow, handshakeTable, runHandshakeRows } from './handshakes.ts';
 import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
@@ -139,6 +144,9 @@ const { values: args } = parseArgs({
     // HTTP/2 rows (bench/http2.ts): h2load against postern's TLS listener and nginx with http2 on.
     'http2-only': { type: 'boolean', default: false },
     'no-http2': { type: 'boolean', default: false },
+    // TLS handshake rows (bench/handshakes.ts): openssl s_time, full and resumed handshakes.
+    'handshakes-only': { type: 'boolean', default: false },
+    'no-handshakes': { type: 'boolean', default: false },
     // CHANNELS fan-out rows (bench/channels-fanout.ts).
     'channels-only': { type: 'boolean', default: false },
     'no-channels': { type: 'boolean', default: false },
@@ -165,10 +173,19 @@ const CHANNELS_ONLY = args['channels-only'];
 const BODIES_ONLY = args['bodies-only'];
 const KERBEROS_ONLY = args['kerberos-only'];
 const HTTP2_ONLY = args['http2-only'];
+const HANDSHAKES_ONLY = args['handshakes-only'];
 /** Only one group of rows: not the HTTP rows, nor the profile. */
 const ONLY =
-  WS_ONLY || AUTH_ONLY || REWRITE_ONLY || CHANNELS_ONLY || BODIES_ONLY || KERBEROS_ONLY || HTTP2_ONLY;
+  WS_ONLY ||
+  AUTH_ONLY ||
+  REWRITE_ONLY ||
+  CHANNELS_ONLY ||
+  BODIES_ONLY ||
+  KERBEROS_ONLY ||
+  HTTP2_ONLY ||
+  HANDSHAKES_ONLY;
 const HTTP2 = (!args['no-http2'] && !ONLY) || HTTP2_ONLY;
+const HANDSHAKES = (!args['no-handshakes'] && !ONLY) || HANDSHAKES_ONLY;
 const AUTH = (!args['no-auth'] && !ONLY) || AUTH_ONLY;
 const WS = (!args['no-ws'] && !ONLY) || WS_ONLY;
 const REWRITE = (!args['no-rewrite'] && !ONLY) || REWRITE_ONLY;
@@ -1252,6 +1269,18 @@ async function main(): Promise<void> {
     );
     log(`HTTP/2 rows took ${((Date.now() - http2StartedAt) / 1000).toFixed(0)} s`);
   }
+  let handshakeRows: HandshakeRow[] = [];
+  if (HANDSHAKES) {
+    const handshakesStartedAt = Date.now();
+    handshakeRows = await runHandshakeRows(
+      {
+        ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU, duration: DURATION, warmup: WARMUP },
+        ...{ pinned, run, freePort, log, waitReady, cpuTimes, which, posternHome },
+      },
+      backend.port,
+    );
+    log(`TLS handshake rows took ${((Date.now() - handshakesStartedAt) / 1000).toFixed(0)} s`);
+  }
   const profile = ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
   const wsRows: WsRow[] = [];
   if (wsBackend) {
@@ -1354,6 +1383,13 @@ async function main(): Promise<void> {
         `${http2Table(http2Rows)}\n`,
     );
   }
+  if (handshakeRows.length > 0) {
+    process.stdout.write(
+      `\nTLS handshakes — openssl s_time (core ${LOADGEN_CPU}), one connection at a time, one small GET each → ` +
+        `TLS listener (core ${SERVER_CPU}); full (-new) and resumed (-reuse), ${DURATION}s after ${WARMUP}s ` +
+        `(bench/handshakes.ts)\n\n${handshakeTable(handshakeRows)}\n`,
+    );
+  }
   if (profile) process.stdout.write(`\n${profile}\n`);
   if (wsRows.length > 0) process.stdout.write(`\n${wsHeader}\n\n${wsTable(wsRows)}\n\n${wsNotes(wsRows)}\n`);
   if (fanoutRows.length > 0)
@@ -1367,7 +1403,7 @@ async function main(): Promise<void> {
   if (args.json) {
     writeFileSync(
       args.json,
-      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows }, kerberos: kerberosRows, http2: http2Rows }, null, 2)}\n`,
+      `${JSON.stringify({ header, noise, rows, auth, rewrite, bodies, wsHeader, wsRows, fanout: { header: fanoutHeader(fanout), rows: fanoutRows }, kerberos: kerberosRows, http2: http2Rows, handshakes: handshakeRows }, null, 2)}\n`,
     );
   }
 }
