@@ -201,6 +201,15 @@ export class FrameWebSocket extends WebSocket {
   }
 }
 
+/**
+ * Ends a socket's writing side once: `end()` on a socket already ended or destroyed does nothing but make an error
+ * object (`ERR_STREAM_ALREADY_FINISHED`, `ERR_STREAM_DESTROYED`, a stack trace each) that nothing reads, and a
+ * relay's legs are ended from several paths (a close frame each way, the peer's end, its close).
+ */
+function endSocket(socket: Socket): void {
+  if (!socket.writableEnded && !socket.destroyed) socket.end();
+}
+
 function ignoreEarly(): void {}
 
 /**
@@ -698,9 +707,9 @@ export class FrameRelay {
       to.closeSent = true;
       this.#write(from, to, frame);
       this.#closingStarted();
-      if (to.closeReceived) to.socket.end();
+      if (to.closeReceived) endSocket(to.socket);
     }
-    if (from.closeSent) from.socket.end();
+    if (from.closeSent) endSocket(from.socket);
   }
 
   /** Sends a close frame of the gateway's own to `to` (once). */
@@ -710,7 +719,7 @@ export class FrameRelay {
     if (to.other.phase === PAYLOAD) {
       // `to` got the start of a frame whose rest has not come (a read is passed on whole by the time it ends): a
       // close frame now would be read as that frame's payload, so its connection ends without one (it sees 1006).
-      to.socket.end();
+      endSocket(to.socket);
       this.#closingStarted();
       return;
     }
@@ -734,7 +743,7 @@ export class FrameRelay {
     }
     to.socket.write(frame);
     this.#closingStarted();
-    if (to.closeReceived) to.socket.end();
+    if (to.closeReceived) endSocket(to.socket);
   }
 
   #closingStarted(): void {
@@ -750,13 +759,13 @@ export class FrameRelay {
     this.#stats.closedBy ??= 'error';
     this.#stats.closeCode ??= err.code;
     this.#sendClose(from, err.code, err.code === CloseCodes.messageTooBig ? 'message too big' : err.message);
-    from.socket.end();
+    endSocket(from.socket);
     // The other peer got the start of a frame whose rest will never come: a close frame now would be read as
     // that frame's payload, so its connection is ended without one (it sees 1006).
     if (partial) {
       if (!to.closeSent && !to.gone) {
         to.closeSent = true;
-        to.socket.end();
+        endSocket(to.socket);
         this.#closingStarted();
       }
       return;
@@ -868,7 +877,7 @@ export class FrameRelay {
       this.#stats.closeCode ??= 1006;
       this.#sendClose(peer.other, CloseCodes.internalError, '');
     }
-    peer.socket.end();
+    endSocket(peer.socket);
   }
 
   #gone(peer: Peer): void {
@@ -881,7 +890,7 @@ export class FrameRelay {
       this.#stats.closeCode ??= 1006;
       // (While `peer` still counts as mid-frame, if it was: the other then gets no close frame.)
       this.#sendClose(other, CloseCodes.internalError, '');
-    } else if (!other.gone && other.closeSent && other.closeReceived) other.socket.end();
+    } else if (!other.gone && other.closeSent && other.closeReceived) endSocket(other.socket);
     peer.phase = DONE;
     if (other.gone) {
       if (this.#closing) clearTimeout(this.#closing);
