@@ -97,10 +97,10 @@ export interface PrimaryOptions {
   startDemoBackends?: () => Promise<{ close: () => Promise<void>; aliases?: ReadonlyMap<string, string> }>;
 }
 
-/** Runs the primary until it is stopped; resolves with 1 when the start fails (0 once it runs). */
 /** A log that says nothing: the primary's shared-state connection serves the ticket key only (see runPrimary). */
 const QUIET = { info() {}, warn() {}, debug() {} };
 
+/** Runs the primary until it is stopped; resolves with 1 when the start fails (0 once it runs). */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { layout, settings, workers } = options;
   // What each worker would otherwise make at the same moment; and TLS problems show here, once.
