@@ -19,6 +19,8 @@ import {
   type RequestEvent,
   type RequestTrace,
   requestEvents,
+  type TlsHandshakeEvent,
+  tlsHandshakeEvents,
   traceRequest,
 } from '../observability/events.ts';
 import { field, type JsonLines, jsonLines, stringField } from '../observability/json-line.ts';
@@ -122,6 +124,23 @@ export class GatewayServer {
     });
     this.#server.setTimeout(options.settings.idleTimeoutMs);
     this.#connections = new ConnectionLimits(this.#server, options.settings.limits, this.#log);
+    if (options.tls) {
+      // Handshakes, for the metrics (observability/metrics): whether sessions resume, on one node or several.
+      this.#server.on('secureConnection', (socket: tls.TLSSocket) => {
+        if (!tlsHandshakeEvents.hasSubscribers) return;
+        const event: TlsHandshakeEvent = {
+          result: socket.isSessionReused() ? 'resumed' : 'full',
+          protocol: socket.getProtocol() ?? '',
+        };
+        tlsHandshakeEvents.publish(event);
+      });
+      this.#server.on('tlsClientError', () => {
+        if (tlsHandshakeEvents.hasSubscribers) {
+          const event: TlsHandshakeEvent = { result: 'failed', protocol: '' };
+          tlsHandshakeEvents.publish(event);
+        }
+      });
+    }
     if (options.tls?.clientAuth) {
       const gate = clientCertGate(options.tls.clientAuth);
       this.#server.on('secureConnection', gate.onSecureConnection);

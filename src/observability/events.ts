@@ -13,6 +13,7 @@
  * | `postern:lifecycle` | {@link LifecycleEvent} | the gateway is ready, draining, stopped, or reloaded its site |
  * | `postern:channels` | {@link ChannelEvent} | a channels message was delivered to a subscriber or dropped |
  * | `postern:rewrite-leak` | {@link RewriteLeakEvent} | a backend address was left in a response after its outbound rules |
+ * | `postern:tls-handshake` | {@link TlsHandshakeEvent} | a TLS handshake on the listener completed, or failed |
  * | `tracing:postern:request:*` | {@link RequestTrace} | a routed request starts (`start`) and ends (`asyncEnd`) |
  * | `tracing:postern:dispatch:*` | {@link DispatchTrace} | a route's dispatch runs (`tracePromise`) |
  *
@@ -218,3 +219,15 @@ export interface BackendHealthEvent {
 }
 
 export const backendHealthEvents = diagnostics_channel.channel('postern:backend-health');
+
+/**
+ * A TLS handshake on the gateway's listener: `full` (a new session: ECDHE and a signature with the certificate's
+ * key), `resumed` (a session ticket the listener issued was accepted: gateway/ticket-keys), or `failed` (refused,
+ * timed out, not TLS at all). `protocol` is the negotiated version (`TLSv1.3`), empty for a failure.
+ */
+export interface TlsHandshakeEvent {
+  result: 'full' | 'resumed' | 'failed';
+  protocol: string;
+}
+
+export const tlsHandshakeEvents = diagnostics_channel.channel('postern:tls-handshake');

@@ -23,6 +23,7 @@
  * | `postern_topology_config_errors` / `…_warnings` | gauge | topology (of its last deployment attempt) |
  * | `postern_site_reloads_total` | counter | result (ok, failed) |
  * | `postern_rewrite_leaks_total` | counter | topology, service, route, where (a header name or `body`), action (reported, rewritten, unmapped) |
+ * | `postern_tls_handshakes_total` | counter | result (`full`, `resumed`, `failed`), protocol (`TLSv1.3`, `TLSv1.2`; empty for `failed`) |
  * | `postern_ready` | gauge | |
  * | `process_*`, `nodejs_*` | prom-client's defaults | |
  *
@@ -45,6 +46,7 @@ import type {
   PoolStatsSource,
   RequestEvent,
   RewriteLeakEvent,
+  TlsHandshakeEvent,
   WebSocketEvent,
 } from './events.ts';
 
@@ -350,6 +352,18 @@ export class GatewayMetrics {
       serving.set({ topology }, e.event === 'failed' && !e.serving ? 0 : 1);
       errors.set({ topology }, e.errors);
       warnings.set({ topology }, e.warnings);
+    });
+
+    // The listener's TLS handshakes: how many resume a session (ticket keys shared by the workers and, with
+    // postern.tls.ticket.key.shared, by the nodes), and how many fail.
+    const handshakes = new client.Counter({
+      name: 'postern_tls_handshakes_total',
+      help: 'TLS handshakes on the listener, by result (full: a new session; resumed: a session ticket accepted; failed) and protocol.',
+      labelNames: ['result', 'protocol'],
+      registers: register,
+    });
+    this.#on('postern:tls-handshake', (e: TlsHandshakeEvent) => {
+      handshakes.inc({ result: e.result, protocol: e.protocol });
     });
 
     const reloads = new client.Counter({

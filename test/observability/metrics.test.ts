@@ -2,11 +2,17 @@
  * Prometheus metrics of a real gateway, scraped over HTTP from its own loopback listener (and, in a second
  * gateway, from the gateway's listener): requests by topology/service/status with latency histograms, requests
  * in flight, backend pool connections, WebSockets open, channel deliveries and drops, deployments and config
- * errors, readiness — all fed by what the core publishes on diagnostics_channel.
+ * errors, readiness, TLS handshakes (full, resumed, failed) — all fed by what the core publishes on
+ * diagnostics_channel.
  */
 import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { ConfigError } from '../../src/config/diagnostics.ts';
@@ -17,7 +23,9 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { metricsUrl, startTelemetry } from '../../src/observability/telemetry.ts';
 import { type Backend, startBackend } from '../helpers/backend.ts';
 import { makeHome, siteXml, type TestHome, topologyXml } from '../helpers/home.ts';
+import { type Authority, makeAuthority } from '../helpers/pki.ts';
 import { scrape, value } from '../helpers/prometheus.ts';
+import { sessionTicket } from '../helpers/tls-session.ts';
 import { startWsBackend, type WsBackend } from '../providers/security-helpers.ts';
 
 const silent = () => createLogger({ level: 'silent', stdout: false });
@@ -320,5 +328,72 @@ describe('metrics on the gateway listener', () => {
         },
       );
     }
+  });
+});
+
+describe('TLS handshake metrics', () => {
+  let dir: string;
+  let home: TestHome;
+  let gateway: Gateway;
+  let ca: Authority;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'postern-tls-metrics-'));
+    ca = makeAuthority(dir, 'corp');
+    const server = ca.issue({ name: 'server', cn: 'gateway', ips: ['127.0.0.1'] });
+    home = makeHome({
+      'ssl.enabled': true,
+      'gateway.tls.certificate.path': server.certFile,
+      'gateway.tls.key.path': server.keyFile,
+      'postern.metrics.enabled': true,
+      'postern.metrics.port': 0,
+    });
+    gateway = await start(home);
+  });
+
+  after(async () => {
+    await gateway?.close();
+    home?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts full, resumed and failed handshakes, by protocol', async () => {
+    const url = metricsUrl(gateway)!;
+    const port = gateway.port;
+    const ticket = await sessionTicket(port, ca.cert);
+    // Resumed, and ended only once the server has had the client's Finished (a socket destroyed at once can reach
+    // the server as a reset before its handshake completed).
+    const resumed = await new Promise<boolean>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.cert, session: ticket });
+      socket.once('secureConnect', () => {
+        const reused = socket.isSessionReused();
+        setTimeout(() => socket.end(), 100);
+        socket.once('close', () => resolve(reused));
+      });
+      socket.on('error', reject);
+      socket.resume();
+    });
+    assert.equal(resumed, true);
+    // Not TLS at all: an HTTP request line where a ClientHello belongs.
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve());
+      socket.resume();
+    });
+    let samples = (await scrape(url)).samples;
+    for (
+      let i = 0;
+      i < 20 && value(samples, 'postern_tls_handshakes_total', { result: 'failed', protocol: '' }) !== 1;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+      samples = (await scrape(url)).samples;
+    }
+    const count = (result: string, protocol: string) =>
+      value(samples, 'postern_tls_handshakes_total', { result, protocol });
+    assert.equal(count('full', 'TLSv1.3'), 1);
+    assert.equal(count('resumed', 'TLSv1.3'), 1);
+    assert.equal(count('failed', ''), 1);
   });
 });
