@@ -1,7 +1,7 @@
 /**
  * TLS session resumption across nodes (`postern.tls.ticket.key.shared`, gateway/ticket-keys): two real `postern
  * start` processes with one home each (node A with two workers, node B one process) serving the same certificate,
- * reading their session ticket key from one real Redis with a 4 s rotation. A session made on either node
+ * reading their session ticket key from one real Redis with a 6 s rotation. A session made on either node
  * resumes on the other; at a new period both take the next key and neither reads a ticket of the period before;
  * with Redis stopped each node rotates a key of its own (and says so once), and once Redis is back they share one
  * again. Each check runs inside one period of Redis's clock (the nodes switch 0.1–1 s after a period ends) and is
@@ -20,7 +20,11 @@ import { type PosternProcess, startPostern } from '../helpers/postern-process.ts
 import { type RedisFixture, startRedis } from '../helpers/redis.ts';
 import { resumesSession, sessionTicket } from '../helpers/tls-session.ts';
 
-const PERIOD_MS = 4000;
+const PERIOD_MS = 6000;
+/** A check starts this long into a period: every node has switched (0.1–1 s after it began), with room for a late timer. */
+const SETTLED_MS = 2000;
+/** …and at least this long before the period ends (a check takes well under a second). */
+const ROOM_MS = 1500;
 const KEY = `postern:state:tls:ticket:${PERIOD_MS}`;
 
 describe('TLS sessions across nodes sharing the ticket key through Redis', () => {
@@ -78,14 +82,19 @@ describe('TLS sessions across nodes sharing the ticket key through Redis', () =>
   }
 
   /**
-   * Runs `check` inside one period: started at least 1.2 s after the period's start (every node has switched to
+   * Runs `check` inside one period: started at least SETTLED_MS after the period's start (every node has switched to
    * its key) and finished before it ended, else run again (at most four times).
    */
   async function inOnePeriod<T>(check: () => Promise<T>): Promise<T> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const now = await redisNow();
       const into = now % PERIOD_MS;
-      const wait = into < 1200 ? 1200 - into : PERIOD_MS - into < 1500 ? PERIOD_MS - into + 1200 : 0;
+      const wait =
+        into < SETTLED_MS
+          ? SETTLED_MS - into
+          : PERIOD_MS - into < ROOM_MS
+            ? PERIOD_MS - into + SETTLED_MS
+            : 0;
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const period = Math.floor((await redisNow()) / PERIOD_MS);
       const result = await check();
@@ -141,7 +150,7 @@ describe('TLS sessions across nodes sharing the ticket key through Redis', () =>
   it('rotates a key of its own on each node while Redis is down, and shares one again when it is back', async () => {
     const warning = 'the shared TLS session ticket key cannot be read from Redis';
     await redis.stop();
-    // Each node finds out at its next period (≤ 5 s) and then uses a key of its own.
+    // Each node finds out at its next period (within 7 s) and then uses a key of its own.
     const deadline = Date.now() + 20_000;
     while (!a.output().includes(warning) || !b.output().includes(warning)) {
       if (Date.now() > deadline) throw new Error(`no warning on both nodes:\n${a.output()}\n${b.output()}`);
