@@ -38,6 +38,7 @@ import { SqliteTokenStore } from '../src/tokenstate/sqlite.ts';
 import { epoch, makeKey, signToken } from '../test/helpers/jwks.ts';
 import { PEOPLE_DN, SLAPADD_BIN, SLAPD_BIN, type SlapdFixture, startSlapd } from '../test/helpers/slapd.ts';
 import { summarizeFile } from './profile-summary.ts';
+import { markdownTable } from './table.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
 /** What bench/run.ts lends this module: its process management, pinning and durations. */
@@ -465,10 +466,6 @@ export function authTable(report: AuthReport): string {
     }
     return cells;
   });
-  const widths = head.map((x, i) => Math.max(x.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   const notes: string[] = [];
   for (const r of rows) {
     const w = r.small;
@@ -499,5 +496,5 @@ export function authTable(report: AuthReport): string {
     );
   }
   for (const s of report.skipped) notes.push(`skipped ${s}`);
-  return [line(head), sep, ...body.map(line), '', ...notes].join('\n');
+  return [markdownTable(head, body), '', ...notes].join('\n');
 }

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { BenchContext } from './context.ts';
 import { floorCommand } from './floor.ts';
 import { nginxConfig } from './nginx-conf.ts';
+import { markdownTable } from './table.ts';
 import { makeCert, type Tls } from './tls-cert.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
@@ -364,9 +365,5 @@ export function bodiesTable(rows: BodyResult[]): string {
     rel(r, 'knox-stack'),
     rel(r, 'nginx'),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i < 3 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(head), sep, ...body.map(line)].join('\n');
+  return markdownTable(head, body, 3);
 }

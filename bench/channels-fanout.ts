@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { freePort } from './proc.ts';
+import { markdownTable } from './table.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -420,9 +421,7 @@ export function fanoutTable(rows: FanoutRow[]): string {
     r.p99Ms.toFixed(2),
     String(r.lost),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+  return markdownTable(head, body, head.length);
 }
 
 export function fanoutHeader(

@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import type { BenchContext, Started } from './context.ts';
 import { floorCommand } from './floor.ts';
 import { nginxConfig } from './nginx-conf.ts';
+import { cpuPer } from './proc.ts';
+import { textTable } from './table.ts';
 import { makeCert } from './tls-cert.ts';
 
 export interface HandshakeRow {
@@ -68,10 +70,7 @@ async function measure(
       target,
       handshake,
       rate: connections / Math.max(seconds, 1),
-      cpuUsPerConn:
-        before && after && connections > 0
-          ? (after.user - before.user + after.sys - before.sys) / connections
-          : undefined,
+      cpuUsPerConn: cpuPer(before, after, connections),
     });
     ctx.log(`${target} ${handshake} handshakes: ${connections} connections in ${seconds} s`);
   }
@@ -172,7 +171,5 @@ export function handshakeTable(rows: HandshakeRow[]): string {
     r.rate.toFixed(0),
     r.cpuUsPerConn === undefined ? '-' : r.cpuUsPerConn.toFixed(0),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return textTable(head, body);
 }

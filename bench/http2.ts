@@ -16,6 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext, Started } from './context.ts';
 import { nginxConfig } from './nginx-conf.ts';
+import { cpuPer } from './proc.ts';
+import { textTable } from './table.ts';
 import { makeCert } from './tls-cert.ts';
 
 /** What bench/run.ts lends this module. */
@@ -139,10 +141,7 @@ async function measure(ctx: Http2Context, target: string, base: string, proc: St
       protocol: load.name,
       load: `h2load ${load.args.join(' ')}`,
       ...r,
-      cpuUsPerReq:
-        before && after && requests > 0
-          ? (after.user - before.user + after.sys - before.sys) / requests
-          : undefined,
+      cpuUsPerReq: cpuPer(before, after, requests),
     });
     ctx.log(
       `${target} ${load.name}: ${r.rps.toFixed(0)} req/s, mean ${r.meanMs.toFixed(2)} ms, failed ${r.failed}`,
@@ -187,7 +186,5 @@ export function http2Table(rows: Http2Row[]): string {
     r.cpuUsPerReq === undefined ? '-' : r.cpuUsPerReq.toFixed(0),
     String(r.failed),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return textTable(head, body);
 }

@@ -48,6 +48,17 @@ export function cpuTimes(pid: number | undefined): { user: number; sys: number }
   }
 }
 
+/** CPU µs (user + system) between two {@link cpuTimes} readings, per one of `count`; undefined without both. */
+export function cpuPer(
+  before: { user: number; sys: number } | undefined,
+  after: { user: number; sys: number } | undefined,
+  count: number,
+): number | undefined {
+  return before && after && count > 0
+    ? (after.user - before.user + after.sys - before.sys) / count
+    : undefined;
+}
+
 /**
  * CPU time (µs) and context switches of each of a process's threads, summed by thread name (`node` is the main
  * thread; libuv's pool threads and V8's helpers have names of their own).

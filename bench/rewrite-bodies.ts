@@ -26,6 +26,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBenchHome } from './home.ts';
+import { markdownTable } from './table.ts';
 
 const MiB = 1024 * 1024;
 
@@ -259,12 +260,8 @@ export function rewriteTable(rows: RewriteRow[]): string {
     r.rewriteCpuMsPerMiB.toFixed(1),
     r.passCpuMsPerMiB.toFixed(1),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   const errors = rows.filter((r) => r.errors > 0).map((r) => `! ${r.body}: ${r.errors} errors`);
-  return [line(head), sep, ...body.map(line), ...errors].join('\n');
+  return [markdownTable(head, body), ...errors].join('\n');
 }
 
 /** The HTML row per leak-guard mode, each against the first (`off`): MiB/s and postern's CPU per MiB. */

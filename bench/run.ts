@@ -85,6 +85,7 @@ import { nginxConfig } from './nginx-conf.ts';
 import { cpuTimes, freePort, treeCpuTimes, which } from './proc.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
+import { markdownTable } from './table.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 import type { EchoResult, IdleResult } from './ws-load.ts';
 
@@ -730,11 +731,7 @@ function table(rows: Row[]): string {
       ]);
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(head), sep, ...body.map(line)].join('\n');
+  return markdownTable(head, body);
 }
 
 function notes(rows: Row[]): string {
@@ -1057,11 +1054,7 @@ function wsTable(rows: WsRow[]): string {
       ),
     ]);
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(head), sep, ...body.map(line)].join('\n');
+  return markdownTable(head, body);
 }
 
 function wsNotes(rows: WsRow[]): string {
