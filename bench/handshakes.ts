@@ -4,8 +4,8 @@
  * handshake (`openssl s_time -new`: ECDHE and a signature with the certificate's key, one EC P-256 certificate
  * for both) and with a
  * resumed one (`-reuse`: the session's ticket sent back), for postern (one process), the floor (bench/floor.ts:
- * node:https and an undici Pool, postern start's flags: what any Node proxy pays) and nginx (one worker,
- * `ssl_session_tickets on`, its default). Each connection sends one `GET … HTTP/1.0` of the bench's small body and
+ * node:https and an undici Pool, postern start's flags: what any Node proxy pays) and nginx (the TLS body rows'
+ * configuration, one worker, `ssl_session_tickets on`, its default). Each connection sends one `GET … HTTP/1.0` of the bench's small body and
  * reads the answer (s_time's `-www`: a TLS 1.3 client reads its session ticket only after the handshake, so a
  * connection that read nothing would have no session to resume); the proxy closes it. s_time runs on the
  * load-generator core, one connection at a time; the proxy and the backend on the server core.
@@ -14,9 +14,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { nginxConf } from './bodies.ts';
 import type { BenchContext, Started } from './context.ts';
 import { floorCommand } from './floor.ts';
-import { nginxConfig } from './nginx-conf.ts';
 import { cpuPer } from './proc.ts';
 import { textTable } from './table.ts';
 import { makeCert } from './tls-cert.ts';
@@ -126,26 +126,8 @@ export async function runHandshakeRows(ctx: BenchContext, backendPort: number): 
   }
   const nginxPort = await ctx.freePort();
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    nginxConfig(dir, {
-      purpose: 'nginx terminating TLS, for the handshake rows',
-      workerConnections: 4096,
-      rlimitNofile: 8192,
-      upstream: `127.0.0.1:${backendPort}`,
-      http: [],
-      server: [
-        `listen 127.0.0.1:${nginxPort} ssl;`,
-        `ssl_certificate ${cert};`,
-        `ssl_certificate_key ${key};`,
-        'location / {',
-        '  proxy_pass http://backend;',
-        '  proxy_http_version 1.1;',
-        '  proxy_set_header Connection "";',
-        '}',
-      ],
-    }),
-  );
+  // The TLS body rows' nginx (bench/bodies.ts): TLS listener, keep-alive upstream, access log off.
+  writeFileSync(conf, nginxConf(dir, nginxPort, `http://127.0.0.1:${backendPort}`, { cert, key }));
   const nginx = ctx.pinned('nginx-handshakes', 'nginx', [
     '-c',
     conf,

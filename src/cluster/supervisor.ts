@@ -145,7 +145,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
           for (const s of slots) s.rpc?.notify(TICKET_KEYS_OP, keys.toString('base64'));
         },
         undefined,
-        shareKeys ? sharedTicketKeys(settings, log) : undefined,
+        sharedTicketKeys(settings, log),
       )
     : undefined;
   await ticketKeys?.readyWithin(SHARED_KEY_WAIT_MS);
