@@ -63,6 +63,7 @@ interface Case {
 const CASES: Record<string, Case> = {
   get1: { method: 'GET', path: 'big', bytes: MiB, connections: 16 },
   get64: { method: 'GET', path: 'big64', bytes: 64 * MiB, connections: 4 },
+  get64c1: { method: 'GET', path: 'big64', bytes: 64 * MiB, connections: 1 },
   put1: { method: 'PUT', path: 'upload', bytes: MiB, connections: 16 },
   put64: { method: 'PUT', path: 'upload', bytes: 64 * MiB, connections: 4 },
   small: { method: 'GET', path: 'small', bytes: 100, connections: 50 },

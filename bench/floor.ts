@@ -20,6 +20,8 @@ export interface FloorOptions {
   nodeFlags?: string[];
   /** A TLS listener (PEM files), trusting `cert` for an https:// backend too. */
   tls?: { cert: string; key: string };
+  /** Relay WebSocket upgrades to this port (bench/ws-backend.ts), joining the sockets by `pipe` or `raw` writes. */
+  ws?: { port: number; relay: 'pipe' | 'raw' };
 }
 
 export function floorCommand(o: FloorOptions): { argv: string[]; env: Record<string, string> } {
@@ -29,6 +31,7 @@ export function floorCommand(o: FloorOptions): { argv: string[]; env: Record<str
     join(o.tree, 'bench', 'floor-proxy.ts'),
     ...['--upstream', o.upstream, '--port', String(o.port)],
     ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--ca', o.tls.cert] : []),
+    ...(o.ws ? ['--ws-upstream', String(o.ws.port), '--ws-relay', o.ws.relay] : []),
   ];
   return { argv, env: o.flags ? { GLIBC_TUNABLES: DEFAULT_GLIBC_TUNABLES } : {} };
 }

@@ -10,7 +10,7 @@
  *   npm run bench -- [--duration 10] [--quick]
  *                    [--targets direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3] [--log-pairs 3]
- *                    [--ws-only | --no-ws] [--ws-targets direct,postern,nginx] [--ws-idle 1000,8000] [--ws-idle-later 30]
+ *                    [--ws-only | --no-ws] [--ws-targets direct,floor,floor-raw,postern,nginx] [--ws-idle 1000,8000] [--ws-idle-later 30]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
  *                    [--rewrite-only | --no-rewrite] [--kerberos | --kerberos-only] [--http2-only | --no-http2]
  *                    [--handshakes-only | --no-handshakes] [--json out.json] [--keep]
@@ -116,7 +116,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'ws-only': { type: 'boolean', default: false },
     'no-ws': { type: 'boolean', default: false },
-    'ws-targets': { type: 'string', default: 'direct,postern,nginx' },
+    'ws-targets': { type: 'string', default: 'direct,floor-raw,postern,nginx' },
     'ws-duration': { type: 'string' },
     'ws-big-duration': { type: 'string' },
     'ws-warmup': { type: 'string', default: '2' },
@@ -519,7 +519,11 @@ async function startFastify(backendPort: number): Promise<Target> {
  * The floor proxy; `withFlags`: run with postern start's V8 flags and malloc tunables (cli/node-flags), so that the
  * two differ only in their code.
  */
-async function startFloor(backendPort: number, withFlags = false): Promise<Target> {
+async function startFloor(
+  backendPort: number,
+  withFlags = false,
+  ws?: { port: number; relay: 'pipe' | 'raw' },
+): Promise<Target> {
   const port = await freePort();
   const name = withFlags ? 'node-http+undici, flags' : 'node-http+undici';
   const floor = floorCommand({
@@ -527,6 +531,7 @@ async function startFloor(backendPort: number, withFlags = false): Promise<Targe
     upstream: `http://127.0.0.1:${backendPort}`,
     port,
     flags: withFlags,
+    ws,
   });
   const proc = pinned(name, NODE, floor.argv, floor.env);
   const base = `http://127.0.0.1:${port}/`;
@@ -946,8 +951,22 @@ async function startWsTarget(
         return undefined;
       }
       return { ...fromHttp(await startNginx(backendPort), '/echo/ws'), name: 'nginx' };
+    case 'floor':
+    case 'floor-raw':
+      // The WebSocket floor (bench/floor-proxy.ts): the sockets joined by pipe, or by raw writes as postern's relay
+      // makes them, no frame looked at; postern start's flags.
+      return {
+        ...fromHttp(
+          await startFloor(backendPort, true, {
+            port: wsBackend.port,
+            relay: name === 'floor' ? 'pipe' : 'raw',
+          }),
+          '/',
+        ),
+        name,
+      };
     default:
-      throw new Error(`unknown WebSocket target "${name}" (direct, postern, nginx)`);
+      throw new Error(`unknown WebSocket target "${name}" (direct, floor, floor-raw, postern, nginx)`);
   }
 }
 
@@ -1038,10 +1057,11 @@ function wsTable(rows: WsRow[]): string {
     ),
   ]);
   const p = rows.find((r) => r.target === 'postern');
-  const n = rows.find((r) => r.target === 'nginx');
-  if (p && n) {
+  // postern against nginx (the goals' reference) and against Node's own floor (no frame looked at).
+  for (const n of [rows.find((r) => r.target === 'nginx'), rows.find((r) => r.target === 'floor-raw')]) {
+    if (!p || !n) continue;
     body.push([
-      'postern/nginx',
+      `postern/${n.target}`,
       ratio(p.text.roundTripsPerS, n.text.roundTripsPerS),
       ratio(p.text.cpuUsPerRoundTrip ?? 0, n.text.cpuUsPerRoundTrip ?? 0),
       ratio(p.text.p99us, n.text.p99us),
@@ -1137,6 +1157,15 @@ function wsNotes(rows: WsRow[]): string {
       goals.push(
         `text round trips/s at c=1000 ≥ 0.8× nginx: ${ratio(p.text1k.roundTripsPerS, n.text1k.roundTripsPerS)} ${y >= 0.8 ? 'met' : 'not met'}`,
       );
+      // What the goals ask of any Node process: the floor relays bytes below the streams and checks nothing.
+      const f = rows.find((r) => r.target === 'floor-raw');
+      if (f) {
+        goals.push(
+          `(Node's floor, floor-raw, against nginx: c=100 ${ratio(f.text.roundTripsPerS, n.text.roundTripsPerS)}, ` +
+            `c=1000 ${ratio(f.text1k.roundTripsPerS, n.text1k.roundTripsPerS)}; postern against it: ` +
+            `c=100 ${ratio(p.text.roundTripsPerS, f.text.roundTripsPerS)}, c=1000 ${ratio(p.text1k.roundTripsPerS, f.text1k.roundTripsPerS)})`,
+        );
+      }
     }
     for (const i of p.idle) {
       const readings = [{ afterS: 2, kibPerConnection: i.kibPerConnection }, ...i.later.slice(-1)];
