@@ -59,7 +59,10 @@ interface Case {
   bytes: number;
   connections: number;
 }
-/** The cases of bench/bodies.ts, and `small` (100 B GETs) for the per-request cost. */
+/**
+ * The cases of bench/bodies.ts, `get64c1` (one 64 MiB download at a time: what one transfer's flow does, not how the
+ * core is shared), and `small` (100 B GETs) for the per-request cost.
+ */
 const CASES: Record<string, Case> = {
   get1: { method: 'GET', path: 'big', bytes: MiB, connections: 16 },
   get64: { method: 'GET', path: 'big64', bytes: 64 * MiB, connections: 4 },
