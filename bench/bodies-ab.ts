@@ -12,7 +12,8 @@
  *                               [--attach 'strace -c -f -p {pid}'] [--knox-warmup 30]
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
- * floor, `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), or `knox` (the
+ * floor, `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), `nginx-64k` (the
+ * same with 64 KiB proxy buffers, bench/nginx-conf.ts's NGINX_64K_BUFFERS), or `knox` (the
  * Knox stack of bench/bodies.ts, Jetty + HttpClient with Knox's defaults, its JIT warmed up `--knox-warmup` seconds
  * after each start: the reference of the upload and Knox goals), and may end in
  * `@NAME=value+NAME=value` for environment variables of the target alone (for instance
@@ -131,11 +132,11 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
   const [where, extra] = spec.split('@');
   const scheme = tls ? 'https' : 'http';
   const port = await freePort();
-  if (where === 'nginx') {
+  if (where === 'nginx' || where === 'nginx-64k') {
     const dir = join(tmp, `nginx-${port}`);
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(dir, port, upstream, files));
+    writeFileSync(conf, nginxConf(dir, port, upstream, files, where === 'nginx-64k'));
     const child = start(['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')], envOf(extra), 'nginx');
     const base = `${scheme}://127.0.0.1:${port}/`;
     await waitReady(`${base}small`);

@@ -21,12 +21,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './context.ts';
 import { floorCommand } from './floor.ts';
-import { nginxConfig } from './nginx-conf.ts';
+import { NGINX_64K_BUFFERS, nginxConfig } from './nginx-conf.ts';
 import { markdownTable } from './table.ts';
 import { makeCert, type Tls } from './tls-cert.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
-export const DEFAULT_BODY_TARGETS = ['direct', 'floor', 'nginx', 'knox-stack', 'postern'];
+export const DEFAULT_BODY_TARGETS = ['direct', 'floor', 'nginx', 'nginx-64k', 'knox-stack', 'postern'];
 const MiB = 1024 * 1024;
 
 /** What bench/run.ts lends this module. */
@@ -165,13 +165,18 @@ export function nginxConf(
   port: number,
   upstream: string,
   tls: { cert: string; key: string } | undefined,
+  buffers64k = false,
 ): string {
   return nginxConfig(dir, {
     purpose: 'nginx as a reverse proxy for the large-body rows',
     workerConnections: 4096,
     upstream: upstream.replace(/^https?:\/\//, ''),
     // Large bodies: no size cap, streamed to the backend as they come (not spooled to a temp file first).
-    http: ['client_max_body_size 0;', 'proxy_request_buffering off;'],
+    http: [
+      'client_max_body_size 0;',
+      'proxy_request_buffering off;',
+      ...(buffers64k ? NGINX_64K_BUFFERS : []),
+    ],
     server: [
       `listen 127.0.0.1:${port}${tls ? ' ssl' : ''};`,
       ...(tls ? [`ssl_certificate ${tls.cert};`, `ssl_certificate_key ${tls.key};`] : []),
@@ -208,7 +213,8 @@ async function startTarget(
       await ctx.waitReady(`${base}small`, proc);
       return { name, base, pid: proc.child.pid, stop: () => proc.stop('SIGTERM') };
     }
-    case 'nginx': {
+    case 'nginx':
+    case 'nginx-64k': {
       if (!ctx.which('nginx')) {
         ctx.log('nginx is not installed: skipping its rows');
         return undefined;
@@ -217,7 +223,7 @@ async function startTarget(
       const dir = join(ctx.tmp, tag);
       mkdirSync(join(dir, 'logs'), { recursive: true });
       const conf = join(dir, 'nginx.conf');
-      writeFileSync(conf, nginxConf(dir, port, upstream, tls));
+      writeFileSync(conf, nginxConf(dir, port, upstream, tls, name === 'nginx-64k'));
       const proc = ctx.pinned(tag, 'nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')]);
       const base = `${scheme}://127.0.0.1:${port}/`;
       await ctx.waitReady(`${base}small`, proc);

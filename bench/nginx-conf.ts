@@ -19,6 +19,17 @@ export interface NginxConf {
   server: string[];
 }
 
+/**
+ * The proxy buffers of the `nginx-64k` rows (issue 18's "stretch anchor"): nginx reads the backend's answer into 64
+ * KiB buffers and writes them to the client from there, where its defaults read and write 4 or 8 KiB at a time
+ * (one page).
+ */
+export const NGINX_64K_BUFFERS = [
+  'proxy_buffer_size 64k;',
+  'proxy_buffers 8 64k;',
+  'proxy_busy_buffers_size 128k;',
+];
+
 export function nginxConfig(dir: string, c: NginxConf): string {
   return `# postern bench: ${c.purpose}
 daemon off;

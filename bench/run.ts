@@ -81,7 +81,7 @@ import { type HandshakeRow, handshakeTable, runHandshakeRows } from './handshake
 import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
-import { nginxConfig } from './nginx-conf.ts';
+import { NGINX_64K_BUFFERS, nginxConfig } from './nginx-conf.ts';
 import { cpuTimes, freePort, treeCpuTimes, which } from './proc.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
@@ -101,7 +101,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     targets: {
       type: 'string',
-      default: 'direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,fastify',
+      default: 'direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,nginx-64k,fastify',
     },
     tls: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
@@ -462,9 +462,10 @@ async function startPostern(
   return { name, base, proc, tree: opts.unpinned, stop: () => proc.stop('SIGINT') };
 }
 
-async function startNginx(backendPort: number): Promise<Target> {
+async function startNginx(backendPort: number, buffers64k = false): Promise<Target> {
   const port = await freePort();
-  const dir = join(tmp, 'nginx');
+  const name = buffers64k ? 'nginx-64k' : 'nginx';
+  const dir = join(tmp, name);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
@@ -474,6 +475,7 @@ async function startNginx(backendPort: number): Promise<Target> {
       workerConnections: 20000,
       rlimitNofile: 40000,
       upstream: `127.0.0.1:${backendPort}`,
+      http: buffers64k ? NGINX_64K_BUFFERS : [],
       server: [
         `listen 127.0.0.1:${port};`,
         'location / {',
@@ -495,10 +497,10 @@ async function startNginx(backendPort: number): Promise<Target> {
       ],
     }),
   );
-  const proc = pinned('nginx', 'nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')]);
+  const proc = pinned(name, 'nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')]);
   const base = `http://127.0.0.1:${port}/`;
   await waitReady(`${base}small`, proc);
-  return { name: 'nginx', base, proc, stop: () => proc.stop('SIGQUIT') };
+  return { name, base, proc, stop: () => proc.stop('SIGQUIT') };
 }
 
 async function startFastify(backendPort: number): Promise<Target> {
@@ -562,11 +564,12 @@ async function startTarget(name: string, backendPort: number): Promise<Target | 
         site: { 'postern.workers': 'auto' },
       });
     case 'nginx':
+    case 'nginx-64k':
       if (!which('nginx')) {
         log('nginx is not installed (apt-get install nginx): skipping its row');
         return undefined;
       }
-      return startNginx(backendPort);
+      return startNginx(backendPort, name === 'nginx-64k');
     case 'fastify':
       return startFastify(backendPort);
     case 'floor':
@@ -715,6 +718,7 @@ function table(rows: Row[]): string {
   if (postern) {
     for (const [label, name] of [
       ['postern/nginx', 'nginx'],
+      ['postern/nginx-64k', 'nginx-64k'],
       ['postern/floor', 'node-http+undici'],
       ['postern/floor+flags', 'node-http+undici, flags'],
       ['postern/fastify', 'fastify-http-proxy'],
@@ -806,6 +810,12 @@ function notes(rows: Row[]): string {
       const d = (p.fixed.p99 - n.fixed.p99) / 1000;
       goals.push(
         `${RATE}/s p99 within 1 ms of nginx: ${d >= 0 ? '+' : ''}${d.toFixed(2)} ms ${d <= 1 ? 'met' : 'not met'}`,
+      );
+    }
+    const n64 = rows.find((r) => r.target === 'nginx-64k');
+    if (n64) {
+      goals.push(
+        `1MiB req/s against nginx with 64 KiB proxy buffers (the stretch anchor; CPU per MiB in the large-body rows): ${ratio(p.big.rps, n64.big.rps)}`,
       );
     }
     for (const name of ['node-http+undici', 'node-http+undici, flags']) {
