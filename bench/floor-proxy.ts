@@ -15,7 +15,9 @@
  *   straight to the other socket's file descriptor when nothing waits in it (`fs.writeSync`), and through
  *   `socket.write` (a copy) otherwise. The client's socket, which `net` accepted, is switched to a shared buffer by
  *   the relay's own `readIntoSharedBuffer`. So `raw` is postern's I/O path with nothing of what postern checks.
- * The two are the WebSocket floor: what relaying a message costs any Node process, before a single check.
+ * The two are the WebSocket floor: what relaying a message costs any Node process, before a single check. `raw`
+ * never stops reading a socket whose peer is slow (what it cannot write is queued): a floor for a closed-loop
+ * benchmark, not a proxy.
  *
  * Prints `listening <port>` on stdout once bound.
  */
