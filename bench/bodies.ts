@@ -4,13 +4,13 @@
  *
  * For each mode (`plain`: HTTP everywhere; `tls`: HTTPS on the proxy's listener and to an HTTPS backend) and each
  * target — `direct` (wrk → backend), `floor` (bench/floor-proxy.ts: bare node:http + an undici Pool), `nginx` (one
- * worker, access log off), `knox-stack` (bench/knox-stack/KnoxStackProxy.java: Jetty 9.4 + HttpClient 4.5 with
+ * worker, access log off), `nginx-64k` (the same with 64 KiB proxy buffers), `knox-stack` (bench/knox-stack/KnoxStackProxy.java: Jetty 9.4 + HttpClient 4.5 with
  * Knox's defaults, compiled now from Debian's jars, warmed up before it is measured), `postern` (logs off,
  * Anonymous) — four wrk runs: GET 1 MiB (`/big`), GET 64 MiB (`/big64`), PUT 1 MiB and PUT 64 MiB (`/upload`, a
  * sink that answers 201). Reported per run: req/s, MiB/s, p50/p99, and the proxy's CPU (user + system from
  * /proc, all threads) per request and per MiB moved — the column a loaded machine blurs least.
  *
- *   npm run bench -- --bodies-only [--bodies-targets direct,floor,nginx,knox-stack,postern]
+ *   npm run bench -- --bodies-only [--bodies-targets direct,floor,nginx,nginx-64k,knox-stack,postern]
  *                    [--bodies-modes plain,tls] [--bodies-duration 8] [--knox-warmup 30]
  *
  * Needs wrk, taskset, openssl (the certificate), nginx for its row, and for the knox-stack row

@@ -8,7 +8,7 @@
  * profile of postern under the small-request load, summarized by bench/profile-summary.ts.
  *
  *   npm run bench -- [--duration 10] [--quick]
- *                    [--targets direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,fastify]
+ *                    [--targets direct,floor,floor+flags,postern,postern+log,postern-workers,nginx,nginx-64k,fastify]
  *                    [--tls] [--no-profile] [--rate 2000] [--fixed-duration 5] [--fixed-repeats 3] [--log-pairs 3]
  *                    [--ws-only | --no-ws] [--ws-targets direct,floor,floor-raw,postern,nginx] [--ws-idle 1000,8000] [--ws-idle-later 30]
  *                    [--auth-only | --no-auth] [--auth-targets anon,ldap,jwt,jwt-managed] [--auth-profile]
