@@ -1289,28 +1289,21 @@ async function main(): Promise<void> {
     );
     log(`large-body rows took ${((Date.now() - bodiesStartedAt) / 1000).toFixed(0)} s`);
   }
+  // What the HTTP/2 and the handshake rows borrow from this script.
+  const tlsRowsContext = {
+    ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU, duration: DURATION, warmup: WARMUP },
+    ...{ pinned, run, freePort, log, waitReady, cpuTimes, which, posternHome },
+  };
   let http2Rows: Http2Row[] = [];
   if (HTTP2) {
     const http2StartedAt = Date.now();
-    http2Rows = await runHttp2Rows(
-      {
-        ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU, duration: DURATION, warmup: WARMUP },
-        ...{ pinned, run, freePort, log, waitReady, cpuTimes, which, posternHome },
-      },
-      backend.port,
-    );
+    http2Rows = await runHttp2Rows(tlsRowsContext, backend.port);
     log(`HTTP/2 rows took ${((Date.now() - http2StartedAt) / 1000).toFixed(0)} s`);
   }
   let handshakeRows: HandshakeRow[] = [];
   if (HANDSHAKES) {
     const handshakesStartedAt = Date.now();
-    handshakeRows = await runHandshakeRows(
-      {
-        ...{ repo: REPO, node: NODE, tmp, loadgenCpu: LOADGEN_CPU, duration: DURATION, warmup: WARMUP },
-        ...{ pinned, run, freePort, log, waitReady, cpuTimes, which, posternHome },
-      },
-      backend.port,
-    );
+    handshakeRows = await runHandshakeRows(tlsRowsContext, backend.port);
     log(`TLS handshake rows took ${((Date.now() - handshakesStartedAt) / 1000).toFixed(0)} s`);
   }
   const profile = ONLY || args['no-profile'] ? undefined : await profilePostern(backend.port);
