@@ -167,7 +167,7 @@ describe('WebSocket frame relay on the wire', () => {
       'conf/topologies/raw.xml',
       topologyXml({
         providers: [{ role: 'authentication', name: 'Anonymous' }],
-        services: [{ role: 'ECHOWS', urls: [url], params: { 'gateway.websocket.max.text.size': '100' } }],
+        services: [{ role: 'ECHOWS', urls: [url], params: { 'gateway.websocket.max.text.size': '1024' } }],
       }),
     );
     gateway = await startGateway(home);
@@ -249,6 +249,57 @@ describe('WebSocket frame relay on the wire', () => {
     await client.until(() => false);
     assert.ok(client.ended, 'the gateway ends the client’s TCP connection after the closing handshake');
   });
+
+  // The relay checks short ASCII text in JavaScript and longer or non-ASCII text natively, and masks short payloads in
+  // JavaScript and longer ones natively (frame-relay's ASCII_SCAN_MAX, NATIVE_MASK_MIN): sizes on both sides of each.
+  const SIZES = [1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257, 1000];
+  const textOf = (n: number, tail: string) =>
+    Buffer.concat([Buffer.alloc(n - Buffer.byteLength(tail), 'a'), Buffer.from(tail)]);
+
+  it('passes short and long text, ASCII or not, re-masked both ways, every byte intact', async () => {
+    const { client, back } = await openRaw();
+    const payloads = SIZES.flatMap((n) => [
+      textOf(n, ''),
+      ...(n >= 3 ? [textOf(n, 'é')] : []),
+      ...(n >= 4 ? [textOf(n, '€')] : []),
+    ]);
+    client.socket.write(
+      Buffer.concat(payloads.map((p, i) => frame(1, p, { mask: (0x9e3779b9 * (i + 1)) >>> 0 }))),
+    );
+    const up = await back.until((f) => f.length >= payloads.length);
+    assert.deepEqual(
+      up.map((f) => f.payload.toString('hex')),
+      payloads.map((p) => p.toString('hex')),
+    );
+    for (const f of up) assert.ok(f.mask !== undefined && f.mask !== 0, 'masked for the backend');
+    back.socket.write(Buffer.concat(payloads.map((p) => frame(1, p, { mask: 0 }))));
+    const down = await client.until((f) => f.length >= payloads.length);
+    assert.deepEqual(
+      down.map((f) => f.payload.toString('hex')),
+      payloads.map((p) => p.toString('hex')),
+    );
+    client.socket.destroy();
+    back.socket.destroy();
+  });
+
+  for (const n of [2, 64, 128, 129, 192, 1000]) {
+    it(`closes the client with 1007 for ${n} B of text whose last byte cannot be UTF-8, and the backend with 1011`, async () => {
+      const { client, back } = await openRaw();
+      const bad = Buffer.concat([Buffer.alloc(n - 1, 'a'), Buffer.from([0xff])]);
+      client.socket.write(frame(1, bad, { mask: 0x01020304 }));
+      await client.until((f) => f.some((x) => x.opcode === 8));
+      assert.equal(closeCode(client.close()), 1007);
+      await back.until((f) => f.some((x) => x.opcode === 8));
+      assert.equal(closeCode(back.close()), 1011);
+      assert.deepEqual(
+        back.frames.filter((f) => f.opcode === 1),
+        [],
+        'the message did not reach the backend',
+      );
+      client.socket.destroy();
+      back.socket.destroy();
+    });
+  }
 
   it('re-masks a large frame that arrives in reads of any length, every byte intact', async () => {
     const { client, back } = await openRaw();
@@ -421,7 +472,7 @@ describe('WebSocket frame relay on the wire', () => {
 
   it('refuses a message over the limit from its first header (1009 to both): none of it reaches the backend', async () => {
     const { client, back } = await openRaw();
-    const big = frame(1, 'a'.repeat(150));
+    const big = frame(1, 'a'.repeat(1500));
     // Only the header and a few bytes: the relay must not wait for the payload to know.
     client.socket.write(big.subarray(0, 12));
     await client.until((f) => f.some((x) => x.opcode === 8));
