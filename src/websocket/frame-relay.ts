@@ -55,7 +55,8 @@ const key = Buffer.alloc(4);
 /**
  * The payload size from which `bufferutil`'s native masking is used: below it the JavaScript loop costs less than the
  * call (and the view the call needs). Node 24 on this project's machine: 64 B 38 ns in JavaScript against 105 native,
- * 128 B 63 against 160, 256 B 120 against 74 (docs/performance.md, "WebSocket relay").
+ * 128 B 63 against 160, 256 B 120 against 74 (docs/performance.md, "Alternating rounds, the system calls, and
+ * what the relay allocated per message").
  */
 const NATIVE_MASK_MIN = 192;
 
