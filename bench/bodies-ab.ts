@@ -19,7 +19,7 @@
  * `@NAME=value+NAME=value` for environment variables of the target alone (for instance
  * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +28,16 @@ import { parseArgs } from 'node:util';
 import { compileKnoxStack, nginxConf } from './bodies.ts';
 import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
-import { attach, cpuTimes, freePort, minorFaults, which } from './proc.ts';
+import {
+  attach,
+  cpuTimes,
+  envOfSpec,
+  freePort,
+  minorFaults,
+  startOnServerCore,
+  waitFor200,
+  which,
+} from './proc.ts';
 import { makeCert } from './tls-cert.ts';
 import { parseWrkJson, type WrkJson } from './wrk-json.ts';
 
@@ -83,25 +92,8 @@ const knoxClasspath = values.targets.split(',').some((t) => t.split('@')[0] === 
   : undefined;
 
 const children = new Set<ChildProcess>();
-function start(argv: string[], env: Record<string, string> = {}, command = process.execPath): ChildProcess {
-  const child = spawn('taskset', ['-c', '1', command, ...argv], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${child.pid}] ${d}`));
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const r = spawnSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', url], { encoding: 'utf8' });
-    if (r.stdout === '200') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer 200 within 30 s`);
-}
+const start = (argv: string[], env: Record<string, string> = {}, command?: string) =>
+  startOnServerCore(children, argv, env, command);
 
 function wrk(url: string, c: Case, seconds: number): WrkJson {
   const script = join(tmp, `wrk-${c.method}-${c.bytes}.lua`);
@@ -121,13 +113,6 @@ function io(pid: number): { rchar: number; minflt: number } {
   return { rchar, minflt: minorFaults(pid) };
 }
 
-function envOf(extra: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const kv of extra ? extra.split('+') : [])
-    env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
-  return env;
-}
-
 async function startTarget(spec: string, upstream: string): Promise<{ child: ChildProcess; base: string }> {
   const [where, extra] = spec.split('@');
   const scheme = tls ? 'https' : 'http';
@@ -137,18 +122,22 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, nginxConf(dir, port, upstream, files, where === 'nginx-64k'));
-    const child = start(['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')], envOf(extra), 'nginx');
+    const child = start(
+      ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')],
+      envOfSpec(extra),
+      'nginx',
+    );
     const base = `${scheme}://127.0.0.1:${port}/`;
-    await waitReady(`${base}small`);
+    await waitFor200(`${base}small`);
     return { child, base };
   }
   if (where === 'knox') {
     if (!knoxClasspath) throw new Error('knox: the Knox stack could not be compiled (see above)');
     const argv = ['-cp', knoxClasspath, 'KnoxStackProxy', '--port', String(port), '--upstream', upstream];
     if (files) argv.push('--keystore', files.p12, '--password', files.password);
-    const child = start(argv, envOf(extra), 'java');
+    const child = start(argv, envOfSpec(extra), 'java');
     const base = `${scheme}://127.0.0.1:${port}/`;
-    await waitReady(`${base}small`);
+    await waitFor200(`${base}small`);
     // As bench/bodies.ts: the JVM's JIT warmed up first, half on GET 1 MiB, half on PUT 1 MiB.
     const warm = Number(values['knox-warmup']);
     wrk(`${base}big`, CASES.get1, Math.ceil(warm / 2));
@@ -159,9 +148,9 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
     const tree = resolve(where.slice(0, -':floor'.length));
     // As bench/bodies.ts runs it: postern start's V8 flags and malloc tunables, unless the target says otherwise.
     const floor = floorCommand({ tree, upstream, port, flags: true, tls: files });
-    const child = start(floor.argv, { ...floor.env, ...envOf(extra) });
+    const child = start(floor.argv, { ...floor.env, ...envOfSpec(extra) });
     const base = `${scheme}://127.0.0.1:${port}/`;
-    await waitReady(`${base}small`);
+    await waitFor200(`${base}small`);
     return { child, base };
   }
   const tree = resolve(where);
@@ -184,10 +173,10 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
     POSTERN_LOG_LEVEL: 'warn',
     POSTERN_ACCESS_LOG: 'silent',
     POSTERN_AUDIT_LOG: 'silent',
-    ...envOf(extra),
+    ...envOfSpec(extra),
   });
   const base = `${scheme}://127.0.0.1:${port}/gateway/bench/http/`;
-  await waitReady(`${base}small`);
+  await waitFor200(`${base}small`);
   return { child, base };
 }
 
@@ -200,7 +189,7 @@ start([
 const upstream = `${tls ? 'https' : 'http'}://127.0.0.1:${backendPort}`;
 const results: Record<string, string[]> = {};
 try {
-  await waitReady(`${upstream}/small`);
+  await waitFor200(`${upstream}/small`);
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const spec of values.targets.split(',')) {
       const t = await startTarget(spec, upstream);

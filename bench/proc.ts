@@ -1,9 +1,10 @@
 /**
  * @module bench/proc
  * What every benchmark script asks of the machine: a free loopback port, the CPU time and page faults a process (and
- * its descendants: postern's primary and workers) has used, from /proc, and a probe (strace, perf) run against it.
+ * its descendants: postern's primary and workers) has used, from /proc, and a probe (strace, perf) run against it;
+ * for the A/B scripts (bodies-ab, ws-ab), a process started on the server core and a wait for its readiness.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 
@@ -138,4 +139,42 @@ export function treeCpuTimes(pid: number | undefined): { user: number; sys: numb
     }
   }
   return own;
+}
+
+/**
+ * Starts `command argv` on core 1 (the server core of the A/B scripts) with `env` added, its stderr printed with its
+ * pid, and keeps it in `children` until it exits (for the scripts' clean-up).
+ */
+export function startOnServerCore(
+  children: Set<ChildProcess>,
+  argv: string[],
+  env: Record<string, string> = {},
+  command = process.execPath,
+): ChildProcess {
+  const child = spawn('taskset', ['-c', '1', command, ...argv], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${child.pid}] ${d}`));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Waits until `url` answers 200 (curl, any certificate), up to 30 s. */
+export async function waitFor200(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const r = spawnSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', url], { encoding: 'utf8' });
+    if (r.stdout === '200') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer 200 within 30 s`);
+}
+
+/** The environment of an A/B target spec's `@NAME=value+NAME=value` tail. */
+export function envOfSpec(extra: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of extra ? extra.split('+') : [])
+    env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+  return env;
 }

@@ -19,7 +19,7 @@
  * round, with the median of those ratios. `--rate N` paces every case to N round trips/s in all (closed loop
  * without it): then the CPU per round trip is the comparable figure, the rate being the one asked for.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
 import { nginxConfig } from './nginx-conf.ts';
-import { freePort } from './proc.ts';
+import { envOfSpec, freePort, startOnServerCore, waitFor200 } from './proc.ts';
 import type { EchoResult } from './ws-load.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,33 +49,8 @@ const CASES: Record<string, number> = { c100: 100, c1000: 1000 };
 
 const tmp = mkdtempSync(join(tmpdir(), 'postern-ws-ab-'));
 const children = new Set<ChildProcess>();
-
-function start(argv: string[], env: Record<string, string> = {}, command = process.execPath): ChildProcess {
-  const child = spawn('taskset', ['-c', '1', command, ...argv], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${child.pid}] ${d}`));
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', url], { encoding: 'utf8' });
-    if (r.stdout === '200') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer 200 within 30 s`);
-}
-
-function envOf(extra: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const kv of extra ? extra.split('+') : [])
-    env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
-  return env;
-}
+const start = (argv: string[], env: Record<string, string> = {}, command?: string) =>
+  startOnServerCore(children, argv, env, command);
 
 interface Started {
   child: ChildProcess;
@@ -110,8 +85,12 @@ async function startTarget(spec: string, wsPort: number): Promise<Started> {
         ],
       }),
     );
-    const child = start(['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')], envOf(extra), 'nginx');
-    await waitReady(`http://127.0.0.1:${port}/health`);
+    const child = start(
+      ['-c', conf, '-p', dir, '-e', join(dir, 'logs', 'error.log')],
+      envOfSpec(extra),
+      'nginx',
+    );
+    await waitFor200(`http://127.0.0.1:${port}/health`);
     return { child, url: `ws://127.0.0.1:${port}/` };
   }
   const floor = /^(.*):(floor|floor-raw)$/.exec(where);
@@ -124,8 +103,8 @@ async function startTarget(spec: string, wsPort: number): Promise<Started> {
       flags: true,
       ws: { port: wsPort, relay },
     });
-    const child = start(cmd.argv, { ...cmd.env, ...envOf(extra) });
-    await waitReady(`http://127.0.0.1:${port}/health`);
+    const child = start(cmd.argv, { ...cmd.env, ...envOfSpec(extra) });
+    await waitFor200(`http://127.0.0.1:${port}/health`);
     return { child, url: `ws://127.0.0.1:${port}/` };
   }
   const tree = resolve(where);
@@ -151,9 +130,9 @@ async function startTarget(spec: string, wsPort: number): Promise<Started> {
     POSTERN_LOG_LEVEL: 'warn',
     POSTERN_ACCESS_LOG: 'silent',
     POSTERN_AUDIT_LOG: 'silent',
-    ...envOf(extra),
+    ...envOfSpec(extra),
   });
-  await waitReady(`http://127.0.0.1:${port}/gateway/bench/http/health`);
+  await waitFor200(`http://127.0.0.1:${port}/gateway/bench/http/health`);
   return { child, url: `ws://127.0.0.1:${port}/gateway/bench/echo/ws` };
 }
 
@@ -184,7 +163,7 @@ for (const c of cases) if (!CASES[c]) throw new Error(`unknown case ${c} (${Obje
 /** results[case][target][round] */
 const results: Record<string, Record<string, EchoResult[]>> = {};
 try {
-  await waitReady(`http://127.0.0.1:${wsPort}/health`);
+  await waitFor200(`http://127.0.0.1:${wsPort}/health`);
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const spec of targets) {
       const t = await startTarget(spec, wsPort);
