@@ -30,6 +30,23 @@ export const NGINX_64K_BUFFERS = [
   'proxy_busy_buffers_size 128k;',
 ];
 
+/**
+ * A `location` relaying WebSocket upgrades at `path` to `target` (a `proxy_pass` target: `http://backend` for the
+ * configuration's upstream, or a URL), with the Upgrade headers passed on and 300 s before an idle one is cut: the
+ * WebSocket rows' nginx (bench/run.ts, bench/ws-ab.ts).
+ */
+export function nginxWebSocketLocation(path: string, target: string): string[] {
+  return [
+    `location ${path} {`,
+    `  proxy_pass ${target};`,
+    '  proxy_http_version 1.1;',
+    '  proxy_set_header Upgrade $http_upgrade;',
+    '  proxy_set_header Connection "upgrade";',
+    '  proxy_read_timeout 300s;',
+    '}',
+  ];
+}
+
 export function nginxConfig(dir: string, c: NginxConf): string {
   return `# postern bench: ${c.purpose}
 daemon off;

@@ -81,7 +81,7 @@ import { type HandshakeRow, handshakeTable, runHandshakeRows } from './handshake
 import { writeBenchHome } from './home.ts';
 import { type Http2Row, http2Table, runHttp2Rows } from './http2.ts';
 import { type KerberosRow, kerberosTable, runKerberosRows } from './kerberos.ts';
-import { NGINX_64K_BUFFERS, nginxConfig } from './nginx-conf.ts';
+import { NGINX_64K_BUFFERS, nginxConfig, nginxWebSocketLocation } from './nginx-conf.ts';
 import { cpuTimes, freePort, treeCpuTimes, which } from './proc.ts';
 import { summarizeFile } from './profile-summary.ts';
 import { leakGuardTable, type RewriteRow, rewriteTable, runRewriteRows } from './rewrite-bodies.ts';
@@ -485,15 +485,7 @@ async function startNginx(backendPort: number, buffers64k = false): Promise<Targ
         '}',
         ...(wsBackendPort === undefined
           ? []
-          : [
-              'location /echo/ws {',
-              `  proxy_pass http://127.0.0.1:${wsBackendPort}/;`,
-              '  proxy_http_version 1.1;',
-              '  proxy_set_header Upgrade $http_upgrade;',
-              '  proxy_set_header Connection "upgrade";',
-              '  proxy_read_timeout 300s;',
-              '}',
-            ]),
+          : nginxWebSocketLocation('/echo/ws', `http://127.0.0.1:${wsBackendPort}/`)),
       ],
     }),
   );

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
-import { nginxConfig } from './nginx-conf.ts';
+import { nginxConfig, nginxWebSocketLocation } from './nginx-conf.ts';
 import { envOfSpec, freePort, startOnServerCore, waitFor200 } from './proc.ts';
 import type { EchoResult } from './ws-load.ts';
 
@@ -73,16 +73,7 @@ async function startTarget(spec: string, wsPort: number): Promise<Started> {
         workerConnections: 20000,
         rlimitNofile: 40000,
         upstream: `127.0.0.1:${wsPort}`,
-        server: [
-          `listen 127.0.0.1:${port};`,
-          'location / {',
-          '  proxy_pass http://backend;',
-          '  proxy_http_version 1.1;',
-          '  proxy_set_header Upgrade $http_upgrade;',
-          '  proxy_set_header Connection "upgrade";',
-          '  proxy_read_timeout 300s;',
-          '}',
-        ],
+        server: [`listen 127.0.0.1:${port};`, ...nginxWebSocketLocation('/', 'http://backend')],
       }),
     );
     const child = start(
