@@ -92,6 +92,22 @@ const SUITES: readonly (readonly [string, string])[] = [
   ['TLS_AES_128_CCM_SHA256', 'TLS_AES_128_CCM_SHA256'],
 ];
 
+/**
+ * The cipher order of the gateway's listener when gateway-site names none, and the order it offers `https://` and
+ * `wss://` backends: Node's default list (forward secrecy and AEAD first) with the AES-128-GCM suites ahead of the
+ * AES-256 ones. With AES-NI, AES-128-GCM costs about a fifth less CPU per byte than AES-256-GCM at the same 128-bit
+ * security level that the ECDHE key exchange gives either. The listener honours its own order: clients (curl, wrk,
+ * browsers, Java) otherwise pick AES-256-GCM, their first choice. Towards a backend the gateway is the client: a
+ * server that takes the client's order (OpenSSL's default: nginx, httpd) answers in AES-128-GCM, one that keeps
+ * its own (Node's default, Jetty's) is not changed. The suites offered are Node's default either way; only their
+ * order differs.
+ */
+export const PREFERRED_CIPHERS = (() => {
+  const all = DEFAULT_CIPHERS.split(':');
+  const aes128 = all.filter((c) => /^(TLS_AES_128_GCM|ECDHE-\w+-AES128-GCM)/.test(c));
+  return [...aes128, ...all.filter((c) => !aes128.includes(c))].join(':');
+})();
+
 export interface ProtocolRange {
   minVersion: Offered;
   maxVersion: Offered;

@@ -11,14 +11,19 @@
  *   the same certificate it serves (`gateway.tls.certificate.path`/`.key.path`, the identity keystore, or the
  *   generated `data/security/gateway.crt`).
  *
+ * - **Ciphers**: Node's default suites, AES-128-GCM offered first (config/tls-policy's PREFERRED_CIPHERS).
+ *
  * Certificates are always verified; there is no switch that turns verification off.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { readIdentityKeystore, readTrustStore } from '../config/keystore.ts';
+import { PREFERRED_CIPHERS } from '../config/tls-policy.ts';
 
 export interface BackendTlsOptions {
+  /** The order of the suites offered ({@link PREFERRED_CIPHERS}: AES-128-GCM first). */
+  ciphers?: string;
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
@@ -67,14 +72,16 @@ export function gatewayIdentity(settings: GatewaySettings, home: string): Backen
   return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 
-/** Everything a backend connection of one service needs: trust, and the identity when two-way TLS is asked. */
+/**
+ * Everything a backend connection of one service needs: the cipher order, trust, and the identity when two-way
+ * TLS is asked.
+ */
 export function backendTlsOptions(
   settings: GatewaySettings,
   home: string,
   twoWay: boolean,
-): BackendTlsOptions | undefined {
+): BackendTlsOptions {
   const ca = backendTrust(settings, home);
   const identity = twoWay ? gatewayIdentity(settings, home) : undefined;
-  if (!ca && !identity) return undefined;
-  return { ...(ca ? { ca } : {}), ...identity };
+  return { ciphers: PREFERRED_CIPHERS, ...(ca ? { ca } : {}), ...identity };
 }

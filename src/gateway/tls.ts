@@ -30,10 +30,10 @@
 import { constants, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_CIPHERS, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { GatewaySettings } from '../config/gateway-site.ts';
 import { readIdentityKeystore, readTrustStore } from '../config/keystore.ts';
-import { tlsPolicy } from '../config/tls-policy.ts';
+import { PREFERRED_CIPHERS, tlsPolicy } from '../config/tls-policy.ts';
 import { Errors, type GatewayError } from '../errors.ts';
 
 /** Client-certificate policy of the listener (absent: no certificate is asked for). */
@@ -156,18 +156,6 @@ export function sessionIdContext(options: ServerTls): string {
   // OpenSSL takes at most 32 bytes (SSL_MAX_SID_CTX_LENGTH); Node's own default is 32 hex digits too.
   return hash.digest('hex').slice(0, 32);
 }
-
-/**
- * The cipher order when gateway-site names none: Node's default list (forward secrecy and AEAD first) with the
- * AES-128-GCM suites ahead of the AES-256 ones, and the server's order honoured. With AES-NI, AES-128-GCM costs
- * about a fifth less CPU per byte than AES-256-GCM at the same 128-bit security level that the ECDHE key
- * exchange gives either; clients (curl, wrk, browsers, Java) otherwise pick AES-256-GCM, their first choice.
- */
-export const PREFERRED_CIPHERS = (() => {
-  const all = DEFAULT_CIPHERS.split(':');
-  const aes128 = all.filter((c) => /^(TLS_AES_128_GCM|ECDHE-\w+-AES128-GCM)/.test(c));
-  return [...aes128, ...all.filter((c) => !aes128.includes(c))].join(':');
-})();
 
 /**
  * `ssl.include.protocols` / `ssl.exclude.protocols` / `ssl.include.ciphers` / `ssl.exclude.ciphers` (Knox's names,

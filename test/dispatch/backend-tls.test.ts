@@ -2,7 +2,8 @@
  * TLS towards backends: a backend whose certificate chains to gateway-site's HTTP-client truststore is reached
  * over https and wss, one that does not is a 502; a backend that demands a client certificate gets the
  * gateway's own when the service says use-two-way-ssl, and refuses the gateway otherwise; a truststore postern
- * cannot read stops the deployment with a message saying how to convert it.
+ * cannot read stops the deployment with a message saying how to convert it. A backend that takes the client's
+ * order of suites (OpenSSL's default) answers in AES-128-GCM, over TLS 1.3 and 1.2.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -49,12 +50,15 @@ describe('TLS to backends: trust and two-way TLS', () => {
   const servers: Server[] = [];
   let plainTls: string;
   let mutualTls: string;
+  let tls12: string;
+  /** The suite each backend agreed on, connection by connection (its `host:port` the key). */
+  const negotiated = new Map<string, string[]>();
   // Every backend connection undici opens in this process (the gateway runs in it): its socket.
   const backendSockets: TLSSocket[] = [];
   const onConnected = (message: unknown) => backendSockets.push((message as { socket: TLSSocket }).socket);
   diagnosticsChannel.subscribe('undici:client:connected', onConnected);
 
-  function backend(options: { requestCert: boolean; ca?: Buffer }): Promise<string> {
+  function backend(options: { requestCert: boolean; ca?: Buffer; maxVersion?: 'TLSv1.2' }): Promise<string> {
     const server = createHttpsServer(
       {
         cert: readFileSync(`${home.dir}/backend.crt`),
@@ -62,6 +66,10 @@ describe('TLS to backends: trust and two-way TLS', () => {
         requestCert: options.requestCert,
         rejectUnauthorized: options.requestCert,
         ca: options.ca,
+        maxVersion: options.maxVersion,
+        // The client's order of suites decides, as OpenSSL's servers (nginx, httpd) do by default; Node's own
+        // default is the server's order.
+        honorCipherOrder: false,
       },
       (req, res) => {
         const peer = (req.socket as TLSSocket).getPeerCertificate();
@@ -72,7 +80,12 @@ describe('TLS to backends: trust and two-way TLS', () => {
     wss.on('connection', (ws) => ws.on('message', (d) => ws.send(`echo: ${d}`)));
     servers.push(server);
     return new Promise((resolve) =>
-      server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)),
+      server.listen(0, '127.0.0.1', () => {
+        const at = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+        negotiated.set(at, []);
+        server.on('secureConnection', (s: TLSSocket) => negotiated.get(at)!.push(s.getCipher().standardName));
+        resolve(at);
+      }),
     );
   }
 
@@ -90,6 +103,7 @@ describe('TLS to backends: trust and two-way TLS', () => {
     await generateSelfSigned(`${home.dir}/gateway.crt`, `${home.dir}/gateway.key`);
     plainTls = await backend({ requestCert: false });
     mutualTls = await backend({ requestCert: true, ca: readFileSync(`${home.dir}/gateway.crt`) });
+    tls12 = await backend({ requestCert: false, maxVersion: 'TLSv1.2' });
     home.write(
       'conf/topologies/trusted.xml',
       topologyXml({
@@ -105,6 +119,15 @@ describe('TLS to backends: trust and two-way TLS', () => {
         services: [
           { role: 'HTTP', urls: [`https://${mutualTls}`], params: { useTwoWaySsl: 'true' } },
           { role: 'ECHOWS', urls: [`wss://${mutualTls}`], params: { useTwoWaySsl: 'true' } },
+        ],
+      }),
+    );
+    home.write(
+      'conf/topologies/tls12.xml',
+      topologyXml({
+        services: [
+          { role: 'HTTP', urls: [`https://${tls12}`] },
+          { role: 'ECHOWS', urls: [`wss://${tls12}`] },
         ],
       }),
     );
@@ -145,6 +168,28 @@ describe('TLS to backends: trust and two-way TLS', () => {
     for (const socket of tls) {
       assert.equal(socket.writableHighWaterMark, BACKEND_TLS_HIGH_WATER_MARK);
       assert.equal(socket.readableHighWaterMark, BACKEND_TLS_HIGH_WATER_MARK);
+    }
+  });
+
+  it('offers AES-128-GCM first: a backend that takes the client’s order answers in it, TLS 1.3 and 1.2, https and wss', async () => {
+    for (const [topology, backendAt] of [
+      ['trusted', plainTls],
+      ['tls12', tls12],
+    ] as const) {
+      const before = negotiated.get(backendAt)!.length;
+      const res = await request(`${gateway.url}/${topology}/http/hello`);
+      assert.equal(res.statusCode, 200);
+      assert.equal(await res.body.text(), 'hello over https');
+      assert.equal(
+        await upgrade(`${gateway.url.replace('http', 'ws')}/${topology}/echo/ws`),
+        'echo: ping over wss',
+      );
+      const seen = negotiated.get(backendAt)!;
+      assert.ok(seen.length > before, `no TLS connection reached the ${topology} backend`);
+      for (const suite of seen) {
+        if (topology === 'trusted') assert.equal(suite, 'TLS_AES_128_GCM_SHA256');
+        else assert.match(suite, /^TLS_ECDHE_(RSA|ECDSA)_WITH_AES_128_GCM_SHA256$/);
+      }
     }
   });
 
