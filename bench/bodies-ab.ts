@@ -10,6 +10,8 @@
  *   npx node bench/bodies-ab.ts --targets /tmp/old-tree,.,.:floor [--cases put64,get1,get64,put1,small]
  *                               [--rounds 2] [--seconds 6] [--warmup 2] [--warmups 1] [--mode plain|tls]
  *                               [--attach 'strace -c -f -p {pid}'] [--knox-warmup 30]
+ *                               [--slices N]
+ *   ({backend} in --attach: the backend's pid instead of the target's)
  *
  * A target is a tree (a checkout or `git archive` of a commit, with node_modules), `TREE:floor` for that tree's
  * floor, `nginx` (one process, bench/bodies.ts's configuration: the reference of the TLS goals), `nginx-64k` (the
@@ -60,6 +62,8 @@ const { values } = parseArgs({
     attach: { type: 'string' },
     // Seconds of load on a `knox` target after each start, before its cases (its JIT): bench/bodies.ts's default.
     'knox-warmup': { type: 'string', default: '30' },
+    // Targets all running at once, measured in turns of --seconds each, N turns per case (see roundInSlices).
+    slices: { type: 'string', default: '0' },
   },
 });
 
@@ -76,6 +80,7 @@ interface Case {
 const CASES: Record<string, Case> = {
   get1: { method: 'GET', path: 'big', bytes: MiB, connections: 16 },
   get64: { method: 'GET', path: 'big64', bytes: 64 * MiB, connections: 4 },
+  get1c4: { method: 'GET', path: 'big', bytes: MiB, connections: 4 },
   get64c1: { method: 'GET', path: 'big64', bytes: 64 * MiB, connections: 1 },
   put1: { method: 'PUT', path: 'upload', bytes: MiB, connections: 16 },
   put64: { method: 'PUT', path: 'upload', bytes: 64 * MiB, connections: 4 },
@@ -95,16 +100,23 @@ const children = new Set<ChildProcess>();
 const start = (argv: string[], env: Record<string, string> = {}, command?: string) =>
   startOnServerCore(children, argv, env, command);
 
-function wrk(url: string, c: Case, seconds: number): WrkJson {
+function wrk(url: string, c: Case, seconds: number): WrkJson & { busy: number } {
   const script = join(tmp, `wrk-${c.method}-${c.bytes}.lua`);
   const upload = c.method === 'PUT' ? `wrk.method = "PUT"\nwrk.body = string.rep("z", ${c.bytes})\n` : '';
   writeFileSync(script, upload + readFileSync(join(REPO, 'bench', 'wrk-report.lua'), 'utf8'));
+  // Under /usr/bin/time: wrk's own CPU says whether the load generator, not the target, set the pace.
   const r = spawnSync(
-    'taskset',
-    ['-c', '0', 'wrk', '-t1', `-c${c.connections}`, `-d${seconds}s`, '--timeout', '20s', '-s', script, url],
+    '/usr/bin/time',
+    [
+      ...['-f', 'wrk-cpu %U %S'],
+      ...['taskset', '-c', '0', 'wrk', '-t1', `-c${c.connections}`, `-d${seconds}s`, '--timeout', '20s'],
+      ...['-s', script, url],
+    ],
     { encoding: 'utf8' },
   );
-  return parseWrkJson(`${r.stdout}${r.stderr}`);
+  const cpu = /wrk-cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  const busy = cpu ? (Number(cpu[1]) + Number(cpu[2])) / seconds : Number.NaN;
+  return { ...parseWrkJson(`${r.stdout}${r.stderr}`), busy };
 }
 
 /** Bytes read by the process's syscalls so far, and its minor page faults. */
@@ -181,51 +193,165 @@ async function startTarget(spec: string, upstream: string): Promise<{ child: Chi
 }
 
 const backendPort = await freePort();
-start([
+const backend = start([
   join(REPO, 'bench', 'backend.ts'),
   ...['--port', String(backendPort)],
   ...(files ? ['--tls-cert', files.cert, '--tls-key', files.key] : []),
 ]);
 const upstream = `${tls ? 'https' : 'http'}://127.0.0.1:${backendPort}`;
 const results: Record<string, string[]> = {};
+
+interface Slice {
+  requests: number;
+  /** The target's CPU, µs. */
+  cpu: number;
+  /** The backend's CPU over the same time, µs. */
+  backCpu: number;
+  mib: number;
+  faults: number;
+  /** wrk's CPU over its time: whether the load generator set the pace. */
+  busy: number;
+}
+
+/** One wrk run of `seconds` against a running target, and what it cost the target and the backend. */
+async function measure(pid: number, url: string, c: Case, seconds: number): Promise<Slice> {
+  const probe = values.attach
+    ? attach(values.attach.replaceAll('{backend}', String(backend.pid)), pid)
+    : undefined;
+  const cpu0 = cpuTimes(pid)!;
+  const back0 = cpuTimes(backend.pid!)!;
+  const io0 = io(pid);
+  const r = wrk(url, c, seconds);
+  const cpu1 = cpuTimes(pid)!;
+  const back1 = cpuTimes(backend.pid!)!;
+  const io1 = io(pid);
+  if (probe) console.log(await probe());
+  return {
+    requests: r.requests,
+    cpu: cpu1.user - cpu0.user + (cpu1.sys - cpu0.sys),
+    // The backend shares the target's core: what the target's way of reading and writing costs it shows here.
+    backCpu: back1.user - back0.user + (back1.sys - back0.sys),
+    mib: (io1.rchar - io0.rchar) / MiB,
+    faults: io1.minflt - io0.minflt,
+    busy: r.busy,
+  };
+}
+
+function figureOf(name: string, m: Slice): string {
+  return name === 'small'
+    ? `${(m.cpu / m.requests).toFixed(1)} µs/req, backend ${(m.backCpu / m.requests).toFixed(1)} µs/req`
+    : `${Math.round(m.cpu / m.mib)} µs/MiB, ${(m.faults / m.mib).toFixed(1)} faults/MiB, ` +
+        `backend ${Math.round(m.backCpu / m.mib)} µs/MiB`;
+}
+
+function caseOf(name: string): Case {
+  const c = CASES[name];
+  if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(', ')})`);
+  return c;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** One process per target, started in turn: the default. */
+async function roundOneAtATime(round: number): Promise<void> {
+  for (const spec of values.targets.split(',')) {
+    const t = await startTarget(spec, upstream);
+    const pid = t.child.pid!;
+    for (const name of values.cases.split(',')) {
+      const c = caseOf(name);
+      const url = `${t.base}${c.path}`;
+      for (let w = 0; w < Number(values.warmups); w++) wrk(url, c, Number(values.warmup));
+      const m = await measure(pid, url, c, Number(values.seconds));
+      const figure = figureOf(name, m);
+      const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const rss = (field: string) =>
+        Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024);
+      const key = `${spec} ${name}`;
+      results[key] = [...(results[key] ?? []), figure.split(',')[0]!];
+      console.log(
+        `round ${round} ${spec} ${name}: ${figure} (${m.requests} requests, ${m.mib.toFixed(0)} MiB read, ` +
+          `wrk ${Math.round(m.busy * 100)} % of its core, ` +
+          `RSS ${rss('VmRSS')} MiB, peak ${rss('VmHWM')} MiB, load ${load})`,
+      );
+    }
+    await stop(t.child);
+  }
+}
+
+/**
+ * `--slices N`: every target started at once (idle but for its turn), then each case run as N short slices per
+ * target, the targets taking turns slice by slice, their order turned round each time. The machine's speed swings
+ * over tens of seconds; slices a few seconds apart see nearly the same machine, so the ratio of what two targets
+ * moved in one turn (MiB the target read; requests for `small`) is the comparison, the last target the reference,
+ * and the median of those ratios the verdict.
+ */
+async function roundInSlices(round: number): Promise<void> {
+  const specs = values.targets.split(',');
+  const started: { spec: string; child: ChildProcess; base: string }[] = [];
+  for (const spec of specs) started.push({ spec, ...(await startTarget(spec, upstream)) });
+  try {
+    for (const name of values.cases.split(',')) {
+      const c = caseOf(name);
+      for (const t of started) {
+        for (let w = 0; w < Number(values.warmups); w++) wrk(`${t.base}${c.path}`, c, Number(values.warmup));
+      }
+      const slices = new Map<string, Slice[]>(specs.map((s) => [s, []]));
+      for (let i = 0; i < Number(values.slices); i++) {
+        const order = i % 2 ? [...started].reverse() : started;
+        for (const t of order) {
+          const m = await measure(t.child.pid!, `${t.base}${c.path}`, c, Number(values.seconds));
+          slices.get(t.spec)!.push(m);
+        }
+      }
+      const ref = specs[specs.length - 1]!;
+      for (const spec of specs) {
+        const ms = slices.get(spec)!;
+        const sum = (f: (m: Slice) => number) => ms.reduce((a, m) => a + f(m), 0);
+        const total: Slice = {
+          requests: sum((m) => m.requests),
+          cpu: sum((m) => m.cpu),
+          backCpu: sum((m) => m.backCpu),
+          mib: sum((m) => m.mib),
+          faults: sum((m) => m.faults),
+          busy: sum((m) => m.busy) / ms.length,
+        };
+        // What was moved, not requests: a slice holds a few 64 MiB requests, and partial ones count.
+        const moved = (m: Slice) => (name === 'small' ? m.requests : m.mib);
+        const ratios = ms.map((m, i) => moved(m) / moved(slices.get(ref)![i]!));
+        const versus =
+          spec === ref
+            ? ''
+            : `, ${name === 'small' ? 'requests' : 'MiB moved'} ÷ ${ref}'s in the same turn: ` +
+              `median ${median(ratios).toFixed(2)} ` +
+              `(${ratios.map((r) => r.toFixed(2)).join(' ')})`;
+        const key = `${spec} ${name}`;
+        results[key] = [...(results[key] ?? []), `${figureOf(name, total).split(',')[0]}${versus}`];
+        console.log(
+          `round ${round} ${spec} ${name}, ${ms.length} slices: ${figureOf(name, total)} ` +
+            `(${total.requests} requests, ${total.mib.toFixed(0)} MiB read, ` +
+            `wrk ${Math.round(total.busy * 100)} % of its core)${versus}`,
+        );
+      }
+    }
+  } finally {
+    for (const t of started) await stop(t.child);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill('SIGINT');
+  if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+}
+
 try {
   await waitFor200(`${upstream}/small`);
   for (let round = 0; round < Number(values.rounds); round++) {
-    for (const spec of values.targets.split(',')) {
-      const t = await startTarget(spec, upstream);
-      const pid = t.child.pid!;
-      for (const name of values.cases.split(',')) {
-        const c = CASES[name];
-        if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(', ')})`);
-        const url = `${t.base}${c.path}`;
-        for (let w = 0; w < Number(values.warmups); w++) wrk(url, c, Number(values.warmup));
-        const probe = values.attach ? attach(values.attach, pid) : undefined;
-        const cpu0 = cpuTimes(pid)!;
-        const io0 = io(pid);
-        const r = wrk(url, c, Number(values.seconds));
-        const cpu1 = cpuTimes(pid)!;
-        const io1 = io(pid);
-        if (probe) console.log(await probe());
-        const cpu = cpu1.user - cpu0.user + (cpu1.sys - cpu0.sys);
-        const mib = (io1.rchar - io0.rchar) / MiB;
-        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const rss = (field: string) =>
-          Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024);
-        const figure =
-          name === 'small'
-            ? `${(cpu / r.requests).toFixed(1)} µs/req`
-            : `${Math.round(cpu / mib)} µs/MiB, ${((io1.minflt - io0.minflt) / mib).toFixed(1)} faults/MiB`;
-        const key = `${spec} ${name}`;
-        results[key] = [...(results[key] ?? []), figure.split(',')[0]];
-        console.log(
-          `round ${round} ${spec} ${name}: ${figure} (${r.requests} requests, ${mib.toFixed(0)} MiB read, ` +
-            `RSS ${rss('VmRSS')} MiB, peak ${rss('VmHWM')} MiB, load ${load})`,
-        );
-      }
-      t.child.kill('SIGINT');
-      if (t.child.exitCode === null) await new Promise((r) => t.child.once('exit', r));
-    }
+    if (Number(values.slices) > 0) await roundInSlices(round);
+    else await roundOneAtATime(round);
   }
   console.log('\nper target and case, round by round:');
   for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${v.join(' / ')}`);
