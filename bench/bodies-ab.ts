@@ -22,7 +22,7 @@
  * `.@POSTERN_NODE_FLAGS=--max-semi-space-size=8` or `.:floor@GLIBC_TUNABLES=`).
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,20 +100,29 @@ const children = new Set<ChildProcess>();
 const start = (argv: string[], env: Record<string, string> = {}, command?: string) =>
   startOnServerCore(children, argv, env, command);
 
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
 function wrk(url: string, c: Case, seconds: number): WrkJson & { busy: number } {
   const script = join(tmp, `wrk-${c.method}-${c.bytes}.lua`);
   const upload = c.method === 'PUT' ? `wrk.method = "PUT"\nwrk.body = string.rep("z", ${c.bytes})\n` : '';
   writeFileSync(script, upload + readFileSync(join(REPO, 'bench', 'wrk-report.lua'), 'utf8'));
-  // Under /usr/bin/time: wrk's own CPU says whether the load generator, not the target, set the pace.
-  const r = spawnSync(
-    '/usr/bin/time',
-    [
-      ...['-f', 'wrk-cpu %U %S'],
-      ...['taskset', '-c', '0', 'wrk', '-t1', `-c${c.connections}`, `-d${seconds}s`, '--timeout', '20s'],
-      ...['-s', script, url],
-    ],
-    { encoding: 'utf8' },
-  );
+  // Under /usr/bin/time (Debian's `time`, when installed): wrk's own CPU says whether the load generator, not the
+  // target, set the pace.
+  const argv = [
+    'taskset',
+    '-c',
+    '0',
+    'wrk',
+    '-t1',
+    `-c${c.connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '20s',
+  ];
+  argv.push('-s', script, url);
+  const r = TIME
+    ? spawnSync(TIME, ['-f', 'wrk-cpu %U %S', ...argv], { encoding: 'utf8' })
+    : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   const cpu = /wrk-cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
   const busy = cpu ? (Number(cpu[1]) + Number(cpu[2])) / seconds : Number.NaN;
   return { ...parseWrkJson(`${r.stdout}${r.stderr}`), busy };
@@ -274,7 +283,7 @@ async function roundOneAtATime(round: number): Promise<void> {
       results[key] = [...(results[key] ?? []), figure.split(',')[0]!];
       console.log(
         `round ${round} ${spec} ${name}: ${figure} (${m.requests} requests, ${m.mib.toFixed(0)} MiB read, ` +
-          `wrk ${Math.round(m.busy * 100)} % of its core, ` +
+          (Number.isNaN(m.busy) ? '' : `wrk ${Math.round(m.busy * 100)} % of its core, `) +
           `RSS ${rss('VmRSS')} MiB, peak ${rss('VmHWM')} MiB, load ${load})`,
       );
     }
@@ -333,7 +342,7 @@ async function roundInSlices(round: number): Promise<void> {
         console.log(
           `round ${round} ${spec} ${name}, ${ms.length} slices: ${figureOf(name, total)} ` +
             `(${total.requests} requests, ${total.mib.toFixed(0)} MiB read, ` +
-            `wrk ${Math.round(total.busy * 100)} % of its core)${versus}`,
+            `${Number.isNaN(total.busy) ? '' : `wrk ${Math.round(total.busy * 100)} % of its core`})${versus}`,
         );
       }
     }
