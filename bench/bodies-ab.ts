@@ -35,8 +35,10 @@ import {
   cpuTimes,
   envOfSpec,
   freePort,
+  median,
   minorFaults,
   startOnServerCore,
+  stopChild,
   waitFor200,
   which,
 } from './proc.ts';
@@ -259,11 +261,6 @@ function caseOf(name: string): Case {
   return c;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 /** One process per target, started in turn: the default. */
 async function roundOneAtATime(round: number): Promise<void> {
   for (const spec of values.targets.split(',')) {
@@ -287,7 +284,7 @@ async function roundOneAtATime(round: number): Promise<void> {
           `RSS ${rss('VmRSS')} MiB, peak ${rss('VmHWM')} MiB, load ${load})`,
       );
     }
-    await stop(t.child);
+    await stopChild(t.child);
   }
 }
 
@@ -347,13 +344,8 @@ async function roundInSlices(round: number): Promise<void> {
       }
     }
   } finally {
-    for (const t of started) await stop(t.child);
+    for (const t of started) await stopChild(t.child);
   }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.kill('SIGINT');
-  if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
 }
 
 try {

@@ -2,7 +2,8 @@
  * @module bench/proc
  * What every benchmark script asks of the machine: a free loopback port, the CPU time and page faults a process (and
  * its descendants: postern's primary and workers) has used, from /proc, and a probe (strace, perf) run against it;
- * for the A/B scripts (bodies-ab, ws-ab), a process started on the server core and a wait for its readiness.
+ * for the A/B scripts (bodies-ab, ws-ab), a process started on the server core, a wait for its readiness, its stop,
+ * and the median of their rounds.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -177,4 +178,16 @@ export function envOfSpec(extra: string | undefined): Record<string, string> {
   for (const kv of extra ? extra.split('+') : [])
     env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   return env;
+}
+
+/** Sends SIGINT (postern start and the floor close and exit on it) and waits for the process to be gone. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  child.kill('SIGINT');
+  if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+}
+
+/** The median of `xs` (the mean of the middle two for an even count): the A/B scripts' verdict over rounds. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }

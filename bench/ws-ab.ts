@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { floorCommand } from './floor.ts';
 import { writeBenchHome } from './home.ts';
 import { nginxConfig, nginxWebSocketLocation } from './nginx-conf.ts';
-import { envOfSpec, freePort, startOnServerCore, waitFor200 } from './proc.ts';
+import { envOfSpec, freePort, median, startOnServerCore, stopChild, waitFor200 } from './proc.ts';
 import type { EchoResult } from './ws-load.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -141,11 +141,6 @@ function load(url: string, connections: number, pid: number, backendPid: number)
   return JSON.parse(line.slice('WSLOAD_JSON '.length)) as EchoResult;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 const wsPort = await freePort();
 const backend = start([join(REPO, 'bench', 'ws-backend.ts'), '--port', String(wsPort)]);
 const targets = values.targets.split(',');
@@ -170,8 +165,7 @@ try {
             `${r.cpuUsPerRoundTrip?.toFixed(1)} µs/rt (backend ${r.backendCpuUsPerRoundTrip?.toFixed(1)})`,
         );
       }
-      t.child.kill('SIGINT');
-      if (t.child.exitCode === null) await new Promise((r) => t.child.once('exit', r));
+      await stopChild(t.child);
     }
   }
   const floorSpec = targets.find((t) => t.split('@')[0].endsWith(':floor-raw'));
