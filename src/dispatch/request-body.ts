@@ -104,7 +104,7 @@ export class GuardedBody extends Readable {
   #data(chunk: Buffer): void {
     this.#received += chunk.length;
     const more = this.push(chunk);
-    if (!this.#settled && this.#received >= this.#limits.prefetch) this.#ready();
+    if (this.#received >= this.#limits.prefetch) this.#ready();
     if (!more) {
       this.#source.pause();
       this.#stopWaiting();
